@@ -1,0 +1,5 @@
+"""Run kb as `python -m kb`."""
+
+from kb.cli import run
+
+run()

@@ -1,0 +1,74 @@
+"""Exceptions the library raises; the CLI maps each to a one-line message and an exit code.
+
+Each carries what a person needs to act on it (the file, the line, a hint). Library code
+raises these and never prints or exits.
+"""
+
+from __future__ import annotations
+
+
+class KbError(Exception):
+    """Base of every error kb reports to a user without a traceback."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ParseError(KbError):
+    """A file or record could not be read as Q&A; says which and where."""
+
+    def __init__(
+        self, message: str, *, path: str | None = None, line: int | None = None, hint: str | None = None
+    ) -> None:
+        where = path or ""
+        if where and line is not None:
+            where = f"{where}:{line}"
+        elif line is not None:
+            where = f"line {line}"
+        super().__init__(f"{where}: {message}" if where else message, hint=hint)
+        self.reason = message
+        self.path = path
+        self.line = line
+
+
+class NotFound(KbError):
+    """An entry, expert or category that was asked for does not exist."""
+
+    exit_code = 1
+
+
+class InvalidEntry(KbError):
+    """An entry lacks a required field (question or answer) or has a malformed one."""
+
+    exit_code = 2
+
+
+class StoreError(KbError):
+    """The store cannot be opened or written: corrupt, unreadable or read-only."""
+
+    exit_code = 3
+
+
+class StoreBusy(StoreError):
+    """Another kb process held the store's lock past the timeout."""
+
+    exit_code = 4
+
+
+class SearchIndexError(KbError):
+    """The search index could not be built or queried."""
+
+    exit_code = 3
+
+
+class QueryError(KbError):
+    """A search query could not be understood."""
+
+    exit_code = 2

@@ -1,0 +1,391 @@
+"""From paths to entries: walk files, folders, globs and stdin; decode; detect; parse.
+
+Nothing here prints or writes the store: ``read_sources`` yields parsed entries and
+failures, and ``KnowledgeBase.ingest`` (kb/api.py) batches them into the store and the
+index and returns an ``IngestReport``. A bad file is a ``Failure`` with a one-line
+reason; it never stops the other files.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import io
+import os
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+from kb import parsers
+from kb.errors import KbError, ParseError
+from kb.models import Entry
+
+# Formats whose files are read record by record, so their size is not capped.
+STREAMED = {"jsonl", "csv"}
+# Single-document formats (pages, Markdown, Q/A text) larger than this are refused:
+# a 20 MB "page" is a mistake, and parsing one whole would take memory and time.
+DEFAULT_MAX_SIZE = 10 * 1024 * 1024
+HEAD_SIZE = 64 * 1024
+STDIN = "-"
+
+
+@dataclass
+class Failure:
+    """An input that could not be read, or one record of it: where, and why."""
+
+    path: str
+    reason: str
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}" if self.line is not None else self.path
+        return f"{where}: {self.reason}"
+
+    def to_dict(self) -> dict[str, object]:
+        return {"path": self.path, "line": self.line, "reason": self.reason}
+
+
+@dataclass
+class IngestReport:
+    """What an ingest did, entry by entry, and what it could not read."""
+
+    added: list[Entry] = field(default_factory=list)
+    updated: list[Entry] = field(default_factory=list)
+    unchanged: list[Entry] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
+    files: int = 0
+    dry_run: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+    def to_dict(self) -> dict[str, object]:
+        def brief(entries: list[Entry]) -> list[dict[str, object]]:
+            return [{"id": e.id, "uid": e.uid, "title": e.display_title(), "path": e.source.path} for e in entries]
+
+        return {
+            "dry_run": self.dry_run,
+            "files": self.files,
+            "counts": {
+                "added": len(self.added),
+                "updated": len(self.updated),
+                "unchanged": len(self.unchanged),
+                "failed": len(self.failures),
+            },
+            "added": brief(self.added),
+            "updated": brief(self.updated),
+            "unchanged": brief(self.unchanged),
+            "failures": [f.to_dict() for f in self.failures],
+        }
+
+
+# -- finding the inputs ---------------------------------------------------------------
+
+
+def expand_paths(paths: Iterable[str]) -> Iterator[str | Failure]:
+    """Yield the files named by ``paths`` (files, folders walked recursively, globs, '-').
+
+    Hidden files and folders inside a walked folder are skipped (``.git`` and the like);
+    a file named explicitly is always read. Symbolic links are followed, and a link
+    that leads back into a folder already walked is reported, not followed forever.
+    """
+    seen_files: set[str] = set()
+    for raw in paths:
+        if raw == STDIN:
+            yield STDIN
+            continue
+        if os.path.isdir(raw):
+            yield from _walk(raw, seen_files)
+        elif os.path.isfile(raw):
+            if _first_visit(raw, seen_files):
+                yield raw
+        elif os.path.lexists(raw):
+            yield Failure(raw, _why_unreadable(raw))
+        elif glob.has_magic(raw):
+            matches = sorted(glob.glob(raw, recursive=True))
+            if not matches:
+                yield Failure(raw, "no file matches this pattern")
+            for match in matches:
+                if os.path.isdir(match):
+                    yield from _walk(match, seen_files)
+                elif _first_visit(match, seen_files):
+                    yield match
+        else:
+            yield Failure(raw, "no such file or folder")
+
+
+def _first_visit(path: str, seen: set[str]) -> bool:
+    real = os.path.realpath(path)
+    if real in seen:
+        return False
+    seen.add(real)
+    return True
+
+
+def _why_unreadable(path: str) -> str:
+    if os.path.islink(path):
+        try:
+            os.stat(path)
+        except OSError as exc:
+            if exc.errno == 40:  # ELOOP
+                return "symbolic link loop"
+            return "broken symbolic link"
+    return "not a regular file"
+
+
+def _walk(top: str, seen_files: set[str]) -> Iterator[str | Failure]:
+    errors: list[OSError] = []
+    seen_dirs: set[str] = set()
+    for dirpath, dirnames, filenames in os.walk(top, onerror=errors.append, followlinks=True):
+        real = os.path.realpath(dirpath)
+        if real in seen_dirs:
+            dirnames[:] = []
+            yield Failure(dirpath, f"symbolic link loop (leads back to {real}); not followed")
+            continue
+        seen_dirs.add(real)
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(filenames):
+            if name.startswith("."):
+                continue
+            path = os.path.join(dirpath, name)
+            if os.path.isfile(path):
+                if _first_visit(path, seen_files):
+                    yield path
+            else:
+                yield Failure(path, _why_unreadable(path))
+        while errors:
+            exc = errors.pop(0)
+            yield Failure(exc.filename or dirpath, f"cannot read folder: {exc.strerror or exc}")
+    while errors:
+        exc = errors.pop(0)
+        yield Failure(exc.filename or top, f"cannot read folder: {exc.strerror or exc}")
+
+
+# -- decoding ------------------------------------------------------------------------
+
+
+def decode(data: bytes, name: str) -> tuple[str, str]:
+    """Decode a whole document: UTF-8 (BOM or not), UTF-16 by BOM, else a detected charset.
+
+    Decoding is strict: a file is never silently stripped of bytes. Raises ParseError
+    for binary data and for bytes no encoding explains.
+    """
+    if b"\x00" in data[:8192] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise ParseError("binary file (contains NUL bytes), not Q&A text", path=name)
+    if data.startswith(b"\xef\xbb\xbf"):
+        return _strict(data[3:], "utf-8", name), "utf-8-sig"
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return _strict(data, "utf-16", name), "utf-16"
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    encoding = _detect_encoding(data, name)
+    return _strict(data, encoding, name), encoding
+
+
+def _strict(data: bytes, encoding: str, name: str) -> str:
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        raise ParseError(f"undecodable bytes at offset {exc.start} (read as {encoding})", path=name) from None
+
+
+def _detect_encoding(data: bytes, name: str) -> str:
+    # Imported here: most files are UTF-8 and never pay for the detector.
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data[: 512 * 1024]).best()
+    if best is None or best.encoding in ("utf_16", "utf_32"):
+        raise ParseError("undecodable bytes: not UTF-8, and no other text encoding fits", path=name)
+    return _canonical(best.encoding)
+
+
+def _canonical(encoding: str) -> str:
+    return {"cp1252": "cp1252", "latin_1": "latin-1", "utf_8": "utf-8"}.get(encoding, encoding.replace("_", "-"))
+
+
+def _head_encoding(head: bytes, name: str) -> str:
+    """Choose the encoding of a streamed file from its first bytes."""
+    if b"\x00" in head[:8192]:
+        raise ParseError("binary file (contains NUL bytes), not Q&A text", path=name)
+    if head.startswith(b"\xef\xbb\xbf"):
+        return "utf-8-sig"
+    try:
+        # A multi-byte character may be cut at the end of the sample: not final.
+        import codecs
+
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+        return "utf-8"
+    except UnicodeDecodeError:
+        return _detect_encoding(head, name)
+
+
+# -- reading and parsing one input -------------------------------------------------------
+
+
+@dataclass
+class ReadOptions:
+    """How inputs are read: a forced format, the single-document size cap, stdin."""
+
+    format: str | None = None
+    max_size: int = DEFAULT_MAX_SIZE
+    stdin: BinaryIO | None = None
+    progress: Callable[[int], None] | None = None
+
+
+def read_source(path: str, options: ReadOptions) -> Iterator[Entry | Failure]:
+    """Yield the entries of one input (a file path or '-') and a Failure for each bad part."""
+    try:
+        if path == STDIN:
+            yield from _read_stdin(options)
+        else:
+            yield from _read_file(path, options)
+    except ParseError as exc:
+        yield Failure(exc.path or path, exc.reason, exc.line)
+    except KbError as exc:
+        yield Failure(path, str(exc))
+    except OSError as exc:
+        yield Failure(path, f"cannot read: {exc.strerror or exc}")
+    except RecursionError:
+        yield Failure(path, "nested too deeply to read")
+
+
+def _read_stdin(options: ReadOptions) -> Iterator[Entry | Failure]:
+    stream = options.stdin if options.stdin is not None else sys.stdin.buffer
+    data = stream.read()
+    if not data.strip():
+        raise ParseError("standard input is empty", path="<stdin>")
+    yield from _parse_document(data, "<stdin>", None, options)
+
+
+def _read_file(path: str, options: ReadOptions) -> Iterator[Entry | Failure]:
+    size = os.path.getsize(path)
+    if size == 0:
+        raise ParseError("empty file", path=path)
+    with open(path, "rb") as fh:
+        head = fh.read(HEAD_SIZE)
+        fmt = options.format or _guess_streamed(path, head)
+        if fmt in STREAMED:
+            fh.seek(0)
+            yield from _parse_stream(fh, path, fmt, head, options)
+            return
+        if size > options.max_size and (options.format or "") != "json" and not path.lower().endswith(".json"):
+            raise ParseError(
+                f"file is {size / 1e6:.1f} MB, over the {options.max_size / 1e6:.0f} MB limit "
+                "for one document (raise it with --max-size)",
+                path=path,
+            )
+        data = head + fh.read()
+    if options.progress:
+        options.progress(len(data))
+    yield from _parse_document(data, path, os.path.abspath(path), options)
+
+
+def _guess_streamed(path: str, head: bytes) -> str | None:
+    """Tell JSONL/CSV files apart early, by extension or their first line, to stream them."""
+    lowered = path.lower()
+    for ending, fmt in parsers.EXTENSIONS.items():
+        if lowered.endswith(ending):
+            return fmt
+    if head.lstrip()[:1] == b"{":
+        try:
+            text = head.decode("utf-8", errors="ignore")
+        except Exception:  # noqa: BLE001
+            return None
+        if parsers.get("jsonl").detect(text, path) >= 0.5:
+            return "jsonl"
+    return None
+
+
+def _parse_document(data: bytes, name: str, abspath: str | None, options: ReadOptions) -> Iterator[Entry | Failure]:
+    if not data.strip():
+        raise ParseError("empty file", path=name)
+    text, encoding = decode(data, name)
+    if not text.strip():
+        raise ParseError("empty file (only white space)", path=name)
+    fmt = options.format or parsers.detect(text, name)
+    parser = parsers.get(fmt)
+    sha = hashlib.sha256(data).hexdigest()
+    if hasattr(parser, "iter_parse"):
+        items: Iterable[Entry | ParseError] = parser.iter_parse(text.splitlines(keepends=True) if fmt in STREAMED else text, name)
+    else:
+        items = parser.parse(text, name)
+    found = False
+    for item in items:
+        if isinstance(item, ParseError):
+            yield Failure(item.path or name, item.reason, item.line)
+            continue
+        stamped = _stamp(item, abspath, sha, encoding)
+        found = found or isinstance(stamped, Entry)
+        yield stamped
+    if not found:
+        raise ParseError("no question and answer found", path=name)
+
+
+def _parse_stream(fh: BinaryIO, name: str, fmt: str, head: bytes, options: ReadOptions) -> Iterator[Entry | Failure]:
+    """Parse a JSONL/CSV file record by record, in bounded memory.
+
+    Each record's sha256 is that of its own text: the file's hash would be known only
+    at its end, which would mean holding every record until then.
+    """
+    encoding = _head_encoding(head, name)
+    text = io.TextIOWrapper(fh, encoding=encoding, errors="strict", newline="")
+    parser = parsers.get(fmt)
+    abspath = os.path.abspath(name)
+    found = False
+    line_no = 0
+    reported = 0
+
+    def counted(lines: Iterable[str]) -> Iterator[str]:
+        nonlocal line_no
+        for line in lines:
+            line_no += 1
+            yield line
+
+    try:
+        for item in parser.iter_parse(counted(text), name):
+            if isinstance(item, ParseError):
+                yield Failure(item.path or name, item.reason, item.line)
+                continue
+            found = True
+            sha = hashlib.sha256(item.raw.encode("utf-8")).hexdigest() if item.raw else None
+            yield _stamp(item, abspath, sha, encoding)
+            if options.progress and line_no % 2048 == 0:
+                pos = fh.tell()
+                options.progress(pos - reported)
+                reported = pos
+    except UnicodeDecodeError:
+        yield Failure(name, f"undecodable bytes after line {line_no} (read as {encoding}); the lines before were kept")
+    if options.progress:
+        options.progress(max(0, os.path.getsize(name) - reported))
+    if not found:
+        raise ParseError("no question and answer found", path=name)
+
+
+def _stamp(entry: Entry, abspath: str | None, sha: str | None, encoding: str) -> Entry | Failure:
+    if abspath is not None:
+        entry.source.path = abspath
+    else:
+        # Records from stdin have no file that could update them later.
+        entry.source.path = None
+        entry.source.key = None
+    entry.source.sha256 = sha
+    entry.source.encoding = encoding
+    if not entry.question.strip() or not entry.answer.strip():
+        return Failure(abspath or "<stdin>", "entry has an empty question or answer", entry.source.line)
+    return entry
+
+
+def total_size(paths: Iterable[str]) -> int:
+    """Return the bytes to read for ``paths`` (files only), for a progress bar."""
+    total = 0
+    for path in paths:
+        try:
+            total += Path(path).stat().st_size
+        except OSError:
+            pass
+    return total

@@ -1,0 +1,199 @@
+"""The domain records: Entry, Expert and Source, their dict form, and the stable uid.
+
+Plain dataclasses with no I/O, so parsers, the store, the index and scripts can all share
+them. The dict form is the JSON shape of DESIGN.md and of ``--format json``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from dataclasses import dataclass, field, fields
+from datetime import datetime, timezone
+from typing import Any
+
+EXPERT_FIELDS = (
+    "expertise",
+    "experience",
+    "organizations",
+    "publications",
+    "education",
+    "awards",
+    "clients",
+)
+
+_SPACE = re.compile(r"\s+")
+
+
+def normalise_text(text: str) -> str:
+    """Fold text to the form the uid hashes: NFKC, case-folded, whitespace collapsed.
+
+    NFKC turns non-breaking spaces and other compatibility characters into their plain
+    forms, so the same page saved as cp1252 or UTF-8, with CRLF or LF, hashes the same.
+    """
+    text = unicodedata.normalize("NFKC", text)
+    return _SPACE.sub(" ", text).strip().casefold()
+
+
+def make_uid(question: str, answer: str) -> str:
+    """Return the 16-hex-digit content id of a question and its answer."""
+    key = normalise_text(question) + "\x1f" + normalise_text(answer)
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
+
+
+def now_iso() -> str:
+    """Return the current UTC time as an ISO 8601 string with seconds."""
+    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+
+
+@dataclass
+class Expert:
+    """Who answered, with the bio sections an expert page carries (any may be missing)."""
+
+    name: str
+    expertise: str | None = None
+    experience: str | None = None
+    organizations: str | None = None
+    publications: str | None = None
+    education: str | None = None
+    awards: str | None = None
+    clients: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.name}
+        for name in EXPERT_FIELDS:
+            value = getattr(self, name)
+            if value:
+                out[name] = value
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | str | None) -> Expert | None:
+        if not data:
+            return None
+        if isinstance(data, str):
+            return cls(name=data.strip()) if data.strip() else None
+        name = str(data.get("name") or "").strip()
+        if not name:
+            return None
+        kwargs = {k: str(data[k]) for k in EXPERT_FIELDS if data.get(k)}
+        return cls(name=name, **kwargs)
+
+    def merged(self, other: Expert | None) -> Expert:
+        """Return this profile with the sections it lacks filled in from ``other``."""
+        if other is None:
+            return self
+        kwargs = {k: getattr(self, k) or getattr(other, k) for k in EXPERT_FIELDS}
+        return Expert(name=self.name, **kwargs)
+
+
+@dataclass
+class Source:
+    """Where an entry came from and how it was read.
+
+    ``key`` tells entries of one file apart (a record's own id, or its position), so a
+    changed file at the same path updates its entries instead of adding twins.
+    ``split_guessed`` is true when the parser had to infer where the question ends.
+    """
+
+    path: str | None = None
+    format: str | None = None
+    sha256: str | None = None
+    external_id: str | None = None
+    copyright: str | None = None
+    encoding: str | None = None
+    key: str | None = None
+    line: int | None = None
+    split_guessed: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> Source:
+        if not data:
+            return cls()
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+@dataclass
+class Entry:
+    """One question with its answer, and what is known about it.
+
+    ``raw`` is the original text the entry was parsed from (the whole page, or the one
+    record of a JSONL/CSV file); it is kept in the store but not part of ``to_dict``.
+    """
+
+    question: str
+    answer: str
+    title: str = ""
+    category: str = ""
+    expert: Expert | None = None
+    tags: list[str] = field(default_factory=list)
+    source: Source = field(default_factory=Source)
+    id: int | None = None
+    uid: str = ""
+    created_at: str | None = None
+    updated_at: str | None = None
+    raw: str | None = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not self.uid:
+            self.uid = make_uid(self.question, self.answer)
+
+    def refresh_uid(self) -> None:
+        """Recompute the uid after the question or answer changed."""
+        self.uid = make_uid(self.question, self.answer)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "uid": self.uid,
+            "title": self.title,
+            "category": self.category,
+            "question": self.question,
+            "answer": self.answer,
+            "expert": self.expert.to_dict() if self.expert else None,
+            "tags": list(self.tags),
+            "source": self.source.to_dict(),
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Entry:
+        tags = data.get("tags") or []
+        if isinstance(tags, str):
+            tags = split_tags(tags)
+        return cls(
+            question=str(data.get("question") or ""),
+            answer=str(data.get("answer") or ""),
+            title=str(data.get("title") or ""),
+            category=str(data.get("category") or ""),
+            expert=Expert.from_dict(data.get("expert")),
+            tags=[str(t) for t in tags],
+            source=Source.from_dict(data.get("source")),
+            id=data.get("id"),
+            uid=str(data.get("uid") or ""),
+            created_at=data.get("created_at"),
+            updated_at=data.get("updated_at"),
+        )
+
+    def display_title(self) -> str:
+        """Return the title, or the question's first line when there is none."""
+        if self.title:
+            return self.title
+        first = self.question.strip().splitlines()[0] if self.question.strip() else ""
+        return first[:80]
+
+
+def split_tags(text: str) -> list[str]:
+    """Split a comma- or semicolon-separated tag string into clean, unique tags."""
+    seen: list[str] = []
+    for part in re.split(r"[,;]", text):
+        tag = part.strip().strip("#").strip()
+        if tag and tag not in seen:
+            seen.append(tag)
+    return seen

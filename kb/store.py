@@ -1,0 +1,503 @@
+"""The store of record: TinyDB behind a crash-safe, lock-guarded storage.
+
+TinyDB's stock JSONStorage rewrites its file in place (a crash mid-write leaves half a
+file) and writes the whole file on every insert. ``AtomicJSONStorage`` serialises with
+orjson to a temporary file, fsyncs it and renames it over the store, and inside a
+transaction it holds every write in memory until the commit, so one batch costs one
+write and lands entirely or not at all. ``Store`` adds an inter-process lock, a schema
+version, and the entry-level operations (add, update, remove, de-duplication).
+
+Tables: ``entries`` (doc id = the entry id people type; the expert is kept by name),
+``experts`` (one merged profile per name, so a bio is stored once), ``raw`` (the original
+text of each entry, doc id = entry id) and ``meta`` (schema version).
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+from tinydb import TinyDB
+from tinydb.storages import MemoryStorage, Storage
+from tinydb.table import Document
+
+from kb.errors import InvalidEntry, NotFound, StoreBusy, StoreError
+from kb.models import Entry, Expert, now_iso
+
+SCHEMA_VERSION = 1
+DEFAULT_LOCK_TIMEOUT = 10.0
+
+
+class AtomicJSONStorage(Storage):
+    """TinyDB storage that writes whole files atomically and batches writes.
+
+    Reads are cached: TinyDB reads the storage before every operation, and re-parsing
+    a large file each time would make every batch cost the whole file several times.
+    The cache is dropped at the start of each transaction, under the lock, so another
+    process's committed writes are always seen.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self._data: dict[str, Any] | None = None
+        self._depth = 0
+        self._dirty = False
+
+    def read(self) -> dict[str, Any] | None:
+        if self._data is None:
+            self._data = self._load()
+        return self._data
+
+    def write(self, data: dict[str, Any]) -> None:
+        self._data = data
+        if self._depth:
+            self._dirty = True
+        else:
+            self._flush()
+
+    def close(self) -> None:
+        self._data = None
+
+    # -- transactions -----------------------------------------------------------------
+
+    def begin(self) -> None:
+        if self._depth == 0:
+            self._data = None
+            self._dirty = False
+        self._depth += 1
+
+    def commit(self) -> None:
+        self._depth -= 1
+        if self._depth == 0 and self._dirty:
+            self._flush()
+            self._dirty = False
+
+    def rollback(self) -> None:
+        self._depth = 0
+        self._dirty = False
+        self._data = None
+
+    # -- file I/O ---------------------------------------------------------------------
+
+    def _load(self) -> dict[str, Any] | None:
+        try:
+            blob = self.path.read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise StoreError(f"cannot read store {self.path}: {exc.strerror or exc}") from exc
+        try:
+            data = orjson.loads(blob)
+        except orjson.JSONDecodeError as exc:
+            raise StoreError(
+                f"store {self.path} is damaged ({_describe_json_error(blob, exc)}); "
+                "it was left untouched",
+                hint="run 'kb doctor' to see the damage and the ways to recover",
+            ) from exc
+        if not isinstance(data, dict):
+            raise StoreError(f"store {self.path} is not a kb store (top level is not an object); it was left untouched")
+        return data
+
+    def _flush(self) -> None:
+        assert self._data is not None
+        blob = orjson.dumps(self._data)
+        write_atomically(self.path, blob)
+
+
+def write_atomically(path: Path, blob: bytes) -> None:
+    """Replace ``path`` with ``blob`` so that a crash leaves either the old or the new file.
+
+    The temporary file is created owner-only (the store holds people's notes), fsynced
+    before the rename, and the folder is fsynced after it so the rename itself survives
+    a power cut.
+    """
+    folder = path.parent
+    tmp = folder / f".{path.name}.{os.getpid()}.tmp"
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, stat.S_IRUSR | stat.S_IWUSR)
+        try:
+            view = memoryview(blob)
+            while view:
+                written = os.write(fd, view)
+                view = view[written:]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except OSError as exc:
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+        raise StoreError(
+            f"cannot write store {path}: {exc.strerror or exc}; the previous version was kept"
+        ) from exc
+    try:
+        dir_fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(dir_fd)
+    except OSError:
+        pass
+    finally:
+        os.close(dir_fd)
+
+
+def _describe_json_error(blob: bytes, exc: Exception) -> str:
+    if not blob.strip():
+        return "the file is empty"
+    msg = str(exc)
+    return f"not valid JSON: {msg}" if msg else "not valid JSON"
+
+
+def index_path_for(store_path: Path) -> Path:
+    """Return where the search index of a store lives: ``kb.json`` -> ``kb.index.sqlite``."""
+    return store_path.with_name(store_path.stem + ".index.sqlite")
+
+
+@dataclass
+class BatchResult:
+    """What one write batch did: ids added, updated, and uids that were already there."""
+
+    added: list[Entry] = field(default_factory=list)
+    updated: list[Entry] = field(default_factory=list)
+    unchanged: list[Entry] = field(default_factory=list)
+
+
+class Store:
+    """Entries in a TinyDB file, written only inside ``transaction()``.
+
+    Pass ``storage=MemoryStorage`` for a throwaway in-memory store (tests).
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str] | None,
+        *,
+        storage: type[Storage] | None = None,
+        lock_timeout: float | None = None,
+    ) -> None:
+        self.path = Path(path) if path is not None else None
+        self.lock_timeout = DEFAULT_LOCK_TIMEOUT if lock_timeout is None else lock_timeout
+        if storage is MemoryStorage or self.path is None:
+            self._db = TinyDB(storage=MemoryStorage)
+            self._storage: AtomicJSONStorage | None = None
+        else:
+            if self.path.is_dir():
+                raise StoreError(f"store path {self.path} is a folder, not a file")
+            self._db = TinyDB(self.path, storage=storage or AtomicJSONStorage)
+            self._storage = self._db.storage  # type: ignore[assignment]
+        self._lock = None
+        self._maps: tuple[dict[str, int], dict[tuple[str, str], int]] | None = None
+
+    # -- locking and transactions ------------------------------------------------------
+
+    @property
+    def lock_path(self) -> Path | None:
+        return self.path.with_name(self.path.name + ".lock") if self.path else None
+
+    @contextmanager
+    def transaction(self) -> Iterator[Store]:
+        """Hold the store's lock, read the current file, and write once at the end.
+
+        On an exception nothing is written and the in-memory copy is dropped.
+        """
+        lock = self._acquire()
+        storage = self._storage
+        try:
+            if storage is not None:
+                storage.begin()
+            # Forget cached Table objects: they remember the next id and query results,
+            # which another process may have changed since (TinyDB 4 keeps them in
+            # `_tables`; see the pin in pyproject.toml).
+            self._db._tables.clear()  # noqa: SLF001
+            self._maps = None
+            self._check_schema()
+            try:
+                yield self
+            except BaseException:
+                if storage is not None:
+                    storage.rollback()
+                self._maps = None
+                raise
+            if storage is not None:
+                storage.commit()
+        finally:
+            if lock is not None:
+                lock.release()
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the store's lock without reading it (for index rebuilds)."""
+        lock = self._acquire()
+        try:
+            yield
+        finally:
+            if lock is not None:
+                lock.release()
+
+    def _acquire(self):  # noqa: ANN202 - filelock's type, imported lazily
+        """Take the inter-process lock (re-entrant: nested holds in one process are fine)."""
+        if self.lock_path is None:
+            return None
+        from filelock import FileLock, Timeout
+
+        if self._lock is None:
+            self.lock_path.parent.mkdir(parents=True, exist_ok=True)
+            self._lock = FileLock(self.lock_path, timeout=self.lock_timeout, mode=0o600)
+        try:
+            self._lock.acquire()
+        except Timeout:
+            raise StoreBusy(
+                f"store {self.path} is busy: another kb process has held it for over "
+                f"{self.lock_timeout:g} s",
+                hint="try again when it finishes, or raise KB_LOCK_TIMEOUT",
+            ) from None
+        except OSError as exc:
+            raise StoreError(f"cannot lock store {self.path}: {exc.strerror or exc}") from exc
+        return self._lock
+
+    def _check_schema(self) -> None:
+        meta = self._db.table("meta").get(doc_id=1)
+        if meta and int(meta.get("schema", 0)) > SCHEMA_VERSION:
+            raise StoreError(
+                f"store {self.path} was written by a newer kb (schema {meta['schema']}); "
+                "upgrade kb to use it"
+            )
+
+    def signature(self) -> str:
+        """Return a token that changes whenever the store file is rewritten.
+
+        Every write renames a new file into place, so inode, size and mtime together
+        tell versions apart without parsing the file (that is what keeps the index
+        check cheap on every command).
+        """
+        if self.path is None:
+            return "memory"
+        try:
+            st = self.path.stat()
+        except FileNotFoundError:
+            return "missing"
+        except OSError as exc:
+            raise StoreError(f"cannot read store {self.path}: {exc.strerror or exc}") from exc
+        return f"{st.st_ino}:{st.st_size}:{st.st_mtime_ns}"
+
+    def exists(self) -> bool:
+        return self.path is None or self.path.exists()
+
+    # -- reading -----------------------------------------------------------------------
+
+    def _entries(self):  # noqa: ANN202
+        return self._db.table("entries")
+
+    def count(self) -> int:
+        return len(self._entries())
+
+    def experts(self) -> dict[str, Expert]:
+        out = {}
+        for doc in self._db.table("experts").all():
+            expert = Expert.from_dict(doc)
+            if expert:
+                out[expert.name] = expert
+        return out
+
+    def _to_entry(self, doc: dict[str, Any], doc_id: int, experts: dict[str, Expert]) -> Entry:
+        data = dict(doc)
+        name = data.get("expert")
+        if isinstance(name, str):
+            data["expert"] = (experts.get(name) or Expert(name=name)).to_dict()
+        data["id"] = doc_id
+        return Entry.from_dict(data)
+
+    def iter_entries(self) -> Iterator[Entry]:
+        """Yield every entry, with its expert's profile joined in."""
+        experts = self.experts()
+        for doc in self._entries().all():
+            yield self._to_entry(doc, doc.doc_id, experts)
+
+    def get(self, entry_id: int) -> Entry:
+        doc = self._entries().get(doc_id=entry_id)
+        if doc is None:
+            raise NotFound(f"no entry with id {entry_id}")
+        return self._to_entry(doc, entry_id, self.experts())
+
+    def get_raw(self, entry_id: int) -> str | None:
+        doc = self._db.table("raw").get(doc_id=entry_id)
+        return doc.get("text") if doc else None
+
+    def id_for_uid(self, uid: str) -> int | None:
+        return self._key_maps()[0].get(uid)
+
+    def _key_maps(self) -> tuple[dict[str, int], dict[tuple[str, str], int]]:
+        """Map uid -> id and (source path, record key) -> id, built once per transaction."""
+        if self._maps is None:
+            by_uid: dict[str, int] = {}
+            by_source: dict[tuple[str, str], int] = {}
+            for doc in self._entries().all():
+                by_uid[doc["uid"]] = doc.doc_id
+                src = doc.get("source") or {}
+                if src.get("path") and src.get("key") is not None:
+                    by_source[(src["path"], str(src["key"]))] = doc.doc_id
+            self._maps = (by_uid, by_source)
+        return self._maps
+
+    # -- writing (inside a transaction) ------------------------------------------------
+
+    def _doc_for(self, entry: Entry) -> dict[str, Any]:
+        data = entry.to_dict()
+        del data["id"]
+        data["expert"] = entry.expert.name if entry.expert else None
+        return data
+
+    def _merge_experts(self, entries: Iterable[Entry]) -> None:
+        table = self._db.table("experts")
+        current = {doc["name"]: doc.doc_id for doc in table.all()}
+        changed: dict[str, Expert] = {}
+        known = self.experts()
+        for entry in entries:
+            if not entry.expert:
+                continue
+            name = entry.expert.name
+            base = changed.get(name) or known.get(name)
+            merged = entry.expert.merged(base) if base else entry.expert
+            if base is None or merged != base:
+                changed[name] = merged
+        if not changed:
+            return
+        new_docs = []
+        for name, expert in changed.items():
+            if name in current:
+                table.update(_replace_with(expert.to_dict()), doc_ids=[current[name]])
+            else:
+                new_docs.append(expert.to_dict())
+        if new_docs:
+            table.insert_multiple(new_docs)
+
+    def apply(self, entries: Iterable[Entry], *, update_by_source: bool = True) -> BatchResult:
+        """Add new entries, update those whose source record changed, skip known uids.
+
+        An entry whose uid is already stored is unchanged (the same page saved under two
+        names is one entry). Otherwise, an entry from the same file and record key as a
+        stored one replaces it, keeping its id and created_at. Everything else is added.
+        Each table is rewritten once per call, however many entries it carries: TinyDB
+        copies a whole table on every operation, so per-entry calls would be quadratic.
+        """
+        by_uid, by_source = self._key_maps()
+        table = self._entries()
+        result = BatchResult()
+        stamp = now_iso()
+        pending: dict[str, Entry] = {}
+        for entry in entries:
+            if entry.uid in by_uid or entry.uid in pending:
+                twin = by_uid.get(entry.uid)
+                entry.id = twin if twin is not None else None
+                result.unchanged.append(entry)
+                continue
+            src_key = _source_key(entry) if update_by_source else None
+            old_id = by_source.get(src_key) if src_key else None
+            if old_id is not None:
+                old = table.get(doc_id=old_id)
+                entry.id = old_id
+                entry.created_at = old.get("created_at") or stamp
+                entry.updated_at = stamp
+                by_uid.pop(old["uid"], None)
+                by_uid[entry.uid] = old_id
+                result.updated.append(entry)
+                continue
+            entry.created_at = entry.created_at or stamp
+            entry.updated_at = entry.updated_at or stamp
+            pending[entry.uid] = entry
+        result.added = list(pending.values())
+        next_id = self._next_id()
+        for entry in result.added:
+            entry.id = next_id
+            next_id += 1
+            by_uid[entry.uid] = entry.id
+            if src := _source_key(entry):
+                by_source[src] = entry.id
+        for entry in result.unchanged:
+            if entry.id is None:
+                entry.id = by_uid[entry.uid]
+        self._put(result.added, result.updated)
+        return result
+
+    def replace(self, entry: Entry) -> Entry:
+        """Overwrite a stored entry (by ``entry.id``) with new content, e.g. after an edit."""
+        old = self._entries().get(doc_id=entry.id)
+        if old is None:
+            raise NotFound(f"no entry with id {entry.id}")
+        by_uid = self._key_maps()[0]
+        other = by_uid.get(entry.uid)
+        if other is not None and other != entry.id:
+            raise InvalidEntry(f"entry {other} already has this question and answer")
+        entry.created_at = old.get("created_at") or now_iso()
+        entry.updated_at = now_iso()
+        by_uid.pop(old["uid"], None)
+        by_uid[entry.uid] = entry.id
+        self._put([], [entry])
+        return entry
+
+    def remove(self, ids: Iterable[int]) -> list[int]:
+        """Remove entries by id; return the ids that existed and are now gone."""
+        table = self._entries()
+        present = [i for i in dict.fromkeys(ids) if table.contains(doc_id=i)]
+        if present:
+            table.remove(doc_ids=present)
+            raw = self._db.table("raw")
+            raw.remove(doc_ids=[i for i in present if raw.contains(doc_id=i)])
+            self._maps = None
+        return present
+
+    def _next_id(self) -> int:
+        """Return the next unused id; ids of removed entries are never handed out again."""
+        meta = self._db.table("meta").get(doc_id=1) or {}
+        table = self._entries()
+        highest = max((int(k) for k in table._read_table()), default=0)  # noqa: SLF001
+        return max(highest, int(meta.get("last_id", 0))) + 1
+
+    def _put(self, added: list[Entry], updated: list[Entry]) -> None:
+        """Write new and changed entries, their raw text and their experts' profiles."""
+        if not added and not updated:
+            return
+        table = self._entries()
+        raw = self._db.table("raw")
+        changed_ids = [e.id for e in updated]
+        if changed_ids:
+            table.remove(doc_ids=changed_ids)
+            raw.remove(doc_ids=[i for i in changed_ids if raw.contains(doc_id=i)])
+        both = added + updated
+        table.insert_multiple(Document(self._doc_for(e), doc_id=e.id) for e in both)
+        raw.insert_multiple(Document({"text": e.raw}, doc_id=e.id) for e in both if e.raw is not None)
+        if added:
+            last = max(e.id for e in added)
+            meta = self._db.table("meta")
+            if meta.contains(doc_id=1):
+                meta.update({"last_id": last}, doc_ids=[1])
+            else:
+                meta.insert(Document({"schema": SCHEMA_VERSION, "created_at": now_iso(), "last_id": last}, doc_id=1))
+        self._merge_experts(both)
+
+
+def _source_key(entry: Entry) -> tuple[str, str] | None:
+    """Return (file path, record key) for entries read from a named file, else None."""
+    src = entry.source
+    if not src.path or src.key is None:
+        return None
+    return (src.path, str(src.key))
+
+
+def _replace_with(new: dict[str, Any]):  # noqa: ANN202 - TinyDB transform callable
+    """Return a TinyDB update transform that replaces a document's fields wholesale."""
+
+    def transform(doc: dict[str, Any]) -> None:
+        doc.clear()
+        doc.update(new)
+
+    return transform

@@ -1,0 +1,85 @@
+"""Shared fixtures: a private store for every test, a CLI runner, and entry builders."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from kb.models import Entry, Expert, Source
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "data"
+SEEDS = ROOT / "seeds"
+
+
+@pytest.fixture(autouse=True)
+def kb_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point KB_DB at a fresh store under tmp_path, so no test touches a real one."""
+    path = tmp_path / "store" / "kb.json"
+    monkeypatch.setenv("KB_DB", str(path))
+    monkeypatch.setenv("NO_COLOR", "1")
+    monkeypatch.delenv("KB_LOCK_TIMEOUT", raising=False)
+    return path
+
+
+@pytest.fixture
+def runner():
+    from typer.testing import CliRunner
+
+    return CliRunner()
+
+
+@pytest.fixture
+def cli(runner):
+    """Invoke the kb app in-process: cli("search", "x") -> Result (stdout/stderr apart)."""
+    from kb.cli import app
+
+    def invoke(*args: str, input: str | bytes | None = None):  # noqa: A002
+        return runner.invoke(app, list(args), input=input, catch_exceptions=False)
+
+    return invoke
+
+
+def run_kb(*args: str, input: bytes | None = None, env: dict[str, str] | None = None, timeout: float = 60,
+           cwd: Path | None = None) -> subprocess.CompletedProcess[bytes]:
+    """Run the real `kb` command in a subprocess (same interpreter), capturing bytes."""
+    full_env = dict(os.environ)
+    if env:
+        full_env.update(env)
+    return subprocess.run(
+        [sys.executable, "-m", "kb", *args],
+        input=input,
+        capture_output=True,
+        env=full_env,
+        timeout=timeout,
+        cwd=cwd,
+    )
+
+
+@pytest.fixture
+def kb_run():
+    return run_kb
+
+
+def make_entry(n: int = 1, **fields) -> Entry:
+    """Build a small distinct entry; keyword arguments override its fields."""
+    values = {
+        "title": f"Title {n}",
+        "category": "General",
+        "question": f"Question number {n} about gardening?",
+        "answer": f"Answer number {n}: water the plants.",
+        "expert": Expert(name="Pat Doe", expertise="Gardens"),
+        "tags": ["t"],
+        "source": Source(path=None, format="json"),
+    }
+    values.update(fields)
+    return Entry(**values)
+
+
+@pytest.fixture
+def entry_factory():
+    return make_entry
