@@ -1,0 +1,278 @@
+"""Ingest end to end: real files on disk, the real store, and the report.
+
+Each bad-input case of the ingest issue has a test: the file gets a one-line reason, the
+good files beside it are still ingested, and the exit code is 1.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from kb.api import KnowledgeBase
+from tests.conftest import DATA, SEEDS, run_kb
+
+FAQ = "Title: Watering\nCategory: Gardening\n\nQ: How often should I water tomatoes?\nA: Deeply, twice a week.\n"
+
+
+def write(path: Path, content: str | bytes) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(content, str):
+        content = content.encode("utf-8")
+    path.write_bytes(content)
+    return path
+
+
+@pytest.fixture
+def kb(kb_db: Path) -> KnowledgeBase:
+    return KnowledgeBase.open(kb_db)
+
+
+def test_ingest_seed_and_samples(kb: KnowledgeBase) -> None:
+    report = kb.ingest([str(SEEDS), str(DATA)])
+    assert report.failures == []
+    assert len(report.added) >= 6
+    seed = next(e for e in report.added if e.source.format == "expert-page" and "bone scan" in e.title)
+    assert seed.expert.name == "Donald Higby, M.D."
+    assert seed.source.sha256 and seed.source.encoding == "utf-8"
+    assert Path(seed.source.path).is_absolute()
+
+
+def test_ingest_twice_adds_nothing(kb: KnowledgeBase) -> None:
+    first = kb.ingest([str(SEEDS), str(DATA)])
+    again = kb.ingest([str(SEEDS), str(DATA)])
+    assert again.added == [] and again.updated == []
+    assert len(again.unchanged) == len(first.added)
+
+
+def test_ingest_same_page_under_two_names_is_one_entry(kb: KnowledgeBase, tmp_path: Path) -> None:
+    text = FAQ
+    write(tmp_path / "in" / "a.txt", text)
+    write(tmp_path / "in" / "b.txt", text.replace("\n", "\r\n"))
+    report = kb.ingest([str(tmp_path / "in")])
+    assert len(report.added) == 1 and len(report.unchanged) == 1
+
+
+def test_ingest_changed_file_updates_its_entry(kb: KnowledgeBase, tmp_path: Path) -> None:
+    path = write(tmp_path / "faq.txt", FAQ)
+    first = kb.ingest([str(path)])
+    write(path, FAQ.replace("twice a week", "every three days"))
+    second = kb.ingest([str(path)])
+    assert second.added == [] and [e.id for e in second.updated] == [first.added[0].id]
+    assert kb.get(first.added[0].id).answer == "Deeply, every three days."
+    assert kb.count() == 1
+
+
+def test_ingest_dry_run_writes_nothing(kb: KnowledgeBase, kb_db: Path) -> None:
+    report = kb.ingest([str(DATA)], dry_run=True)
+    assert report.added and report.dry_run
+    assert not kb_db.exists()
+
+
+def test_ingest_cp1252_page_records_encoding(kb: KnowledgeBase, tmp_path: Path) -> None:
+    text = FAQ.replace("Deeply", "Deeply \u2014 the caf\u00e9 way \u2019til dusk")
+    path = write(tmp_path / "faq.txt", text.encode("cp1252"))
+    report = kb.ingest([str(path)])
+    assert report.failures == []
+    entry = report.added[0]
+    assert "caf\u00e9" in entry.answer and "\u2014" in entry.answer
+    assert entry.source.encoding in {"cp1252", "windows-1252"}
+
+
+def test_ingest_utf8_bom(kb: KnowledgeBase, tmp_path: Path) -> None:
+    path = write(tmp_path / "faq.txt", b"\xef\xbb\xbf" + FAQ.encode())
+    report = kb.ingest([str(path)])
+    assert report.added[0].title == "Watering"
+    assert report.added[0].source.encoding == "utf-8-sig"
+
+
+def test_ingest_glob(kb: KnowledgeBase, tmp_path: Path) -> None:
+    write(tmp_path / "x" / "one.txt", FAQ)
+    write(tmp_path / "x" / "two.md", "## Question\nWhy?\n\n## Answer\nBecause.\n")
+    report = kb.ingest([str(tmp_path / "x" / "*.txt")])
+    assert len(report.added) == 1
+    missing = kb.ingest([str(tmp_path / "nothing-*.txt")])
+    assert missing.failures[0].reason == "no file matches this pattern"
+
+
+def test_ingest_jsonl_reports_bad_line_and_keeps_good(kb: KnowledgeBase, tmp_path: Path) -> None:
+    lines = [
+        json.dumps({"question": "q1?", "answer": "a1"}),
+        "{not json",
+        json.dumps({"question": "q3?", "answer": "a3"}),
+    ]
+    path = write(tmp_path / "x.jsonl", "\n".join(lines) + "\n")
+    report = kb.ingest([str(path)])
+    assert len(report.added) == 2
+    assert [(f.line, Path(f.path).name) for f in report.failures] == [(2, "x.jsonl")]
+
+
+def test_ingest_csv_without_needed_columns(kb: KnowledgeBase, tmp_path: Path) -> None:
+    bad = write(tmp_path / "bad.csv", "name,comment\nx,y\n")
+    good = write(tmp_path / "good.txt", FAQ)
+    report = kb.ingest([str(bad), str(good)])
+    assert len(report.added) == 1
+    assert len(report.failures) == 1 and "question" in report.failures[0].reason
+
+
+BAD_INPUTS = {
+    "binary": (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 4, "binary"),
+    "empty": (b"", "empty"),
+    "blank": (b"  \n\n \t\n", "empty"),
+    "no-qa": (b"Just a shopping list.\nMilk\nEggs\n", "no question and answer"),
+    "undecodable": (bytes([0x81, 0x8D, 0x8F, 0x90, 0x9D]) * 50 + b"\xff\xfe\xfa" * 40, "undecodable"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_INPUTS))
+def test_ingest_bad_input_one_line_reason_others_kept(kb: KnowledgeBase, tmp_path: Path, case: str) -> None:
+    content, reason = BAD_INPUTS[case]
+    write(tmp_path / "in" / f"bad-{case}.txt", content)
+    write(tmp_path / "in" / "good.txt", FAQ)
+    report = kb.ingest([str(tmp_path / "in")])
+    assert len(report.added) == 1
+    assert len(report.failures) == 1
+    failure = report.failures[0]
+    assert Path(failure.path).name == f"bad-{case}.txt"
+    assert reason in failure.reason
+    assert "\n" not in str(failure)
+
+
+def test_ingest_oversized_document_is_refused_clearly(kb: KnowledgeBase, tmp_path: Path) -> None:
+    big = write(tmp_path / "big.txt", ("Q: what?\nA: " + "word " * 4_200_000 + "\n"))
+    assert big.stat().st_size > 20_000_000
+    write(tmp_path / "good.txt", FAQ)
+    report = kb.ingest([str(big), str(tmp_path / "good.txt")])
+    assert len(report.added) == 1
+    assert "MB limit" in report.failures[0].reason and "--max-size" in report.failures[0].reason
+
+
+def test_ingest_large_jsonl_is_streamed_not_capped(kb: KnowledgeBase, tmp_path: Path) -> None:
+    record = {"question": "q?", "answer": "x" * 2000}
+    path = tmp_path / "big.jsonl"
+    with path.open("w") as fh:
+        for i in range(5200):
+            fh.write(json.dumps({**record, "question": f"question {i}?"}) + "\n")
+    assert path.stat().st_size > 10_000_000
+    report = kb.ingest([str(path)])
+    assert report.failures == [] and len(report.added) == 5200
+
+
+def test_ingest_symlink_loop_is_reported_not_followed(kb: KnowledgeBase, tmp_path: Path) -> None:
+    root = tmp_path / "tree"
+    write(root / "sub" / "good.txt", FAQ)
+    os.symlink(root, root / "sub" / "loop")
+    os.symlink(root / "self-link", root / "self-link")
+    report = kb.ingest([str(root)])
+    assert len(report.added) == 1
+    reasons = " ".join(f.reason for f in report.failures)
+    assert "loop" in reasons
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their permissions")
+def test_ingest_unreadable_file(kb: KnowledgeBase, tmp_path: Path) -> None:
+    path = write(tmp_path / "in" / "secret.txt", FAQ)
+    path.chmod(0)
+    write(tmp_path / "in" / "good.txt", FAQ.replace("tomatoes", "peppers"))
+    report = kb.ingest([str(tmp_path / "in")])
+    assert len(report.added) == 1
+    assert "Permission denied" in report.failures[0].reason
+
+
+def test_ingest_unreadable_file_as_other_user(tmp_path: Path, kb_db: Path) -> None:
+    """Root ignores file modes, so run the real command as 'nobody' to check the message."""
+    if os.geteuid() != 0:
+        pytest.skip("covered by test_ingest_unreadable_file")
+    folder = tmp_path / "in"
+    write(folder / "secret.txt", FAQ).chmod(0)
+    write(folder / "good.txt", FAQ.replace("tomatoes", "peppers"))
+    store = tmp_path / "nobody-store"
+    store.mkdir()
+    for p in (tmp_path, folder, folder / "good.txt", store):
+        p.chmod(p.stat().st_mode | 0o755 if p.is_dir() else 0o644)
+    import pwd
+    import subprocess
+    import sys
+
+    nobody = pwd.getpwnam("nobody")
+    proc = subprocess.run(
+        [sys.executable, "-m", "kb", "--db", str(store / "kb.json"), "ingest", str(folder)],
+        capture_output=True,
+        user=nobody.pw_uid,
+        group=nobody.pw_gid,
+        env={**os.environ, "HOME": str(store)},
+        cwd=str(Path(__file__).resolve().parent.parent),
+        timeout=60,
+    )
+    err = proc.stderr.decode()
+    assert proc.returncode == 1, err
+    assert "secret.txt" in err and "Permission denied" in err
+    assert "Traceback" not in err
+    assert " 1 " in err or "1 " in err
+
+
+def test_cli_ingest_exit_codes_and_json_report(tmp_path: Path) -> None:
+    write(tmp_path / "in" / "good.txt", FAQ)
+    ok = run_kb("ingest", "--json", str(tmp_path / "in"))
+    assert ok.returncode == 0, ok.stderr
+    report = json.loads(ok.stdout)
+    assert report["counts"] == {"added": 1, "updated": 0, "unchanged": 0, "failed": 0}
+    write(tmp_path / "in" / "empty.txt", b"")
+    bad = run_kb("ingest", "--json", str(tmp_path / "in"))
+    assert bad.returncode == 1
+    report = json.loads(bad.stdout)
+    assert report["counts"]["unchanged"] == 1 and report["counts"]["failed"] == 1
+    assert report["failures"][0]["reason"] == "empty file"
+
+
+def test_cli_ingest_summary_on_stderr_and_quiet(tmp_path: Path) -> None:
+    write(tmp_path / "good.txt", FAQ)
+    proc = run_kb("ingest", str(tmp_path / "good.txt"))
+    assert proc.returncode == 0
+    assert proc.stdout == b""
+    assert b"added" in proc.stderr
+    quiet = run_kb("ingest", "-q", str(tmp_path / "good.txt"))
+    assert quiet.returncode == 0 and quiet.stdout == b"" and quiet.stderr == b""
+
+
+def test_cli_ingest_stdin(tmp_path: Path) -> None:
+    data = json.dumps([{"question": "From stdin?", "answer": "Yes.", "id": "s-1"}]).encode()
+    proc = run_kb("ingest", "--json", "-", input=data)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["counts"]["added"] == 1
+    empty = run_kb("ingest", "-", input=b"")
+    assert empty.returncode == 1
+    assert b"standard input is empty" in empty.stderr
+
+
+def test_cli_ingest_forced_format(tmp_path: Path) -> None:
+    path = write(tmp_path / "records.txt", json.dumps({"question": "Forced?", "answer": "Yes."}) + "\n")
+    proc = run_kb("ingest", "--json", "--format", "jsonl", str(path))
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["counts"]["added"] == 1
+    wrong = run_kb("ingest", "--format", "nope", str(path))
+    assert wrong.returncode == 2
+
+
+def test_cli_truncated_store_is_refused_and_kept(tmp_path: Path, kb_db: Path) -> None:
+    write(tmp_path / "good.txt", FAQ)
+    assert run_kb("ingest", "-q", str(tmp_path / "good.txt")).returncode == 0
+    blob = kb_db.read_bytes()
+    kb_db.write_bytes(blob[: len(blob) // 2])
+    write(tmp_path / "more.txt", FAQ.replace("tomatoes", "beans"))
+    proc = run_kb("ingest", str(tmp_path / "more.txt"))
+    assert proc.returncode not in (0, 1, 2)
+    err = proc.stderr.decode()
+    assert str(kb_db) in err and "damaged" in err
+    assert "Traceback" not in err
+    assert len(err.strip().splitlines()) <= 2
+    assert kb_db.read_bytes() == blob[: len(blob) // 2]
+
+
+def test_cli_ingest_missing_path(tmp_path: Path) -> None:
+    proc = run_kb("ingest", str(tmp_path / "nope.txt"))
+    assert proc.returncode == 1
+    assert b"no such file or folder" in proc.stderr
