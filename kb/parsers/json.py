@@ -1,0 +1,337 @@
+"""JSON input: an array of Q&A objects, one object, or an object wrapping a list.
+
+Also home to what the record formats share: ``FIELD_ALIASES`` (which keys or column names
+mean which field), ``record_to_entry`` (one mapping turned into an Entry, or a ParseError
+saying what it lacks) and ``clean_text`` (the text normalisation every parser applies).
+JSONL and CSV import these, so the three formats read a record the same way.
+
+Field names are matched case-insensitively: question (or ``q``), answer (or ``a``), title,
+category, tags (a list or a comma/semicolon string), expert (a name or an object with
+name/expertise/experience/...), id (kept as ``source.external_id`` and used as the key),
+created_at, updated_at. Other keys (MedQuAD's ``qtype`` and ``url``, say) are ignored; the
+record's original text stays in ``raw``. A bad record is reported with its number and line
+and the others are kept.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import orjson
+
+from kb.errors import ParseError
+from kb.models import EXPERT_FIELDS, Entry, Expert, Source, split_tags
+
+NAME = "json"
+
+# Field -> accepted keys, lower case, preferred first. Kept small on purpose: every alias
+# is one more way for an unrelated column to be misread as a question.
+FIELD_ALIASES: dict[str, tuple[str, ...]] = {
+    "question": ("question", "q"),
+    "answer": ("answer", "a"),
+    "title": ("title",),
+    "category": ("category",),
+    "tags": ("tags",),
+    "expert": ("expert",),
+    "id": ("id",),
+    "created_at": ("created_at",),
+    "updated_at": ("updated_at",),
+}
+
+# Keys of a top-level object that hold the list of records.
+WRAPPER_KEYS = ("entries", "items", "data")
+
+# Detection parses the whole text to be sure; beyond this size it trusts the first bytes.
+_DETECT_PARSE_LIMIT = 8 * 1024 * 1024
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def clean_text(text: str) -> str:
+    """Normalise line ends to LF, drop trailing blanks per line and whitespace at the edges.
+
+    Blank lines inside are kept (they are paragraphs). Edge whitespace includes the
+    non-breaking spaces scraped pages carry. Lone surrogates (from bytes decoded with
+    ``surrogateescape``) become U+FFFD, since the uid hashes UTF-8 and would fail on them.
+    """
+    if not text.isascii():
+        text = _SURROGATE.sub("\ufffd", text)
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return "\n".join(line.rstrip() for line in text.split("\n")).strip()
+
+
+def field_keys(keys: Iterable[str]) -> dict[str, str]:
+    """Map each field of FIELD_ALIASES to the first of ``keys`` that names it."""
+    lowered: dict[str, str] = {}
+    for key in keys:
+        if isinstance(key, str):
+            lowered.setdefault(key.strip().lstrip("\ufeff").lower(), key)
+    found: dict[str, str] = {}
+    for fieldname, aliases in FIELD_ALIASES.items():
+        for alias in aliases:
+            if alias in lowered:
+                found[fieldname] = lowered[alias]
+                break
+    return found
+
+
+def _scalar_text(value: Any) -> str | None:
+    """Return a string or number as cleaned text; None for anything else."""
+    if isinstance(value, str):
+        return clean_text(value)
+    # Numbers read as text (ids are often numbers); true/false are not a question's text.
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
+def _tags(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return split_tags(value)
+    if isinstance(value, list):
+        tags: list[str] = []
+        for item in value:
+            text = _scalar_text(item)
+            if text and text not in tags:
+                tags.append(text)
+        return tags
+    text = _scalar_text(value)
+    return [text] if text else []
+
+
+def _expert(value: Any) -> Expert | None:
+    if isinstance(value, dict):
+        sections = {str(k).strip().lower(): v for k, v in value.items()}
+        name = _scalar_text(sections.get("name"))
+        if not name:
+            return None
+        bio = {k: _scalar_text(sections.get(k)) or None for k in EXPERT_FIELDS}
+        return Expert(name=name, **bio)
+    name = _scalar_text(value)
+    return Expert(name=name) if name else None
+
+
+def _found(record: dict[str, Any]) -> str:
+    keys = [str(k) for k in record]
+    shown = ", ".join(keys[:12]) + (", ..." if len(keys) > 12 else "")
+    return shown or "no fields"
+
+
+def record_to_entry(
+    record: Any, *, name: str, fmt: str, position: int, line: int | None, raw: str | None
+) -> Entry | ParseError:
+    """Turn one record (a parsed JSON object or CSV row) into an Entry, or say why not.
+
+    ``position`` is the record's 1-based number in its file: the key when the record has
+    no id of its own, and how the error names it.
+    """
+    if not isinstance(record, dict):
+        kind = type(record).__name__ if record is not None else "null"
+        kind = {"str": "string", "dict": "object", "list": "array"}.get(kind, kind)
+        return ParseError(f"record {position} is not an object (found {kind})", path=name, line=line)
+    keys = field_keys(record)
+    values: dict[str, str] = {}
+    for required in ("question", "answer"):
+        key = keys.get(required)
+        value = record.get(key) if key is not None else None
+        text = _scalar_text(value)
+        if value is not None and text is None:
+            return ParseError(
+                f"record {position}: {required!r} must be text, not {type(value).__name__}",
+                path=name,
+                line=line,
+            )
+        if not text:
+            what = "is empty" if key is not None else f"is missing (found: {_found(record)})"
+            return ParseError(f"record {position}: {required!r} {what}", path=name, line=line)
+        values[required] = text
+
+    def optional(fieldname: str) -> Any:
+        key = keys.get(fieldname)
+        return record.get(key) if key is not None else None
+
+    external_id = _scalar_text(optional("id")) or None
+    return Entry(
+        question=values["question"],
+        answer=values["answer"],
+        title=_scalar_text(optional("title")) or "",
+        category=_scalar_text(optional("category")) or "",
+        expert=_expert(optional("expert")),
+        tags=_tags(optional("tags")),
+        source=Source(
+            path=name,
+            format=fmt,
+            external_id=external_id,
+            key=external_id or str(position),
+            line=line,
+        ),
+        created_at=_scalar_text(optional("created_at")) or None,
+        updated_at=_scalar_text(optional("updated_at")) or None,
+        raw=raw,
+    )
+
+
+def decode_error(exc: ValueError, *, name: str, line_offset: int = 0) -> ParseError:
+    """Turn a JSON decoding error into a ParseError naming the line and column."""
+    msg = getattr(exc, "msg", None) or str(exc)
+    lineno = getattr(exc, "lineno", None)
+    colno = getattr(exc, "colno", None)
+    if lineno is None:
+        return ParseError(f"invalid JSON: {msg}", path=name, line=line_offset or None)
+    return ParseError(f"invalid JSON: {msg} (column {colno})", path=name, line=lineno + line_offset)
+
+
+# Tokens of well-formed JSON that matter for finding where records start and end: strings
+# (skipped whole, so brackets inside them do not count) and structural characters.
+_TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{},:]', re.DOTALL)
+_SPACE = re.compile(r"\s*")
+
+
+def _array_start(text: str, wrapper: str | None) -> int | None:
+    """Return the index of the '[' that opens the record list, or None."""
+    if wrapper is None:
+        start = _SPACE.match(text).end()  # type: ignore[union-attr]
+        return start if text.startswith("[", start) else None
+    depth, key, found, last = 0, None, None, None
+    for m in _TOKEN.finditer(text):
+        tok = m.group()
+        if depth == 1 and tok == "[" and last == ":" and key == wrapper:
+            found = m.start()  # duplicate keys: the last one wins, as when parsing
+        if tok in "[{":
+            depth += 1
+        elif tok in "]}":
+            depth -= 1
+        elif depth == 1 and tok.startswith('"') and last in ("{", ","):
+            key = orjson.loads(tok)
+        last = tok
+    return found
+
+
+def _record_spans(text: str, open_at: int) -> list[tuple[int, int]]:
+    """Return (start, end) of each element of the array opening at ``open_at``."""
+    spans: list[tuple[int, int]] = []
+    depth = 0
+    start = None
+    for m in _TOKEN.finditer(text, open_at):
+        tok = m.group()
+        if tok in "[{":
+            depth += 1
+            if depth == 1:
+                start = _SPACE.match(text, m.end()).end()  # type: ignore[union-attr]
+            continue
+        if tok in "]}" and depth > 1:
+            depth -= 1
+            continue
+        if depth == 1 and tok in ",]":
+            end = m.start()
+            if start is not None and text[start:end].strip():
+                spans.append((start, len(text[start:end].rstrip()) + start))
+            start = _SPACE.match(text, m.end()).end()  # type: ignore[union-attr]
+            if tok == "]":
+                break
+    return spans
+
+
+def _records(data: Any) -> tuple[list[Any], str | None] | None:
+    """Return the records of a parsed document and the wrapper key holding them."""
+    if isinstance(data, list):
+        return data, None
+    if isinstance(data, dict):
+        if "question" not in field_keys(data):
+            for key in WRAPPER_KEYS:
+                if isinstance(data.get(key), list):
+                    return data[key], key
+        return [data], None
+    return None
+
+
+def iter_parse(text_or_lines: str | Iterable[str], name: str) -> Iterator[Entry | ParseError]:
+    """Yield an Entry for each good record and a ParseError for each bad one.
+
+    A document that is not valid JSON, or not an object or array, yields one ParseError.
+    """
+    if isinstance(text_or_lines, str):
+        text = text_or_lines
+    else:
+        text = "".join(text_or_lines)
+    text = text.lstrip("\ufeff")
+    try:
+        data = orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        yield decode_error(exc, name=name)
+        return
+    found = _records(data)
+    if found is None:
+        kind = {bool: "a boolean", int: "a number", float: "a number", str: "a string"}.get(
+            type(data), "null"
+        )
+        yield ParseError(f"expected an object or an array of objects, found {kind}", path=name, line=1)
+        return
+    records, wrapper = found
+    if len(records) == 1 and wrapper is None and isinstance(data, dict):
+        start = _SPACE.match(text).end()  # type: ignore[union-attr]
+        spans: list[tuple[int, int]] | None = [(start, len(text.rstrip()))]
+    else:
+        open_at = _array_start(text, wrapper)
+        spans = _record_spans(text, open_at) if open_at is not None else None
+        if spans is not None and len(spans) != len(records):
+            spans = None  # cannot happen for JSON orjson accepted; fall back rather than mislabel
+    line, counted_to = 1, 0
+    for position, record in enumerate(records, 1):
+        raw: str | None
+        if spans is not None:
+            start, end = spans[position - 1]
+            line += text.count("\n", counted_to, start)
+            counted_to = start
+            raw = text if len(records) == 1 and wrapper is None else text[start:end]
+            at: int | None = line
+        else:
+            raw = orjson.dumps(record).decode()
+            at = None
+        yield record_to_entry(record, name=name, fmt=NAME, position=position, line=at, raw=raw)
+
+
+def parse(text: str, name: str) -> list[Entry]:
+    """Return the entries of a JSON document; raise only if none of its records is good."""
+    entries: list[Entry] = []
+    first_error: ParseError | None = None
+    for item in iter_parse(text, name):
+        if isinstance(item, Entry):
+            entries.append(item)
+        elif first_error is None:
+            first_error = item
+    if not entries and first_error is not None:
+        raise first_error
+    return entries
+
+
+def _looks_like_qa(records: list[Any]) -> bool:
+    for record in records[:20]:
+        if isinstance(record, dict):
+            keys = field_keys(record)
+            if "question" in keys and "answer" in keys:
+                return True
+    return False
+
+
+def detect(text: str, name: str) -> float:
+    """Score how surely ``text`` is a JSON document of Q&A records."""
+    body = text.lstrip("\ufeff \t\r\n")
+    if not body or body[0] not in "[{":
+        return 0.0
+    if len(body) > _DETECT_PARSE_LIMIT:
+        # Too big to parse twice: a '[' or a multi-line object is JSON, not JSONL.
+        first_line = body.split("\n", 1)[0].strip()
+        return 0.8 if body[0] == "[" or not first_line.endswith("}") else 0.2
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        # A broken array is still ours to report; several objects are likely JSONL.
+        return 0.35 if body[0] == "[" else 0.1
+    found = _records(data)
+    if found is None:
+        return 0.0
+    return 0.95 if _looks_like_qa(found[0]) else 0.35
