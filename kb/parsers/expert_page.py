@@ -14,6 +14,7 @@ from kb.errors import ParseError
 from kb.models import EXPERT_FIELDS, Entry, Expert, Source
 
 NAME = "expert-page"
+UNNAMED_EXPERT = "(unnamed expert)"
 
 # ---------------------------------------------------------------------------
 # Text preparation
@@ -707,6 +708,6 @@ def _parse_footer(lines: list[str], numbers: list[int], footer_at: int) -> tuple
     bio = _parse_bio([lines[j] for j in rest], [numbers[j] for j in rest])
     if not name and not bio:
         return None, copyright_text
-    # An expert with a bio but no name keeps the bio under an empty name rather than
-    # losing it (Expert.from_dict drops nameless experts, so callers should know).
-    return Expert(name=name, **{k: v for k, v in bio.items() if k in EXPERT_FIELDS}), copyright_text
+    # A bio whose name was lost in scraping is kept under a placeholder name: the store
+    # files profiles by name, and a nameless one would be dropped.
+    return Expert(name=name or UNNAMED_EXPERT, **{k: v for k, v in bio.items() if k in EXPERT_FIELDS}), copyright_text
