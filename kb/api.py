@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
-from kb.errors import InvalidEntry, NotFound
-from kb.models import Entry, Expert
+from kb.errors import Duplicate, InvalidEntry, NotFound, ParseError
+from kb.models import Entry, Expert, Source, split_tags
 
 if TYPE_CHECKING:
+    from kb.export import Stats
     from kb.index import ExpertSummary, Hit, SearchIndex, SearchResult
     from kb.ingest import IngestReport
     from kb.store import Store
@@ -198,31 +200,65 @@ class KnowledgeBase:
         else:
             self._index_after_write(result.added + result.updated)
 
-    def add(self, entry: Entry) -> Entry:
-        """Store one new entry; raise InvalidEntry if it lacks a question/answer or exists."""
-        validate(entry)
+    def add(self, entry: Entry | None = None, /, **fields: Any) -> Entry:
+        """Store one new entry, given as an Entry or as keyword fields; return it with its id.
+
+        Keywords: ``question``, ``answer``, ``title``, ``category``, ``expert`` (a name or
+        an Expert) and ``tags``. Raises InvalidEntry when the question or answer is
+        missing, and Duplicate (a subclass) when the same question and answer is stored.
+        """
+        if entry is None:
+            entry = entry_from_fields(**fields)
+        elif fields:
+            raise TypeError("pass an Entry or keyword fields, not both")
+        added, duplicates = self.add_many([entry])
+        if duplicates:
+            raise duplicate_error(duplicates[0])
+        return added[0]
+
+    def add_many(self, entries: Iterable[Entry]) -> tuple[list[Entry], list[Entry]]:
+        """Store new entries in one write; return (added, already stored).
+
+        Every entry is validated before anything is written, so an invalid one adds none.
+        An entry already stored (same uid) is returned in the second list with the
+        stored entry's id, and not added again.
+        """
+        entries = list(entries)
+        for entry in entries:
+            validate(entry)
+        if not entries:
+            return [], []
         with self.store.locked():
             stale = self._fresh_index_or_none() is None
             with self.store.transaction():
-                result = self.store.apply([entry], update_by_source=False)
-            if result.unchanged:
-                raise InvalidEntry(
-                    f"entry {result.unchanged[0].id} already has this question and answer; nothing added",
-                    hint=f"see it with: kb show {result.unchanged[0].id}",
-                )
-            if stale:
-                self.rebuild_index()
-            else:
-                self._index_after_write(result.added)
-        return result.added[0]
+                result = self.store.apply(entries, update_by_source=False)
+            if result.added:
+                if stale:
+                    self.rebuild_index()
+                else:
+                    self._index_after_write(result.added)
+        return result.added, result.unchanged
 
-    def update(self, entry: Entry) -> Entry:
-        """Replace the stored entry with ``entry.id`` by ``entry``'s content."""
+    def update(self, entry: Entry | int | str, /, **fields: Any) -> Entry:
+        """Replace the stored entry with ``entry.id`` by ``entry``'s content.
+
+        Or pass an id (or uid prefix) and the fields to change, as keywords of ``add``:
+        ``kb.update(12, answer="...")``. The entry's original text (``kb show --raw``)
+        is kept.
+        """
+        if not isinstance(entry, Entry):
+            entry = self.get(entry)
+        if fields:
+            entry = with_fields(entry, **fields)
         validate(entry)
         entry.refresh_uid()
         with self.store.locked():
             stale = self._fresh_index_or_none() is None
             with self.store.transaction():
+                if entry.raw is None and entry.id is not None:
+                    # Entries read from the index carry no raw text; writing one without
+                    # it would drop the stored original.
+                    entry.raw = self.store.get_raw(entry.id)
                 self.store.replace(entry)
             if stale:
                 self.rebuild_index()
@@ -230,8 +266,13 @@ class KnowledgeBase:
                 self._index_after_write([entry])
         return entry
 
-    def remove(self, refs: Iterable[int | str]) -> list[Entry]:
-        """Remove entries by id or uid prefix; return the removed ones. Unknown refs raise NotFound."""
+    def remove(self, refs: int | str | Iterable[int | str]) -> list[Entry]:
+        """Remove entries by id or uid prefix; return the removed ones.
+
+        Every ref is looked up first: an unknown one raises NotFound and removes nothing.
+        """
+        if isinstance(refs, (int, str)):
+            refs = [refs]
         entries = [self.get(ref) for ref in refs]
         ids = [e.id for e in entries if e.id is not None]
         with self.store.locked():
@@ -282,6 +323,38 @@ class KnowledgeBase:
             return iter(())
         return self.store.iter_entries()
 
+    # -- carrying out ------------------------------------------------------------------
+
+    def export(
+        self,
+        fmt: str,
+        dest: str | os.PathLike[str] | BinaryIO | None = None,
+        *,
+        category: str | None = None,
+        expert: str | None = None,
+        tag: str | None = None,
+    ) -> int:
+        """Write entries from the store as ``jsonl``, ``json``, ``csv`` or ``md``; return how many.
+
+        ``dest`` is a file path, a binary stream, or None for stdout; for ``md`` it is a
+        folder that gets one file per entry. The filters work as in ``list`` (any case,
+        unique prefixes; an unknown value raises NotFound). The entries themselves are
+        read from the store of record, one at a time.
+        """
+        from kb.export import export_entries
+
+        entries = self.iter_entries()
+        if category or expert or tag:
+            wanted = {e.id for e in self.list(category=category, expert=expert, tag=tag, limit=None)}
+            entries = (e for e in entries if e.id in wanted)
+        return export_entries(entries, fmt, dest)
+
+    def stats(self) -> Stats:
+        """Count entries, categories, experts, tags and sources; measure the files."""
+        from kb.export import collect_stats
+
+        return collect_stats(self.iter_entries(), store_path=self.path, index_path=self.index_path)
+
 
 class _DryRun(Exception):
     """Raised inside a transaction to throw its writes away."""
@@ -289,13 +362,186 @@ class _DryRun(Exception):
 
 def validate(entry: Entry) -> None:
     """Raise InvalidEntry unless the entry has a question and an answer."""
-    missing = [name for name in ("question", "answer") if not getattr(entry, name).strip()]
+    missing = missing_fields(entry)
     if missing:
-        raise InvalidEntry(f"an entry needs a {' and an '.join(missing)}")
+        raise InvalidEntry(f"missing {' and '.join(missing)}: an entry needs a question and an answer")
 
 
 def expert_from_name(name: str | None) -> Expert | None:
     return Expert(name=name.strip()) if name and name.strip() else None
 
 
-__all__ = ["KnowledgeBase", "NotFound", "default_db_path"]
+def entry_from_fields(
+    *,
+    question: str | None = "",
+    answer: str | None = "",
+    title: str | None = "",
+    category: str | None = "",
+    expert: str | Expert | dict[str, Any] | None = None,
+    tags: str | Iterable[str] | None = (),
+    source: Source | None = None,
+) -> Entry:
+    """Build an Entry from loose fields, with text cleaned as the parsers clean it.
+
+    ``tags`` is a list or a comma-separated string. Missing question or answer are left
+    empty: ``validate`` (or ``KnowledgeBase.add``) says which is missing.
+    """
+    from kb.parsers.json import clean_text
+
+    if isinstance(expert, str):
+        expert = expert_from_name(clean_text(expert))
+    elif isinstance(expert, dict):
+        expert = Expert.from_dict(expert)
+    return Entry(
+        question=clean_text(question or ""),
+        answer=clean_text(answer or ""),
+        title=clean_text(title or ""),
+        category=clean_text(category or ""),
+        expert=expert,
+        tags=_tag_list(tags),
+        source=source or Source(format="manual"),
+    )
+
+
+def _tag_list(tags: str | Iterable[str] | None) -> list[str]:
+    if not tags:
+        return []
+    if isinstance(tags, str):
+        return split_tags(tags)
+    out: list[str] = []
+    for tag in tags:
+        for part in split_tags(tag):
+            if part not in out:
+                out.append(part)
+    return out
+
+
+def with_fields(entry: Entry, **fields: Any) -> Entry:
+    """Return a copy of ``entry`` with some of ``add``'s keyword fields replaced."""
+    fresh = entry_from_fields(**({name: getattr(entry, name) for name in _EDITABLE} | fields))
+    return replace(entry, **{name: getattr(fresh, name) for name in _EDITABLE}, uid="")
+
+
+_EDITABLE = ("question", "answer", "title", "category", "expert", "tags")
+
+
+def missing_fields(entry: Entry) -> list[str]:
+    """Return the required fields ``entry`` lacks: "question", "answer", both or none."""
+    return [name for name in ("question", "answer") if not getattr(entry, name).strip()]
+
+
+def parse_entries(text: str, name: str = "<stdin>") -> list[Entry]:
+    """Read entries from JSON (an object or a list), JSON Lines or Markdown text.
+
+    All or nothing: a record without a question or answer raises InvalidEntry naming it
+    (and how many others are bad), so ``kb add`` never adds half of its input.
+    """
+    import orjson
+
+    from kb import parsers
+
+    body = text.lstrip("\ufeff \t\r\n")
+    if not body:
+        raise InvalidEntry("no entry given: the input is empty")
+    if body[0] in "[{":
+        try:
+            orjson.loads(body)
+            fmt = "json"
+        except orjson.JSONDecodeError:
+            fmt = "jsonl" if parsers.get("jsonl").detect(body, name) >= 0.5 else "json"
+        items: list[Entry | ParseError] = list(parsers.get(fmt).iter_parse(body, name))
+    else:
+        fmt = "markdown"
+        try:
+            items = list(parsers.get(fmt).parse(body, name))
+        except ParseError as exc:
+            raise InvalidEntry(str(exc), hint="Markdown needs '## Question' and '## Answer' sections") from None
+    bad = [item for item in items if isinstance(item, ParseError)]
+    if bad:
+        more = f" (and {len(bad) - 1} more bad records)" if len(bad) > 1 else ""
+        raise InvalidEntry(f"{bad[0]}{more}; nothing added")
+    for entry in items:
+        # Typed or piped text has no file that could update it later.
+        entry.source.path = None
+        entry.source.key = None
+    return items  # type: ignore[return-value]
+
+
+def duplicate_error(entry: Entry) -> Duplicate:
+    """Return the error for an entry whose question and answer are already stored as ``entry.id``."""
+    return Duplicate(
+        f"entry {entry.id} already has this question and answer; nothing added",
+        existing_id=entry.id,
+        hint=f"see it with: kb show {entry.id}",
+    )
+
+
+__all__ = ["Duplicate", "InvalidEntry", "KnowledgeBase", "NotFound", "default_db_path", "entry_from_fields"]
+
+
+# -- shell completion --------------------------------------------------------------------
+# Callbacks for Typer's `autocompletion=`: Typer passes arguments by name (`ctx`,
+# `incomplete`), so these need no typer import. They read the search index as it is
+# (no staleness check, no rebuild: a completion must answer at once), never create it,
+# and return [] on any problem rather than break the user's shell.
+
+_COMPLETE_ALL_BELOW = 2000
+
+
+def complete_ids(ctx: Any, incomplete: str) -> list[tuple[str, str]]:
+    """Complete entry ids (or uid prefixes), with each entry's title as help."""
+    text = incomplete.strip().lstrip("#").lower()
+
+    def find(index: SearchIndex) -> list[tuple[str, str]]:
+        if index.count() <= _COMPLETE_ALL_BELOW:
+            entries = index.list(limit=None)
+        else:
+            entries = index.list(sort="id", descending=True, limit=200)
+        by_id = [(str(e.id), _plain(e.display_title())) for e in entries if str(e.id).startswith(text)]
+        if by_id or not text:
+            return by_id
+        return [(e.uid, _plain(e.display_title())) for e in entries if e.uid.startswith(text)]
+
+    return _complete(ctx, find)
+
+
+def complete_categories(ctx: Any, incomplete: str) -> list[tuple[str, str]]:
+    """Complete category names (any case), with their entry counts as help."""
+    prefix = incomplete.casefold()
+    return _complete(
+        ctx,
+        lambda index: [(name, f"{n} entries") for name, n in index.categories() if name.casefold().startswith(prefix)],
+    )
+
+
+def complete_experts(ctx: Any, incomplete: str) -> list[tuple[str, str]]:
+    """Complete expert names (any case), with their answer counts as help."""
+    prefix = incomplete.casefold()
+    return _complete(
+        ctx,
+        lambda index: [(s.name, f"{s.count} answers") for s in index.experts() if s.name.casefold().startswith(prefix)],
+    )
+
+
+def _complete(ctx: Any, find: Callable[[SearchIndex], list[tuple[str, str]]]) -> list[tuple[str, str]]:
+    try:
+        db = None
+        while ctx is not None and db is None:
+            db = (getattr(ctx, "params", None) or {}).get("db")
+            ctx = getattr(ctx, "parent", None)
+        from kb.store import index_path_for
+
+        path = index_path_for(Path(db).expanduser() if db else default_db_path())
+        if not path.is_file():
+            return []
+        from kb.index import SearchIndex
+
+        with SearchIndex(path) as index:
+            return find(index)[:200]
+    except Exception:  # noqa: BLE001 - a completion must never raise into the shell
+        return []
+
+
+def _plain(text: str) -> str:
+    """Make a title safe for a completion menu: one line, no control characters."""
+    return "".join(ch if ch.isprintable() else " " for ch in text)[:60]

@@ -1,3 +1,352 @@
-"""Commands that change or carry out the knowledge base: add, edit, remove, export, stats."""
+"""Commands that change or carry out the knowledge base: add, edit, remove, export, stats.
+
+Each reads its options, calls KnowledgeBase (kb/api.py) or the editor helpers
+(kb/editor.py), and prints the result: ids or JSON on stdout, prompts and notices on
+stderr. Prompts and confirmations happen only when stdin is a terminal; otherwise what
+is missing is an error, never a wait.
+"""
 
 from __future__ import annotations
+
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Optional
+
+import typer
+
+from kb.api import complete_categories, complete_experts, complete_ids
+from kb.cli import DbOption, FormatOption, JsonOption, OutputFormat, app, open_kb, output_format
+from kb.errors import InvalidEntry, KbError
+
+if TYPE_CHECKING:
+    from kb.export import Stats
+    from kb.models import Entry
+
+# Columns of `--format csv` for the entries add/edit/remove print.
+_COLUMNS = ("id", "uid", "title", "category", "expert", "tags", "question", "answer", "created_at", "updated_at")
+
+CategoryOption = Annotated[
+    Optional[str], typer.Option("--category", "-c", help="Category.", autocompletion=complete_categories)
+]
+ExpertOption = Annotated[
+    Optional[str], typer.Option("--expert", "-e", help="Expert's name.", autocompletion=complete_experts)
+]
+YesOption = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
+
+
+def _interactive() -> bool:
+    return sys.stdin.isatty()
+
+
+# -- add ------------------------------------------------------------------------------
+
+
+@app.command()
+def add(
+    question: Annotated[Optional[str], typer.Option("--question", "-q", help="The question.")] = None,
+    answer: Annotated[Optional[str], typer.Option("--answer", "-a", help="The answer.")] = None,
+    title: Annotated[Optional[str], typer.Option("--title", help="A short title.")] = None,
+    category: CategoryOption = None,
+    expert: ExpertOption = None,
+    tags: Annotated[Optional[list[str]], typer.Option("--tag", "-t", help="A tag (repeat for more).")] = None,
+    use_editor: Annotated[bool, typer.Option("--editor", help="Write the entry in $VISUAL/$EDITOR.")] = False,
+    no_input: Annotated[bool, typer.Option("--no-input", help="Never prompt; missing fields are an error.")] = False,
+    fmt: FormatOption = OutputFormat.table,
+    as_json: JsonOption = False,
+    db: DbOption = None,
+) -> None:
+    """Add an entry from options, prompts, $EDITOR, or JSON/Markdown on stdin.
+
+    Prints the new id (--format json: the entry). Without --question/--answer, reads
+    stdin when it is not a terminal: a JSON object or array, JSON Lines, or Markdown
+    with '## Question' and '## Answer'. Exit 2 when the question or answer is missing,
+    1 when an entry with the same question and answer is already stored.
+
+    Example: kb add --title "Watering" --question "How often?" --answer "Weekly." -t garden
+    """
+    from kb.api import entry_from_fields
+
+    fields = {"question": question, "answer": answer, "title": title, "category": category,
+              "expert": expert, "tags": tags or []}
+    if use_editor:
+        entries = [_compose(entry_from_fields(**fields))]
+    else:
+        entries = _piped_entries(fields) if question is None and answer is None else []
+        if not entries:
+            if _interactive() and not no_input:
+                _prompt_missing(fields)
+            entries = [_required(entry_from_fields(**fields))]
+    added, duplicates = open_kb(db).add_many(entries)
+    _print_entries(added, output_format(fmt, as_json), single=len(entries) == 1)
+    _report_duplicates(duplicates)
+
+
+def _compose(start: Entry) -> Entry:
+    from kb.editor import compose_entry
+
+    return compose_entry(start, reopen=_ask_reopen)
+
+
+def _piped_entries(fields: dict) -> list[Entry]:
+    """Read entries from stdin when it is not a terminal; options given override their fields."""
+    from kb.api import parse_entries, with_fields
+    from kb.ingest import decode
+
+    if _interactive():
+        return []
+    data = typer.get_binary_stream("stdin").read()
+    if not data.strip():
+        return []
+    overrides = {k: v for k, v in fields.items() if v and k not in ("question", "answer", "tags")}
+    entries = parse_entries(decode(data, "<stdin>")[0])
+    return [with_fields(e, **overrides, tags=e.tags + fields["tags"]) for e in entries]
+
+
+def _prompt_missing(fields: dict) -> None:
+    """Ask on the terminal (prompts on stderr) for the fields options did not give."""
+    for name in ("question", "answer"):
+        while not (fields[name] or "").strip():
+            fields[name] = typer.prompt(name.capitalize(), default="", show_default=False, err=True)
+    for name in ("title", "category"):
+        if fields[name] is None:
+            fields[name] = typer.prompt(f"{name.capitalize()} (optional)", default="", show_default=False, err=True)
+
+
+def _required(entry: Entry) -> Entry:
+    from kb.api import missing_fields
+
+    missing = missing_fields(entry)
+    if missing:
+        raise InvalidEntry(
+            f"missing {' and '.join(missing)}: an entry needs a question and an answer",
+            hint="give --question and --answer, pipe JSON or Markdown on stdin, or use --editor",
+        )
+    return entry
+
+
+def _report_duplicates(duplicates: list[Entry]) -> None:
+    from kb import render
+    from kb.api import duplicate_error
+
+    for entry in duplicates:
+        error = duplicate_error(entry)
+        render.error(error.message, error.hint if len(duplicates) == 1 else None)
+    if duplicates:
+        raise typer.Exit(code=1)
+
+
+def _print_entries(entries: list[Entry], out: str, *, single: bool) -> None:
+    from kb import render
+
+    if out in ("table", "ids"):
+        typer.echo("".join(f"{e.id}\n" for e in entries), nl=False)
+    elif out == "json" and single:
+        if entries:
+            render.emit_json(render.entry_record(entries[0]))
+    else:
+        render.emit_records([render.entry_record(e) for e in entries], out, columns=_COLUMNS)
+
+
+def _ask_reopen(error: KbError) -> bool:
+    """On a terminal, show why the edited text is invalid and offer to reopen it."""
+    from kb import render
+
+    if not _interactive():
+        return False
+    render.error(error.message, error.hint)
+    if typer.confirm("reopen the editor?", default=True, err=True):
+        return True
+    render.notice("nothing was saved")
+    raise typer.Exit(code=error.exit_code)
+
+
+# -- edit -----------------------------------------------------------------------------
+
+
+@app.command()
+def edit(
+    ref: Annotated[str, typer.Argument(help="Entry id, or a unique prefix of its uid.", autocompletion=complete_ids)],
+    fmt: FormatOption = OutputFormat.table,
+    as_json: JsonOption = False,
+    db: DbOption = None,
+) -> None:
+    """Edit an entry as Markdown in $VISUAL/$EDITOR; it is saved only if it reads back.
+
+    Prints the entry's id (--format json: the entry). An unchanged file changes nothing. Invalid text reopens the editor (after asking,
+    on a terminal) or is refused with exit 2, the store untouched.
+
+    Example: EDITOR="code --wait" kb edit 12
+    """
+    from kb import render
+    from kb.editor import edit_entry
+
+    changed, entry = edit_entry(open_kb(db), ref, reopen=_ask_reopen)
+    if not changed:
+        render.notice("no changes")
+    _print_entries([entry], output_format(fmt, as_json), single=True)
+
+
+# -- remove ---------------------------------------------------------------------------
+
+
+@app.command("remove")
+def remove(
+    refs: Annotated[list[str], typer.Argument(help="Entry ids or unique uid prefixes.", autocompletion=complete_ids)],
+    yes: YesOption = False,
+    fmt: FormatOption = OutputFormat.table,
+    as_json: JsonOption = False,
+    db: DbOption = None,
+) -> None:
+    """Remove entries (asks first on a terminal; --yes for scripts). Alias: rm.
+
+    Every id is checked first: an unknown one removes nothing (exit 1). Without a
+    terminal and without --yes, nothing is removed (exit 2).
+
+    Example: kb remove 12 15 --yes
+    """
+    from kb import render
+
+    kb = open_kb(db)
+    entries = list({e.id: e for e in (kb.get(ref) for ref in refs)}.values())
+    if not yes:
+        _confirm_removal(entries)
+    removed = kb.remove([e.id for e in entries])
+    out = output_format(fmt, as_json)
+    if out == "table":
+        for entry in removed:
+            typer.echo(f"removed {entry.id}  {render.clean(entry.display_title())}")
+    else:
+        render.emit_records([render.entry_record(e) for e in removed], out, columns=_COLUMNS)
+
+
+app.command("rm", hidden=True)(remove)
+
+
+def _confirm_removal(entries: list[Entry]) -> None:
+    from kb import render
+
+    if not _interactive():
+        render.error("not removing without confirmation: stdin is not a terminal", "pass --yes to remove anyway")
+        raise typer.Exit(code=2)
+    _list_on_stderr(entries)
+    noun = "entry" if len(entries) == 1 else "entries"
+    if not typer.confirm(f"Remove {len(entries)} {noun}?", default=False, err=True):
+        render.notice("nothing removed")
+        raise typer.Exit(code=1)
+
+
+def _list_on_stderr(entries: list[Entry]) -> None:
+    from rich.text import Text
+
+    from kb import render
+
+    err = render.console(stderr=True)
+    for entry in entries:
+        err.print(Text(f"{entry.id:>6}  ").append(render.clean(entry.display_title())), overflow="ellipsis", no_wrap=True)
+
+
+# -- export ---------------------------------------------------------------------------
+
+
+class ExportFormat(str, Enum):
+    jsonl = "jsonl"
+    json = "json"
+    csv = "csv"
+    md = "md"
+
+
+@app.command()
+def export(
+    fmt: Annotated[ExportFormat, typer.Option("--format", "-F", help="jsonl, json, csv, or md (a folder).",
+                                              case_sensitive=False)] = ExportFormat.jsonl,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="File (folder for md); default stdout.")] = None,
+    category: CategoryOption = None,
+    expert: ExpertOption = None,
+    tag: Annotated[Optional[str], typer.Option("--tag", "-t", help="Only entries with this tag.")] = None,
+    db: DbOption = None,
+) -> None:
+    """Write entries out as JSON Lines, JSON, CSV or Markdown files, for backup or bulk load.
+
+    `kb ingest` reads every format back into the same entries. Exit 1 when a filter
+    matched nothing.
+
+    Example: kb export --format md --output notes/ --category Gardening
+    """
+    from kb import render
+
+    if fmt is ExportFormat.md and output is None:
+        raise typer.BadParameter("--format md writes one file per entry: give a folder", param_hint="--output")
+    filtered = bool(category or expert or tag)
+    count = open_kb(db).export(fmt.value, output, category=category, expert=expert, tag=tag)
+    if output is not None:
+        render.notice(f"exported {count} entries to {output}")
+    if filtered and count == 0:
+        raise typer.Exit(code=1)
+
+
+# -- stats ----------------------------------------------------------------------------
+
+
+@app.command()
+def stats(fmt: FormatOption = OutputFormat.table, as_json: JsonOption = False, db: DbOption = None) -> None:
+    """Count entries, categories, experts and sources; show file sizes and the top categories.
+
+    Example: kb stats --format json
+    """
+    from kb import render
+
+    summary = open_kb(db).stats()
+    out = output_format(fmt, as_json)
+    if out == "table":
+        _print_stats(summary)
+    elif out == "json":
+        render.emit_json(summary.to_dict())
+    else:
+        raise typer.BadParameter("stats prints a table or json", param_hint="--format")
+
+
+def _print_stats(stats: Stats, top: int = 15) -> None:
+    """Print the counts, then a bar per category (the `top` largest) on stdout."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from kb import render
+
+    out = render.console()
+    formats = ", ".join(f"{render.clean(name)} {n}" for name, n in stats.formats.items()) or "none"
+    facts = Table.grid(padding=(0, 2))
+    for label, value in (
+        ("store", f"{render.clean(stats.path)} ({_size(stats.store_bytes)})"),
+        ("index", f"{render.clean(stats.index_path)} ({_size(stats.index_bytes)})"),
+        ("entries", str(stats.entries)),
+        ("categories", str(len(stats.categories))),
+        ("experts", str(stats.experts)),
+        ("tags", str(stats.tags)),
+        ("sources", f"{stats.files} files; {formats}"),
+    ):
+        facts.add_row(Text(label, style="bold"), Text(value))
+    out.print(facts)
+    if not stats.categories:
+        return
+    chart = Table(title="Entries per category", title_justify="left", box=None, show_header=False)
+    chart.add_column(max_width=40, overflow="ellipsis", no_wrap=True)
+    chart.add_column(justify="right")
+    chart.add_column()
+    largest = stats.categories[0][1]
+    for name, count in stats.categories[:top]:
+        bar = "█" * max(1, round(30 * count / largest))
+        chart.add_row(Text(render.clean(name) or "(no category)"), str(count), Text(bar, style="cyan"))
+    out.print(chart)
+    if len(stats.categories) > top:
+        out.print(Text(f"... and {len(stats.categories) - top} more categories", style="dim"))
+
+
+def _size(n: float) -> str:
+    if n < 1000:
+        return f"{int(n)} B"
+    for unit in ("kB", "MB", "GB"):
+        n /= 1000
+        if n < 1000 or unit == "GB":
+            break
+    return f"{n:.1f} {unit}"

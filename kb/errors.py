@@ -72,3 +72,23 @@ class QueryError(KbError):
     """A search query could not be understood."""
 
     exit_code = 2
+
+
+class Duplicate(InvalidEntry):
+    """The entry's question and answer are already stored; nothing was added.
+
+    A subclass of InvalidEntry (so ``except InvalidEntry`` still catches it), but exit
+    code 1: the input is well formed, it is just already there.
+    """
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, existing_id: int | None = None, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.existing_id = existing_id
+
+
+class EditorError(KbError):
+    """The text editor could not be started or exited with an error."""
+
+    exit_code = 1
