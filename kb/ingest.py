@@ -198,9 +198,18 @@ def _detect_encoding(data: bytes, name: str) -> str:
     # Imported here: most files are UTF-8 and never pay for the detector.
     from charset_normalizer import from_bytes
 
-    best = from_bytes(data[: 512 * 1024]).best()
+    sample = data[: 512 * 1024]
+    best = from_bytes(sample).best()
     if best is None or best.encoding in ("utf_16", "utf_32"):
         raise ParseError("undecodable bytes: not UTF-8, and no other text encoding fits", path=name)
+    # Code pages that agree on these bytes are indistinguishable; scraped Western pages
+    # are by far most often cp1252, so name it whenever it reads the text the same way.
+    if best.encoding != "cp1252":
+        try:
+            if sample.decode("cp1252") == str(best):
+                return "cp1252"
+        except UnicodeDecodeError:
+            pass
     return _canonical(best.encoding)
 
 
@@ -262,18 +271,34 @@ def _read_stdin(options: ReadOptions) -> Iterator[Entry | Failure]:
     yield from _parse_document(data, "<stdin>", None, options)
 
 
+def _open(path: str) -> tuple[BinaryIO, str]:
+    """Open a file for reading; a .gz file is decompressed on the fly.
+
+    Returns the binary stream and the name that tells its format (without .gz).
+    """
+    if path.lower().endswith(".gz"):
+        import gzip
+
+        return gzip.open(path, "rb"), path[:-3]  # type: ignore[return-value]
+    return open(path, "rb"), path
+
+
 def _read_file(path: str, options: ReadOptions) -> Iterator[Entry | Failure]:
     size = os.path.getsize(path)
     if size == 0:
         raise ParseError("empty file", path=path)
-    with open(path, "rb") as fh:
-        head = fh.read(HEAD_SIZE)
-        fmt = options.format or _guess_streamed(path, head)
+    opened, inner = _open(path)
+    with opened as fh:
+        try:
+            head = fh.read(HEAD_SIZE)
+        except (OSError, EOFError) as exc:
+            raise ParseError(f"cannot decompress: {exc}", path=path) from None
+        fmt = options.format or _guess_streamed(inner, head)
         if fmt in STREAMED:
             fh.seek(0)
             yield from _parse_stream(fh, path, fmt, head, options)
             return
-        if size > options.max_size and (options.format or "") != "json" and not path.lower().endswith(".json"):
+        if size > options.max_size and (options.format or "") != "json" and not inner.lower().endswith(".json"):
             raise ParseError(
                 f"file is {size / 1e6:.1f} MB, over the {options.max_size / 1e6:.0f} MB limit "
                 "for one document (raise it with --max-size)",
@@ -311,18 +336,23 @@ def _parse_document(data: bytes, name: str, abspath: str | None, options: ReadOp
     parser = parsers.get(fmt)
     sha = hashlib.sha256(data).hexdigest()
     if hasattr(parser, "iter_parse"):
-        items: Iterable[Entry | ParseError] = parser.iter_parse(text.splitlines(keepends=True) if fmt in STREAMED else text, name)
+        # StringIO splits lines at \n and \r only (str.splitlines would also split at
+        # U+2028 inside a JSON string), and newline="" keeps them for the csv module.
+        lines = io.StringIO(text, newline="") if fmt in STREAMED else text
+        items: Iterable[Entry | ParseError] = parser.iter_parse(lines, name)
     else:
         items = parser.parse(text, name)
-    found = False
+    found = reported = False
     for item in items:
         if isinstance(item, ParseError):
+            reported = True
             yield Failure(item.path or name, item.reason, item.line)
             continue
         stamped = _stamp(item, abspath, sha, encoding)
         found = found or isinstance(stamped, Entry)
+        reported = reported or not isinstance(stamped, Entry)
         yield stamped
-    if not found:
+    if not found and not reported:
         raise ParseError("no question and answer found", path=name)
 
 
@@ -336,7 +366,7 @@ def _parse_stream(fh: BinaryIO, name: str, fmt: str, head: bytes, options: ReadO
     text = io.TextIOWrapper(fh, encoding=encoding, errors="strict", newline="")
     parser = parsers.get(fmt)
     abspath = os.path.abspath(name)
-    found = False
+    found = failed = False
     line_no = 0
     reported = 0
 
@@ -349,6 +379,7 @@ def _parse_stream(fh: BinaryIO, name: str, fmt: str, head: bytes, options: ReadO
     try:
         for item in parser.iter_parse(counted(text), name):
             if isinstance(item, ParseError):
+                failed = True
                 yield Failure(item.path or name, item.reason, item.line)
                 continue
             found = True
@@ -359,10 +390,11 @@ def _parse_stream(fh: BinaryIO, name: str, fmt: str, head: bytes, options: ReadO
                 options.progress(pos - reported)
                 reported = pos
     except UnicodeDecodeError:
+        failed = True
         yield Failure(name, f"undecodable bytes after line {line_no} (read as {encoding}); the lines before were kept")
     if options.progress:
         options.progress(max(0, os.path.getsize(name) - reported))
-    if not found:
+    if not found and not failed:
         raise ParseError("no question and answer found", path=name)
 
 

@@ -93,16 +93,16 @@ def error(message: str, hint: str | None = None) -> None:
 
     line = Text("Error: ", style="bold red")
     line.append(clean(message).replace("\n", " "))
-    err.print(line)
+    err.print(line, soft_wrap=True)
     if hint:
-        err.print(Text(clean(hint), style="dim"))
+        err.print(Text(clean(hint), style="dim"), soft_wrap=True)
 
 
 def notice(message: str) -> None:
     """Print an informational line to stderr."""
     from rich.text import Text
 
-    console(stderr=True).print(Text(clean(message), style="dim"))
+    console(stderr=True).print(Text(clean(message), style="dim"), soft_wrap=True)
 
 
 # -- machine formats -------------------------------------------------------------------
@@ -189,7 +189,7 @@ def ingest_summary(report: IngestReport) -> None:
     for failure in report.failures[:200]:
         line = Text("failed ", style="red")
         line.append(clean(str(failure)).replace("\n", " "))
-        err.print(line)
+        err.print(line, soft_wrap=True)
     if len(report.failures) > 200:
         err.print(Text(f"... and {len(report.failures) - 200} more failures (use --json for all)", style="red"))
 
