@@ -225,6 +225,7 @@ class KnowledgeBase:
         """
         entries = list(entries)
         for entry in entries:
+            normalise(entry)
             validate(entry)
         if not entries:
             return [], []
@@ -250,6 +251,7 @@ class KnowledgeBase:
             entry = self.get(entry)
         if fields:
             entry = with_fields(entry, **fields)
+        normalise(entry)
         validate(entry)
         entry.refresh_uid()
         with self.store.locked():
@@ -316,6 +318,25 @@ class KnowledgeBase:
 
     def expert(self, name: str) -> ExpertSummary:
         return self.index.expert(name)
+
+    def locations(self) -> dict[str, Any]:
+        """Where the store and its index live, their sizes, and how many entries they hold."""
+
+        def size(path: Path) -> int | None:
+            try:
+                return path.stat().st_size
+            except OSError:
+                return None
+
+        return {
+            "store": str(self.path),
+            "store_bytes": size(self.path),
+            "index": str(self.index_path),
+            "index_bytes": size(self.index_path),
+            "entries": self.count(),
+            "categories": len(self.categories()),
+            "experts": len(self.experts()),
+        }
 
     def iter_entries(self) -> Iterator[Entry]:
         """Yield every entry from the store of record (for export)."""
@@ -425,6 +446,18 @@ def with_fields(entry: Entry, **fields: Any) -> Entry:
 _EDITABLE = ("question", "answer", "title", "category", "expert", "tags")
 
 
+def normalise(entry: Entry) -> None:
+    """Clean an entry's text in place as the parsers do (LF line ends, no blank edges).
+
+    So an entry stored through the API exports and reads back with the same fields.
+    """
+    from kb.parsers.json import clean_text
+
+    for name in ("question", "answer", "title", "category"):
+        setattr(entry, name, clean_text(getattr(entry, name)))
+    entry.refresh_uid()
+
+
 def missing_fields(entry: Entry) -> list[str]:
     """Return the required fields ``entry`` lacks: "question", "answer", both or none."""
     return [name for name in ("question", "answer") if not getattr(entry, name).strip()]
@@ -510,7 +543,8 @@ def complete_categories(ctx: Any, incomplete: str) -> list[tuple[str, str]]:
     prefix = incomplete.casefold()
     return _complete(
         ctx,
-        lambda index: [(name, f"{n} entries") for name, n in index.categories() if name.casefold().startswith(prefix)],
+        lambda index: [(name, _count(n, "entry", "entries")) for name, n in index.categories()
+                       if name.casefold().startswith(prefix)],
     )
 
 
@@ -519,7 +553,8 @@ def complete_experts(ctx: Any, incomplete: str) -> list[tuple[str, str]]:
     prefix = incomplete.casefold()
     return _complete(
         ctx,
-        lambda index: [(s.name, f"{s.count} answers") for s in index.experts() if s.name.casefold().startswith(prefix)],
+        lambda index: [(s.name, _count(s.count, "answer", "answers")) for s in index.experts()
+                       if s.name.casefold().startswith(prefix)],
     )
 
 
@@ -540,6 +575,10 @@ def _complete(ctx: Any, find: Callable[[SearchIndex], list[tuple[str, str]]]) ->
             return find(index)[:200]
     except Exception:  # noqa: BLE001 - a completion must never raise into the shell
         return []
+
+
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
 
 
 def _plain(text: str) -> str:

@@ -1,114 +1,178 @@
-"""Commands that look answers up: list, show, search, reindex, path.
+"""Commands that look answers up: search, list, show, experts, reindex, path.
 
-All of them are served from the search index; only `show --raw` reads the store.
+All of them are served from the search index (kept current by KnowledgeBase); only
+`show --raw` reads the store of record.
 """
 
 from __future__ import annotations
 
+from enum import Enum
 from typing import Annotated, Optional
 
 import typer
 
+from kb.api import complete_categories, complete_experts, complete_ids
 from kb.cli import DbOption, FormatOption, JsonOption, LimitOption, OutputFormat, app, open_kb, output_format
 
+CategoryFilter = Annotated[
+    Optional[str],
+    typer.Option("--category", "-c", help="Only this category (any case, or a unique prefix).",
+                 autocompletion=complete_categories),
+]
+ExpertFilter = Annotated[
+    Optional[str],
+    typer.Option("--expert", "-e", help="Only this expert's answers (any case, or a unique part of the name).",
+                 autocompletion=complete_experts),
+]
+TagFilter = Annotated[Optional[str], typer.Option("--tag", "-t", help="Only entries with this tag.")]
 
-@app.command("list")
-def list_entries(
-    category: Annotated[Optional[str], typer.Option("--category", "-c", help="Only this category.")] = None,
-    expert: Annotated[Optional[str], typer.Option("--expert", "-e", help="Only this expert's answers.")] = None,
-    tag: Annotated[Optional[str], typer.Option("--tag", "-t", help="Only entries with this tag.")] = None,
-    limit: LimitOption = 50,
-    offset: Annotated[int, typer.Option("--offset", min=0, help="Skip this many first.")] = 0,
-    fmt: FormatOption = OutputFormat.table,
-    as_json: JsonOption = False,
-    db: DbOption = None,
-) -> None:
-    """List entries, newest id last.
-
-    Example: kb list --category "Oncology (General Cancer)" --limit 20
-    """
-    from kb import render
-
-    kb = open_kb(db)
-    entries = kb.list(category=category, expert=expert, tag=tag, limit=limit or None, offset=offset)
-    out = output_format(fmt, as_json)
-    if out == "table":
-        render.entry_lines(entries)
-    else:
-        render.emit_records([render.entry_record(e) for e in entries], out, columns=_CSV_COLUMNS)
-    if not entries:
-        raise typer.Exit(code=1)
+CSV_COLUMNS = ("id", "uid", "title", "category", "expert", "tags", "question", "answer", "created_at", "updated_at")
 
 
-_CSV_COLUMNS = ("id", "uid", "title", "category", "expert", "tags", "question", "answer", "created_at", "updated_at")
+class Sort(str, Enum):
+    id = "id"
+    title = "title"
+    category = "category"
+    date = "date"
 
 
-@app.command()
-def show(
-    refs: Annotated[list[str], typer.Argument(help="Entry ids, or unique prefixes of uids.")],
-    raw: Annotated[bool, typer.Option("--raw", help="Print the original text the entry was read from.")] = False,
-    fmt: FormatOption = OutputFormat.table,
-    as_json: JsonOption = False,
-    db: DbOption = None,
-) -> None:
-    """Show entries in full: question, answer, expert and source.
-
-    Example: kb show 12
-    """
-    from kb import render
-
-    kb = open_kb(db)
-    out = output_format(fmt, as_json)
-    if raw:
-        for ref in refs:
-            render.write_bytes((kb.raw(ref) or "").encode("utf-8"))
-        return
-    entries = [kb.get(ref) for ref in refs]
-    if out == "table":
-        for entry in entries:
-            render.entry_full(entry)
-    elif out == "json" and len(entries) == 1:
-        render.emit_json(render.entry_record(entries[0]))
-    else:
-        render.emit_records([render.entry_record(e) for e in entries], out, columns=_CSV_COLUMNS)
+class Listing(str, Enum):
+    entries = "entries"
+    categories = "categories"
+    experts = "experts"
 
 
 @app.command()
 def search(
-    query: Annotated[list[str], typer.Argument(help="Words, a question, \"phrases\", -excluded, prefix*, field:value.")],
-    category: Annotated[Optional[str], typer.Option("--category", "-c", help="Only this category.")] = None,
-    expert: Annotated[Optional[str], typer.Option("--expert", "-e", help="Only this expert's answers.")] = None,
-    tag: Annotated[Optional[str], typer.Option("--tag", "-t", help="Only entries with this tag.")] = None,
+    query: Annotated[list[str], typer.Argument(help='Words or a question; "phrases", -excluded, prefix*, field:value.')],
+    category: CategoryFilter = None,
+    expert: ExpertFilter = None,
+    tag: TagFilter = None,
     latest: Annotated[bool, typer.Option("--latest", help="Newest first instead of best first.")] = False,
     limit: LimitOption = 10,
+    offset: Annotated[int, typer.Option("--offset", min=0, help="Skip this many first (paging).")] = 0,
     fmt: FormatOption = OutputFormat.table,
     as_json: JsonOption = False,
     db: DbOption = None,
 ) -> None:
-    """Search the knowledge base, best matches first. Exit code 1 when nothing matches.
+    """Search questions and answers, best matches first. Exit code 1 when nothing matches.
+
+    Type a question as you would ask it; stop words are dropped and entries that share
+    more (and rarer) words with it rank first. Fields: title:, category:, expert:, tag:.
 
     Example: kb search "can chemo make a bone scan come back falsely negative?"
     """
     from kb import render
 
     kb = open_kb(db)
-    result = kb.search(" ".join(query), category=category, expert=expert, tag=tag, limit=limit or 10, latest=latest)
+    result = kb.search(" ".join(query), category=category, expert=expert, tag=tag,
+                       limit=limit or 10, offset=offset, latest=latest)
     out = output_format(fmt, as_json)
     if out == "table":
-        render.search_results(result)
+        render.search_results(result, offset=offset)
     else:
-        records = [
-            render.entry_record(h.entry, score=round(h.score, 4), snippet=render.plain_snippet(h.snippet))
-            for h in result.hits
-        ]
-        render.emit_records(records, out, columns=_CSV_COLUMNS + ("score", "snippet"))
+        render.emit_records(render.hit_records(result.hits), out, columns=CSV_COLUMNS + ("score", "snippet"))
+        render.search_notes(result)
     if not result.hits:
         raise typer.Exit(code=1)
 
 
+@app.command("list")
+def list_entries(
+    what: Annotated[Listing, typer.Argument(help="entries, or categories / experts with their counts.")] = Listing.entries,
+    category: CategoryFilter = None,
+    expert: ExpertFilter = None,
+    tag: TagFilter = None,
+    sort: Annotated[Sort, typer.Option("--sort", "-s", help="Order by id, title, category or date.")] = Sort.id,
+    desc: Annotated[bool, typer.Option("--desc", help="Reverse the order.")] = False,
+    limit: LimitOption = 50,
+    offset: Annotated[int, typer.Option("--offset", min=0, help="Skip this many first (paging).")] = 0,
+    fmt: FormatOption = OutputFormat.table,
+    as_json: JsonOption = False,
+    db: DbOption = None,
+) -> None:
+    """List entries (or categories, or experts), a page at a time.
+
+    Examples: kb list --category Oncology --sort date --desc ; kb list categories
+    """
+    from kb import render
+
+    kb = open_kb(db)
+    out = output_format(fmt, as_json)
+    if what is Listing.categories:
+        render.counts(kb.categories(), "category", out)
+        return
+    if what is Listing.experts:
+        render.expert_counts(kb.experts(), out)
+        return
+    entries = kb.list(category=category, expert=expert, tag=tag, sort=sort.value, descending=desc,
+                      limit=limit or None, offset=offset)
+    if out == "table":
+        render.entry_table(entries, total=kb.count(), offset=offset)
+    else:
+        render.emit_records([render.entry_record(e) for e in entries], out, columns=CSV_COLUMNS)
+    if not entries:
+        raise typer.Exit(code=1)
+
+
+@app.command()
+def show(
+    refs: Annotated[list[str], typer.Argument(help="Entry ids, or unique prefixes of uids.", autocompletion=complete_ids)],
+    raw: Annotated[bool, typer.Option("--raw", help="Print the original text the entry was read from.")] = False,
+    pager: Annotated[bool, typer.Option("--pager/--no-pager", help="Page long entries on a terminal.")] = True,
+    related: Annotated[int, typer.Option("--related", min=0, help="How many related entries to list.")] = 5,
+    fmt: FormatOption = OutputFormat.table,
+    as_json: JsonOption = False,
+    db: DbOption = None,
+) -> None:
+    """Show entries in full: question, answer, the expert's card, source, related entries.
+
+    Example: kb show 12 ; kb show 6ad1 --format json
+    """
+    from kb import render
+
+    kb = open_kb(db)
+    entries = [kb.get(ref) for ref in refs]
+    out = output_format(fmt, as_json)
+    if raw:
+        for entry in entries:
+            render.raw_text(kb.raw(entry.id), entry)
+    elif out == "table":
+        render.entries_full(entries, lambda e: kb.related(e.id, limit=related) if related else [], pager=pager)
+    elif out == "json" and len(entries) == 1:
+        render.emit_json(render.entry_record(entries[0]))
+    else:
+        render.emit_records([render.entry_record(e) for e in entries], out, columns=CSV_COLUMNS)
+
+
+@app.command()
+def experts(
+    name: Annotated[Optional[str], typer.Argument(help="Show this expert's profile and answers.",
+                                                  autocompletion=complete_experts)] = None,
+    limit: LimitOption = 50,
+    fmt: FormatOption = OutputFormat.table,
+    as_json: JsonOption = False,
+    db: DbOption = None,
+) -> None:
+    """List experts with their answer counts, or show one expert's profile and answers.
+
+    Example: kb experts ; kb experts higby
+    """
+    from kb import render
+
+    kb = open_kb(db)
+    out = output_format(fmt, as_json)
+    if name is None:
+        render.expert_counts(kb.experts(), out)
+        return
+    summary = kb.expert(name)
+    answers = kb.list(expert=summary.name, limit=limit or None)
+    render.expert_profile(summary, answers, out)
+
+
 @app.command()
 def reindex(db: DbOption = None) -> None:
-    """Rebuild the search index from the store (kb does this by itself when needed).
+    """Rebuild the search index from the store (kb also does this by itself when needed).
 
     Example: kb reindex
     """
@@ -118,3 +182,15 @@ def reindex(db: DbOption = None) -> None:
     with kb.store.locked():
         count = kb.rebuild_index()
     render.notice(f"indexed {count} entries into {kb.index_path}")
+
+
+@app.command()
+def path(fmt: FormatOption = OutputFormat.table, as_json: JsonOption = False, db: DbOption = None) -> None:
+    """Say where the store and its index live, with their sizes and entry counts.
+
+    Example: kb path ; kb --db other.json path --json
+    """
+    from kb import render
+
+    kb = open_kb(db)
+    render.locations(kb.locations(), output_format(fmt, as_json))
