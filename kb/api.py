@@ -14,7 +14,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from kb.errors import Duplicate, InvalidEntry, NotFound, ParseError
+from kb.errors import Duplicate, InvalidEntry, NotFound, ParseError, StoreError
+from kb.paths import default_db_path, index_path_for, store_signature
 from kb.models import Entry, Expert, Source, split_tags
 
 if TYPE_CHECKING:
@@ -24,16 +25,6 @@ if TYPE_CHECKING:
     from kb.store import Store
 
 FIRST_BATCH = 2000
-
-
-def default_db_path() -> Path:
-    """Return the store path: ``$KB_DB``, else the platform's user data folder."""
-    env = os.environ.get("KB_DB")
-    if env:
-        return Path(env).expanduser()
-    from platformdirs import user_data_path
-
-    return user_data_path("kb", appauthor=False) / "kb.json"
 
 
 class KnowledgeBase:
@@ -75,7 +66,6 @@ class KnowledgeBase:
 
     @property
     def index_path(self) -> Path:
-        from kb.store import index_path_for
 
         return index_path_for(self.path)
 
@@ -90,12 +80,20 @@ class KnowledgeBase:
     def index(self) -> SearchIndex:
         """The search index, rebuilt first if it does not reflect the store."""
         index = self._open_index()
-        if index.signature != self.store.signature():
+        if index.signature != self._signature():
             with self.store.locked():
                 # Another process may have rebuilt it while we waited for the lock.
-                if index.signature != self.store.signature():
+                if index.signature != self._signature():
                     self.rebuild_index()
         return index
+
+    def _signature(self) -> str:
+        """The store file's version token, without loading the store module (a read's
+        fast path: one stat)."""
+        try:
+            return store_signature(self.path)
+        except OSError as exc:
+            raise StoreError(f"cannot read store {self.path}: {exc.strerror or exc}") from exc
 
     def rebuild_index(self) -> int:
         """Rebuild the search index from the store; return how many entries it holds."""
@@ -564,7 +562,6 @@ def _complete(ctx: Any, find: Callable[[SearchIndex], list[tuple[str, str]]]) ->
         while ctx is not None and db is None:
             db = (getattr(ctx, "params", None) or {}).get("db")
             ctx = getattr(ctx, "parent", None)
-        from kb.store import index_path_for
 
         path = index_path_for(Path(db).expanduser() if db else default_db_path())
         if not path.is_file():

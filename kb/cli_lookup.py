@@ -4,8 +4,6 @@ All of them are served from the search index (kept current by KnowledgeBase); on
 `show --raw` reads the store of record.
 """
 
-from __future__ import annotations
-
 from enum import Enum
 from typing import Annotated, Optional
 

@@ -29,6 +29,7 @@ from tinydb.table import Document
 
 from kb.errors import InvalidEntry, NotFound, StoreBusy, StoreError
 from kb.models import Entry, Expert, now_iso
+from kb.paths import store_signature
 
 SCHEMA_VERSION = 1
 DEFAULT_LOCK_TIMEOUT = 10.0
@@ -157,11 +158,6 @@ def _describe_json_error(blob: bytes, exc: Exception) -> str:
     return f"not valid JSON: {msg}" if msg else "not valid JSON"
 
 
-def index_path_for(store_path: Path) -> Path:
-    """Return where the search index of a store lives: ``kb.json`` -> ``kb.index.sqlite``."""
-    return store_path.with_name(store_path.stem + ".index.sqlite")
-
-
 @dataclass
 class BatchResult:
     """What one write batch did: ids added, updated, and uids that were already there."""
@@ -273,21 +269,13 @@ class Store:
             )
 
     def signature(self) -> str:
-        """Return a token that changes whenever the store file is rewritten.
-
-        Every write renames a new file into place, so inode, size and mtime together
-        tell versions apart without parsing the file (that is what keeps the index
-        check cheap on every command).
-        """
+        """Return a token that changes whenever the store file is rewritten (see kb.paths)."""
         if self.path is None:
             return "memory"
         try:
-            st = self.path.stat()
-        except FileNotFoundError:
-            return "missing"
+            return store_signature(self.path)
         except OSError as exc:
             raise StoreError(f"cannot read store {self.path}: {exc.strerror or exc}") from exc
-        return f"{st.st_ino}:{st.st_size}:{st.st_mtime_ns}"
 
     def exists(self) -> bool:
         return self.path is None or self.path.exists()

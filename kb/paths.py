@@ -1,0 +1,37 @@
+"""Where kb's files live, and the cheap version check of a store file.
+
+Kept free of heavy imports: every command starts by resolving these.
+"""
+
+import os
+from pathlib import Path
+
+
+def default_db_path() -> Path:
+    """Return the store path: ``$KB_DB``, else the platform's user data folder."""
+    env = os.environ.get("KB_DB")
+    if env:
+        return Path(env).expanduser()
+    from platformdirs import user_data_path
+
+    return user_data_path("kb", appauthor=False) / "kb.json"
+
+
+def index_path_for(store_path: str | os.PathLike[str]) -> Path:
+    """Return where the search index of a store lives: ``kb.json`` -> ``kb.index.sqlite``."""
+    path = Path(store_path)
+    return path.with_name(path.stem + ".index.sqlite")
+
+
+def store_signature(path: Path) -> str:
+    """Return a token that changes whenever the store file is rewritten.
+
+    Every write renames a new file into place, so inode, size and mtime together tell
+    versions apart without parsing the file: that keeps the index check one stat().
+    Raises OSError when the file exists but cannot be examined.
+    """
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return "missing"
+    return f"{st.st_ino}:{st.st_size}:{st.st_mtime_ns}"
