@@ -13,7 +13,7 @@ __version__ = "0.1.0"
 
 if TYPE_CHECKING:
     from kb.api import KnowledgeBase
-    from kb.errors import KbError
+    from kb.errors import Duplicate, InvalidEntry, KbError, NotFound
     from kb.models import Entry, Expert, Source
 
 _LAZY = {
@@ -22,9 +22,14 @@ _LAZY = {
     "Expert": "kb.models",
     "Source": "kb.models",
     "KbError": "kb.errors",
+    "NotFound": "kb.errors",
+    "InvalidEntry": "kb.errors",
+    "Duplicate": "kb.errors",
 }
 
-__all__ = ["Entry", "Expert", "KbError", "KnowledgeBase", "Source", "__version__"]
+__all__ = [
+    "Duplicate", "Entry", "Expert", "InvalidEntry", "KbError", "KnowledgeBase", "NotFound", "Source", "__version__",
+]
 
 
 def __getattr__(name: str) -> Any:

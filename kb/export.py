@@ -168,8 +168,8 @@ _WRITERS = {"jsonl": _write_jsonl, "json": _write_json, "csv": _write_csv}
 
 def slug(text: str, length: int = 50) -> str:
     """Return a file-name-safe, lower-case ASCII slug of ``text`` ("entry" if none is left)."""
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    words = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
+    ascii_text = unicodedata.normalize("NFKD", text.casefold()).encode("ascii", "ignore").decode()
+    words = re.sub(r"[^a-z0-9]+", "-", ascii_text).strip("-")
     return words[:length].rstrip("-") or "entry"
 
 
