@@ -6,8 +6,6 @@ stderr. Prompts and confirmations happen only when stdin is a terminal; otherwis
 is missing is an error, never a wait.
 """
 
-from __future__ import annotations
-
 import sys
 from enum import Enum
 from pathlib import Path
@@ -82,13 +80,13 @@ def add(
     _report_duplicates(duplicates)
 
 
-def _compose(start: Entry) -> Entry:
+def _compose(start: "Entry") -> "Entry":
     from kb.editor import compose_entry
 
     return compose_entry(start, reopen=_ask_reopen)
 
 
-def _piped_entries(fields: dict) -> list[Entry]:
+def _piped_entries(fields: dict) -> "list[Entry]":
     """Read entries from stdin when it is not a terminal; options given override their fields."""
     from kb.api import parse_entries, with_fields
     from kb.ingest import decode
@@ -104,7 +102,13 @@ def _piped_entries(fields: dict) -> list[Entry]:
 
 
 def _prompt_missing(fields: dict) -> None:
-    """Ask on the terminal (prompts on stderr) for the fields options did not give."""
+    """Ask on the terminal (prompts on stderr) for the fields options did not give.
+
+    Title and category are offered only when the question or answer had to be asked
+    for: `kb add -q ... -a ...` runs without a question.
+    """
+    if all((fields[name] or "").strip() for name in ("question", "answer")):
+        return
     for name in ("question", "answer"):
         while not (fields[name] or "").strip():
             fields[name] = typer.prompt(name.capitalize(), default="", show_default=False, err=True)
@@ -113,7 +117,7 @@ def _prompt_missing(fields: dict) -> None:
             fields[name] = typer.prompt(f"{name.capitalize()} (optional)", default="", show_default=False, err=True)
 
 
-def _required(entry: Entry) -> Entry:
+def _required(entry: "Entry") -> "Entry":
     from kb.api import missing_fields
 
     missing = missing_fields(entry)
@@ -125,7 +129,7 @@ def _required(entry: Entry) -> Entry:
     return entry
 
 
-def _report_duplicates(duplicates: list[Entry]) -> None:
+def _report_duplicates(duplicates: "list[Entry]") -> None:
     from kb import render
     from kb.api import duplicate_error
 
@@ -136,7 +140,7 @@ def _report_duplicates(duplicates: list[Entry]) -> None:
         raise typer.Exit(code=1)
 
 
-def _print_entries(entries: list[Entry], out: str, *, single: bool) -> None:
+def _print_entries(entries: "list[Entry]", out: str, *, single: bool) -> None:
     from kb import render
 
     if out in ("table", "ids"):
@@ -223,7 +227,7 @@ def remove(
 app.command("rm", hidden=True)(remove)
 
 
-def _confirm_removal(entries: list[Entry]) -> None:
+def _confirm_removal(entries: "list[Entry]") -> None:
     from kb import render
 
     if not _interactive():
@@ -236,7 +240,7 @@ def _confirm_removal(entries: list[Entry]) -> None:
         raise typer.Exit(code=1)
 
 
-def _list_on_stderr(entries: list[Entry]) -> None:
+def _list_on_stderr(entries: "list[Entry]") -> None:
     from rich.text import Text
 
     from kb import render
@@ -306,7 +310,7 @@ def stats(fmt: FormatOption = OutputFormat.table, as_json: JsonOption = False, d
         raise typer.BadParameter("stats prints a table or json", param_hint="--format")
 
 
-def _print_stats(stats: Stats, top: int = 15) -> None:
+def _print_stats(stats: "Stats", top: int = 15) -> None:
     """Print the counts, then a bar per category (the `top` largest) on stdout."""
     from rich.table import Table
     from rich.text import Text

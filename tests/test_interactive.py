@@ -62,6 +62,14 @@ def test_add_asks_only_for_missing_fields(kb_db: Path) -> None:
     assert KnowledgeBase.open(kb_db).get(1).answer == "Prompted."
 
 
+def test_add_with_question_and_answer_does_not_prompt(kb_db: Path) -> None:
+    child = spawn("add", "-q", "Complete?", "-a", "Yes.")
+    child.expect_exact("1")
+    assert finish(child) == 0
+    assert "optional" not in child.before
+    assert KnowledgeBase.open(kb_db).get(1).title == ""
+
+
 def test_add_no_input_on_a_tty_names_missing_fields(kb_db: Path) -> None:
     child = spawn("add", "--no-input", "-q", "Only a question?")
     child.expect_exact("missing answer")
