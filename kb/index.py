@@ -868,12 +868,16 @@ class SearchIndex:
                 continue
             word = _fold(item.term.words[0])
             if item.df == 0 and not item.term.is_phrase and item in should and len(word) >= 4:
-                # A word the index has never seen may be the start of one it has
-                # ("chemo", "osteopor"): search it as a prefix as well.
-                prefix_df = self._prefix_df(word)
-                if prefix_df:
-                    extra_prefix = _query.Term([word], prefix=True, text=word + "*")
-                    should.append(_Planned(extra_prefix, prefix_df, [word]))
+                # A word the index has never seen may be the start of words it has
+                # ("chemo"): search its two commonest completions too. Whole words, not
+                # an FTS5 prefix query, which merges the postings of every completion.
+                for (completion,) in self.conn.execute(
+                    "SELECT word FROM words WHERE word > ? AND word < ? ORDER BY df DESC LIMIT 2",
+                    (word, word + "\U0010ffff"),
+                ):
+                    if completion not in known:
+                        known.add(completion)
+                        extra.append(_query.Term([completion], text=completion))
             for word in item.term.words:
                 folded = _fold(word)
                 if len(folded) < 4 or not folded.isalpha():
