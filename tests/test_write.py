@@ -379,9 +379,9 @@ def test_shell_completion_end_to_end(kb_db: Path) -> None:
 
 
 def test_readme_write_python_example_runs(tmp_path: Path) -> None:
-    text = (ROOT / "docs" / "README-write.md").read_text(encoding="utf-8")
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
     block = re.search(r"```python\n(.*?)```", text, re.DOTALL)
-    assert block, "docs/README-write.md has no python example"
+    assert block, "README.md has no python example"
     result = subprocess.run([sys.executable, "-c", block.group(1)], cwd=tmp_path, capture_output=True,
                             text=True, timeout=60, env=dict(os.environ, KB_DB=str(tmp_path / "x.json")))
     assert result.returncode == 0, result.stderr
