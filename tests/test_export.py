@@ -124,9 +124,8 @@ def test_export_md_round_trip(tmp_path: Path) -> None:
 
 def test_export_csv_round_trip(tmp_path: Path) -> None:
     source, target, dest = _round_trip(tmp_path, "csv", sample_entries())
-    # The CSV parser reads the expert column as a name; the bio columns are written
-    # for other tools but not read back (documented in docs/README-write.md).
-    _assert_same(source, target, bios=False)
+    # The bio travels in expert_<section> columns, which the CSV parser reads back.
+    _assert_same(source, target)
     rows = list(csv.DictReader(io.StringIO(dest.read_text(encoding="utf-8"), newline="")))
     assert tuple(rows[0]) == CSV_COLUMNS
     assert rows[0]["expert_experience"] == "30 years.\n\nTaught at two schools."

@@ -114,6 +114,18 @@ def _expert(value: Any) -> Expert | None:
     return Expert(name=name) if name else None
 
 
+def _flat_bio(record: dict[str, Any], expert: Expert) -> Expert:
+    """Fill an expert's bio from flat ``expert_<section>`` fields (as CSV exports carry)."""
+    flat: dict[str, str] = {}
+    for key, value in record.items():
+        folded = str(key).strip().lower()
+        if folded.startswith("expert_") and folded[7:] in EXPERT_FIELDS:
+            text = _scalar_text(value)
+            if text:
+                flat[folded[7:]] = text
+    return expert.merged(Expert(name=expert.name, **flat)) if flat else expert
+
+
 def _found(record: dict[str, Any]) -> str:
     keys = [str(k) for k in record]
     shown = ", ".join(keys[:12]) + (", ..." if len(keys) > 12 else "")
@@ -154,12 +166,15 @@ def record_to_entry(
         return record.get(key) if key is not None else None
 
     external_id = _scalar_text(optional("id")) or None
+    expert = _expert(optional("expert"))
+    if expert is not None:
+        expert = _flat_bio(record, expert)
     return Entry(
         question=values["question"],
         answer=values["answer"],
         title=_scalar_text(optional("title")) or "",
         category=_scalar_text(optional("category")) or "",
-        expert=_expert(optional("expert")),
+        expert=expert,
         tags=_tags(optional("tags")),
         source=Source(
             path=name,
