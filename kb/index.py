@@ -153,12 +153,6 @@ class ExpertSummary:
     profile: Expert
 
 
-def index_path_for(store_path: str | os.PathLike) -> Path:
-    """Return where the index of a store lives: ``kb.json`` -> ``kb.index.sqlite``."""
-    path = Path(store_path)
-    return path.with_name(path.stem + ".index.sqlite")
-
-
 def _dumps(value: Any) -> bytes:
     import orjson  # imported on first use: the CLI's start-up does not pay for it
 
