@@ -154,49 +154,55 @@ class KnowledgeBase:
         batch_size = FIRST_BATCH
         store = self.store
         with store.locked():
-            for source in expand_paths(paths):
-                if isinstance(source, Failure):
-                    report.failures.append(source)
-                    continue
-                report.files += 1
-                for item in read_source(source, options):
-                    if isinstance(item, Failure):
-                        report.failures.append(item)
+            feeder = None if dry_run else self._index_feeder()
+            try:
+                for source in expand_paths(paths):
+                    if isinstance(source, Failure):
+                        report.failures.append(source)
                         continue
-                    batch.append(item)
-                    if len(batch) >= batch_size:
-                        self._write_batch(batch, report, dry_run)
-                        batch = []
-                        batch_size *= 2
-            self._write_batch(batch, report, dry_run)
+                    report.files += 1
+                    for item in read_source(source, options):
+                        if isinstance(item, Failure):
+                            report.failures.append(item)
+                            continue
+                        batch.append(item)
+                        if len(batch) >= batch_size:
+                            self._write_batch(batch, report, feeder)
+                            batch = []
+                            batch_size *= 2
+                self._write_batch(batch, report, feeder)
+            finally:
+                if feeder is not None:
+                    feeder.close()
         return report
 
-    def _write_batch(self, batch: list[Entry], report: IngestReport, dry_run: bool) -> None:
-        if not batch and not dry_run:
-            return
-        store = self.store
-        stale = self._fresh_index_or_none() is None
-        if dry_run:
-            try:
-                with store.transaction():
-                    result = store.apply(batch)
-                    raise _DryRun
-            except _DryRun:
-                pass
-        else:
-            with store.transaction():
-                result = store.apply(batch)
+    def _index_feeder(self) -> _IndexFeeder:
+        """Make the index current, then hand it to a second thread for this ingest's batches."""
+        if self._open_index().signature != self._signature():
+            self.rebuild_index()
+        return _IndexFeeder(self.index_path)
+
+    def _write_batch(self, batch: list[Entry], report: IngestReport, feeder: _IndexFeeder | None) -> None:
+        """Write one batch to the store (one transaction) and pass it on to the index.
+
+        With no feeder (a dry run) the transaction is rolled back: the report says what
+        would happen, and nothing is written.
+        """
         if not batch:
             return
+        store = self.store
+        try:
+            with store.transaction():
+                result = store.apply(batch)
+                if feeder is None:
+                    raise _DryRun
+        except _DryRun:
+            pass
         report.added += result.added
         report.updated += result.updated
         report.unchanged += result.unchanged
-        if dry_run:
-            return
-        if stale:
-            self.rebuild_index()
-        else:
-            self._index_after_write(result.added + result.updated)
+        if feeder is not None:
+            feeder.put(result.added + result.updated, store.signature())
 
     def add(self, entry: Entry | None = None, /, **fields: Any) -> Entry:
         """Store one new entry, given as an Entry or as keyword fields; return it with its id.
@@ -373,6 +379,59 @@ class KnowledgeBase:
         from kb.export import collect_stats
 
         return collect_stats(self.iter_entries(), store_path=self.path, index_path=self.index_path)
+
+
+class _IndexFeeder:
+    """Index ingest batches on a second thread while the first one parses the next.
+
+    SQLite releases the GIL while it works, so FTS5 indexing (about half of an ingest's
+    time) overlaps with parsing and the store's writes on a second core. Batches are
+    applied in order, each with the store version it brings the index to; if the
+    process dies between the two, the version check rebuilds the index on next use.
+    """
+
+    def __init__(self, index_path: Path) -> None:
+        import queue
+        import threading
+
+        self._queue: queue.Queue[tuple[list[Entry], str] | None] = queue.Queue(maxsize=2)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(index_path,), name="kb-index", daemon=True)
+        self._thread.start()
+
+    def _run(self, index_path: Path) -> None:
+        from kb.index import SearchIndex
+
+        index = None
+        while True:
+            item = self._queue.get()
+            if item is None:
+                break
+            if self._error is not None:
+                continue
+            entries, signature = item
+            try:
+                index = index or SearchIndex(index_path)
+                if entries:
+                    index.upsert(entries, signature)
+                else:
+                    index.set_signature(signature)
+            except BaseException as exc:  # noqa: BLE001 - handed to the ingesting thread
+                self._error = exc
+        if index is not None:
+            index.close()
+
+    def put(self, entries: list[Entry], signature: str) -> None:
+        if self._error is not None:
+            raise self._error
+        self._queue.put((entries, signature))
+
+    def close(self) -> None:
+        """Wait for the queued batches; raise what the indexing thread raised, if anything."""
+        self._queue.put(None)
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
 
 
 class _DryRun(Exception):
