@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from kb.errors import Duplicate, InvalidEntry, NotFound, ParseError, StoreError
 from kb.paths import default_db_path, index_path_for, store_signature
-from kb.models import Entry, Expert, Source, split_tags
+from kb.models import Entry, Expert, Source, now_iso, split_tags
 
 if TYPE_CHECKING:
     from kb.export import Stats
@@ -24,7 +24,10 @@ if TYPE_CHECKING:
     from kb.ingest import IngestReport
     from kb.store import Store
 
-FIRST_BATCH = 2000
+# Entries in ingest's first write batch (later batches double). $KB_BATCH_SIZE lowers it
+# so a small ingest has many commit points (the crash tests use it); a bad value is ignored.
+_BATCH_ENV = os.environ.get("KB_BATCH_SIZE", "").strip()
+FIRST_BATCH = max(1, int(_BATCH_ENV)) if _BATCH_ENV.isdigit() else 2000
 
 
 class KnowledgeBase:
@@ -106,6 +109,7 @@ class KnowledgeBase:
             total = store.count()
             progress = self.on_rebuild(total) if self.on_rebuild else None
             count = index.rebuild(store.iter_entries(), signature, progress=progress)
+            index.set_last_id(store.last_id())
             if progress is not None:
                 progress(total)
             return count
@@ -234,6 +238,8 @@ class KnowledgeBase:
         if not entries:
             return [], []
         with self.store.locked():
+            if self.store.can_journal():
+                return self._add_journalled(entries)
             stale = self._fresh_index_or_none() is None
             with self.store.transaction():
                 result = self.store.apply(entries, update_by_source=False)
@@ -259,6 +265,8 @@ class KnowledgeBase:
         validate(entry)
         entry.refresh_uid()
         with self.store.locked():
+            if self.store.can_journal():
+                return self._update_journalled(entry)
             stale = self._fresh_index_or_none() is None
             with self.store.transaction():
                 if entry.raw is None and entry.id is not None:
@@ -282,6 +290,8 @@ class KnowledgeBase:
         entries = [self.get(ref) for ref in refs]
         ids = [e.id for e in entries if e.id is not None]
         with self.store.locked():
+            if self.store.can_journal():
+                return self._remove_journalled(entries)
             stale = self._fresh_index_or_none() is None
             with self.store.transaction():
                 gone = set(self.store.remove(ids))
@@ -290,6 +300,64 @@ class KnowledgeBase:
             else:
                 self._index_after_write(removed=gone)
         return [e for e in entries if e.id in gone]
+
+    # -- small writes through the store's journal ------------------------------------------
+    #
+    # add/update/remove of a few entries append to the journal (kb/journal.py) and look
+    # up uids and ids in the index, which the lock and the version check keep exactly in
+    # step with the store: neither file is read or rewritten whole, so their cost does
+    # not grow with the store (a full rewrite is ~5 s at 100k entries).
+
+    def _add_journalled(self, entries: list[Entry]) -> tuple[list[Entry], list[Entry]]:
+        index = self.index
+        known = index.ids_for_uids(e.uid for e in entries)
+        next_id = index.last_id + 1
+        stamp = now_iso()
+        added: list[Entry] = []
+        duplicates: list[Entry] = []
+        for entry in entries:
+            if entry.uid in known:
+                entry.id = known[entry.uid]
+                duplicates.append(entry)
+                continue
+            entry.id = next_id
+            next_id += 1
+            entry.created_at = entry.created_at or stamp
+            entry.updated_at = entry.updated_at or stamp
+            known[entry.uid] = entry.id
+            added.append(entry)
+        if added:
+            self.store.journal_write(self.store.journal_ops_for(added, last_id=next_id - 1))
+            index.set_last_id(next_id - 1)
+            index.upsert(added, self._signature())
+        return added, duplicates
+
+    def _update_journalled(self, entry: Entry) -> Entry:
+        index = self.index
+        old = index.get(entry.id) if entry.id is not None else None
+        if old is None:
+            raise NotFound("an entry to update needs the id of a stored entry")
+        other = index.ids_for_uids([entry.uid]).get(entry.uid)
+        if other is not None and other != entry.id:
+            raise InvalidEntry(f"entry {other} already has this question and answer")
+        entry.created_at = old.created_at or now_iso()
+        entry.updated_at = now_iso()
+        # The original text stays as stored: the op below carries none, and so leaves it.
+        raw, entry.raw = entry.raw, None
+        self.store.journal_write(self.store.journal_ops_for([entry]))
+        entry.raw = raw
+        index.upsert([entry], self._signature())
+        return entry
+
+    def _remove_journalled(self, entries: list[Entry]) -> list[Entry]:
+        index = self.index
+        present = set(index.ids_for_uids(e.uid for e in entries).values())
+        gone = [e for e in entries if e.id in present]
+        if gone:
+            ops = [(table, str(e.id), None) for e in gone for table in ("entries", "raw")]
+            self.store.journal_write(ops)
+            index.delete([e.id for e in gone], self._signature())
+        return gone
 
     # -- reading -----------------------------------------------------------------------
 

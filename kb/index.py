@@ -315,6 +315,31 @@ class SearchIndex:
         with self._errors("writing the signature"), self._transaction():
             self._set_meta("signature", signature)
 
+    def ids_for_uids(self, uids: Iterable[str]) -> dict[str, int]:
+        """Return the id of each of these uids that is indexed."""
+        wanted = list(dict.fromkeys(uids))
+        found: dict[str, int] = {}
+        with self._errors("looking up uids"):
+            for batch in _batches(wanted, 500):
+                marks = ",".join("?" * len(batch))
+                for uid, entry_id in self.conn.execute(
+                    f"SELECT uid, id FROM entries WHERE uid IN ({marks})", batch
+                ):
+                    found[uid] = entry_id
+        return found
+
+    @property
+    def last_id(self) -> int:
+        """The highest id the store has handed out (removed entries' ids included)."""
+        with self._errors("reading the last id"):
+            top = self.conn.execute("SELECT max(id) FROM entries").fetchone()[0] or 0
+            return max(int(top), int(self._meta("last_id") or 0))
+
+    def set_last_id(self, last_id: int) -> None:
+        """Record the store's highest id handed out, so ids are never reused."""
+        with self._errors("writing the last id"), self._transaction():
+            self._set_meta("last_id", str(max(last_id, self.last_id)))
+
     def count(self) -> int:
         """Return the number of entries in the index."""
         with self._errors("counting entries"):
@@ -332,6 +357,7 @@ class SearchIndex:
             conn.execute("INSERT INTO fts(fts) VALUES ('delete-all')")
             for table in ("entries", "entry_tags", "experts", "terms", "words"):
                 conn.execute(f"DELETE FROM {table}")
+            self._set_meta("last_id", None)
             experts: dict[str, Expert] = {}
             total = 0
             for batch in _batches(entries, BATCH):

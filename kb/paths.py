@@ -24,14 +24,20 @@ def index_path_for(store_path: str | os.PathLike[str]) -> Path:
 
 
 def store_signature(path: Path) -> str:
-    """Return a token that changes whenever the store file is rewritten.
+    """Return a token that changes whenever the store is written.
 
-    Every write renames a new file into place, so inode, size and mtime together tell
-    versions apart without parsing the file: that keeps the index check one stat().
+    A full write renames a new file into place and a small write appends to the
+    journal beside it (kb/journal.py), so the inode, size and mtime of the two tell
+    versions apart without parsing anything: that keeps the index check two stat()s.
     Raises OSError when the file exists but cannot be examined.
     """
     try:
         st = path.stat()
     except FileNotFoundError:
         return "missing"
-    return f"{st.st_ino}:{st.st_size}:{st.st_mtime_ns}"
+    token = f"{st.st_ino}:{st.st_size}:{st.st_mtime_ns}"
+    try:
+        jst = path.with_name(path.name + ".journal").stat()
+    except FileNotFoundError:
+        return token
+    return f"{token}+{jst.st_ino}:{jst.st_size}:{jst.st_mtime_ns}"

@@ -27,6 +27,7 @@ from tinydb import TinyDB
 from tinydb.storages import MemoryStorage, Storage
 from tinydb.table import Document
 
+from kb import journal
 from kb.errors import InvalidEntry, NotFound, StoreBusy, StoreError
 from kb.models import Entry, Expert, now_iso
 from kb.paths import store_signature
@@ -88,7 +89,9 @@ class AtomicJSONStorage(Storage):
 
     def _load(self) -> dict[str, Any] | None:
         try:
-            blob = self.path.read_bytes()
+            with open(self.path, "rb") as fh:
+                base_stat = os.fstat(fh.fileno())
+                blob = fh.read()
         except FileNotFoundError:
             return None
         except OSError as exc:
@@ -103,12 +106,22 @@ class AtomicJSONStorage(Storage):
             ) from exc
         if not isinstance(data, dict):
             raise StoreError(f"store {self.path} is not a kb store (top level is not an object); it was left untouched")
+        try:
+            journal.replay(self.path, data, base_stat)
+        except ValueError as exc:
+            raise StoreError(f"store {self.path}: {exc}; it was left untouched",
+                             hint="run 'kb doctor' to see the damage and the ways to recover") from None
+        except OSError as exc:
+            raise StoreError(f"cannot read the journal of {self.path}: {exc.strerror or exc}") from exc
         return data
 
     def _flush(self) -> None:
         assert self._data is not None
         blob = orjson.dumps(self._data)
         write_atomically(self.path, blob)
+        # The new base holds every journalled write; a crash before this line leaves a
+        # journal naming the old base, which is then ignored.
+        journal.discard(self.path)
 
 
 def write_atomically(path: Path, blob: bytes) -> None:
@@ -116,7 +129,7 @@ def write_atomically(path: Path, blob: bytes) -> None:
 
     The temporary file is created owner-only (the store holds people's notes), fsynced
     before the rename, and the folder is fsynced after it so the rename itself survives
-    a power cut.
+    a power cut. The version being replaced is kept as ``<name>.bak`` (see _keep_backup).
     """
     folder = path.parent
     tmp = folder / f".{path.name}.{os.getpid()}.tmp"
@@ -130,6 +143,7 @@ def write_atomically(path: Path, blob: bytes) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
+        _keep_backup(path)
         os.replace(tmp, path)
     except OSError as exc:
         try:
@@ -149,6 +163,26 @@ def write_atomically(path: Path, blob: bytes) -> None:
         pass
     finally:
         os.close(dir_fd)
+
+
+def _keep_backup(path: Path) -> None:
+    """Keep the file about to be replaced as ``<name>.bak``, the last good copy.
+
+    A hard link to the old inode, renamed over the previous backup: it costs ~7 us
+    whatever the store's size (a copy of 20 MB costs ~50 ms). Best effort: where links
+    are not supported there is simply no backup. ``kb doctor --repair`` can restore it.
+    """
+    link = path.with_name(f".{path.name}.bak.{os.getpid()}.tmp")
+    try:
+        os.link(path, link)
+        os.replace(link, path.with_name(path.name + ".bak"))
+    except OSError:
+        pass  # no store yet (first write), or a file system without hard links
+    # rename() of two links to one inode does nothing, leaving `link` behind.
+    try:
+        link.unlink()
+    except OSError:
+        pass
 
 
 def _describe_json_error(blob: bytes, exc: Exception) -> str:
@@ -276,6 +310,47 @@ class Store:
             return store_signature(self.path)
         except OSError as exc:
             raise StoreError(f"cannot read store {self.path}: {exc.strerror or exc}") from exc
+
+    def last_id(self) -> int:
+        """The highest id ever handed out (read inside a transaction)."""
+        meta = self._db.table("meta").get(doc_id=1) or {}
+        return int(meta.get("last_id", 0))
+
+    # -- small writes through the journal (see kb/journal.py) ----------------------------
+
+    def can_journal(self) -> bool:
+        """Whether a small write may be appended to the journal instead of a full rewrite.
+
+        Not for a store that does not exist yet (a journal needs a base file) or whose
+        journal has grown large enough to be folded into the base.
+        """
+        return self._storage is not None and self.path is not None and self.path.exists() \
+            and not journal.wants_compaction(self.path)
+
+    def journal_ops_for(self, entries: Iterable[Entry], *, last_id: int | None = None) -> list[journal.Op]:
+        """The journal ops that store these entries (whole documents, raw text, experts)."""
+        ops: list[journal.Op] = []
+        for entry in entries:
+            ops.append(("entries", str(entry.id), self._doc_for(entry)))
+            if entry.raw is not None:
+                ops.append(("raw", str(entry.id), {"text": entry.raw}))
+            if entry.expert:
+                ops.append((journal.EXPERT_BY_NAME, entry.expert.name, entry.expert.to_dict()))
+        if last_id is not None:
+            ops.append((journal.META_MERGE, "1", {"schema": SCHEMA_VERSION, "last_id": last_id}))
+        return ops
+
+    def journal_write(self, ops: list[journal.Op]) -> None:
+        """Append one write to the journal (the caller holds the lock)."""
+        assert self.path is not None
+        try:
+            journal.append(self.path, ops)
+        except OSError as exc:
+            raise StoreError(
+                f"cannot write store {self.path}: {exc.strerror or exc}; the previous version was kept"
+            ) from exc
+        if self._storage is not None:
+            self._storage.close()  # the cached copy no longer matches the files
 
     def exists(self) -> bool:
         return self.path is None or self.path.exists()

@@ -1,0 +1,151 @@
+"""Small writes through the store's journal: kept, replayed, compacted, and crash-safe."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import orjson
+import pytest
+
+from kb import journal
+from kb.api import KnowledgeBase
+from kb.errors import StoreError
+from kb.models import Expert
+from kb.store import AtomicJSONStorage, Store
+from tests.conftest import make_entry, run_kb
+
+
+@pytest.fixture
+def kb(tmp_path: Path) -> KnowledgeBase:
+    base = KnowledgeBase.open(tmp_path / "kb.json")
+    base.add_many([make_entry(i) for i in range(1, 4)])  # no base yet: a full write
+    assert (tmp_path / "kb.json").exists()
+    assert not journal.journal_path(tmp_path / "kb.json").exists()
+    return base
+
+
+def stored(path: Path) -> dict:
+    return AtomicJSONStorage(path).read() or {}
+
+
+def test_journal_add_appends_and_leaves_base_alone(kb: KnowledgeBase) -> None:
+    before = kb.path.stat()
+    entry = kb.add(make_entry(10, expert=Expert(name="New Person", awards="Prize")))
+    after = kb.path.stat()
+    assert (before.st_ino, before.st_size) == (after.st_ino, after.st_size)
+    assert journal.journal_path(kb.path).stat().st_size > 0
+    data = stored(kb.path)
+    assert data["entries"][str(entry.id)]["uid"] == entry.uid
+    assert any(doc["name"] == "New Person" and doc["awards"] == "Prize" for doc in data["experts"].values())
+    assert data["meta"]["1"]["last_id"] == entry.id
+    # The index follows, and a fresh process sees the same thing.
+    assert kb.get(entry.id).expert.awards == "Prize"
+    assert KnowledgeBase.open(kb.path).search("Question number 10").hits[0].entry.id == entry.id
+
+
+def test_journal_update_keeps_raw_and_created_at(kb: KnowledgeBase) -> None:
+    raw_entry = make_entry(20)
+    raw_entry.raw = "Q: original\nA: text\n"
+    with kb.store.locked():
+        with kb.store.transaction():
+            kb.store.apply([raw_entry])  # a full write with raw text, as ingest does
+    kb.rebuild_index()
+    created = kb.get(raw_entry.id).created_at
+    updated = kb.update(raw_entry.id, answer="A rewritten answer.")
+    assert journal.journal_path(kb.path).exists()
+    assert kb.raw(raw_entry.id) == "Q: original\nA: text\n"
+    assert kb.get(raw_entry.id).answer == "A rewritten answer."
+    assert kb.get(raw_entry.id).created_at == created
+    assert Store(kb.path).get(raw_entry.id).uid == updated.uid
+
+
+def test_journal_remove_and_ids_never_reused(kb: KnowledgeBase) -> None:
+    top = kb.add(make_entry(30))
+    assert [e.id for e in kb.remove(top.id)] == [top.id]
+    assert str(top.id) not in stored(kb.path)["entries"]
+    again = kb.add(make_entry(31))
+    assert again.id == top.id + 1
+    fresh = KnowledgeBase.open(kb.path)
+    fresh.rebuild_index()
+    assert fresh.add(make_entry(32)).id == top.id + 2
+
+
+def test_journal_duplicate_is_found_through_the_index(kb: KnowledgeBase) -> None:
+    added, dups = kb.add_many([make_entry(1), make_entry(40), make_entry(40)])
+    assert [e.id for e in dups] == [1, added[0].id]
+    assert len(added) == 1
+
+
+def test_journal_full_write_compacts(kb: KnowledgeBase, tmp_path: Path) -> None:
+    kb.add(make_entry(50))
+    assert journal.journal_path(kb.path).exists()
+    faq = tmp_path / "faq.txt"
+    faq.write_text("Q: compaction?\nA: folds the journal into the base.\n")
+    kb.ingest([str(faq)])
+    assert not journal.journal_path(kb.path).exists()
+    base = orjson.loads(kb.path.read_bytes())
+    assert len(base["entries"]) == 5
+
+
+def test_journal_over_its_share_triggers_a_full_write(kb: KnowledgeBase, monkeypatch) -> None:
+    monkeypatch.setattr(journal, "MIN_COMPACT", 10)
+    kb.add(make_entry(60))  # the journal is empty: this one is journalled
+    assert journal.journal_path(kb.path).exists()
+    monkeypatch.setattr(journal, "COMPACT_SHARE", 0.0)
+    kb.add(make_entry(61))  # now over its share: a full rewrite folds it in
+    assert not journal.journal_path(kb.path).exists()
+    assert len(orjson.loads(kb.path.read_bytes())["entries"]) == 5
+
+
+def test_journal_torn_last_line_is_ignored_then_cut(kb: KnowledgeBase) -> None:
+    kb.add(make_entry(70))
+    path = journal.journal_path(kb.path)
+    whole = path.read_bytes()
+    path.write_bytes(whole + b'{"ops": [["entries", "999", {"uid": "x"')  # a crash mid-append
+    assert "999" not in stored(kb.path)["entries"]
+    entry = KnowledgeBase.open(kb.path).add(make_entry(71))
+    assert path.read_bytes().startswith(whole)
+    assert b"999" not in path.read_bytes()
+    assert str(entry.id) in stored(kb.path)["entries"]
+
+
+def test_journal_damaged_whole_line_refuses_and_keeps_files(kb: KnowledgeBase) -> None:
+    kb.add(make_entry(80))
+    path = journal.journal_path(kb.path)
+    damaged = path.read_bytes() + b"this is not json\n"
+    path.write_bytes(damaged)
+    base = kb.path.read_bytes()
+    with pytest.raises(StoreError, match="journal line 3 is damaged"):
+        AtomicJSONStorage(kb.path).read()
+    proc = run_kb("--db", str(kb.path), "ingest", "-q", "-", input=b'{"question": "q?", "answer": "a"}')
+    assert proc.returncode == 3
+    assert b"journal line 3 is damaged" in proc.stderr and b"Traceback" not in proc.stderr
+    assert path.read_bytes() == damaged and kb.path.read_bytes() == base
+
+
+def test_journal_of_an_older_base_is_ignored(kb: KnowledgeBase) -> None:
+    kb.add(make_entry(90))
+    path = journal.journal_path(kb.path)
+    old_journal = path.read_bytes()
+    with kb.store.locked(), kb.store.transaction():
+        kb.store.apply([make_entry(91)])  # a full write: new base, journal dropped
+    path.write_bytes(old_journal)  # as if the crash came between rename and unlink
+    data = stored(kb.path)
+    assert len(data["entries"]) == 5  # the stale journal's entry is already in the base
+    assert KnowledgeBase.open(kb.path).count() == 5
+
+
+def test_journal_cli_add_and_remove_round(tmp_path: Path) -> None:
+    db = tmp_path / "kb.json"
+    env = {"KB_DB": str(db)}
+    first = run_kb("add", "-q", "First question?", "-a", "First answer.", env=env)
+    second = run_kb("add", "-q", "Second question?", "-a", "Second answer.", env=env)
+    assert first.returncode == second.returncode == 0, second.stderr
+    assert journal.journal_path(db).exists()
+    gone = run_kb("remove", "--yes", first.stdout.decode().strip(), env=env)
+    assert gone.returncode == 0, gone.stderr
+    listed = run_kb("list", "--format", "ids", env=env)
+    assert listed.stdout.split() == [second.stdout.strip()]
+    assert os.stat(db).st_mode & 0o777 == 0o600
+    assert journal.journal_path(db).stat().st_mode & 0o777 == 0o600
