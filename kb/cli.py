@@ -134,7 +134,8 @@ def ingest(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no summary.")] = False,
     max_size: Annotated[
         Optional[float],
-        typer.Option("--max-size", help="Largest single-document file to read, in MB (default 10).", min=0.001),
+        typer.Option("--max-size", help="Largest single-document file to read, in MB (default 10).", min=0.001,
+                     envvar="KB_MAX_SIZE"),
     ] = None,
     db: DbOption = None,
 ) -> None:
@@ -201,4 +202,4 @@ def run() -> None:
 
 
 # Importing the command families registers their commands on `app`.
-from kb import cli_lookup, cli_write  # noqa: E402, F401
+from kb import cli_admin, cli_lookup, cli_write  # noqa: E402, F401

@@ -1,0 +1,282 @@
+"""Damaged files and `kb doctor`: a damaged store is never overwritten, doctor says what is
+wrong, and --repair recovers (last good copy or salvage) without deleting anything.
+Also the backup the store keeps on every write, and the self-healing index.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+import pytest
+
+from kb.doctor import check, repair, salvage
+from kb.models import make_uid
+from kb.store import AtomicJSONStorage, write_atomically
+
+
+def _jsonl(folder: Path, name: str, start: int, count: int) -> Path:
+    path = folder / name
+    path.write_bytes(b"".join(
+        orjson.dumps({"question": f"How do I fix fault number {i}?", "answer": f"Turn knob {i} clockwise.",
+                      "title": f"Fault {i}", "expert": f"Tech {i % 3}"}) + b"\n"
+        for i in range(start, start + count)))
+    return path
+
+
+def _uids(start: int, count: int) -> set[str]:
+    return {make_uid(f"How do I fix fault number {i}?", f"Turn knob {i} clockwise.") for i in range(start, start + count)}
+
+
+def _stored_uids(store: Path) -> set[str]:
+    return {doc["uid"] for doc in (AtomicJSONStorage(store).read() or {}).get("entries", {}).values()}
+
+
+@pytest.fixture
+def filled(tmp_path: Path, kb_db: Path, kb_run) -> Path:
+    """A store written twice by ingest (full writes): 5 entries, then 25; kb.json.bak holds the 5."""
+    assert kb_run("ingest", "-q", str(_jsonl(tmp_path, "a.jsonl", 0, 5))).returncode == 0
+    assert kb_run("ingest", "-q", str(_jsonl(tmp_path, "b.jsonl", 5, 20))).returncode == 0
+    return kb_db
+
+
+def _findings(report: dict) -> dict[str, str]:
+    return {f["check"]: f["status"] for f in report["findings"]}
+
+
+# -- the backup kept on every write ---------------------------------------------------------
+
+
+def test_write_keeps_previous_version_as_bak(tmp_path: Path) -> None:
+    path = tmp_path / "kb.json"
+    write_atomically(path, b'{"v": 1}')
+    assert not (tmp_path / "kb.json.bak").exists()  # nothing to keep on the first write
+    write_atomically(path, b'{"v": 2}')
+    write_atomically(path, b'{"v": 3}')
+    bak = tmp_path / "kb.json.bak"
+    assert bak.read_bytes() == b'{"v": 2}' and path.read_bytes() == b'{"v": 3}'
+    assert stat.S_IMODE(bak.stat().st_mode) == 0o600
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kb.json", "kb.json.bak"]
+
+
+def test_write_backup_survives_an_interrupted_previous_backup(tmp_path: Path) -> None:
+    """A crash between linking the backup and the rename leaves .bak as the store itself."""
+    path = tmp_path / "kb.json"
+    write_atomically(path, b'{"v": 1}')
+    os.link(path, tmp_path / "kb.json.bak")  # .bak and the store are one inode
+    write_atomically(path, b'{"v": 2}')
+    assert (tmp_path / "kb.json.bak").read_bytes() == b'{"v": 1}'
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kb.json", "kb.json.bak"]
+
+
+def test_ingest_leaves_last_good_copy(filled: Path) -> None:
+    bak = orjson.loads(filled.with_name("kb.json.bak").read_bytes())
+    assert {d["uid"] for d in bak["entries"].values()} == _uids(0, 5)
+
+
+# -- damaged store: never overwritten, reported, repaired -----------------------------------
+
+
+@pytest.mark.parametrize("damage", ["truncated", "garbage", "empty"])
+def test_damaged_store_is_never_overwritten(filled: Path, tmp_path: Path, kb_run, damage: str) -> None:
+    blob = filled.read_bytes()
+    bad = {"truncated": blob[: len(blob) // 2], "garbage": os.urandom(3000), "empty": b""}[damage]
+    filled.write_bytes(bad)
+    more = _jsonl(tmp_path, "c.jsonl", 100, 3)
+    for args in (("list",), ("search", "knob"), ("show", "1"), ("add", "-q", "New?", "-a", "Yes."),
+                 ("ingest", str(more)), ("remove", "1", "--yes"), ("stats",), ("export",)):
+        done = kb_run(*args)
+        err = done.stderr.decode()
+        assert done.returncode == 3, (args, err)
+        assert err.startswith("Error: store ") and str(filled) in err.splitlines()[0], (args, err)
+        assert "Traceback" not in err and "kb doctor" in err
+        assert filled.read_bytes() == bad, f"{args[0]} changed the damaged store"
+
+
+def test_doctor_healthy_store(filled: Path, kb_run) -> None:
+    done = kb_run("doctor")
+    assert done.returncode == 0, done.stdout
+    assert b"healthy" in done.stderr
+    as_json = orjson.loads(kb_run("doctor", "--json").stdout)
+    assert as_json["healthy"] is True
+    statuses = _findings(as_json)
+    assert statuses["store"] == statuses["entries"] == statuses["backup"] == statuses["freshness"] == "ok"
+
+
+def test_doctor_without_a_store(kb_run, kb_db: Path) -> None:
+    done = kb_run("doctor", "--json")
+    assert done.returncode == 0
+    assert _findings(orjson.loads(done.stdout))["store"] == "note"
+    assert not kb_db.parent.exists(), "a check must not create anything"
+
+
+def test_doctor_repair_truncated_store_prefers_larger_recovery(filled: Path, kb_run) -> None:
+    """Cut near the end: salvage recovers more than the 5-entry backup, so salvage wins."""
+    blob = filled.read_bytes()
+    damaged = blob[: int(len(blob) * 0.9)]
+    filled.write_bytes(damaged)
+    found = kb_run("doctor", "--json")
+    assert found.returncode == 1
+    assert _findings(orjson.loads(found.stdout))["store"] == "problem"
+    fixed = kb_run("doctor", "--repair", "--json")
+    assert fixed.returncode == 0, fixed.stdout
+    report = orjson.loads(fixed.stdout)
+    said = " ".join(report["actions"])
+    assert "from the" in said and "salvaged entries" in said, said
+    aside = list(filled.parent.glob("kb.json.damaged-*"))
+    assert len(aside) == 1 and aside[0].read_bytes() == damaged, "the damaged file must be kept as it was"
+    salvaged = list(filled.parent.glob("kb.json.salvaged-*.json"))
+    assert len(salvaged) == 1
+    recovered = _stored_uids(filled)
+    assert _uids(0, 5) < recovered <= _uids(0, 25)
+    listed = kb_run("list", "--format", "ids", "--limit", "0")
+    assert listed.returncode == 0 and len(listed.stdout.split()) == len(recovered)
+
+
+def test_doctor_repair_restores_backup_when_it_holds_more(filled: Path, kb_run) -> None:
+    """Cut right at the start: salvage finds little, the backup's 5 entries win."""
+    filled.write_bytes(filled.read_bytes()[:40])
+    fixed = kb_run("doctor", "--repair")
+    assert fixed.returncode == 0, fixed.stdout
+    assert b"restored the store from kb.json.bak" in fixed.stdout
+    assert _stored_uids(filled) == _uids(0, 5)
+    assert kb_run("search", "knob").returncode == 0
+
+
+def test_doctor_repair_nothing_to_recover_leaves_file(kb_db: Path, kb_run) -> None:
+    kb_db.parent.mkdir(parents=True)
+    kb_db.write_bytes(b"\x00garbage, not JSON at all")
+    done = kb_run("doctor", "--repair")
+    assert done.returncode == 1
+    assert b"nothing could be recovered" in done.stdout
+    assert kb_db.read_bytes() == b"\x00garbage, not JSON at all"
+
+
+def test_salvage_recovers_only_whole_entries_at_every_cut(tmp_path: Path, kb_db: Path, kb_run) -> None:
+    assert kb_run("ingest", "-q", str(_jsonl(tmp_path, "a.jsonl", 0, 30))).returncode == 0
+    blob = kb_db.read_bytes()
+    full = _uids(0, 30)
+    previous = -1
+    for cut in range(0, len(blob) + 1, max(1, len(blob) // 150)):
+        data = salvage(blob[:cut])
+        uids = [d["uid"] for d in data["entries"].values()]
+        assert set(uids) <= full and len(uids) == len(set(uids))
+        for key, doc in data["entries"].items():
+            assert doc["uid"] == make_uid(doc["question"], doc["answer"])
+            assert key in data["raw"] or cut < len(blob)
+        assert len(uids) >= previous  # a longer prefix never recovers fewer
+        previous = len(uids)
+    assert {d["uid"] for d in salvage(blob)["entries"].values()} == full
+
+
+def test_salvage_skips_garbage_in_the_middle(tmp_path: Path, kb_db: Path, kb_run) -> None:
+    assert kb_run("ingest", "-q", str(_jsonl(tmp_path, "a.jsonl", 0, 30))).returncode == 0
+    blob = bytearray(kb_db.read_bytes())
+    middle = blob.index(b"fault number 15")
+    blob[middle: middle + 20] = b"\x00\xff{{]]\"\\" * 2 + b"\x00" * 6
+    data = salvage(bytes(blob))
+    uids = {d["uid"] for d in data["entries"].values()}
+    assert len(uids) == 29 and uids < _uids(0, 30)
+    # The result is a store kb opens.
+    kb_db.write_bytes(orjson.dumps(data))
+    assert kb_run("list", "--format", "ids", "--limit", "0").stdout.split()[:2] == [b"1", b"2"]
+
+
+# -- what doctor checks inside a store that parses -----------------------------------------
+
+
+def test_doctor_reports_bad_entries(filled: Path) -> None:
+    data = orjson.loads(filled.read_bytes())
+    entries = data["entries"]
+    entries["2"]["answer"] = "changed behind kb's back"  # uid no longer matches
+    entries["3"]["question"] = ""
+    entries["4"]["uid"] = entries["5"]["uid"]
+    entries["6"]["expert"] = "Nobody Known"
+    filled.write_bytes(orjson.dumps(data))
+    os.chmod(filled, 0o644)
+    report = check(filled)
+    assert not report.healthy
+    by_check = {f.check: f for f in report.findings}
+    assert by_check["entries"].status == "problem"
+    assert "id 2: uid does not match" in by_check["entries"].detail
+    assert "id 3: no question" in by_check["entries"].detail
+    assert by_check["uids"].status == "problem"
+    assert by_check["experts"].status == "note" and "Nobody Known" in by_check["experts"].detail
+    assert by_check["permissions"].status == "problem"
+    fixed = repair(filled)
+    assert "made the store readable by its owner only (600)" in fixed.actions
+    assert stat.S_IMODE(filled.stat().st_mode) == 0o600
+
+
+def test_doctor_lock_held_says_busy(filled: Path, kb_run) -> None:
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time\nfrom filelock import FileLock\n"
+         "lock = FileLock(sys.argv[1]); lock.acquire(); print('held', flush=True); time.sleep(60)",
+         str(filled.with_name("kb.json.lock"))], stdout=subprocess.PIPE)
+    try:
+        assert holder.stdout.readline() == b"held\n"
+        done = kb_run("doctor", env={"KB_LOCK_TIMEOUT": "0.3"})
+    finally:
+        holder.kill()
+        holder.wait()
+    assert done.returncode == 4
+    assert b"is busy" in done.stderr.splitlines()[0]
+
+
+# -- the index: derived, rebuilt by itself -------------------------------------------------
+
+
+def test_deleted_index_is_rebuilt_by_search(filled: Path, kb_run) -> None:
+    index = filled.with_name("kb.index.sqlite")
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{index}{suffix}").unlink(missing_ok=True)
+    done = kb_run("search", "knob", "--format", "ids", "--limit", "50")
+    assert done.returncode == 0, done.stderr
+    assert len(done.stdout.split()) == 25
+    assert index.exists()
+
+
+def test_garbage_index_is_rebuilt_by_list(filled: Path, kb_run) -> None:
+    index = filled.with_name("kb.index.sqlite")
+    for suffix in ("-wal", "-shm"):
+        Path(f"{index}{suffix}").unlink(missing_ok=True)
+    index.write_bytes(os.urandom(8192))
+    found = kb_run("doctor", "--json")
+    assert found.returncode == 1
+    assert _findings(orjson.loads(found.stdout))["index"] == "problem"
+    done = kb_run("list", "--format", "ids", "--limit", "0")
+    assert done.returncode == 0, done.stderr
+    assert len(done.stdout.split()) == 25
+
+
+def test_doctor_repair_rebuilds_corrupt_and_stale_index(filled: Path, kb_run) -> None:
+    index = filled.with_name("kb.index.sqlite")
+    for suffix in ("-wal", "-shm"):
+        Path(f"{index}{suffix}").unlink(missing_ok=True)
+    blob = bytearray(index.read_bytes())
+    blob[len(blob) // 2: len(blob) // 2 + 4096] = os.urandom(4096)  # damage pages inside
+    index.write_bytes(bytes(blob))
+    fixed = kb_run("doctor", "--repair", "--json")
+    assert fixed.returncode == 0, fixed.stdout
+    report = orjson.loads(fixed.stdout)
+    assert any("rebuilt the search index (25 entries)" in a for a in report["actions"]), report
+    assert _findings(report)["freshness"] == "ok"
+    # A stale index (the store changed behind its back) is noted, and rebuilt on repair.
+    data = orjson.loads(filled.read_bytes())
+    del data["entries"]["1"]
+    filled.write_bytes(orjson.dumps(data))
+    stale = orjson.loads(kb_run("doctor", "--json").stdout)
+    assert _findings(stale)["freshness"] == "note"
+    report = orjson.loads(kb_run("doctor", "--repair", "--json").stdout)
+    assert any("rebuilt the search index (24 entries)" in a for a in report["actions"])
+
+
+def test_doctor_table_output_is_plain_text(filled: Path, kb_run) -> None:
+    done = kb_run("doctor")
+    assert done.returncode == 0
+    text = done.stdout.decode()
+    assert "check" in text and "freshness" in text and "\x1b" not in text
