@@ -279,7 +279,7 @@ def entry_table(entries: list[Entry], *, total: int, offset: int = 0) -> None:
                 Text(clean(e.display_title()).replace("\n", " "), no_wrap=True),
                 Text(clean(e.category), no_wrap=True),
                 Text(clean(e.expert.name) if e.expert else "", no_wrap=True),
-                (e.updated_at or e.created_at or "")[:10],
+                clean((e.updated_at or e.created_at or "")[:10]),  # imported records bring their own dates
             )
         console().print(table)
     if offset + len(entries) < total or offset:
@@ -359,7 +359,7 @@ def _entry_renderables(entry: Entry, related: list[Any], *, card: bool) -> list[
     if src.split_guessed:
         facts.append("question/answer split guessed")
     if entry.updated_at:
-        facts.append(f"updated {entry.updated_at[:10]}")
+        facts.append(f"updated {clean(entry.updated_at[:10])}")
     parts.append(Text("Source: " + " · ".join(facts), style="dim"))
     if related:
         parts.append(Text("Related", style="bold"))
