@@ -14,7 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from kb.errors import Duplicate, InvalidEntry, NotFound, ParseError, StoreError
+from kb.errors import Duplicate, InvalidEntry, NotFound, ParseError, SearchIndexError, StoreError
 from kb.paths import default_db_path, index_path_for, store_signature
 from kb.models import Entry, Expert, Source, now_iso, split_tags
 
@@ -81,7 +81,44 @@ class KnowledgeBase:
 
     @property
     def index(self) -> SearchIndex:
-        """The search index, rebuilt first if it does not reflect the store."""
+        """The search index, rebuilt first if it does not reflect the store or is damaged."""
+        try:
+            return self._current_index()
+        except SearchIndexError as exc:
+            if not exc.corrupt:
+                raise
+        return self._renewed_index()
+
+    def _renewed_index(self) -> SearchIndex:
+        """Throw a damaged index away and rebuild it from the store (it is derived data)."""
+        with self.store.locked():
+            self._open_index().reset()
+            self.rebuild_index()
+        return self._open_index()
+
+    def _read(self, action: Callable[[SearchIndex], Any]) -> Any:
+        """Run a read on the index; if the file turns out damaged, rebuild it and retry once."""
+        try:
+            return action(self.index)
+        except SearchIndexError as exc:
+            if not exc.corrupt:
+                raise
+        return action(self._renewed_index())
+
+    def _index_failed(self, exc: SearchIndexError) -> None:
+        """After the store was written, the index could not follow: leave it to be rebuilt.
+
+        The store is the record and already holds the write, so the command succeeded.
+        The index still names the store version before the write, so the next read
+        rebuilds it; a damaged file is thrown away now so that rebuild can happen.
+        """
+        if exc.corrupt:
+            try:
+                self._open_index().reset()
+            except SearchIndexError:
+                pass
+
+    def _current_index(self) -> SearchIndex:
         index = self._open_index()
         if index.signature != self._signature():
             with self.store.locked():
@@ -120,12 +157,15 @@ class KnowledgeBase:
         signature = self.store.signature()
         changed = list(changed)
         removed = list(removed)
-        if removed:
-            index.delete(removed, signature)
-        if changed:
-            index.upsert(changed, signature)
-        if not changed and not removed:
-            index.set_signature(signature)
+        try:
+            if removed:
+                index.delete(removed, signature)
+            if changed:
+                index.upsert(changed, signature)
+            if not changed and not removed:
+                index.set_signature(signature)
+        except SearchIndexError as exc:
+            self._index_failed(exc)
 
     def _fresh_index_or_none(self) -> SearchIndex | None:
         """The index if it matched the store before this write began, else None."""
@@ -178,6 +218,8 @@ class KnowledgeBase:
             finally:
                 if feeder is not None:
                     feeder.close()
+                    if feeder.index_error is not None:
+                        self._index_failed(feeder.index_error)
         return report
 
     def _index_feeder(self) -> _IndexFeeder:
@@ -328,8 +370,11 @@ class KnowledgeBase:
             added.append(entry)
         if added:
             self.store.journal_write(self.store.journal_ops_for(added, last_id=next_id - 1))
-            index.set_last_id(next_id - 1)
-            index.upsert(added, self._signature())
+            try:
+                index.set_last_id(next_id - 1)
+                index.upsert(added, self._signature())
+            except SearchIndexError as exc:
+                self._index_failed(exc)
         return added, duplicates
 
     def _update_journalled(self, entry: Entry) -> Entry:
@@ -346,7 +391,10 @@ class KnowledgeBase:
         raw, entry.raw = entry.raw, None
         self.store.journal_write(self.store.journal_ops_for([entry]))
         entry.raw = raw
-        index.upsert([entry], self._signature())
+        try:
+            index.upsert([entry], self._signature())
+        except SearchIndexError as exc:
+            self._index_failed(exc)
         return entry
 
     def _remove_journalled(self, entries: list[Entry]) -> list[Entry]:
@@ -356,14 +404,17 @@ class KnowledgeBase:
         if gone:
             ops = [(table, str(e.id), None) for e in gone for table in ("entries", "raw")]
             self.store.journal_write(ops)
-            index.delete([e.id for e in gone], self._signature())
+            try:
+                index.delete([e.id for e in gone], self._signature())
+            except SearchIndexError as exc:
+                self._index_failed(exc)
         return gone
 
     # -- reading -----------------------------------------------------------------------
 
     def get(self, ref: int | str) -> Entry:
         """Return the entry with this integer id or unique uid prefix."""
-        return self.index.get(ref)
+        return self._read(lambda i: i.get(ref))
 
     def raw(self, ref: int | str) -> str | None:
         """Return the original text an entry was read from (read from the store)."""
@@ -371,25 +422,25 @@ class KnowledgeBase:
         return self.store.get_raw(entry.id) if entry.id is not None else None
 
     def search(self, query: str, **options: Any) -> SearchResult:
-        return self.index.search(query, **options)
+        return self._read(lambda i: i.search(query, **options))
 
     def list(self, **options: Any) -> list[Entry]:
-        return self.index.list(**options)
+        return self._read(lambda i: i.list(**options))
 
     def count(self) -> int:
-        return self.index.count()
+        return self._read(lambda i: i.count())
 
     def related(self, ref: int | str, limit: int = 5) -> list[Hit]:
-        return self.index.related(ref, limit=limit)
+        return self._read(lambda i: i.related(ref, limit=limit))
 
     def categories(self) -> list[tuple[str, int]]:
-        return self.index.categories()
+        return self._read(lambda i: i.categories())
 
     def experts(self) -> list[ExpertSummary]:
-        return self.index.experts()
+        return self._read(lambda i: i.experts())
 
     def expert(self, name: str) -> ExpertSummary:
-        return self.index.expert(name)
+        return self._read(lambda i: i.expert(name))
 
     def locations(self) -> dict[str, Any]:
         """Where the store and its index live, their sizes, and how many entries they hold."""
@@ -464,6 +515,7 @@ class _IndexFeeder:
 
         self._queue: queue.Queue[tuple[list[Entry], str] | None] = queue.Queue(maxsize=2)
         self._error: BaseException | None = None
+        self.index_error: SearchIndexError | None = None
         self._thread = threading.Thread(target=self._run, args=(index_path,), name="kb-index", daemon=True)
         self._thread.start()
 
@@ -484,21 +536,27 @@ class _IndexFeeder:
                     index.upsert(entries, signature)
                 else:
                     index.set_signature(signature)
+            except SearchIndexError as exc:
+                # The store holds the batches; the index, left at an older version,
+                # is rebuilt on next use.
+                self.index_error = exc
+                self._error = exc
             except BaseException as exc:  # noqa: BLE001 - handed to the ingesting thread
                 self._error = exc
         if index is not None:
             index.close()
 
     def put(self, entries: list[Entry], signature: str) -> None:
-        if self._error is not None:
+        if self._error is not None and self.index_error is None:
             raise self._error
         self._queue.put((entries, signature))
 
     def close(self) -> None:
-        """Wait for the queued batches; raise what the indexing thread raised, if anything."""
+        """Wait for the queued batches; raise what the indexing thread raised, if anything
+        but an index error (see KnowledgeBase._index_failed)."""
         self._queue.put(None)
         self._thread.join()
-        if self._error is not None:
+        if self._error is not None and self.index_error is None:
             raise self._error
 
 

@@ -63,9 +63,10 @@ class StoreBusy(StoreError):
 
 
 class SearchIndexError(KbError):
-    """The search index could not be built or queried."""
+    """The search index could not be built or queried; ``corrupt`` when the file is damaged."""
 
     exit_code = 3
+    corrupt = False
 
 
 class QueryError(KbError):

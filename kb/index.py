@@ -225,8 +225,20 @@ class SearchIndex:
             except OSError as exc:
                 raise SearchIndexError(f"cannot remove the broken search index {self.path}: {exc}") from exc
 
+    def reset(self) -> None:
+        """Throw the index away and start an empty one (it is derived data)."""
+        self._remove_files()
+        try:
+            self._open()
+        except sqlite3.Error as exc:
+            raise SearchIndexError(f"cannot create the search index {self.path}: {exc}") from exc
+
     def _open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        if not self.path.exists():
+            # It holds every entry's text, like the store: owner-only. SQLite gives its
+            # -wal and -shm files the database file's permissions.
+            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         self._conn = conn
         conn.execute("PRAGMA busy_timeout = 10000")
@@ -291,9 +303,12 @@ class SearchIndex:
             raise
         except sqlite3.Error as exc:
             hint = None
-            if self._is_corrupt(exc):
+            corrupt = self._is_corrupt(exc)
+            if corrupt:
                 hint = f"the index is derived data: delete {self.path} and it will be rebuilt"
-            raise SearchIndexError(f"search index error while {doing}: {exc}", hint=hint) from exc
+            error = SearchIndexError(f"search index error while {doing}: {exc}", hint=hint)
+            error.corrupt = corrupt
+            raise error from exc
 
     def _meta(self, key: str) -> str | None:
         row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()

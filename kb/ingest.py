@@ -26,7 +26,7 @@ from kb.models import Entry
 STREAMED = {"jsonl", "csv"}
 # Single-document formats (pages, Markdown, Q/A text) larger than this are refused:
 # a 20 MB "page" is a mistake, and parsing one whole would take memory and time.
-DEFAULT_MAX_SIZE = 10 * 1024 * 1024
+DEFAULT_MAX_SIZE = 10_000_000  # bytes; --max-size takes MB (10^6 bytes) too
 HEAD_SIZE = 64 * 1024
 STDIN = "-"
 

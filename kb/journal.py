@@ -119,6 +119,7 @@ def append(store_path: Path, ops: list[Op]) -> None:
     header, _, whole = _read_lines(path)
     line = orjson.dumps({"ops": [[t, str(i), d] for t, i, d in ops]}) + b"\n"
     fresh = not header or _header_base(header) != base_version(base)
+    existed = path.exists()
     fd = os.open(path, os.O_WRONLY | os.O_CREAT, stat.S_IRUSR | stat.S_IWUSR)
     try:
         if fresh:
@@ -134,6 +135,17 @@ def append(store_path: Path, ops: list[Op]) -> None:
         while view:
             view = view[os.write(fd, view):]
         os.fsync(fd)
+    except OSError:
+        # Put the journal back as it was (a disk-full write can leave part of a line,
+        # or an empty new journal that would make the store look changed).
+        try:
+            if existed and not fresh:
+                os.ftruncate(fd, whole)
+            elif not existed:
+                path.unlink()
+        except OSError:
+            pass
+        raise
     finally:
         os.close(fd)
     if fresh:

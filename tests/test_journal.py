@@ -149,3 +149,29 @@ def test_journal_cli_add_and_remove_round(tmp_path: Path) -> None:
     assert listed.stdout.split() == [second.stdout.strip()]
     assert os.stat(db).st_mode & 0o777 == 0o600
     assert journal.journal_path(db).stat().st_mode & 0o777 == 0o600
+
+
+def test_journal_failed_append_leaves_it_as_it_was(kb: KnowledgeBase, monkeypatch) -> None:
+    import errno
+
+    real_write = os.write
+
+    def full_disk(fd: int, data) -> int:
+        real_write(fd, bytes(data[: len(data) // 2]))  # part of the line lands, then no space
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    path = journal.journal_path(kb.path)
+    signature = kb._signature()
+    monkeypatch.setattr(journal.os, "write", full_disk)
+    with pytest.raises(StoreError, match="No space left"):
+        kb.add(make_entry(100))
+    assert not path.exists() and kb._signature() == signature  # no empty journal left behind
+    monkeypatch.setattr(journal.os, "write", real_write)
+    kb.add(make_entry(101))
+    before = path.read_bytes()
+    monkeypatch.setattr(journal.os, "write", full_disk)
+    with pytest.raises(StoreError):
+        kb.add(make_entry(102))
+    assert path.read_bytes() == before
+    monkeypatch.setattr(journal.os, "write", real_write)
+    assert [e.question for e in kb.list()][-1] == make_entry(101).question

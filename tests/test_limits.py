@@ -86,8 +86,6 @@ def test_cli_creates_owner_only_store_files(kb_db: Path, kb_run) -> None:
             assert stat.S_IMODE(path.stat().st_mode) == 0o600, name
 
 
-@pytest.mark.xfail(reason="the search index holds every entry's text but is created with the umask's mode "
-                          "(0644); kb/index.py should create it owner-only", strict=False)
 def test_cli_creates_owner_only_index(kb_db: Path, kb_run) -> None:
     old = os.umask(0o022)
     try:
