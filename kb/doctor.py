@@ -22,6 +22,8 @@ from typing import Any
 
 import orjson
 
+from kb import journal
+
 from kb.api import KnowledgeBase
 from kb.models import make_uid
 
@@ -468,6 +470,15 @@ def _repair_store(kb: KnowledgeBase, actions: list[str]) -> bool:
         return True
     stamp = time.strftime("%Y%m%d-%H%M%S")
     salvaged = salvage(store.read_bytes())
+    # Small writes since the last full write sit in the journal, which names the damaged
+    # base as its own: its whole documents apply to the salvage just as to the base.
+    try:
+        replayed = journal.replay(store, salvaged, store.stat(), same_file=True)
+    except ValueError as exc:
+        replayed = 0
+        actions.append(f"the journal of small writes could not be replayed ({exc}); it was left in place")
+    if replayed:
+        actions.append(f"replayed {replayed} journalled writes over the salvaged entries")
     count = len(salvaged["entries"])
     backup, _ = _load_strict(backup_path(store))
     backup_count = len(backup.get("entries", {})) if backup is not None else -1

@@ -72,14 +72,24 @@ def _header_base(header: bytes) -> str | None:
     return None
 
 
-def replay(store_path: Path, data: dict[str, Any], base_stat: os.stat_result) -> int:
+def replay(store_path: Path, data: dict[str, Any], base_stat: os.stat_result, *, same_file: bool = False) -> int:
     """Apply the journal's ops to ``data`` (the parsed base); return how many writes.
+
+    ``same_file`` matches the journal to the base by inode alone, for a repair: damage
+    written into the base in place changes its size and mtime but not its inode, while
+    every full write makes a new inode.
 
     Raises ValueError when a whole line of the journal is damaged: its ops cannot be
     applied, and skipping them silently could lose a write.
     """
     header, lines, _ = _read_lines(journal_path(store_path))
-    if not header or _header_base(header) != base_version(base_stat):
+    named = _header_base(header) if header else None
+    if named is None:
+        return 0
+    if same_file:
+        if named.split(":")[0] != str(base_stat.st_ino):
+            return 0
+    elif named != base_version(base_stat):
         return 0
     for number, line in enumerate(lines, start=2):
         try:

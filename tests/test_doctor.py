@@ -293,3 +293,21 @@ def test_doctor_table_output_is_plain_text(filled: Path, kb_run) -> None:
     assert done.returncode == 0
     text = done.stdout.decode()
     assert "check" in text and "freshness" in text and "\x1b" not in text
+
+
+def test_repair_salvage_keeps_journalled_writes(filled: Path, kb_run) -> None:
+    """Entries added since the last full write live in the journal; salvage replays it."""
+    added = kb_run("add", "-q", "Journalled after the ingest?", "-a", "Yes, and kept by repair.")
+    assert added.returncode == 0, added.stderr
+    journalled = make_uid("Journalled after the ingest?", "Yes, and kept by repair.")
+    assert filled.with_name("kb.json.journal").exists()
+    blob = filled.read_bytes()
+    # Damage the base in place (same inode, so the journal still names it) and drop the
+    # backup, so salvage plus journal is the only way back.
+    with open(filled, "r+b") as fh:
+        fh.seek(len(blob) - 200)
+        fh.write(b"\x00" * 200)
+    filled.with_name("kb.json.bak").unlink(missing_ok=True)
+    report = repair(filled)
+    assert any("replayed 1 journalled writes" in a for a in report.actions), report.actions
+    assert journalled in _stored_uids(filled)
