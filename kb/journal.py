@@ -159,7 +159,7 @@ def append(store_path: Path, ops: list[Op]) -> None:
     finally:
         os.close(fd)
     if fresh:
-        _fsync_dir(path.parent)
+        fsync_dir(path.parent)
 
 
 def discard(store_path: Path) -> None:
@@ -180,7 +180,8 @@ def wants_compaction(store_path: Path) -> bool:
     return size > max(MIN_COMPACT, COMPACT_SHARE * base)
 
 
-def _fsync_dir(folder: Path) -> None:
+def fsync_dir(folder: Path) -> None:
+    """Make a rename or a new file in ``folder`` durable (best effort where unsupported)."""
     try:
         fd = os.open(folder, os.O_RDONLY)
     except OSError:

@@ -153,16 +153,7 @@ def write_atomically(path: Path, blob: bytes) -> None:
         raise StoreError(
             f"cannot write store {path}: {exc.strerror or exc}; the previous version was kept"
         ) from exc
-    try:
-        dir_fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(dir_fd)
-    except OSError:
-        pass
-    finally:
-        os.close(dir_fd)
+    journal.fsync_dir(folder)
 
 
 def _keep_backup(path: Path) -> None:

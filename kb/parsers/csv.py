@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator
 
 from kb.errors import ParseError
 from kb.models import Entry
-from kb.parsers.json import field_keys, record_to_entry
+from kb.parsers.json import collect, field_keys, record_to_entry
 
 NAME = "csv"
 
@@ -123,16 +123,7 @@ def iter_parse(lines: str | Iterable[str], name: str) -> Iterator[Entry | ParseE
 
 def parse(text: str, name: str) -> list[Entry]:
     """Return the entries of a CSV text; raise only if no row is good."""
-    entries: list[Entry] = []
-    first_error: ParseError | None = None
-    for item in iter_parse(text, name):
-        if isinstance(item, Entry):
-            entries.append(item)
-        elif first_error is None:
-            first_error = item
-    if not entries and first_error is not None:
-        raise first_error
-    return entries
+    return collect(iter_parse(text, name))
 
 
 def detect(text: str, name: str) -> float:

@@ -189,6 +189,20 @@ def record_to_entry(
     )
 
 
+def collect(items: Iterable[Entry | ParseError]) -> list[Entry]:
+    """Return the good entries of a record stream; raise its first error only if none is good."""
+    entries: list[Entry] = []
+    first_error: ParseError | None = None
+    for item in items:
+        if isinstance(item, Entry):
+            entries.append(item)
+        elif first_error is None:
+            first_error = item
+    if not entries and first_error is not None:
+        raise first_error
+    return entries
+
+
 def decode_error(exc: ValueError, *, name: str, line_offset: int = 0) -> ParseError:
     """Turn a JSON decoding error into a ParseError naming the line and column."""
     msg = getattr(exc, "msg", None) or str(exc)
@@ -311,16 +325,7 @@ def iter_parse(text_or_lines: str | Iterable[str], name: str) -> Iterator[Entry 
 
 def parse(text: str, name: str) -> list[Entry]:
     """Return the entries of a JSON document; raise only if none of its records is good."""
-    entries: list[Entry] = []
-    first_error: ParseError | None = None
-    for item in iter_parse(text, name):
-        if isinstance(item, Entry):
-            entries.append(item)
-        elif first_error is None:
-            first_error = item
-    if not entries and first_error is not None:
-        raise first_error
-    return entries
+    return collect(iter_parse(text, name))
 
 
 def _looks_like_qa(records: list[Any]) -> bool:

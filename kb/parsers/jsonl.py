@@ -17,7 +17,7 @@ import orjson
 
 from kb.errors import ParseError
 from kb.models import Entry
-from kb.parsers.json import decode_error, field_keys, record_to_entry
+from kb.parsers.json import collect, decode_error, field_keys, record_to_entry
 
 NAME = "jsonl"
 
@@ -52,16 +52,7 @@ def iter_parse(lines: str | Iterable[str], name: str) -> Iterator[Entry | ParseE
 
 def parse(text: str, name: str) -> list[Entry]:
     """Return the entries of a JSONL text; raise only if no line holds a good record."""
-    entries: list[Entry] = []
-    first_error: ParseError | None = None
-    for item in iter_parse(text, name):
-        if isinstance(item, Entry):
-            entries.append(item)
-        elif first_error is None:
-            first_error = item
-    if not entries and first_error is not None:
-        raise first_error
-    return entries
+    return collect(iter_parse(text, name))
 
 
 def _first_lines(text: str, count: int) -> list[str]:
