@@ -278,7 +278,7 @@ def _source_stamp(path: Path | None) -> str:
 
 def build(
     corpus: Path | None, out: Path, sizes: Iterable[str], *, smoke: bool = False, force: bool = False,
-    log=print,  # noqa: ANN001 - any print-like callable
+    log=print,  # any print-like callable
 ) -> dict[str, dict]:
     """Write the requested corpora (reusing ones already built from the same source); return their manifest.
 

@@ -21,6 +21,7 @@ times, and exits non-zero only when a kb command fails (crashes or exits >= 2).
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import platform
@@ -52,6 +53,10 @@ QUERY_20_WORDS = ["serious", "side", "effects", "bone", "marrow", "transplant", 
 ADD_QUESTION = "How long does recovery from a bone marrow biopsy take for benchmark run {n}?"
 ADD_ANSWER = "Most people go home the same day; soreness lasts a few days (benchmark entry {n}, {nonce})."
 TIMEOUT = 3 * 3600
+# GNU time measures peak memory from a ~2 MB process. A child's ru_maxrss taken straight
+# from wait4 would include this runner's own RSS: Linux carries the high-water mark of the
+# forked copy of the parent across exec.
+TIME_BIN = "/usr/bin/time" if os.access("/usr/bin/time", os.X_OK) else None
 
 # Targets of issues 2, 3 and 6.
 INGEST_RATE = 4000
@@ -113,9 +118,11 @@ class CommandFailed(Exception):
 def run_once(argv: list[str], env: dict[str, str], *, ok: tuple[int, ...] = (0,), keep_stdout: bool = False,
              cwd: Path | None = None) -> tuple[Sample, str]:
     """Run one process to its end; return its wall/CPU time, peak RSS and exit code (and stdout)."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
+            tempfile.NamedTemporaryFile("r", suffix=".rss") as rss:
+        wrapped = [TIME_BIN, "-f", "%M", "-o", rss.name, *argv] if TIME_BIN else argv
         start = time.perf_counter()
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out if keep_stdout else subprocess.DEVNULL,
+        proc = subprocess.Popen(wrapped, stdin=subprocess.DEVNULL, stdout=out if keep_stdout else subprocess.DEVNULL,
                                 stderr=err, env=env, cwd=cwd)
         timer = threading.Timer(TIMEOUT, proc.kill)
         timer.start()
@@ -126,7 +133,12 @@ def run_once(argv: list[str], env: dict[str, str], *, ok: tuple[int, ...] = (0,)
             timer.cancel()
         wall = time.perf_counter() - start
         proc.returncode = code = os.waitstatus_to_exitcode(status)
-        sample = Sample(wall=wall, cpu=usage.ru_utime + usage.ru_stime, rss_mb=usage.ru_maxrss / 1024, code=code)
+        peak_kb = usage.ru_maxrss
+        if TIME_BIN:
+            # The last line is %M; a line before it may say the command exited non-zero.
+            last = (rss.read().strip().splitlines() or ["0"])[-1]
+            peak_kb = int(last) if last.isdigit() else 0
+        sample = Sample(wall=wall, cpu=usage.ru_utime + usage.ru_stime, rss_mb=peak_kb / 1024, code=code)
         stdout = ""
         if keep_stdout:
             out.seek(0)
@@ -143,18 +155,19 @@ class Command:
     name: str
     argv: list[str]
     ok: tuple[int, ...] = (0,)
+    env: dict[str, str] | None = None
 
 
 def bench_round_robin(commands: list[Command], env: dict[str, str], runs: int, warmup: int,
-                      log) -> dict[str, Measure]:  # noqa: ANN001
+                      log) -> dict[str, Measure]:
     """Warm each command up, then time ``runs`` rounds of all of them, interleaved."""
     measures = {c.name: Measure(c.name, c.argv) for c in commands}
     for command in commands:
         for _ in range(warmup):
-            measures[command.name].first, _ = run_once(command.argv, env, ok=command.ok)
+            measures[command.name].first, _ = run_once(command.argv, command.env or env, ok=command.ok)
     for n in range(runs):
         for command in commands:
-            sample, _ = run_once(command.argv, env, ok=command.ok)
+            sample, _ = run_once(command.argv, command.env or env, ok=command.ok)
             measures[command.name].samples.append(sample)
         log(f"    round {n + 1}/{runs}: " + ", ".join(f"{c.name} {measures[c.name].samples[-1].wall:.3f}s"
                                                     for c in commands))
@@ -220,6 +233,14 @@ def machine(python: str) -> dict[str, str]:
     return info
 
 
+def code_fingerprint() -> str:
+    """Hash kb's source files as they are on disk (others may change them during a run)."""
+    digest = hashlib.sha256()
+    for path in sorted((REPO / "kb").rglob("*.py")):
+        digest.update(str(path.relative_to(REPO)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
 def _rg_version() -> str | None:
     rg = shutil.which("rg")
     if not rg:
@@ -260,6 +281,18 @@ class Bench:
         self.work = args.out
         self.env = {k: v for k, v in os.environ.items() if k not in ("KB_DB", "NO_COLOR", "FORCE_COLOR")}
         self.env.update(COLUMNS="120", LINES="50", KB_LOCK_TIMEOUT="60")
+        # Installed packages run from cached bytecode (pip compiles site-packages; a first run
+        # writes __pycache__ for an editable install). This machine's shell sets
+        # PYTHONDONTWRITEBYTECODE=1, which would make every kb command compile kb's modules
+        # from source (~40 ms here) while Typer and Rich load precompiled. So the runs use a
+        # bytecode cache in the work folder (kb/ itself is left untouched).
+        self.no_pyc_env = dict(self.env, PYTHONDONTWRITEBYTECODE="1")
+        self.no_pyc_env.pop("PYTHONPYCACHEPREFIX", None)
+        if args.bytecode_cache:
+            self.env.pop("PYTHONDONTWRITEBYTECODE", None)
+            self.env["PYTHONPYCACHEPREFIX"] = str(args.out / "pycache")
+        else:
+            self.env = dict(self.no_pyc_env)
         self.rg = shutil.which("rg")
         self.results: dict = {"ingest": {}, "lookup": {}, "write": {}, "startup": {}, "stores": {}, "notes": []}
         self.failures: list[str] = []
@@ -308,10 +341,15 @@ class Bench:
         sample, ids = run_once(self.kb_argv(db, "list", "--format", "ids", "--limit", "0"), self.env,
                                keep_stdout=True, ok=(0, 1))
         entries = len(ids.split())
-        store_bytes = db.stat().st_size if db.exists() else 0
-        index_bytes = sum(p.stat().st_size for p in scratch.iterdir() if ".index" in p.name)
+        # The store is kb.json and any journal beside it; the index is kb.index.sqlite (+ -wal);
+        # other files kb keeps beside them (a backup, say) are counted apart.
+        files = {p.name: p.stat().st_size for p in scratch.iterdir() if p.is_file()}
+        store_bytes = sum(v for k, v in files.items() if k in ("kb.json", "kb.json.journal"))
+        index_bytes = sum(v for k, v in files.items() if ".index" in k)
+        other_bytes = sum(files.values()) - store_bytes - index_bytes
         self.results["stores"][f"{size} {fmt}"] = {
             "records": info["records"], "entries": entries, "store_bytes": store_bytes, "index_bytes": index_bytes,
+            "other_bytes": other_bytes, "files": files,
             "first_list_all_s": sample.wall}
         self.log(f"  {size} {fmt}: {entries:,} entries; store {store_bytes / 1e6:.1f} MB, "
                  f"index {index_bytes / 1e6:.1f} MB; first 'kb list --limit 0' after ingest {sample.wall:.2f}s")
@@ -373,6 +411,10 @@ class Bench:
             Command("floor (Typer + Rich)", [self.python, str(HERE / "floor.py"), "search", "bone", "marrow"]),
             Command("kb --help", [self.kb, "--help"]),
             Command("kb --version", [self.kb, "--version"]),
+            Command("kb --help, no bytecode cache (PYTHONDONTWRITEBYTECODE=1)", [self.kb, "--help"],
+                    env=self.no_pyc_env),
+            Command("floor, no bytecode cache (PYTHONDONTWRITEBYTECODE=1)",
+                    [self.python, str(HERE / "floor.py"), "search", "bone", "marrow"], env=self.no_pyc_env),
         ]
         self.log("start-up:")
         return bench_round_robin(commands, self.env, self.args.runs, self.args.warmup, self.log)
@@ -408,6 +450,7 @@ class Bench:
 
     def run(self, sizes: list[str], manifest: dict[str, dict]) -> None:
         self.results["load_before"] = load()
+        self.results["code_before"] = code_fingerprint()
         self.results["startup"] = self.startup()
         stores: dict[str, Store] = {}
         for size in sizes:
@@ -423,6 +466,9 @@ class Bench:
             if size in self.args.write_sizes or self.args.smoke:
                 self.results["write"][size] = self.writes(stores[size])
         self.results["load_after"] = load()
+        self.results["code_after"] = code_fingerprint()
+        if self.results["code_after"] != self.results["code_before"]:
+            self.note("kb's source files changed during this run (other work landed): the numbers mix two versions")
         self.results["store_objs"] = stores
 
 
@@ -451,7 +497,7 @@ def report(bench: Bench, sizes: list[str], command: str, info: dict[str, str], m
     lines += [
         "Whole-process timings of the installed `kb` console script (a fresh process per run): median of "
         f"{bench.args.runs} run(s) after {bench.args.warmup} warm-up run(s); commands of one store size run "
-        "round-robin. Peak memory is the process's maximum RSS. Generated by `bench/run.py`; "
+        "round-robin. Peak memory is the process's maximum RSS " + ("(GNU time's `%M`)." if TIME_BIN else "(wait4; includes up to the runner's own RSS).") + " Generated by `bench/run.py`; "
         "see `bench/README.md` for the method and `bench/PROFILE.md` for where the time goes.",
         "",
         "Command:",
@@ -467,6 +513,11 @@ def report(bench: Bench, sizes: list[str], command: str, info: dict[str, str], m
     ]
     lines += [f"| {k} | {v} |" for k, v in info.items()]
     lines += [
+        "| Python bytecode | " + ("cached (PYTHONPYCACHEPREFIX=bench/out/pycache, PYTHONDONTWRITEBYTECODE unset), "
+                                  "as for an installed kb" if bench.args.bytecode_cache else
+                                  "not cached (PYTHONDONTWRITEBYTECODE=1): every run compiles kb from source") + " |",
+        f"| kb sources (sha256 of kb/**/*.py) | {r['code_before']}"
+        + ("" if r["code_after"] == r["code_before"] else f" at the start, {r['code_after']} at the end") + " |",
         f"| load average (1/5/15 min) | before {r['load_before']}; after {r['load_after']} |",
         f"| date | {time.strftime('%Y-%m-%d %H:%M %Z')} |",
         "",
@@ -477,16 +528,17 @@ def report(bench: Bench, sizes: list[str], command: str, info: dict[str, str], m
 
     # Corpora and stores.
     lines += ["## Corpora and stores", "",
-              "| size | records | entries stored | JSONL MB | store MB (TinyDB) | index MB (SQLite) | bytes per entry (store + index) |",
-              "|---|---|---|---|---|---|---|"]
+              "| size | records | entries stored | JSONL MB | store MB (TinyDB) | index MB (SQLite) | bytes per entry (store + index) "
+              "| other files MB |", "|---|---|---|---|---|---|---|---|"]
     for size in sizes:
         st = r["stores"].get(f"{size} jsonl", {})
         entries = st.get("entries") or 0
         total = (st.get("store_bytes", 0) + st.get("index_bytes", 0))
         lines.append(f"| {size} | {manifest[size]['records']:,} | {entries:,} | {manifest[size]['jsonl_bytes'] / 1e6:.1f} | "
                      f"{st.get('store_bytes', 0) / 1e6:.1f} | {st.get('index_bytes', 0) / 1e6:.1f} | "
-                     f"{total / entries if entries else 0:,.0f} |")
-    lines.append("")
+                     f"{total / entries if entries else 0:,.0f} | {st.get('other_bytes', 0) / 1e6:.1f} |")
+    lines += ["", "Store: `kb.json` (+ `kb.json.journal` if any); index: `kb.index.sqlite` (+ WAL); other files: "
+              "what else kb keeps beside them (e.g. `kb.json.bak`). Sizes after the JSONL ingest.", ""]
 
     # Ingest.
     lines += ["## Ingest (fresh store each run; the search index is built during ingest)", "",
@@ -568,9 +620,9 @@ def target_rows(bench: Bench, sizes: list[str], manifest: dict) -> list[str]:
     for size in [s for s in ("16k", "100k", "1m") if s in sizes]:
         for fmt, m in r["ingest"].get(size, {}).items():
             rate = manifest[size]["records"] / m.wall
-            rows.append(f"| ingest {fmt} {size} ≥ {INGEST_RATE:,} entries/s | {rate:,.0f}/s "
+            rows.append(f"| ingest {fmt} {size} ≥ {INGEST_RATE:,} entries/s | {int(rate):,}/s "
                         f"({m.wall:.2f} s) | {verdict(rate >= INGEST_RATE)}"
-                        + ("" if rate >= INGEST_RATE else f" (needs {INGEST_RATE / rate:.1f}x faster)") + " |")
+                        + ("" if rate >= INGEST_RATE else f" (needs {INGEST_RATE / rate:.2f}x faster)") + " |")
     if "16k" in sizes and "100k" in sizes:
         for fmt in ("jsonl", "files"):
             a, b = r["ingest"]["16k"].get(fmt), r["ingest"]["100k"].get(fmt)
@@ -578,6 +630,11 @@ def target_rows(bench: Bench, sizes: list[str], manifest: dict) -> list[str]:
                 ratio = b.wall / a.wall
                 rows.append(f"| ingest {fmt} linear: 100k time ≤ {LINEAR_MAX:g}x 16k time | {ratio:.2f}x | "
                             f"{verdict(ratio <= LINEAR_MAX)} |")
+    if "16k" in sizes and "100k" in sizes:
+        a, b = r["ingest"]["16k"].get("jsonl"), r["ingest"]["100k"].get("jsonl")
+        if a and b:
+            rows.append(f"| ingest jsonl in bounded memory (peak at 100k ≤ {MEMORY_FLAT}x 16k) | {b.rss:.0f} MB vs "
+                        f"{a.rss:.0f} MB ({b.rss / a.rss:.2f}x) | {verdict(b.rss <= a.rss * MEMORY_FLAT)} |")
     lookups = ("kb search (2 words)", "kb search (20 words)", "kb show ID", "kb list --limit 20")
     small, big = sizes[0], ("100k" if "100k" in sizes else None)
     if big:
@@ -618,7 +675,7 @@ def target_rows(bench: Bench, sizes: list[str], manifest: dict) -> list[str]:
 
 
 def dump(bench: Bench, path: Path, info: dict, command: str) -> None:
-    def plain(value):  # noqa: ANN001, ANN202
+    def plain(value):
         if isinstance(value, Measure):
             return value.to_dict()
         if isinstance(value, dict):
@@ -699,6 +756,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=1, help="warm-up runs before timing (default 1)")
     parser.add_argument("--write-sizes", default="16k,100k", help="sizes at which kb add/remove are timed")
     parser.add_argument("--results", type=Path, default=HERE / "RESULTS.md", help="where the Markdown table goes")
+    parser.add_argument("--no-bytecode-cache", dest="bytecode_cache", action="store_false",
+                        help="run Python children with PYTHONDONTWRITEBYTECODE=1 (every import compiles)")
     parser.add_argument("--smoke", action="store_true", help="1k synthetic entries, one run each, no corpus needed")
     parser.add_argument("--profile", action="store_true", help="profile kb on the stores of a previous run")
     args = parser.parse_args(argv)
