@@ -82,3 +82,13 @@ def test_registry_every_data_file_ingests_cleanly():
             text = path.read_text(encoding="utf-8")
             fmt = parsers.detect(text, str(path))
             assert parsers.get(fmt).parse(text, str(path)), path
+
+
+def test_registry_detect_order_names_every_format_once() -> None:
+    assert sorted(parsers.DETECT_ORDER) == sorted(FORMATS)
+
+
+def test_registry_expert_page_with_qa_markers_is_still_a_page() -> None:
+    seed = next((Path(__file__).resolve().parents[2] / "seeds").glob("*.txt"))
+    text = seed.read_text().replace("Is this possible?", "Q: Is this possible?\nA: I hope so.", 1)
+    assert parsers.detect(text, seed.stem) == "expert-page"
