@@ -12,6 +12,7 @@ import glob
 import hashlib
 import io
 import os
+import stat
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -90,39 +91,46 @@ def expand_paths(paths: Iterable[str]) -> Iterator[str | Failure]:
 
     Hidden files and folders inside a walked folder are skipped (``.git`` and the like);
     a file named explicitly is always read. Symbolic links are followed, and a link
-    that leads back into a folder already walked is reported, not followed forever.
+    that leads back into a folder already walked is reported, not followed forever. A
+    file reached twice (by two names, or through a link) is read once.
     """
-    seen_files: set[str] = set()
+    seen_files: set[tuple[int, int]] = set()
+    seen_dirs: set[tuple[int, int]] = set()
     for raw in paths:
         if raw == STDIN:
             yield STDIN
             continue
-        if os.path.isdir(raw):
-            yield from _walk(raw, seen_files)
-        elif os.path.isfile(raw):
-            if _first_visit(raw, seen_files):
-                yield raw
-        elif os.path.lexists(raw):
-            yield Failure(raw, _why_unreadable(raw))
-        elif glob.has_magic(raw):
-            matches = sorted(glob.glob(raw, recursive=True))
-            if not matches:
-                yield Failure(raw, "no file matches this pattern")
-            for match in matches:
-                if os.path.isdir(match):
-                    yield from _walk(match, seen_files)
-                elif _first_visit(match, seen_files):
-                    yield match
-        else:
-            yield Failure(raw, "no such file or folder")
+        try:
+            st = os.stat(raw)
+        except OSError:
+            if os.path.lexists(raw):
+                yield Failure(raw, _why_unreadable(raw))
+            elif glob.has_magic(raw):
+                matches = sorted(glob.glob(raw, recursive=True))
+                if not matches:
+                    yield Failure(raw, "no file matches this pattern")
+                for match in matches:
+                    try:
+                        yield from _expand_one(match, os.stat(match), seen_files, seen_dirs)
+                    except OSError:
+                        yield Failure(match, _why_unreadable(match))
+            else:
+                yield Failure(raw, "no such file or folder")
+            continue
+        yield from _expand_one(raw, st, seen_files, seen_dirs)
 
 
-def _first_visit(path: str, seen: set[str]) -> bool:
-    real = os.path.realpath(path)
-    if real in seen:
-        return False
-    seen.add(real)
-    return True
+def _expand_one(
+    path: str, st: os.stat_result, seen_files: set[tuple[int, int]], seen_dirs: set[tuple[int, int]]
+) -> Iterator[str | Failure]:
+    if stat.S_ISDIR(st.st_mode):
+        yield from _walk(path, seen_files, seen_dirs)
+    elif stat.S_ISREG(st.st_mode):
+        if (st.st_dev, st.st_ino) not in seen_files:
+            seen_files.add((st.st_dev, st.st_ino))
+            yield path
+    else:
+        yield Failure(path, "not a regular file")
 
 
 def _why_unreadable(path: str) -> str:
@@ -136,32 +144,57 @@ def _why_unreadable(path: str) -> str:
     return "not a regular file"
 
 
-def _walk(top: str, seen_files: set[str]) -> Iterator[str | Failure]:
-    errors: list[OSError] = []
-    seen_dirs: set[str] = set()
-    for dirpath, dirnames, filenames in os.walk(top, onerror=errors.append, followlinks=True):
-        real = os.path.realpath(dirpath)
-        if real in seen_dirs:
-            dirnames[:] = []
-            yield Failure(dirpath, f"symbolic link loop (leads back to {real}); not followed")
+def _walk(top: str, seen_files: set[tuple[int, int]], seen_dirs: set[tuple[int, int]]) -> Iterator[str | Failure]:
+    """Walk a folder depth first, in name order, a folder's files before its subfolders.
+
+    Files are told apart by (device, inode): a plain file's inode comes with the folder
+    listing, so only symbolic links cost a stat() (resolving every path, as realpath
+    does, cost 0.9 s for 16k files).
+    """
+    stack = [top]
+    while stack:
+        folder = stack.pop()
+        try:
+            fst = os.stat(folder)
+        except OSError as exc:
+            yield Failure(folder, f"cannot read folder: {exc.strerror or exc}")
             continue
-        seen_dirs.add(real)
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        for name in sorted(filenames):
-            if name.startswith("."):
+        if (fst.st_dev, fst.st_ino) in seen_dirs:
+            yield Failure(folder, f"symbolic link loop (leads back to {os.path.realpath(folder)}); not followed")
+            continue
+        seen_dirs.add((fst.st_dev, fst.st_ino))
+        try:
+            with os.scandir(folder) as it:
+                listing = sorted(it, key=lambda e: e.name)
+        except OSError as exc:
+            yield Failure(folder, f"cannot read folder: {exc.strerror or exc}")
+            continue
+        subfolders: list[str] = []
+        for item in listing:
+            if item.name.startswith("."):
                 continue
-            path = os.path.join(dirpath, name)
-            if os.path.isfile(path):
-                if _first_visit(path, seen_files):
-                    yield path
+            try:
+                if item.is_symlink():
+                    target = item.stat()
+                    kind, key = target.st_mode, (target.st_dev, target.st_ino)
+                elif item.is_dir(follow_symlinks=False):
+                    kind, key = stat.S_IFDIR, (0, 0)
+                elif item.is_file(follow_symlinks=False):
+                    kind, key = stat.S_IFREG, (fst.st_dev, item.inode())
+                else:
+                    kind, key = 0, (0, 0)
+            except OSError:
+                yield Failure(item.path, _why_unreadable(item.path))
+                continue
+            if stat.S_ISDIR(kind):
+                subfolders.append(item.path)
+            elif stat.S_ISREG(kind):
+                if key not in seen_files:
+                    seen_files.add(key)
+                    yield item.path
             else:
-                yield Failure(path, _why_unreadable(path))
-        while errors:
-            exc = errors.pop(0)
-            yield Failure(exc.filename or dirpath, f"cannot read folder: {exc.strerror or exc}")
-    while errors:
-        exc = errors.pop(0)
-        yield Failure(exc.filename or top, f"cannot read folder: {exc.strerror or exc}")
+                yield Failure(item.path, "not a regular file")
+        stack.extend(reversed(subfolders))
 
 
 # -- decoding ------------------------------------------------------------------------
