@@ -41,19 +41,26 @@ class AtomicJSONStorage(Storage):
 
     Reads are cached: TinyDB reads the storage before every operation, and re-parsing
     a large file each time would make every batch cost the whole file several times.
-    The cache is dropped at the start of each transaction, under the lock, so another
-    process's committed writes are always seen.
+    A transaction keeps the cache only while the files still have the version this
+    process loaded or wrote under the lock (every write by anyone renames a new base
+    into place or appends to the journal, so the version changes); otherwise it
+    re-reads, so another process's committed writes are always seen.
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         self._data: dict[str, Any] | None = None
+        self._version: str | None = None
         self._depth = 0
         self._dirty = False
 
     def read(self) -> dict[str, Any] | None:
         if self._data is None:
+            # Only a load under the lock (inside a transaction) can vouch for the version
+            # it read: outside it, a writer could slip in between the read and the stat.
+            version = self._current_version() if self._depth else None
             self._data = self._load()
+            self._version = version
         return self._data
 
     def write(self, data: dict[str, Any]) -> None:
@@ -65,25 +72,38 @@ class AtomicJSONStorage(Storage):
 
     def close(self) -> None:
         self._data = None
+        self._version = None
 
     # -- transactions -----------------------------------------------------------------
 
-    def begin(self) -> None:
+    def begin(self) -> bool:
+        """Start a transaction (the caller holds the lock); return whether the cached
+        copy is still the store's current version and was kept."""
+        kept = True
         if self._depth == 0:
-            self._data = None
             self._dirty = False
+            if self._data is None or self._version is None or self._version != self._current_version():
+                self.close()
+                kept = False
         self._depth += 1
+        return kept
 
     def commit(self) -> None:
         self._depth -= 1
         if self._depth == 0 and self._dirty:
-            self._flush()
+            self._flush(under_lock=True)
             self._dirty = False
 
     def rollback(self) -> None:
         self._depth = 0
         self._dirty = False
-        self._data = None
+        self.close()
+
+    def _current_version(self) -> str | None:
+        try:
+            return store_signature(self.path)
+        except OSError:
+            return None
 
     # -- file I/O ---------------------------------------------------------------------
 
@@ -115,13 +135,15 @@ class AtomicJSONStorage(Storage):
             raise StoreError(f"cannot read the journal of {self.path}: {exc.strerror or exc}") from exc
         return data
 
-    def _flush(self) -> None:
+    def _flush(self, under_lock: bool = False) -> None:
         assert self._data is not None
         blob = orjson.dumps(self._data)
+        self._version = None
         write_atomically(self.path, blob)
         # The new base holds every journalled write; a crash before this line leaves a
         # journal naming the old base, which is then ignored.
         journal.discard(self.path)
+        self._version = self._current_version() if under_lock else None
 
 
 def write_atomically(path: Path, blob: bytes) -> None:
@@ -233,13 +255,13 @@ class Store:
         lock = self._acquire()
         storage = self._storage
         try:
-            if storage is not None:
-                storage.begin()
-            # Forget cached Table objects: they remember the next id and query results,
-            # which another process may have changed since (TinyDB 4 keeps them in
-            # `_tables`; see the pin in pyproject.toml).
-            self._db._tables.clear()  # noqa: SLF001
-            self._maps = None
+            kept = storage.begin() if storage is not None else True
+            if not kept:
+                # Forget cached Table objects and key maps: they remember the next id,
+                # query results and uids of a version another process has changed
+                # since (TinyDB 4 keeps tables in `_tables`; see the pin in pyproject).
+                self._db._tables.clear()  # noqa: SLF001
+                self._maps = None
             self._check_schema()
             try:
                 yield self

@@ -15,7 +15,7 @@ from tinydb.storages import MemoryStorage
 
 from kb.errors import StoreBusy, StoreError
 from kb.models import Source
-from kb.store import Store
+from kb.store import AtomicJSONStorage, Store
 from tests.conftest import make_entry
 
 
@@ -214,3 +214,23 @@ def test_store_sees_other_process_writes(tmp_path: Path) -> None:
         result = mine.apply([make_entry(3)])
         assert mine.count() == 3
     assert result.added[0].id == 3
+
+
+def test_store_keeps_its_copy_while_the_file_is_unchanged(tmp_path: Path, monkeypatch) -> None:
+    path = tmp_path / "kb.json"
+    store = Store(path)
+    with store.transaction():
+        store.apply([make_entry(1)])
+    loads = []
+    real_load = AtomicJSONStorage._load
+    monkeypatch.setattr(AtomicJSONStorage, "_load", lambda self: loads.append(1) or real_load(self))
+    with store.transaction():
+        store.apply([make_entry(2)])
+    assert loads == []  # its own write is what the file holds: no re-read
+    other = Store(path)
+    with other.transaction():
+        other.apply([make_entry(3)])
+    loads.clear()
+    with store.transaction():
+        assert store.count() == 3  # another writer renamed a new file in: re-read
+    assert loads == [1]
