@@ -14,7 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from kb.errors import Duplicate, InvalidEntry, NotFound, ParseError, SearchIndexError, StoreError
+from kb.errors import Duplicate, InvalidEntry, NotFound, ParseError, SearchIndexError, StoreBusy, StoreError
 from kb.paths import default_db_path, index_path_for, store_signature
 from kb.models import Entry, Expert, Source, now_iso, split_tags
 
@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 # so a small ingest has many commit points (the crash tests use it); a bad value is ignored.
 _BATCH_ENV = os.environ.get("KB_BATCH_SIZE", "").strip()
 FIRST_BATCH = max(1, int(_BATCH_ENV)) if _BATCH_ENV.isdigit() else 2000
+# How long a read waits for a writer before it reads the index as the writer left it.
+READ_WAIT = 1.0
 
 
 class KnowledgeBase:
@@ -41,6 +43,8 @@ class KnowledgeBase:
         self._store: Store | None = None
         self._index: SearchIndex | None = None
         self.on_rebuild: Callable[[int], Callable[[int], None] | None] | None = None
+        # Called when a read is served from an index another process is still updating.
+        self.on_stale: Callable[[], None] | None = None
 
     @classmethod
     def open(cls, path: str | os.PathLike[str] | None = None, **kwargs: Any) -> KnowledgeBase:
@@ -121,10 +125,16 @@ class KnowledgeBase:
     def _current_index(self) -> SearchIndex:
         index = self._open_index()
         if index.signature != self._signature():
-            with self.store.locked():
-                # Another process may have rebuilt it while we waited for the lock.
-                if index.signature != self._signature():
-                    self.rebuild_index()
+            try:
+                with self.store.locked(timeout=min(READ_WAIT, self.store.lock_timeout)):
+                    # Another process may have rebuilt it while we waited for the lock.
+                    if index.signature != self._signature():
+                        self.rebuild_index()
+            except StoreBusy:
+                # A writer (a long ingest, say) holds the lock and is bringing the index
+                # along as it goes: read what the index has rather than fail or wait.
+                if self.on_stale is not None:
+                    self.on_stale()
         return index
 
     def _signature(self) -> str:
@@ -194,11 +204,8 @@ class KnowledgeBase:
 
         options = ReadOptions(format=format, max_size=max_size or DEFAULT_MAX_SIZE, stdin=stdin, progress=progress)
         report = IngestReport(dry_run=dry_run)
-        batch: list[Entry] = []
-        batch_size = FIRST_BATCH
-        store = self.store
-        with store.locked():
-            feeder = None if dry_run else self._index_feeder()
+        writer = _BatchWriter(self, report, dry_run)
+        with self.store.locked():
             try:
                 for source in expand_paths(paths):
                     if isinstance(source, Failure):
@@ -208,47 +215,19 @@ class KnowledgeBase:
                     for item in read_source(source, options):
                         if isinstance(item, Failure):
                             report.failures.append(item)
-                            continue
-                        batch.append(item)
-                        if len(batch) >= batch_size:
-                            self._write_batch(batch, report, feeder)
-                            batch = []
-                            batch_size *= 2
-                self._write_batch(batch, report, feeder)
-            finally:
-                if feeder is not None:
-                    feeder.close()
-                    if feeder.index_error is not None:
-                        self._index_failed(feeder.index_error)
+                        else:
+                            writer.add(item)
+                writer.finish()
+            except BaseException:
+                writer.abandon()
+                raise
         return report
 
     def _index_feeder(self) -> _IndexFeeder:
-        """Make the index current, then hand it to a second thread for this ingest's batches."""
+        """Make the index current, then hand it to a second thread for an ingest's entries."""
         if self._open_index().signature != self._signature():
             self.rebuild_index()
         return _IndexFeeder(self.index_path)
-
-    def _write_batch(self, batch: list[Entry], report: IngestReport, feeder: _IndexFeeder | None) -> None:
-        """Write one batch to the store (one transaction) and pass it on to the index.
-
-        With no feeder (a dry run) the transaction is rolled back: the report says what
-        would happen, and nothing is written.
-        """
-        if not batch:
-            return
-        store = self.store
-        try:
-            with store.transaction():
-                result = store.apply(batch)
-                if feeder is None:
-                    raise _DryRun
-        except _DryRun:
-            pass
-        report.added += result.added
-        report.updated += result.updated
-        report.unchanged += result.unchanged
-        if feeder is not None:
-            feeder.put(result.added + result.updated, store.signature())
 
     def add(self, entry: Entry | None = None, /, **fields: Any) -> Entry:
         """Store one new entry, given as an Entry or as keyword fields; return it with its id.
@@ -500,20 +479,101 @@ class KnowledgeBase:
         return collect_stats(self.iter_entries(), store_path=self.path, index_path=self.index_path)
 
 
+class _BatchWriter:
+    """Ingest's write path: store batches that double in size, indexed as they fill.
+
+    Entries are applied to the store's in-memory copy in chunks of CHUNK, and each chunk
+    goes to the index thread at once; the store's transaction commits (one atomic file
+    write) when it holds ``size`` entries, and only then does the index record the
+    store's new version. So the index works alongside parsing instead of waiting for
+    the store, a crash loses at most the open batch, and an index that got ahead of the
+    store is noticed by its version and rebuilt. A dry run applies everything and rolls
+    it back.
+    """
+
+    CHUNK = 1000
+
+    def __init__(self, kb: KnowledgeBase, report: IngestReport, dry_run: bool) -> None:
+        self.kb = kb
+        self.store = kb.store
+        self.report = report
+        self.dry_run = dry_run
+        self.size = FIRST_BATCH
+        self.pending: list[Entry] = []
+        self.in_transaction = 0
+        self.open = False
+        self.feeder: _IndexFeeder | None = None
+
+    def add(self, entry: Entry) -> None:
+        self.pending.append(entry)
+        if len(self.pending) >= min(self.CHUNK, self.size):
+            self._apply()
+            if self.in_transaction >= self.size and not self.dry_run:
+                self._commit()
+                self.size *= 2
+
+    def finish(self) -> None:
+        self._apply()
+        if self.dry_run:
+            self.abandon()
+        else:
+            self._commit()
+        self._close_feeder()
+
+    def abandon(self) -> None:
+        if self.open:
+            self.store.rollback()
+            self.open = False
+        self._close_feeder()
+
+    def _apply(self) -> None:
+        if not self.pending:
+            return
+        if not self.open:
+            if self.feeder is None and not self.dry_run:
+                self.feeder = self.kb._index_feeder()
+            self.store.begin()
+            self.open = True
+        result = self.store.apply(self.pending)
+        self.pending = []
+        self.in_transaction += len(result.added) + len(result.updated) + len(result.unchanged)
+        self.report.added += result.added
+        self.report.updated += result.updated
+        self.report.unchanged += result.unchanged
+        if self.feeder is not None and (result.added or result.updated):
+            self.feeder.put(result.added + result.updated, None)
+
+    def _commit(self) -> None:
+        if not self.open:
+            return
+        self.open = False
+        self.store.commit()
+        self.in_transaction = 0
+        if self.feeder is not None:
+            self.feeder.put([], self.store.signature())
+
+    def _close_feeder(self) -> None:
+        feeder, self.feeder = self.feeder, None
+        if feeder is not None:
+            feeder.close()
+            if feeder.index_error is not None:
+                self.kb._index_failed(feeder.index_error)
+
+
 class _IndexFeeder:
-    """Index ingest batches on a second thread while the first one parses the next.
+    """Index ingest's entries on a second thread while the first one parses the next.
 
     SQLite releases the GIL while it works, so FTS5 indexing (about half of an ingest's
-    time) overlaps with parsing and the store's writes on a second core. Batches are
-    applied in order, each with the store version it brings the index to; if the
-    process dies between the two, the version check rebuilds the index on next use.
+    time) overlaps with parsing and the store's writes on a second core. Items are
+    applied in order: entries (with no version), then the store version a commit
+    reached; if the process dies in between, the version check rebuilds the index.
     """
 
     def __init__(self, index_path: Path) -> None:
         import queue
         import threading
 
-        self._queue: queue.Queue[tuple[list[Entry], str] | None] = queue.Queue(maxsize=2)
+        self._queue: queue.Queue[tuple[list[Entry], str | None] | None] = queue.Queue(maxsize=4)
         self._error: BaseException | None = None
         self.index_error: SearchIndexError | None = None
         self._thread = threading.Thread(target=self._run, args=(index_path,), name="kb-index", daemon=True)
@@ -533,8 +593,8 @@ class _IndexFeeder:
             try:
                 index = index or SearchIndex(index_path)
                 if entries:
-                    index.upsert(entries, signature)
-                else:
+                    index.upsert(entries, signature, refresh=False)
+                elif signature is not None:
                     index.set_signature(signature)
             except SearchIndexError as exc:
                 # The store holds the batches; the index, left at an older version,
@@ -544,9 +604,15 @@ class _IndexFeeder:
             except BaseException as exc:  # noqa: BLE001 - handed to the ingesting thread
                 self._error = exc
         if index is not None:
+            try:
+                if self._error is None:
+                    # Once, not after every chunk: a refresh reads the whole index.
+                    index.refresh_vocabulary()
+            except SearchIndexError as exc:
+                self.index_error = self._error = exc
             index.close()
 
-    def put(self, entries: list[Entry], signature: str) -> None:
+    def put(self, entries: list[Entry], signature: str | None) -> None:
         if self._error is not None and self.index_error is None:
             raise self._error
         self._queue.put((entries, signature))
@@ -558,10 +624,6 @@ class _IndexFeeder:
         self._thread.join()
         if self._error is not None and self.index_error is None:
             raise self._error
-
-
-class _DryRun(Exception):
-    """Raised inside a transaction to throw its writes away."""
 
 
 def validate(entry: Entry) -> None:

@@ -86,7 +86,14 @@ def open_kb(db: Optional[Path]) -> "KnowledgeBase":
 
     kb = KnowledgeBase.open(db if db is not None else _options.get("db"))
     kb.on_rebuild = _rebuild_progress
+    kb.on_stale = _stale_notice
     return kb
+
+
+def _stale_notice() -> None:
+    from kb import render
+
+    render.notice("another kb process is writing to this store: results may miss its newest entries")
 
 
 def _rebuild_progress(total: int):  # noqa: ANN202 - returns a progress callback or None

@@ -389,8 +389,15 @@ class SearchIndex:
             self._set_meta("signature", signature)
         return total
 
-    def upsert(self, entries: Iterable[Entry], signature: str) -> None:
-        """Add entries, or replace those whose id is already indexed."""
+    def upsert(self, entries: Iterable[Entry], signature: str | None, *, refresh: bool = True) -> None:
+        """Add entries, or replace those whose id is already indexed.
+
+        ``signature`` None means the entries are not committed to the store yet (ingest
+        indexes while the store batch fills): the index then claims no store version
+        until ``set_signature``, so a crash before the commit is noticed and rebuilt.
+        ``refresh=False`` leaves the vocabularies for ``refresh_vocabulary()`` (an ingest
+        calls it once at its end instead of after every chunk).
+        """
         with self._errors("updating"), self._transaction() as conn:
             for batch in _batches(entries, BATCH):
                 ids = _ids_json(e.id for e in batch if e.id is not None)
@@ -400,7 +407,7 @@ class SearchIndex:
                     experts[name.casefold()] = profile
                 self._insert_batch(batch, experts, merge_existing=True)
                 self._save_experts(experts.values())
-            self._after_change()
+            self._after_change(refresh=refresh)
             self._set_meta("signature", signature)
 
     def delete(self, ids: Iterable[int], signature: str) -> None:
@@ -490,9 +497,16 @@ class SearchIndex:
             if conn.execute("SELECT 1 FROM entries WHERE expert = ? COLLATE NOCASE LIMIT 1", (expert.name,)).fetchone():
                 conn.execute("INSERT INTO experts VALUES (?, ?)", (expert.name, _dumps(expert.to_dict())))
 
-    def _after_change(self) -> None:
+    def refresh_vocabulary(self) -> None:
+        """Bring the word-frequency tables up to date if the index has changed enough."""
+        with self._errors("refreshing the vocabulary"), self._transaction():
+            self._after_change()
+
+    def _after_change(self, refresh: bool = True) -> None:
         count = self.conn.execute("SELECT count(*) FROM entries").fetchone()[0]
         self._set_meta("count", str(count))
+        if not refresh:
+            return
         # The vocabularies are snapshots. Refreshing costs a pass over the whole index, so
         # it is done when the index has grown or shrunk by a fifth since the last one
         # (amortised: geometric growth), or always while the index is small and cheap.

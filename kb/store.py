@@ -252,10 +252,22 @@ class Store:
 
         On an exception nothing is written and the in-memory copy is dropped.
         """
-        lock = self._acquire()
-        storage = self._storage
+        self.begin()
         try:
-            kept = storage.begin() if storage is not None else True
+            yield self
+        except BaseException:
+            self.rollback()
+            raise
+        self.commit()
+
+    def begin(self) -> None:
+        """Start a transaction by hand: take the lock and make the copy current.
+
+        For writes that span a loop (ingest); end it with ``commit()`` or ``rollback()``.
+        """
+        lock = self._acquire()
+        try:
+            kept = self._storage.begin() if self._storage is not None else True
             if not kept:
                 # Forget cached Table objects and key maps: they remember the next id,
                 # query results and uids of a version another process has changed
@@ -263,31 +275,47 @@ class Store:
                 self._db._tables.clear()  # noqa: SLF001
                 self._maps = None
             self._check_schema()
-            try:
-                yield self
-            except BaseException:
-                if storage is not None:
-                    storage.rollback()
-                self._maps = None
-                raise
-            if storage is not None:
-                storage.commit()
-        finally:
+        except BaseException:
+            if self._storage is not None:
+                self._storage.rollback()
             if lock is not None:
                 lock.release()
+            raise
+
+    def commit(self) -> None:
+        """Write the transaction's changes (one atomic file write) and release the lock."""
+        try:
+            if self._storage is not None:
+                self._storage.commit()
+        finally:
+            if self._lock is not None:
+                self._lock.release()
+
+    def rollback(self) -> None:
+        """Drop the transaction's changes (nothing was written) and release the lock."""
+        try:
+            if self._storage is not None:
+                self._storage.rollback()
+            self._maps = None
+        finally:
+            if self._lock is not None:
+                self._lock.release()
 
     @contextmanager
-    def locked(self) -> Iterator[None]:
+    def locked(self, timeout: float | None = None) -> Iterator[None]:
         """Hold the store's lock without reading it (for index rebuilds)."""
-        lock = self._acquire()
+        lock = self._acquire(timeout)
         try:
             yield
         finally:
             if lock is not None:
                 lock.release()
 
-    def _acquire(self):  # noqa: ANN202 - filelock's type, imported lazily
-        """Take the inter-process lock (re-entrant: nested holds in one process are fine)."""
+    def _acquire(self, timeout: float | None = None):  # noqa: ANN202 - filelock's type, imported lazily
+        """Take the inter-process lock (re-entrant: nested holds in one process are fine).
+
+        Waits ``timeout`` seconds (default: the store's lock timeout), then raises StoreBusy.
+        """
         if self.lock_path is None:
             return None
         from filelock import FileLock, Timeout
@@ -295,12 +323,12 @@ class Store:
         if self._lock is None:
             self.lock_path.parent.mkdir(parents=True, exist_ok=True)
             self._lock = FileLock(self.lock_path, timeout=self.lock_timeout, mode=0o600)
+        waited = self.lock_timeout if timeout is None else timeout
         try:
-            self._lock.acquire()
+            self._lock.acquire(timeout=waited)
         except Timeout:
             raise StoreBusy(
-                f"store {self.path} is busy: another kb process has held it for over "
-                f"{self.lock_timeout:g} s",
+                f"store {self.path} is busy: another kb process has held it for over {waited:g} s",
                 hint="try again when it finishes, or raise KB_LOCK_TIMEOUT",
             ) from None
         except OSError as exc:
