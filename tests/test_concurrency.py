@@ -182,3 +182,29 @@ def test_lock_held_too_long_says_busy(tmp_path: Path) -> None:
         holder.wait()
     assert store.read_bytes() == before, "a busy store was changed"
     assert _kb(store, "add", "-q", "Another question?", "-a", "Another answer.").returncode == 0
+
+
+def test_reader_is_served_while_a_writer_holds_the_lock(tmp_path: Path) -> None:
+    """A read that finds the index behind the store does not wait out a long writer."""
+    store = tmp_path / "kb.json"
+    added = _kb(store, "add", "-q", "How do readers and writers share a store?", "-a", "Through the lock.")
+    assert added.returncode == 0, added.stderr
+    # The store moves on (a new file renamed into place) while the index stays behind,
+    # as it is while an ingest runs; the writer still holds the lock.
+    storage = AtomicJSONStorage(store)
+    storage.write(storage.read())
+    holder = _hold_lock(store)
+    try:
+        started = time.monotonic()
+        done = _kb(store, "search", "readers writers", KB_LOCK_TIMEOUT="30")
+        took = time.monotonic() - started
+    finally:
+        holder.kill()
+        holder.wait()
+    assert done.returncode == 0, done.stderr
+    assert b"share a store" in done.stdout
+    assert b"another kb process is writing" in done.stderr
+    assert took < 10, f"the reader waited {took:.1f} s"
+    # Once the writer is gone, the next read brings the index up to date and says nothing.
+    again = _kb(store, "search", "readers writers")
+    assert again.returncode == 0 and b"another kb process" not in again.stderr
