@@ -503,6 +503,8 @@ class _BatchWriter:
         self.in_transaction = 0
         self.open = False
         self.feeder: _IndexFeeder | None = None
+        # How many of the report's added/updated entries have had their raw text let go.
+        self.released = self.released_updates = 0
 
     def add(self, entry: Entry) -> None:
         self.pending.append(entry)
@@ -540,6 +542,10 @@ class _BatchWriter:
         self.report.added += result.added
         self.report.updated += result.updated
         self.report.unchanged += result.unchanged
+        # The store holds each entry's original text now; the report need not keep a
+        # second copy of every record for the rest of a long ingest.
+        for entry in result.unchanged:
+            entry.raw = None
         if self.feeder is not None and (result.added or result.updated):
             self.feeder.put(result.added + result.updated, None)
 
@@ -549,6 +555,9 @@ class _BatchWriter:
         self.open = False
         self.store.commit()
         self.in_transaction = 0
+        for entry in self.report.added[self.released:] + self.report.updated[self.released_updates:]:
+            entry.raw = None
+        self.released, self.released_updates = len(self.report.added), len(self.report.updated)
         if self.feeder is not None:
             self.feeder.put([], self.store.signature())
 
