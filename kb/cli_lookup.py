@@ -9,8 +9,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from kb.api import complete_categories, complete_experts, complete_ids
 from kb.cli import DbOption, FormatOption, JsonOption, LimitOption, OutputFormat, app, open_kb, output_format
+from kb.complete import complete_categories, complete_experts, complete_ids
 
 CategoryFilter = Annotated[
     Optional[str],

@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from kb.api import complete_categories, complete_experts, complete_ids
 from kb.cli import DbOption, FormatOption, JsonOption, OutputFormat, app, open_kb, output_format
-from kb.errors import InvalidEntry, KbError
+from kb.complete import complete_categories, complete_experts, complete_ids
 
 if TYPE_CHECKING:
+    from kb.errors import KbError
     from kb.export import Stats
     from kb.models import Entry
 
@@ -119,6 +119,7 @@ def _prompt_missing(fields: dict) -> None:
 
 def _required(entry: "Entry") -> "Entry":
     from kb.api import missing_fields
+    from kb.errors import InvalidEntry
 
     missing = missing_fields(entry)
     if missing:
@@ -152,7 +153,7 @@ def _print_entries(entries: "list[Entry]", out: str, *, single: bool) -> None:
         render.emit_records([render.entry_record(e) for e in entries], out, columns=_COLUMNS)
 
 
-def _ask_reopen(error: KbError) -> bool:
+def _ask_reopen(error: "KbError") -> bool:
     """On a terminal, show why the edited text is invalid and offer to reopen it."""
     from kb import render
 

@@ -6,7 +6,6 @@ them. The dict form is the JSON shape of DESIGN.md and of ``--format json``.
 
 from __future__ import annotations
 
-import hashlib
 import re
 import unicodedata
 from dataclasses import dataclass, field, fields
@@ -38,6 +37,8 @@ def normalise_text(text: str) -> str:
 
 def make_uid(question: str, answer: str) -> str:
     """Return the 16-hex-digit content id of a question and its answer."""
+    import hashlib  # here, not at the top: it loads OpenSSL (~3 ms), which only writes need
+
     key = normalise_text(question) + "\x1f" + normalise_text(answer)
     return hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
 

@@ -1,0 +1,90 @@
+"""Shell completion for the `kb` command: entry ids, category names, expert names.
+
+Callbacks for Typer's ``autocompletion=``. Typer passes their arguments by name (``ctx``,
+``incomplete``), so this module needs no typer import, and it imports nothing else at
+the top either: the cli modules import it on every run, while the callbacks only run
+when a shell asks for completions. They read the search index as it is (no staleness
+check, no rebuild: a completion must answer at once), never create it, and return []
+on any problem rather than break the user's shell.
+"""
+
+from typing import TYPE_CHECKING, Any
+
+# Only quoted annotations name these. The callbacks' own annotations are plain builtins:
+# Typer inspects them (evaluating any strings) each time it builds the command line.
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from kb.index import SearchIndex
+
+# Below this many entries every id is offered; above it, the newest 200.
+_COMPLETE_ALL_BELOW = 2000
+_MAX_ITEMS = 200
+
+
+def complete_ids(ctx: Any, incomplete: str) -> list[tuple[str, str]]:
+    """Complete entry ids (or uid prefixes), with each entry's title as help."""
+    text = incomplete.strip().lstrip("#").lower()
+
+    def find(index: "SearchIndex") -> "list[tuple[str, str]]":
+        if index.count() <= _COMPLETE_ALL_BELOW:
+            entries = index.list(limit=None)
+        else:
+            entries = index.list(sort="id", descending=True, limit=_MAX_ITEMS)
+        by_id = [(str(e.id), _plain(e.display_title())) for e in entries if str(e.id).startswith(text)]
+        if by_id or not text:
+            return by_id
+        return [(e.uid, _plain(e.display_title())) for e in entries if e.uid.startswith(text)]
+
+    return _complete(ctx, find)
+
+
+def complete_categories(ctx: Any, incomplete: str) -> list[tuple[str, str]]:
+    """Complete category names (any case), with their entry counts as help."""
+    prefix = incomplete.casefold()
+    return _complete(
+        ctx,
+        lambda index: [(name, _count(n, "entry", "entries")) for name, n in index.categories()
+                       if name.casefold().startswith(prefix)],
+    )
+
+
+def complete_experts(ctx: Any, incomplete: str) -> list[tuple[str, str]]:
+    """Complete expert names (any case), with their answer counts as help."""
+    prefix = incomplete.casefold()
+    return _complete(
+        ctx,
+        lambda index: [(s.name, _count(s.count, "answer", "answers")) for s in index.experts()
+                       if s.name.casefold().startswith(prefix)],
+    )
+
+
+def _complete(ctx: Any, find: "Callable[[SearchIndex], list[tuple[str, str]]]") -> "list[tuple[str, str]]":
+    """Open the index of the store named by --db (on this command or a parent), $KB_DB or the default."""
+    try:
+        from pathlib import Path
+
+        from kb.paths import default_db_path, index_path_for
+
+        db = None
+        while ctx is not None and db is None:
+            db = (getattr(ctx, "params", None) or {}).get("db")
+            ctx = getattr(ctx, "parent", None)
+        path = index_path_for(Path(db).expanduser() if db else default_db_path())
+        if not path.is_file():
+            return []
+        from kb.index import SearchIndex
+
+        with SearchIndex(path) as index:
+            return find(index)[:_MAX_ITEMS]
+    except Exception:  # a completion must never raise into the shell
+        return []
+
+
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
+def _plain(text: str) -> str:
+    """Make a title safe for a completion menu: one line, no control characters."""
+    return "".join(ch if ch.isprintable() else " " for ch in text)[:60]
