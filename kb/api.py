@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from kb.errors import Duplicate, InvalidEntry, NotFound, ParseError, SearchIndexError, StoreBusy, StoreError
-from kb.paths import default_db_path, index_path_for, store_signature
 from kb.models import Entry, Expert, Source, now_iso, split_tags
+from kb.paths import default_db_path, index_path_for, store_signature
 
 if TYPE_CHECKING:
     from kb.export import Stats
@@ -188,7 +188,7 @@ class KnowledgeBase:
         self,
         paths: Iterable[str],
         *,
-        format: str | None = None,  # noqa: A002 - mirrors the --format option
+        format: str | None = None,
         dry_run: bool = False,
         max_size: int | None = None,
         stdin: Any = None,
@@ -610,7 +610,7 @@ class _IndexFeeder:
                 # is rebuilt on next use.
                 self.index_error = exc
                 self._error = exc
-            except BaseException as exc:  # noqa: BLE001 - handed to the ingesting thread
+            except BaseException as exc:
                 self._error = exc
         if index is not None:
             try:
@@ -764,76 +764,3 @@ def duplicate_error(entry: Entry) -> Duplicate:
 
 
 __all__ = ["Duplicate", "InvalidEntry", "KnowledgeBase", "NotFound", "default_db_path", "entry_from_fields"]
-
-
-# -- shell completion --------------------------------------------------------------------
-# Callbacks for Typer's `autocompletion=`: Typer passes arguments by name (`ctx`,
-# `incomplete`), so these need no typer import. They read the search index as it is
-# (no staleness check, no rebuild: a completion must answer at once), never create it,
-# and return [] on any problem rather than break the user's shell.
-
-_COMPLETE_ALL_BELOW = 2000
-
-
-def complete_ids(ctx: Any, incomplete: str) -> list[tuple[str, str]]:
-    """Complete entry ids (or uid prefixes), with each entry's title as help."""
-    text = incomplete.strip().lstrip("#").lower()
-
-    def find(index: SearchIndex) -> list[tuple[str, str]]:
-        if index.count() <= _COMPLETE_ALL_BELOW:
-            entries = index.list(limit=None)
-        else:
-            entries = index.list(sort="id", descending=True, limit=200)
-        by_id = [(str(e.id), _plain(e.display_title())) for e in entries if str(e.id).startswith(text)]
-        if by_id or not text:
-            return by_id
-        return [(e.uid, _plain(e.display_title())) for e in entries if e.uid.startswith(text)]
-
-    return _complete(ctx, find)
-
-
-def complete_categories(ctx: Any, incomplete: str) -> list[tuple[str, str]]:
-    """Complete category names (any case), with their entry counts as help."""
-    prefix = incomplete.casefold()
-    return _complete(
-        ctx,
-        lambda index: [(name, _count(n, "entry", "entries")) for name, n in index.categories()
-                       if name.casefold().startswith(prefix)],
-    )
-
-
-def complete_experts(ctx: Any, incomplete: str) -> list[tuple[str, str]]:
-    """Complete expert names (any case), with their answer counts as help."""
-    prefix = incomplete.casefold()
-    return _complete(
-        ctx,
-        lambda index: [(s.name, _count(s.count, "answer", "answers")) for s in index.experts()
-                       if s.name.casefold().startswith(prefix)],
-    )
-
-
-def _complete(ctx: Any, find: Callable[[SearchIndex], list[tuple[str, str]]]) -> list[tuple[str, str]]:
-    try:
-        db = None
-        while ctx is not None and db is None:
-            db = (getattr(ctx, "params", None) or {}).get("db")
-            ctx = getattr(ctx, "parent", None)
-
-        path = index_path_for(Path(db).expanduser() if db else default_db_path())
-        if not path.is_file():
-            return []
-        from kb.index import SearchIndex
-
-        with SearchIndex(path) as index:
-            return find(index)[:200]
-    except Exception:  # noqa: BLE001 - a completion must never raise into the shell
-        return []
-
-
-def _count(n: int, one: str, many: str) -> str:
-    return f"{n} {one if n == 1 else many}"
-
-
-def _plain(text: str) -> str:
-    """Make a title safe for a completion menu: one line, no control characters."""
-    return "".join(ch if ch.isprintable() else " " for ch in text)[:60]

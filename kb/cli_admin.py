@@ -42,7 +42,7 @@ def doctor(
         raise typer.Exit(code=1)
 
 
-def _print_report(report) -> None:  # noqa: ANN001 - kb.doctor.Report, imported lazily
+def _print_report(report) -> None:
     from rich.table import Table
     from rich.text import Text
 

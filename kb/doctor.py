@@ -23,7 +23,6 @@ from typing import Any
 import orjson
 
 from kb import journal
-
 from kb.api import KnowledgeBase
 from kb.models import make_uid
 

@@ -398,7 +398,7 @@ class SearchIndex:
         ``refresh=False`` leaves the vocabularies for ``refresh_vocabulary()`` (an ingest
         calls it once at its end instead of after every chunk).
         """
-        with self._errors("updating"), self._transaction() as conn:
+        with self._errors("updating"), self._transaction():
             for batch in _batches(entries, BATCH):
                 ids = _ids_json(e.id for e in batch if e.id is not None)
                 old_experts = self._remove_ids(ids)

@@ -352,7 +352,7 @@ def _guess_streamed(path: str, head: bytes) -> str | None:
     if head.lstrip()[:1] == b"{":
         try:
             text = head.decode("utf-8", errors="ignore")
-        except Exception:  # noqa: BLE001
+        except Exception:
             return None
         if parsers.get("jsonl").detect(text, path) >= 0.5:
             return "jsonl"

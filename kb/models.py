@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field, fields
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 EXPERT_FIELDS = (
@@ -45,7 +45,7 @@ def make_uid(question: str, answer: str) -> str:
 
 def now_iso() -> str:
     """Return the current UTC time as an ISO 8601 string with seconds."""
-    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+    return datetime.now(UTC).replace(microsecond=0).isoformat()
 
 
 @dataclass

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 
-def _progress():  # noqa: ANN202 - a rich Progress
+def _progress():
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     from kb.render import console

@@ -272,7 +272,7 @@ class Store:
                 # Forget cached Table objects and key maps: they remember the next id,
                 # query results and uids of a version another process has changed
                 # since (TinyDB 4 keeps tables in `_tables`; see the pin in pyproject).
-                self._db._tables.clear()  # noqa: SLF001
+                self._db._tables.clear()
                 self._maps = None
             self._check_schema()
         except BaseException:
@@ -311,7 +311,7 @@ class Store:
             if lock is not None:
                 lock.release()
 
-    def _acquire(self, timeout: float | None = None):  # noqa: ANN202 - filelock's type, imported lazily
+    def _acquire(self, timeout: float | None = None):
         """Take the inter-process lock (re-entrant: nested holds in one process are fine).
 
         Waits ``timeout`` seconds (default: the store's lock timeout), then raises StoreBusy.
@@ -398,7 +398,7 @@ class Store:
 
     # -- reading -----------------------------------------------------------------------
 
-    def _entries(self):  # noqa: ANN202
+    def _entries(self):
         return self._db.table("entries")
 
     def count(self) -> int:
@@ -563,7 +563,7 @@ class Store:
         """Return the next unused id; ids of removed entries are never handed out again."""
         meta = self._db.table("meta").get(doc_id=1) or {}
         table = self._entries()
-        highest = max((int(k) for k in table._read_table()), default=0)  # noqa: SLF001
+        highest = max((int(k) for k in table._read_table()), default=0)
         return max(highest, int(meta.get("last_id", 0))) + 1
 
     def _put(self, added: list[Entry], updated: list[Entry]) -> None:
@@ -597,7 +597,7 @@ def _source_key(entry: Entry) -> tuple[str, str] | None:
     return (src.path, str(src.key))
 
 
-def _replace_with(new: dict[str, Any]):  # noqa: ANN202 - TinyDB transform callable
+def _replace_with(new: dict[str, Any]):
     """Return a TinyDB update transform that replaces a document's fields wholesale."""
 
     def transform(doc: dict[str, Any]) -> None:

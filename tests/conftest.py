@@ -38,7 +38,7 @@ def cli(runner):
     """Invoke the kb app in-process: cli("search", "x") -> Result (stdout/stderr apart)."""
     from kb.cli import app
 
-    def invoke(*args: str, input: str | bytes | None = None):  # noqa: A002
+    def invoke(*args: str, input: str | bytes | None = None):
         return runner.invoke(app, list(args), input=input, catch_exceptions=False)
 
     return invoke

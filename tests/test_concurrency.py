@@ -38,7 +38,7 @@ def _env(store: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def _kb(store: Path, *args: str, input: bytes | None = None, **extra: str) -> subprocess.CompletedProcess[bytes]:  # noqa: A002
+def _kb(store: Path, *args: str, input: bytes | None = None, **extra: str) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run([sys.executable, "-m", "kb", *args], input=input, capture_output=True,
                           env=_env(store, **extra), timeout=120)
 
@@ -93,8 +93,8 @@ def test_api_writers_and_cli_reader_at_once(tmp_path: Path) -> None:
         "kb = KnowledgeBase.open()\n"
         "while not os.path.exists(go): time.sleep(0.005)\n"
         "for i in range(n):\n"
-        f"    kb.add(question=f'Writer {{w}} asks question {{i}} about concurrency?',\n"
-        f"           answer=f'Answer {{w}}-{{i}}: the lock keeps writers in line.', title=f'W{{w}} #{{i}}')\n"
+        "    kb.add(question=f'Writer {w} asks question {i} about concurrency?',\n"
+        "           answer=f'Answer {w}-{i}: the lock keeps writers in line.', title=f'W{w} #{i}')\n"
     )
     writers = [subprocess.Popen([sys.executable, "-c", script, str(w), str(PER_WRITER), str(go)],
                                 env=_env(store), stderr=subprocess.PIPE) for w in range(WRITERS)]

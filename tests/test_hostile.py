@@ -141,7 +141,7 @@ def test_hostile_text_is_visible_and_literal(hostile_store: Path) -> None:
     assert "[bold red]x[/]" in out and "[link=http://evil]click[/link]" in out, "markup must print as text"
     assert "back␈space" in out
     code, term = _on_terminal(hostile_store, "show", "1", "--no-pager")
-    assert "[bold red]x[/]".encode() in term and "␛".encode() in term
+    assert b"[bold red]x[/]" in term and "␛".encode() in term
     # The 100k-character line is all there, wrapped, not lost or truncated.
     assert out.count("A") >= 100_000
 

@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from kb import query
 from kb.errors import NotFound, QueryError, SearchIndexError
 from kb.index import MARK_END, MARK_START, SearchIndex, SearchResult
-from kb.paths import index_path_for
 from kb.models import Entry, Expert
+from kb.paths import index_path_for
 
 HIGBY = Expert("Donald Higby, M.D.", expertise="Medical oncology", education="Stanford")
 

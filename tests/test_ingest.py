@@ -185,9 +185,8 @@ def test_ingest_unreadable_file(tmp_path: Path) -> None:
         assert len(report.added) == 1
         assert "secret.txt" in str(report.failures[0]) and "Permission denied" in report.failures[0].reason
         return
-    import pwd
-
     import importlib
+    import pwd
     import shutil
     import tempfile
 
@@ -218,7 +217,7 @@ def test_ingest_unreadable_file(tmp_path: Path) -> None:
             os.setuid(nobody.pw_uid)
             report = base.ingest([str(folder)])
             message = json.dumps({"added": len(report.added), "failures": [str(f) for f in report.failures]})
-        except BaseException:  # noqa: BLE001 - anything goes back to the parent
+        except BaseException:
             import traceback
 
             message = json.dumps({"error": traceback.format_exc()})

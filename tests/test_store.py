@@ -156,7 +156,7 @@ def test_store_readonly_folder_keeps_old_store(tmp_path: Path) -> None:
         with store.transaction():
             store.apply([make_entry(1)])
         blob = (folder / "kb.json").read_bytes()
-        (folder / ".kb.json.{}.tmp".format(os.getpid())).mkdir()  # the temp name is taken by a folder
+        (folder / f".kb.json.{os.getpid()}.tmp").mkdir()  # the temp name is taken by a folder
         with pytest.raises(StoreError, match="previous version was kept"):
             with store.transaction():
                 store.apply([make_entry(2)])
