@@ -68,6 +68,7 @@ FormatOption = Annotated[
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Same as --format json.")]
 LimitOption = Annotated[int, typer.Option("--limit", "-n", min=0, help="Show at most this many (0: all).")]
+OffsetOption = Annotated[int, typer.Option("--offset", min=0, help="Skip this many first (paging).")]
 
 
 # Options given before the command name (`kb --db x.json list`); the root callback sets

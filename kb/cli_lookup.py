@@ -9,7 +9,17 @@ from typing import Annotated, Optional
 
 import typer
 
-from kb.cli import DbOption, FormatOption, JsonOption, LimitOption, OutputFormat, app, open_kb, output_format
+from kb.cli import (
+    DbOption,
+    FormatOption,
+    JsonOption,
+    LimitOption,
+    OffsetOption,
+    OutputFormat,
+    app,
+    open_kb,
+    output_format,
+)
 from kb.complete import complete_categories, complete_experts, complete_ids
 
 CategoryFilter = Annotated[
@@ -48,7 +58,7 @@ def search(
     tag: TagFilter = None,
     latest: Annotated[bool, typer.Option("--latest", help="Newest first instead of best first.")] = False,
     limit: LimitOption = 10,
-    offset: Annotated[int, typer.Option("--offset", min=0, help="Skip this many first (paging).")] = 0,
+    offset: OffsetOption = 0,
     fmt: FormatOption = OutputFormat.table,
     as_json: JsonOption = False,
     db: DbOption = None,
@@ -84,7 +94,7 @@ def list_entries(
     sort: Annotated[Sort, typer.Option("--sort", "-s", help="Order by id, title, category or date.")] = Sort.id,
     desc: Annotated[bool, typer.Option("--desc", help="Reverse the order.")] = False,
     limit: LimitOption = 50,
-    offset: Annotated[int, typer.Option("--offset", min=0, help="Skip this many first (paging).")] = 0,
+    offset: OffsetOption = 0,
     fmt: FormatOption = OutputFormat.table,
     as_json: JsonOption = False,
     db: DbOption = None,
