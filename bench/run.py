@@ -359,7 +359,9 @@ class Bench:
             return None  # type: ignore[return-value]
         final = self.work / "stores" / size
         shutil.rmtree(final, ignore_errors=True)
-        shutil.copytree(scratch, final)
+        # A rename, not a copy: a copied store gets new inodes, so its index would no longer
+        # match it and the first lookup would rebuild the index (minutes at 1M entries).
+        scratch.rename(final)
         return Store(size, final / "kb.json", entries, self._show_id(final / "kb.json", info), store_bytes,
                      index_bytes, sample.wall)
 

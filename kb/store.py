@@ -116,7 +116,12 @@ class AtomicJSONStorage(Storage):
         except OSError as exc:
             raise StoreError(f"cannot read store {self.path}: {exc.strerror or exc}") from exc
         try:
-            data = orjson.loads(blob)
+            data = _parse(blob)
+        except MemoryError:
+            raise StoreError(
+                f"store {self.path} ({len(blob) / 1e9:.1f} GB) is too large to load into this "
+                "machine's memory; it was left untouched"
+            ) from None
         except orjson.JSONDecodeError as exc:
             raise StoreError(
                 f"store {self.path} is damaged ({_describe_json_error(blob, exc)}); "
@@ -195,6 +200,26 @@ def _keep_backup(path: Path) -> None:
         link.unlink()
     except OSError:
         pass
+
+
+def _parse(blob: bytes) -> Any:
+    """Parse a store file: orjson, or the standard library where orjson runs out of room.
+
+    orjson refuses documents past a few GB ("Not enough memory to allocate buffer for
+    parsing", seen on a 3.5 GB store of 1M entries) however much memory is free; that is
+    a limit of the parser, not damage, so the slower standard parser gets its turn.
+    """
+    try:
+        return orjson.loads(blob)
+    except orjson.JSONDecodeError as exc:
+        if "memory" not in str(exc).lower():
+            raise
+    import json
+
+    try:
+        return json.loads(blob)
+    except json.JSONDecodeError as exc:
+        raise orjson.JSONDecodeError(exc.msg, exc.doc, exc.pos) from None
 
 
 def _describe_json_error(blob: bytes, exc: Exception) -> str:

@@ -224,3 +224,26 @@ def test_store_keeps_its_copy_while_the_file_is_unchanged(tmp_path: Path, monkey
     with store.transaction():
         assert store.count() == 3  # another writer renamed a new file in: re-read
     assert loads == [1]
+
+
+def test_store_loads_past_orjsons_size_limit(tmp_path: Path, monkeypatch) -> None:
+    """orjson refuses multi-GB documents with a 'memory' error; that is no damage."""
+    import orjson
+
+    import kb.store as store_module
+
+    path = tmp_path / "kb.json"
+    with Store(path).transaction() as store:
+        store.apply([make_entry(1), make_entry(2)])
+    real = orjson.loads
+
+    def refusing(blob):
+        if len(blob) > 500:
+            raise orjson.JSONDecodeError("Not enough memory to allocate buffer for parsing", "", 0)
+        return real(blob)
+
+    monkeypatch.setattr(store_module.orjson, "loads", refusing)
+    assert Store(path).get(2).question == make_entry(2).question
+    path.write_bytes(path.read_bytes()[:-40])
+    with pytest.raises(StoreError, match="damaged"):
+        Store(path).count()
