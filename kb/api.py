@@ -73,7 +73,6 @@ class KnowledgeBase:
 
     @property
     def index_path(self) -> Path:
-
         return index_path_for(self.path)
 
     def _open_index(self) -> SearchIndex:
@@ -198,7 +197,8 @@ class KnowledgeBase:
 
         Entries are written in batches that double in size (2,000, 4,000, ...), so an
         ingest of n entries rewrites the store O(log n) times, about twice its final size
-        in all, and a crash loses at most the batch being written.
+        in all, and a crash loses at most the batch being written; the index follows on a
+        second thread (see _BatchWriter).
         """
         from kb.ingest import DEFAULT_MAX_SIZE, Failure, IngestReport, ReadOptions, expand_paths, read_source
 
@@ -290,10 +290,8 @@ class KnowledgeBase:
                 return self._update_journalled(entry)
             stale = self._fresh_index_or_none() is None
             with self.store.transaction():
-                if entry.raw is None and entry.id is not None:
-                    # Entries read from the index carry no raw text; writing one without
-                    # it would drop the stored original.
-                    entry.raw = self.store.get_raw(entry.id)
+                # An entry read from the index carries no raw text; the store keeps the
+                # stored original for an entry written without one.
                 self.store.replace(entry)
             if stale:
                 self.rebuild_index()
