@@ -28,6 +28,9 @@ if TYPE_CHECKING:
 # so a small ingest has many commit points (the crash tests use it); a bad value is ignored.
 _BATCH_ENV = os.environ.get("KB_BATCH_SIZE", "").strip()
 FIRST_BATCH = max(1, int(_BATCH_ENV)) if _BATCH_ENV.isdigit() else 2000
+# A commit writes the catalog and the shards still held (the last one partly filled),
+# not the whole store, so batches stop doubling here: a crash loses at most this many.
+MAX_BATCH = 16_384
 # How long a read waits for a writer before it reads the index as the writer left it.
 READ_WAIT = 1.0
 
@@ -176,10 +179,16 @@ class KnowledgeBase:
         except SearchIndexError as exc:
             self._index_failed(exc)
 
-    def _fresh_index_or_none(self) -> SearchIndex | None:
-        """The index if it matched the store before this write began, else None."""
-        index = self._open_index()
-        return index if index.signature == self.store.signature() else None
+    def _after_full_write(
+        self, lookup: IndexLookup | None, changed: Iterable[Entry] = (), removed: Iterable[int] = ()
+    ) -> None:
+        """Bring the index along after a committed store write (under the store lock).
+
+        Without a lookup the index could not be used before the write, so it is left to
+        be rebuilt by the next read.
+        """
+        if lookup is not None:
+            self._index_after_write(changed, removed)
 
     # -- writing -----------------------------------------------------------------------
 
@@ -192,18 +201,22 @@ class KnowledgeBase:
         max_size: int | None = None,
         stdin: Any = None,
         progress: Callable[[int], None] | None = None,
+        keep: str = "entries",
     ) -> IngestReport:
         """Read Q&A files into the store and the index; return what happened.
 
-        Entries are written in batches that double in size (2,000, 4,000, ...), so an
-        ingest of n entries rewrites the store O(log n) times, about twice its final size
-        in all, and a crash loses at most the batch being written; the index follows on a
-        second thread (see _BatchWriter).
+        Entries are committed in batches that double in size (2,000, 4,000, ... up to
+        16,384), so a crash loses at most the batch being written; the index follows on a
+        second thread (see _BatchWriter). Memory stays flat whatever the input's size,
+        except for what the report keeps: ``keep="entries"`` (the default) keeps every
+        entry read, ``"brief"`` a small record of each, ``"counts"`` only the counts.
         """
         from kb.ingest import DEFAULT_MAX_SIZE, Failure, IngestReport, ReadOptions, expand_paths, read_source
 
+        if keep not in ("entries", "brief", "counts"):
+            raise ValueError(f"keep must be 'entries', 'brief' or 'counts', not {keep!r}")
         options = ReadOptions(format=format, max_size=max_size or DEFAULT_MAX_SIZE, stdin=stdin, progress=progress)
-        report = IngestReport(dry_run=dry_run)
+        report = IngestReport(dry_run=dry_run, keep=keep)
         writer = _BatchWriter(self, report, dry_run)
         with self.store.locked():
             try:
@@ -228,6 +241,20 @@ class KnowledgeBase:
         if self._open_index().signature != self._signature():
             self.rebuild_index()
         return _IndexFeeder(self.index_path)
+
+    def _lookup(self) -> IndexLookup | None:
+        """Find stored uids and source records in the index (current, under the lock).
+
+        None when the index cannot be used: the store then scans its own shards.
+        """
+        try:
+            index = self._open_index()
+            if index.signature != self._signature():
+                self.rebuild_index()
+            return IndexLookup(index)
+        except SearchIndexError as exc:
+            self._index_failed(exc)
+            return None
 
     def add(self, entry: Entry | None = None, /, **fields: Any) -> Entry:
         """Store one new entry, given as an Entry or as keyword fields; return it with its id.
@@ -261,14 +288,10 @@ class KnowledgeBase:
         with self.store.locked():
             if self.store.can_journal():
                 return self._add_journalled(entries)
-            stale = self._fresh_index_or_none() is None
+            lookup = self._lookup()
             with self.store.transaction():
-                result = self.store.apply(entries, update_by_source=False)
-            if result.added:
-                if stale:
-                    self.rebuild_index()
-                else:
-                    self._index_after_write(result.added)
+                result = self.store.apply(entries, update_by_source=False, lookup=lookup)
+            self._after_full_write(lookup, result.added)
         return result.added, result.unchanged
 
     def update(self, entry: Entry | int | str, /, **fields: Any) -> Entry:
@@ -288,15 +311,12 @@ class KnowledgeBase:
         with self.store.locked():
             if self.store.can_journal():
                 return self._update_journalled(entry)
-            stale = self._fresh_index_or_none() is None
+            lookup = self._lookup()
             with self.store.transaction():
                 # An entry read from the index carries no raw text; the store keeps the
                 # stored original for an entry written without one.
-                self.store.replace(entry)
-            if stale:
-                self.rebuild_index()
-            else:
-                self._index_after_write([entry])
+                self.store.replace(entry, lookup=lookup)
+            self._after_full_write(lookup, [entry])
         return entry
 
     def remove(self, refs: int | str | Iterable[int | str]) -> list[Entry]:
@@ -311,13 +331,10 @@ class KnowledgeBase:
         with self.store.locked():
             if self.store.can_journal():
                 return self._remove_journalled(entries)
-            stale = self._fresh_index_or_none() is None
+            lookup = self._lookup()
             with self.store.transaction():
-                gone = set(self.store.remove(ids))
-            if stale:
-                self.rebuild_index()
-            else:
-                self._index_after_write(removed=gone)
+                gone = set(self.store.remove(ids, lookup=lookup))
+            self._after_full_write(lookup, removed=gone)
         return [e for e in entries if e.id in gone]
 
     # -- small writes through the store's journal ------------------------------------------
@@ -430,7 +447,7 @@ class KnowledgeBase:
 
         return {
             "store": str(self.path),
-            "store_bytes": size(self.path),
+            "store_bytes": self.store.size_bytes() if self.path.exists() else None,
             "index": str(self.index_path),
             "index_bytes": size(self.index_path),
             "entries": self.count(),
@@ -474,19 +491,21 @@ class KnowledgeBase:
         """Count entries, categories, experts, tags and sources; measure the files."""
         from kb.export import collect_stats
 
-        return collect_stats(self.iter_entries(), store_path=self.path, index_path=self.index_path)
+        return collect_stats(self.iter_entries(), store_path=self.path, index_path=self.index_path,
+                             store_bytes=self.store.size_bytes() if self.store.exists() else 0)
 
 
 class _BatchWriter:
     """Ingest's write path: store batches that double in size, indexed as they fill.
 
-    Entries are applied to the store's in-memory copy in chunks of CHUNK, and each chunk
-    goes to the index thread at once; the store's transaction commits (one atomic file
-    write) when it holds ``size`` entries, and only then does the index record the
-    store's new version. So the index works alongside parsing instead of waiting for
-    the store, a crash loses at most the open batch, and an index that got ahead of the
-    store is noticed by its version and rebuilt. A dry run applies everything and rolls
-    it back.
+    Entries are applied to the store in chunks of CHUNK, and each chunk goes to the
+    index thread at once; the store's transaction commits when it holds ``size``
+    entries, and only then does the index record the store's new version. So the index
+    works alongside parsing instead of waiting for the store, a crash loses at most the
+    open batch, and an index that got ahead of the store is noticed by its version and
+    rebuilt. Stored uids and source records are looked up in the index, plus the chunks
+    it has not taken in yet (IndexLookup), so nothing grows with the store. A dry run
+    applies everything and rolls it back.
     """
 
     CHUNK = 1000
@@ -500,9 +519,9 @@ class _BatchWriter:
         self.pending: list[Entry] = []
         self.in_transaction = 0
         self.open = False
+        self.started = False
         self.feeder: _IndexFeeder | None = None
-        # How many of the report's added/updated entries have had their raw text let go.
-        self.released = self.released_updates = 0
+        self.lookup: IndexLookup | None = None
 
     def add(self, entry: Entry) -> None:
         self.pending.append(entry)
@@ -510,7 +529,7 @@ class _BatchWriter:
             self._apply()
             if self.in_transaction >= self.size and not self.dry_run:
                 self._commit()
-                self.size *= 2
+                self.size = min(self.size * 2, max(MAX_BATCH, FIRST_BATCH))
 
     def finish(self) -> None:
         self._apply()
@@ -526,26 +545,40 @@ class _BatchWriter:
             self.open = False
         self._close_feeder()
 
+    def _start(self) -> None:
+        self.started = True
+        if not self.dry_run:
+            try:
+                self.feeder = self.kb._index_feeder()
+            except SearchIndexError as exc:
+                self.kb._index_failed(exc)
+        if self.dry_run or self.feeder is not None:
+            self.lookup = self.kb._lookup()
+
     def _apply(self) -> None:
         if not self.pending:
             return
+        if not self.started:
+            self._start()
         if not self.open:
-            if self.feeder is None and not self.dry_run:
-                self.feeder = self.kb._index_feeder()
             self.store.begin()
             self.open = True
-        result = self.store.apply(self.pending)
+        lookup = self.lookup
+        if lookup is not None and self.feeder is not None:
+            lookup.forget_through(self.feeder.done)
+        result = self.store.apply(self.pending, lookup=lookup)
         self.pending = []
         self.in_transaction += len(result.added) + len(result.updated) + len(result.unchanged)
-        self.report.added += result.added
-        self.report.updated += result.updated
-        self.report.unchanged += result.unchanged
-        # The store holds each entry's original text now; the report need not keep a
-        # second copy of every record for the rest of a long ingest.
-        for entry in result.unchanged:
+        changed = result.added + result.updated
+        for entry in changed + result.unchanged:
+            # The store's shard holds the original text now; the report and the index
+            # queue need not keep it for the rest of a long ingest.
             entry.raw = None
-        if self.feeder is not None and (result.added or result.updated):
-            self.feeder.put(result.added + result.updated, None)
+        self.report.record(result.added, result.updated, result.unchanged)
+        if self.feeder is not None and changed:
+            seq = self.feeder.put(changed, None)
+            if lookup is not None:
+                lookup.seal(seq)
 
     def _commit(self) -> None:
         if not self.open:
@@ -553,9 +586,6 @@ class _BatchWriter:
         self.open = False
         self.store.commit()
         self.in_transaction = 0
-        for entry in self.report.added[self.released:] + self.report.updated[self.released_updates:]:
-            entry.raw = None
-        self.released, self.released_updates = len(self.report.added), len(self.report.updated)
         if self.feeder is not None:
             self.feeder.put([], self.store.signature())
 
@@ -567,6 +597,91 @@ class _BatchWriter:
                 self.kb._index_failed(feeder.index_error)
 
 
+class IndexLookup:
+    """The store's keys (uids, source records) as the index has them, plus recent changes.
+
+    A write notes what it changed (``note_*``) in the open chunk; ``seal(seq)`` closes
+    the chunk once it is queued for the index as item ``seq``, and
+    ``forget_through(seq)`` drops the chunks the index has taken in. A lookup asks the
+    chunks, newest first, then the index: so an ingest holds the keys of the chunks in
+    flight (a few thousand), not of the whole store.
+    """
+
+    def __init__(self, index: SearchIndex) -> None:
+        self.index = index
+        self.chunks: list[tuple[int | None, _Changes]] = []
+        self.open = _Changes()
+
+    def seal(self, seq: int | None) -> None:
+        if self.open.uids or self.open.dead or self.open.sources:
+            self.chunks.append((seq, self.open))
+            self.open = _Changes()
+
+    def forget_through(self, seq: int) -> None:
+        self.chunks = [(s, c) for s, c in self.chunks if s is None or s > seq]
+
+    def _newest_first(self) -> Iterator[_Changes]:
+        yield self.open
+        for _seq, changes in reversed(self.chunks):
+            yield changes
+
+    def ids_for_uids(self, uids: list[str]) -> dict[str, int]:
+        found: dict[str, int] = {}
+        settled: set[str] = set()
+        for changes in self._newest_first():
+            for uid in uids:
+                if uid in settled:
+                    continue
+                if uid in changes.uids:
+                    found[uid] = changes.uids[uid]
+                    settled.add(uid)
+                elif uid in changes.dead:
+                    settled.add(uid)
+        rest = [uid for uid in uids if uid not in settled]
+        if rest:
+            found.update(self.index.ids_for_uids(rest))
+        return found
+
+    def ids_for_sources(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        found: dict[tuple[str, str], int] = {}
+        for changes in self._newest_first():
+            for key in keys:
+                if key not in found and key in changes.sources:
+                    found[key] = changes.sources[key]
+        rest = [key for key in keys if key not in found]
+        if rest:
+            found.update(self.index.ids_for_sources(rest))
+        return found
+
+    def note_added(self, entry: Entry) -> None:
+        from kb.store import source_key
+
+        self.open.uids[entry.uid] = entry.id
+        self.open.dead.discard(entry.uid)
+        if src := source_key(entry):
+            self.open.sources[src] = entry.id
+
+    def note_replaced(self, old_uid: str, entry: Entry) -> None:
+        self.open.uids.pop(old_uid, None)
+        self.open.dead.add(old_uid)
+        self.note_added(entry)
+
+    def note_removed(self, uid: str) -> None:
+        self.open.uids.pop(uid, None)
+        self.open.dead.add(uid)
+
+
+class _Changes:
+    """One chunk's changes to the store's keys (see IndexLookup)."""
+
+    __slots__ = ("dead", "sources", "uids")
+
+    def __init__(self) -> None:
+        self.uids: dict[str, int] = {}
+        self.dead: set[str] = set()
+        self.sources: dict[tuple[str, str], int] = {}
+
+
 class _IndexFeeder:
     """Index ingest's entries on a second thread while the first one parses the next.
 
@@ -574,15 +689,18 @@ class _IndexFeeder:
     time) overlaps with parsing and the store's writes on a second core. Items are
     applied in order: entries (with no version), then the store version a commit
     reached; if the process dies in between, the version check rebuilds the index.
+    ``done`` is the number of the last item the index has committed.
     """
 
     def __init__(self, index_path: Path) -> None:
         import queue
         import threading
 
-        self._queue: queue.Queue[tuple[list[Entry], str | None] | None] = queue.Queue(maxsize=4)
+        self._queue: queue.Queue[tuple[int, list[Entry], str | None] | None] = queue.Queue(maxsize=4)
         self._error: BaseException | None = None
         self.index_error: SearchIndexError | None = None
+        self._seq = 0
+        self.done = 0
         self._thread = threading.Thread(target=self._run, args=(index_path,), name="kb-index", daemon=True)
         self._thread.start()
 
@@ -596,13 +714,14 @@ class _IndexFeeder:
                 break
             if self._error is not None:
                 continue
-            entries, signature = item
+            seq, entries, signature = item
             try:
                 index = index or SearchIndex(index_path)
                 if entries:
                     index.upsert(entries, signature, refresh=False)
                 elif signature is not None:
                     index.set_signature(signature)
+                self.done = seq
             except SearchIndexError as exc:
                 # The store holds the batches; the index, left at an older version,
                 # is rebuilt on next use.
@@ -619,10 +738,13 @@ class _IndexFeeder:
                 self.index_error = self._error = exc
             index.close()
 
-    def put(self, entries: list[Entry], signature: str | None) -> None:
+    def put(self, entries: list[Entry], signature: str | None) -> int:
+        """Queue entries (or a store version) for the index; return the item's number."""
         if self._error is not None and self.index_error is None:
             raise self._error
-        self._queue.put((entries, signature))
+        self._seq += 1
+        self._queue.put((self._seq, entries, signature))
+        return self._seq
 
     def close(self) -> None:
         """Wait for the queued batches; raise what the indexing thread raised, if anything

@@ -171,6 +171,7 @@ def ingest(
             dry_run=dry_run,
             max_size=int(max_size * 1_000_000) if max_size else None,
             progress=advance,
+            keep="brief" if as_json else "counts",
         )
     if as_json:
         render.emit_json(report.to_dict())

@@ -225,8 +225,12 @@ class Stats:
         }
 
 
-def collect_stats(entries: Iterable[Entry], *, store_path: Path, index_path: Path) -> Stats:
-    """Count ``entries`` in one pass and measure the store and index files."""
+def collect_stats(entries: Iterable[Entry], *, store_path: Path, index_path: Path, store_bytes: int | None = None) -> Stats:
+    """Count ``entries`` in one pass and measure the store and index files.
+
+    ``store_bytes`` is the size of the store's files (catalog, shards, journal); by
+    default, the size of the file at ``store_path``.
+    """
     categories: Counter[str] = Counter()
     formats: Counter[str] = Counter()
     experts: set[str] = set()
@@ -250,7 +254,7 @@ def collect_stats(entries: Iterable[Entry], *, store_path: Path, index_path: Pat
         tags=len(tags),
         formats=dict(formats.most_common()),
         files=len(files),
-        store_bytes=_size(store_path),
+        store_bytes=_size(store_path) if store_bytes is None else store_bytes,
         index_path=str(index_path),
         # SQLite keeps recent writes in a -wal file beside the index until a checkpoint.
         index_bytes=_size(index_path) + _size(Path(f"{index_path}-wal")),

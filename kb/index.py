@@ -25,7 +25,7 @@ from kb import query as _query
 from kb.errors import KbError, NotFound, QueryError, SearchIndexError
 from kb.models import Entry, Expert
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 TOKENIZE = "porter unicode61 remove_diacritics 2"
 # Columns of the FTS table, in order, and their BM25 weights. FTS5's bm25() multiplies each
 # occurrence by its column's weight and then saturates the weighted frequency (k1 = 1.2),
@@ -81,9 +81,11 @@ CREATE TABLE entries(
     question TEXT NOT NULL,
     answer TEXT NOT NULL,
     date TEXT NOT NULL,           -- updated_at or created_at, for sorting by date
-    data BLOB NOT NULL            -- the rest of Entry.to_dict() as JSON
+    data BLOB NOT NULL,           -- the rest of Entry.to_dict() as JSON
+    src TEXT                      -- source path and record key (see _source_ref), for ingest
 );
 CREATE INDEX entries_uid ON entries(uid);
+CREATE INDEX entries_src ON entries(src) WHERE src IS NOT NULL;
 CREATE INDEX entries_label ON entries(label COLLATE NOCASE, id);
 CREATE INDEX entries_category ON entries(category COLLATE NOCASE, id);
 CREATE INDEX entries_expert ON entries(expert COLLATE NOCASE, id);
@@ -343,6 +345,19 @@ class SearchIndex:
                     found[uid] = entry_id
         return found
 
+    def ids_for_sources(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        """Return the id of the entry read from each of these (source path, record key)."""
+        wanted = {f"{path}\x1f{key}": (path, key) for path, key in keys}
+        found: dict[tuple[str, str], int] = {}
+        with self._errors("looking up sources"):
+            for batch in _batches(list(wanted), 500):
+                marks = ",".join("?" * len(batch))
+                for ref, entry_id in self.conn.execute(
+                    f"SELECT src, id FROM entries WHERE src IN ({marks})", batch
+                ):
+                    found[wanted[ref]] = entry_id
+        return found
+
     @property
     def last_id(self) -> int:
         """The highest id the store has handed out (removed entries' ids included)."""
@@ -440,7 +455,7 @@ class SearchIndex:
             rows.append((
                 int(entry.id), entry.uid, entry.title, entry.display_title(), entry.category, name,
                 "\n".join(entry_tags), question, answer,
-                entry.updated_at or entry.created_at or "", _dumps(data),
+                entry.updated_at or entry.created_at or "", _dumps(data), _source_ref(entry),
             ))
             tags.extend((t, int(entry.id)) for t in {t.casefold(): t for t in entry_tags}.values())
             if entry.expert:
@@ -450,7 +465,7 @@ class SearchIndex:
                 # The newer entry's sections win; the older fill what it lacks.
                 experts[key] = entry.expert.merged(experts.get(key))
         try:
-            conn.executemany("INSERT INTO entries VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
+            conn.executemany("INSERT INTO entries VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows)
         except sqlite3.IntegrityError as exc:
             raise SearchIndexError(f"two entries share one id: {exc}") from exc
         conn.executemany("INSERT OR IGNORE INTO entry_tags VALUES (?, ?)", tags)
@@ -1180,6 +1195,14 @@ def _batches(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
             batch = []
     if batch:
         yield batch
+
+
+def _source_ref(entry: Entry) -> str | None:
+    """The file and record an entry was read from, as one indexed value (None if not from a file)."""
+    src = entry.source
+    if not src.path or src.key is None:
+        return None
+    return f"{src.path}\x1f{src.key}"
 
 
 def _lead(text: str, length: int = 160) -> str:

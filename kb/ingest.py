@@ -48,34 +48,67 @@ class Failure:
         return {"path": self.path, "line": self.line, "reason": self.reason}
 
 
+# What an ingest report keeps of each entry: the entries themselves (the Python API's
+# default), a brief record of each (what ``kb ingest --json`` prints), or only counts.
+KEEP_ENTRIES, KEEP_BRIEF, KEEP_COUNTS = "entries", "brief", "counts"
+
+
+@dataclass(slots=True)
+class Brief:
+    """What an ingest report keeps of an entry when it does not keep the entry."""
+
+    id: int | None
+    uid: str
+    title: str
+    path: str | None
+
+    @classmethod
+    def of(cls, entry: Entry) -> Brief:
+        return cls(entry.id, entry.uid, entry.display_title(), entry.source.path)
+
+    def to_dict(self) -> dict[str, object]:
+        return {"id": self.id, "uid": self.uid, "title": self.title, "path": self.path}
+
+
 @dataclass
 class IngestReport:
-    """What an ingest did, entry by entry, and what it could not read."""
+    """What an ingest did, entry by entry, and what it could not read.
 
-    added: list[Entry] = field(default_factory=list)
-    updated: list[Entry] = field(default_factory=list)
-    unchanged: list[Entry] = field(default_factory=list)
+    ``counts`` is always complete. The lists hold the entries themselves, ``Brief``
+    records, or nothing, as the ingest was asked to keep (``keep``): a report that keeps
+    every entry grows with the input, which a bulk import of millions need not pay.
+    """
+
+    added: list[Entry | Brief] = field(default_factory=list)
+    updated: list[Entry | Brief] = field(default_factory=list)
+    unchanged: list[Entry | Brief] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
     files: int = 0
     dry_run: bool = False
+    keep: str = KEEP_ENTRIES
+    counts: dict[str, int] = field(default_factory=lambda: {"added": 0, "updated": 0, "unchanged": 0})
 
     @property
     def ok(self) -> bool:
         return not self.failures
 
+    def record(self, added: list[Entry], updated: list[Entry], unchanged: list[Entry]) -> None:
+        """Count one batch's entries and keep them as the report was asked to."""
+        for name, entries in (("added", added), ("updated", updated), ("unchanged", unchanged)):
+            self.counts[name] += len(entries)
+            if self.keep == KEEP_ENTRIES:
+                getattr(self, name).extend(entries)
+            elif self.keep == KEEP_BRIEF:
+                getattr(self, name).extend(Brief.of(e) for e in entries)
+
     def to_dict(self) -> dict[str, object]:
-        def brief(entries: list[Entry]) -> list[dict[str, object]]:
-            return [{"id": e.id, "uid": e.uid, "title": e.display_title(), "path": e.source.path} for e in entries]
+        def brief(entries: list[Entry | Brief]) -> list[dict[str, object]]:
+            return [(e if isinstance(e, Brief) else Brief.of(e)).to_dict() for e in entries]
 
         return {
             "dry_run": self.dry_run,
             "files": self.files,
-            "counts": {
-                "added": len(self.added),
-                "updated": len(self.updated),
-                "unchanged": len(self.unchanged),
-                "failed": len(self.failures),
-            },
+            "counts": {**self.counts, "failed": len(self.failures)},
             "added": brief(self.added),
             "updated": brief(self.updated),
             "unchanged": brief(self.unchanged),

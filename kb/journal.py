@@ -72,8 +72,8 @@ def _header_base(header: bytes) -> str | None:
     return None
 
 
-def replay(store_path: Path, data: dict[str, Any], base_stat: os.stat_result, *, same_file: bool = False) -> int:
-    """Apply the journal's ops to ``data`` (the parsed base); return how many writes.
+def read_ops(store_path: Path, base_stat: os.stat_result, *, same_file: bool = False) -> tuple[list[Op], int]:
+    """Return the journal's ops that apply to this base file, in order, and how many writes.
 
     ``same_file`` matches the journal to the base by inode alone, for a repair: damage
     written into the base in place changes its size and mtime but not its inode, while
@@ -85,23 +85,34 @@ def replay(store_path: Path, data: dict[str, Any], base_stat: os.stat_result, *,
     header, lines, _ = _read_lines(journal_path(store_path))
     named = _header_base(header) if header else None
     if named is None:
-        return 0
+        return [], 0
     if same_file:
         if named.split(":")[0] != str(base_stat.st_ino):
-            return 0
+            return [], 0
     elif named != base_version(base_stat):
-        return 0
+        return [], 0
+    ops: list[Op] = []
     for number, line in enumerate(lines, start=2):
         try:
-            ops = orjson.loads(line)["ops"]
-            for table, doc_id, doc in ops:
-                _apply(data, table, str(doc_id), doc)
+            for table, doc_id, doc in orjson.loads(line)["ops"]:
+                if not isinstance(table, str) or not (doc is None or isinstance(doc, dict)):
+                    raise ValueError("an op is not [table, id, document]")
+                ops.append((table, str(doc_id), doc))
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"journal line {number} is damaged ({exc})") from None
-    return len(lines)
+    return ops, len(lines)
 
 
-def _apply(data: dict[str, Any], table: str, doc_id: str, doc: Any) -> None:
+def replay(store_path: Path, data: dict[str, Any], base_stat: os.stat_result, *, same_file: bool = False) -> int:
+    """Apply the journal's ops to ``data`` (every table in one dict); return how many writes."""
+    ops, writes = read_ops(store_path, base_stat, same_file=same_file)
+    for op in ops:
+        apply_op(data, *op)
+    return writes
+
+
+def apply_op(data: dict[str, Any], table: str, doc_id: str, doc: Any) -> None:
+    """Apply one op to a dict of tables (a whole store, the catalog, or one shard)."""
     if table == EXPERT_BY_NAME:
         experts = data.setdefault("experts", {})
         for key, old in experts.items():

@@ -180,10 +180,11 @@ def ingest_summary(report: IngestReport) -> None:
     table = Table(title=title, show_header=True, header_style="bold", box=None, pad_edge=False)
     for col in ("added", "updated", "unchanged", "failed"):
         table.add_column(col, justify="right")
+    counts = report.counts
     table.add_row(
-        Text(str(len(report.added)), style="green" if report.added else None),
-        Text(str(len(report.updated)), style="cyan" if report.updated else None),
-        str(len(report.unchanged)),
+        Text(str(counts["added"]), style="green" if counts["added"] else None),
+        Text(str(counts["updated"]), style="cyan" if counts["updated"] else None),
+        str(counts["unchanged"]),
         Text(str(len(report.failures)), style="red" if report.failures else None),
     )
     err.print(table)

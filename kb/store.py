@@ -1,26 +1,45 @@
-"""The store of record: TinyDB behind a crash-safe, lock-guarded storage.
+"""The store of record: TinyDB files, written atomically under an inter-process lock.
 
-TinyDB's stock JSONStorage rewrites its file in place (a crash mid-write leaves half a
-file) and writes the whole file on every insert. ``AtomicJSONStorage`` serialises with
-orjson to a temporary file, fsyncs it and renames it over the store, and inside a
-transaction it holds every write in memory until the commit, so one batch costs one
-write and lands entirely or not at all. ``Store`` adds an inter-process lock, a schema
-version, and the entry-level operations (add, update, remove, de-duplication).
+A store is a catalog and its shards, all in TinyDB's JSON format:
 
-Tables: ``entries`` (doc id = the entry id people type; the expert is kept by name),
-``experts`` (one merged profile per name, so a bio is stored once), ``raw`` (the original
-text of each entry, doc id = entry id) and ``meta`` (schema version).
+- ``kb.json``, the catalog: tables ``meta`` (schema version, the last id handed out, the
+  shard size, the generation of the last commit), ``experts`` (one merged profile per
+  name, so a bio is stored once) and ``shards`` (doc id = shard number: its file and how
+  many entries it holds);
+- ``kb.json.d/NNNNNN-G.json``, the shards: shard N holds the entries with ids
+  ``(N-1)*S+1 .. N*S`` in table ``entries`` (doc id = the entry id people type; the
+  expert is kept by name) and their original text in table ``raw``. G is the
+  generation that wrote the file: a shard is never rewritten in place, a new version
+  gets a new name.
+
+Why shards: TinyDB keeps a database in one JSON document that it reads and writes whole,
+so one file would make every command that touches the store pay for all of it: at 1M
+entries the file is 3.5 GB, a load takes a minute and ~15 GB, and an ingest holds the
+whole store in memory (925 MB at 100k). With shards an ingest holds a few shards at a
+time, ``show --raw`` reads one, and a commit rewrites only the shards it changed.
+
+A commit writes the changed shards under new names, fsyncs them, then replaces the
+catalog atomically (temporary file, fsync, rename, folder fsync): a crash leaves either
+the old catalog, whose files are all still there, or the new one. The replaced catalog
+is kept as ``kb.json.bak`` with the shard files it names (they are deleted one commit
+later), so the last good copy is always whole. Small writes go to a journal instead
+(kb/journal.py), replayed over the catalog and each shard as they are read.
+
+A store written by kb before shards (schema 1: entries in ``kb.json`` itself) is read
+as it is and converted at its first write.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import stat
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 from tinydb import TinyDB
@@ -31,131 +50,58 @@ from kb.errors import InvalidEntry, NotFound, StoreBusy, StoreError
 from kb.models import Entry, Expert, now_iso
 from kb.paths import store_signature
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DEFAULT_LOCK_TIMEOUT = 10.0
+# Entries per shard in a new store (an existing store keeps the size in its meta). A
+# shard of 2,048 MedQuAD entries with their original text is ~10 MB and parses in
+# ~25 ms; 1M entries make ~490 files.
+SHARD_SIZE = 2048
+# Shards a process keeps parsed at once; a changed shard pushed out is written to a
+# new file (named by the catalog only at the commit), so a long ingest holds at most
+# this many whatever the store's size.
+KEEP_LOADED = 4
+
+_SHARD_FILE = re.compile(r"(\d{6,})-(\d+)\.json")
+_TEMP_FILE = re.compile(r"\..+\.\d+\.tmp")
 
 
-class AtomicJSONStorage(Storage):
-    """TinyDB storage that writes whole files atomically and batches writes.
-
-    Reads are cached: TinyDB reads the storage before every operation, and re-parsing
-    a large file each time would make every batch cost the whole file several times.
-    A transaction keeps the cache only while the files still have the version this
-    process loaded or wrote under the lock (every write by anyone renames a new base
-    into place or appends to the journal, so the version changes); otherwise it
-    re-reads, so another process's committed writes are always seen.
-    """
-
-    def __init__(self, path: str | os.PathLike[str]) -> None:
-        self.path = Path(path)
-        self._data: dict[str, Any] | None = None
-        self._version: str | None = None
-        self._depth = 0
-        self._dirty = False
-
-    def read(self) -> dict[str, Any] | None:
-        if self._data is None:
-            # Only a load under the lock (inside a transaction) can vouch for the version
-            # it read: outside it, a writer could slip in between the read and the stat.
-            version = self._current_version() if self._depth else None
-            self._data = self._load()
-            self._version = version
-        return self._data
-
-    def write(self, data: dict[str, Any]) -> None:
-        self._data = data
-        if self._depth:
-            self._dirty = True
-        else:
-            self._flush()
-
-    def close(self) -> None:
-        self._data = None
-        self._version = None
-
-    # -- transactions -----------------------------------------------------------------
-
-    def begin(self) -> bool:
-        """Start a transaction (the caller holds the lock); return whether the cached
-        copy is still the store's current version and was kept."""
-        kept = True
-        if self._depth == 0:
-            self._dirty = False
-            if self._data is None or self._version is None or self._version != self._current_version():
-                self.close()
-                kept = False
-        self._depth += 1
-        return kept
-
-    def commit(self) -> None:
-        self._depth -= 1
-        if self._depth == 0 and self._dirty:
-            self._flush(under_lock=True)
-            self._dirty = False
-
-    def rollback(self) -> None:
-        self._depth = 0
-        self._dirty = False
-        self.close()
-
-    def _current_version(self) -> str | None:
-        try:
-            return store_signature(self.path)
-        except OSError:
-            return None
-
-    # -- file I/O ---------------------------------------------------------------------
-
-    def _load(self) -> dict[str, Any] | None:
-        try:
-            with open(self.path, "rb") as fh:
-                base_stat = os.fstat(fh.fileno())
-                blob = fh.read()
-        except FileNotFoundError:
-            return None
-        except OSError as exc:
-            raise StoreError(f"cannot read store {self.path}: {exc.strerror or exc}") from exc
-        try:
-            data = _parse(blob)
-        except MemoryError:
-            raise StoreError(
-                f"store {self.path} ({len(blob) / 1e9:.1f} GB) is too large to load into this "
-                "machine's memory; it was left untouched"
-            ) from None
-        except orjson.JSONDecodeError as exc:
-            raise StoreError(
-                f"store {self.path} is damaged ({_describe_json_error(blob, exc)}); "
-                "it was left untouched",
-                hint="run 'kb doctor' to see the damage and the ways to recover",
-            ) from exc
-        if not isinstance(data, dict):
-            raise StoreError(f"store {self.path} is not a kb store (top level is not an object); it was left untouched")
-        try:
-            journal.replay(self.path, data, base_stat)
-        except ValueError as exc:
-            raise StoreError(f"store {self.path}: {exc}; it was left untouched",
-                             hint="run 'kb doctor' to see the damage and the ways to recover") from None
-        except OSError as exc:
-            raise StoreError(f"cannot read the journal of {self.path}: {exc.strerror or exc}") from exc
-        return data
-
-    def _flush(self, under_lock: bool = False) -> None:
-        assert self._data is not None
-        blob = orjson.dumps(self._data)
-        self._version = None
-        write_atomically(self.path, blob)
-        # The new base holds every journalled write; a crash before this line leaves a
-        # journal naming the old base, which is then ignored.
-        journal.discard(self.path)
-        self._version = self._current_version() if under_lock else None
+def shard_folder(store_path: Path) -> Path:
+    """Return the folder of a store's shards: ``kb.json`` -> ``kb.json.d``."""
+    return store_path.with_name(store_path.name + ".d")
 
 
-def write_atomically(path: Path, blob: bytes) -> None:
+def shard_of(entry_id: int, size: int) -> int:
+    """Return the number of the shard that holds ``entry_id``."""
+    return (int(entry_id) - 1) // size + 1
+
+
+def shard_file_name(number: int, generation: int) -> str:
+    return f"{number:06d}-{generation}.json"
+
+
+def parse_shard_file_name(name: str) -> tuple[int, int] | None:
+    """Return (shard number, generation) of a shard file name, or None for other names."""
+    m = _SHARD_FILE.fullmatch(name)
+    return (int(m.group(1)), int(m.group(2))) if m else None
+
+
+def catalog_files(catalog: dict[str, Any]) -> set[str]:
+    """Return the shard file names a catalog refers to."""
+    shards = catalog.get("shards")
+    if not isinstance(shards, dict):
+        return set()
+    return {doc["file"] for doc in shards.values() if isinstance(doc, dict) and isinstance(doc.get("file"), str)}
+
+
+# -- files ----------------------------------------------------------------------------------
+
+
+def write_atomically(path: Path, blob: bytes, *, backup: bool = True, sync_folder: bool = True) -> None:
     """Replace ``path`` with ``blob`` so that a crash leaves either the old or the new file.
 
     The temporary file is created owner-only (the store holds people's notes), fsynced
     before the rename, and the folder is fsynced after it so the rename itself survives
-    a power cut. The version being replaced is kept as ``<name>.bak`` (see _keep_backup).
+    a power cut. With ``backup`` the version being replaced is kept as ``<name>.bak``.
     """
     folder = path.parent
     tmp = folder / f".{path.name}.{os.getpid()}.tmp"
@@ -169,7 +115,8 @@ def write_atomically(path: Path, blob: bytes) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
-        _keep_backup(path)
+        if backup:
+            _keep_backup(path)
         os.replace(tmp, path)
     except OSError as exc:
         try:
@@ -179,15 +126,16 @@ def write_atomically(path: Path, blob: bytes) -> None:
         raise StoreError(
             f"cannot write store {path}: {exc.strerror or exc}; the previous version was kept"
         ) from exc
-    journal.fsync_dir(folder)
+    if sync_folder:
+        journal.fsync_dir(folder)
 
 
 def _keep_backup(path: Path) -> None:
     """Keep the file about to be replaced as ``<name>.bak``, the last good copy.
 
     A hard link to the old inode, renamed over the previous backup: it costs ~7 us
-    whatever the store's size (a copy of 20 MB costs ~50 ms). Best effort: where links
-    are not supported there is simply no backup. ``kb doctor --repair`` can restore it.
+    whatever the file's size. Best effort: where links are not supported there is simply
+    no backup. ``kb doctor --repair`` can restore it.
     """
     link = path.with_name(f".{path.name}.bak.{os.getpid()}.tmp")
     try:
@@ -202,12 +150,13 @@ def _keep_backup(path: Path) -> None:
         pass
 
 
-def _parse(blob: bytes) -> Any:
+def parse_document(blob: bytes) -> Any:
     """Parse a store file: orjson, or the standard library where orjson runs out of room.
 
     orjson refuses documents past a few GB ("Not enough memory to allocate buffer for
-    parsing", seen on a 3.5 GB store of 1M entries) however much memory is free; that is
-    a limit of the parser, not damage, so the slower standard parser gets its turn.
+    parsing", seen on a 3.5 GB single-file store of 1M entries) however much memory is
+    free; that is a limit of the parser, not damage, so the slower standard parser gets
+    its turn.
     """
     try:
         return orjson.loads(blob)
@@ -222,11 +171,296 @@ def _parse(blob: bytes) -> Any:
         raise orjson.JSONDecodeError(exc.msg, exc.doc, exc.pos) from None
 
 
-def _describe_json_error(blob: bytes, exc: Exception) -> str:
+def describe_damage(blob: bytes, exc: Exception) -> str:
     if not blob.strip():
         return "the file is empty"
     msg = str(exc)
     return f"not valid JSON: {msg}" if msg else "not valid JSON"
+
+
+def _damaged(path: Path | str, why: str) -> StoreError:
+    return StoreError(f"store {path} is damaged ({why}); it was left untouched",
+                      hint="run 'kb doctor' to see the damage and the ways to recover")
+
+
+def _load_tables(path: Path, blob: bytes, tables: tuple[str, ...]) -> dict[str, Any]:
+    try:
+        data = parse_document(blob)
+    except MemoryError:
+        raise StoreError(
+            f"store {path} ({len(blob) / 1e9:.1f} GB) is too large to load into this "
+            "machine's memory; it was left untouched"
+        ) from None
+    except orjson.JSONDecodeError as exc:
+        raise _damaged(path, describe_damage(blob, exc)) from exc
+    if not isinstance(data, dict):
+        raise StoreError(f"store {path} is not a kb store (top level is not an object); it was left untouched")
+    for name in tables:
+        if not isinstance(data.setdefault(name, {}), dict):
+            raise _damaged(path, f"table {name!r} is not an object")
+    return data
+
+
+class _Files:
+    """The catalog and shard files of a store on disk."""
+
+    def __init__(self, path: Path, folder: Path | None = None) -> None:
+        self.path = path
+        self.folder = folder or shard_folder(path)
+
+    def version(self) -> str | None:
+        try:
+            return store_signature(self.path)
+        except OSError:
+            return None
+
+    def read_catalog(self) -> tuple[dict[str, Any] | None, list[journal.Op]]:
+        """Return the catalog (None when there is no store yet) and the journal's ops."""
+        try:
+            with open(self.path, "rb") as fh:
+                base_stat = os.fstat(fh.fileno())
+                blob = fh.read()
+        except FileNotFoundError:
+            return None, []
+        except OSError as exc:
+            raise StoreError(f"cannot read store {self.path}: {exc.strerror or exc}") from exc
+        data = _load_tables(self.path, blob, ())
+        try:
+            ops, _ = journal.read_ops(self.path, base_stat)
+        except ValueError as exc:
+            raise StoreError(f"store {self.path}: {exc}; it was left untouched",
+                             hint="run 'kb doctor' to see the damage and the ways to recover") from None
+        except OSError as exc:
+            raise StoreError(f"cannot read the journal of {self.path}: {exc.strerror or exc}") from exc
+        return data, ops
+
+    def write_catalog(self, data: dict[str, Any], *, backup: bool = True) -> None:
+        write_atomically(self.path, orjson.dumps(data), backup=backup)
+
+    def backup_files(self) -> set[str]:
+        """The shard files named by the backup catalog (``kb.json.bak``), if it parses."""
+        try:
+            data = orjson.loads(self.path.with_name(self.path.name + ".bak").read_bytes())
+        except (OSError, orjson.JSONDecodeError):
+            return set()
+        return catalog_files(data) if isinstance(data, dict) else set()
+
+    def read_shard(self, name: str) -> dict[str, Any]:
+        """Parse one shard file; FileNotFoundError when it is gone."""
+        path = self.folder / name
+        try:
+            blob = path.read_bytes()
+        except FileNotFoundError:
+            raise
+        except OSError as exc:
+            raise StoreError(f"cannot read store {path}: {exc.strerror or exc}") from exc
+        return _load_tables(path, blob, ("entries", "raw"))
+
+    def write_shard(self, name: str, data: dict[str, Any]) -> None:
+        if not self.folder.is_dir():
+            try:
+                self.folder.mkdir(mode=0o700, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(f"cannot write store {self.folder}: {exc.strerror or exc}") from exc
+            journal.fsync_dir(self.folder.parent)
+        # The folder is fsynced once, before the catalog that names the file is written.
+        write_atomically(self.folder / name, orjson.dumps(data), backup=False, sync_folder=False)
+
+    def sync(self) -> None:
+        journal.fsync_dir(self.folder)
+
+    def names(self) -> list[str]:
+        try:
+            return os.listdir(self.folder)
+        except OSError:
+            return []
+
+    def remove(self, name: str) -> None:
+        try:
+            (self.folder / name).unlink()
+        except OSError:
+            pass
+
+
+class _MemoryFiles:
+    """The same files kept in memory, for a throwaway store (tests, dry experiments)."""
+
+    path = None
+
+    def __init__(self) -> None:
+        self.catalog: bytes | None = None
+        self.shards: dict[str, bytes] = {}
+        self.writes = 0
+
+    def version(self) -> str | None:
+        return f"memory:{self.writes}"
+
+    def read_catalog(self) -> tuple[dict[str, Any] | None, list[journal.Op]]:
+        return (orjson.loads(self.catalog) if self.catalog is not None else None), []
+
+    def write_catalog(self, data: dict[str, Any], *, backup: bool = True) -> None:
+        self.catalog = orjson.dumps(data)
+        self.writes += 1
+
+    def backup_files(self) -> set[str]:
+        return set()
+
+    def read_shard(self, name: str) -> dict[str, Any]:
+        try:
+            return orjson.loads(self.shards[name])
+        except KeyError:
+            raise FileNotFoundError(name) from None
+
+    def write_shard(self, name: str, data: dict[str, Any]) -> None:
+        self.shards[name] = orjson.dumps(data)
+
+    def sync(self) -> None:
+        pass
+
+    def names(self) -> list[str]:
+        return list(self.shards)
+
+    def remove(self, name: str) -> None:
+        self.shards.pop(name, None)
+
+
+# -- what one process has read --------------------------------------------------------------
+
+
+@dataclass
+class _Snapshot:
+    """The catalog as read at one version, with what applies on top of its shard files.
+
+    ``ops`` holds the journal's entry and raw ops by shard number; ``legacy`` holds the
+    shards of a schema-1 store (entries inside the catalog), split in memory.
+    """
+
+    catalog: dict[str, Any]
+    version: str | None
+    shard_size: int
+    ops: dict[int, list[journal.Op]] = field(default_factory=dict)
+    legacy: dict[int, dict[str, Any]] | None = None
+
+    def files(self) -> set[str]:
+        return catalog_files(self.catalog)
+
+    def numbers(self) -> set[int]:
+        numbers = {int(k) for k in self.catalog.get("shards", {}) if str(k).isdigit()}
+        numbers.update(self.ops)
+        if self.legacy:
+            numbers.update(self.legacy)
+        return numbers
+
+
+def _read_snapshot(files: _Files | _MemoryFiles, version: str | None) -> _Snapshot:
+    catalog, ops = files.read_catalog()
+    catalog = catalog if catalog is not None else {}
+    for name in ("meta", "experts", "shards"):
+        if not isinstance(catalog.setdefault(name, {}), dict):
+            raise _damaged(files.path or "in memory", f"table {name!r} is not an object")
+    meta = catalog["meta"].get("1")
+    meta = meta if isinstance(meta, dict) else {}
+    size = int(meta.get("shard_size") or SHARD_SIZE)
+    legacy = None
+    if "entries" in catalog or "raw" in catalog:
+        # Schema 1: the entries live in the catalog itself. Apply the journal to the whole
+        # store as that version did, then split it into shards in memory.
+        for op in ops:
+            journal.apply_op(catalog, *op)
+        ops = []
+        legacy = {}
+        for table in ("entries", "raw"):
+            docs = catalog.pop(table, {})
+            if not isinstance(docs, dict):
+                raise _damaged(files.path or "in memory", f"table {table!r} is not an object")
+            for key, doc in docs.items():
+                if not key.isdigit():
+                    raise _damaged(files.path or "in memory", f"{table} id {key!r} is not a number")
+                shard = legacy.setdefault(shard_of(int(key), size), {"entries": {}, "raw": {}})
+                shard[table][key] = doc
+        highest = max((int(k) for s in legacy.values() for k in s["entries"]), default=0)
+        meta = catalog["meta"].setdefault("1", {})
+        meta["last_id"] = max(highest, int(meta.get("last_id") or 0))
+    by_shard: dict[int, list[journal.Op]] = {}
+    for op in ops:
+        table, doc_id, _doc = op
+        if table in ("entries", "raw"):
+            if doc_id.isdigit():
+                by_shard.setdefault(shard_of(int(doc_id), size), []).append(op)
+        else:
+            journal.apply_op(catalog, *op)
+    return _Snapshot(catalog, version, size, by_shard, legacy)
+
+
+# -- finding stored entries by uid and by source ----------------------------------------------
+
+
+class KeyLookup(Protocol):
+    """Where ``Store.apply`` finds the ids of stored uids and source records.
+
+    The store scans its shards for them (``ScanLookup``); kb's API passes one backed by
+    the search index instead, so that an ingest never holds every key in memory. The
+    ``note_*`` calls tell it what a write changed, before that reaches the index.
+    """
+
+    def ids_for_uids(self, uids: list[str]) -> dict[str, int]: ...
+
+    def ids_for_sources(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], int]: ...
+
+    def note_added(self, entry: Entry) -> None: ...
+
+    def note_replaced(self, old_uid: str, entry: Entry) -> None: ...
+
+    def note_removed(self, uid: str) -> None: ...
+
+
+class ScanLookup:
+    """Every uid and source key of the store in two dicts, built by reading each shard once."""
+
+    def __init__(self, store: Store) -> None:
+        self.by_uid: dict[str, int] = {}
+        self.by_source: dict[tuple[str, str], int] = {}
+        for doc_id, doc in store._iter_docs():
+            self.by_uid[doc["uid"]] = doc_id
+            src = doc.get("source") or {}
+            if src.get("path") and src.get("key") is not None:
+                self.by_source[(src["path"], str(src["key"]))] = doc_id
+
+    def ids_for_uids(self, uids: list[str]) -> dict[str, int]:
+        return {uid: self.by_uid[uid] for uid in uids if uid in self.by_uid}
+
+    def ids_for_sources(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        return {key: self.by_source[key] for key in keys if key in self.by_source}
+
+    def note_added(self, entry: Entry) -> None:
+        self.by_uid[entry.uid] = entry.id
+        if src := source_key(entry):
+            self.by_source[src] = entry.id
+
+    def note_replaced(self, old_uid: str, entry: Entry) -> None:
+        self.by_uid.pop(old_uid, None)
+        self.note_added(entry)
+
+    def note_removed(self, uid: str) -> None:
+        self.by_uid.pop(uid, None)
+
+
+# -- the store --------------------------------------------------------------------------------
+
+
+class _CatalogStorage(Storage):
+    """TinyDB's view of the catalog: the store's current copy, written at the commit."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def read(self) -> dict[str, Any] | None:
+        return self.store._view().catalog
+
+    def write(self, data: dict[str, Any]) -> None:
+        if not self.store._depth:
+            raise StoreError("the store can only be written inside a transaction")
+        self.store._catalog_changed = True
 
 
 @dataclass
@@ -238,10 +472,14 @@ class BatchResult:
     unchanged: list[Entry] = field(default_factory=list)
 
 
-class Store:
-    """Entries in a TinyDB file, written only inside ``transaction()``.
+class _Retry(Exception):
+    """A shard file named by the catalog a reader holds was replaced meanwhile."""
 
-    Pass ``storage=MemoryStorage`` for a throwaway in-memory store (tests).
+
+class Store:
+    """Entries in TinyDB files, written only inside ``transaction()``.
+
+    Pass ``storage=MemoryStorage`` (or no path) for a throwaway in-memory store (tests).
     """
 
     def __init__(
@@ -254,16 +492,26 @@ class Store:
         self.path = Path(path) if path is not None else None
         self.lock_timeout = DEFAULT_LOCK_TIMEOUT if lock_timeout is None else lock_timeout
         if storage is MemoryStorage or self.path is None:
-            self._db = TinyDB(storage=MemoryStorage)
-            self._storage: AtomicJSONStorage | None = None
+            self.path = None
+            self._files: _Files | _MemoryFiles = _MemoryFiles()
         else:
             if self.path.is_dir():
                 raise StoreError(f"store path {self.path} is a folder, not a file")
-            self._db = TinyDB(self.path, storage=storage or AtomicJSONStorage)
-            self._storage = self._db.storage  # type: ignore[assignment]
+            self._files = _Files(self.path)
+        self._db = TinyDB(self, storage=_CatalogStorage)
         self._lock = None
-        self._maps: tuple[dict[str, int], dict[tuple[str, str], int]] | None = None
+        self._snap: _Snapshot | None = None
+        self._depth = 0
+        self._catalog_changed = False
+        self._loaded: OrderedDict[int, dict[str, Any]] = OrderedDict()
+        self._dirty: set[int] = set()
+        self._written: dict[int, tuple[str, int]] = {}  # this transaction's files: name, count
+        self._generation: int | None = None
+        self._scan: ScanLookup | None = None
         self._top_id: int | None = None  # the highest id handed out, once known
+        # A commit keeps the catalog it replaces as kb.json.bak; a repair turns this off,
+        # so that a catalog naming a damaged file never pushes out the last good copy.
+        self.rotate_backup = True
 
     # -- locking and transactions ------------------------------------------------------
 
@@ -271,11 +519,15 @@ class Store:
     def lock_path(self) -> Path | None:
         return self.path.with_name(self.path.name + ".lock") if self.path else None
 
+    @property
+    def shard_folder(self) -> Path | None:
+        return shard_folder(self.path) if self.path else None
+
     @contextmanager
     def transaction(self) -> Iterator[Store]:
-        """Hold the store's lock, read the current file, and write once at the end.
+        """Hold the store's lock, read the current catalog, and write once at the end.
 
-        On an exception nothing is written and the in-memory copy is dropped.
+        On an exception nothing is committed and the in-memory copy is dropped.
         """
         self.begin()
         try:
@@ -292,38 +544,45 @@ class Store:
         """
         lock = self._acquire()
         try:
-            kept = self._storage.begin() if self._storage is not None else True
-            if not kept:
-                # Forget cached Table objects and key maps: they remember the next id,
-                # query results and uids of a version another process has changed
-                # since (TinyDB 4 keeps tables in `_tables`; see the pin in pyproject).
-                self._db._tables.clear()
-                self._maps = None
-                self._top_id = None
+            if self._depth == 0:
+                version = self._files.version()
+                if self._snap is None or self._snap.version is None or self._snap.version != version:
+                    self._forget()
+                    self._snap = _read_snapshot(self._files, version)
+                self._catalog_changed = False
+            self._depth += 1
             self._check_schema()
         except BaseException:
-            if self._storage is not None:
-                self._storage.rollback()
+            if self._depth:
+                self._depth -= 1
+            if not self._depth:
+                self._forget()
             if lock is not None:
                 lock.release()
             raise
 
     def commit(self) -> None:
-        """Write the transaction's changes (one atomic file write) and release the lock."""
+        """Write the transaction's changes (new shard files, then the catalog) and release the lock."""
         try:
-            if self._storage is not None:
-                self._storage.commit()
+            self._depth -= 1
+            if self._depth == 0:
+                try:
+                    if self._dirty or self._written or self._catalog_changed:
+                        self._write_out()
+                except BaseException:
+                    self._discard_written()
+                    self._forget()
+                    raise
         finally:
             if self._lock is not None:
                 self._lock.release()
 
     def rollback(self) -> None:
-        """Drop the transaction's changes (nothing was written) and release the lock."""
+        """Drop the transaction's changes (nothing is committed) and release the lock."""
         try:
-            if self._storage is not None:
-                self._storage.rollback()
-            self._maps = None
-            self._top_id = None
+            self._depth = 0
+            self._discard_written()
+            self._forget()
         finally:
             if self._lock is not None:
                 self._lock.release()
@@ -362,16 +621,47 @@ class Store:
             raise StoreError(f"cannot lock store {self.path}: {exc.strerror or exc}") from exc
         return self._lock
 
+    def _forget(self) -> None:
+        """Drop everything read or changed: the next use reads the files afresh."""
+        self._snap = None
+        self._loaded.clear()
+        self._dirty.clear()
+        self._written.clear()
+        self._generation = None
+        self._scan = None
+        self._top_id = None
+        self._catalog_changed = False
+        # TinyDB caches Table objects that remember query results and the next id
+        # (TinyDB 4 keeps them in `_tables`; see the pin in pyproject).
+        self._db._tables.clear()
+
     def _check_schema(self) -> None:
-        meta = self._db.table("meta").get(doc_id=1)
-        if meta and int(meta.get("schema", 0)) > SCHEMA_VERSION:
+        meta = self._meta()
+        if int(meta.get("schema", 0) or 0) > SCHEMA_VERSION:
             raise StoreError(
                 f"store {self.path} was written by a newer kb (schema {meta['schema']}); "
                 "upgrade kb to use it"
             )
 
+    def _meta(self) -> dict[str, Any]:
+        meta = self._view().catalog["meta"].get("1")
+        return meta if isinstance(meta, dict) else {}
+
+    def _view(self) -> _Snapshot:
+        """The catalog this call reads: the transaction's, or the files' current one."""
+        if self._depth:
+            assert self._snap is not None
+            return self._snap
+        version = self._files.version()
+        if self._snap is None or self._snap.version is None or self._snap.version != version:
+            self._forget()
+            # The version is taken before the read: if a writer slips in between, the copy
+            # is newer than its tag, and the next call's check reads it again.
+            self._snap = _read_snapshot(self._files, version)
+        return self._snap
+
     def signature(self) -> str:
-        """Return a token that changes whenever the store file is rewritten (see kb.paths)."""
+        """Return a token that changes whenever the store is written (see kb.paths)."""
         if self.path is None:
             return "memory"
         try:
@@ -380,20 +670,130 @@ class Store:
             raise StoreError(f"cannot read store {self.path}: {exc.strerror or exc}") from exc
 
     def last_id(self) -> int:
-        """The highest id ever handed out (read inside a transaction)."""
-        meta = self._db.table("meta").get(doc_id=1) or {}
-        return int(meta.get("last_id", 0))
+        """The highest id ever handed out."""
+        return int(self._meta().get("last_id", 0) or 0)
+
+    # -- shards ----------------------------------------------------------------------------
+
+    def _shard(self, number: int) -> dict[str, Any]:
+        """Return shard ``number`` as this process sees it (loaded, and kept for a while)."""
+        data = self._loaded.get(number)
+        if data is not None:
+            self._loaded.move_to_end(number)
+            return data
+        data = self._read_shard(number)
+        self._loaded[number] = data
+        while len(self._loaded) > KEEP_LOADED:
+            old, old_data = self._loaded.popitem(last=False)
+            if old in self._dirty:
+                self._write_shard(old, old_data)
+        return data
+
+    def _read_shard(self, number: int) -> dict[str, Any]:
+        snap = self._view()
+        if number in self._written:
+            # Written out earlier in this transaction, with the journal's ops already in.
+            return self._files.read_shard(self._written[number][0])
+        if snap.legacy is not None and number in snap.legacy:
+            return snap.legacy[number]
+        doc = snap.catalog["shards"].get(str(number))
+        if isinstance(doc, dict) and isinstance(doc.get("file"), str):
+            try:
+                data = self._files.read_shard(doc["file"])
+            except FileNotFoundError:
+                if not self._depth:
+                    raise _Retry from None
+                raise _damaged(self.path, f"its shard file {doc['file']} is missing") from None
+        else:
+            data = {"entries": {}, "raw": {}}
+        for op in snap.ops.get(number, ()):
+            journal.apply_op(data, *op)
+        return data
+
+    def _with_retry(self, read):
+        """Run a read outside a transaction again if a writer replaced a shard file under it."""
+        for _ in range(5):
+            try:
+                return read()
+            except _Retry:
+                self._forget()
+        return read()
+
+    def _write_shard(self, number: int, data: dict[str, Any]) -> None:
+        """Write a changed shard to a new file that the commit's catalog will name."""
+        if self._generation is None:
+            # Above every generation on disk, so no file that any catalog names (the
+            # backup's, or a damaged one kept aside) is ever overwritten.
+            on_disk = [parsed[1] for name in self._files.names() if (parsed := parse_shard_file_name(name))]
+            self._generation = max([int(self._meta().get("generation", 0) or 0), *on_disk]) + 1
+        name = shard_file_name(number, self._generation)
+        self._files.write_shard(name, data)
+        self._written[number] = (name, len(data["entries"]))
+        self._dirty.discard(number)
+
+    def _changed(self, number: int) -> dict[str, Any]:
+        data = self._shard(number)
+        self._dirty.add(number)
+        return data
+
+    def _write_out(self) -> None:
+        """Commit: fold the journal, write changed shards, then the catalog; drop old files."""
+        snap = self._snap
+        assert snap is not None
+        # The new catalog makes the journal stale, so every shard it touches is rewritten
+        # with its ops in, and a schema-1 store is written out as shards.
+        for number in sorted(set(snap.ops) | set(snap.legacy or ())):
+            if number not in self._written:
+                self._changed(number)
+        for number in sorted(self._dirty):
+            self._write_shard(number, self._loaded[number])
+        previous = snap.files()
+        catalog = snap.catalog
+        shards = catalog.setdefault("shards", {})
+        for number, (name, count) in sorted(self._written.items()):
+            shards[str(number)] = {"file": name, "entries": count}
+        meta = catalog.setdefault("meta", {}).setdefault("1", {"created_at": now_iso()})
+        meta["schema"] = SCHEMA_VERSION
+        meta["shard_size"] = snap.shard_size
+        meta["last_id"] = max(self._top_id or 0, int(meta.get("last_id", 0) or 0))
+        if self._generation is not None:
+            meta["generation"] = self._generation
+        self._files.sync()
+        self._files.write_catalog(catalog, backup=self.rotate_backup)
+        # The new catalog holds every journalled write; a crash before this line leaves a
+        # journal naming the old catalog, which is then ignored.
+        if self.path is not None:
+            journal.discard(self.path)
+        # Keep the files of the new catalog and of the backup (the replaced catalog, or
+        # an older one that a repair left in place), so the backup stays whole.
+        keep = catalog_files(catalog) | previous | self._files.backup_files()
+        for name in self._files.names():
+            if (parse_shard_file_name(name) and name not in keep) or _TEMP_FILE.fullmatch(name):
+                self._files.remove(name)
+        snap.ops = {}
+        snap.legacy = None
+        snap.version = self._files.version()
+        self._written.clear()
+        self._dirty.clear()
+        self._generation = None
+        self._catalog_changed = False
+
+    def _discard_written(self) -> None:
+        for name, _count in self._written.values():
+            self._files.remove(name)
 
     # -- small writes through the journal (see kb/journal.py) ----------------------------
 
     def can_journal(self) -> bool:
-        """Whether a small write may be appended to the journal instead of a full rewrite.
+        """Whether a small write may be appended to the journal instead of a commit.
 
-        Not for a store that does not exist yet (a journal needs a base file) or whose
-        journal has grown large enough to be folded into the base.
+        Not for a store that does not exist yet (a journal needs a catalog file), one
+        still in the single-file layout, or one whose journal has grown large enough to
+        be folded into the shards.
         """
-        return self._storage is not None and self.path is not None and self.path.exists() \
-            and not journal.wants_compaction(self.path)
+        if self.path is None or not self.path.exists() or journal.wants_compaction(self.path):
+            return False
+        return int(self._meta().get("schema", 0) or 0) >= SCHEMA_VERSION
 
     def journal_ops_for(self, entries: Iterable[Entry], *, last_id: int | None = None) -> list[journal.Op]:
         """The journal ops that store these entries (whole documents, raw text, experts)."""
@@ -417,24 +817,51 @@ class Store:
             raise StoreError(
                 f"cannot write store {self.path}: {exc.strerror or exc}; the previous version was kept"
             ) from exc
-        if self._storage is not None:
-            self._storage.close()  # the cached copy no longer matches the files
+        if not self._depth:
+            self._forget()  # the copy no longer matches the files
 
     def exists(self) -> bool:
         return self.path is None or self.path.exists()
 
+    def size_bytes(self) -> int:
+        """Bytes on disk of the store's current version: catalog, journal and shard files."""
+        if self.path is None:
+            return 0
+        files = [self.path, journal.journal_path(self.path)]
+        folder = shard_folder(self.path)
+        files += [folder / name for name in self._view().files()]
+        total = 0
+        for path in files:
+            try:
+                total += path.stat().st_size
+            except OSError:
+                pass
+        return total
+
     # -- reading -----------------------------------------------------------------------
 
-    def _entries(self):
-        return self._db.table("entries")
-
     def count(self) -> int:
-        return len(self._entries())
+        """Return how many entries the store holds."""
+        return self._with_retry(self._count)
+
+    def _count(self) -> int:
+        snap = self._view()
+        total = 0
+        for number in snap.numbers() | set(self._loaded) | set(self._written):
+            if number in self._loaded:
+                total += len(self._loaded[number]["entries"])
+            elif number in self._written:
+                total += self._written[number][1]
+            elif number in snap.ops or (snap.legacy and number in snap.legacy):
+                total += len(self._read_shard(number)["entries"])
+            else:
+                total += int(snap.catalog["shards"].get(str(number), {}).get("entries", 0))
+        return total
 
     def experts(self) -> dict[str, Expert]:
         out = {}
-        for doc in self._db.table("experts").all():
-            expert = Expert.from_dict(doc)
+        for doc in self._view().catalog["experts"].values():
+            expert = Expert.from_dict(doc) if isinstance(doc, dict) else None
             if expert:
                 out[expert.name] = expert
         return out
@@ -447,37 +874,78 @@ class Store:
         data["id"] = doc_id
         return Entry.from_dict(data)
 
+    def _numbers(self) -> list[int]:
+        return sorted(self._view().numbers() | set(self._loaded) | set(self._written))
+
+    def _iter_docs(self, *, with_raw: bool = False) -> Iterator[tuple[int, dict[str, Any]]]:
+        """Yield (id, document) for every entry in id order, one shard at a time.
+
+        Inside a transaction the shards go through the cache (changes are seen). Outside,
+        each is read once and let go, from the catalog current at that moment: if a
+        writer commits meanwhile, every entry is still whole, but shards read before and
+        after that commit come from two versions.
+        """
+        done = 0
+        while True:
+            try:
+                later = [n for n in self._numbers() if n > done]
+                if not later:
+                    return
+                number = min(later)
+                data = self._shard(number) if self._depth else self._read_shard(number)
+            except _Retry:
+                self._forget()
+                continue
+            raw = data["raw"] if with_raw else None
+            for key in sorted(data["entries"], key=int):
+                doc = data["entries"][key]
+                yield int(key), (doc if raw is None else (doc, raw.get(key)))
+            done = number
+
     def iter_entries(self) -> Iterator[Entry]:
-        """Yield every entry, with its expert's profile joined in."""
+        """Yield every entry in id order, with its expert's profile joined in."""
         experts = self.experts()
-        for doc in self._entries().all():
-            yield self._to_entry(doc, doc.doc_id, experts)
+        for doc_id, doc in self._iter_docs():
+            yield self._to_entry(doc, doc_id, experts)
+
+    def iter_documents(self, *, with_raw: bool = False) -> Iterator[tuple[int, Any]]:
+        """Yield (id, stored document) — or (id, (document, raw document)) — in id order."""
+        return self._iter_docs(with_raw=with_raw)
+
+    def _doc(self, entry_id: int) -> dict[str, Any] | None:
+        if entry_id is None or int(entry_id) < 1:
+            return None
+        size = self._view().shard_size
+        if self._depth:
+            return self._shard(shard_of(entry_id, size))["entries"].get(str(entry_id))
+        return self._with_retry(lambda: self._shard(shard_of(entry_id, size))["entries"].get(str(entry_id)))
 
     def get(self, entry_id: int) -> Entry:
-        doc = self._entries().get(doc_id=entry_id)
+        doc = self._doc(entry_id)
         if doc is None:
             raise NotFound(f"no entry with id {entry_id}")
-        return self._to_entry(doc, entry_id, self.experts())
+        return self._to_entry(doc, int(entry_id), self.experts())
 
     def get_raw(self, entry_id: int) -> str | None:
-        doc = self._db.table("raw").get(doc_id=entry_id)
-        return doc.get("text") if doc else None
+        if entry_id is None or int(entry_id) < 1:
+            return None
+        size = self._view().shard_size
+
+        def read() -> str | None:
+            doc = self._shard(shard_of(entry_id, size))["raw"].get(str(entry_id))
+            return doc.get("text") if isinstance(doc, dict) else None
+
+        return read() if self._depth else self._with_retry(read)
 
     def id_for_uid(self, uid: str) -> int | None:
-        return self._key_maps()[0].get(uid)
+        return self._lookup(None).ids_for_uids([uid]).get(uid)
 
-    def _key_maps(self) -> tuple[dict[str, int], dict[tuple[str, str], int]]:
-        """Map uid -> id and (source path, record key) -> id, built once per transaction."""
-        if self._maps is None:
-            by_uid: dict[str, int] = {}
-            by_source: dict[tuple[str, str], int] = {}
-            for doc in self._entries().all():
-                by_uid[doc["uid"]] = doc.doc_id
-                src = doc.get("source") or {}
-                if src.get("path") and src.get("key") is not None:
-                    by_source[(src["path"], str(src["key"]))] = doc.doc_id
-            self._maps = (by_uid, by_source)
-        return self._maps
+    def _lookup(self, lookup: KeyLookup | None) -> KeyLookup:
+        if lookup is not None:
+            return lookup
+        if self._scan is None:
+            self._scan = ScanLookup(self)
+        return self._scan
 
     # -- writing (inside a transaction) ------------------------------------------------
 
@@ -511,35 +979,45 @@ class Store:
         if new_docs:
             table.insert_multiple(new_docs)
 
-    def apply(self, entries: Iterable[Entry], *, update_by_source: bool = True) -> BatchResult:
+    def apply(
+        self, entries: Iterable[Entry], *, update_by_source: bool = True, lookup: KeyLookup | None = None
+    ) -> BatchResult:
         """Add new entries, update those whose source record changed, skip known uids.
 
         An entry whose uid is already stored is unchanged (the same page saved under two
         names is one entry). Otherwise, an entry from the same file and record key as a
         stored one replaces it, keeping its id and created_at. Everything else is added.
-        Each table is rewritten once per call, however many entries it carries: TinyDB
-        copies a whole table on every operation, so per-entry calls would be quadratic.
+        ``lookup`` says which uids and source records are stored (default: a scan of
+        the store, kept for the transaction).
         """
-        by_uid, by_source = self._key_maps()
-        table = self._entries()
+        self._require_transaction()
+        keys = self._lookup(lookup)
+        entries = list(entries)
+        known = keys.ids_for_uids(list(dict.fromkeys(e.uid for e in entries)))
+        sources = {}
+        if update_by_source:
+            wanted = list(dict.fromkeys(k for e in entries if (k := source_key(e))))
+            sources = keys.ids_for_sources(wanted) if wanted else {}
         result = BatchResult()
         stamp = now_iso()
         pending: dict[str, Entry] = {}
         for entry in entries:
-            if entry.uid in by_uid or entry.uid in pending:
-                twin = by_uid.get(entry.uid)
+            if entry.uid in known or entry.uid in pending:
+                twin = known.get(entry.uid)
                 entry.id = twin if twin is not None else None
                 result.unchanged.append(entry)
                 continue
-            src_key = _source_key(entry) if update_by_source else None
-            old_id = by_source.get(src_key) if src_key else None
-            if old_id is not None:
-                old = table.get(doc_id=old_id)
+            src_key = source_key(entry) if update_by_source else None
+            old_id = sources.get(src_key) if src_key else None
+            old = self._doc(old_id) if old_id is not None else None
+            if old is not None:
                 entry.id = old_id
                 entry.created_at = old.get("created_at") or stamp
                 entry.updated_at = stamp
-                by_uid.pop(old["uid"], None)
-                by_uid[entry.uid] = old_id
+                known.pop(old["uid"], None)
+                known[entry.uid] = old_id
+                keys.note_replaced(old["uid"], entry)
+                self._put([entry])
                 result.updated.append(entry)
                 continue
             entry.created_at = entry.created_at or stamp
@@ -550,82 +1028,150 @@ class Store:
         for entry in result.added:
             entry.id = next_id
             next_id += 1
-            by_uid[entry.uid] = entry.id
-            if src := _source_key(entry):
-                by_source[src] = entry.id
+            known[entry.uid] = entry.id
+            keys.note_added(entry)
         for entry in result.unchanged:
             if entry.id is None:
-                entry.id = by_uid[entry.uid]
-        self._put(result.added, result.updated)
+                entry.id = known[entry.uid]
+        self._put(result.added)
+        self._merge_experts(result.added + result.updated)
         return result
 
-    def replace(self, entry: Entry) -> Entry:
+    def replace(self, entry: Entry, *, lookup: KeyLookup | None = None) -> Entry:
         """Overwrite a stored entry (by ``entry.id``) with new content, e.g. after an edit."""
-        old = self._entries().get(doc_id=entry.id)
+        self._require_transaction()
+        old = self._doc(entry.id)
         if old is None:
             raise NotFound(f"no entry with id {entry.id}")
-        by_uid = self._key_maps()[0]
-        other = by_uid.get(entry.uid)
+        keys = self._lookup(lookup)
+        other = keys.ids_for_uids([entry.uid]).get(entry.uid)
         if other is not None and other != entry.id:
             raise InvalidEntry(f"entry {other} already has this question and answer")
         entry.created_at = old.get("created_at") or now_iso()
         entry.updated_at = now_iso()
-        by_uid.pop(old["uid"], None)
-        by_uid[entry.uid] = entry.id
-        self._put([], [entry])
+        keys.note_replaced(old["uid"], entry)
+        self._put([entry])
+        self._merge_experts([entry])
         return entry
 
-    def remove(self, ids: Iterable[int]) -> list[int]:
+    def remove(self, ids: Iterable[int], *, lookup: KeyLookup | None = None) -> list[int]:
         """Remove entries by id; return the ids that existed and are now gone."""
-        table = self._entries()
-        present = [i for i in dict.fromkeys(ids) if table.contains(doc_id=i)]
-        if present:
-            table.remove(doc_ids=present)
-            raw = self._db.table("raw")
-            raw.remove(doc_ids=[i for i in present if raw.contains(doc_id=i)])
-            self._maps = None
+        self._require_transaction()
+        size = self._view().shard_size
+        present = []
+        for entry_id in dict.fromkeys(ids):
+            if entry_id is None or int(entry_id) < 1:
+                continue
+            data = self._shard(shard_of(entry_id, size))
+            doc = data["entries"].get(str(entry_id))
+            if doc is None:
+                continue
+            data = self._changed(shard_of(entry_id, size))
+            del data["entries"][str(entry_id)]
+            data["raw"].pop(str(entry_id), None)
+            present.append(entry_id)
+            if lookup is not None or self._scan is not None:
+                self._lookup(lookup).note_removed(doc["uid"])
         return present
+
+    # -- repairs (kb doctor) -----------------------------------------------------------
+
+    def put_shard(self, number: int, data: dict[str, Any]) -> None:
+        """Replace a whole shard (a repair); the journal's ops for it apply on top."""
+        self._require_transaction()
+        snap = self._view()
+        data = {"entries": dict(data.get("entries") or {}), "raw": dict(data.get("raw") or {})}
+        for op in snap.ops.pop(number, ()):
+            journal.apply_op(data, *op)
+        if snap.legacy is not None:
+            snap.legacy.pop(number, None)
+        self._loaded[number] = data
+        self._dirty.add(number)
+        self._written.pop(number, None)
+        top = max((int(k) for k in data["entries"]), default=0)
+        self._top_id = max(self._top_id or int(self._meta().get("last_id", 0) or 0), top)
+        self._catalog_changed = True
+
+    def set_shard_counts(self, counts: dict[str, int]) -> None:
+        """Correct the catalog's entry counts of shards (a repair)."""
+        self._require_transaction()
+        shards = self._view().catalog["shards"]
+        for key, count in counts.items():
+            if isinstance(shards.get(key), dict):
+                shards[key]["entries"] = count
+                self._catalog_changed = True
+
+    def apply_ops(self, ops: Iterable[journal.Op]) -> None:
+        """Apply journal ops in a transaction (a repair replaying a journal by hand)."""
+        self._require_transaction()
+        size = self._view().shard_size
+        for table, doc_id, doc in ops:
+            if table in ("entries", "raw"):
+                if doc_id.isdigit():
+                    journal.apply_op(self._changed(shard_of(int(doc_id), size)), table, doc_id, doc)
+                    if table == "entries" and doc is not None:
+                        self._next_id()
+                        self._top_id = max(self._top_id, int(doc_id))
+            else:
+                journal.apply_op(self._view().catalog, table, doc_id, doc)
+        self._db._tables.clear()
+        self._catalog_changed = True
+
+    def _require_transaction(self) -> None:
+        if not self._depth:
+            raise StoreError("the store can only be written inside a transaction")
 
     def _next_id(self) -> int:
         """Return the next unused id; ids of removed entries are never handed out again."""
         if self._top_id is None:
-            meta = self._db.table("meta").get(doc_id=1) or {}
-            highest = max((int(k) for k in self._entries()._read_table()), default=0)
-            self._top_id = max(highest, int(meta.get("last_id", 0)))
+            self._top_id = int(self._meta().get("last_id", 0) or 0)
         return self._top_id + 1
 
-    def _put(self, added: list[Entry], updated: list[Entry]) -> None:
-        """Write new and changed entries, their raw text and their experts' profiles.
+    def _put(self, entries: list[Entry]) -> None:
+        """Write entries and their raw text into their shards.
 
-        The documents go straight into the storage's data (TinyDB's own format: table ->
-        id -> document) rather than through Table.insert_multiple, which converts every
-        key of the whole table twice per call: with ingest applying 1,000 entries at a
-        time that was O(n) per chunk, quadratic over a large ingest. An entry written
-        without raw text keeps the raw text it had.
+        The documents go straight into the shards' data (TinyDB's own format: table ->
+        id -> document) rather than through TinyDB's Table, which copies and converts
+        every key of a table on each call. An entry written without raw text keeps the
+        raw text it had.
         """
-        if not added and not updated:
+        if not entries:
             return
-        storage = self._db.storage
-        data = storage.read() or {}
-        docs = data.setdefault("entries", {})
-        raw = data.setdefault("raw", {})
-        both = added + updated
-        for entry in both:
-            docs[str(entry.id)] = self._doc_for(entry)
+        size = self._view().shard_size
+        for entry in entries:
+            data = self._changed(shard_of(entry.id, size))
+            data["entries"][str(entry.id)] = self._doc_for(entry)
             if entry.raw is not None:
-                raw[str(entry.id)] = {"text": entry.raw}
-        if added:
-            last = max(e.id for e in added)
-            meta = data.setdefault("meta", {}).setdefault("1", {"schema": SCHEMA_VERSION, "created_at": now_iso()})
-            meta["last_id"] = max(last, int(meta.get("last_id", 0)))
-            self._top_id = max(last, self._top_id or 0)
-        storage.write(data)
-        for table in self._db._tables.values():  # their query caches are stale now
-            table.clear_cache()
-        self._merge_experts(both)
+                data["raw"][str(entry.id)] = {"text": entry.raw}
+            if self._top_id is None or entry.id > self._top_id:
+                self._next_id()
+                self._top_id = max(self._top_id, entry.id)
+        self._catalog_changed = True
 
 
-def _source_key(entry: Entry) -> tuple[str, str] | None:
+def read_whole(path: str | os.PathLike[str], *, shards: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+    """Return a store as one dict of tables (meta, experts, entries, raw), journal applied.
+
+    The shape of a single-file TinyDB store: for tests, checks and small stores only, as it
+    holds every entry in memory. ``shards`` is the folder of its shard files when that is
+    not the one beside ``path`` (a backup catalog, ``kb.json.bak``, names files in
+    ``kb.json.d``).
+    """
+    store = Store(path)
+    if shards is not None:
+        store._files = _Files(Path(path), Path(shards))
+    snap = store._view()
+    entries: dict[str, Any] = {}
+    raw: dict[str, Any] = {}
+    for doc_id, (doc, text) in store.iter_documents(with_raw=True):
+        entries[str(doc_id)] = doc
+        if text is not None:
+            raw[str(doc_id)] = text
+    return {"meta": snap.catalog.get("meta", {}), "experts": snap.catalog.get("experts", {}),
+            "entries": entries, "raw": raw}
+
+
+def source_key(entry: Entry) -> tuple[str, str] | None:
     """Return (file path, record key) for entries read from a named file, else None."""
     src = entry.source
     if not src.path or src.key is None:

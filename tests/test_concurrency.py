@@ -17,7 +17,7 @@ from pathlib import Path
 import orjson
 
 from kb.models import make_uid
-from kb.store import AtomicJSONStorage
+from kb.store import read_whole, write_atomically
 
 WRITERS = 4
 PER_WRITER = 50
@@ -72,7 +72,7 @@ class Reader(threading.Thread):
 
 
 def _assert_each_once(store: Path, expected: set[str]) -> None:
-    data = AtomicJSONStorage(store).read()  # the store as kb reads it (base file and journal)
+    data = read_whole(store)  # the store as kb reads it (base file and journal)
     uids = [doc["uid"] for doc in data["entries"].values()]
     assert len(uids) == len(set(uids)), "an entry was stored twice"
     assert set(uids) == expected, f"{len(expected - set(uids))} entries missing"
@@ -191,8 +191,7 @@ def test_reader_is_served_while_a_writer_holds_the_lock(tmp_path: Path) -> None:
     assert added.returncode == 0, added.stderr
     # The store moves on (a new file renamed into place) while the index stays behind,
     # as it is while an ingest runs; the writer still holds the lock.
-    storage = AtomicJSONStorage(store)
-    storage.write(storage.read())
+    write_atomically(store, store.read_bytes())
     holder = _hold_lock(store)
     try:
         started = time.monotonic()

@@ -26,7 +26,7 @@ import orjson
 import pytest
 
 from kb.models import make_uid
-from kb.store import AtomicJSONStorage
+from kb.store import read_whole
 
 N_FILES = 3000
 CAMPAIGNS = 4
@@ -107,11 +107,11 @@ def _check_after_kill(store: Path, expected: list[str], tally: Tally, where: str
             via_store = sorted(e.id for e in kb.store.iter_entries())
             version = kb.store.signature()
         kb.close()
-        ids = _whole_entries(AtomicJSONStorage(store).read(), expected, where)
+        ids = _whole_entries(read_whole(store), expected, where)
         assert via_store == ids
     backup = store.with_name(store.name + ".bak")
     if backup.exists():
-        _whole_entries(orjson.loads(backup.read_bytes()), expected, f"{where} (backup)")
+        _whole_entries(read_whole(backup, shards=store.with_name(store.name + ".d")), expected, f"{where} (backup)")
     tally.totals.append(len(ids))
     tally.temp_files = max(tally.temp_files, len(list(store.parent.glob(f".{store.name}.*.tmp"))))
     index = store.with_name("kb.index.sqlite")
@@ -160,7 +160,7 @@ def _campaign(n: int, folder: Path, expected: list[str], delays: list[float], ro
     assert done.returncode == 0, done.stderr
     report = orjson.loads(done.stdout)
     assert report["counts"]["failed"] == 0
-    data = AtomicJSONStorage(store).read()
+    data = read_whole(store)
     uids = [doc["uid"] for doc in data["entries"].values()]
     assert len(uids) == N_FILES and set(uids) == set(expected), "not every file exactly once"
     _check_after_kill(store, expected, tally, f"campaign {n}, completed")

@@ -16,7 +16,7 @@ import pytest
 
 from kb.doctor import check, repair, salvage
 from kb.models import make_uid
-from kb.store import AtomicJSONStorage, write_atomically
+from kb.store import read_whole, shard_folder, write_atomically
 
 
 def _jsonl(folder: Path, name: str, start: int, count: int) -> Path:
@@ -33,7 +33,12 @@ def _uids(start: int, count: int) -> set[str]:
 
 
 def _stored_uids(store: Path) -> set[str]:
-    return {doc["uid"] for doc in (AtomicJSONStorage(store).read() or {}).get("entries", {}).values()}
+    return {doc["uid"] for doc in read_whole(store)["entries"].values()}
+
+
+def _shard_file(store: Path, number: int = 1) -> Path:
+    """The file of shard ``number`` that the store's catalog names."""
+    return shard_folder(store) / orjson.loads(store.read_bytes())["shards"][str(number)]["file"]
 
 
 @pytest.fixture
@@ -74,7 +79,7 @@ def test_write_backup_survives_an_interrupted_previous_backup(tmp_path: Path) ->
 
 
 def test_ingest_leaves_last_good_copy(filled: Path) -> None:
-    bak = orjson.loads(filled.with_name("kb.json.bak").read_bytes())
+    bak = read_whole(filled.with_name("kb.json.bak"), shards=shard_folder(filled))
     assert {d["uid"] for d in bak["entries"].values()} == _uids(0, 5)
 
 
@@ -114,8 +119,8 @@ def test_doctor_without_a_store(kb_run, kb_db: Path) -> None:
     assert not kb_db.parent.exists(), "a check must not create anything"
 
 
-def test_doctor_repair_truncated_store_prefers_larger_recovery(filled: Path, kb_run) -> None:
-    """Cut near the end: salvage recovers more than the 5-entry backup, so salvage wins."""
+def test_doctor_repair_damaged_catalog_rebuilds_it_from_the_shards(filled: Path, kb_run) -> None:
+    """Cut the catalog: the shard files on disk hold all 25 entries, more than the backup's 5."""
     blob = filled.read_bytes()
     damaged = blob[: int(len(blob) * 0.9)]
     filled.write_bytes(damaged)
@@ -126,20 +131,20 @@ def test_doctor_repair_truncated_store_prefers_larger_recovery(filled: Path, kb_
     assert fixed.returncode == 0, fixed.stdout
     report = orjson.loads(fixed.stdout)
     said = " ".join(report["actions"])
-    assert "from the" in said and "salvaged entries" in said, said
+    assert "restored the store from the 25 entries of the shard files on disk (kb.json.bak holds only 5)" in said
     aside = list(filled.parent.glob("kb.json.damaged-*"))
     assert len(aside) == 1 and aside[0].read_bytes() == damaged, "the damaged file must be kept as it was"
-    salvaged = list(filled.parent.glob("kb.json.salvaged-*.json"))
-    assert len(salvaged) == 1
-    recovered = _stored_uids(filled)
-    assert _uids(0, 5) < recovered <= _uids(0, 25)
+    assert _stored_uids(filled) == _uids(0, 25)
     listed = kb_run("list", "--format", "ids", "--limit", "0")
-    assert listed.returncode == 0 and len(listed.stdout.split()) == len(recovered)
+    assert listed.returncode == 0 and len(listed.stdout.split()) == 25
+    assert report["healthy"] is True
 
 
 def test_doctor_repair_restores_backup_when_it_holds_more(filled: Path, kb_run) -> None:
-    """Cut right at the start: salvage finds little, the backup's 5 entries win."""
+    """Catalog cut and its newest shard file lost: the backup's 5 entries are all there is."""
+    newest = _shard_file(filled)
     filled.write_bytes(filled.read_bytes()[:40])
+    newest.unlink()
     fixed = kb_run("doctor", "--repair")
     assert fixed.returncode == 0, fixed.stdout
     assert b"restored the store from kb.json.bak" in fixed.stdout
@@ -156,9 +161,55 @@ def test_doctor_repair_nothing_to_recover_leaves_file(kb_db: Path, kb_run) -> No
     assert kb_db.read_bytes() == b"\x00garbage, not JSON at all"
 
 
+def test_doctor_repair_lost_catalog_is_rebuilt_from_the_shards(filled: Path, kb_run) -> None:
+    filled.unlink()
+    found = kb_run("doctor", "--json")
+    assert found.returncode == 1 and _findings(orjson.loads(found.stdout))["store"] == "problem"
+    fixed = kb_run("doctor", "--repair", "--json")
+    assert fixed.returncode == 0, fixed.stdout
+    assert _stored_uids(filled) == _uids(0, 25)
+
+
+def test_doctor_repair_damaged_shard_prefers_larger_recovery(filled: Path, tmp_path: Path, kb_run) -> None:
+    """A shard cut near its end: its salvaged entries (most of 25) beat the backup's 5."""
+    shard = _shard_file(filled)
+    blob = shard.read_bytes()
+    damaged = blob[: int(len(blob) * 0.9)]
+    shard.write_bytes(damaged)
+    # Reads the index can serve still work; what needs the shard says where the damage is.
+    assert kb_run("search", "knob").returncode == 0
+    raw = kb_run("export")
+    assert raw.returncode == 3 and shard.name.encode() in raw.stderr and b"kb doctor" in raw.stderr
+    found = orjson.loads(kb_run("doctor", "--json").stdout)
+    assert _findings(found)["shards"] == "problem"
+    fixed = kb_run("doctor", "--repair", "--json")
+    assert fixed.returncode == 0, fixed.stdout
+    report = orjson.loads(fixed.stdout)
+    said = " ".join(report["actions"])
+    assert "from the whole entries salvaged from it" in said and "the last good copy's" in said, said
+    aside = list(shard_folder(filled).glob("*.damaged-*"))
+    assert len(aside) == 1 and aside[0].read_bytes() == damaged, "the damaged file must be kept as it was"
+    recovered = _stored_uids(filled)
+    assert _uids(0, 5) < recovered <= _uids(0, 25)
+    assert report["healthy"] is True
+    listed = kb_run("list", "--format", "ids", "--limit", "0")
+    assert listed.returncode == 0 and len(listed.stdout.split()) == len(recovered)
+    # The repaired store takes writes, and they keep the kept-aside file.
+    assert kb_run("ingest", "-q", str(_jsonl(tmp_path, "c.jsonl", 100, 3))).returncode == 0
+    assert aside[0].exists()
+
+
+def test_doctor_repair_lost_shard_restores_the_backups_version(filled: Path, kb_run) -> None:
+    _shard_file(filled).unlink()
+    assert _findings(orjson.loads(kb_run("doctor", "--json").stdout))["shards"] == "problem"
+    fixed = kb_run("doctor", "--repair", "--json")
+    assert fixed.returncode == 0, fixed.stdout
+    assert _stored_uids(filled) == _uids(0, 5)
+
+
 def test_salvage_recovers_only_whole_entries_at_every_cut(tmp_path: Path, kb_db: Path, kb_run) -> None:
     assert kb_run("ingest", "-q", str(_jsonl(tmp_path, "a.jsonl", 0, 30))).returncode == 0
-    blob = kb_db.read_bytes()
+    blob = _shard_file(kb_db).read_bytes()
     full = _uids(0, 30)
     previous = -1
     for cut in range(0, len(blob) + 1, max(1, len(blob) // 150)):
@@ -175,29 +226,33 @@ def test_salvage_recovers_only_whole_entries_at_every_cut(tmp_path: Path, kb_db:
 
 def test_salvage_skips_garbage_in_the_middle(tmp_path: Path, kb_db: Path, kb_run) -> None:
     assert kb_run("ingest", "-q", str(_jsonl(tmp_path, "a.jsonl", 0, 30))).returncode == 0
-    blob = bytearray(kb_db.read_bytes())
+    blob = bytearray(_shard_file(kb_db).read_bytes())
     middle = blob.index(b"fault number 15")
     blob[middle: middle + 20] = b"\x00\xff{{]]\"\\" * 2 + b"\x00" * 6
     data = salvage(bytes(blob))
     uids = {d["uid"] for d in data["entries"].values()}
     assert len(uids) == 29 and uids < _uids(0, 30)
-    # The result is a store kb opens.
+    # The result is a store kb opens (in the single-file layout, converted at its next write).
     kb_db.write_bytes(orjson.dumps(data))
     assert kb_run("list", "--format", "ids", "--limit", "0").stdout.split()[:2] == [b"1", b"2"]
+    assert kb_run("add", "-q", "Converted?", "-a", "Yes.").returncode == 0
+    assert len(read_whole(kb_db)["entries"]) == 30
 
 
 # -- what doctor checks inside a store that parses -----------------------------------------
 
 
 def test_doctor_reports_bad_entries(filled: Path) -> None:
-    data = orjson.loads(filled.read_bytes())
+    shard = _shard_file(filled)
+    data = orjson.loads(shard.read_bytes())
     entries = data["entries"]
     entries["2"]["answer"] = "changed behind kb's back"  # uid no longer matches
     entries["3"]["question"] = ""
     entries["4"]["uid"] = entries["5"]["uid"]
     entries["6"]["expert"] = "Nobody Known"
-    filled.write_bytes(orjson.dumps(data))
+    shard.write_bytes(orjson.dumps(data))
     os.chmod(filled, 0o644)
+    os.chmod(shard, 0o644)
     report = check(filled)
     assert not report.healthy
     by_check = {f.check: f for f in report.findings}
@@ -209,7 +264,8 @@ def test_doctor_reports_bad_entries(filled: Path) -> None:
     assert by_check["permissions"].status == "problem"
     fixed = repair(filled)
     assert "made the store readable by its owner only (600)" in fixed.actions
-    assert stat.S_IMODE(filled.stat().st_mode) == 0o600
+    assert "made 1 shard files readable by their owner only (600)" in fixed.actions
+    assert stat.S_IMODE(filled.stat().st_mode) == stat.S_IMODE(shard.stat().st_mode) == 0o600
 
 
 def test_doctor_lock_held_says_busy(filled: Path, kb_run) -> None:
@@ -266,9 +322,13 @@ def test_doctor_repair_rebuilds_corrupt_and_stale_index(filled: Path, kb_run) ->
     assert any("rebuilt the search index (25 entries)" in a for a in report["actions"]), report
     assert _findings(report)["freshness"] == "ok"
     # A stale index (the store changed behind its back) is noted, and rebuilt on repair.
-    data = orjson.loads(filled.read_bytes())
+    shard = _shard_file(filled)
+    data = orjson.loads(shard.read_bytes())
     del data["entries"]["1"]
-    filled.write_bytes(orjson.dumps(data))
+    shard.write_bytes(orjson.dumps(data))
+    catalog = orjson.loads(filled.read_bytes())
+    catalog["shards"]["1"]["entries"] = 24
+    write_atomically(filled, orjson.dumps(catalog))
     stale = orjson.loads(kb_run("doctor", "--json").stdout)
     assert _findings(stale)["freshness"] == "note"
     report = orjson.loads(kb_run("doctor", "--repair", "--json").stdout)
@@ -302,12 +362,13 @@ def test_repair_salvage_keeps_journalled_writes(filled: Path, kb_run) -> None:
     journalled = make_uid("Journalled after the ingest?", "Yes, and kept by repair.")
     assert filled.with_name("kb.json.journal").exists()
     blob = filled.read_bytes()
-    # Damage the base in place (same inode, so the journal still names it) and drop the
-    # backup, so salvage plus journal is the only way back.
+    # Damage the catalog in place (same inode, so the journal still names it) and drop
+    # the backup, so the shard files plus the journal are the only way back.
     with open(filled, "r+b") as fh:
         fh.seek(len(blob) - 200)
         fh.write(b"\x00" * 200)
     filled.with_name("kb.json.bak").unlink(missing_ok=True)
     report = repair(filled)
     assert any("replayed 1 journalled writes" in a for a in report.actions), report.actions
-    assert journalled in _stored_uids(filled)
+    assert journalled in _stored_uids(filled) and _uids(0, 25) < _stored_uids(filled)
+    assert report.healthy, report.findings

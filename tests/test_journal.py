@@ -12,7 +12,7 @@ from kb import journal
 from kb.api import KnowledgeBase
 from kb.errors import StoreError
 from kb.models import Expert
-from kb.store import AtomicJSONStorage, Store
+from kb.store import Store, read_whole
 from tests.conftest import make_entry, run_kb
 
 
@@ -26,7 +26,7 @@ def kb(tmp_path: Path) -> KnowledgeBase:
 
 
 def stored(path: Path) -> dict:
-    return AtomicJSONStorage(path).read() or {}
+    return read_whole(path)
 
 
 def test_journal_add_appends_and_leaves_base_alone(kb: KnowledgeBase) -> None:
@@ -84,8 +84,10 @@ def test_journal_full_write_compacts(kb: KnowledgeBase, tmp_path: Path) -> None:
     faq.write_text("Q: compaction?\nA: folds the journal into the base.\n")
     kb.ingest([str(faq)])
     assert not journal.journal_path(kb.path).exists()
-    base = orjson.loads(kb.path.read_bytes())
-    assert len(base["entries"]) == 5
+    # The folded writes are in the shard files the catalog names, not in a journal.
+    shards = [orjson.loads((kb.store.shard_folder / doc["file"]).read_bytes())
+              for doc in orjson.loads(kb.path.read_bytes())["shards"].values()]
+    assert sum(len(shard["entries"]) for shard in shards) == 5
 
 
 def test_journal_over_its_share_triggers_a_full_write(kb: KnowledgeBase, monkeypatch) -> None:
@@ -95,7 +97,7 @@ def test_journal_over_its_share_triggers_a_full_write(kb: KnowledgeBase, monkeyp
     monkeypatch.setattr(journal, "COMPACT_SHARE", 0.0)
     kb.add(make_entry(61))  # now over its share: a full rewrite folds it in
     assert not journal.journal_path(kb.path).exists()
-    assert len(orjson.loads(kb.path.read_bytes())["entries"]) == 5
+    assert len(stored(kb.path)["entries"]) == 5
 
 
 def test_journal_torn_last_line_is_ignored_then_cut(kb: KnowledgeBase) -> None:
@@ -117,7 +119,7 @@ def test_journal_damaged_whole_line_refuses_and_keeps_files(kb: KnowledgeBase) -
     path.write_bytes(damaged)
     base = kb.path.read_bytes()
     with pytest.raises(StoreError, match="journal line 3 is damaged"):
-        AtomicJSONStorage(kb.path).read()
+        read_whole(kb.path)
     proc = run_kb("--db", str(kb.path), "ingest", "-q", "-", input=b'{"question": "q?", "answer": "a"}')
     assert proc.returncode == 3
     assert b"journal line 3 is damaged" in proc.stderr and b"Traceback" not in proc.stderr

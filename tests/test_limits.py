@@ -84,6 +84,9 @@ def test_cli_creates_owner_only_store_files(kb_db: Path, kb_run) -> None:
         path = kb_db.with_name(name)
         if name in ("kb.json", "kb.json.bak") or path.exists():
             assert stat.S_IMODE(path.stat().st_mode) == 0o600, name
+    shards = kb_db.with_name("kb.json.d")
+    assert stat.S_IMODE(shards.stat().st_mode) == 0o700
+    assert [stat.S_IMODE(p.stat().st_mode) for p in shards.iterdir()] == [0o600] * len(list(shards.iterdir()))
 
 
 def test_cli_creates_owner_only_index(kb_db: Path, kb_run) -> None:
@@ -115,7 +118,11 @@ def tmpfs(tmp_path: Path) -> Iterator[Path | None]:
 
 
 def _snapshot(folder: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in folder.iterdir() if p.name.startswith("kb.json") and p.is_file()}
+    """The bytes of every file of the store: catalog, journal, backup, and its shards."""
+    files = [p for p in folder.iterdir() if p.name.startswith("kb.json") and p.is_file()]
+    if (folder / "kb.json.d").is_dir():
+        files += list((folder / "kb.json.d").iterdir())
+    return {str(p.relative_to(folder)): p.read_bytes() for p in files}
 
 
 def _assert_said_why(done: subprocess.CompletedProcess[bytes], *why: str) -> None:
@@ -160,8 +167,8 @@ def test_disk_full_keeps_the_old_store(tmpfs: Path | None, tmp_path: Path, kb_ru
 def test_file_size_limit_keeps_the_old_store(tmp_path: Path) -> None:
     """Writes fail with EFBIG past RLIMIT_FSIZE: the store's own write path reports it.
 
-    The store (~250 kB) is larger than the limit (64 kB), which the index's first writes
-    (its WAL and 32 kB shared-memory file) stay under, so the store write fails first.
+    The store's shard (~250 kB) is larger than the limit (64 kB), which the index's first
+    writes (its WAL and 32 kB shared-memory file) stay under, so the store write fails first.
     """
     store = tmp_path / "kb.json"
     env = dict(os.environ, KB_DB=str(store))
@@ -171,7 +178,8 @@ def test_file_size_limit_keeps_the_old_store(tmp_path: Path) -> None:
                               for i in range(400)))
     assert subprocess.run([*run, "ingest", "-q", str(bulk)], env=env).returncode == 0
     before = store.read_bytes()
-    assert len(before) > 200_000
+    shards = {p.name: p.read_bytes() for p in store.with_name("kb.json.d").iterdir()}
+    assert sum(len(blob) for blob in shards.values()) > 200_000
 
     def limit() -> None:
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
@@ -182,6 +190,7 @@ def test_file_size_limit_keeps_the_old_store(tmp_path: Path) -> None:
     _assert_said_why(done, "File too large")
     assert b"previous version was kept" in done.stderr
     assert store.read_bytes() == before
+    assert {p.name: p.read_bytes() for p in store.with_name("kb.json.d").iterdir()} == shards
     assert not list(tmp_path.glob(".kb.json.*.tmp")), "a temporary file was left behind"
 
 

@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 from tinydb.storages import MemoryStorage
 
+import kb.store as store_module
 from kb.errors import StoreBusy, StoreError
 from kb.models import Source
-from kb.store import AtomicJSONStorage, Store
+from kb.store import Store, read_whole, shard_folder
 from tests.conftest import make_entry
 
 
@@ -87,10 +88,17 @@ def test_store_file_is_owner_only_and_valid_json(tmp_path: Path) -> None:
     with store.transaction():
         store.apply([make_entry(1)])
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    data = json.loads(path.read_text())
+    catalog = json.loads(path.read_text())
+    assert catalog["meta"]["1"]["schema"] == 2
+    assert list(catalog["experts"].values())[0]["name"] == "Pat Doe"
+    folder = shard_folder(path)
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    shard = folder / catalog["shards"]["1"]["file"]
+    assert stat.S_IMODE(shard.stat().st_mode) == 0o600
+    data = json.loads(shard.read_text())  # a TinyDB file: table -> id -> document
     assert data["entries"]["1"]["expert"] == "Pat Doe"
-    assert data["meta"]["1"]["schema"] == 1
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+    assert not [p for p in folder.iterdir() if p.name.endswith(".tmp")]
 
 
 def test_store_one_write_per_transaction(tmp_path: Path) -> None:
@@ -212,8 +220,8 @@ def test_store_keeps_its_copy_while_the_file_is_unchanged(tmp_path: Path, monkey
     with store.transaction():
         store.apply([make_entry(1)])
     loads = []
-    real_load = AtomicJSONStorage._load
-    monkeypatch.setattr(AtomicJSONStorage, "_load", lambda self: loads.append(1) or real_load(self))
+    real_read = store_module._read_snapshot
+    monkeypatch.setattr(store_module, "_read_snapshot", lambda *a: loads.append(1) or real_read(*a))
     with store.transaction():
         store.apply([make_entry(2)])
     assert loads == []  # its own write is what the file holds: no re-read
@@ -247,3 +255,154 @@ def test_store_loads_past_orjsons_size_limit(tmp_path: Path, monkeypatch) -> Non
     path.write_bytes(path.read_bytes()[:-40])
     with pytest.raises(StoreError, match="damaged"):
         Store(path).count()
+
+
+# -- shards ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def small_shards(monkeypatch):
+    """Shards of 4 entries, at most 2 held in memory: many files from a few entries."""
+    monkeypatch.setattr(store_module, "SHARD_SIZE", 4)
+    monkeypatch.setattr(store_module, "KEEP_LOADED", 2)
+
+
+def _files(path: Path) -> set[str]:
+    return {p.name for p in shard_folder(path).iterdir()}
+
+
+def test_store_spreads_entries_over_shards_and_reads_them_back(tmp_path: Path, small_shards) -> None:
+    path = tmp_path / "kb.json"
+    store = Store(path)
+    with store.transaction():
+        for start in range(0, 30, 7):
+            store.apply([make_entry(i) for i in range(start, min(start + 7, 30))])
+            assert len(store._loaded) <= 2  # the rest were written out
+    catalog = json.loads(path.read_text())
+    assert sorted(catalog["shards"], key=int) == [str(n) for n in range(1, 9)]
+    assert [doc["entries"] for doc in catalog["shards"].values()] == [4] * 7 + [2]
+    assert _files(path) == {doc["file"] for doc in catalog["shards"].values()}
+    fresh = Store(path)
+    assert fresh.count() == 30
+    assert [e.id for e in fresh.iter_entries()] == list(range(1, 31))
+    assert fresh.get(17).question == make_entry(16).question
+    with fresh.transaction():
+        assert fresh.remove([5, 6, 7, 8, 12]) == [5, 6, 7, 8, 12]
+        again = fresh.apply([make_entry(i) for i in range(30)])  # the removed five come back
+    assert [e.id for e in again.added] == [31, 32, 33, 34, 35] and len(again.unchanged) == 25
+    assert Store(path).count() == 30
+    shards = json.loads(path.read_text())["shards"]
+    assert [shards[n]["entries"] for n in ("2", "3", "8", "9")] == [0, 3, 4, 3]
+
+
+def test_store_keeps_the_previous_version_whole(tmp_path: Path, small_shards) -> None:
+    path = tmp_path / "kb.json"
+    store = Store(path)
+    with store.transaction():
+        store.apply([make_entry(i) for i in range(10)])
+    with store.transaction():
+        store.apply([make_entry(i) for i in range(10, 12)])
+    first_files = _files(path)
+    with store.transaction():
+        store.remove([1])
+    # kb.json.bak is the catalog before the last commit, and every file it names is kept.
+    backup = read_whole(path.with_name("kb.json.bak"), shards=shard_folder(path))
+    assert sorted(int(k) for k in backup["entries"]) == list(range(1, 13))
+    assert sorted(int(k) for k in read_whole(path)["entries"]) == list(range(2, 13))
+    with store.transaction():
+        store.remove([2])
+    # Files that only the catalog of two commits ago named are gone.
+    now = _files(path)
+    assert "000001-1.json" in first_files and "000001-1.json" not in now
+    named = {doc["file"] for doc in json.loads(path.read_text())["shards"].values()}
+    assert named <= now
+
+
+def test_store_rollback_removes_the_files_it_wrote(tmp_path: Path, small_shards) -> None:
+    path = tmp_path / "kb.json"
+    store = Store(path)
+    with store.transaction():
+        store.apply([make_entry(i) for i in range(3)])
+    before, catalog = _files(path), path.read_bytes()
+    with pytest.raises(RuntimeError):
+        with store.transaction():
+            store.apply([make_entry(i) for i in range(3, 20)])  # spills shards to new files
+            assert len(_files(path)) > len(before)
+            raise RuntimeError("boom")
+    assert _files(path) == before and path.read_bytes() == catalog
+    assert Store(path).count() == 3
+
+
+def test_store_damaged_shard_is_named_and_left_alone(tmp_path: Path, small_shards) -> None:
+    path = tmp_path / "kb.json"
+    store = Store(path)
+    with store.transaction():
+        store.apply([make_entry(i) for i in range(8)])
+    shard = shard_folder(path) / json.loads(path.read_text())["shards"]["2"]["file"]
+    blob = shard.read_bytes()
+    shard.write_bytes(blob[: len(blob) // 2])
+    fresh = Store(path)
+    assert fresh.get(1).question == make_entry(0).question  # other shards still read
+    with pytest.raises(StoreError, match=shard.name):
+        fresh.get(6)
+    with pytest.raises(StoreError, match="damaged"):
+        with fresh.transaction():
+            fresh.apply([make_entry(50)])  # the scan for known uids meets the damage
+    assert shard.read_bytes() == blob[: len(blob) // 2]
+
+
+def test_store_missing_shard_file_is_damage_under_the_lock(tmp_path: Path, small_shards) -> None:
+    path = tmp_path / "kb.json"
+    with Store(path).transaction() as store:
+        store.apply([make_entry(i) for i in range(8)])
+    (shard_folder(path) / json.loads(path.read_text())["shards"]["1"]["file"]).unlink()
+    with pytest.raises(StoreError, match="missing"):
+        with Store(path).transaction() as store:
+            store.get(1)
+
+
+def test_store_reader_moves_on_when_a_writer_replaces_its_shard(tmp_path: Path, small_shards) -> None:
+    path = tmp_path / "kb.json"
+    writer = Store(path)
+    with writer.transaction():
+        writer.apply([make_entry(i) for i in range(8)])
+    reader = Store(path)
+    entries = reader.iter_entries()
+    assert next(entries).id == 1  # the reader holds the catalog, and has read shard 1
+    for n in (100, 101, 102):  # three commits that each rewrite shard 2: its old file goes
+        with writer.transaction():
+            writer.remove([8]) if n == 100 else writer.apply([make_entry(n)])
+    rest = [e.id for e in entries]
+    assert rest == [2, 3, 4, 5, 6, 7, 9, 10]
+    assert reader.get(10).question == make_entry(102).question
+
+
+def test_store_converts_a_single_file_store_at_its_first_write(tmp_path: Path, small_shards) -> None:
+    """A store written before shards (schema 1) is read as it is, and converted once."""
+    path = tmp_path / "kb.json"
+    entries = [make_entry(i) for i in range(6)]
+    docs = {}
+    for n, entry in enumerate(entries, start=1):
+        doc = entry.to_dict()
+        del doc["id"]
+        doc["expert"] = "Pat Doe"
+        doc["created_at"] = doc["updated_at"] = "2026-01-01T00:00:00+00:00"
+        docs[str(n)] = doc
+    old = {"meta": {"1": {"schema": 1, "created_at": "2026-01-01T00:00:00+00:00", "last_id": 7}},
+           "entries": docs, "experts": {"1": {"name": "Pat Doe", "expertise": "Gardens"}},
+           "raw": {"2": {"text": "Q: two\nA: 2\n"}}}
+    blob = json.dumps(old).encode()
+    path.write_bytes(blob)
+    reader = Store(path)
+    assert reader.count() == 6 and reader.get_raw(2) == "Q: two\nA: 2\n"
+    assert reader.get(3).expert.expertise == "Gardens"
+    assert path.read_bytes() == blob  # reading converts nothing
+    with reader.transaction():
+        added = reader.apply([make_entry(0), make_entry(40)])
+    assert [e.id for e in added.added] == [8] and [e.id for e in added.unchanged] == [1]
+    catalog = json.loads(path.read_text())
+    assert catalog["meta"]["1"]["schema"] == 2 and "entries" not in catalog
+    assert path.with_name("kb.json.bak").read_bytes() == blob  # the old file is the backup
+    fresh = Store(path)
+    assert [e.id for e in fresh.iter_entries()] == [1, 2, 3, 4, 5, 6, 8]
+    assert fresh.get_raw(2) == "Q: two\nA: 2\n" and fresh.get(6).created_at.startswith("2026-01-01")
