@@ -30,16 +30,8 @@ import orjson
 from kb import journal
 from kb.api import KnowledgeBase
 from kb.models import make_uid
-from kb.store import (
-    SCHEMA_VERSION,
-    SHARD_SIZE,
-    Store,
-    catalog_files,
-    parse_document,
-    parse_shard_file_name,
-    shard_folder,
-    shard_of,
-)
+from kb.shards import SHARD_SIZE, catalog_files, parse_document, parse_shard_file_name, shard_folder, shard_of
+from kb.store import SCHEMA_VERSION, Store
 
 OK, NOTE, PROBLEM = "ok", "note", "problem"
 TABLES = ("meta", "entries", "experts", "raw", "shards")

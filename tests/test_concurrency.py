@@ -17,7 +17,8 @@ from pathlib import Path
 import orjson
 
 from kb.models import make_uid
-from kb.store import read_whole, write_atomically
+from kb.shards import write_atomically
+from kb.store import read_whole
 
 WRITERS = 4
 PER_WRITER = 50

@@ -16,7 +16,8 @@ import pytest
 
 from kb.doctor import check, repair, salvage
 from kb.models import make_uid
-from kb.store import read_whole, shard_folder, write_atomically
+from kb.shards import shard_folder, write_atomically
+from kb.store import read_whole
 
 
 def _jsonl(folder: Path, name: str, start: int, count: int) -> Path:

@@ -13,10 +13,12 @@ from pathlib import Path
 import pytest
 from tinydb.storages import MemoryStorage
 
+import kb.shards as shards_module
 import kb.store as store_module
 from kb.errors import StoreBusy, StoreError
 from kb.models import Source
-from kb.store import Store, read_whole, shard_folder
+from kb.shards import shard_folder
+from kb.store import Store, read_whole
 from tests.conftest import make_entry
 
 
@@ -220,8 +222,8 @@ def test_store_keeps_its_copy_while_the_file_is_unchanged(tmp_path: Path, monkey
     with store.transaction():
         store.apply([make_entry(1)])
     loads = []
-    real_read = store_module._read_snapshot
-    monkeypatch.setattr(store_module, "_read_snapshot", lambda *a: loads.append(1) or real_read(*a))
+    real_read = store_module.read_snapshot
+    monkeypatch.setattr(store_module, "read_snapshot", lambda *a: loads.append(1) or real_read(*a))
     with store.transaction():
         store.apply([make_entry(2)])
     assert loads == []  # its own write is what the file holds: no re-read
@@ -238,8 +240,6 @@ def test_store_loads_past_orjsons_size_limit(tmp_path: Path, monkeypatch) -> Non
     """orjson refuses multi-GB documents with a 'memory' error; that is no damage."""
     import orjson
 
-    import kb.store as store_module
-
     path = tmp_path / "kb.json"
     with Store(path).transaction() as store:
         store.apply([make_entry(1), make_entry(2)])
@@ -250,7 +250,7 @@ def test_store_loads_past_orjsons_size_limit(tmp_path: Path, monkeypatch) -> Non
             raise orjson.JSONDecodeError("Not enough memory to allocate buffer for parsing", "", 0)
         return real(blob)
 
-    monkeypatch.setattr(store_module.orjson, "loads", refusing)
+    monkeypatch.setattr(orjson, "loads", refusing)
     assert Store(path).get(2).question == make_entry(2).question
     path.write_bytes(path.read_bytes()[:-40])
     with pytest.raises(StoreError, match="damaged"):
@@ -263,7 +263,7 @@ def test_store_loads_past_orjsons_size_limit(tmp_path: Path, monkeypatch) -> Non
 @pytest.fixture
 def small_shards(monkeypatch):
     """Shards of 4 entries, at most 2 held in memory: many files from a few entries."""
-    monkeypatch.setattr(store_module, "SHARD_SIZE", 4)
+    monkeypatch.setattr(shards_module, "SHARD_SIZE", 4)
     monkeypatch.setattr(store_module, "KEEP_LOADED", 2)
 
 
