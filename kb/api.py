@@ -22,15 +22,9 @@ if TYPE_CHECKING:
     from kb.export import Stats
     from kb.index import ExpertSummary, Hit, SearchIndex, SearchResult
     from kb.ingest import IngestReport
+    from kb.pipeline import IndexLookup
     from kb.store import Store
 
-# Entries in ingest's first write batch (later batches double). $KB_BATCH_SIZE lowers it
-# so a small ingest has many commit points (the crash tests use it); a bad value is ignored.
-_BATCH_ENV = os.environ.get("KB_BATCH_SIZE", "").strip()
-FIRST_BATCH = max(1, int(_BATCH_ENV)) if _BATCH_ENV.isdigit() else 2000
-# A commit writes the catalog and the shards still held (the last one partly filled),
-# not the whole store, so batches stop doubling here: a crash loses at most this many.
-MAX_BATCH = 16_384
 # How long a read waits for a writer before it reads the index as the writer left it.
 READ_WAIT = 1.0
 
@@ -206,18 +200,19 @@ class KnowledgeBase:
         """Read Q&A files into the store and the index; return what happened.
 
         Entries are committed in batches that double in size (2,000, 4,000, ... up to
-        16,384), so a crash loses at most the batch being written; the index follows on a
-        second thread (see _BatchWriter). Memory stays flat whatever the input's size,
+        16,384), so a crash loses at most the batch being written; the index follows in
+        a second process or thread (see kb/pipeline.py). Memory stays flat whatever the input's size,
         except for what the report keeps: ``keep="entries"`` (the default) keeps every
         entry read, ``"brief"`` a small record of each, ``"counts"`` only the counts.
         """
         from kb.ingest import DEFAULT_MAX_SIZE, Failure, IngestReport, ReadOptions, expand_paths, read_source
+        from kb.pipeline import BatchWriter
 
         if keep not in ("entries", "brief", "counts"):
             raise ValueError(f"keep must be 'entries', 'brief' or 'counts', not {keep!r}")
         options = ReadOptions(format=format, max_size=max_size or DEFAULT_MAX_SIZE, stdin=stdin, progress=progress)
         report = IngestReport(dry_run=dry_run, keep=keep)
-        writer = _BatchWriter(self, report, dry_run)
+        writer = BatchWriter(self, report, dry_run)
         with self.store.locked():
             try:
                 for source in expand_paths(paths):
@@ -236,11 +231,10 @@ class KnowledgeBase:
                 raise
         return report
 
-    def _index_feeder(self) -> _IndexFeeder:
-        """Make the index current, then hand it to a second thread for an ingest's entries."""
+    def _make_index_current(self) -> None:
+        """Rebuild the index if it does not reflect the store (the caller holds the lock)."""
         if self._open_index().signature != self._signature():
             self.rebuild_index()
-        return _IndexFeeder(self.index_path)
 
     def _lookup(self) -> IndexLookup | None:
         """Find stored uids and source records in the index (current, under the lock).
@@ -251,6 +245,8 @@ class KnowledgeBase:
             index = self._open_index()
             if index.signature != self._signature():
                 self.rebuild_index()
+            from kb.pipeline import IndexLookup
+
             return IndexLookup(index)
         except SearchIndexError as exc:
             self._index_failed(exc)
@@ -493,266 +489,6 @@ class KnowledgeBase:
 
         return collect_stats(self.iter_entries(), store_path=self.path, index_path=self.index_path,
                              store_bytes=self.store.size_bytes() if self.store.exists() else 0)
-
-
-class _BatchWriter:
-    """Ingest's write path: store batches that double in size, indexed as they fill.
-
-    Entries are applied to the store in chunks of CHUNK, and each chunk goes to the
-    index thread at once; the store's transaction commits when it holds ``size``
-    entries, and only then does the index record the store's new version. So the index
-    works alongside parsing instead of waiting for the store, a crash loses at most the
-    open batch, and an index that got ahead of the store is noticed by its version and
-    rebuilt. Stored uids and source records are looked up in the index, plus the chunks
-    it has not taken in yet (IndexLookup), so nothing grows with the store. A dry run
-    applies everything and rolls it back.
-    """
-
-    CHUNK = 1000
-
-    def __init__(self, kb: KnowledgeBase, report: IngestReport, dry_run: bool) -> None:
-        self.kb = kb
-        self.store = kb.store
-        self.report = report
-        self.dry_run = dry_run
-        self.size = FIRST_BATCH
-        self.pending: list[Entry] = []
-        self.in_transaction = 0
-        self.open = False
-        self.started = False
-        self.feeder: _IndexFeeder | None = None
-        self.lookup: IndexLookup | None = None
-
-    def add(self, entry: Entry) -> None:
-        self.pending.append(entry)
-        if len(self.pending) >= min(self.CHUNK, self.size):
-            self._apply()
-            if self.in_transaction >= self.size and not self.dry_run:
-                self._commit()
-                self.size = min(self.size * 2, max(MAX_BATCH, FIRST_BATCH))
-
-    def finish(self) -> None:
-        self._apply()
-        if self.dry_run:
-            self.abandon()
-        else:
-            self._commit()
-        self._close_feeder()
-
-    def abandon(self) -> None:
-        if self.open:
-            self.store.rollback()
-            self.open = False
-        self._close_feeder()
-
-    def _start(self) -> None:
-        self.started = True
-        if not self.dry_run:
-            try:
-                self.feeder = self.kb._index_feeder()
-            except SearchIndexError as exc:
-                self.kb._index_failed(exc)
-        if self.dry_run or self.feeder is not None:
-            self.lookup = self.kb._lookup()
-
-    def _apply(self) -> None:
-        if not self.pending:
-            return
-        if not self.started:
-            self._start()
-        if not self.open:
-            self.store.begin()
-            self.open = True
-        lookup = self.lookup
-        if lookup is not None and self.feeder is not None:
-            lookup.forget_through(self.feeder.done)
-        result = self.store.apply(self.pending, lookup=lookup)
-        self.pending = []
-        self.in_transaction += len(result.added) + len(result.updated) + len(result.unchanged)
-        changed = result.added + result.updated
-        for entry in changed + result.unchanged:
-            # The store's shard holds the original text now; the report and the index
-            # queue need not keep it for the rest of a long ingest.
-            entry.raw = None
-        self.report.record(result.added, result.updated, result.unchanged)
-        if self.feeder is not None and changed:
-            seq = self.feeder.put(changed, None)
-            if lookup is not None:
-                lookup.seal(seq)
-
-    def _commit(self) -> None:
-        if not self.open:
-            return
-        self.open = False
-        self.store.commit()
-        self.in_transaction = 0
-        if self.feeder is not None:
-            self.feeder.put([], self.store.signature())
-
-    def _close_feeder(self) -> None:
-        feeder, self.feeder = self.feeder, None
-        if feeder is not None:
-            feeder.close()
-            if feeder.index_error is not None:
-                self.kb._index_failed(feeder.index_error)
-
-
-class IndexLookup:
-    """The store's keys (uids, source records) as the index has them, plus recent changes.
-
-    A write notes what it changed (``note_*``) in the open chunk; ``seal(seq)`` closes
-    the chunk once it is queued for the index as item ``seq``, and
-    ``forget_through(seq)`` drops the chunks the index has taken in. A lookup asks the
-    chunks, newest first, then the index: so an ingest holds the keys of the chunks in
-    flight (a few thousand), not of the whole store.
-    """
-
-    def __init__(self, index: SearchIndex) -> None:
-        self.index = index
-        self.chunks: list[tuple[int | None, _Changes]] = []
-        self.open = _Changes()
-
-    def seal(self, seq: int | None) -> None:
-        if self.open.uids or self.open.dead or self.open.sources:
-            self.chunks.append((seq, self.open))
-            self.open = _Changes()
-
-    def forget_through(self, seq: int) -> None:
-        self.chunks = [(s, c) for s, c in self.chunks if s is None or s > seq]
-
-    def _newest_first(self) -> Iterator[_Changes]:
-        yield self.open
-        for _seq, changes in reversed(self.chunks):
-            yield changes
-
-    def ids_for_uids(self, uids: list[str]) -> dict[str, int]:
-        found: dict[str, int] = {}
-        settled: set[str] = set()
-        for changes in self._newest_first():
-            for uid in uids:
-                if uid in settled:
-                    continue
-                if uid in changes.uids:
-                    found[uid] = changes.uids[uid]
-                    settled.add(uid)
-                elif uid in changes.dead:
-                    settled.add(uid)
-        rest = [uid for uid in uids if uid not in settled]
-        if rest:
-            found.update(self.index.ids_for_uids(rest))
-        return found
-
-    def ids_for_sources(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
-        found: dict[tuple[str, str], int] = {}
-        for changes in self._newest_first():
-            for key in keys:
-                if key not in found and key in changes.sources:
-                    found[key] = changes.sources[key]
-        rest = [key for key in keys if key not in found]
-        if rest:
-            found.update(self.index.ids_for_sources(rest))
-        return found
-
-    def note_added(self, entry: Entry) -> None:
-        from kb.store import source_key
-
-        self.open.uids[entry.uid] = entry.id
-        self.open.dead.discard(entry.uid)
-        if src := source_key(entry):
-            self.open.sources[src] = entry.id
-
-    def note_replaced(self, old_uid: str, entry: Entry) -> None:
-        self.open.uids.pop(old_uid, None)
-        self.open.dead.add(old_uid)
-        self.note_added(entry)
-
-    def note_removed(self, uid: str) -> None:
-        self.open.uids.pop(uid, None)
-        self.open.dead.add(uid)
-
-
-class _Changes:
-    """One chunk's changes to the store's keys (see IndexLookup)."""
-
-    __slots__ = ("dead", "sources", "uids")
-
-    def __init__(self) -> None:
-        self.uids: dict[str, int] = {}
-        self.dead: set[str] = set()
-        self.sources: dict[tuple[str, str], int] = {}
-
-
-class _IndexFeeder:
-    """Index ingest's entries on a second thread while the first one parses the next.
-
-    SQLite releases the GIL while it works, so FTS5 indexing (about half of an ingest's
-    time) overlaps with parsing and the store's writes on a second core. Items are
-    applied in order: entries (with no version), then the store version a commit
-    reached; if the process dies in between, the version check rebuilds the index.
-    ``done`` is the number of the last item the index has committed.
-    """
-
-    def __init__(self, index_path: Path) -> None:
-        import queue
-        import threading
-
-        self._queue: queue.Queue[tuple[int, list[Entry], str | None] | None] = queue.Queue(maxsize=4)
-        self._error: BaseException | None = None
-        self.index_error: SearchIndexError | None = None
-        self._seq = 0
-        self.done = 0
-        self._thread = threading.Thread(target=self._run, args=(index_path,), name="kb-index", daemon=True)
-        self._thread.start()
-
-    def _run(self, index_path: Path) -> None:
-        from kb.index import SearchIndex
-
-        index = None
-        while True:
-            item = self._queue.get()
-            if item is None:
-                break
-            if self._error is not None:
-                continue
-            seq, entries, signature = item
-            try:
-                index = index or SearchIndex(index_path)
-                if entries:
-                    index.upsert(entries, signature, refresh=False)
-                elif signature is not None:
-                    index.set_signature(signature)
-                self.done = seq
-            except SearchIndexError as exc:
-                # The store holds the batches; the index, left at an older version,
-                # is rebuilt on next use.
-                self.index_error = exc
-                self._error = exc
-            except BaseException as exc:
-                self._error = exc
-        if index is not None:
-            try:
-                if self._error is None:
-                    # Once, not after every chunk: a refresh reads the whole index.
-                    index.refresh_vocabulary()
-            except SearchIndexError as exc:
-                self.index_error = self._error = exc
-            index.close()
-
-    def put(self, entries: list[Entry], signature: str | None) -> int:
-        """Queue entries (or a store version) for the index; return the item's number."""
-        if self._error is not None and self.index_error is None:
-            raise self._error
-        self._seq += 1
-        self._queue.put((self._seq, entries, signature))
-        return self._seq
-
-    def close(self) -> None:
-        """Wait for the queued batches; raise what the indexing thread raised, if anything
-        but an index error (see KnowledgeBase._index_failed)."""
-        self._queue.put(None)
-        self._thread.join()
-        if self._error is not None and self.index_error is None:
-            raise self._error
 
 
 def validate(entry: Entry) -> None:

@@ -1,0 +1,503 @@
+"""Ingest's write path: store batches, the search index fed alongside, stored keys looked up.
+
+``BatchWriter`` applies parsed entries to the store in chunks and commits in batches;
+each chunk goes at once to a feeder that indexes it while parsing goes on. A bulk ingest
+feeds a second process (``IndexProcess``, run as ``python -m kb.pipeline INDEX``): a
+thread would share the interpreter's lock with parsing, and measured on 16k entries
+that cost the two ~20% of their time; a small ingest, which could not repay the
+process's start-up, feeds a thread (``IndexThread``). ``IndexLookup`` answers "is this
+uid (or this file's record) stored?" from the index plus the chunks it has not taken in
+yet, so an ingest never holds the keys of the whole store.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from kb.errors import SearchIndexError
+from kb.models import Entry
+
+if TYPE_CHECKING:
+    from kb.api import KnowledgeBase
+    from kb.index import SearchIndex
+    from kb.ingest import IngestReport
+
+# Entries in ingest's first write batch (later batches double). $KB_BATCH_SIZE lowers it
+# so a small ingest has many commit points (the crash tests use it); a bad value is ignored.
+_BATCH_ENV = os.environ.get("KB_BATCH_SIZE", "").strip()
+FIRST_BATCH = max(1, int(_BATCH_ENV)) if _BATCH_ENV.isdigit() else 2000
+# A commit writes the catalog and the shards still held (the last one partly filled),
+# not the whole store, so batches stop doubling here: a crash loses at most this many.
+MAX_BATCH = 16_384
+# $KB_INDEX_FEED chooses the feeder: "thread" or "process" (default: by the input's size).
+_FEED = os.environ.get("KB_INDEX_FEED", "").strip()
+
+
+class Feeder(Protocol):
+    """Where a BatchWriter sends entries to be indexed (see IndexThread, IndexProcess)."""
+
+    index_error: SearchIndexError | None
+
+    @property
+    def done(self) -> int: ...
+
+    def put(self, entries: list[Entry], signature: str | None) -> int: ...
+
+    def close(self) -> None: ...
+
+
+class BatchWriter:
+    """Store batches that double in size, indexed as they fill.
+
+    Entries are applied to the store in chunks of CHUNK, and each chunk goes to the
+    feeder at once; the store's transaction commits when it holds ``size`` entries, and
+    only then does the index record the store's new version. So the index works
+    alongside parsing instead of waiting for the store, a crash loses at most the open
+    batch, and an index that got ahead of the store is noticed by its version and
+    rebuilt. A dry run applies everything and rolls it back.
+    """
+
+    CHUNK = 1000
+
+    def __init__(self, kb: KnowledgeBase, report: IngestReport, dry_run: bool) -> None:
+        self.kb = kb
+        self.store = kb.store
+        self.report = report
+        self.dry_run = dry_run
+        self.size = FIRST_BATCH
+        self.pending: list[Entry] = []
+        self.in_transaction = 0
+        self.open = False
+        self.started = False
+        self.feeder: Feeder | None = None
+        self.lookup: IndexLookup | None = None
+
+    def add(self, entry: Entry) -> None:
+        self.pending.append(entry)
+        if len(self.pending) >= min(self.CHUNK, self.size):
+            self._apply(bulk=True)
+            if self.in_transaction >= self.size and not self.dry_run:
+                self._commit()
+                self.size = min(self.size * 2, max(MAX_BATCH, FIRST_BATCH))
+
+    def finish(self) -> None:
+        self._apply(bulk=False)
+        if self.dry_run:
+            self.abandon()
+        else:
+            self._commit()
+        self._close_feeder()
+
+    def abandon(self) -> None:
+        if self.open:
+            self.store.rollback()
+            self.open = False
+        self._close_feeder()
+
+    def _start(self, bulk: bool) -> None:
+        """Make the index current and start its feeder: a process when the input fills
+        a chunk before it ends (a bulk ingest), else a thread."""
+        self.started = True
+        if not self.dry_run:
+            try:
+                self.kb._make_index_current()
+                process = _FEED == "process" or (bulk and _FEED != "thread")
+                self.feeder = IndexProcess.start(self.kb.index_path) if process else None
+                self.feeder = self.feeder or IndexThread(self.kb.index_path)
+            except SearchIndexError as exc:
+                self.kb._index_failed(exc)
+        if self.dry_run or self.feeder is not None:
+            self.lookup = self.kb._lookup()
+
+    def _apply(self, bulk: bool) -> None:
+        if not self.pending:
+            return
+        if not self.started:
+            self._start(bulk)
+        if not self.open:
+            self.store.begin()
+            self.open = True
+        lookup = self.lookup
+        if lookup is not None and self.feeder is not None:
+            lookup.forget_through(self.feeder.done)
+        result = self.store.apply(self.pending, lookup=lookup)
+        self.pending = []
+        self.in_transaction += len(result.added) + len(result.updated) + len(result.unchanged)
+        changed = result.added + result.updated
+        for entry in changed + result.unchanged:
+            # The store's shard holds the original text now; the report and the index
+            # queue need not keep it for the rest of a long ingest.
+            entry.raw = None
+        self.report.record(result.added, result.updated, result.unchanged)
+        if self.feeder is not None and changed:
+            seq = self.feeder.put(changed, None)
+            if lookup is not None:
+                lookup.seal(seq)
+
+    def _commit(self) -> None:
+        if not self.open:
+            return
+        self.open = False
+        self.store.commit()
+        self.in_transaction = 0
+        if self.feeder is not None:
+            self.feeder.put([], self.store.signature())
+
+    def _close_feeder(self) -> None:
+        feeder, self.feeder = self.feeder, None
+        if feeder is not None:
+            feeder.close()
+            if feeder.index_error is not None:
+                self.kb._index_failed(feeder.index_error)
+
+
+class IndexLookup:
+    """The store's keys (uids, source records) as the index has them, plus recent changes.
+
+    A write notes what it changed (``note_*``) in the open chunk; ``seal(seq)`` closes
+    the chunk once it is queued for the index as item ``seq``, and
+    ``forget_through(seq)`` drops the chunks the index has taken in. A lookup asks the
+    chunks, newest first, then the index: so an ingest holds the keys of the chunks in
+    flight (a few thousand), not of the whole store.
+    """
+
+    def __init__(self, index: SearchIndex) -> None:
+        self.index = index
+        self.chunks: list[tuple[int | None, _Changes]] = []
+        self.open = _Changes()
+
+    def seal(self, seq: int | None) -> None:
+        if self.open.uids or self.open.dead or self.open.sources:
+            self.chunks.append((seq, self.open))
+            self.open = _Changes()
+
+    def forget_through(self, seq: int) -> None:
+        self.chunks = [(s, c) for s, c in self.chunks if s is None or s > seq]
+
+    def _newest_first(self) -> Iterator[_Changes]:
+        yield self.open
+        for _seq, changes in reversed(self.chunks):
+            yield changes
+
+    def ids_for_uids(self, uids: list[str]) -> dict[str, int]:
+        found: dict[str, int] = {}
+        settled: set[str] = set()
+        for changes in self._newest_first():
+            for uid in uids:
+                if uid in settled:
+                    continue
+                if uid in changes.uids:
+                    found[uid] = changes.uids[uid]
+                    settled.add(uid)
+                elif uid in changes.dead:
+                    settled.add(uid)
+        rest = [uid for uid in uids if uid not in settled]
+        if rest:
+            found.update(self.index.ids_for_uids(rest))
+        return found
+
+    def ids_for_sources(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        found: dict[tuple[str, str], int] = {}
+        for changes in self._newest_first():
+            for key in keys:
+                if key not in found and key in changes.sources:
+                    found[key] = changes.sources[key]
+        rest = [key for key in keys if key not in found]
+        if rest:
+            found.update(self.index.ids_for_sources(rest))
+        return found
+
+    def note_added(self, entry: Entry) -> None:
+        from kb.store import source_key
+
+        self.open.uids[entry.uid] = entry.id
+        self.open.dead.discard(entry.uid)
+        if src := source_key(entry):
+            self.open.sources[src] = entry.id
+
+    def note_replaced(self, old_uid: str, entry: Entry) -> None:
+        self.open.uids.pop(old_uid, None)
+        self.open.dead.add(old_uid)
+        self.note_added(entry)
+
+    def note_removed(self, uid: str) -> None:
+        self.open.uids.pop(uid, None)
+        self.open.dead.add(uid)
+
+
+class _Changes:
+    """One chunk's changes to the store's keys (see IndexLookup)."""
+
+    __slots__ = ("dead", "sources", "uids")
+
+    def __init__(self) -> None:
+        self.uids: dict[str, int] = {}
+        self.dead: set[str] = set()
+        self.sources: dict[tuple[str, str], int] = {}
+
+
+# -- feeding the index ---------------------------------------------------------------------
+
+
+class _Indexer:
+    """What a feeder does with each item, in whichever thread or process it runs.
+
+    Items come in order: entries (with no version), then the store version a commit
+    reached; if the process dies in between, the version check rebuilds the index.
+    After the last item the vocabularies are refreshed, once (a refresh reads the whole
+    index). A SearchIndexError stops the indexing but not the ingest: the store holds
+    the batches, and the index, left at an older version, is rebuilt on next use.
+    """
+
+    def __init__(self, index_path: str | os.PathLike[str]) -> None:
+        self.index_path = index_path
+        self.index: SearchIndex | None = None
+        self.failed: SearchIndexError | None = None
+
+    def take(self, entries: list[Entry], signature: str | None) -> bool:
+        """Index one item; return False once indexing has failed."""
+        if self.failed is not None:
+            return False
+        from kb.index import SearchIndex
+
+        try:
+            self.index = self.index or SearchIndex(self.index_path)
+            if entries:
+                self.index.upsert(entries, signature, refresh=False)
+            elif signature is not None:
+                self.index.set_signature(signature)
+        except SearchIndexError as exc:
+            self.failed = exc
+            return False
+        return True
+
+    def finish(self) -> None:
+        if self.index is None:
+            return
+        try:
+            if self.failed is None:
+                self.index.refresh_vocabulary()
+        except SearchIndexError as exc:
+            self.failed = exc
+        self.index.close()
+
+
+class IndexThread:
+    """Feed the index from a second thread (small ingests, and where no process can start).
+
+    SQLite releases the interpreter's lock while it works, so indexing overlaps with
+    parsing; the Python around it does not.
+    """
+
+    def __init__(self, index_path: Path) -> None:
+        import queue
+        import threading
+
+        self._queue: queue.Queue[tuple[int, list[Entry], str | None] | None] = queue.Queue(maxsize=4)
+        self._indexer = _Indexer(index_path)
+        self._error: BaseException | None = None
+        self.index_error: SearchIndexError | None = None
+        self._seq = 0
+        self.done = 0
+        self._thread = threading.Thread(target=self._run, name="kb-index", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                break
+            if self._error is not None:
+                continue
+            seq, entries, signature = item
+            try:
+                if self._indexer.take(entries, signature):
+                    self.done = seq
+            except BaseException as exc:
+                self._error = exc
+        if self._error is None:
+            self._indexer.finish()
+        self.index_error = self._indexer.failed
+
+    def put(self, entries: list[Entry], signature: str | None) -> int:
+        """Queue entries (or a store version) for the index; return the item's number."""
+        if self._error is not None:
+            raise self._error
+        self._seq += 1
+        self._queue.put((self._seq, entries, signature))
+        return self._seq
+
+    def close(self) -> None:
+        """Wait for the queued items; raise what the thread raised, if anything but an
+        index error (see KnowledgeBase._index_failed)."""
+        self._queue.put(None)
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+
+# Frames on the pipes: a 4-byte big-endian length, then that many bytes of JSON.
+_FRAME = struct.Struct(">I")
+
+
+def _send(stream: Any, payload: bytes) -> None:
+    stream.write(_FRAME.pack(len(payload)) + payload)
+    stream.flush()
+
+
+def _receive(stream: Any) -> bytes | None:
+    """Return the next frame, or None at the end of the stream."""
+    head = stream.read(_FRAME.size)
+    if len(head) < _FRAME.size:
+        return None
+    size = _FRAME.unpack(head)[0]
+    body = stream.read(size)
+    return body if len(body) == size else None
+
+
+class IndexProcess:
+    """Feed the index from a second process: ``python -m kb.pipeline INDEX``.
+
+    Each item goes down the child's stdin as one frame (``[seq, [entry dicts],
+    signature]``), and ``["end"]`` after the last; the child answers on stdout with
+    ``[seq]`` as each item is committed to the index, and with ``["end", error or
+    null]`` once it has refreshed the vocabularies. A thread here reads the answers, so
+    ``done`` is current without asking. The child ignores Ctrl-C (the ingest decides
+    what an interrupt means); if this process dies, the child's input ends without
+    ``["end"]``, and it stops after the item in hand, claiming nothing.
+    """
+
+    def __init__(self, proc: Any) -> None:
+        import threading
+
+        self._proc = proc
+        self._seq = 0
+        self.done = 0
+        self.index_error: SearchIndexError | None = None
+        self._ended: list[Any] | None = None
+        self._reader = threading.Thread(target=self._read_answers, name="kb-index-answers", daemon=True)
+        self._reader.start()
+
+    @classmethod
+    def start(cls, index_path: Path) -> IndexProcess | None:
+        """Start the child; None when no process can be started here (the caller then
+        uses a thread)."""
+        import subprocess
+
+        import kb
+
+        env = dict(os.environ)
+        # The child imports this same kb, however the parent found it.
+        root = str(Path(kb.__file__).resolve().parent.parent)
+        env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+        try:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "kb.pipeline", str(index_path)],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env,
+            )
+        except OSError:
+            return None
+        return cls(proc)
+
+    def _read_answers(self) -> None:
+        import orjson
+
+        while (frame := _receive(self._proc.stdout)) is not None:
+            answer = orjson.loads(frame)
+            if answer and answer[0] == "end":
+                self._ended = answer
+                return
+            self.done = answer[0]
+
+    def put(self, entries: list[Entry], signature: str | None) -> int:
+        import orjson
+
+        self._seq += 1
+        if self.index_error is None:
+            payload = orjson.dumps([self._seq, [e.to_dict() for e in entries], signature])
+            try:
+                _send(self._proc.stdin, payload)
+            except OSError:
+                self._lost()
+        return self._seq
+
+    def close(self) -> None:
+        """Say the input is complete, wait for the child's last answer, and take its
+        verdict: an index error is kept for KnowledgeBase._index_failed; anything else
+        the child raised is raised here, as the thread feeder would."""
+        import orjson
+
+        try:
+            if self.index_error is None:
+                _send(self._proc.stdin, orjson.dumps(["end"]))
+            self._proc.stdin.close()
+        except OSError:
+            pass
+        self._reader.join()
+        code = self._proc.wait()
+        if self.index_error is not None:
+            return
+        if self._ended is None:
+            self._lost(code)
+        elif self._ended[1] and self._ended[1]["kind"] == "index":
+            self.index_error = SearchIndexError(self._ended[1]["message"])
+            self.index_error.corrupt = self._ended[1]["corrupt"]
+        elif self._ended[1]:
+            raise RuntimeError(f"the indexing process failed:\n{self._ended[1]['message']}")
+
+    def _lost(self, code: int | None = None) -> None:
+        why = f" (exit code {code})" if code else ""
+        self.index_error = SearchIndexError(f"the indexing process ended before the ingest did{why}")
+
+
+def _serve(index_path: str) -> int:
+    """The child's side of IndexProcess: index frames from stdin until the parent says
+    it is done (then refresh the vocabularies) or goes away (then just stop)."""
+    import queue
+    import signal
+    import threading
+    import traceback
+
+    import orjson
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    answers = sys.stdout.buffer
+    # A reader thread takes frames off the pipe as they come, so the parent can send the
+    # next chunks while this one is indexed.
+    frames: queue.Queue[bytes | None] = queue.Queue(maxsize=4)
+
+    def read() -> None:
+        source = sys.stdin.buffer
+        while (frame := _receive(source)) is not None:
+            frames.put(frame)
+        frames.put(None)
+
+    threading.Thread(target=read, name="kb-index-input", daemon=True).start()
+    indexer = _Indexer(index_path)
+    try:
+        while (frame := frames.get()) is not None:
+            item = orjson.loads(frame)
+            if item == ["end"]:
+                indexer.finish()
+                failed = indexer.failed
+                error = {"kind": "index", "message": str(failed), "corrupt": bool(failed.corrupt)} if failed else None
+                _send(answers, orjson.dumps(["end", error]))
+                return 0
+            seq, dicts, signature = item
+            if indexer.take([Entry.from_dict(d) for d in dicts], signature):
+                _send(answers, orjson.dumps([seq]))
+    except BrokenPipeError:
+        return 0  # the parent is gone
+    except BaseException:
+        _send(answers, orjson.dumps(["end", {"kind": "error", "message": traceback.format_exc()}]))
+        return 1
+    return 0  # the input ended without "end": the parent died, and nothing is claimed
+
+
+if __name__ == "__main__":
+    sys.exit(_serve(sys.argv[1]))

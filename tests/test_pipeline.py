@@ -1,0 +1,192 @@
+"""Ingest's write path: the index fed by a second process or thread, and stored keys found
+through the index plus the chunks it has not taken in yet (kb/pipeline.py)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import orjson
+import pytest
+
+from kb import pipeline
+from kb.api import KnowledgeBase
+from kb.models import make_uid
+from kb.pipeline import IndexLookup, IndexProcess, IndexThread
+from tests.conftest import make_entry
+
+
+def _jsonl(path: Path, numbers, answer: str = "Answer {i}.") -> Path:
+    path.write_bytes(b"".join(
+        orjson.dumps({"id": f"rec-{i}", "question": f"Pipeline question {i}?", "answer": answer.format(i=i)}) + b"\n"
+        for i in numbers))
+    return path
+
+
+@pytest.fixture
+def feeders(monkeypatch) -> list[str]:
+    """Record which feeder each ingest starts."""
+    started: list[str] = []
+    real_start = IndexProcess.start.__func__
+    real_init = IndexThread.__init__
+
+    def start(cls, index_path):
+        started.append("process")
+        return real_start(cls, index_path)
+
+    def init(self, index_path):
+        started.append("thread")
+        real_init(self, index_path)
+
+    monkeypatch.setattr(IndexProcess, "start", classmethod(start))
+    monkeypatch.setattr(IndexThread, "__init__", init)
+    return started
+
+
+def _index_is_current(kb: KnowledgeBase) -> bool:
+    return kb._open_index().signature == kb._signature()
+
+
+def test_bulk_ingest_feeds_a_second_process(tmp_path: Path, feeders: list[str]) -> None:
+    kb = KnowledgeBase.open(tmp_path / "kb.json")
+    report = kb.ingest([str(_jsonl(tmp_path / "bulk.jsonl", range(2500)))], keep="counts")
+    assert feeders == ["process"]
+    assert report.counts == {"added": 2500, "updated": 0, "unchanged": 0} and report.added == []
+    assert _index_is_current(kb)
+    assert kb.search("pipeline question 2499").hits[0].entry.answer == "Answer 2499."
+    assert kb.count() == 2500
+
+
+def test_small_ingest_feeds_a_thread(tmp_path: Path, feeders: list[str]) -> None:
+    kb = KnowledgeBase.open(tmp_path / "kb.json")
+    kb.ingest([str(_jsonl(tmp_path / "few.jsonl", range(10)))])
+    assert feeders == ["thread"]
+    assert _index_is_current(kb) and kb.count() == 10
+
+
+def test_twins_and_changes_across_chunks_are_found_before_the_index_has_them(tmp_path: Path) -> None:
+    """Later chunks must see the earlier ones whether or not the index has caught up."""
+    kb = KnowledgeBase.open(tmp_path / "kb.json")
+    records = [{"id": f"rec-{i}", "question": f"Pipeline question {i}?", "answer": f"Answer {i}."}
+               for i in range(3000)]
+    records[2600] = {"id": "rec-2600", "question": "Pipeline question 5?", "answer": "Answer 5."}  # a twin of 5
+    path = tmp_path / "bulk.jsonl"
+    path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in records))
+    first = kb.ingest([str(path)], keep="brief")
+    assert first.counts == {"added": 2999, "updated": 0, "unchanged": 1}
+    assert first.unchanged[0].id == 6
+    # The same file changed in two records, one in the first chunk and one in the third:
+    # each keeps its id.
+    records[10]["answer"], records[2010]["answer"] = "Changed 10.", "Changed 2010."
+    path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in records))
+    second = kb.ingest([str(path)], keep="brief")
+    assert second.counts == {"added": 0, "updated": 2, "unchanged": 2998}
+    assert sorted(b.id for b in second.updated) == [11, 2011]
+    assert kb.get(11).answer == "Changed 10." and kb.count() == 2999
+    assert _index_is_current(kb)
+
+
+def test_index_lookup_prefers_newer_chunks_and_forgets_indexed_ones(tmp_path: Path) -> None:
+    kb = KnowledgeBase.open(tmp_path / "kb.json")
+    stored = kb.add(make_entry(1))
+    lookup = IndexLookup(kb.index)
+    new = make_entry(2)
+    new.id = 7
+    lookup.note_added(new)
+    lookup.seal(1)
+    replacement = make_entry(3)
+    replacement.id = stored.id
+    lookup.note_replaced(stored.uid, replacement)  # the stored entry's text changed
+    lookup.seal(2)
+    assert lookup.ids_for_uids([stored.uid, new.uid, replacement.uid]) == {new.uid: 7, replacement.uid: stored.id}
+    lookup.forget_through(1)
+    assert lookup.ids_for_uids([new.uid]) == {}  # "indexed" now, and the index does not have it
+    lookup.forget_through(2)
+    assert lookup.ids_for_uids([stored.uid]) == {stored.uid: stored.id}  # the index's view again
+
+
+def test_index_process_error_leaves_the_store_whole(tmp_path: Path, monkeypatch) -> None:
+    """The child cannot open the index: the ingest still stores everything, the index
+    is left behind, and the next read rebuilds it."""
+    real_start = IndexProcess.start.__func__
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the child's index folder would be")
+    monkeypatch.setattr(IndexProcess, "start",
+                        classmethod(lambda cls, path: real_start(cls, blocker / "kb.index.sqlite")))
+    kb = KnowledgeBase.open(tmp_path / "kb.json")
+    report = kb.ingest([str(_jsonl(tmp_path / "bulk.jsonl", range(1500)))], keep="counts")
+    assert report.counts["added"] == 1500 and not _index_is_current(kb)
+    assert KnowledgeBase.open(tmp_path / "kb.json").search("pipeline question 1499").total >= 1
+
+
+def test_index_process_killed_mid_ingest(tmp_path: Path, monkeypatch) -> None:
+    real_put = IndexProcess.put
+
+    def put_then_kill(self, entries, signature):
+        seq = real_put(self, entries, signature)
+        if seq == 2:
+            self._proc.kill()
+            self._proc.wait()
+        return seq
+
+    monkeypatch.setattr(IndexProcess, "put", put_then_kill)
+    kb = KnowledgeBase.open(tmp_path / "kb.json")
+    report = kb.ingest([str(_jsonl(tmp_path / "bulk.jsonl", range(4000)))], keep="counts")
+    assert report.counts["added"] == 4000
+    fresh = KnowledgeBase.open(tmp_path / "kb.json")
+    assert fresh.count() == 4000 and _index_is_current(fresh)
+
+
+def test_index_process_bug_is_raised_not_hidden(tmp_path: Path, monkeypatch) -> None:
+    """Anything but an index error in the child fails the ingest, as in the thread."""
+    real_put = IndexProcess.put
+
+    def put_garbage(self, entries, signature):
+        seq = real_put(self, entries, signature)
+        pipeline._send(self._proc.stdin, b'[99, "not a list of entries", null]')
+        return seq
+
+    monkeypatch.setattr(IndexProcess, "put", put_garbage)
+    kb = KnowledgeBase.open(tmp_path / "kb.json")
+    with pytest.raises(RuntimeError, match="indexing process failed"):
+        kb.ingest([str(_jsonl(tmp_path / "bulk.jsonl", range(1200)))])
+
+
+def test_index_process_stops_when_the_ingest_dies(tmp_path: Path) -> None:
+    """SIGKILL the ingest: its indexing child sees its input end, stops, claims nothing."""
+    store = tmp_path / "kb.json"
+    source = _jsonl(tmp_path / "big.jsonl", range(40_000), answer="Answer {i}: " + "words " * 60)
+    env = dict(os.environ, KB_DB=str(store))
+    proc = subprocess.Popen([sys.executable, "-m", "kb", "ingest", "-q", str(source)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    children: list[int] = []
+    deadline = time.monotonic() + 60
+    while not children and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+        found = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
+        children = [int(pid) for pid in found]
+    assert children, "no indexing process was started"
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and os.path.exists(f"/proc/{children[0]}"):
+        state = Path(f"/proc/{children[0]}/stat").read_text().split()[2] if os.path.exists(
+            f"/proc/{children[0]}/stat") else "X"
+        if state == "Z":
+            break
+        time.sleep(0.05)
+    alive = os.path.exists(f"/proc/{children[0]}/stat") and Path(f"/proc/{children[0]}/stat").read_text().split()[2] != "Z"
+    assert not alive, "the indexing process outlived the ingest"
+    listed = subprocess.run([sys.executable, "-m", "kb", "list", "--format", "ids", "--limit", "0"], env=env,
+                            capture_output=True, timeout=120)
+    assert listed.returncode in (0, 1) and b"Traceback" not in listed.stderr
+    kb = KnowledgeBase.open(store)
+    entries = list(kb.store.iter_entries())
+    assert {int(x) for x in listed.stdout.split()} == {e.id for e in entries}
+    assert {e.uid for e in entries} <= {make_uid(f"Pipeline question {i}?", f"Answer {i}: " + "words " * 60)
+                                        for i in range(40_000)}
