@@ -109,14 +109,20 @@ class Source:
     split_guessed: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        return {
+            "path": self.path, "format": self.format, "sha256": self.sha256, "external_id": self.external_id,
+            "copyright": self.copyright, "encoding": self.encoding, "key": self.key, "line": self.line,
+            "split_guessed": self.split_guessed,
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> Source:
         if not data:
             return cls()
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        return cls(**{k: v for k, v in data.items() if k in _SOURCE_FIELDS})
+
+
+_SOURCE_FIELDS = frozenset(f.name for f in fields(Source))
 
 
 @dataclass

@@ -24,7 +24,7 @@ from kb.models import Entry
 
 if TYPE_CHECKING:
     from kb.api import KnowledgeBase
-    from kb.index import SearchIndex
+    from kb.index import Prepared, SearchIndex
     from kb.ingest import IngestReport
 
 # Entries in ingest's first write batch (later batches double). $KB_BATCH_SIZE lowers it
@@ -259,15 +259,18 @@ class _Indexer:
         self.index: SearchIndex | None = None
         self.failed: SearchIndexError | None = None
 
-    def take(self, entries: list[Entry], signature: str | None) -> bool:
-        """Index one item; return False once indexing has failed."""
+    def take(self, entries: list[Entry] | Prepared, signature: str | None) -> bool:
+        """Index one item (entries, or a batch prepared from them); return False once
+        indexing has failed."""
         if self.failed is not None:
             return False
-        from kb.index import SearchIndex
+        from kb.index import Prepared, SearchIndex
 
         try:
             self.index = self.index or SearchIndex(self.index_path)
-            if entries:
+            if isinstance(entries, Prepared):
+                self.index.upsert_prepared([entries], signature, refresh=False)
+            elif entries:
                 self.index.upsert(entries, signature, refresh=False)
             elif signature is not None:
                 self.index.set_signature(signature)
@@ -363,8 +366,8 @@ def _receive(stream: Any) -> bytes | None:
 class IndexProcess:
     """Feed the index from a second process: ``python -m kb.pipeline INDEX``.
 
-    Each item goes down the child's stdin as one frame (``[seq, [entry dicts],
-    signature]``), and ``["end"]`` after the last; the child answers on stdout with
+    Each item goes down the child's stdin as one frame (``[seq, prepared rows or null,
+    signature]``, see kb.index.Prepared), and ``["end"]`` after the last; the child answers on stdout with
     ``[seq]`` as each item is committed to the index, and with ``["end", error or
     null]`` once it has refreshed the vocabularies. A thread here reads the answers, so
     ``done`` is current without asking. The child ignores Ctrl-C (the ingest decides
@@ -417,9 +420,14 @@ class IndexProcess:
     def put(self, entries: list[Entry], signature: str | None) -> int:
         import orjson
 
+        from kb.index import prepare
+
         self._seq += 1
         if self.index_error is None:
-            payload = orjson.dumps([self._seq, [e.to_dict() for e in entries], signature])
+            # The rows are built here, where parsing leaves time to spare in a JSON Lines
+            # ingest, rather than in the child, which indexing keeps busy.
+            batch = prepare(entries).to_json() if entries else None
+            payload = orjson.dumps([self._seq, batch, signature])
             try:
                 _send(self._proc.stdin, payload)
             except OSError:
@@ -465,6 +473,8 @@ def _serve(index_path: str) -> int:
 
     import orjson
 
+    from kb.index import Prepared
+
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     answers = sys.stdout.buffer
     # A reader thread takes frames off the pipe as they come, so the parent can send the
@@ -488,8 +498,8 @@ def _serve(index_path: str) -> int:
                 error = {"kind": "index", "message": str(failed), "corrupt": bool(failed.corrupt)} if failed else None
                 _send(answers, orjson.dumps(["end", error]))
                 return 0
-            seq, dicts, signature = item
-            if indexer.take([Entry.from_dict(d) for d in dicts], signature):
+            seq, batch, signature = item
+            if indexer.take(Prepared.from_json(batch) if batch else [], signature):
                 _send(answers, orjson.dumps([seq]))
     except BrokenPipeError:
         return 0  # the parent is gone

@@ -411,6 +411,24 @@ def test_delete_removes_everywhere(index):
         index.get(3)
 
 
+def test_words_follow_every_write_as_a_rebuild_counts_them(index, tmp_path):
+    """The spelling vocabulary is kept current write by write (no pass over the index)."""
+    final = make_entries()
+    final[2].answer = "Denosumab injections twice a year are another option."
+    final[2].refresh_uid()
+    new = Entry(id=7, title="Zoster vaccine", question="Shingles vaccine after shingles?", answer="Yes, shingles.")
+    index.upsert([final[2], new], "sig-2", refresh=False)
+    index.delete([5], "sig-3")
+    expected = SearchIndex(tmp_path / "fresh.sqlite")
+    expected.rebuild([e for e in final if e.id != 5] + [new], "x")
+    words = "SELECT word, df FROM words ORDER BY word"
+    assert index.conn.execute(words).fetchall() == expected.conn.execute(words).fetchall()
+    assert ("denosumab", 1) in index.conn.execute(words).fetchall()
+    assert ("bisphosphonates", 1) not in index.conn.execute(words).fetchall()
+    assert index.search("shingels").suggestions == ["shingles"]
+    expected.close()
+
+
 def test_set_signature(index):
     index.set_signature("abc")
     assert index.signature == "abc"

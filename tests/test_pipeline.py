@@ -147,7 +147,7 @@ def test_index_process_bug_is_raised_not_hidden(tmp_path: Path, monkeypatch) -> 
 
     def put_garbage(self, entries, signature):
         seq = real_put(self, entries, signature)
-        pipeline._send(self._proc.stdin, b'[99, "not a list of entries", null]')
+        pipeline._send(self._proc.stdin, b'[99, "not a prepared batch", null]')
         return seq
 
     monkeypatch.setattr(IndexProcess, "put", put_garbage)
