@@ -47,6 +47,8 @@ WEIGHTS = (10.0, 5.0, 2.0, 1.0, 1.0, 3.0)
 # word ("falsely") cannot decide alone which entries are considered.
 CANDIDATE_BUDGET = 8_000
 MIN_CANDIDATE_TERMS = 2
+# Related entries (kb show) must share a word that fewer entries than this have.
+RELATED_MAX_DF = 20_000
 # Scoring-only terms cost a pass over their posting lists (bm25 counts each term's
 # documents to get its idf) and a seek per candidate; past this many postings the rest
 # are dropped, except the first few, without which "bone marrow" would rank by "marrow"
@@ -1057,7 +1059,7 @@ class SearchIndex:
         best = scored[0][0]
         return [(c, -d) for dist, d, c in scored if dist == best][:limit]
 
-    def _plan(self, should: list[_Planned], must: list[_Planned]) -> str | None:
+    def _plan(self, should: list[_Planned], must: list[_Planned], min_candidates: int = MIN_CANDIDATE_TERMS) -> str | None:
         """Build the FTS5 MATCH expression that answers the query cheaply.
 
         An OR over every word of a question scores nearly every entry, and FTS5's bm25()
@@ -1098,7 +1100,7 @@ class SearchIndex:
                 return None
             chosen, postings = [], 0
             for item in usable:
-                if len(chosen) >= MIN_CANDIDATE_TERMS and postings + item.df > budget:
+                if len(chosen) >= min_candidates and postings + item.df > budget:
                     break
                 chosen.append(item)
                 postings += item.df
@@ -1209,8 +1211,10 @@ class SearchIndex:
         Cheaper than a search, because `kb show` runs it every time: the rarest of the
         words pick the candidates within a budget of 2k postings (a search allows 8k; on
         60 sampled entries at 16k the top 5 stayed 99 % the same, in ~2.4 ms instead of
-        ~5.6), and no total or highlighted snippet is computed: a hit's snippet is the
-        start of its question.
+        ~5.6), only the rarest when it alone passes the budget (a search keeps two, and
+        at 1M entries "Cowden syndrome" then scored the 281k entries with "syndrome":
+        1.1 s), none when every word is in more than RELATED_MAX_DF entries, and no total
+        or highlighted snippet is computed: a hit's snippet is the start of its question.
         """
         with self._errors("finding related entries"):
             entry = self.get(ref)
@@ -1221,10 +1225,12 @@ class SearchIndex:
             useful = [p for p in planned if p.df > 1]
             title = [p for p in useful if p.term.words[0].lower() in title_words]
             rest = sorted((p for p in useful if p not in title), key=lambda p: p.df)[:8]
+            if not any(p.df <= RELATED_MAX_DF for p in useful):
+                return []  # only common words: nothing is related to it more than to anything
             budget = self.candidate_budget
             self.candidate_budget = min(budget, 2_000)
             try:
-                match = self._plan(title + rest, [])
+                match = self._plan(title + rest, [], min_candidates=1)
             finally:
                 self.candidate_budget = budget
             if match is None or limit <= 0:

@@ -429,6 +429,24 @@ def test_words_follow_every_write_as_a_rebuild_counts_them(index, tmp_path):
     expected.close()
 
 
+def test_related_candidates_come_from_the_rarest_word_only(tmp_path, monkeypatch):
+    """A common title word re-scores related entries but does not bring its own in."""
+    import kb.index as index_module
+
+    entries = [Entry(id=1, title="Cowden syndrome", question="How common is Cowden syndrome?", answer="Rare.")]
+    entries += [Entry(id=n, title=f"Other syndrome {n}", question=f"What is syndrome number {n}?", answer="A syndrome.")
+                for n in range(2, 40)]
+    entries += [Entry(id=40, title="Cowden signs", question="Which signs show Cowden disease?", answer="Skin.")]
+    ix = SearchIndex(tmp_path / "kb.index.sqlite")
+    ix.rebuild(entries, "sig")
+    monkeypatch.setattr(index_module, "CANDIDATE_BUDGET", 1)
+    ix.candidate_budget = 1
+    assert [hit.entry.id for hit in ix.related(1)] == [40]
+    monkeypatch.setattr(index_module, "RELATED_MAX_DF", 1)  # now even "Cowden" is too common
+    assert ix.related(1) == []
+    ix.close()
+
+
 def test_set_signature(index):
     index.set_signature("abc")
     assert index.signature == "abc"
