@@ -1,16 +1,16 @@
-"""The store's append-only journal: small writes without rewriting the whole store.
+"""The store's append-only journal: small writes without rewriting shards and the catalog.
 
-TinyDB keeps a store in one JSON file and rewrites all of it on every write; at 100k
-entries that is ~350 MB read and written to add one entry. So a small write (add,
-edit, remove) appends one line to ``kb.json.journal`` instead, and the storage
-replays the journal over the base file whenever it loads the store. A full write (an
-ingest batch, a repair) rewrites the base with everything and drops the journal: that
-is the compaction, and it also happens once the journal outgrows a share of the base.
+A small write (add, edit, remove) appends one fsynced line to ``kb.json.journal``
+instead of rewriting the shard it touches and the catalog, and readers replay the
+journal over what they read: its entry and raw-text ops over each shard, its expert and
+meta ops over the catalog (kb/store.py). The next commit (an ingest batch, a repair, or
+a small write once the journal has grown past MIN_COMPACT) rewrites the shards the
+journal touches and a new catalog, and drops the journal: that is the compaction.
 
-Format: the first line names the base file version it applies to
+Format: the first line names the catalog file version it applies to
 (``{"kb_journal": 1, "base": "<inode>:<size>:<mtime_ns>"}``); each further line is
 one committed write, ``{"ops": [[table, doc_id, doc_or_null], ...]}``, applied in
-order (null removes the document). A journal whose base does not match the base file
+order (null removes the document). A journal whose base does not match the catalog
 is left over from before a compaction and is ignored. A last line without its newline
 is a write that a crash interrupted: it is ignored, and cut off before the next append.
 Ops set or remove whole documents, so applying one twice gives the same store.
@@ -26,8 +26,9 @@ from typing import Any
 import orjson
 
 VERSION = 1
-# Compact (rewrite the base) once the journal is larger than this share of the base,
-# or than MIN_COMPACT bytes on a small store.
+# Compact once the journal is larger than this share of the catalog file, or than
+# MIN_COMPACT bytes (with shards the catalog is small, so in practice: past 1 MB, which
+# a commit folds into the few shards it touches in well under a second).
 COMPACT_SHARE = 0.05
 MIN_COMPACT = 1 << 20
 
@@ -101,14 +102,6 @@ def read_ops(store_path: Path, base_stat: os.stat_result, *, same_file: bool = F
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"journal line {number} is damaged ({exc})") from None
     return ops, len(lines)
-
-
-def replay(store_path: Path, data: dict[str, Any], base_stat: os.stat_result, *, same_file: bool = False) -> int:
-    """Apply the journal's ops to ``data`` (every table in one dict); return how many writes."""
-    ops, writes = read_ops(store_path, base_stat, same_file=same_file)
-    for op in ops:
-        apply_op(data, *op)
-    return writes
 
 
 def apply_op(data: dict[str, Any], table: str, doc_id: str, doc: Any) -> None:
