@@ -367,9 +367,9 @@ class IndexProcess:
     """Feed the index from a second process: ``python -m kb.pipeline INDEX``.
 
     Each item goes down the child's stdin as one frame (``[seq, prepared rows or null,
-    signature]``, see kb.index.Prepared), and ``["end"]`` after the last; the child answers on stdout with
-    ``[seq]`` as each item is committed to the index, and with ``["end", error or
-    null]`` once it has refreshed the vocabularies. A thread here reads the answers, so
+    signature]``, see kb.index.Prepared), and ``["end"]`` after the last; the child
+    answers on stdout with ``[seq]`` as each item is committed to the index, and with
+    ``["end", error or null]`` once it has refreshed the vocabularies. A thread here reads the answers, so
     ``done`` is current without asking. The child ignores Ctrl-C (the ingest decides
     what an interrupt means); if this process dies, the child's input ends without
     ``["end"]``, and it stops after the item in hand, claiming nothing.
@@ -448,15 +448,16 @@ class IndexProcess:
             pass
         self._reader.join()
         code = self._proc.wait()
-        if self.index_error is not None:
-            return
-        if self._ended is None:
+        # The child's own word comes first: a child that stopped on a bug also broke the
+        # pipe for the items sent after, and that must not pass for a lost index.
+        verdict = self._ended[1] if self._ended is not None else None
+        if verdict and verdict["kind"] == "index":
+            self.index_error = SearchIndexError(verdict["message"])
+            self.index_error.corrupt = verdict["corrupt"]
+        elif verdict:
+            raise RuntimeError(f"the indexing process failed:\n{verdict['message']}")
+        elif self._ended is None and self.index_error is None:
             self._lost(code)
-        elif self._ended[1] and self._ended[1]["kind"] == "index":
-            self.index_error = SearchIndexError(self._ended[1]["message"])
-            self.index_error.corrupt = self._ended[1]["corrupt"]
-        elif self._ended[1]:
-            raise RuntimeError(f"the indexing process failed:\n{self._ended[1]['message']}")
 
     def _lost(self, code: int | None = None) -> None:
         why = f" (exit code {code})" if code else ""

@@ -435,10 +435,17 @@ class Store:
             meta["generation"] = self._generation
         self._files.sync()
         self._files.write_catalog(catalog, backup=self.rotate_backup)
+        # Committed: the files written are the store's now, whatever fails below (a
+        # failed commit deletes the files it wrote, and these must stay).
+        self._written.clear()
         # The new catalog holds every journalled write; a crash before this line leaves a
-        # journal naming the old catalog, which is then ignored.
+        # journal naming the old catalog, which is then ignored (as this one would be if
+        # it could not be removed).
         if self.path is not None:
-            journal.discard(self.path)
+            try:
+                journal.discard(self.path)
+            except OSError:
+                pass
         # Keep the files of the new catalog and of the backup (the replaced catalog, or
         # an older one that a repair left in place), so the backup stays whole.
         keep = catalog_files(catalog) | previous | self._files.backup_files()
@@ -448,7 +455,6 @@ class Store:
         snap.ops = {}
         snap.legacy = None
         snap.version = self._files.version()
-        self._written.clear()
         self._dirty.clear()
         self._generation = None
         self._catalog_changed = False

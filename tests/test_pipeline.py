@@ -147,13 +147,15 @@ def test_index_process_bug_is_raised_not_hidden(tmp_path: Path, monkeypatch) -> 
 
     def put_garbage(self, entries, signature):
         seq = real_put(self, entries, signature)
-        pipeline._send(self._proc.stdin, b'[99, "not a prepared batch", null]')
+        if seq == 1:
+            pipeline._send(self._proc.stdin, b'[99, "not a prepared batch", null]')
+            time.sleep(0.5)  # the child stops: later items meet a broken pipe
         return seq
 
     monkeypatch.setattr(IndexProcess, "put", put_garbage)
     kb = KnowledgeBase.open(tmp_path / "kb.json")
     with pytest.raises(RuntimeError, match="indexing process failed"):
-        kb.ingest([str(_jsonl(tmp_path / "bulk.jsonl", range(1200)))])
+        kb.ingest([str(_jsonl(tmp_path / "bulk.jsonl", range(12_000)))])
 
 
 def test_index_process_stops_when_the_ingest_dies(tmp_path: Path) -> None:

@@ -406,3 +406,20 @@ def test_store_converts_a_single_file_store_at_its_first_write(tmp_path: Path, s
     fresh = Store(path)
     assert [e.id for e in fresh.iter_entries()] == [1, 2, 3, 4, 5, 6, 8]
     assert fresh.get_raw(2) == "Q: two\nA: 2\n" and fresh.get(6).created_at.startswith("2026-01-01")
+
+
+def test_store_commit_keeps_its_files_when_a_step_after_the_catalog_fails(tmp_path: Path, monkeypatch) -> None:
+    """Once the catalog names the new files, nothing may take them back."""
+    from kb import journal
+
+    path = tmp_path / "kb.json"
+    with Store(path).transaction() as store:
+        store.apply([make_entry(1)])
+
+    def stuck(_path):
+        raise PermissionError("journal cannot be removed")
+
+    monkeypatch.setattr(journal, "discard", stuck)
+    with Store(path).transaction() as store:
+        store.apply([make_entry(2)])
+    assert [e.id for e in Store(path).iter_entries()] == [1, 2]
