@@ -234,3 +234,16 @@ def test_export_writes_each_entry_before_reading_the_next(fmt: str) -> None:
 
     assert export_entries(entries(), fmt, buffer) == 3
     assert written_before[0] < written_before[1] < written_before[2]
+
+
+def test_source_round_trips_every_field() -> None:
+    """Source.to_dict names its fields by hand (it runs for every entry): none may be missed."""
+    from dataclasses import fields
+
+    from kb.models import Source
+
+    values = {f.name: (True if f.type in (bool, "bool") else 7 if f.name == "line" else f"v-{f.name}")
+              for f in fields(Source)}
+    source = Source(**values)
+    assert source.to_dict() == values
+    assert Source.from_dict({**values, "unknown": 1}) == source

@@ -1,0 +1,85 @@
+"""Time two versions of kb side by side: ingest of the same corpus, runs alternating.
+
+On a shared machine a number measured an hour ago says little about one measured now;
+two versions run in turns, in one run, compare fairly. Each version is a folder holding
+a ``kb`` package (a git worktree of another commit, say), run as ``python -m kb`` with
+that folder first on the path; the rest of the environment is this venv's.
+
+    git worktree add /tmp/kb-before HEAD~3
+    python bench/versus.py /tmp/kb-before . --corpus bench/out/corpora/medquad-16k.jsonl
+
+Prints a Markdown table: median wall time, entries per second, peak memory of the
+process tree (kb and any indexing process) and the ratio of the second to the first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from run import Sample, run_once  # noqa: E402 - bench/ is not a package
+
+
+def _records(corpus: Path) -> int:
+    if corpus.is_dir():
+        return sum(1 for p in corpus.rglob("*") if p.is_file())
+    with open(corpus, "rb") as fh:
+        return sum(1 for line in fh if line.strip())
+
+
+def _ingest(checkout: Path, corpus: Path, scratch: Path, env: dict[str, str]) -> Sample:
+    shutil.rmtree(scratch, ignore_errors=True)
+    scratch.mkdir(parents=True)
+    run_env = dict(env, PYTHONPATH=str(checkout.resolve()))
+    argv = [sys.executable, "-m", "kb", "--db", str(scratch / "kb.json"), "ingest", "--quiet", str(corpus)]
+    sample, _ = run_once(argv, run_env, ok=(0, 1), cwd=scratch, tree=True)
+    return sample
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("before", type=Path, help="folder holding the first version's kb package")
+    parser.add_argument("after", type=Path, help="folder holding the second version's kb package")
+    parser.add_argument("--corpus", type=Path, action="append", required=True,
+                        help="a JSONL file or a folder of files to ingest (repeatable)")
+    parser.add_argument("--runs", type=int, default=3, help="timed runs of each version (after one warm-up each)")
+    args = parser.parse_args(argv)
+    for folder in (args.before, args.after):
+        if not (folder / "kb" / "__init__.py").is_file():
+            parser.error(f"{folder} holds no kb package")
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "KB_DB")}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    lines = ["| corpus | records | version | median s | entries/s | peak MB (tree) | after / before |",
+             "|---|---|---|---|---|---|---|"]
+    with tempfile.TemporaryDirectory(prefix="kb-versus-") as tmp:
+        env["PYTHONPYCACHEPREFIX"] = str(Path(tmp) / "pycache")
+        for corpus in args.corpus:
+            records = _records(corpus)
+            samples: dict[str, list[Sample]] = {"before": [], "after": []}
+            for n in range(args.runs + 1):
+                for name, folder in (("before", args.before), ("after", args.after)):
+                    sample = _ingest(folder, corpus, Path(tmp) / name, env)
+                    print(f"{corpus.name} {name} {'warm-up' if n == 0 else f'run {n}'}: "
+                          f"{sample.wall:.2f}s {sample.rss_mb:.0f} MB", file=sys.stderr, flush=True)
+                    if n:
+                        samples[name].append(sample)
+            wall = {k: statistics.median(s.wall for s in v) for k, v in samples.items()}
+            peak = {k: max(s.rss_mb for s in v) for k, v in samples.items()}
+            for name in ("before", "after"):
+                ratio = f"{wall['after'] / wall['before']:.2f}x time, {peak['after'] / peak['before']:.2f}x memory" \
+                    if name == "after" else "–"
+                lines.append(f"| {corpus.name} | {records:,} | {name} | {wall[name]:.2f} | "
+                             f"{records / wall[name]:,.0f} | {peak[name]:.0f} | {ratio} |")
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
