@@ -38,8 +38,9 @@ def _ingest(checkout: Path, corpus: Path, scratch: Path, env: dict[str, str]) ->
     shutil.rmtree(scratch, ignore_errors=True)
     scratch.mkdir(parents=True)
     run_env = dict(env, PYTHONPATH=str(checkout.resolve()))
-    argv = [sys.executable, "-m", "kb", "--db", str(scratch / "kb.json"), "ingest", "--quiet", str(corpus)]
-    sample, _ = run_once(argv, run_env, ok=(0, 1), cwd=scratch, tree=True)
+    argv = [sys.executable, "-m", "kb", "--db", str(scratch / "kb.json"), "ingest", "--quiet", str(corpus.resolve())]
+    # Run from the scratch folder, so that `python -m kb` finds the checkout's kb, not ./kb.
+    sample, _ = run_once(argv, run_env, cwd=scratch, tree=True)
     return sample
 
 
