@@ -19,13 +19,14 @@ def doctor(
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON on stdout.")] = False,
     db: DbOption = None,
 ) -> None:
-    """Check the store, its search index, backup, lock and temporary files.
+    """Check the store (catalog and shard files), its search index, backup, lock and leftovers.
 
-    Exit code 0 when healthy, 1 when a problem remains. With --repair: a damaged store
-    is renamed to kb.json.damaged-TIME and replaced by its last good copy (kb.json.bak)
-    or by the entries salvaged from it (also kept as kb.json.salvaged-TIME.json),
-    whichever holds more; a stale or corrupt index is rebuilt; leftover temporary files
-    are removed.
+    Exit code 0 when healthy, 1 when a problem remains. With --repair, nothing damaged is
+    deleted: a damaged catalog is kept as kb.json.damaged-TIME and replaced by its last
+    good copy (kb.json.bak) or a catalog rebuilt from the shard files, whichever holds
+    more entries; a damaged shard file is kept as NAME.damaged-TIME and replaced by the
+    best of its salvaged entries, the backup's version and older versions; a stale or
+    corrupt index is rebuilt; files of interrupted writes are removed.
 
     Example: kb doctor ; kb doctor --repair
     """
