@@ -201,9 +201,10 @@ class KnowledgeBase:
 
         Entries are committed in batches that double in size (2,000, 4,000, ... up to
         16,384), so a crash loses at most the batch being written; the index follows in
-        a second process or thread (see kb/pipeline.py). Memory stays flat whatever the input's size,
-        except for what the report keeps: ``keep="entries"`` (the default) keeps every
-        entry read, ``"brief"`` a small record of each, ``"counts"`` only the counts.
+        a second process or thread (see kb/pipeline.py). Memory stays flat whatever the
+        input's size, except for what the report keeps: ``keep="entries"`` (the default)
+        keeps every entry read, ``"brief"`` a small record of each, ``"counts"`` only
+        the counts.
         """
         from kb.ingest import DEFAULT_MAX_SIZE, Failure, IngestReport, ReadOptions, expand_paths, read_source
         from kb.pipeline import BatchWriter
