@@ -243,12 +243,10 @@ class KnowledgeBase:
         None when the index cannot be used: the store then scans its own shards.
         """
         try:
-            index = self._open_index()
-            if index.signature != self._signature():
-                self.rebuild_index()
+            self._make_index_current()
             from kb.pipeline import IndexLookup
 
-            return IndexLookup(index)
+            return IndexLookup(self._open_index())
         except SearchIndexError as exc:
             self._index_failed(exc)
             return None

@@ -30,7 +30,15 @@ import orjson
 from kb import journal
 from kb.api import KnowledgeBase
 from kb.models import make_uid
-from kb.shards import SHARD_SIZE, catalog_files, parse_document, parse_shard_file_name, shard_folder, shard_of
+from kb.shards import (
+    SHARD_SIZE,
+    TEMP_FILE,
+    catalog_files,
+    parse_document,
+    parse_shard_file_name,
+    shard_folder,
+    shard_of,
+)
 from kb.store import SCHEMA_VERSION, Store
 
 OK, NOTE, PROBLEM = "ok", "note", "problem"
@@ -555,8 +563,7 @@ def temp_files(store: Path) -> list[Path]:
     except OSError:
         pass
     folder = shard_folder(store)
-    in_folder = re.compile(r"\..+\.\d+\.tmp")
-    found += [folder / n for n in _listdir(folder) if in_folder.fullmatch(n)]
+    found += [folder / n for n in _listdir(folder) if TEMP_FILE.fullmatch(n)]
     return sorted(found)
 
 
