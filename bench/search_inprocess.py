@@ -27,8 +27,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from kb.index import WEIGHTS, SearchIndex
 from kb.models import Entry, Source
+from kb.search.index import WEIGHTS, SearchIndex
 
 TWO_WORDS = "bone marrow"
 TWENTY_WORDS = (

@@ -20,10 +20,10 @@ from kb.paths import default_db_path, index_path_for, store_signature
 
 if TYPE_CHECKING:
     from kb.export import Stats
-    from kb.index import ExpertSummary, Hit, SearchIndex, SearchResult
-    from kb.ingest import IngestReport
-    from kb.pipeline import IndexLookup
-    from kb.store import Store
+    from kb.ingest.pipeline import IndexLookup
+    from kb.ingest.sources import IngestReport
+    from kb.search.index import ExpertSummary, Hit, SearchIndex, SearchResult
+    from kb.store.store import Store
 
 # How long a read waits for a writer before it reads the index as the writer left it.
 READ_WAIT = 1.0
@@ -63,7 +63,7 @@ class KnowledgeBase:
     @property
     def store(self) -> Store:
         if self._store is None:
-            from kb.store import Store
+            from kb.store.store import Store
 
             self._store = Store(self.path, lock_timeout=self.lock_timeout)
         return self._store
@@ -74,7 +74,7 @@ class KnowledgeBase:
 
     def _open_index(self) -> SearchIndex:
         if self._index is None:
-            from kb.index import SearchIndex
+            from kb.search.index import SearchIndex
 
             self._index = SearchIndex(self.index_path)
         return self._index
@@ -201,13 +201,13 @@ class KnowledgeBase:
 
         Entries are committed in batches that double in size (2,000, 4,000, ... up to
         16,384), so a crash loses at most the batch being written; the index follows in
-        a second process or thread (see kb/pipeline.py). Memory stays flat whatever the
+        a second process or thread (see kb/ingest/pipeline.py). Memory stays flat whatever the
         input's size, except for what the report keeps: ``keep="entries"`` (the default)
         keeps every entry read, ``"brief"`` a small record of each, ``"counts"`` only
         the counts.
         """
-        from kb.ingest import DEFAULT_MAX_SIZE, Failure, IngestReport, ReadOptions, expand_paths, read_source
-        from kb.pipeline import BatchWriter
+        from kb.ingest.pipeline import BatchWriter
+        from kb.ingest.sources import DEFAULT_MAX_SIZE, Failure, IngestReport, ReadOptions, expand_paths, read_source
 
         if keep not in ("entries", "brief", "counts"):
             raise ValueError(f"keep must be 'entries', 'brief' or 'counts', not {keep!r}")
@@ -244,7 +244,7 @@ class KnowledgeBase:
         """
         try:
             self._make_index_current()
-            from kb.pipeline import IndexLookup
+            from kb.ingest.pipeline import IndexLookup
 
             return IndexLookup(self._open_index())
         except SearchIndexError as exc:

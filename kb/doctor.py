@@ -27,10 +27,10 @@ from typing import Any
 
 import orjson
 
-from kb import journal
 from kb.api import KnowledgeBase
 from kb.models import make_uid
-from kb.shards import (
+from kb.store import journal
+from kb.store.shards import (
     SHARD_SIZE,
     TEMP_FILE,
     catalog_files,
@@ -39,7 +39,7 @@ from kb.shards import (
     shard_folder,
     shard_of,
 )
-from kb.store import SCHEMA_VERSION, Store
+from kb.store.store import SCHEMA_VERSION, Store
 
 OK, NOTE, PROBLEM = "ok", "note", "problem"
 TABLES = ("meta", "entries", "experts", "raw", "shards")
@@ -466,7 +466,7 @@ def _check_index(kb: KnowledgeBase, walk: _Walk | None, report: Report) -> None:
 
 
 def _check_index_db(kb: KnowledgeBase, conn: sqlite3.Connection, walk: _Walk | None, report: Report) -> None:
-    from kb.index import SCHEMA_VERSION as INDEX_SCHEMA
+    from kb.search.index import SCHEMA_VERSION as INDEX_SCHEMA
 
     verdict = conn.execute("PRAGMA quick_check").fetchone()[0]
     if verdict != "ok":

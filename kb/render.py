@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.text import Text
 
-    from kb.ingest import IngestReport
+    from kb.ingest.sources import IngestReport
     from kb.models import Entry
 
 FORMATS = ("table", "json", "jsonl", "csv", "ids")

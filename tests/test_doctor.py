@@ -16,8 +16,8 @@ import pytest
 
 from kb.doctor import check, repair, salvage
 from kb.models import make_uid
-from kb.shards import shard_folder, write_atomically
-from kb.store import read_whole
+from kb.store.shards import shard_folder, write_atomically
+from kb.store.store import read_whole
 
 
 def _jsonl(folder: Path, name: str, start: int, count: int) -> Path:

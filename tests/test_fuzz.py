@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from kb import parsers
 from kb.errors import ParseError
-from kb.ingest import STREAMED, Failure, ReadOptions, read_source
+from kb.ingest.sources import STREAMED, Failure, ReadOptions, read_source
 from kb.models import Entry
 
 # KB_FUZZ_EXAMPLES=3000 for a longer hunt (3,000 per test found nothing: ~35 s).

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from kb.cli import DbOption, app, open_kb
+from kb.cli.app import DbOption, app, open_kb
 
 _STYLES = {"ok": "green", "note": "yellow", "problem": "bold red"}
 

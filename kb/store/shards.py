@@ -18,9 +18,9 @@ from typing import Any
 
 import orjson
 
-from kb import journal
 from kb.errors import StoreError
 from kb.paths import store_signature
+from kb.store import journal
 
 # Entries per shard in a new store (an existing store keeps the size in its meta). A
 # shard of 2,048 MedQuAD entries with their original text is ~10 MB and parses in

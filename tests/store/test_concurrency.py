@@ -17,8 +17,8 @@ from pathlib import Path
 import orjson
 
 from kb.models import make_uid
-from kb.shards import write_atomically
-from kb.store import read_whole
+from kb.store.shards import write_atomically
+from kb.store.store import read_whole
 
 WRITERS = 4
 PER_WRITER = 50
@@ -164,7 +164,7 @@ def test_lock_held_too_long_says_busy(tmp_path: Path) -> None:
     holder = _hold_lock(store)
     try:
         for args in (("add", "-q", "Another question?", "-a", "Another answer."),
-                     ("ingest", str(Path(__file__).parent.parent / "data" / "faq.txt")),
+                     ("ingest", str(Path(__file__).resolve().parents[2] / "data" / "faq.txt")),
                      ("remove", "1", "--yes")):
             start = time.monotonic()
             done = _kb(store, *args, KB_LOCK_TIMEOUT="0.5")

@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from kb.cli import (
+from kb.cli.app import (
     DbOption,
     FormatOption,
     JsonOption,
@@ -20,7 +20,7 @@ from kb.cli import (
     open_kb,
     output_format,
 )
-from kb.complete import complete_categories, complete_experts, complete_ids
+from kb.cli.complete import complete_categories, complete_experts, complete_ids
 
 CategoryFilter = Annotated[
     Optional[str],

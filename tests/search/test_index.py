@@ -1,4 +1,4 @@
-"""Tests of kb.index: the SQLite FTS5 search index, on real files under tmp_path."""
+"""Tests of kb.search.index: the SQLite FTS5 search index, on real files under tmp_path."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kb import query
 from kb.errors import NotFound, QueryError, SearchIndexError
-from kb.index import MARK_END, MARK_START, SearchIndex, SearchResult
 from kb.models import Entry, Expert
 from kb.paths import index_path_for
+from kb.search import query
+from kb.search.index import MARK_END, MARK_START, SearchIndex, SearchResult
 
 HIGBY = Expert("Donald Higby, M.D.", expertise="Medical oncology", education="Stanford")
 
@@ -431,7 +431,7 @@ def test_words_follow_every_write_as_a_rebuild_counts_them(index, tmp_path):
 
 def test_related_candidates_come_from_the_rarest_word_only(tmp_path, monkeypatch):
     """A common title word re-scores related entries but does not bring its own in."""
-    import kb.index as index_module
+    import kb.search.index as index_module
 
     entries = [Entry(id=1, title="Cowden syndrome", question="How common is Cowden syndrome?", answer="Rare.")]
     entries += [Entry(id=n, title=f"Other syndrome {n}", question=f"What is syndrome number {n}?", answer="A syndrome.")

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from kb.cli import DbOption, FormatOption, JsonOption, OutputFormat, app, open_kb, output_format
-from kb.complete import complete_categories, complete_experts, complete_ids
+from kb.cli.app import DbOption, FormatOption, JsonOption, OutputFormat, app, open_kb, output_format
+from kb.cli.complete import complete_categories, complete_experts, complete_ids
 
 if TYPE_CHECKING:
     from kb.errors import KbError
@@ -81,7 +81,7 @@ def add(
 
 
 def _compose(start: "Entry") -> "Entry":
-    from kb.editor import compose_entry
+    from kb.cli.editor import compose_entry
 
     return compose_entry(start, reopen=_ask_reopen)
 
@@ -89,7 +89,7 @@ def _compose(start: "Entry") -> "Entry":
 def _piped_entries(fields: dict) -> "list[Entry]":
     """Read entries from stdin when it is not a terminal; options given override their fields."""
     from kb.api import parse_entries, with_fields
-    from kb.ingest import decode
+    from kb.ingest.sources import decode
 
     if _interactive():
         return []
@@ -184,7 +184,7 @@ def edit(
     Example: EDITOR="code --wait" kb edit 12
     """
     from kb import render
-    from kb.editor import edit_entry
+    from kb.cli.editor import edit_entry
 
     changed, entry = edit_entry(open_kb(db), ref, reopen=_ask_reopen)
     if not changed:

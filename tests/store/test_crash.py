@@ -26,7 +26,7 @@ import orjson
 import pytest
 
 from kb.models import make_uid
-from kb.store import read_whole
+from kb.store.store import read_whole
 
 N_FILES = 3000
 CAMPAIGNS = 4

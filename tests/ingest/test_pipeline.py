@@ -1,5 +1,5 @@
 """Ingest's write path: the index fed by a second process or thread, and stored keys found
-through the index plus the chunks it has not taken in yet (kb/pipeline.py)."""
+through the index plus the chunks it has not taken in yet (kb/ingest/pipeline.py)."""
 
 from __future__ import annotations
 
@@ -13,10 +13,10 @@ from pathlib import Path
 import orjson
 import pytest
 
-from kb import pipeline
 from kb.api import KnowledgeBase
+from kb.ingest import pipeline
+from kb.ingest.pipeline import IndexLookup, IndexProcess, IndexThread
 from kb.models import make_uid
-from kb.pipeline import IndexLookup, IndexProcess, IndexThread
 from tests.conftest import make_entry
 
 

@@ -42,11 +42,11 @@ from typing import Any, Protocol
 from tinydb import TinyDB
 from tinydb.storages import MemoryStorage, Storage
 
-from kb import journal
 from kb.errors import InvalidEntry, NotFound, StoreBusy, StoreError
 from kb.models import Entry, Expert, now_iso
 from kb.paths import store_signature
-from kb.shards import (
+from kb.store import journal
+from kb.store.shards import (
     TEMP_FILE,
     Files,
     MemoryFiles,

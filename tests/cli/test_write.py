@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from kb.api import KnowledgeBase
-from kb.complete import complete_categories, complete_experts, complete_ids
+from kb.cli.complete import complete_categories, complete_experts, complete_ids
 from kb.errors import Duplicate, InvalidEntry, NotFound
 from kb.models import Entry, Expert
 from tests.conftest import DATA, ROOT, make_entry

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from kb.index import SearchIndex
+    from kb.search.index import SearchIndex
 
 # Below this many entries every id is offered; above it, the newest 200.
 _COMPLETE_ALL_BELOW = 2000
@@ -73,7 +73,7 @@ def _complete(ctx: Any, find: "Callable[[SearchIndex], list[tuple[str, str]]]") 
         path = index_path_for(Path(db).expanduser() if db else default_db_path())
         if not path.is_file():
             return []
-        from kb.index import SearchIndex
+        from kb.search.index import SearchIndex
 
         with SearchIndex(path) as index:
             return find(index)[:_MAX_ITEMS]

@@ -16,7 +16,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-DATA = Path(__file__).resolve().parent.parent / "data"
+DATA = Path(__file__).resolve().parents[2] / "data"
 
 
 def _qa(path: Path, size: int) -> Path:

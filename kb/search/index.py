@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kb import query as _query
 from kb.errors import KbError, NotFound, QueryError, SearchIndexError
 from kb.models import Entry, Expert
+from kb.search import query as _query
 
 SCHEMA_VERSION = "2"
 TOKENIZE = "porter unicode61 remove_diacritics 2"
@@ -194,7 +194,7 @@ class Prepared:
     and the experts' profiles (merged into the stored ones when inserted).
 
     Plain values only (the data column is JSON text), so that an ingest can build it in
-    its parsing process and send it to the one that indexes (kb/pipeline.py).
+    its parsing process and send it to the one that indexes (kb/ingest/pipeline.py).
     """
 
     ids: list[int]
@@ -884,7 +884,7 @@ class SearchIndex:
         offset: int = 0,
         latest: bool = False,
     ) -> SearchResult:
-        """Search entries for a question or keywords; see the module docstring of kb.query.
+        """Search entries for a question or keywords; see the module docstring of kb.search.query.
 
         Filters given here combine (AND) with ``field:value`` filters in the query.
         With ``latest`` the matches are ordered by date, newest first, not by relevance.

@@ -43,7 +43,7 @@ def test_json_output_keeps_non_ascii_readable(tmp_path: Path) -> None:
 
 
 def test_every_command_has_help_text() -> None:
-    from kb.cli import app
+    from kb.cli.app import app
 
     for info in app.registered_commands:
         name = info.name or info.callback.__name__

@@ -79,7 +79,7 @@ def edit_text(text: str, *, env: Mapping[str, str] | None = None) -> str:
             os.unlink(name)
         except OSError:
             pass
-    from kb.ingest import decode
+    from kb.ingest.sources import decode
 
     return decode(data, "the edited file")[0] if data.strip() else ""
 

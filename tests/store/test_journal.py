@@ -8,11 +8,11 @@ from pathlib import Path
 import orjson
 import pytest
 
-from kb import journal
 from kb.api import KnowledgeBase
 from kb.errors import StoreError
 from kb.models import Expert
-from kb.store import Store, read_whole
+from kb.store import journal
+from kb.store.store import Store, read_whole
 from tests.conftest import make_entry, run_kb
 
 

@@ -2,7 +2,7 @@
 
 This module holds the app, the options every command shares, the mapping of library
 errors to one-line messages and exit codes, and `ingest`. Command families live in
-cli_lookup.py (list/show/search/experts/...) and cli_write.py (add/edit/remove/export/
+lookup.py (list/show/search/experts/...) and write.py (add/edit/remove/export/
 stats) and register themselves on the same app. Heavy modules (the store, the index,
 Rich) are imported inside commands, so `kb --help` and `kb search` start fast.
 
@@ -101,7 +101,7 @@ def _rebuild_progress(total: int):
     """Show a progress bar on stderr while the index is rebuilt (only when it takes a while)."""
     if total < 2000 or not sys.stderr.isatty():
         return None
-    from kb.progress import bar
+    from kb.cli.progress import bar
 
     return bar("Rebuilding search index", total)
 
@@ -186,8 +186,8 @@ def _ingest_progress(paths: list[str], enabled: bool):
 
     if not enabled:
         return nullcontext(None)
-    from kb.ingest import STDIN, expand_paths, total_size
-    from kb.progress import bar_context
+    from kb.cli.progress import bar_context
+    from kb.ingest.sources import STDIN, expand_paths, total_size
 
     files = [p for p in expand_paths(paths) if isinstance(p, str) and p != STDIN]
     return bar_context("Ingesting", total_size(files))
@@ -242,4 +242,4 @@ def run() -> None:
 
 
 # Importing the command families registers their commands on `app`.
-from kb import cli_admin, cli_lookup, cli_write  # noqa: E402, F401
+from kb.cli import admin, lookup, write  # noqa: E402, F401

@@ -1,6 +1,6 @@
 """Ranking: questions typed the way worried people type them find the entry that answers them.
 
-The fixture (tests/fixtures/ranking_entries.json) is a small Q&A set of our own writing
+The fixture (tests/search/fixtures/ranking_entries.json) is a small Q&A set of our own writing
 across health, home and computer topics. Each question below is phrased unlike its entry
 (lower case, typos, long-winded, partial words) and must find that entry first or in the
 top 3. Weights are not tuned to these cases; see WEIGHTS in kb/index.py.
@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from kb.index import SearchIndex
 from kb.models import Entry
+from kb.search.index import SearchIndex
 
 FIXTURE = Path(__file__).parent / "fixtures" / "ranking_entries.json"
 

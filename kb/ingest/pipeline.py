@@ -2,7 +2,7 @@
 
 ``BatchWriter`` applies parsed entries to the store in chunks and commits in batches;
 each chunk goes at once to a feeder that indexes it while parsing goes on. A bulk ingest
-feeds a second process (``IndexProcess``, run as ``python -m kb.pipeline INDEX``): a
+feeds a second process (``IndexProcess``, run as ``python -m kb.ingest.pipeline INDEX``): a
 thread would share the interpreter's lock with parsing, and measured on 16k entries
 that cost the two ~20% of their time; a small ingest, which could not repay the
 process's start-up, feeds a thread (``IndexThread``). ``IndexLookup`` answers "is this
@@ -24,8 +24,8 @@ from kb.models import Entry
 
 if TYPE_CHECKING:
     from kb.api import KnowledgeBase
-    from kb.index import Prepared, SearchIndex
-    from kb.ingest import IngestReport
+    from kb.ingest.sources import IngestReport
+    from kb.search.index import Prepared, SearchIndex
 
 # Entries in ingest's first write batch (later batches double). $KB_BATCH_SIZE lowers it
 # so a small ingest has many commit points (the crash tests use it); a bad value is ignored.
@@ -213,7 +213,7 @@ class IndexLookup:
         return found
 
     def note_added(self, entry: Entry) -> None:
-        from kb.store import source_key
+        from kb.store.store import source_key
 
         self.open.uids[entry.uid] = entry.id
         self.open.dead.discard(entry.uid)
@@ -264,7 +264,7 @@ class _Indexer:
         indexing has failed."""
         if self.failed is not None:
             return False
-        from kb.index import Prepared, SearchIndex
+        from kb.search.index import Prepared, SearchIndex
 
         try:
             self.index = self.index or SearchIndex(self.index_path)
@@ -364,10 +364,10 @@ def _receive(stream: Any) -> bytes | None:
 
 
 class IndexProcess:
-    """Feed the index from a second process: ``python -m kb.pipeline INDEX``.
+    """Feed the index from a second process: ``python -m kb.ingest.pipeline INDEX``.
 
     Each item goes down the child's stdin as one frame (``[seq, prepared rows or null,
-    signature]``, see kb.index.Prepared), and ``["end"]`` after the last; the child
+    signature]``, see kb.search.index.Prepared), and ``["end"]`` after the last; the child
     answers on stdout with ``[seq]`` as each item is committed to the index, and with
     ``["end", error or null]`` once it has refreshed the vocabularies. A thread here reads the answers, so
     ``done`` is current without asking. The child ignores Ctrl-C (the ingest decides
@@ -400,7 +400,7 @@ class IndexProcess:
         env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
         try:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "kb.pipeline", str(index_path)],
+                [sys.executable, "-m", "kb.ingest.pipeline", str(index_path)],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env,
             )
         except OSError:
@@ -420,7 +420,7 @@ class IndexProcess:
     def put(self, entries: list[Entry], signature: str | None) -> int:
         import orjson
 
-        from kb.index import prepare
+        from kb.search.index import prepare
 
         self._seq += 1
         if self.index_error is None:
@@ -474,7 +474,7 @@ def _serve(index_path: str) -> int:
 
     import orjson
 
-    from kb.index import Prepared
+    from kb.search.index import Prepared
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     answers = sys.stdout.buffer

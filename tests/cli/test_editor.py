@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from kb.api import KnowledgeBase
-from kb.editor import edit_text, editor_command
+from kb.cli.editor import edit_text, editor_command
 from kb.errors import EditorError
 from tests.conftest import make_entry
 

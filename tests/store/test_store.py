@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 from tinydb.storages import MemoryStorage
 
-import kb.shards as shards_module
-import kb.store as store_module
+import kb.store.shards as shards_module
+import kb.store.store as store_module
 from kb.errors import StoreBusy, StoreError
 from kb.models import Source
-from kb.shards import shard_folder
-from kb.store import Store, read_whole
+from kb.store.shards import shard_folder
+from kb.store.store import Store, read_whole
 from tests.conftest import make_entry
 
 
@@ -410,7 +410,7 @@ def test_store_converts_a_single_file_store_at_its_first_write(tmp_path: Path, s
 
 def test_store_commit_keeps_its_files_when_a_step_after_the_catalog_fails(tmp_path: Path, monkeypatch) -> None:
     """Once the catalog names the new files, nothing may take them back."""
-    from kb import journal
+    from kb.store import journal
 
     path = tmp_path / "kb.json"
     with Store(path).transaction() as store:

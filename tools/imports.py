@@ -1,0 +1,135 @@
+"""List kb's modules with their line counts and imports, and report import circles.
+
+Run from the checkout: ``python tools/imports.py`` (``--edges`` prints every import too).
+Every ``import`` counts, lazy ones inside functions included; only imports under
+``if TYPE_CHECKING:`` are left out, since they never run. Exits 1 when a circle exists.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = "kb"
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _is_type_checking(test: ast.expr) -> bool:
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+def _runtime_imports(tree: ast.AST) -> list[ast.Import | ast.ImportFrom]:
+    found: list[ast.Import | ast.ImportFrom] = []
+
+    def visit(node: ast.AST) -> None:
+        if isinstance(node, ast.If) and _is_type_checking(node.test):
+            for child in node.orelse:
+                visit(child)
+            return
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            found.append(node)
+        for child in ast.iter_child_nodes(node):
+            visit(child)
+
+    visit(tree)
+    return found
+
+
+def imports_of(name: str, path: Path, modules: set[str]) -> set[str]:
+    """Return the kb modules that module *name* imports when it runs."""
+    is_package = path.name == "__init__.py"
+    targets: set[str] = set()
+    for node in _runtime_imports(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            candidates = [alias.name for alias in node.names]
+        else:
+            base = node.module or ""
+            if node.level:
+                anchor = name.split(".") if is_package else name.split(".")[:-1]
+                anchor = anchor[: len(anchor) - (node.level - 1)]
+                base = ".".join([*anchor, base] if base else anchor)
+            # `from kb import render` imports the module kb.render; `from kb.x import f` imports kb.x.
+            candidates = [f"{base}.{alias.name}" for alias in node.names]
+        for candidate in candidates:
+            # Importing kb.a.b runs kb.a first, but that is the package's own business: count
+            # the deepest module named, not the parents it passes through.
+            while candidate and candidate not in modules:
+                candidate = candidate.rpartition(".")[0]
+            if candidate and candidate != name and candidate.split(".")[0] == PACKAGE:
+                targets.add(candidate)
+    return targets
+
+
+def circles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Return the strongly connected components with more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def connect(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for nxt in sorted(graph[node]):
+            if nxt not in index:
+                connect(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in on_stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    sys.setrecursionlimit(10_000)
+    for node in sorted(graph):
+        if node not in index:
+            connect(node)
+    return found
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--edges", action="store_true", help="print each module's kb imports")
+    parser.add_argument("--max-lines", type=int, default=600, help="flag modules longer than this")
+    args = parser.parse_args(argv)
+
+    paths = {module_name(p): p for p in sorted((ROOT / PACKAGE).rglob("*.py"))}
+    graph = {name: imports_of(name, path, set(paths)) for name, path in paths.items()}
+    total = 0
+    print(f"{'module':32} {'lines':>6}  imports")
+    for name, path in paths.items():
+        lines = len(path.read_text(encoding="utf-8").splitlines())
+        total += lines
+        flag = "  *" if lines > args.max_lines else ""
+        shown = ", ".join(sorted(graph[name])) if args.edges else str(len(graph[name]))
+        print(f"{name:32} {lines:>6}  {shown}{flag}")
+    found = circles(graph)
+    big = sum(1 for p in paths.values() if len(p.read_text(encoding="utf-8").splitlines()) > args.max_lines)
+    print(f"\n{len(paths)} modules, {total} lines, {big} over {args.max_lines} lines (*), {len(found)} circles")
+    for component in found:
+        print("circle: " + " <-> ".join(component))
+    return 1 if found else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
