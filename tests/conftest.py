@@ -36,7 +36,9 @@ def runner():
 @pytest.fixture
 def cli(runner):
     """Invoke the kb app in-process: cli("search", "x") -> Result (stdout/stderr apart)."""
-    from kb.cli.app import app
+    from kb.cli.app import build
+
+    app = build()
 
     def invoke(*args: str, input: str | bytes | None = None):
         return runner.invoke(app, list(args), input=input, catch_exceptions=False)

@@ -1,6 +1,6 @@
 """Commands that look after the store itself: doctor (check, and repair with --repair).
 
-The checks and repairs live in kb/doctor.py; this module reads the options and prints
+The checks and repairs live in kb.doctor; this module reads the options and prints
 the report (a table on stdout, or JSON with --json).
 """
 
@@ -8,12 +8,11 @@ from typing import Annotated
 
 import typer
 
-from kb.cli.app import DbOption, app, open_kb
+from kb.cli.options import DbOption, open_kb
 
 _STYLES = {"ok": "green", "note": "yellow", "problem": "bold red"}
 
 
-@app.command()
 def doctor(
     repair: Annotated[bool, typer.Option("--repair", help="Fix what can be fixed; never deletes a damaged store.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON on stdout.")] = False,

@@ -9,18 +9,17 @@ from typing import Annotated, Optional
 
 import typer
 
-from kb.cli.app import (
+from kb.cli.complete import complete_categories, complete_experts, complete_ids
+from kb.cli.options import (
     DbOption,
     FormatOption,
     JsonOption,
     LimitOption,
     OffsetOption,
     OutputFormat,
-    app,
     open_kb,
     output_format,
 )
-from kb.cli.complete import complete_categories, complete_experts, complete_ids
 
 CategoryFilter = Annotated[
     Optional[str],
@@ -50,7 +49,6 @@ class Listing(str, Enum):
     experts = "experts"
 
 
-@app.command()
 def search(
     query: Annotated[list[str], typer.Argument(help='Words or a question; "phrases", -excluded, prefix*, field:value.')],
     category: CategoryFilter = None,
@@ -85,7 +83,6 @@ def search(
         raise typer.Exit(code=1)
 
 
-@app.command("list")
 def list_entries(
     what: Annotated[Listing, typer.Argument(help="entries, or categories / experts with their counts.")] = Listing.entries,
     category: CategoryFilter = None,
@@ -123,7 +120,6 @@ def list_entries(
         raise typer.Exit(code=1)
 
 
-@app.command()
 def show(
     refs: Annotated[list[str], typer.Argument(help="Entry ids, or unique prefixes of uids.", autocompletion=complete_ids)],
     raw: Annotated[bool, typer.Option("--raw", help="Print the original text the entry was read from.")] = False,
@@ -153,7 +149,6 @@ def show(
         render.emit_records([render.entry_record(e) for e in entries], out, columns=CSV_COLUMNS)
 
 
-@app.command()
 def experts(
     name: Annotated[Optional[str], typer.Argument(help="Show this expert's profile and answers.",
                                                   autocompletion=complete_experts)] = None,
@@ -178,7 +173,6 @@ def experts(
     render.expert_profile(summary, answers, out)
 
 
-@app.command()
 def reindex(db: DbOption = None) -> None:
     """Rebuild the search index from the store (kb also does this by itself when needed).
 
@@ -192,7 +186,6 @@ def reindex(db: DbOption = None) -> None:
     render.notice(f"indexed {count} entries into {kb.index_path}")
 
 
-@app.command()
 def path(fmt: FormatOption = OutputFormat.table, as_json: JsonOption = False, db: DbOption = None) -> None:
     """Say where the store and its index live, with their sizes and entry counts.
 

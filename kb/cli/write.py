@@ -6,15 +6,14 @@ stderr. Prompts and confirmations happen only when stdin is a terminal; otherwis
 is missing is an error, never a wait.
 """
 
-import sys
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from kb.cli.app import DbOption, FormatOption, JsonOption, OutputFormat, app, open_kb, output_format
 from kb.cli.complete import complete_categories, complete_experts, complete_ids
+from kb.cli.options import DbOption, FormatOption, JsonOption, OutputFormat, interactive, open_kb, output_format
 
 if TYPE_CHECKING:
     from kb.errors import KbError
@@ -33,14 +32,11 @@ ExpertOption = Annotated[
 YesOption = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
 
 
-def _interactive() -> bool:
-    return sys.stdin.isatty()
 
 
 # -- add ------------------------------------------------------------------------------
 
 
-@app.command()
 def add(
     question: Annotated[Optional[str], typer.Option("--question", "-q", help="The question.")] = None,
     answer: Annotated[Optional[str], typer.Option("--answer", "-a", help="The answer.")] = None,
@@ -72,7 +68,7 @@ def add(
     else:
         entries = _piped_entries(fields) if question is None and answer is None else []
         if not entries:
-            if _interactive() and not no_input:
+            if interactive() and not no_input:
                 _prompt_missing(fields)
             entries = [_required(entry_from_fields(**fields))]
     added, duplicates = open_kb(db).add_many(entries)
@@ -91,7 +87,7 @@ def _piped_entries(fields: dict) -> "list[Entry]":
     from kb.api import parse_entries, with_fields
     from kb.ingest.sources import decode
 
-    if _interactive():
+    if interactive():
         return []
     data = typer.get_binary_stream("stdin").read()
     if not data.strip():
@@ -157,7 +153,7 @@ def _ask_reopen(error: "KbError") -> bool:
     """On a terminal, show why the edited text is invalid and offer to reopen it."""
     from kb import render
 
-    if not _interactive():
+    if not interactive():
         return False
     render.error(error.message, error.hint)
     if typer.confirm("reopen the editor?", default=True, err=True):
@@ -169,7 +165,6 @@ def _ask_reopen(error: "KbError") -> bool:
 # -- edit -----------------------------------------------------------------------------
 
 
-@app.command()
 def edit(
     ref: Annotated[str, typer.Argument(help="Entry id, or a unique prefix of its uid.", autocompletion=complete_ids)],
     fmt: FormatOption = OutputFormat.table,
@@ -195,7 +190,6 @@ def edit(
 # -- remove ---------------------------------------------------------------------------
 
 
-@app.command("remove")
 def remove(
     refs: Annotated[list[str], typer.Argument(help="Entry ids or unique uid prefixes.", autocompletion=complete_ids)],
     yes: YesOption = False,
@@ -225,13 +219,10 @@ def remove(
         render.emit_records([render.entry_record(e) for e in removed], out, columns=_COLUMNS)
 
 
-app.command("rm", hidden=True)(remove)
-
-
 def _confirm_removal(entries: "list[Entry]") -> None:
     from kb import render
 
-    if not _interactive():
+    if not interactive():
         render.error("not removing without confirmation: stdin is not a terminal", "pass --yes to remove anyway")
         raise typer.Exit(code=2)
     _list_on_stderr(entries)
@@ -261,7 +252,6 @@ class ExportFormat(str, Enum):
     md = "md"
 
 
-@app.command()
 def export(
     fmt: Annotated[ExportFormat, typer.Option("--format", "-F", help="jsonl, json, csv, or md (a folder).",
                                               case_sensitive=False)] = ExportFormat.jsonl,
@@ -293,7 +283,6 @@ def export(
 # -- stats ----------------------------------------------------------------------------
 
 
-@app.command()
 def stats(fmt: FormatOption = OutputFormat.table, as_json: JsonOption = False, db: DbOption = None) -> None:
     """Count entries, categories, experts and sources; show file sizes and the top categories.
 

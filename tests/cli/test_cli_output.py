@@ -43,9 +43,31 @@ def test_json_output_keeps_non_ascii_readable(tmp_path: Path) -> None:
 
 
 def test_every_command_has_help_text() -> None:
-    from kb.cli.app import app
+    from kb.cli.app import COMMANDS, build
 
-    for info in app.registered_commands:
+    registered = build().registered_commands
+    assert sorted(info.name for info in registered) == sorted(COMMANDS)
+    for info in registered:
         name = info.name or info.callback.__name__
         assert (info.callback.__doc__ or "").strip(), f"kb {name} has no help text"
         assert "Example" in info.callback.__doc__, f"kb {name}'s help shows no example"
+
+
+def test_command_run_names_only_a_known_command_after_root_options() -> None:
+    from kb.cli.app import command_run
+
+    assert command_run(["kb", "--db", "x.json", "search", "bone"]) == "search"
+    assert command_run(["kb", "--db=x.json", "rm", "1"]) == "rm"
+    assert command_run(["kb", "--help"]) is None
+    assert command_run(["kb", "serch", "bone"]) is None
+    assert command_run(["kb"]) is None
+
+
+def test_a_run_imports_only_the_module_of_its_command() -> None:
+    probe = ("import sys; sys.argv = ['kb', 'path', '--json']; from kb.cli import app\n"
+             "try:\n    app.run()\nexcept SystemExit:\n    pass\n"
+             "print(sorted(m for m in sys.modules if m.startswith('kb.cli.')), file=sys.stderr)")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    loaded = done.stderr.strip().splitlines()[-1]
+    assert "kb.cli.lookup" in loaded
+    assert "kb.cli.write" not in loaded and "kb.cli.admin" not in loaded and "kb.cli.ingest" not in loaded

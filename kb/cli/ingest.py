@@ -1,0 +1,75 @@
+"""The ingest command: read Q&A files into the store, with a progress bar and a summary.
+
+The reading, decoding and writing happen in KnowledgeBase.ingest (kb/ingest/); this
+module reads the options, shows progress and prints the report.
+"""
+
+import sys
+from typing import Annotated, Optional
+
+import typer
+
+from kb.cli.options import DbOption, open_kb
+
+
+def ingest(
+    paths: Annotated[list[str], typer.Argument(help="Files, folders (read recursively), globs, or - for stdin.")],
+    parser_format: Annotated[
+        Optional[str],
+        typer.Option("--format", "-f", help="Read every input as this format instead of detecting it: "
+                     "expert-page, qa, markdown, json, jsonl, csv."),
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Parse and report, write nothing.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON on stdout.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no summary.")] = False,
+    max_size: Annotated[
+        Optional[float],
+        typer.Option("--max-size", help="Largest single-document file to read, in MB (default 10).", min=0.001,
+                     envvar="KB_MAX_SIZE"),
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """Read Q&A files into the knowledge base.
+
+    Formats are detected per file; re-ingesting the same content adds nothing, and a
+    changed file updates its entries. Bad files are reported and the rest still read.
+    Exit code 1 when any input failed.
+
+    Example: kb ingest notes/ faq.txt 'exports/*.jsonl'
+    """
+    from kb import render
+
+    if parser_format is not None:
+        from kb.parsers import FORMATS
+
+        if parser_format not in FORMATS:
+            raise typer.BadParameter(f"{parser_format!r} is not one of: {', '.join(FORMATS)}", param_hint="--format")
+    kb = open_kb(db)
+    show_progress = not quiet and sys.stderr.isatty()
+    with _ingest_progress(paths, show_progress) as advance:
+        report = kb.ingest(
+            paths,
+            format=parser_format,
+            dry_run=dry_run,
+            max_size=int(max_size * 1_000_000) if max_size else None,
+            progress=advance,
+            keep="brief" if as_json else "counts",
+        )
+    if as_json:
+        render.emit_json(report.to_dict())
+    elif not quiet:
+        render.ingest_summary(report)
+    if report.failures:
+        raise typer.Exit(code=1)
+
+
+def _ingest_progress(paths: list[str], enabled: bool):
+    from contextlib import nullcontext
+
+    if not enabled:
+        return nullcontext(None)
+    from kb.cli.progress import bar_context
+    from kb.ingest.sources import STDIN, expand_paths, total_size
+
+    files = [p for p in expand_paths(paths) if isinstance(p, str) and p != STDIN]
+    return bar_context("Ingesting", total_size(files))

@@ -1,0 +1,82 @@
+"""What every command shares: the output formats, the common options, and opening the store.
+
+The options are ``Annotated`` aliases, defined once and used by each command module; the
+root options (``kb --db X list``) are recorded here by the app's callback. This module
+imports nothing of kb's but kb.api (lazily, in ``open_kb``) and kb.render.
+
+No `from __future__ import annotations` in the cli modules: Typer would then evaluate
+every parameter's annotation string with eval() on each run (measured: ~30 ms).
+"""
+
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Optional
+
+import typer
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from kb.api import KnowledgeBase
+
+
+class OutputFormat(str, Enum):
+    table = "table"
+    json = "json"
+    jsonl = "jsonl"
+    csv = "csv"
+    ids = "ids"
+
+
+DbOption = Annotated[
+    Optional[Path],
+    typer.Option("--db", help="Store file (default: $KB_DB, else the user data folder).", show_default=False),
+]
+FormatOption = Annotated[
+    OutputFormat, typer.Option("--format", "-F", help="Output format.", case_sensitive=False)
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Same as --format json.")]
+LimitOption = Annotated[int, typer.Option("--limit", "-n", min=0, help="Show at most this many (0: all).")]
+OffsetOption = Annotated[int, typer.Option("--offset", min=0, help="Skip this many first (paging).")]
+
+
+# Options given before the command name (`kb --db x.json list`); the root callback sets
+# them on every invocation.
+root_options: dict[str, object] = {}
+
+
+def output_format(fmt: OutputFormat, as_json: bool) -> str:
+    """Resolve --format/--json into one format name."""
+    return "json" if as_json else fmt.value
+
+
+def open_kb(db: Optional[Path]) -> "KnowledgeBase":
+    """Open the knowledge base named by --db (on the command or before it), $KB_DB or the default."""
+    from kb.api import KnowledgeBase
+
+    root_db = root_options.get("db")
+    kb = KnowledgeBase.open(db if db is not None else root_db if isinstance(root_db, Path) else None)
+    kb.on_rebuild = _rebuild_progress
+    kb.on_stale = _stale_notice
+    return kb
+
+
+def interactive() -> bool:
+    """Whether prompts may be shown: stdin is a terminal."""
+    return sys.stdin.isatty()
+
+
+def _stale_notice() -> None:
+    from kb import render
+
+    render.notice("another kb process is writing to this store: results may miss its newest entries")
+
+
+def _rebuild_progress(total: int) -> "Callable[[int], None] | None":
+    """Show a progress bar on stderr while the index is rebuilt (only when it takes a while)."""
+    if total < 2000 or not sys.stderr.isatty():
+        return None
+    from kb.cli.progress import bar
+
+    return bar("Rebuilding search index", total)
