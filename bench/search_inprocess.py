@@ -28,7 +28,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from kb.models import Entry, Source
-from kb.search.index import WEIGHTS, SearchIndex
+from kb.search.index import SearchIndex
+from kb.search.schema import WEIGHTS
 
 TWO_WORDS = "bone marrow"
 TWENTY_WORDS = (

@@ -22,7 +22,8 @@ if TYPE_CHECKING:
     from kb.export import Stats
     from kb.ingest.pipeline import IndexLookup
     from kb.ingest.sources import IngestReport
-    from kb.search.index import ExpertSummary, Hit, SearchIndex, SearchResult
+    from kb.search.index import SearchIndex
+    from kb.search.results import ExpertSummary, Hit, SearchResult
     from kb.store.store import Store
 
 # How long a read waits for a writer before it reads the index as the writer left it.

@@ -29,11 +29,12 @@ def doctor(
 
     Example: kb doctor ; kb doctor --repair
     """
-    from kb import doctor as _doctor
     from kb import render
+    from kb.doctor.check import check
+    from kb.doctor.repair import repair as repair_store
 
     path = open_kb(db).path
-    report = _doctor.repair(path) if repair else _doctor.check(path)
+    report = repair_store(path) if repair else check(path)
     if as_json:
         render.emit_json(report.to_dict())
     else:

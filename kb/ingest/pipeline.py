@@ -25,7 +25,8 @@ from kb.models import Entry
 if TYPE_CHECKING:
     from kb.api import KnowledgeBase
     from kb.ingest.sources import IngestReport
-    from kb.search.index import Prepared, SearchIndex
+    from kb.search.index import SearchIndex
+    from kb.search.writes import Prepared
 
 # Entries in ingest's first write batch (later batches double). $KB_BATCH_SIZE lowers it
 # so a small ingest has many commit points (the crash tests use it); a bad value is ignored.
@@ -213,7 +214,7 @@ class IndexLookup:
         return found
 
     def note_added(self, entry: Entry) -> None:
-        from kb.store.store import source_key
+        from kb.store.lookup import source_key
 
         self.open.uids[entry.uid] = entry.id
         self.open.dead.discard(entry.uid)
@@ -264,7 +265,8 @@ class _Indexer:
         indexing has failed."""
         if self.failed is not None:
             return False
-        from kb.search.index import Prepared, SearchIndex
+        from kb.search.index import SearchIndex
+        from kb.search.writes import Prepared
 
         try:
             self.index = self.index or SearchIndex(self.index_path)
@@ -367,7 +369,7 @@ class IndexProcess:
     """Feed the index from a second process: ``python -m kb.ingest.pipeline INDEX``.
 
     Each item goes down the child's stdin as one frame (``[seq, prepared rows or null,
-    signature]``, see kb.search.index.Prepared), and ``["end"]`` after the last; the child
+    signature]``, see kb.search.writes.Prepared), and ``["end"]`` after the last; the child
     answers on stdout with ``[seq]`` as each item is committed to the index, and with
     ``["end", error or null]`` once it has refreshed the vocabularies. A thread here reads the answers, so
     ``done`` is current without asking. The child ignores Ctrl-C (the ingest decides
@@ -420,7 +422,7 @@ class IndexProcess:
     def put(self, entries: list[Entry], signature: str | None) -> int:
         import orjson
 
-        from kb.search.index import prepare
+        from kb.search.writes import prepare
 
         self._seq += 1
         if self.index_error is None:
@@ -474,7 +476,7 @@ def _serve(index_path: str) -> int:
 
     import orjson
 
-    from kb.search.index import Prepared
+    from kb.search.writes import Prepared
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     answers = sys.stdout.buffer

@@ -12,7 +12,9 @@ from kb.errors import NotFound, QueryError, SearchIndexError
 from kb.models import Entry, Expert
 from kb.paths import index_path_for
 from kb.search import query
-from kb.search.index import MARK_END, MARK_START, SearchIndex, SearchResult
+from kb.search.index import SearchIndex
+from kb.search.results import SearchResult
+from kb.search.snippets import MARK_END, MARK_START
 
 HIGBY = Expert("Donald Higby, M.D.", expertise="Medical oncology", education="Stanford")
 
@@ -431,7 +433,7 @@ def test_words_follow_every_write_as_a_rebuild_counts_them(index, tmp_path):
 
 def test_related_candidates_come_from_the_rarest_word_only(tmp_path, monkeypatch):
     """A common title word re-scores related entries but does not bring its own in."""
-    import kb.search.index as index_module
+    import kb.search.related as related_module
 
     entries = [Entry(id=1, title="Cowden syndrome", question="How common is Cowden syndrome?", answer="Rare.")]
     entries += [Entry(id=n, title=f"Other syndrome {n}", question=f"What is syndrome number {n}?", answer="A syndrome.")
@@ -439,10 +441,9 @@ def test_related_candidates_come_from_the_rarest_word_only(tmp_path, monkeypatch
     entries += [Entry(id=40, title="Cowden signs", question="Which signs show Cowden disease?", answer="Skin.")]
     ix = SearchIndex(tmp_path / "kb.index.sqlite")
     ix.rebuild(entries, "sig")
-    monkeypatch.setattr(index_module, "CANDIDATE_BUDGET", 1)
     ix.candidate_budget = 1
     assert [hit.entry.id for hit in ix.related(1)] == [40]
-    monkeypatch.setattr(index_module, "RELATED_MAX_DF", 1)  # now even "Cowden" is too common
+    monkeypatch.setattr(related_module, "RELATED_MAX_DF", 1)  # now even "Cowden" is too common
     assert ix.related(1) == []
     ix.close()
 

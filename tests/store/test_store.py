@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from tinydb.storages import MemoryStorage
 
+import kb.store.base as store_module
 import kb.store.shards as shards_module
-import kb.store.store as store_module
 from kb.errors import StoreBusy, StoreError
 from kb.models import Source
 from kb.store.shards import shard_folder

@@ -14,7 +14,9 @@ from pathlib import Path
 import orjson
 import pytest
 
-from kb.doctor import check, repair, salvage
+from kb.doctor.check import check
+from kb.doctor.files import salvage
+from kb.doctor.repair import repair
 from kb.models import make_uid
 from kb.store.shards import shard_folder, write_atomically
 from kb.store.store import read_whole

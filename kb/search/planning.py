@@ -1,0 +1,211 @@
+"""Query planning: which words of a question pick the candidates and which only re-score them.
+
+How a natural-language question stays cheap is explained at :meth:`Planner._plan`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kb.search import query as _query
+from kb.search.base import dumps as _dumps
+from kb.search.schema import TOKENIZE
+from kb.search.spelling import SPELL_MAX_DF, Vocabulary, fold
+
+# Query planning (see _plan). The budget of postings the candidate terms may match: below
+# it every content word of the question is OR-ed as written; above it the rarest terms
+# pick the candidates and the commoner ones only re-score them. Measured with
+# bench/search_inprocess.py at 100k entries: ranking costs ~1-3 us per candidate row, so
+# 8k postings is ~10 ms. The two rarest terms always pick candidates, so that one odd
+# word ("falsely") cannot decide alone which entries are considered.
+MIN_CANDIDATE_TERMS = 2
+# Scoring-only terms cost a pass over their posting lists (bm25 counts each term's
+# documents to get its idf) and a seek per candidate; past this many postings the rest
+# are dropped, except the first few, without which "bone marrow" would rank by "marrow"
+# alone when "bone" is common.
+SCORING_BUDGET = 30_000
+MIN_SCORING_TERMS = 3
+# A term in more than half of the entries gets idf ~0 from FTS5's bm25 (it clamps the
+# negative idf to 1e-6), so it is dropped before the query is built.
+COMMON_SHARE = 0.5
+
+
+@dataclass
+class Planned:
+    """A term with what the planner knows about it."""
+
+    term: _query.Term
+    df: int
+    stems: list[str]
+
+
+class Planner(Vocabulary):
+    """Tokenize a query as the index does, weigh its words, and build the MATCH expression."""
+
+    def _ensure_tokenizer(self) -> None:
+        """Create a scratch FTS5 table whose only job is to tokenize text like the index.
+
+        FTS5 offers no "tokenize this string" function; inserting the text into a temp
+        table with the same tokenizer and reading its 'instance' vocabulary yields exactly
+        the stems the index holds, so the planner can look up their frequencies.
+        """
+        if self._tokenizer_ready:
+            return
+        conn = self.conn
+        conn.execute("DROP TABLE IF EXISTS temp.kb_tok_vocab")
+        conn.execute("DROP TABLE IF EXISTS temp.kb_tok")
+        conn.execute(f"CREATE VIRTUAL TABLE temp.kb_tok USING fts5(t, tokenize='{TOKENIZE}')")
+        conn.execute("CREATE VIRTUAL TABLE temp.kb_tok_vocab USING fts5vocab(temp, kb_tok, 'instance')")
+        self._tokenizer_ready = True
+
+    def _stems(self, texts: list[str]) -> list[list[str]]:
+        """Return the index's tokens (porter stems) of each text."""
+        self._ensure_tokenizer()
+        conn = self.conn
+        conn.execute("DELETE FROM temp.kb_tok")
+        conn.executemany("INSERT INTO temp.kb_tok(rowid, t) VALUES (?, ?)", enumerate(texts))
+        out: list[list[str]] = [[] for _ in texts]
+        for term, doc in conn.execute("SELECT term, doc FROM temp.kb_tok_vocab ORDER BY doc, offset"):
+            out[doc].append(term)
+        conn.execute("DELETE FROM temp.kb_tok")
+        return out
+
+    def _doc_freqs(self, stems: set[str]) -> dict[str, int]:
+        conn = self.conn
+        found = dict(conn.execute(
+            "SELECT term, df FROM terms WHERE term IN (SELECT value FROM json_each(?))",
+            (_dumps(sorted(stems)).decode(),),
+        ))
+        for stem in stems - found.keys():
+            # Not in the snapshot (added since the last refresh): ask FTS5 directly.
+            row = conn.execute("SELECT doc FROM fts_vocab WHERE term = ?", (stem,)).fetchone()
+            found[stem] = row[0] if row else 0
+        return found
+
+    def _prefix_df(self, stem_prefix: str) -> int:
+        row = self.conn.execute(
+            "SELECT coalesce(sum(df), 0) FROM (SELECT df FROM terms WHERE term >= ? AND term < ? LIMIT 5000)",
+            (stem_prefix, stem_prefix + "\U0010ffff"),
+        ).fetchone()
+        return int(row[0])
+
+    def _analyse(self, parsed: _query.ParsedQuery) -> tuple[list[Planned], list[Planned], list[str]]:
+        """Attach stems and document frequencies to the positive terms; fix misspellings.
+
+        Returns the should-terms (with likely spellings of rare words appended), the
+        must-terms, and the "did you mean" words.
+        """
+        terms = parsed.should + parsed.must
+        stems = self._stems([" ".join(t.words) for t in terms])
+        freqs = self._doc_freqs({s for group in stems for s in group})
+        planned = []
+        for term, group in zip(terms, stems):
+            if term.prefix:
+                df = self._prefix_df(fold(term.words[0]))
+            else:
+                df = min((freqs.get(s, 0) for s in group), default=0)
+            planned.append(Planned(term, df, group))
+        should = planned[: len(parsed.should)]
+        must = planned[len(parsed.should):]
+        suggestions: list[str] = []
+        extra: list[_query.Term] = []
+        known = {fold(w) for t in terms for w in t.words}
+        for item in planned:
+            if item.term.prefix or item.df > SPELL_MAX_DF:
+                continue
+            word = fold(item.term.words[0])
+            if item.df == 0 and not item.term.is_phrase and item in should and len(word) >= 4:
+                # A word the index has never seen may be the start of words it has
+                # ("chemo"): search its two commonest completions too. Whole words, not
+                # an FTS5 prefix query, which merges the postings of every completion.
+                for (completion,) in self.conn.execute(
+                    "SELECT word FROM words WHERE word > ? AND word < ? ORDER BY df DESC LIMIT 2",
+                    (word, word + "\U0010ffff"),
+                ):
+                    if completion not in known:
+                        known.add(completion)
+                        extra.append(_query.Term([completion], text=completion))
+            for word in item.term.words:
+                folded = fold(word)
+                if len(folded) < 4 or not folded.isalpha():
+                    continue
+                best = self._suggest(folded, min_df=max(item.df, 1) * 10 if item.df else 0, limit=2)
+                for suggestion, _ in best:
+                    if suggestion not in suggestions and suggestion not in known:
+                        suggestions.append(suggestion)
+                        if not item.term.is_phrase and item in should:
+                            extra.append(_query.Term([suggestion], text=suggestion))
+        if extra:
+            extra_stems = self._stems([t.words[0] for t in extra])
+            freqs = self._doc_freqs({s for group in extra_stems for s in group})
+            for term, group in zip(extra, extra_stems):
+                should.append(Planned(term, min((freqs.get(s, 0) for s in group), default=0), group))
+        return should, must, suggestions
+
+    def _analyse_plain(self, parsed: _query.ParsedQuery) -> list[Planned]:
+        """Attach document frequencies to the single-word terms, without spelling fixes."""
+        words = [t for t in parsed.should if not t.is_phrase][:200]
+        stems = self._stems([t.words[0] for t in words])
+        freqs = self._doc_freqs({s for group in stems for s in group})
+        return [Planned(t, min((freqs.get(s, 0) for s in g), default=0), g) for t, g in zip(words, stems)]
+
+    def _plan(self, should: list[Planned], must: list[Planned], min_candidates: int = MIN_CANDIDATE_TERMS,
+              budget: int | None = None) -> str | None:
+        """Build the FTS5 MATCH expression that answers the query cheaply.
+
+        An OR over every word of a question scores nearly every entry, and FTS5's bm25()
+        must score every match before ORDER BY ... LIMIT can keep the best. So:
+
+        1. Terms in more than half of the entries are dropped: bm25 gives them idf ~0.
+        2. The remaining words are sorted by document frequency. The rarest ones, up to
+           ``CANDIDATE_BUDGET`` postings (always at least one), form the candidate set C:
+           an entry must contain at least one of them. Rare words are the ones that say
+           what a question is about, and they carry most of the BM25 score.
+        3. The commoner words (S, up to ``SCORING_BUDGET`` postings) only re-score the
+           candidates: ``(C AND S) OR (C NOT S)`` matches exactly the entries of C, and
+           FTS5 computes bm25 over every phrase of the expression that matched the row, so
+           each candidate gets the score the full OR would have given it, while the common
+           words' long posting lists are only skipped through, never scored whole.
+        4. Quoted phrases and ``title:`` terms are required: they replace C as the
+           candidate set and all words re-score. (Exclusions wrap it in ``NOT``.)
+
+        With few entries everything fits the budget and the query is the plain OR.
+        ``budget`` defaults to the index's ``candidate_budget``.
+        """
+        budget = self.candidate_budget if budget is None else budget
+        total = max(self.count(), 1)
+        # In a small index nothing is slow, and a word in half of 40 entries may still be
+        # the only one that finds an entry: drop common words only where it matters.
+        ceiling = total * COMMON_SHARE if total >= 1000 else total
+        usable = [p for p in should if 0 < p.df <= ceiling]
+        if not usable and should and not must:
+            # Only very common words: keep the rarest so that the query still matches.
+            usable = sorted((p for p in should if p.df > 0), key=lambda p: p.df)[:2]
+        usable.sort(key=lambda p: p.df)
+        if must:
+            if any(p.df == 0 for p in must):
+                return None
+            candidates = " AND ".join(p.term.fts() for p in must)
+            scoring_terms = usable
+        else:
+            if not usable:
+                return None
+            chosen, postings = [], 0
+            for item in usable:
+                if len(chosen) >= min_candidates and postings + item.df > budget:
+                    break
+                chosen.append(item)
+                postings += item.df
+            candidates = " OR ".join(p.term.fts() for p in chosen)
+            scoring_terms = usable[len(chosen):]
+        scoring, postings = [], 0
+        for item in scoring_terms:
+            if len(scoring) >= MIN_SCORING_TERMS and postings + item.df > SCORING_BUDGET:
+                break
+            scoring.append(item.term.fts())
+            postings += item.df
+        expr = f"({candidates})"
+        if scoring:
+            others = " OR ".join(scoring)
+            expr = f"(({candidates}) AND ({others})) OR (({candidates}) NOT ({others}))"
+        return expr

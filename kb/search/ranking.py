@@ -1,0 +1,146 @@
+"""Running a search: filters and planned MATCH in, a ranked page of hits with snippets out.
+
+BM25 with per-field weights (kb.search.schema.WEIGHTS); when nothing matches, one line
+says why.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from kb.errors import KbError, NotFound, SearchIndexError
+from kb.search import query as _query
+from kb.search import sql
+from kb.search.planning import Planner
+from kb.search.reads import Reads
+from kb.search.results import Hit, SearchResult
+from kb.search.snippets import lead as _lead
+from kb.search.snippets import snippets
+
+
+class Ranking(Planner, Reads):
+    """``search``: parse, resolve filters, plan, rank, and explain an empty result."""
+
+    def search(
+        self,
+        query: str,
+        *,
+        category: str | None = None,
+        expert: str | None = None,
+        tag: str | None = None,
+        limit: int = 10,
+        offset: int = 0,
+        latest: bool = False,
+    ) -> SearchResult:
+        """Search entries for a question or keywords; see the module docstring of kb.search.query.
+
+        Filters given here combine (AND) with ``field:value`` filters in the query.
+        With ``latest`` the matches are ordered by date, newest first, not by relevance.
+        """
+        with self._errors("searching"):
+            try:
+                return self._search(query, category, expert, tag, limit, offset, latest)
+            except (KbError, sqlite3.Error):
+                raise
+            except Exception as exc:  # a bug in planning must not look like a crash
+                raise SearchIndexError(f"search failed: {exc!r}") from exc
+
+    def _search(self, query: str, category: str | None, expert: str | None, tag: str | None,
+                limit: int, offset: int, latest: bool) -> SearchResult:
+        parsed = _query.parse(query)
+        filters = {k: list(v) for k, v in parsed.filters.items()}
+        for kind, value in (("category", category), ("expert", expert), ("tag", tag)):
+            if value:
+                filters.setdefault(kind, []).append(value)
+        limit, offset = max(0, int(limit)), max(0, int(offset))
+        bad = self._unknown_filter(filters)
+        if bad:
+            return SearchResult([], 0, [], bad)
+        where = sql.filters(self.resolve_filters(filters, strict=False))
+
+        if not parsed.has_text:
+            if not filters:
+                reason = (
+                    "the query has only common words (" + ", ".join(dict.fromkeys(parsed.stopped)) + ")"
+                    if parsed.stopped else "the query is empty"
+                )
+                return SearchResult([], 0, [], reason)
+            return self._browse(parsed, where, limit, offset, latest)
+
+        should, must, suggestions = self._analyse(parsed)
+        positive = self._plan(should, must)
+        if positive is None:
+            missing = [p.term.text for p in must if p.df == 0]
+            reason = ("no entry has " + ", ".join(repr(m) for m in missing)) if missing else "no entry has these words"
+            return SearchResult([], 0, suggestions, reason)
+        match = positive
+        if parsed.exclude:
+            match = f"({positive}) NOT ({' OR '.join(t.fts() for t in parsed.exclude)})"
+        terms = [p.term for p in should + must]
+        hits, total = self._rank(match, where, limit=limit, offset=offset, latest=latest, terms=terms)
+        reason = None
+        if not hits:
+            reason = self._why_nothing(positive, match, where, total, filters)
+        return SearchResult(hits, total, suggestions, reason)
+
+    def _unknown_filter(self, filters: dict[str, list[str]]) -> str | None:
+        for kind, values in filters.items():
+            for value in values:
+                try:
+                    self._resolve(kind, value, strict=True)
+                except NotFound as exc:
+                    return f"{exc.message}" + (f" ({exc.hint})" if exc.hint else "")
+        return None
+
+    def _browse(self, parsed: _query.ParsedQuery, where: sql.Filters, limit: int, offset: int,
+                latest: bool) -> SearchResult:
+        """Serve a query of filters only (and maybe exclusions): list matching entries."""
+        conn = self.conn
+        exclude = " OR ".join(t.fts() for t in parsed.exclude) if parsed.exclude else None
+        (count_sql, count_params), (page_sql, page_params) = sql.browse(where, exclude, latest, limit, offset)
+        total = conn.execute(count_sql, count_params).fetchone()[0]
+        rows = conn.execute(page_sql, page_params).fetchall()
+        hits = [Hit(entry, 0.0, _lead(entry.question)) for entry in map(self._entry, rows)]
+        reason = None if hits else ("no entry passes these filters" if total == 0 else f"only {total} entries match")
+        return SearchResult(hits, total, [], reason)
+
+    def _rank(self, match: str, where: sql.Filters, *, limit: int, offset: int, latest: bool,
+              terms: list[_query.Term]) -> tuple[list[Hit], int]:
+        """Run the planned MATCH; return the page of hits and the total number of matches."""
+        conn = self.conn
+        statements = sql.ranked(match, where, latest, limit, offset)
+        rows = conn.execute(statements.page, statements.page_params).fetchall()
+        if len(rows) < limit and (offset == 0 or rows):
+            total = offset + len(rows)
+        else:
+            total = conn.execute(statements.count, statements.count_params).fetchone()[0]
+        if not rows:
+            return [], total
+        ids = [r[0] for r in rows]
+        entries = self._entries_by_id(ids)
+        marked = snippets(conn, ids, terms)
+        hits = [
+            Hit(entries[i], round(score, 4), marked.get(i) or _lead(entries[i].question))
+            for i, score in rows if i in entries
+        ]
+        return hits, total
+
+    def _why_nothing(self, positive: str, match: str, where: sql.Filters, total: int,
+                     filters: dict[str, list[str]]) -> str:
+        conn = self.conn
+        if total:
+            return f"only {total} entries match; nothing at this offset"
+        if where:
+            unfiltered = conn.execute(*sql.count_matches(match)).fetchone()[0]
+            if unfiltered:
+                described = ", ".join(
+                    f"{kind} {' or '.join(repr(v) for v in values)}" for kind, values in filters.items() if values
+                )
+                noun = "entry matches" if unfiltered == 1 else "entries match"
+                return f"{unfiltered} {noun} but none with {described}"
+        if match != positive:
+            base = conn.execute(*sql.count_matches(positive)).fetchone()[0]
+            if base:
+                noun = "entry matches" if base == 1 else "entries match"
+                return f"{base} {noun} but all contain excluded words"
+        return "no entry has these words"

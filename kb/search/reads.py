@@ -1,0 +1,191 @@
+"""Reading the index: one entry by id or uid prefix, pages of entries, categories and experts.
+
+Filter values (``--category onc``) are resolved here to the stored names they stand
+for; the SQL that applies them is built by the pure functions of kb.search.sql.
+"""
+
+from __future__ import annotations
+
+import re
+
+from kb.errors import NotFound, QueryError
+from kb.models import Entry, Expert
+from kb.search import sql
+from kb.search.base import IndexBase
+from kb.search.base import loads as _loads
+from kb.search.results import ExpertSummary
+from kb.search.spelling import did_you_mean
+
+_HEX = re.compile(r"[0-9a-f]{4,16}")
+
+
+class Reads(IndexBase):
+    """Entries and the names filters use, as the index holds them."""
+
+    def get(self, ref: str | int) -> Entry:
+        """Return the entry with this integer id, or whose uid starts with ``ref``.
+
+        Raises:
+            NotFound: no such entry, or the uid prefix fits several (the hint lists them).
+        """
+        with self._errors("reading an entry"):
+            text = str(ref).strip().lstrip("#")
+            if isinstance(ref, int) or text.isdigit():
+                found = self._entries_by_id([int(text)])
+                if found:
+                    return next(iter(found.values()))
+                if isinstance(ref, int) or len(text) < 4:
+                    raise NotFound(f"no entry with id {text}")
+            prefix = text.lower()
+            if not _HEX.fullmatch(prefix):
+                raise NotFound(
+                    f"no entry {str(ref)!r}",
+                    hint="give the integer id, or at least 4 hex digits of the uid",
+                )
+            rows = self.conn.execute(
+                "SELECT id, uid, label FROM entries WHERE uid >= ? AND uid < ? ORDER BY id LIMIT 6",
+                (prefix, prefix + "g"),
+            ).fetchall()
+            if not rows:
+                raise NotFound(f"no entry with id or uid prefix {text}")
+            if len(rows) > 1:
+                shown = "; ".join(f"{r[0]} ({r[1]}) {r[2][:40]}" for r in rows[:5])
+                more = " ..." if len(rows) > 5 else ""
+                raise NotFound(
+                    f"uid prefix {text} is ambiguous",
+                    hint=f"candidates: {shown}{more}; give more digits or the id",
+                )
+            return self._entries_by_id([rows[0][0]])[rows[0][0]]
+
+    def list(
+        self,
+        *,
+        category: str | None = None,
+        expert: str | None = None,
+        tag: str | None = None,
+        sort: str = "id",
+        descending: bool = False,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[Entry]:
+        """Return entries, filtered and sorted (by id, title, category or date).
+
+        Filters ignore case. ``category`` and ``expert`` also accept a unique prefix, or a
+        unique word start inside the name ("higby" for "Donald Higby, M.D.").
+
+        Raises:
+            NotFound: a filter value names no category, expert or tag (hint: candidates).
+            QueryError: an unknown sort key.
+        """
+        if sort not in sql.SORTS:
+            raise QueryError(f"unknown sort {sort!r}", hint="sort by " + ", ".join(sql.SORTS))
+        with self._errors("listing entries"):
+            given = {"category": category, "expert": expert, "tag": tag}
+            names = self.resolve_filters({k: [v] for k, v in given.items() if v}, strict=True)
+            statement, params = sql.list_page(sql.filters(names), sort, descending, limit, offset)
+            return [self._entry(row) for row in self.conn.execute(statement, params)]
+
+    def categories(self) -> list[tuple[str, int]]:
+        """Return each non-empty category with its entry count, most entries first."""
+        with self._errors("listing categories"):
+            return [tuple(r) for r in self.conn.execute(
+                "SELECT category, count(*) AS n FROM entries WHERE category != ''"
+                " GROUP BY category ORDER BY n DESC, category COLLATE NOCASE"
+            )]
+
+    def experts(self) -> list[ExpertSummary]:
+        """Return every expert with answer counts and categories, most answers first."""
+        with self._errors("listing experts"):
+            profiles = {
+                r[0].casefold(): Expert.from_dict(_loads(r[1]))
+                for r in self.conn.execute("SELECT name, profile FROM experts")
+            }
+            summaries: dict[str, ExpertSummary] = {}
+            rows = self.conn.execute(
+                "SELECT expert, category, count(*) FROM entries WHERE expert != ''"
+                " GROUP BY expert COLLATE NOCASE, category ORDER BY 3 DESC"
+            )
+            for name, category, n in rows:
+                key = name.casefold()
+                summary = summaries.get(key)
+                if summary is None:
+                    profile = profiles.get(key) or Expert(name=name)
+                    summary = summaries[key] = ExpertSummary(profile.name, 0, [], profile)
+                summary.count += n
+                if category:
+                    summary.categories.append((category, n))
+            return sorted(summaries.values(), key=lambda s: (-s.count, s.name.casefold()))
+
+    def expert(self, name: str) -> ExpertSummary:
+        """Return one expert's summary; the name ignores case and may be a unique prefix.
+
+        Raises:
+            NotFound: no such expert, or several fit (with "did you mean" candidates).
+        """
+        with self._errors("reading an expert"):
+            names = self._resolve("expert", name, strict=True)
+            row = self.conn.execute("SELECT profile FROM experts WHERE name = ?", (names[0],)).fetchone()
+            profile = Expert.from_dict(_loads(row[0])) if row else Expert(name=names[0])
+            marks = ",".join("?" * len(names))
+            categories = [tuple(r) for r in self.conn.execute(
+                f"SELECT category, count(*) AS n FROM entries WHERE expert IN ({marks})"
+                " GROUP BY category ORDER BY n DESC, category COLLATE NOCASE",
+                names,
+            )]
+            count = sum(n for _, n in categories)
+            return ExpertSummary(profile.name, count, [c for c in categories if c[0]], profile)
+
+    def _resolve(self, kind: str, value: str, *, strict: bool) -> list[str]:
+        """Return the stored names a filter value stands for.
+
+        Tags match exactly (ignoring case). Categories and experts match exactly, else by
+        unique prefix, else by a unique word start inside the name. With ``strict``, a
+        value that matches nothing or is ambiguous raises NotFound; otherwise it resolves
+        to no names.
+        """
+        conn = self.conn
+        value = value.strip()
+        if kind == "tag":
+            rows = [r[0] for r in conn.execute("SELECT DISTINCT tag FROM entry_tags WHERE tag = ?", (value,))]
+            if rows or not strict:
+                return rows
+            known = [r[0] for r in conn.execute("SELECT DISTINCT tag FROM entry_tags")]
+            raise NotFound(f"no tag {value!r}", hint=did_you_mean(value, known))
+        column = {"category": "category", "expert": "expert"}[kind]
+        like = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        steps = (
+            (f"{column} = ? COLLATE NOCASE", value),
+            (f"{column} LIKE ? ESCAPE '\\'", like + "%"),
+            (f"{column} LIKE ? ESCAPE '\\'", "% " + like + "%"),
+        )
+        for condition, param in steps:
+            names = [r[0] for r in conn.execute(
+                f"SELECT DISTINCT {column} FROM entries WHERE {condition} AND {column} != '' LIMIT 20",
+                (param,),
+            )]
+            distinct = {n.casefold() for n in names}
+            if len(distinct) == 1:
+                return names
+            if len(distinct) > 1:
+                if not strict:
+                    return []
+                raise NotFound(
+                    f"{kind} {value!r} is ambiguous",
+                    hint="candidates: " + ", ".join(sorted(set(names), key=str.casefold)[:10]),
+                )
+        if not strict:
+            return []
+        known = [r[0] for r in conn.execute(f"SELECT DISTINCT {column} FROM entries WHERE {column} != ''")]
+        raise NotFound(f"no {kind} {value!r}", hint=did_you_mean(value, known))
+
+    def resolve_filters(self, filters: dict[str, list[str]], *, strict: bool) -> dict[str, list[str]]:
+        """Resolve each kind's filter values to the stored names they stand for.
+
+        A kind whose values resolve to nothing maps to an empty list (nothing passes).
+        """
+        names: dict[str, list[str]] = {}
+        for kind in sql.FILTER_KINDS:
+            values = filters.get(kind) or []
+            if values:
+                names[kind] = [name for value in values for name in self._resolve(kind, value, strict=strict)]
+        return names

@@ -1,0 +1,89 @@
+"""The index file's layout: its tables, the FTS5 columns and weights, and the files it makes.
+
+Changing a table or the tokenizer means bumping SCHEMA_VERSION: an index of another
+version is thrown away and rebuilt from the store on open.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+SCHEMA_VERSION = "2"
+TOKENIZE = "porter unicode61 remove_diacritics 2"
+# Columns of the FTS table, in order, and their BM25 weights. FTS5's bm25() multiplies each
+# occurrence by its column's weight and then saturates the weighted frequency (k1 = 1.2),
+# so a term adds at most ~2.2 x idf however often or wherever it occurs; the weights only
+# set how quickly it gets there. One title hit (10) is worth about as much as five
+# answer hits (2): the title names the topic, the question says what is asked (5), the
+# answer is long and mentions many things in passing. Expert and category names (1) are
+# weak evidence of topic; tags (3) are chosen by people to describe the topic, so they sit
+# between answer and question. Saturation is what ranks entries that match more of the
+# distinct terms first: a second term adds a fresh 2.2 x idf, a repeat adds little.
+FTS_COLUMNS = ("title", "question", "answer", "expert", "category", "tags")
+WEIGHTS = (10.0, 5.0, 2.0, 1.0, 1.0, 3.0)
+
+# The index file (named by kb.paths.index_path_for) and the files SQLite keeps beside it.
+INDEX_SUFFIXES = ("", "-wal", "-shm", "-journal")
+
+SCHEMA = f"""
+CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;
+CREATE TABLE entries(
+    id INTEGER PRIMARY KEY,
+    uid TEXT NOT NULL,
+    title TEXT NOT NULL,
+    label TEXT NOT NULL,          -- display title, for sorting
+    category TEXT NOT NULL,
+    expert TEXT NOT NULL,         -- expert name, '' when none
+    tags TEXT NOT NULL,           -- tags joined by newlines, for full-text search
+    question TEXT NOT NULL,
+    answer TEXT NOT NULL,
+    date TEXT NOT NULL,           -- updated_at or created_at, for sorting by date
+    data BLOB NOT NULL,           -- the rest of Entry.to_dict() as JSON
+    src TEXT                      -- source path and record key (see _source_ref), for ingest
+);
+CREATE INDEX entries_uid ON entries(uid);
+CREATE INDEX entries_src ON entries(src) WHERE src IS NOT NULL;
+CREATE INDEX entries_label ON entries(label COLLATE NOCASE, id);
+CREATE INDEX entries_category ON entries(category COLLATE NOCASE, id);
+CREATE INDEX entries_expert ON entries(expert COLLATE NOCASE, id);
+CREATE INDEX entries_date ON entries(date, id);
+CREATE TABLE entry_tags(
+    tag TEXT NOT NULL COLLATE NOCASE, id INTEGER NOT NULL, PRIMARY KEY(tag, id)
+) WITHOUT ROWID;
+CREATE TABLE experts(name TEXT PRIMARY KEY COLLATE NOCASE, profile BLOB NOT NULL) WITHOUT ROWID;
+-- FTS5 reads the text through this view (external content), so it is stored only once.
+CREATE VIEW fts_source AS SELECT id, {", ".join(FTS_COLUMNS)} FROM entries;
+CREATE VIRTUAL TABLE fts USING fts5(
+    {", ".join(FTS_COLUMNS)}, content='fts_source', content_rowid='id', tokenize='{TOKENIZE}'
+);
+CREATE VIRTUAL TABLE fts_vocab USING fts5vocab(fts, 'row');
+-- Document frequency of each stem, copied from fts_vocab: fts_vocab computes a term's
+-- count by reading its whole posting list, which costs milliseconds for common words at
+-- 1M entries; this table answers in microseconds. It may lag behind small updates.
+CREATE TABLE terms(term TEXT PRIMARY KEY, df INTEGER NOT NULL) WITHOUT ROWID;
+-- Unstemmed words with document frequencies, for spelling suggestions (the FTS
+-- vocabulary holds porter stems such as 'chemotherapi', which are not words to suggest).
+CREATE TABLE words(
+    word TEXT PRIMARY KEY, df INTEGER NOT NULL, head TEXT NOT NULL, len INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX words_head ON words(head, len);
+"""
+
+# SQLite result codes that mean the file is not (or no longer) a usable database.
+CORRUPT_CODES = {11, 26}  # SQLITE_CORRUPT, SQLITE_NOTADB
+
+
+class SchemaMismatch(sqlite3.DatabaseError):
+    """The file is a SQLite database but not an index this version of kb can read."""
+
+
+def is_corrupt(exc: sqlite3.Error) -> bool:
+    """Whether this error means the file is not a usable index (so it may be rebuilt)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return (code is not None and (code & 0xFF) in CORRUPT_CODES) or isinstance(exc, SchemaMismatch)
+
+
+def split_sql(script: str) -> list[str]:
+    """Split the schema script into statements (none of ours contain a ';' in a string)."""
+    lines = [line.split("--", 1)[0] for line in script.splitlines()]
+    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]

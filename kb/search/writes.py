@@ -1,0 +1,273 @@
+"""Writing the index: the rows an entry becomes, rebuild, upsert and delete, ids and signature.
+
+``prepare`` turns entries into plain rows, so that an ingest can build them in one process
+and insert them in another (kb/ingest/pipeline.py).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from kb.errors import SearchIndexError
+from kb.models import Entry, Expert
+from kb.search.base import batches as _batches
+from kb.search.base import dumps as _dumps
+from kb.search.base import ids_json as _ids_json
+from kb.search.base import loads as _loads
+from kb.search.schema import FTS_COLUMNS
+from kb.search.snippets import has_marks as _has_marks
+from kb.search.snippets import strip_marks
+from kb.search.spelling import Vocabulary
+
+BATCH = 1000
+
+
+@dataclass
+class Prepared:
+    """A batch of entries as the index stores them: rows of ``entries`` and ``entry_tags``,
+    and the experts' profiles (merged into the stored ones when inserted).
+
+    Plain values only (the data column is JSON text), so that an ingest can build it in
+    its parsing process and send it to the one that indexes (kb/ingest/pipeline.py).
+    """
+
+    ids: list[int]
+    rows: list[tuple[Any, ...]]
+    tags: list[tuple[str, int]]
+    experts: list[dict[str, Any]]
+
+    def to_json(self) -> list[Any]:
+        return [self.ids, self.rows, self.tags, self.experts]
+
+    @classmethod
+    def from_json(cls, data: list[Any]) -> Prepared:
+        ids, rows, tags, experts = data
+        return cls(ids, [tuple(r) for r in rows], [tuple(t) for t in tags], experts)
+
+
+def prepare(entries: Iterable[Entry]) -> Prepared:
+    """Turn stored entries (with ids) into the rows the index keeps."""
+    batch = Prepared([], [], [], [])
+    for entry in entries:
+        if entry.id is None:
+            raise SearchIndexError(f"entry {entry.uid} has no id; only stored entries can be indexed")
+        entry_id = int(entry.id)
+        data = entry.to_dict()
+        question, answer = data.pop("question"), data.pop("answer")
+        # snippet() marks matches with \x02/\x03, so the indexed text must hold none
+        # (a marker in a snippet is then always ours). The rare text that does is
+        # blanked in the columns and kept exactly in the JSON.
+        if _has_marks(question) or _has_marks(answer):
+            data["question"], data["answer"] = question, answer
+            question, answer = strip_marks(question), strip_marks(answer)
+        name = entry.expert.name if entry.expert else ""
+        entry_tags = list(dict.fromkeys(t for t in entry.tags if t))
+        batch.ids.append(entry_id)
+        batch.rows.append((
+            entry_id, entry.uid, entry.title, entry.display_title(), entry.category, name,
+            "\n".join(entry_tags), question, answer,
+            entry.updated_at or entry.created_at or "", _dumps(data).decode(), _source_ref(entry),
+        ))
+        batch.tags.extend((t, entry_id) for t in {t.casefold(): t for t in entry_tags}.values())
+        if entry.expert:
+            batch.experts.append(entry.expert.to_dict())
+    return batch
+
+
+def _source_ref(entry: Entry) -> str | None:
+    """The file and record an entry was read from, as one indexed value (None if not from a file)."""
+    src = entry.source
+    if not src.path or src.key is None:
+        return None
+    return f"{src.path}\x1f{src.key}"
+
+
+class Writes(Vocabulary):
+    """What changes the index: every write keeps the counts and the vocabularies current."""
+
+    def set_signature(self, signature: str) -> None:
+        """Record that the index reflects this store version."""
+        with self._errors("writing the signature"), self._transaction():
+            self._flush_words()
+            self._set_meta("signature", signature)
+
+    def ids_for_uids(self, uids: Iterable[str]) -> dict[str, int]:
+        """Return the id of each of these uids that is indexed."""
+        wanted = list(dict.fromkeys(uids))
+        found: dict[str, int] = {}
+        with self._errors("looking up uids"):
+            for batch in _batches(wanted, 500):
+                marks = ",".join("?" * len(batch))
+                for uid, entry_id in self.conn.execute(
+                    f"SELECT uid, id FROM entries WHERE uid IN ({marks})", batch
+                ):
+                    found[uid] = entry_id
+        return found
+
+    def ids_for_sources(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        """Return the id of the entry read from each of these (source path, record key)."""
+        wanted = {f"{path}\x1f{key}": (path, key) for path, key in keys}
+        found: dict[tuple[str, str], int] = {}
+        with self._errors("looking up sources"):
+            for batch in _batches(list(wanted), 500):
+                marks = ",".join("?" * len(batch))
+                for ref, entry_id in self.conn.execute(
+                    f"SELECT src, id FROM entries WHERE src IN ({marks})", batch
+                ):
+                    found[wanted[ref]] = entry_id
+        return found
+
+    @property
+    def last_id(self) -> int:
+        """The highest id the store has handed out (removed entries' ids included)."""
+        with self._errors("reading the last id"):
+            top = self.conn.execute("SELECT max(id) FROM entries").fetchone()[0] or 0
+            return max(int(top), int(self._meta("last_id") or 0))
+
+    def set_last_id(self, last_id: int) -> None:
+        """Record the store's highest id handed out, so ids are never reused."""
+        with self._errors("writing the last id"), self._transaction():
+            self._set_meta("last_id", str(max(last_id, self.last_id)))
+
+    def rebuild(
+        self, entries: Iterable[Entry], signature: str, progress: Callable[[int], None] | None = None
+    ) -> int:
+        """Replace the whole index with these entries in one transaction; return the count.
+
+        ``progress(n)`` is called with the running count every ``BATCH`` entries.
+        Readers keep seeing the old index until the transaction commits.
+        """
+        with self._errors("rebuilding"), self._transaction() as conn:
+            conn.execute("INSERT INTO fts(fts) VALUES ('delete-all')")
+            for table in ("entries", "entry_tags", "experts", "terms", "words"):
+                conn.execute(f"DELETE FROM {table}")
+            self._set_meta("last_id", None)
+            experts: dict[str, Expert] = {}
+            total = 0
+            for batch in _batches(entries, BATCH):
+                prepared = prepare(batch)
+                self._insert_batch(prepared, experts)
+                self._stage_words(_ids_json(prepared.ids))
+                total += len(batch)
+                if progress is not None:
+                    progress(total)
+            conn.executemany(
+                "INSERT INTO experts VALUES (?, ?)",
+                ((e.name, _dumps(e.to_dict())) for e in experts.values()),
+            )
+            self._set_meta("count", str(total))
+            self._flush_words()
+            self._refresh_vocabulary(total)
+            self._set_meta("signature", signature)
+        return total
+
+    def upsert(self, entries: Iterable[Entry], signature: str | None, *, refresh: bool = True) -> None:
+        """Add entries, or replace those whose id is already indexed.
+
+        ``signature`` None means the entries are not committed to the store yet (ingest
+        indexes while the store batch fills): the index then claims no store version
+        until ``set_signature``, so a crash before the commit is noticed and rebuilt.
+        ``refresh=False`` leaves the vocabularies for ``refresh_vocabulary()`` (an ingest
+        calls it once at its end instead of after every chunk).
+        """
+        self.upsert_prepared((prepare(batch) for batch in _batches(entries, BATCH)), signature, refresh=refresh)
+
+    def upsert_prepared(self, batches: Iterable[Prepared], signature: str | None, *, refresh: bool = True) -> None:
+        """``upsert`` of batches made by ``prepare`` (perhaps in another process)."""
+        with self._errors("updating"), self._transaction():
+            delta = 0
+            for batch in batches:
+                ids = _ids_json(batch.ids)
+                old_experts, removed = self._remove_ids(ids)
+                experts: dict[str, Expert] = {}
+                for name, profile in old_experts.items():
+                    experts[name.casefold()] = profile
+                self._insert_batch(batch, experts, merge_existing=True)
+                self._stage_words(ids)
+                self._save_experts(experts.values())
+                delta += len(batch.ids) - removed
+            if signature is not None:
+                self._flush_words()
+            self._after_change(delta, refresh=refresh)
+            self._set_meta("signature", signature)
+
+    def delete(self, ids: Iterable[int], signature: str) -> None:
+        """Remove the entries with these ids (unknown ids are ignored)."""
+        with self._errors("deleting"), self._transaction():
+            delta = 0
+            for batch in _batches(ids, BATCH):
+                old_experts, removed = self._remove_ids(_ids_json(batch))
+                self._save_experts(old_experts.values())
+                delta -= removed
+            self._flush_words()
+            self._after_change(delta)
+            self._set_meta("signature", signature)
+
+    def _insert_batch(self, batch: Prepared, experts: dict[str, Expert], merge_existing: bool = False) -> None:
+        conn = self.conn
+        for data in batch.experts:
+            expert = Expert.from_dict(data)
+            if expert is None:
+                continue
+            key = expert.name.casefold()
+            if key not in experts and merge_existing:
+                experts[key] = self._stored_expert(expert.name) or expert
+            # The newer entry's sections win; the older fill what it lacks.
+            experts[key] = expert.merged(experts.get(key))
+        try:
+            conn.executemany("INSERT INTO entries VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", batch.rows)
+        except sqlite3.IntegrityError as exc:
+            raise SearchIndexError(f"two entries share one id: {exc}") from exc
+        conn.executemany("INSERT OR IGNORE INTO entry_tags VALUES (?, ?)", batch.tags)
+        cols = ", ".join(FTS_COLUMNS)
+        conn.execute(
+            f"INSERT INTO fts(rowid, {cols}) SELECT id, {cols} FROM fts_source"
+            " WHERE id IN (SELECT value FROM json_each(?))",
+            (_ids_json(batch.ids),),
+        )
+
+    def _stored_expert(self, name: str) -> Expert | None:
+        row = self.conn.execute("SELECT profile FROM experts WHERE name = ?", (name,)).fetchone()
+        return Expert.from_dict(_loads(row[0])) if row else None
+
+    def _remove_ids(self, ids_json: str) -> tuple[dict[str, Expert], int]:
+        """Delete these entries everywhere; return the stored profiles of their experts and
+        how many entries there were."""
+        conn = self.conn
+        if conn.execute("SELECT 1 FROM entries WHERE id IN (SELECT value FROM json_each(?)) LIMIT 1",
+                        (ids_json,)).fetchone():
+            # Counted out at once (after what is staged), so an id staged twice never is.
+            self._flush_words()
+            self._stage_words(ids_json)
+            self._flush_words(-1)
+        cols = ", ".join(FTS_COLUMNS)
+        # An external-content FTS5 table cannot see what it indexed: the old text must be
+        # passed back with the 'delete' command, so it is read before the row goes.
+        conn.execute(
+            f"INSERT INTO fts(fts, rowid, {cols}) SELECT 'delete', id, {cols} FROM fts_source"
+            " WHERE id IN (SELECT value FROM json_each(?))",
+            (ids_json,),
+        )
+        names = [r[0] for r in conn.execute(
+            "SELECT DISTINCT expert FROM entries WHERE expert != '' AND id IN (SELECT value FROM json_each(?))",
+            (ids_json,),
+        )]
+        removed = conn.execute("DELETE FROM entries WHERE id IN (SELECT value FROM json_each(?))", (ids_json,)).rowcount
+        conn.execute("DELETE FROM entry_tags WHERE id IN (SELECT value FROM json_each(?))", (ids_json,))
+        out = {}
+        for name in names:
+            profile = self._stored_expert(name)
+            if profile is not None:
+                out[name] = profile
+        return out, max(removed, 0)
+
+    def _save_experts(self, experts: Iterable[Expert]) -> None:
+        """Store these profiles, or drop those whose expert has no entries left."""
+        conn = self.conn
+        for expert in experts:
+            conn.execute("DELETE FROM experts WHERE name = ?", (expert.name,))
+            if conn.execute("SELECT 1 FROM entries WHERE expert = ? COLLATE NOCASE LIMIT 1", (expert.name,)).fetchone():
+                conn.execute("INSERT INTO experts VALUES (?, ?)", (expert.name, _dumps(expert.to_dict())))
