@@ -1,6 +1,6 @@
 """KnowledgeBase: the one object the CLI and scripts use to read and write kb.
 
-It pairs the store of record (kb/store.py) with its derived search index (kb/index.py):
+It pairs the store of record (kb.store) with its derived search index (kb.search):
 every write goes to the store first, then to the index, under the store's lock; every
 read that can be served from the index is, after a cheap check that the index reflects
 the store's current version (rebuilt, under the lock, when it does not).
@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from kb.errors import Duplicate, InvalidEntry, NotFound, ParseError, SearchIndexError, StoreBusy, StoreError
-from kb.models import Entry, Expert, Source, now_iso, split_tags
-from kb.paths import default_db_path, index_path_for, store_signature
+from kb import config
+from kb.entries import duplicate_error, entry_from_fields, normalise, validate, with_fields
+from kb.errors import InvalidEntry, NotFound, SearchIndexError, StoreBusy, StoreError
+from kb.models import Entry, now_iso
+from kb.paths import default_db_path, file_size, index_path_for, store_signature
 
 if TYPE_CHECKING:
     from kb.export import Stats
@@ -35,8 +36,8 @@ class KnowledgeBase:
 
     def __init__(self, path: str | os.PathLike[str] | None = None, *, lock_timeout: float | None = None) -> None:
         self.path = Path(path).expanduser() if path is not None else default_db_path()
-        if lock_timeout is None and os.environ.get("KB_LOCK_TIMEOUT"):
-            lock_timeout = float(os.environ["KB_LOCK_TIMEOUT"])
+        if lock_timeout is None:
+            lock_timeout = config.lock_timeout()
         self.lock_timeout = lock_timeout
         self._store: Store | None = None
         self._index: SearchIndex | None = None
@@ -106,7 +107,7 @@ class KnowledgeBase:
                 raise
         return action(self._renewed_index())
 
-    def _index_failed(self, exc: SearchIndexError) -> None:
+    def index_write_failed(self, exc: SearchIndexError) -> None:
         """After the store was written, the index could not follow: leave it to be rebuilt.
 
         The store is the record and already holds the write, so the command succeeded.
@@ -172,7 +173,7 @@ class KnowledgeBase:
             if not changed and not removed:
                 index.set_signature(signature)
         except SearchIndexError as exc:
-            self._index_failed(exc)
+            self.index_write_failed(exc)
 
     def _after_full_write(
         self, lookup: IndexLookup | None, changed: Iterable[Entry] = (), removed: Iterable[int] = ()
@@ -233,23 +234,23 @@ class KnowledgeBase:
                 raise
         return report
 
-    def _make_index_current(self) -> None:
+    def make_index_current(self) -> None:
         """Rebuild the index if it does not reflect the store (the caller holds the lock)."""
         if self._open_index().signature != self._signature():
             self.rebuild_index()
 
-    def _lookup(self) -> IndexLookup | None:
+    def key_lookup(self) -> IndexLookup | None:
         """Find stored uids and source records in the index (current, under the lock).
 
         None when the index cannot be used: the store then scans its own shards.
         """
         try:
-            self._make_index_current()
+            self.make_index_current()
             from kb.ingest.pipeline import IndexLookup
 
             return IndexLookup(self._open_index())
         except SearchIndexError as exc:
-            self._index_failed(exc)
+            self.index_write_failed(exc)
             return None
 
     def add(self, entry: Entry | None = None, /, **fields: Any) -> Entry:
@@ -284,7 +285,7 @@ class KnowledgeBase:
         with self.store.locked():
             if self.store.can_journal():
                 return self._add_journalled(entries)
-            lookup = self._lookup()
+            lookup = self.key_lookup()
             with self.store.transaction():
                 result = self.store.apply(entries, update_by_source=False, lookup=lookup)
             self._after_full_write(lookup, result.added)
@@ -307,7 +308,7 @@ class KnowledgeBase:
         with self.store.locked():
             if self.store.can_journal():
                 return self._update_journalled(entry)
-            lookup = self._lookup()
+            lookup = self.key_lookup()
             with self.store.transaction():
                 # An entry read from the index carries no raw text; the store keeps the
                 # stored original for an entry written without one.
@@ -327,7 +328,7 @@ class KnowledgeBase:
         with self.store.locked():
             if self.store.can_journal():
                 return self._remove_journalled(entries)
-            lookup = self._lookup()
+            lookup = self.key_lookup()
             with self.store.transaction():
                 gone = set(self.store.remove(ids, lookup=lookup))
             self._after_full_write(lookup, removed=gone)
@@ -335,7 +336,7 @@ class KnowledgeBase:
 
     # -- small writes through the store's journal ------------------------------------------
     #
-    # add/update/remove of a few entries append to the journal (kb/journal.py) and look
+    # add/update/remove of a few entries append to the journal (kb.store.journal) and look
     # up uids and ids in the index, which the lock and the version check keep exactly in
     # step with the store: neither file is read or rewritten whole, so their cost does
     # not grow with the store (a full rewrite is ~5 s at 100k entries).
@@ -364,7 +365,7 @@ class KnowledgeBase:
                 index.set_last_id(next_id - 1)
                 index.upsert(added, self._signature())
             except SearchIndexError as exc:
-                self._index_failed(exc)
+                self.index_write_failed(exc)
         return added, duplicates
 
     def _update_journalled(self, entry: Entry) -> Entry:
@@ -384,7 +385,7 @@ class KnowledgeBase:
         try:
             index.upsert([entry], self._signature())
         except SearchIndexError as exc:
-            self._index_failed(exc)
+            self.index_write_failed(exc)
         return entry
 
     def _remove_journalled(self, entries: list[Entry]) -> list[Entry]:
@@ -397,7 +398,7 @@ class KnowledgeBase:
             try:
                 index.delete([e.id for e in gone], self._signature())
             except SearchIndexError as exc:
-                self._index_failed(exc)
+                self.index_write_failed(exc)
         return gone
 
     # -- reading -----------------------------------------------------------------------
@@ -411,11 +412,41 @@ class KnowledgeBase:
         entry = self.get(ref)
         return self.store.get_raw(entry.id) if entry.id is not None else None
 
-    def search(self, query: str, **options: Any) -> SearchResult:
-        return self._read(lambda i: i.search(query, **options))
+    def search(
+        self,
+        query: str,
+        *,
+        category: str | None = None,
+        expert: str | None = None,
+        tag: str | None = None,
+        limit: int = 10,
+        offset: int = 0,
+        latest: bool = False,
+    ) -> SearchResult:
+        """Search for a question or keywords; return the page of hits, best first.
 
-    def list(self, **options: Any) -> list[Entry]:
-        return self._read(lambda i: i.list(**options))
+        The result is a sequence of ``Hit`` (entry, score, plain-text snippet and its
+        highlighted spans) that also says how many entries matched (``total``), "did you
+        mean" spellings (``suggestions``) and, when empty, why (``reason``). Filters
+        combine with ``field:value`` terms in the query; ``latest`` orders by date.
+        """
+        return self._read(lambda i: i.search(query, category=category, expert=expert, tag=tag,
+                                             limit=limit, offset=offset, latest=latest))
+
+    def list(
+        self,
+        *,
+        category: str | None = None,
+        expert: str | None = None,
+        tag: str | None = None,
+        sort: str = "id",
+        descending: bool = False,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[Entry]:
+        """Return entries, filtered (any case, unique prefixes) and sorted by id, title, category or date."""
+        return self._read(lambda i: i.list(category=category, expert=expert, tag=tag, sort=sort,
+                                           descending=descending, limit=limit, offset=offset))
 
     def count(self) -> int:
         return self._read(lambda i: i.count())
@@ -435,17 +466,11 @@ class KnowledgeBase:
     def locations(self) -> dict[str, Any]:
         """Where the store and its index live, their sizes, and how many entries they hold."""
 
-        def size(path: Path) -> int | None:
-            try:
-                return path.stat().st_size
-            except OSError:
-                return None
-
         return {
             "store": str(self.path),
             "store_bytes": self.store.size_bytes() if self.path.exists() else None,
             "index": str(self.index_path),
-            "index_bytes": size(self.index_path),
+            "index_bytes": file_size(self.index_path),
             "entries": self.count(),
             "categories": len(self.categories()),
             "experts": len(self.experts()),
@@ -491,132 +516,4 @@ class KnowledgeBase:
                              store_bytes=self.store.size_bytes() if self.store.exists() else 0)
 
 
-def validate(entry: Entry) -> None:
-    """Raise InvalidEntry unless the entry has a question and an answer."""
-    missing = missing_fields(entry)
-    if missing:
-        raise InvalidEntry(f"missing {' and '.join(missing)}: an entry needs a question and an answer")
-
-
-def expert_from_name(name: str | None) -> Expert | None:
-    return Expert(name=name.strip()) if name and name.strip() else None
-
-
-def entry_from_fields(
-    *,
-    question: str | None = "",
-    answer: str | None = "",
-    title: str | None = "",
-    category: str | None = "",
-    expert: str | Expert | dict[str, Any] | None = None,
-    tags: str | Iterable[str] | None = (),
-    source: Source | None = None,
-) -> Entry:
-    """Build an Entry from loose fields, with text cleaned as the parsers clean it.
-
-    ``tags`` is a list or a comma-separated string. Missing question or answer are left
-    empty: ``validate`` (or ``KnowledgeBase.add``) says which is missing.
-    """
-    from kb.parsers.json import clean_text
-
-    if isinstance(expert, str):
-        expert = expert_from_name(clean_text(expert))
-    elif isinstance(expert, dict):
-        expert = Expert.from_dict(expert)
-    return Entry(
-        question=clean_text(question or ""),
-        answer=clean_text(answer or ""),
-        title=clean_text(title or ""),
-        category=clean_text(category or ""),
-        expert=expert,
-        tags=_tag_list(tags),
-        source=source or Source(format="manual"),
-    )
-
-
-def _tag_list(tags: str | Iterable[str] | None) -> list[str]:
-    if not tags:
-        return []
-    if isinstance(tags, str):
-        return split_tags(tags)
-    out: list[str] = []
-    for tag in tags:
-        for part in split_tags(tag):
-            if part not in out:
-                out.append(part)
-    return out
-
-
-def with_fields(entry: Entry, **fields: Any) -> Entry:
-    """Return a copy of ``entry`` with some of ``add``'s keyword fields replaced."""
-    fresh = entry_from_fields(**({name: getattr(entry, name) for name in _EDITABLE} | fields))
-    return replace(entry, **{name: getattr(fresh, name) for name in _EDITABLE}, uid="")
-
-
-_EDITABLE = ("question", "answer", "title", "category", "expert", "tags")
-
-
-def normalise(entry: Entry) -> None:
-    """Clean an entry's text in place as the parsers do (LF line ends, no blank edges).
-
-    So an entry stored through the API exports and reads back with the same fields.
-    """
-    from kb.parsers.json import clean_text
-
-    for name in ("question", "answer", "title", "category"):
-        setattr(entry, name, clean_text(getattr(entry, name)))
-    entry.refresh_uid()
-
-
-def missing_fields(entry: Entry) -> list[str]:
-    """Return the required fields ``entry`` lacks: "question", "answer", both or none."""
-    return [name for name in ("question", "answer") if not getattr(entry, name).strip()]
-
-
-def parse_entries(text: str, name: str = "<stdin>") -> list[Entry]:
-    """Read entries from JSON (an object or a list), JSON Lines or Markdown text.
-
-    All or nothing: a record without a question or answer raises InvalidEntry naming it
-    (and how many others are bad), so ``kb add`` never adds half of its input.
-    """
-    import orjson
-
-    from kb import parsers
-
-    body = text.lstrip("\ufeff \t\r\n")
-    if not body:
-        raise InvalidEntry("no entry given: the input is empty")
-    if body[0] in "[{":
-        try:
-            orjson.loads(body)
-            fmt = "json"
-        except orjson.JSONDecodeError:
-            fmt = "jsonl" if parsers.get("jsonl").detect(body, name) >= 0.5 else "json"
-        items: list[Entry | ParseError] = list(parsers.get(fmt).iter_parse(body, name))
-    else:
-        fmt = "markdown"
-        try:
-            items = list(parsers.get(fmt).parse(body, name))
-        except ParseError as exc:
-            raise InvalidEntry(str(exc), hint="Markdown needs '## Question' and '## Answer' sections") from None
-    bad = [item for item in items if isinstance(item, ParseError)]
-    if bad:
-        more = f" (and {len(bad) - 1} more bad records)" if len(bad) > 1 else ""
-        raise InvalidEntry(f"{bad[0]}{more}; nothing added")
-    for entry in items:
-        # Typed or piped text has no file that could update it later.
-        entry.source.path = None
-        entry.source.key = None
-    return items  # type: ignore[return-value]
-
-
-def duplicate_error(entry: Entry) -> Duplicate:
-    """Return the error for an entry whose question and answer are already stored as ``entry.id``."""
-    return Duplicate(
-        f"entry {entry.id} already has this question and answer; nothing added",
-        existing_id=entry.id,
-        hint=f"see it with: kb show {entry.id}",
-    )
-
-
-__all__ = ["Duplicate", "InvalidEntry", "KnowledgeBase", "NotFound", "default_db_path", "entry_from_fields"]
+__all__ = ["KnowledgeBase"]

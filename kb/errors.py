@@ -93,3 +93,9 @@ class EditorError(KbError):
     """The text editor could not be started or exited with an error."""
 
     exit_code = 1
+
+
+class ConfigError(KbError):
+    """A KB_* environment variable holds a value kb cannot use."""
+
+    exit_code = 2

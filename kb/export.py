@@ -24,12 +24,12 @@ import orjson
 
 from kb.errors import KbError
 from kb.models import EXPERT_FIELDS, Entry
+from kb.paths import file_size
 
 FORMATS = ("jsonl", "json", "csv", "md")
 
-# The expert's bio goes in expert_<section> columns. The CSV parser reads the `expert`
-# column as a name and, today, ignores these, so bios survive a CSV round trip only
-# through another format (see docs/README-write.md).
+# The columns of every CSV kb writes (export, and list/search/show --format csv). The
+# expert's bio goes in expert_<section> columns, which the CSV parser reads back.
 CSV_COLUMNS = (
     "id",
     "uid",
@@ -254,15 +254,11 @@ def collect_stats(entries: Iterable[Entry], *, store_path: Path, index_path: Pat
         tags=len(tags),
         formats=dict(formats.most_common()),
         files=len(files),
-        store_bytes=_size(store_path) if store_bytes is None else store_bytes,
+        store_bytes=(file_size(store_path) or 0) if store_bytes is None else store_bytes,
         index_path=str(index_path),
         # SQLite keeps recent writes in a -wal file beside the index until a checkpoint.
-        index_bytes=_size(index_path) + _size(Path(f"{index_path}-wal")),
+        index_bytes=(file_size(index_path) or 0) + (file_size(f"{index_path}-wal") or 0),
     )
 
 
-def _size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except OSError:
-        return 0
+

@@ -1,7 +1,7 @@
 """The domain records: Entry, Expert and Source, their dict form, and the stable uid.
 
 Plain dataclasses with no I/O, so parsers, the store, the index and scripts can all share
-them. The dict form is the JSON shape of DESIGN.md and of ``--format json``.
+them. The dict form is the JSON shape of ``--format json``.
 """
 
 from __future__ import annotations

@@ -10,22 +10,34 @@ from __future__ import annotations
 import os
 import re
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from rich.console import Console
+    from rich.console import Console, RenderableType
+    from rich.panel import Panel
     from rich.text import Text
 
+    from kb.doctor.report import Report as DoctorReport
+    from kb.export import Stats
     from kb.ingest.sources import IngestReport
-    from kb.models import Entry
+    from kb.models import Entry, Expert
+    from kb.search.results import ExpertSummary, Hit, SearchResult
+
+from kb.emit import (  # noqa: F401  (re-exported: one module for every output)
+    emit_entries,
+    emit_json,
+    emit_records,
+    entry_record,
+    hit_extras,
+    write_bytes,
+)
 
 FORMATS = ("table", "json", "jsonl", "csv", "ids")
 
 # C0 controls but tab and newline, DEL, C1 controls; and the bidirectional overrides and
 # isolates that can make text display in a different order from the one it has.
 _UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-HIGHLIGHT_START, HIGHLIGHT_END = "\x02", "\x03"
 
 
 def _visible(match: re.Match[str]) -> str:
@@ -38,33 +50,37 @@ def _visible(match: re.Match[str]) -> str:
     return "\ufffd"
 
 
-def clean(text: str | None, *, keep: str = "") -> str:
-    """Return text safe for a terminal: escape sequences and controls made visible.
-
-    ``keep`` names control characters to leave alone (the search highlight markers).
-    """
+def clean(text: str | None) -> str:
+    """Return text safe for a terminal: escape sequences and controls made visible."""
     if not text:
         return ""
     text = text.replace("\r\n", "\n").replace("\t", "    ")
-    if keep:
-        return _UNSAFE.sub(lambda m: m.group() if m.group() in keep else _visible(m), text)
     return _UNSAFE.sub(_visible, text)
 
 
-def highlighted(snippet: str, style: str = "bold yellow") -> Text:
-    """Turn a snippet with \\x02...\\x03 markers into a Text with those spans styled."""
+def highlighted(text: str, spans: Sequence[tuple[int, int]], style: str = "bold yellow") -> Text:
+    """Return plain text on one line (runs of white space folded) with the given spans styled."""
     from rich.text import Text
 
+    pieces: list[tuple[str, str | None]] = []
+    pos = 0
+    for start, end in spans:
+        pieces += [(text[pos:start], None), (text[start:end], style)]
+        pos = end
+    pieces.append((text[pos:], None))
     out = Text()
-    safe = clean(snippet, keep=HIGHLIGHT_START + HIGHLIGHT_END)
-    for i, part in enumerate(re.split("[\x02\x03]", safe)):
-        out.append(part, style=style if i % 2 else None)
+    space = False
+    for part, part_style in pieces:
+        if not part:
+            continue
+        space = space or part[0].isspace()
+        words = part.split()
+        if words:
+            if space and out:
+                out.append(" ")
+            out.append(clean(" ".join(words)), style=part_style)
+            space = part[-1].isspace()
     return out
-
-
-def plain_snippet(snippet: str) -> str:
-    """Drop the highlight markers, for machine output."""
-    return snippet.replace(HIGHLIGHT_START, "").replace(HIGHLIGHT_END, "")
 
 
 # -- consoles --------------------------------------------------------------------------
@@ -102,69 +118,6 @@ def notice(message: str) -> None:
     from rich.text import Text
 
     console(stderr=True).print(Text(clean(message), style="dim"), soft_wrap=True)
-
-
-# -- machine formats -------------------------------------------------------------------
-
-
-def _dumps(obj: Any, *, indent: bool) -> bytes:
-    import orjson
-
-    option = orjson.OPT_NON_STR_KEYS | (orjson.OPT_INDENT_2 if indent else 0)
-    return orjson.dumps(obj, option=option)
-
-
-def write_bytes(data: bytes) -> None:
-    """Write raw bytes to stdout (fast path for JSON)."""
-    out = sys.stdout
-    out.flush()
-    try:
-        out.buffer.write(data)
-        out.buffer.flush()
-    except AttributeError:  # a text-only stream (test runners)
-        out.write(data.decode("utf-8"))
-
-
-def emit_json(obj: Any) -> None:
-    """Print one JSON document (non-ASCII kept as is) to stdout."""
-    write_bytes(_dumps(obj, indent=True) + b"\n")
-
-
-def emit_records(records: Sequence[dict[str, Any]], fmt: str, *, columns: Sequence[str] = ()) -> None:
-    """Print records as json (an array, ``[]`` when empty), jsonl, csv or ids."""
-    if fmt == "json":
-        emit_json(list(records))
-    elif fmt == "jsonl":
-        write_bytes(b"".join(_dumps(r, indent=False) + b"\n" for r in records))
-    elif fmt == "ids":
-        sys.stdout.write("".join(f"{r.get('id')}\n" for r in records))
-    elif fmt == "csv":
-        import csv
-
-        cols = list(columns) or (list(records[0]) if records else [])
-        writer = csv.writer(sys.stdout, lineterminator="\n")
-        writer.writerow(cols)
-        for r in records:
-            writer.writerow([_csv_cell(r.get(c)) for c in cols])
-    else:
-        raise ValueError(f"unknown output format {fmt!r}")
-
-
-def _csv_cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, dict):
-        return str(value.get("name") or "")
-    if isinstance(value, (list, tuple)):
-        return ", ".join(str(v) for v in value)
-    return str(value)
-
-
-def entry_record(entry: Entry, **extra: Any) -> dict[str, Any]:
-    """The JSON shape of an entry (DESIGN.md), plus extra fields such as score/snippet."""
-    record = entry.to_dict()
-    record.update(extra)
-    return record
 
 
 # -- people's formats ------------------------------------------------------------------
@@ -210,7 +163,7 @@ def _line_for(entry: Entry, *, prefix: str = "") -> Text:
     return line
 
 
-def search_results(result: Any, *, offset: int = 0) -> None:
+def search_results(result: SearchResult, *, offset: int = 0) -> None:
     """Print ranked hits with highlighted snippets; notes (counts, spellings) on stderr.
 
     Each hit is a one-line summary cut to the width (with an ellipsis) and its snippet,
@@ -226,13 +179,13 @@ def search_results(result: Any, *, offset: int = 0) -> None:
             line.truncate(width, overflow="ellipsis")
             lines.append(line)
         if hit.snippet:
-            lines.append(Text("     ").append(highlighted(" ".join(hit.snippet.split()))))
+            lines.append(Text("     ").append(highlighted(hit.snippet, hit.highlights)))
     if lines:
         out.print(Text("\n").join(lines))
     search_notes(result, offset=offset)
 
 
-def search_notes(result: Any, *, offset: int = 0) -> None:
+def search_notes(result: SearchResult, *, offset: int = 0) -> None:
     """Tell, on stderr, how many matched, spelling suggestions, or why nothing matched."""
     if result.suggestions:
         notice("did you mean: " + ", ".join(result.suggestions))
@@ -241,11 +194,6 @@ def search_notes(result: Any, *, offset: int = 0) -> None:
     elif result.total is not None and result.total > offset + len(result.hits):
         shown = f"{offset + 1}-{offset + len(result.hits)}"
         notice(f"showing {shown} of {result.total} matches (--limit/--offset for more)")
-
-
-def hit_records(hits: Iterable[Any]) -> list[dict[str, Any]]:
-    """Search hits as records: the entry's fields plus score and a plain snippet."""
-    return [entry_record(h.entry, score=round(h.score, 4), snippet=plain_snippet(h.snippet)) for h in hits]
 
 
 # Past this many rows a Rich Table costs seconds (16k rows: 7.6 s vs 0.15 s as lines).
@@ -360,7 +308,7 @@ def entry_lines(entries: Iterable[Entry]) -> None:
         out.print(Text("\n").join(_line_for(e) for e in chunk), overflow="ellipsis", no_wrap=True)
 
 
-def _panel(text: str, title: str, style: str) -> Any:
+def _panel(text: str, title: str, style: str) -> Panel:
     from rich.panel import Panel
     from rich.text import Text
 
@@ -380,7 +328,7 @@ _CARD_SECTIONS = (
 )
 
 
-def expert_card(expert: Any, *, sections: Iterable[str] | None = None) -> Any:
+def expert_card(expert: Expert, *, sections: Iterable[str] | None = None) -> RenderableType:
     """A panel with an expert's name and bio sections (all, or those named)."""
     from rich.panel import Panel
     from rich.table import Table
@@ -399,7 +347,7 @@ def expert_card(expert: Any, *, sections: Iterable[str] | None = None) -> Any:
                  padding=(0, 1))
 
 
-def _entry_renderables(entry: Entry, related: list[Any], *, card: bool) -> list[Any]:
+def _entry_renderables(entry: Entry, related: list[Hit], *, card: bool) -> list[RenderableType]:
     from rich.text import Text
 
     parts: list[Any] = []
@@ -438,7 +386,7 @@ def _entry_renderables(entry: Entry, related: list[Any], *, card: bool) -> list[
     return parts
 
 
-def entries_full(entries: list[Entry], related: Any, *, pager: bool = True) -> None:
+def entries_full(entries: list[Entry], related: Callable[[Entry], list[Hit]], *, pager: bool = True) -> None:
     """Print entries for reading; page them when they are longer than the terminal.
 
     An expert's card is shown once, however many of their answers are printed.
@@ -493,7 +441,7 @@ def counts(rows: list[tuple[str, int]], label: str, fmt: str) -> None:
         notice(f"... and {len(rows) - _TABLE_MAX_ROWS} more (--format csv for all)")
 
 
-def _expert_record(summary: Any) -> dict[str, Any]:
+def _expert_record(summary: ExpertSummary) -> dict[str, Any]:
     return {
         "name": summary.name,
         "count": summary.count,
@@ -502,7 +450,7 @@ def _expert_record(summary: Any) -> dict[str, Any]:
     }
 
 
-def expert_counts(summaries: list[Any], fmt: str) -> None:
+def expert_counts(summaries: list[ExpertSummary], fmt: str) -> None:
     """Print every expert with answer counts and categories."""
     from rich.table import Table
     from rich.text import Text
@@ -526,7 +474,7 @@ def expert_counts(summaries: list[Any], fmt: str) -> None:
     console().print(table)
 
 
-def expert_profile(summary: Any, answers: list[Entry], fmt: str) -> None:
+def expert_profile(summary: ExpertSummary, answers: list[Entry], fmt: str) -> None:
     """Print one expert's profile, where they answer, and their answers."""
     from rich.text import Text
 
@@ -569,3 +517,74 @@ def human_size(n: float) -> str:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1000
     return f"{n:.1f} GB"
+
+
+# -- kb stats, kb doctor, kb remove ---------------------------------------------------
+
+
+def stats_table(stats: Stats, top: int = 15) -> None:
+    """Print the counts, then a bar per category (the `top` largest) on stdout."""
+    from rich.table import Table
+    from rich.text import Text
+
+    out = console()
+    formats = ", ".join(f"{clean(name)} {n}" for name, n in stats.formats.items()) or "none"
+    facts = Table.grid(padding=(0, 2))
+    for label, value in (
+        ("store", f"{clean(stats.path)} ({human_size(stats.store_bytes)})"),
+        ("index", f"{clean(stats.index_path)} ({human_size(stats.index_bytes)})"),
+        ("entries", str(stats.entries)),
+        ("categories", str(len(stats.categories))),
+        ("experts", str(stats.experts)),
+        ("tags", str(stats.tags)),
+        ("sources", f"{stats.files} files; {formats}"),
+    ):
+        facts.add_row(Text(label, style="bold"), Text(value))
+    out.print(facts)
+    if not stats.categories:
+        return
+    chart = Table(title="Entries per category", title_justify="left", box=None, show_header=False)
+    chart.add_column(max_width=40, overflow="ellipsis", no_wrap=True)
+    chart.add_column(justify="right")
+    chart.add_column()
+    largest = stats.categories[0][1]
+    for name, count in stats.categories[:top]:
+        bar = "█" * max(1, round(30 * count / largest))
+        chart.add_row(Text(clean(name) or "(no category)"), str(count), Text(bar, style="cyan"))
+    out.print(chart)
+    if len(stats.categories) > top:
+        out.print(Text(f"... and {len(stats.categories) - top} more categories", style="dim"))
+
+
+_DOCTOR_STYLES = {"ok": "green", "note": "yellow", "problem": "bold red"}
+
+
+def doctor_report(report: DoctorReport) -> None:
+    """Print what `kb doctor` found (and repaired) as a table on stdout; the verdict on stderr."""
+    from rich.table import Table
+    from rich.text import Text
+
+    out = console()
+    for action in report.actions:
+        out.print(Text("repaired: ", style="bold green").append(clean(action)), soft_wrap=True)
+    table = Table(box=None, header_style="bold", pad_edge=False, show_edge=False)
+    table.add_column("check", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    table.add_column("detail")
+    for finding in report.findings:
+        detail = Text(clean(finding.detail))
+        if finding.fix and finding.status != "ok":
+            detail.append(f"\n→ {clean(finding.fix)}", style="dim")
+        table.add_row(finding.check, Text(finding.status, style=_DOCTOR_STYLES.get(finding.status)), detail)
+    out.print(table)
+    verdict = "healthy" if report.healthy else "problems found" + ("" if report.actions else " (kb doctor --repair)")
+    notice(f"{clean(str(report.store))}: {verdict}")
+
+
+def titles_on_stderr(entries: Sequence[Entry]) -> None:
+    """List entries by id and title on stderr, one line each (what a command is about to change)."""
+    from rich.text import Text
+
+    err = console(stderr=True)
+    for entry in entries:
+        err.print(Text(f"{entry.id:>6}  ").append(clean(entry.display_title())), overflow="ellipsis", no_wrap=True)

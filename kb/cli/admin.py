@@ -10,8 +10,6 @@ import typer
 
 from kb.cli.options import DbOption, open_kb
 
-_STYLES = {"ok": "green", "note": "yellow", "problem": "bold red"}
-
 
 def doctor(
     repair: Annotated[bool, typer.Option("--repair", help="Fix what can be fixed; never deletes a damaged store.")] = False,
@@ -38,29 +36,6 @@ def doctor(
     if as_json:
         render.emit_json(report.to_dict())
     else:
-        _print_report(report)
+        render.doctor_report(report)
     if not report.healthy:
         raise typer.Exit(code=1)
-
-
-def _print_report(report) -> None:
-    from rich.table import Table
-    from rich.text import Text
-
-    from kb import render
-
-    out = render.console()
-    for action in report.actions:
-        out.print(Text("repaired: ", style="bold green").append(render.clean(action)), soft_wrap=True)
-    table = Table(box=None, header_style="bold", pad_edge=False, show_edge=False)
-    table.add_column("check", no_wrap=True)
-    table.add_column("status", no_wrap=True)
-    table.add_column("detail")
-    for finding in report.findings:
-        detail = Text(render.clean(finding.detail))
-        if finding.fix and finding.status != "ok":
-            detail.append(f"\n→ {render.clean(finding.fix)}", style="dim")
-        table.add_row(finding.check, Text(finding.status, style=_STYLES.get(finding.status)), detail)
-    out.print(table)
-    verdict = "healthy" if report.healthy else "problems found" + ("" if report.actions else " (kb doctor --repair)")
-    render.notice(f"{render.clean(str(report.store))}: {verdict}")

@@ -113,7 +113,7 @@ def edit_until_valid(
 
 def markdown_entry(text: str) -> Entry:
     """Read the one entry of an edited Markdown text, or raise InvalidEntry saying why not."""
-    from kb.api import validate
+    from kb.entries import validate
     from kb.models import Source
     from kb.parsers.markdown import parse
 
@@ -148,7 +148,7 @@ def edit_entry(
     Nothing is written until the text reads as a valid entry whose question and answer
     no other entry has; an entry whose fields came back the same is not rewritten.
     """
-    from kb.api import with_fields
+    from kb.entries import with_fields
     from kb.parsers.markdown import render_markdown
 
     entry = kb.get(ref)

@@ -9,6 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from kb import config
 from kb.cli.options import DbOption, open_kb
 
 
@@ -24,8 +25,8 @@ def ingest(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no summary.")] = False,
     max_size: Annotated[
         Optional[float],
-        typer.Option("--max-size", help="Largest single-document file to read, in MB (default 10).", min=0.001,
-                     envvar="KB_MAX_SIZE"),
+        typer.Option("--max-size", help="Largest single-document file to read, in MB "
+                     "(default $KB_MAX_SIZE, else 10).", min=0.001),
     ] = None,
     db: DbOption = None,
 ) -> None:
@@ -44,6 +45,8 @@ def ingest(
 
         if parser_format not in FORMATS:
             raise typer.BadParameter(f"{parser_format!r} is not one of: {', '.join(FORMATS)}", param_hint="--format")
+    if max_size is None:
+        max_size = config.max_size_mb()
     kb = open_kb(db)
     show_progress = not quiet and sys.stderr.isatty()
     with _ingest_progress(paths, show_progress) as advance:

@@ -33,8 +33,6 @@ ExpertFilter = Annotated[
 ]
 TagFilter = Annotated[Optional[str], typer.Option("--tag", "-t", help="Only entries with this tag.")]
 
-CSV_COLUMNS = ("id", "uid", "title", "category", "expert", "tags", "question", "answer", "created_at", "updated_at")
-
 
 class Sort(str, Enum):
     id = "id"
@@ -77,7 +75,7 @@ def search(
     if out == "table":
         render.search_results(result, offset=offset)
     else:
-        render.emit_records(render.hit_records(result.hits), out, columns=CSV_COLUMNS + ("score", "snippet"))
+        render.emit_entries([hit.entry for hit in result], out, extra=render.hit_extras(result))
         render.search_notes(result)
     if not result.hits:
         raise typer.Exit(code=1)
@@ -115,7 +113,7 @@ def list_entries(
     if out == "table":
         render.entry_table(entries, total=kb.count(), offset=offset)
     else:
-        render.emit_records([render.entry_record(e) for e in entries], out, columns=CSV_COLUMNS)
+        render.emit_entries(entries, out)
     if not entries:
         raise typer.Exit(code=1)
 
@@ -146,7 +144,7 @@ def show(
     elif out == "json" and len(entries) == 1:
         render.emit_json(render.entry_record(entries[0]))
     else:
-        render.emit_records([render.entry_record(e) for e in entries], out, columns=CSV_COLUMNS)
+        render.emit_entries(entries, out)
 
 
 def experts(

@@ -1,7 +1,7 @@
 """Commands that change or carry out the knowledge base: add, edit, remove, export, stats.
 
-Each reads its options, calls KnowledgeBase (kb/api.py) or the editor helpers
-(kb/editor.py), and prints the result: ids or JSON on stdout, prompts and notices on
+Each reads its options, calls KnowledgeBase (kb.api) or the editor helpers
+(kb.cli.editor), and prints the result: ids or JSON on stdout, prompts and notices on
 stderr. Prompts and confirmations happen only when stdin is a terminal; otherwise what
 is missing is an error, never a wait.
 """
@@ -17,11 +17,7 @@ from kb.cli.options import DbOption, FormatOption, JsonOption, OutputFormat, int
 
 if TYPE_CHECKING:
     from kb.errors import KbError
-    from kb.export import Stats
     from kb.models import Entry
-
-# Columns of `--format csv` for the entries add/edit/remove print.
-_COLUMNS = ("id", "uid", "title", "category", "expert", "tags", "question", "answer", "created_at", "updated_at")
 
 CategoryOption = Annotated[
     Optional[str], typer.Option("--category", "-c", help="Category.", autocompletion=complete_categories)
@@ -59,7 +55,7 @@ def add(
 
     Example: kb add --title "Watering" --question "How often?" --answer "Weekly." -t garden
     """
-    from kb.api import entry_from_fields
+    from kb.entries import entry_from_fields
 
     fields = {"question": question, "answer": answer, "title": title, "category": category,
               "expert": expert, "tags": tags or []}
@@ -84,7 +80,7 @@ def _compose(start: "Entry") -> "Entry":
 
 def _piped_entries(fields: dict) -> "list[Entry]":
     """Read entries from stdin when it is not a terminal; options given override their fields."""
-    from kb.api import parse_entries, with_fields
+    from kb.entries import parse_entries, with_fields
     from kb.ingest.sources import decode
 
     if interactive():
@@ -114,21 +110,15 @@ def _prompt_missing(fields: dict) -> None:
 
 
 def _required(entry: "Entry") -> "Entry":
-    from kb.api import missing_fields
-    from kb.errors import InvalidEntry
+    from kb.entries import validate
 
-    missing = missing_fields(entry)
-    if missing:
-        raise InvalidEntry(
-            f"missing {' and '.join(missing)}: an entry needs a question and an answer",
-            hint="give --question and --answer, pipe JSON or Markdown on stdin, or use --editor",
-        )
+    validate(entry, hint="give --question and --answer, pipe JSON or Markdown on stdin, or use --editor")
     return entry
 
 
 def _report_duplicates(duplicates: "list[Entry]") -> None:
     from kb import render
-    from kb.api import duplicate_error
+    from kb.entries import duplicate_error
 
     for entry in duplicates:
         error = duplicate_error(entry)
@@ -146,7 +136,7 @@ def _print_entries(entries: "list[Entry]", out: str, *, single: bool) -> None:
         if entries:
             render.emit_json(render.entry_record(entries[0]))
     else:
-        render.emit_records([render.entry_record(e) for e in entries], out, columns=_COLUMNS)
+        render.emit_entries(entries, out)
 
 
 def _ask_reopen(error: "KbError") -> bool:
@@ -216,7 +206,7 @@ def remove(
         for entry in removed:
             typer.echo(f"removed {entry.id}  {render.clean(entry.display_title())}")
     else:
-        render.emit_records([render.entry_record(e) for e in removed], out, columns=_COLUMNS)
+        render.emit_entries(removed, out)
 
 
 def _confirm_removal(entries: "list[Entry]") -> None:
@@ -225,21 +215,11 @@ def _confirm_removal(entries: "list[Entry]") -> None:
     if not interactive():
         render.error("not removing without confirmation: stdin is not a terminal", "pass --yes to remove anyway")
         raise typer.Exit(code=2)
-    _list_on_stderr(entries)
+    render.titles_on_stderr(entries)
     noun = "entry" if len(entries) == 1 else "entries"
     if not typer.confirm(f"Remove {len(entries)} {noun}?", default=False, err=True):
         render.notice("nothing removed")
         raise typer.Exit(code=1)
-
-
-def _list_on_stderr(entries: "list[Entry]") -> None:
-    from rich.text import Text
-
-    from kb import render
-
-    err = render.console(stderr=True)
-    for entry in entries:
-        err.print(Text(f"{entry.id:>6}  ").append(render.clean(entry.display_title())), overflow="ellipsis", no_wrap=True)
 
 
 # -- export ---------------------------------------------------------------------------
@@ -293,54 +273,8 @@ def stats(fmt: FormatOption = OutputFormat.table, as_json: JsonOption = False, d
     summary = open_kb(db).stats()
     out = output_format(fmt, as_json)
     if out == "table":
-        _print_stats(summary)
+        render.stats_table(summary)
     elif out == "json":
         render.emit_json(summary.to_dict())
     else:
         raise typer.BadParameter("stats prints a table or json", param_hint="--format")
-
-
-def _print_stats(stats: "Stats", top: int = 15) -> None:
-    """Print the counts, then a bar per category (the `top` largest) on stdout."""
-    from rich.table import Table
-    from rich.text import Text
-
-    from kb import render
-
-    out = render.console()
-    formats = ", ".join(f"{render.clean(name)} {n}" for name, n in stats.formats.items()) or "none"
-    facts = Table.grid(padding=(0, 2))
-    for label, value in (
-        ("store", f"{render.clean(stats.path)} ({_size(stats.store_bytes)})"),
-        ("index", f"{render.clean(stats.index_path)} ({_size(stats.index_bytes)})"),
-        ("entries", str(stats.entries)),
-        ("categories", str(len(stats.categories))),
-        ("experts", str(stats.experts)),
-        ("tags", str(stats.tags)),
-        ("sources", f"{stats.files} files; {formats}"),
-    ):
-        facts.add_row(Text(label, style="bold"), Text(value))
-    out.print(facts)
-    if not stats.categories:
-        return
-    chart = Table(title="Entries per category", title_justify="left", box=None, show_header=False)
-    chart.add_column(max_width=40, overflow="ellipsis", no_wrap=True)
-    chart.add_column(justify="right")
-    chart.add_column()
-    largest = stats.categories[0][1]
-    for name, count in stats.categories[:top]:
-        bar = "█" * max(1, round(30 * count / largest))
-        chart.add_row(Text(render.clean(name) or "(no category)"), str(count), Text(bar, style="cyan"))
-    out.print(chart)
-    if len(stats.categories) > top:
-        out.print(Text(f"... and {len(stats.categories) - top} more categories", style="dim"))
-
-
-def _size(n: float) -> str:
-    if n < 1000:
-        return f"{int(n)} B"
-    for unit in ("kB", "MB", "GB"):
-        n /= 1000
-        if n < 1000 or unit == "GB":
-            break
-    return f"{n:.1f} {unit}"

@@ -13,6 +13,7 @@ from typing import Any
 
 import orjson
 
+from kb import paths
 from kb.doctor.report import TABLES, as_int, meta_of
 from kb.models import make_uid
 from kb.store.base import SCHEMA_VERSION
@@ -192,10 +193,8 @@ def _listdir(folder: Path) -> list[str]:
 
 
 def file_size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except OSError:
-        return 0
+    """A file's size in bytes, 0 when it cannot be read."""
+    return paths.file_size(path) or 0
 
 
 def unused_name(path: Path) -> Path:

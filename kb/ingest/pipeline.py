@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from kb import config
 from kb.errors import SearchIndexError
 from kb.models import Entry
 
@@ -28,15 +29,9 @@ if TYPE_CHECKING:
     from kb.search.index import SearchIndex
     from kb.search.writes import Prepared
 
-# Entries in ingest's first write batch (later batches double). $KB_BATCH_SIZE lowers it
-# so a small ingest has many commit points (the crash tests use it); a bad value is ignored.
-_BATCH_ENV = os.environ.get("KB_BATCH_SIZE", "").strip()
-FIRST_BATCH = max(1, int(_BATCH_ENV)) if _BATCH_ENV.isdigit() else 2000
 # A commit writes the catalog and the shards still held (the last one partly filled),
 # not the whole store, so batches stop doubling here: a crash loses at most this many.
 MAX_BATCH = 16_384
-# $KB_INDEX_FEED chooses the feeder: "thread" or "process" (default: by the input's size).
-_FEED = os.environ.get("KB_INDEX_FEED", "").strip()
 
 
 class Feeder(Protocol):
@@ -70,7 +65,9 @@ class BatchWriter:
         self.store = kb.store
         self.report = report
         self.dry_run = dry_run
-        self.size = FIRST_BATCH
+        # Entries in the first write batch (config.first_batch); later batches double.
+        self.first_batch = config.first_batch()
+        self.size = self.first_batch
         self.pending: list[Entry] = []
         self.in_transaction = 0
         self.open = False
@@ -84,7 +81,7 @@ class BatchWriter:
             self._apply(bulk=True)
             if self.in_transaction >= self.size and not self.dry_run:
                 self._commit()
-                self.size = min(self.size * 2, max(MAX_BATCH, FIRST_BATCH))
+                self.size = min(self.size * 2, max(MAX_BATCH, self.first_batch))
 
     def finish(self) -> None:
         self._apply(bulk=False)
@@ -106,14 +103,15 @@ class BatchWriter:
         self.started = True
         if not self.dry_run:
             try:
-                self.kb._make_index_current()
-                process = _FEED == "process" or (bulk and _FEED != "thread")
+                self.kb.make_index_current()
+                feed = config.index_feed()  # "thread" or "process" (default: by the input's size)
+                process = feed == "process" or (bulk and feed != "thread")
                 self.feeder = IndexProcess.start(self.kb.index_path) if process else None
                 self.feeder = self.feeder or IndexThread(self.kb.index_path)
             except SearchIndexError as exc:
-                self.kb._index_failed(exc)
+                self.kb.index_write_failed(exc)
         if self.dry_run or self.feeder is not None:
-            self.lookup = self.kb._lookup()
+            self.lookup = self.kb.key_lookup()
 
     def _apply(self, bulk: bool) -> None:
         if not self.pending:
@@ -154,7 +152,7 @@ class BatchWriter:
         if feeder is not None:
             feeder.close()
             if feeder.index_error is not None:
-                self.kb._index_failed(feeder.index_error)
+                self.kb.index_write_failed(feeder.index_error)
 
 
 class IndexLookup:
@@ -339,7 +337,7 @@ class IndexThread:
 
     def close(self) -> None:
         """Wait for the queued items; raise what the thread raised, if anything but an
-        index error (see KnowledgeBase._index_failed)."""
+        index error (see KnowledgeBase.index_write_failed)."""
         self._queue.put(None)
         self._thread.join()
         if self._error is not None:
@@ -438,7 +436,7 @@ class IndexProcess:
 
     def close(self) -> None:
         """Say the input is complete, wait for the child's last answer, and take its
-        verdict: an index error is kept for KnowledgeBase._index_failed; anything else
+        verdict: an index error is kept for KnowledgeBase.index_write_failed; anything else
         the child raised is raised here, as the thread feeder would."""
         import orjson
 

@@ -1,7 +1,7 @@
 """From paths to entries: walk files, folders, globs and stdin; decode; detect; parse.
 
-Nothing here prints or writes the store: ``read_sources`` yields parsed entries and
-failures, and ``KnowledgeBase.ingest`` (kb/api.py) batches them into the store and the
+Nothing here prints or writes the store: ``read_source`` yields parsed entries and
+failures, and ``KnowledgeBase.ingest`` (kb.api) batches them into the store and the
 index and returns an ``IngestReport``. A bad file is a ``Failure`` with a one-line
 reason; it never stops the other files.
 """

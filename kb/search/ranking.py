@@ -15,7 +15,7 @@ from kb.search.planning import Planner
 from kb.search.reads import Reads
 from kb.search.results import Hit, SearchResult
 from kb.search.snippets import lead as _lead
-from kb.search.snippets import snippets
+from kb.search.snippets import snippets, split_marks
 
 
 class Ranking(Planner, Reads):
@@ -119,10 +119,11 @@ class Ranking(Planner, Reads):
         ids = [r[0] for r in rows]
         entries = self._entries_by_id(ids)
         marked = snippets(conn, ids, terms)
-        hits = [
-            Hit(entries[i], round(score, 4), marked.get(i) or _lead(entries[i].question))
-            for i, score in rows if i in entries
-        ]
+        hits = []
+        for i, score in rows:
+            if i in entries:
+                text, spans = split_marks(marked[i]) if i in marked else (_lead(entries[i].question), [])
+                hits.append(Hit(entries[i], round(score, 4), text, spans))
         return hits, total
 
     def _why_nothing(self, positive: str, match: str, where: sql.Filters, total: int,

@@ -1,8 +1,14 @@
-"""What a search returns: hits with plain-text snippets, and expert summaries."""
+"""What a search returns: a sequence of hits with plain-text snippets, and expert summaries.
+
+A snippet never carries the index's highlight markers: the spans it highlights are
+offsets beside it (``Hit.highlights``), which ``Hit.highlighted`` turns into text.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import overload
 
 from kb.models import Entry, Expert
 
@@ -11,18 +17,31 @@ from kb.models import Entry, Expert
 class Hit:
     """One search result: the entry, its relevance (higher is better) and a snippet.
 
-    ``snippet`` is plain text with matched terms between ``\\x02`` and ``\\x03``.
+    ``snippet`` is plain text from the question or answer; ``highlights`` are the
+    ``(start, end)`` offsets in it of the words that matched the query.
     """
 
     entry: Entry
     score: float
     snippet: str
+    highlights: list[tuple[int, int]] = field(default_factory=list)
+
+    def highlighted(self, start: str = "[", end: str = "]") -> str:
+        """Return the snippet with each highlighted span between ``start`` and ``end``."""
+        out: list[str] = []
+        pos = 0
+        for a, b in self.highlights:
+            out += [self.snippet[pos:a], start, self.snippet[a:b], end]
+            pos = b
+        out.append(self.snippet[pos:])
+        return "".join(out)
 
 
 @dataclass
-class SearchResult:
+class SearchResult(Sequence[Hit]):
     """The hits of one page, how many entries matched in all, and what to tell the user.
 
+    It is a sequence of its hits: iterate, index, ``len`` and test it like a list.
     ``total`` counts the entries the planned query matched (None when unknown);
     ``suggestions`` are "did you mean" spellings; ``reason`` says in one line why
     nothing matched (None when something did).
@@ -32,6 +51,24 @@ class SearchResult:
     total: int | None
     suggestions: list[str] = field(default_factory=list)
     reason: str | None = None
+
+    def __iter__(self) -> Iterator[Hit]:
+        return iter(self.hits)
+
+    def __len__(self) -> int:
+        return len(self.hits)
+
+    @overload
+    def __getitem__(self, index: int) -> Hit: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Hit]: ...
+
+    def __getitem__(self, index: int | slice) -> Hit | list[Hit]:
+        return self.hits[index]
+
+    def __bool__(self) -> bool:
+        return bool(self.hits)
 
 
 @dataclass

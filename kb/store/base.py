@@ -23,7 +23,7 @@ catalog atomically (temporary file, fsync, rename, folder fsync): a crash leaves
 the old catalog, whose files are all still there, or the new one. The replaced catalog
 is kept as ``kb.json.bak`` with the shard files it names (they are deleted one commit
 later), so the last good copy is always whole. Small writes go to a journal instead
-(kb/journal.py), replayed over the catalog and each shard as they are read.
+(kb.store.journal), replayed over the catalog and each shard as they are read.
 
 A store written by kb before shards (schema 1: entries in ``kb.json`` itself) is read
 as it is and converted at its first write.
@@ -43,7 +43,7 @@ from tinydb.storages import MemoryStorage, Storage
 
 from kb.errors import NotFound, StoreBusy, StoreError
 from kb.models import Entry, Expert, now_iso
-from kb.paths import store_signature
+from kb.paths import file_size, store_signature
 from kb.store import journal
 from kb.store.shards import (
     TEMP_FILE,
@@ -406,13 +406,7 @@ class StoreBase:
         files = [self.path, journal.journal_path(self.path)]
         folder = shard_folder(self.path)
         files += [folder / name for name in self._view().files()]
-        total = 0
-        for path in files:
-            try:
-                total += path.stat().st_size
-            except OSError:
-                pass
-        return total
+        return sum(file_size(path) or 0 for path in files)
 
     def count(self) -> int:
         """Return how many entries the store holds."""

@@ -3,7 +3,7 @@
 A small write (add, edit, remove) appends one fsynced line to ``kb.json.journal``
 instead of rewriting the shard it touches and the catalog, and readers replay the
 journal over what they read: its entry and raw-text ops over each shard, its expert and
-meta ops over the catalog (kb/store.py). The next commit (an ingest batch, a repair, or
+meta ops over the catalog (kb.store.base). The next commit (an ingest batch, a repair, or
 a small write once the journal has grown past MIN_COMPACT) rewrites the shards the
 journal touches and a new catalog, and drops the journal: that is the compaction.
 
@@ -25,6 +25,8 @@ from typing import Any
 
 import orjson
 
+from kb.paths import journal_path_for
+
 VERSION = 1
 # Compact once the journal is larger than this share of the catalog file, or than
 # MIN_COMPACT bytes (with shards the catalog is small, so in practice: past 1 MB, which
@@ -43,7 +45,7 @@ META_MERGE = "meta:merge"
 
 
 def journal_path(store_path: Path) -> Path:
-    return store_path.with_name(store_path.name + ".journal")
+    return journal_path_for(store_path)
 
 
 def base_version(st: os.stat_result) -> str:

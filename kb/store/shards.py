@@ -1,7 +1,7 @@
 """The files of a store: where they live, how they are named, written and parsed.
 
 The layout (a TinyDB catalog ``kb.json`` and its shard files in ``kb.json.d/``) is
-described in kb/store.py, which holds the logic; this module holds the file handling it
+described in kb.store.base, which holds the logic; this module holds the file handling it
 rests on: atomic writes with a backup, strict parsing, the disk and in-memory file sets,
 and ``read_snapshot``, one consistent read of the catalog with the journal's ops sorted
 by the shard they apply to.

@@ -217,10 +217,12 @@ def test_search_stemming(index):
     assert 3 in ids(index.search("medicine"))
 
 
-def test_search_snippet_marks_matches(index):
-    hit = index.search("bisphosphonates").hits[0]
-    assert MARK_START + "Bisphosphonates" + MARK_END in hit.snippet
-    assert "[" not in hit.snippet  # plain text, no markup
+def test_search_snippet_is_plain_text_with_highlight_offsets(index):
+    hit = index.search("bisphosphonates")[0]
+    start, end = hit.highlights[0]
+    assert hit.snippet[start:end] == "Bisphosphonates"
+    assert "[Bisphosphonates]" in hit.highlighted()
+    assert MARK_START not in hit.snippet and MARK_END not in hit.snippet and "[" not in hit.snippet
 
 
 def test_search_snippet_text_with_marker_bytes(tmp_path):
@@ -228,7 +230,8 @@ def test_search_snippet_text_with_marker_bytes(tmp_path):
     with SearchIndex(tmp_path / "i.sqlite") as ix:
         ix.rebuild([entry], "s")
         hit = ix.search("weird").hits[0]
-        assert hit.snippet.count(MARK_START) == 1
+        assert MARK_START not in hit.snippet and MARK_END not in hit.snippet
+        assert [hit.snippet[a:b] for a, b in hit.highlights] == ["weird"]
         assert ix.get(1).question == entry.question  # the entry itself is intact
 
 
@@ -521,3 +524,20 @@ def test_related_entries(tmp_path):
         assert related and related[0].entry.id == 7
         assert 1 not in [h.entry.id for h in related]
         assert ix.related(6) == [] or all(h.entry.id != 6 for h in ix.related(6))
+
+
+def test_search_result_is_a_sequence_of_hits(index):
+    result = index.search("bone scan")
+    assert len(result) == len(result.hits) > 0 and bool(result)
+    assert list(result) == result.hits and result[0] is result.hits[0] and result[:1] == result.hits[:1]
+    assert result.total >= len(result) and result.reason is None
+    empty = index.search("zzzzqqq")
+    assert not empty and len(empty) == 0 and empty.reason
+
+
+def test_split_marks_gives_plain_text_and_offsets():
+    from kb.search.snippets import split_marks
+
+    assert split_marks("a \x02bone\x03 and \x02scan\x03…") == ("a bone and scan…", [(2, 6), (11, 15)])
+    assert split_marks("no marks") == ("no marks", [])
+    assert split_marks("\x02unclosed") == ("unclosed", [])

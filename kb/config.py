@@ -1,0 +1,68 @@
+"""kb's settings from the environment: every ``KB_*`` variable is read here, when asked for.
+
+Nothing is read at import time, so a test (or a long-lived process) that changes the
+environment sees the change. A value that cannot be read falls back to its default,
+except KB_MAX_SIZE, where a typo would silently lift or lower a safety limit.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+DEFAULT_LOCK_TIMEOUT = 10.0
+DEFAULT_FIRST_BATCH = 2000
+
+
+def _get(name: str) -> str:
+    return os.environ.get(name, "").strip()
+
+
+def db_path() -> Path | None:
+    """``$KB_DB``: the store file, or None when unset."""
+    value = _get("KB_DB")
+    return Path(value).expanduser() if value else None
+
+
+def lock_timeout() -> float | None:
+    """``$KB_LOCK_TIMEOUT``: seconds a write waits for another kb process (None: the default)."""
+    value = _get("KB_LOCK_TIMEOUT")
+    try:
+        return float(value) if value else None
+    except ValueError:
+        return None
+
+
+def max_size_mb() -> float | None:
+    """``$KB_MAX_SIZE``: the largest single-document file ingest reads, in MB (None: the default).
+
+    Raises:
+        ConfigError: the value is not a positive number.
+    """
+    value = _get("KB_MAX_SIZE")
+    if not value:
+        return None
+    try:
+        size = float(value)
+    except ValueError:
+        size = 0.0
+    if not size > 0:
+        from kb.errors import ConfigError
+
+        raise ConfigError(f"KB_MAX_SIZE must be a positive number of MB, not {value!r}")
+    return size
+
+
+def first_batch() -> int:
+    """``$KB_BATCH_SIZE``: entries in ingest's first write batch (later batches double).
+
+    Lowering it gives a small ingest many commit points (the crash tests use it).
+    """
+    value = _get("KB_BATCH_SIZE")
+    return max(1, int(value)) if value.isdigit() else DEFAULT_FIRST_BATCH
+
+
+def index_feed() -> str | None:
+    """``$KB_INDEX_FEED``: "thread" or "process", how ingest feeds the index (None: by input size)."""
+    value = _get("KB_INDEX_FEED")
+    return value if value in ("thread", "process") else None

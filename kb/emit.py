@@ -1,0 +1,101 @@
+"""The machine formats: json, jsonl, csv and ids on stdout, for scripts (no Rich here).
+
+JSON keeps non-ASCII text as it is; a JSON format prints a valid empty document (``[]``)
+when there is nothing. kb.render re-exports these, so commands reach every output
+through one module.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from kb.models import Entry
+    from kb.search.results import Hit
+
+
+def _dumps(obj: Any, *, indent: bool) -> bytes:
+    import orjson
+
+    option = orjson.OPT_NON_STR_KEYS | (orjson.OPT_INDENT_2 if indent else 0)
+    return orjson.dumps(obj, option=option)
+
+
+def write_bytes(data: bytes) -> None:
+    """Write raw bytes to stdout (fast path for JSON)."""
+    out = sys.stdout
+    out.flush()
+    try:
+        out.buffer.write(data)
+        out.buffer.flush()
+    except AttributeError:  # a text-only stream (test runners)
+        out.write(data.decode("utf-8"))
+
+
+def emit_json(obj: Any) -> None:
+    """Print one JSON document (non-ASCII kept as is) to stdout."""
+    write_bytes(_dumps(obj, indent=True) + b"\n")
+
+
+def emit_records(records: Sequence[dict[str, Any]], fmt: str, *, columns: Sequence[str] = ()) -> None:
+    """Print records as json (an array, ``[]`` when empty), jsonl, csv or ids."""
+    if fmt == "json":
+        emit_json(list(records))
+    elif fmt == "jsonl":
+        write_bytes(b"".join(_dumps(r, indent=False) + b"\n" for r in records))
+    elif fmt == "ids":
+        sys.stdout.write("".join(f"{r.get('id')}\n" for r in records))
+    elif fmt == "csv":
+        import csv
+
+        cols = list(columns) or (list(records[0]) if records else [])
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(cols)
+        for r in records:
+            writer.writerow([_csv_cell(r.get(c)) for c in cols])
+    else:
+        raise ValueError(f"unknown output format {fmt!r}")
+
+
+def _csv_cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, dict):
+        return str(value.get("name") or "")
+    if isinstance(value, (list, tuple)):
+        return ", ".join(str(v) for v in value)
+    return str(value)
+
+
+def entry_record(entry: Entry, **extra: Any) -> dict[str, Any]:
+    """The JSON shape of an entry (``Entry.to_dict``), plus extra fields such as score/snippet."""
+    record = entry.to_dict()
+    record.update(extra)
+    return record
+
+
+def emit_entries(entries: Sequence[Entry], fmt: str, extra: Sequence[dict[str, Any]] | None = None) -> None:
+    """Print entries as json, jsonl, csv or ids; ``extra`` adds fields to each (score, snippet).
+
+    CSV has the columns of ``kb export --format csv`` (kb.export.CSV_COLUMNS), then the extras.
+    """
+    extras = list(extra) if extra is not None else [{} for _ in entries]
+    if fmt != "csv":
+        emit_records([entry_record(e, **x) for e, x in zip(entries, extras)], fmt)
+        return
+    import csv
+
+    from kb.export import CSV_COLUMNS, csv_row
+
+    names = list(extras[0]) if extras else []
+    writer = csv.writer(sys.stdout, lineterminator="\n")
+    writer.writerow([*CSV_COLUMNS, *names])
+    for entry, more in zip(entries, extras):
+        writer.writerow([*csv_row(entry), *(_csv_cell(more.get(n)) for n in names)])
+
+
+def hit_extras(hits: Iterable[Hit]) -> list[dict[str, Any]]:
+    """Search hits as records: the entry's fields plus score and a plain snippet."""
+    return [{"score": round(h.score, 4), "snippet": h.snippet} for h in hits]
