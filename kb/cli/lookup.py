@@ -94,7 +94,7 @@ def list_entries(
     as_json: JsonOption = False,
     db: DbOption = None,
 ) -> None:
-    """List entries (or categories, or experts), a page at a time.
+    """List entries (or categories, or experts), a page at a time. Exit 1 when a filter matches nothing.
 
     Examples: kb list --category Oncology --sort date --desc ; kb list categories
     """
@@ -114,8 +114,8 @@ def list_entries(
         render.entry_table(entries, total=kb.count(), offset=offset)
     else:
         render.emit_entries(entries, out)
-    if not entries:
-        raise typer.Exit(code=1)
+    if not entries and (category or expert or tag):
+        raise typer.Exit(code=1)  # a filter matched nothing; an empty store is not an error
 
 
 def show(
