@@ -122,10 +122,13 @@ class IndexBase:
                     hint="move it away; kb keeps its index beside the store",
                 )
             with self._transaction():
-                for statement in split_sql(SCHEMA):
-                    conn.execute(statement)
-                conn.execute("INSERT INTO meta VALUES ('schema', ?), ('count', '0')", (SCHEMA_VERSION,))
-            return
+                # Two processes may both have found no index; the first to hold the write
+                # lock creates it, and the second finds it made when its turn comes.
+                if not conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone():
+                    for statement in split_sql(SCHEMA):
+                        conn.execute(statement)
+                    conn.execute("INSERT INTO meta VALUES ('schema', ?), ('count', '0')", (SCHEMA_VERSION,))
+                    return
         version = self._meta("schema")
         if version != SCHEMA_VERSION:
             raise SchemaMismatch(f"index schema {version}, expected {SCHEMA_VERSION}")

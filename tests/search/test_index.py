@@ -541,3 +541,37 @@ def test_split_marks_gives_plain_text_and_offsets():
     assert split_marks("a \x02bone\x03 and \x02scan\x03…") == ("a bone and scan…", [(2, 6), (11, 15)])
     assert split_marks("no marks") == ("no marks", [])
     assert split_marks("\x02unclosed") == ("unclosed", [])
+
+
+def test_two_processes_creating_the_index_at_once_both_open_it(tmp_path):
+    """The second finds no tables, waits for the write lock, and finds them made."""
+    import sqlite3
+    import threading
+    import time
+
+    from kb.search.schema import SCHEMA, SCHEMA_VERSION, split_sql
+
+    path = tmp_path / "kb.index.sqlite"
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("PRAGMA journal_mode = WAL")
+    other.execute("BEGIN IMMEDIATE")  # the first process, about to create the tables
+    opened: list[object] = []
+    worker = threading.Thread(target=lambda: opened.append(_open_or_error(path)))
+    worker.start()
+    time.sleep(0.5)  # the second has looked, found nothing, and waits for the lock
+    for statement in split_sql(SCHEMA):
+        other.execute(statement)
+    other.execute("INSERT INTO meta VALUES ('schema', ?), ('count', '0')", (SCHEMA_VERSION,))
+    other.execute("COMMIT")
+    worker.join(timeout=30)
+    other.close()
+    assert len(opened) == 1 and isinstance(opened[0], SearchIndex), opened
+    assert opened[0].count() == 0
+    opened[0].close()
+
+
+def _open_or_error(path):
+    try:
+        return SearchIndex(path)
+    except Exception as exc:  # the test reports it
+        return exc
