@@ -8,6 +8,7 @@ the store's current version (rebuilt, under the lock, when it does not).
 
 from __future__ import annotations
 
+import builtins
 import os
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -396,7 +397,7 @@ class KnowledgeBase:
             ops = [(table, str(e.id), None) for e in gone for table in ("entries", "raw")]
             self.store.journal_write(ops)
             try:
-                index.delete([e.id for e in gone], self._signature())
+                index.delete([e.stored_id() for e in gone], self._signature())
             except SearchIndexError as exc:
                 self.index_write_failed(exc)
         return gone
@@ -443,7 +444,7 @@ class KnowledgeBase:
         descending: bool = False,
         limit: int | None = None,
         offset: int = 0,
-    ) -> list[Entry]:
+    ) -> builtins.list[Entry]:
         """Return entries, filtered (any case, unique prefixes) and sorted by id, title, category or date."""
         return self._read(lambda i: i.list(category=category, expert=expert, tag=tag, sort=sort,
                                            descending=descending, limit=limit, offset=offset))
@@ -451,13 +452,13 @@ class KnowledgeBase:
     def count(self) -> int:
         return self._read(lambda i: i.count())
 
-    def related(self, ref: int | str, limit: int = 5) -> list[Hit]:
+    def related(self, ref: int | str, limit: int = 5) -> builtins.list[Hit]:
         return self._read(lambda i: i.related(ref, limit=limit))
 
-    def categories(self) -> list[tuple[str, int]]:
+    def categories(self) -> builtins.list[tuple[str, int]]:
         return self._read(lambda i: i.categories())
 
-    def experts(self) -> list[ExpertSummary]:
+    def experts(self) -> builtins.list[ExpertSummary]:
         return self._read(lambda i: i.experts())
 
     def expert(self, name: str) -> ExpertSummary:

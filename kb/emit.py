@@ -76,10 +76,12 @@ def entry_record(entry: Entry, **extra: Any) -> dict[str, Any]:
     return record
 
 
-def emit_entries(entries: Sequence[Entry], fmt: str, extra: Sequence[dict[str, Any]] | None = None) -> None:
+def emit_entries(entries: Sequence[Entry], fmt: str, extra: Sequence[dict[str, Any]] | None = None,
+                 extra_columns: Sequence[str] = ()) -> None:
     """Print entries as json, jsonl, csv or ids; ``extra`` adds fields to each (score, snippet).
 
-    CSV has the columns of ``kb export --format csv`` (kb.export.CSV_COLUMNS), then the extras.
+    CSV has the columns of ``kb export --format csv`` (kb.export.CSV_COLUMNS), then
+    ``extra_columns`` (so that an empty result still has the whole header row).
     """
     extras = list(extra) if extra is not None else [{} for _ in entries]
     if fmt != "csv":
@@ -89,7 +91,7 @@ def emit_entries(entries: Sequence[Entry], fmt: str, extra: Sequence[dict[str, A
 
     from kb.export import CSV_COLUMNS, csv_row
 
-    names = list(extras[0]) if extras else []
+    names = list(extra_columns)
     writer = csv.writer(sys.stdout, lineterminator="\n")
     writer.writerow([*CSV_COLUMNS, *names])
     for entry, more in zip(entries, extras):

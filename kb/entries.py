@@ -115,7 +115,8 @@ def parse_entries(text: str, name: str = "<stdin>") -> list[Entry]:
             fmt = "json"
         except orjson.JSONDecodeError:
             fmt = "jsonl" if parsers.get("jsonl").detect(body, name) >= 0.5 else "json"
-        items: list[Entry | ParseError] = list(parsers.get(fmt).iter_parse(body, name))
+        # The registry's Parser protocol names parse() only; JSON and JSONL parsers also stream.
+        items: list[Entry | ParseError] = list(parsers.get(fmt).iter_parse(body, name))  # type: ignore[attr-defined]
     else:
         fmt = "markdown"
         try:
@@ -126,11 +127,12 @@ def parse_entries(text: str, name: str = "<stdin>") -> list[Entry]:
     if bad:
         more = f" (and {len(bad) - 1} more bad records)" if len(bad) > 1 else ""
         raise InvalidEntry(f"{bad[0]}{more}; nothing added")
-    for entry in items:
+    entries = [item for item in items if isinstance(item, Entry)]
+    for entry in entries:
         # Typed or piped text has no file that could update it later.
         entry.source.path = None
         entry.source.key = None
-    return items  # type: ignore[return-value]
+    return entries
 
 
 def duplicate_error(entry: Entry) -> Duplicate:

@@ -149,7 +149,7 @@ def csv_row(entry: Entry) -> list[str]:
 
 
 def _write_csv(entries: Iterable[Entry], out: BinaryIO) -> int:
-    text = io.TextIOWrapper(out, encoding="utf-8", newline="", write_through=True)  # type: ignore[arg-type]
+    text = io.TextIOWrapper(out, encoding="utf-8", newline="", write_through=True)
     try:
         writer = csv.writer(text, lineterminator="\n")
         writer.writerow(CSV_COLUMNS)

@@ -150,6 +150,12 @@ class Entry:
         if not self.uid:
             self.uid = make_uid(self.question, self.answer)
 
+    def stored_id(self) -> int:
+        """Return the id of a stored entry; ValueError for one that has none yet."""
+        if self.id is None:
+            raise ValueError(f"entry {self.uid} has no id: it is not stored yet")
+        return self.id
+
     def refresh_uid(self) -> None:
         """Recompute the uid after the question or answer changed."""
         self.uid = make_uid(self.question, self.answer)

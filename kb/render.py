@@ -135,10 +135,10 @@ def ingest_summary(report: IngestReport) -> None:
         table.add_column(col, justify="right")
     counts = report.counts
     table.add_row(
-        Text(str(counts["added"]), style="green" if counts["added"] else None),
-        Text(str(counts["updated"]), style="cyan" if counts["updated"] else None),
+        Text(str(counts["added"]), style="green" if counts["added"] else ""),
+        Text(str(counts["updated"]), style="cyan" if counts["updated"] else ""),
         str(counts["unchanged"]),
-        Text(str(len(report.failures)), style="red" if report.failures else None),
+        Text(str(len(report.failures)), style="red" if report.failures else ""),
     )
     err.print(table)
     for failure in report.failures[:200]:
@@ -235,7 +235,7 @@ def _one_line(text: str | None) -> str:
     return clean(text).replace("\n", " ")
 
 
-def _columns(columns: Sequence[tuple[str, str | None, int]], rows: list[tuple[str, ...]], width: int) -> Text:
+def _columns(columns: Sequence[tuple[str, str | None, int]], rows: Sequence[tuple[str, ...]], width: int) -> Text:
     """Lay rows of cleaned cells out as aligned columns under a bold header, as one Text.
 
     Cheaper than a rich.table.Table for a page of rows (importing rich.table alone costs
@@ -575,7 +575,7 @@ def doctor_report(report: DoctorReport) -> None:
         detail = Text(clean(finding.detail))
         if finding.fix and finding.status != "ok":
             detail.append(f"\n→ {clean(finding.fix)}", style="dim")
-        table.add_row(finding.check, Text(finding.status, style=_DOCTOR_STYLES.get(finding.status)), detail)
+        table.add_row(finding.check, Text(finding.status, style=_DOCTOR_STYLES.get(finding.status, "")), detail)
     out.print(table)
     verdict = "healthy" if report.healthy else "problems found" + ("" if report.actions else " (kb doctor --repair)")
     notice(f"{clean(str(report.store))}: {verdict}")

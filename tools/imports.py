@@ -2,7 +2,9 @@
 
 Run from the checkout: ``python tools/imports.py`` (``--edges`` prints every import too).
 Every ``import`` counts, lazy ones inside functions included; only imports under
-``if TYPE_CHECKING:`` are left out, since they never run. Exits 1 when a circle exists.
+``if TYPE_CHECKING:`` are left out, since they never run. It also checks the layering of
+ARCHITECTURE.md (which packages may import which, and who may import typer and rich).
+Exits 1 when a circle or a layering breach exists.
 """
 
 from __future__ import annotations
@@ -44,6 +46,65 @@ def _runtime_imports(tree: ast.AST) -> list[ast.Import | ast.ImportFrom]:
 
     visit(tree)
     return found
+
+
+# Layers, top to bottom: a module may import its own layer and those below it, never above.
+LAYERS = (
+    ("kb.cli", "kb.render", "kb.emit", "kb.__main__"),
+    ("kb.doctor",),
+    ("kb.api",),
+    ("kb.entries", "kb.export", "kb.ingest"),
+    ("kb.search", "kb.store"),
+    ("kb.parsers",),
+    # kb/__init__.py imports nothing when it runs: its names load on first use.
+    ("kb.models", "kb.errors", "kb.paths", "kb.config", "kb"),
+)
+# Third-party packages only some modules may import.
+ONLY = {"typer": ("kb.cli",), "click": ("kb.cli",), "rich": ("kb.cli", "kb.render")}
+# Packages of one layer that must not import each other.
+APART = (("kb.search", "kb.store"),)
+
+
+def _within(name: str, prefix: str) -> bool:
+    return name == prefix or name.startswith(prefix + ".")
+
+
+def layer_of(name: str) -> int:
+    """Return the index in LAYERS of the most specific prefix naming module *name*."""
+    best, depth = len(LAYERS), -1
+    for rank, prefixes in enumerate(LAYERS):
+        for prefix in prefixes:
+            if _within(name, prefix) and prefix.count(".") > depth:
+                best, depth = rank, prefix.count(".")
+    return best
+
+
+def external_imports(path: Path) -> set[str]:
+    """Return the top-level names of the non-kb packages a module imports when it runs."""
+    found: set[str] = set()
+    for node in _runtime_imports(ast.parse(path.read_text(encoding="utf-8"))):
+        names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+        if isinstance(node, ast.ImportFrom) and node.level:
+            continue
+        found.update(n.split(".")[0] for n in names if n and n.split(".")[0] != PACKAGE)
+    return found
+
+
+def breaches(graph: dict[str, set[str]], paths: dict[str, Path]) -> list[str]:
+    """Return one line per import that goes against LAYERS, ONLY or APART."""
+    out = []
+    for name in sorted(graph):
+        for target in sorted(graph[name]):
+            if layer_of(target) < layer_of(name):
+                out.append(f"{name} imports {target}, a layer above it")
+            for a, b in APART:
+                if (_within(name, a) and _within(target, b)) or (_within(name, b) and _within(target, a)):
+                    out.append(f"{name} imports {target}: {a} and {b} stay apart")
+        for package in sorted(external_imports(paths[name])):
+            allowed = ONLY.get(package)
+            if allowed is not None and not any(_within(name, p) for p in allowed):
+                out.append(f"{name} imports {package}, which only {', '.join(allowed)} may")
+    return out
 
 
 def imports_of(name: str, path: Path, modules: set[str]) -> set[str]:
@@ -128,7 +189,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\n{len(paths)} modules, {total} lines, {big} over {args.max_lines} lines (*), {len(found)} circles")
     for component in found:
         print("circle: " + " <-> ".join(component))
-    return 1 if found else 0
+    wrong = breaches(graph, paths)
+    for line in wrong:
+        print("layering: " + line)
+    print(f"{len(wrong)} layering breaches")
+    return 1 if found or wrong else 0
 
 
 if __name__ == "__main__":

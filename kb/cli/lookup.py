@@ -36,7 +36,7 @@ TagFilter = Annotated[Optional[str], typer.Option("--tag", "-t", help="Only entr
 
 class Sort(str, Enum):
     id = "id"
-    title = "title"
+    title = "title"  # type: ignore[assignment]  # a member named like str.title: the choice people type
     category = "category"
     date = "date"
 
@@ -75,7 +75,8 @@ def search(
     if out == "table":
         render.search_results(result, offset=offset)
     else:
-        render.emit_entries([hit.entry for hit in result], out, extra=render.hit_extras(result))
+        render.emit_entries([hit.entry for hit in result], out, extra=render.hit_extras(result),
+                            extra_columns=("score", "snippet"))
         render.search_notes(result)
     if not result.hits:
         raise typer.Exit(code=1)
@@ -138,9 +139,9 @@ def show(
     out = output_format(fmt, as_json)
     if raw:
         for entry in entries:
-            render.raw_text(kb.raw(entry.id), entry)
+            render.raw_text(kb.raw(entry.stored_id()), entry)
     elif out == "table":
-        render.entries_full(entries, lambda e: kb.related(e.id, limit=related) if related else [], pager=pager)
+        render.entries_full(entries, lambda e: kb.related(e.stored_id(), limit=related) if related else [], pager=pager)
     elif out == "json" and len(entries) == 1:
         render.emit_json(render.entry_record(entries[0]))
     else:

@@ -8,7 +8,7 @@ is missing is an error, never a wait.
 
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
@@ -57,7 +57,7 @@ def add(
     """
     from kb.entries import entry_from_fields
 
-    fields = {"question": question, "answer": answer, "title": title, "category": category,
+    fields: dict[str, Any] = {"question": question, "answer": answer, "title": title, "category": category,
               "expert": expert, "tags": tags or []}
     if use_editor:
         entries = [_compose(entry_from_fields(**fields))]
@@ -200,7 +200,7 @@ def remove(
     entries = list({e.id: e for e in (kb.get(ref) for ref in refs)}.values())
     if not yes:
         _confirm_removal(entries)
-    removed = kb.remove([e.id for e in entries])
+    removed = kb.remove([e.stored_id() for e in entries])
     out = output_format(fmt, as_json)
     if out == "table":
         for entry in removed:

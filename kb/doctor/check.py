@@ -22,7 +22,7 @@ from kb.doctor.files import (
     stray_shard_files,
     temp_files,
 )
-from kb.doctor.report import NAMED, NOTE, OK, PROBLEM, SHARD_TABLES, Report, as_int, meta_of, named, shard_size_of
+from kb.doctor.report import NAMED, NOTE, OK, PROBLEM, SHARD_TABLES, Report, as_int, meta_of, name_some, shard_size_of
 from kb.search.health import CORRUPT, FOREIGN, MISSING, OLD_SCHEMA, UNOPENABLE, check_health, indexed_uids
 from kb.store import journal
 from kb.store.base import SCHEMA_VERSION
@@ -136,33 +136,35 @@ def _walk(kb: KnowledgeBase, catalog: dict[str, Any], ops: list[journal.Op], leg
         if op[1].isdigit():
             by_shard.setdefault(shard_of(int(op[1]), size), []).append(op)
     if legacy:
-        data = {"entries": catalog.get("entries", {}), "raw": catalog.get("raw", {})}
+        whole = {"entries": catalog.get("entries", {}), "raw": catalog.get("raw", {})}
         for op in ops:
-            journal.apply_op(data, *op)
-        _walk_shard(walk, data, None, size, seen)
+            journal.apply_op(whole, *op)
+        _walk_shard(walk, whole, None, size, seen)
         return walk
     folder = shard_folder(kb.path)
-    broken, counts = [], []
+    broken: list[str] = []
+    counts: list[str] = []
     shards = catalog.get("shards", {})
     for number in sorted(set(by_shard) | {int(k) for k in shards if k.isdigit()}):
         doc = shards.get(str(number))
-        data: dict[str, Any] | None = {"entries": {}, "raw": {}}
+        data: dict[str, Any] = {"entries": {}, "raw": {}}
         if isinstance(doc, dict) and doc.get("file"):
-            data, why = load_strict(folder / str(doc["file"]), SHARD_TABLES)
-            if data is None:
+            loaded, why = load_strict(folder / str(doc["file"]), SHARD_TABLES)
+            if loaded is None:
                 broken.append(f"{doc['file']} ({why})")
                 continue
+            data = loaded
             if as_int(doc.get("entries")) != len(data["entries"]):
                 counts.append(str(doc["file"]))
         for op in by_shard.get(number, ()):
             journal.apply_op(data, *op)
         _walk_shard(walk, data, number, size, seen)
     if broken:
-        report.add("shards", PROBLEM, f"{len(broken)} of {len(shards)} shard files cannot be read: {named(broken)}",
+        report.add("shards", PROBLEM, f"{len(broken)} of {len(shards)} shard files cannot be read: {name_some(broken)}",
                    fix="kb doctor --repair replaces each by the best of its salvaged entries and its last good copy")
     elif counts:
         report.add("shards", NOTE, f"the catalog's entry counts differ from {len(counts)} shard files: "
-                   f"{named(counts)}", fix="kb doctor --repair rewrites the catalog's counts")
+                   f"{name_some(counts)}", fix="kb doctor --repair rewrites the catalog's counts")
     else:
         report.add("shards", OK, f"{len(shards)} shard files, each whole, in {folder.name}")
     return walk
@@ -196,7 +198,7 @@ def _report_entries(catalog: dict[str, Any], walk: _Walk, report: Report) -> Non
         report.add("ids", PROBLEM, f"the highest id ({highest}) is above the recorded last id ({last_id})")
     if walk.misplaced:
         report.add("ids", PROBLEM, f"{len(walk.misplaced)} entries sit in the wrong shard file: ids "
-                   f"{named(walk.misplaced)}")
+                   f"{name_some(walk.misplaced)}")
     experts = {doc.get("name") for doc in catalog.get("experts", {}).values() if isinstance(doc, dict)}
     missing = sorted(walk.experts - experts)
     if missing:
@@ -246,7 +248,7 @@ def backup_entries(path: Path) -> tuple[int, str | None]:
     folder = shard_folder(path)
     missing = sorted(name for name in catalog_files(data) if not (folder / name).exists())
     if missing:
-        return 0, f"its shard files are gone: {named(missing)}"
+        return 0, f"its shard files are gone: {name_some(missing)}"
     return sum(as_int(doc.get("entries")) for doc in data.get("shards", {}).values() if isinstance(doc, dict)), None
 
 
@@ -299,11 +301,12 @@ def _check_files(kb: KnowledgeBase, report: Report, held: bool) -> None:
         size = sum(file_size(p) for p in leftovers)
         report.add("temp files", NOTE,
                    f"{len(leftovers)} files left by interrupted writes ({size:,} bytes): "
-                   + named([p.name for p in leftovers]),
+                   + name_some([p.name for p in leftovers]),
                    fix="kb doctor --repair removes them")
     else:
         report.add("temp files", OK, "no files left by interrupted writes")
     lock = kb.store.lock_path
+    assert lock is not None  # a store on disk has a lock file
     if held:
         report.add("lock", NOTE, f"{lock.name} was held by another kb process; the check waited for it")
     else:
@@ -315,7 +318,7 @@ def _lock_held(kb: KnowledgeBase) -> bool:
     from filelock import FileLock, Timeout
 
     lock_path = kb.store.lock_path
-    if not lock_path.exists():
+    if lock_path is None or not lock_path.exists():
         return False
     probe = FileLock(lock_path, timeout=0)
     try:

@@ -38,7 +38,7 @@ def entry_problems(doc_id: str, doc: Any) -> list[str]:
         out.append("no question")
     if not isinstance(answer, str) or not answer.strip():
         out.append("no answer")
-    if not out and doc.get("uid") != make_uid(question, answer):
+    if not out and doc.get("uid") != make_uid(str(question), str(answer)):
         out.append("uid does not match its question and answer")
     if doc.get("expert") is not None and not isinstance(doc.get("expert"), str):
         out.append("expert is not a name")

@@ -153,8 +153,9 @@ def _catalog_from_files(folder: Path, found: dict[str, Any]) -> tuple[dict[str, 
     named = {int(k): doc["file"] for k, doc in found.get("shards", {}).items() if k.isdigit()}
     on_disk: dict[int, list[tuple[int, str]]] = {}
     for name in shard_files(folder):
-        number, generation = parse_shard_file_name(name)
-        on_disk.setdefault(number, []).append((generation, name))
+        parsed = parse_shard_file_name(name)
+        if parsed is not None:
+            on_disk.setdefault(parsed[0], []).append((parsed[1], name))
     shards: dict[str, Any] = {}
     total = highest = generation = 0
     for number in sorted(set(named) | set(on_disk)):
@@ -167,7 +168,7 @@ def _catalog_from_files(folder: Path, found: dict[str, Any]) -> tuple[dict[str, 
             shards[str(number)] = {"file": name, "entries": len(data["entries"])}
             total += len(data["entries"])
             highest = max([highest, *(int(k) for k in data["entries"] if k.isdigit())])
-            generation = max(generation, parse_shard_file_name(name)[1])
+            generation = max(generation, (parse_shard_file_name(name) or (0, 0))[1])
             break
     catalog_meta = {"schema": SCHEMA_VERSION, "created_at": meta.get("created_at"), "shard_size": size,
                     "last_id": max(highest, as_int(meta.get("last_id"))), "generation": generation}

@@ -80,6 +80,6 @@ def shard_size_of(catalog: dict[str, Any]) -> int:
     return as_int(meta_of(catalog).get("shard_size")) or SHARD_SIZE
 
 
-def named(items: list[str]) -> str:
+def name_some(items: list[str]) -> str:
     more = f" (and {len(items) - NAMED} more)" if len(items) > NAMED else ""
     return ", ".join(items[:NAMED]) + more

@@ -214,10 +214,10 @@ class IndexLookup:
     def note_added(self, entry: Entry) -> None:
         from kb.store.lookup import source_key
 
-        self.open.uids[entry.uid] = entry.id
+        self.open.uids[entry.uid] = entry.stored_id()
         self.open.dead.discard(entry.uid)
         if src := source_key(entry):
-            self.open.sources[src] = entry.id
+            self.open.sources[src] = entry.stored_id()
 
     def note_replaced(self, old_uid: str, entry: Entry) -> None:
         self.open.uids.pop(old_uid, None)

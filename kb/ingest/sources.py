@@ -443,7 +443,8 @@ def _parse_stream(fh: BinaryIO, name: str, fmt: str, head: bytes, options: ReadO
             yield line
 
     try:
-        for item in parser.iter_parse(counted(text), name):
+        # The registry's Parser protocol names parse() only; streamed formats have iter_parse.
+        for item in parser.iter_parse(counted(text), name):  # type: ignore[attr-defined]
             if isinstance(item, ParseError):
                 failed = True
                 yield Failure(item.path or name, item.reason, item.line)

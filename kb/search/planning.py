@@ -190,7 +190,8 @@ class Planner(Vocabulary):
         else:
             if not usable:
                 return None
-            chosen, postings = [], 0
+            chosen: list[Planned] = []
+            postings = 0
             for item in usable:
                 if len(chosen) >= min_candidates and postings + item.df > budget:
                     break
@@ -198,7 +199,8 @@ class Planner(Vocabulary):
                 postings += item.df
             candidates = " OR ".join(p.term.fts() for p in chosen)
             scoring_terms = usable[len(chosen):]
-        scoring, postings = [], 0
+        scoring: list[str] = []
+        postings = 0
         for item in scoring_terms:
             if len(scoring) >= MIN_SCORING_TERMS and postings + item.df > SCORING_BUDGET:
                 break

@@ -58,6 +58,7 @@ class Ranking(Planner, Reads):
             return SearchResult([], 0, [], bad)
         where = sql.filters(self.resolve_filters(filters, strict=False))
 
+        reason: str | None
         if not parsed.has_text:
             if not filters:
                 reason = (

@@ -6,6 +6,7 @@ for; the SQL that applies them is built by the pure functions of kb.search.sql.
 
 from __future__ import annotations
 
+import builtins
 import re
 
 from kb.errors import NotFound, QueryError
@@ -67,7 +68,7 @@ class Reads(IndexBase):
         descending: bool = False,
         limit: int | None = None,
         offset: int = 0,
-    ) -> list[Entry]:
+    ) -> builtins.list[Entry]:
         """Return entries, filtered and sorted (by id, title, category or date).
 
         Filters ignore case. ``category`` and ``expert`` also accept a unique prefix, or a
@@ -85,7 +86,7 @@ class Reads(IndexBase):
             statement, params = sql.list_page(sql.filters(names), sort, descending, limit, offset)
             return [self._entry(row) for row in self.conn.execute(statement, params)]
 
-    def categories(self) -> list[tuple[str, int]]:
+    def categories(self) -> builtins.list[tuple[str, int]]:
         """Return each non-empty category with its entry count, most entries first."""
         with self._errors("listing categories"):
             return [tuple(r) for r in self.conn.execute(
@@ -93,7 +94,7 @@ class Reads(IndexBase):
                 " GROUP BY category ORDER BY n DESC, category COLLATE NOCASE"
             )]
 
-    def experts(self) -> list[ExpertSummary]:
+    def experts(self) -> builtins.list[ExpertSummary]:
         """Return every expert with answer counts and categories, most answers first."""
         with self._errors("listing experts"):
             profiles = {
@@ -125,7 +126,7 @@ class Reads(IndexBase):
         with self._errors("reading an expert"):
             names = self._resolve("expert", name, strict=True)
             row = self.conn.execute("SELECT profile FROM experts WHERE name = ?", (names[0],)).fetchone()
-            profile = Expert.from_dict(_loads(row[0])) if row else Expert(name=names[0])
+            profile = (Expert.from_dict(_loads(row[0])) if row else None) or Expert(name=names[0])
             marks = ",".join("?" * len(names))
             categories = [tuple(r) for r in self.conn.execute(
                 f"SELECT category, count(*) AS n FROM entries WHERE expert IN ({marks})"
@@ -135,7 +136,7 @@ class Reads(IndexBase):
             count = sum(n for _, n in categories)
             return ExpertSummary(profile.name, count, [c for c in categories if c[0]], profile)
 
-    def _resolve(self, kind: str, value: str, *, strict: bool) -> list[str]:
+    def _resolve(self, kind: str, value: str, *, strict: bool) -> builtins.list[str]:
         """Return the stored names a filter value stands for.
 
         Tags match exactly (ignoring case). Categories and experts match exactly, else by
@@ -178,14 +179,14 @@ class Reads(IndexBase):
         known = [r[0] for r in conn.execute(f"SELECT DISTINCT {column} FROM entries WHERE {column} != ''")]
         raise NotFound(f"no {kind} {value!r}", hint=did_you_mean(value, known))
 
-    def resolve_filters(self, filters: dict[str, list[str]], *, strict: bool) -> dict[str, list[str]]:
+    def resolve_filters(self, filters: dict[str, builtins.list[str]], *, strict: bool) -> dict[str, builtins.list[str]]:
         """Resolve each kind's filter values to the stored names they stand for.
 
         A kind whose values resolve to nothing maps to an empty list (nothing passes).
         """
-        names: dict[str, list[str]] = {}
+        names: dict[str, builtins.list[str]] = {}
         for kind in sql.FILTER_KINDS:
-            values = filters.get(kind) or []
+            values: builtins.list[str] = filters.get(kind) or []
             if values:
                 names[kind] = [name for value in values for name in self._resolve(kind, value, strict=strict)]
         return names

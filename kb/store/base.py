@@ -60,6 +60,8 @@ from kb.store.shards import (
 )
 
 if TYPE_CHECKING:
+    from filelock import BaseFileLock
+
     from kb.store.lookup import ScanLookup
 
 SCHEMA_VERSION = 2
@@ -114,7 +116,7 @@ class StoreBase:
             if self.path.is_dir():
                 raise StoreError(f"store path {self.path} is a folder, not a file")
             self._files = Files(self.path, Path(shards) if shards is not None else None)
-        self._lock = None
+        self._lock: BaseFileLock | None = None
         self._snap: Snapshot | None = None
         self._depth = 0
         self._catalog_changed = False
@@ -222,9 +224,10 @@ class StoreBase:
         if self._lock is None:
             self.lock_path.parent.mkdir(parents=True, exist_ok=True)
             self._lock = FileLock(self.lock_path, timeout=self.lock_timeout, mode=0o600)
+        lock = self._lock
         waited = self.lock_timeout if timeout is None else timeout
         try:
-            self._lock.acquire(timeout=waited)
+            lock.acquire(timeout=waited)
         except Timeout:
             raise StoreBusy(
                 f"store {self.path} is busy: another kb process has held it for over {waited:g} s",
@@ -311,7 +314,7 @@ class StoreBase:
             except FileNotFoundError:
                 if not self._depth:
                     raise _Retry from None
-                raise damaged(self.path, f"its shard file {doc['file']} is missing") from None
+                raise damaged(self.path or "", f"its shard file {doc['file']} is missing") from None
         else:
             data = {"entries": {}, "raw": {}}
         for op in snap.ops.get(number, ()):
@@ -445,7 +448,7 @@ class StoreBase:
     def _numbers(self) -> list[int]:
         return sorted(self._view().numbers() | set(self._loaded) | set(self._written))
 
-    def _iter_docs(self, *, with_raw: bool = False) -> Iterator[tuple[int, dict[str, Any]]]:
+    def _iter_docs(self, *, with_raw: bool = False) -> Iterator[tuple[int, Any]]:
         """Yield (id, document) for every entry in id order, one shard at a time.
 
         Inside a transaction the shards go through the cache (changes are seen). Outside,

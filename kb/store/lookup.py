@@ -52,9 +52,9 @@ class ScanLookup:
         return {key: self.by_source[key] for key in keys if key in self.by_source}
 
     def note_added(self, entry: Entry) -> None:
-        self.by_uid[entry.uid] = entry.id
+        self.by_uid[entry.uid] = entry.stored_id()
         if src := source_key(entry):
-            self.by_source[src] = entry.id
+            self.by_source[src] = entry.stored_id()
 
     def note_replaced(self, old_uid: str, entry: Entry) -> None:
         self.by_uid.pop(old_uid, None)

@@ -327,7 +327,7 @@ def read_snapshot(files: Files | MemoryFiles, version: str | None) -> Snapshot:
     meta = catalog["meta"].get("1")
     meta = meta if isinstance(meta, dict) else {}
     size = int(meta.get("shard_size") or SHARD_SIZE)
-    legacy = None
+    legacy: dict[int, dict[str, Any]] | None = None
     if "entries" in catalog or "raw" in catalog:
         # Schema 1: the entries live in the catalog itself. Apply the journal to the whole
         # store as that version did, then split it into shards in memory.

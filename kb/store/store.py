@@ -144,7 +144,7 @@ class Store(StoreBase):
             src_key = source_key(entry) if update_by_source else None
             old_id = sources.get(src_key) if src_key else None
             old = self._doc(old_id) if old_id is not None else None
-            if old is not None:
+            if old is not None and old_id is not None:
                 entry.id = old_id
                 entry.created_at = old.get("created_at") or stamp
                 entry.updated_at = stamp
@@ -174,7 +174,7 @@ class Store(StoreBase):
     def replace(self, entry: Entry, *, lookup: KeyLookup | None = None) -> Entry:
         """Overwrite a stored entry (by ``entry.id``) with new content, e.g. after an edit."""
         self._require_transaction()
-        old = self._doc(entry.id)
+        old = self._doc(entry.id) if entry.id is not None else None
         if old is None:
             raise NotFound(f"no entry with id {entry.id}")
         keys = self._lookup(lookup)
@@ -242,8 +242,7 @@ class Store(StoreBase):
                 if doc_id.isdigit():
                     journal.apply_op(self._changed(shard_of(int(doc_id), size)), table, doc_id, doc)
                     if table == "entries" and doc is not None:
-                        self._next_id()
-                        self._top_id = max(self._top_id, int(doc_id))
+                        self._top_id = max(self._next_id() - 1, int(doc_id))
             else:
                 journal.apply_op(self._view().catalog, table, doc_id, doc)
         self._catalog_changed = True
@@ -270,13 +269,13 @@ class Store(StoreBase):
             return
         size = self._view().shard_size
         for entry in entries:
-            data = self._changed(shard_of(entry.id, size))
-            data["entries"][str(entry.id)] = self._doc_for(entry)
+            entry_id = entry.stored_id()
+            data = self._changed(shard_of(entry_id, size))
+            data["entries"][str(entry_id)] = self._doc_for(entry)
             if entry.raw is not None:
-                data["raw"][str(entry.id)] = {"text": entry.raw}
-            if self._top_id is None or entry.id > self._top_id:
-                self._next_id()
-                self._top_id = max(self._top_id, entry.id)
+                data["raw"][str(entry_id)] = {"text": entry.raw}
+            if self._top_id is None or entry_id > self._top_id:
+                self._top_id = max(self._next_id() - 1, entry_id)
         self._catalog_changed = True
 
 

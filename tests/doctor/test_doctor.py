@@ -375,3 +375,14 @@ def test_repair_salvage_keeps_journalled_writes(filled: Path, kb_run) -> None:
     assert any("replayed 1 journalled writes" in a for a in report.actions), report.actions
     assert journalled in _stored_uids(filled) and _uids(0, 25) < _stored_uids(filled)
     assert report.healthy, report.findings
+
+
+def test_check_names_entries_kept_in_the_wrong_shard_file(filled: Path) -> None:
+    shard = _shard_file(filled)
+    data = orjson.loads(shard.read_bytes())
+    data["entries"]["5000"] = data["entries"].pop("3")  # id 5000 belongs to shard 3
+    write_atomically(shard, orjson.dumps(data))
+    report = check(filled)
+    wrong = [f.detail for f in report.findings if f.check == "ids" and "wrong shard" in f.detail]
+    assert wrong == ["1 entries sit in the wrong shard file: ids 5000"]
+    assert not report.healthy

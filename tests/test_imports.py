@@ -1,0 +1,31 @@
+"""The house rules of ARCHITECTURE.md, checked by tools/imports.py over the real source."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_no_import_circles_and_no_layering_breaches() -> None:
+    done = subprocess.run([sys.executable, str(ROOT / "tools" / "imports.py")], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stdout
+    assert "0 circles" in done.stdout and "0 layering breaches" in done.stdout
+
+
+def test_the_checker_sees_a_breach() -> None:
+    sys.path.insert(0, str(ROOT / "tools"))
+    try:
+        import imports
+    finally:
+        sys.path.pop(0)
+    assert imports.layer_of("kb.search.ranking") > imports.layer_of("kb.api") > imports.layer_of("kb.cli.app")
+    graph = {"kb.store.base": {"kb.api", "kb.search.index"}, "kb.api": set(), "kb.search.index": set()}
+    paths = {name: ROOT / "kb" / "errors.py" for name in graph}
+    found = imports.breaches(graph, paths)
+    assert "kb.store.base imports kb.api, a layer above it" in found
+    assert "kb.store.base imports kb.search.index: kb.search and kb.store stay apart" in found
+    assert imports.circles({"a": {"b"}, "b": {"a"}, "c": set()}) == [["a", "b"]]
