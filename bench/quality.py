@@ -31,7 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -200,7 +200,7 @@ def _external_id(entry) -> str:
 
 def bm25_runs(corpora: Sequence[Path], queries: Sequence[tuple[str, str]], depth: int = DEPTH) -> dict[str, Ranking]:
     """The two plain baselines: FTS5 BM25 (porter, stop words dropped, words OR-ed)."""
-    from kb.query import STOP_WORDS
+    from kb.search.query import STOP_WORDS
 
     conn = sqlite3.connect(":memory:")
     conn.execute(
@@ -236,6 +236,24 @@ def bm25_runs(corpora: Sequence[Path], queries: Sequence[tuple[str, str]], depth
             ).fetchall()
             runs[name][qid] = [r[0] for r in rows]
     return runs
+
+
+# -- ablation: each turns one part of kb's ranking off, in this process only -------------
+
+
+def _no_head() -> None:
+    from kb.search import fusion
+
+    fusion.HEAD_WEIGHT = 0.0
+
+
+def _old_weights() -> None:
+    from kb.search import sql
+
+    sql.SCORES["fts"] = "-bm25(fts, 10.0, 5.0, 2.0, 1.0, 1.0, 3.0)"
+
+
+ABLATIONS = {"head": _no_head, "weights": _old_weights}
 
 
 # -- reporting --------------------------------------------------------------------------
@@ -297,6 +315,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     help="per-question scores, for a later --compare")
     ap.add_argument("--compare", type=Path, help="a --json file of an earlier run")
     ap.add_argument("--label", default="kb", help="name of kb's row in the table")
+    ap.add_argument("--ablate", action="append", default=[], choices=sorted(ABLATIONS),
+                    help="turn one part of kb's ranking off, for the ablation table (repeatable)")
     args = ap.parse_args(argv)
 
     corpora = args.corpus or [p for p in DEFAULT_CORPORA]
@@ -319,6 +339,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not store.exists():
         built = build_store(store, corpora)
         print(f"built the store in {built:.1f} s", file=sys.stderr)
+    for part in args.ablate:
+        ABLATIONS[part]()
     run, times = kb_run(store, queries)
     runs = {args.label: run}
     if not args.no_baselines:

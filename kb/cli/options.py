@@ -8,6 +8,7 @@ No `from __future__ import annotations` in the cli modules: Typer would then eva
 every parameter's annotation string with eval() on each run (measured: ~30 ms).
 """
 
+import atexit
 import sys
 from enum import Enum
 from pathlib import Path
@@ -59,6 +60,9 @@ def open_kb(db: Optional[Path]) -> "KnowledgeBase":
     kb = KnowledgeBase.open(db if db is not None else root_db if isinstance(root_db, Path) else None)
     kb.on_rebuild = _rebuild_progress
     kb.on_stale = _stale_notice
+    # Closing the index's last connection checkpoints SQLite's write-ahead log into the
+    # file and deletes it; left open until exit, the log stays as large as the last write.
+    atexit.register(kb.close)
     return kb
 
 

@@ -65,6 +65,7 @@ def _check(conn: sqlite3.Connection) -> IndexHealth:
     conn.execute("BEGIN")
     try:
         conn.execute("INSERT INTO fts(fts) VALUES ('integrity-check')")
+        conn.execute("INSERT INTO head(head) VALUES ('integrity-check')")
     finally:
         conn.execute("ROLLBACK")
     try:

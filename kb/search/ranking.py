@@ -1,7 +1,8 @@
 """Running a search: filters and planned MATCH in, a ranked page of hits with snippets out.
 
-BM25 with per-field weights (kb.search.schema.WEIGHTS); when nothing matches, one line
-says why.
+Candidates are ranked by two BM25 scores fused (kb.search.fusion): the whole entry's and
+its head's (title, question, tags). With ``latest`` the matches are in date order
+instead. When nothing matches, one line says why.
 """
 
 from __future__ import annotations
@@ -9,8 +10,8 @@ from __future__ import annotations
 import sqlite3
 
 from kb.errors import KbError, NotFound, SearchIndexError
+from kb.search import fusion, sql
 from kb.search import query as _query
-from kb.search import sql
 from kb.search.planning import Planner
 from kb.search.reads import Reads
 from kb.search.results import Hit, SearchResult
@@ -108,24 +109,52 @@ class Ranking(Planner, Reads):
     def _rank(self, match: str, where: sql.Filters, *, limit: int, offset: int, latest: bool,
               terms: list[_query.Term]) -> tuple[list[Hit], int]:
         """Run the planned MATCH; return the page of hits and the total number of matches."""
+        if latest:
+            return self._rank_by_date(match, where, limit=limit, offset=offset, terms=terms)
         conn = self.conn
-        statements = sql.ranked(match, where, latest, limit, offset)
+        depth = max(fusion.CANDIDATES, offset + limit + fusion.CANDIDATES // 4)
+        whole = dict(conn.execute(*sql.top("fts", match, where, depth)).fetchall())
+        if not whole:
+            return [], 0
+        complete = len(whole) < depth  # every match is in hand
+        head = dict(conn.execute(*sql.top("head", match, where, depth)).fetchall())
+        found_by_head = [i for i in head if i not in whole]
+        if found_by_head:
+            whole.update(conn.execute(*sql.scores("fts", match, found_by_head)).fetchall())
+        unscored = [i for i in whole if i not in head]
+        if unscored:
+            head.update(conn.execute(*sql.scores("head", match, unscored)).fetchall())
+        fused = fusion.fuse(whole, head)
+        if complete:
+            total = len(whole)
+        else:
+            statements = sql.ranked(match, where, False, limit, offset)
+            total = conn.execute(statements.count, statements.count_params).fetchone()[0]
+        return self._hits(fused[offset:offset + limit], terms), total
+
+    def _rank_by_date(self, match: str, where: sql.Filters, *, limit: int, offset: int,
+                      terms: list[_query.Term]) -> tuple[list[Hit], int]:
+        conn = self.conn
+        statements = sql.ranked(match, where, True, limit, offset)
         rows = conn.execute(statements.page, statements.page_params).fetchall()
         if len(rows) < limit and (offset == 0 or rows):
             total = offset + len(rows)
         else:
             total = conn.execute(statements.count, statements.count_params).fetchone()[0]
+        return self._hits(rows, terms), total
+
+    def _hits(self, rows: list[tuple[int, float]], terms: list[_query.Term]) -> list[Hit]:
         if not rows:
-            return [], total
+            return []
         ids = [r[0] for r in rows]
         entries = self._entries_by_id(ids)
-        marked = snippets(conn, ids, terms)
+        marked = snippets(self.conn, ids, terms)
         hits = []
         for i, score in rows:
             if i in entries:
                 text, spans = split_marks(marked[i]) if i in marked else (_lead(entries[i].question), [])
                 hits.append(Hit(entries[i], round(score, 4), text, spans))
-        return hits, total
+        return hits
 
     def _why_nothing(self, positive: str, match: str, where: sql.Filters, total: int,
                      filters: dict[str, list[str]]) -> str:

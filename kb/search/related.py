@@ -1,4 +1,7 @@
-"""Related entries, for `kb show`: the entries that share this one's title and rarest words."""
+"""Related entries, for `kb show`: the entries whose heads share this one's title and rarest words.
+
+None rather than noise: an entry that shares only a word or two in passing is not related.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +14,8 @@ from kb.search.snippets import lead as _lead
 
 # Related entries must share a word that fewer entries than this have.
 RELATED_MAX_DF = 20_000
+# A related entry's head scores at least this share of the entry's own head (see related).
+RELATED_SHARE = 0.3
 # The candidates' budget of postings, a quarter of a search's (see ``related``).
 RELATED_BUDGET = 2_000
 
@@ -44,6 +49,21 @@ class Related(Planner, Reads):
             match = self._plan(title + rest, [], min_candidates=1, budget=budget)
             if match is None or limit <= 0:
                 return []
-            rows = self.conn.execute(*sql.similar(match, int(entry.id or 0), limit)).fetchall()
+            # Similar heads (title, question, tags): what the entries are about and ask, not
+            # what their answers mention in passing. An entry scores its own head highest;
+            # another is related when its head scores RELATED_SHARE of that and shares a
+            # word of the title (the topic), or twice that share without one.
+            own = self.conn.execute(*sql.scores("head", match, [int(entry.id or 0)])).fetchone()
+            if own is None or own[1] <= 0:
+                return []
+            rows = [
+                (i, score) for i, score in self.conn.execute(*sql.similar("head", match, int(entry.id or 0), limit))
+                if score >= RELATED_SHARE * own[1]
+            ]
+            on_topic: set[int] = set()
+            if title and rows:
+                topic = " OR ".join(p.term.fts() for p in title)
+                on_topic = {i for i, _ in self.conn.execute(*sql.scores("head", topic, [i for i, _ in rows]))}
+            rows = [(i, score) for i, score in rows if i in on_topic or score >= 2 * RELATED_SHARE * own[1]]
             entries = self._entries_by_id([i for i, _ in rows])
             return [Hit(entries[i], round(score, 4), _lead(entries[i].question)) for i, score in rows if i in entries]

@@ -8,19 +8,21 @@ from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = "2"
+SCHEMA_VERSION = "3"
 TOKENIZE = "porter unicode61 remove_diacritics 2"
 # Columns of the FTS table, in order, and their BM25 weights. FTS5's bm25() multiplies each
-# occurrence by its column's weight and then saturates the weighted frequency (k1 = 1.2),
-# so a term adds at most ~2.2 x idf however often or wherever it occurs; the weights only
-# set how quickly it gets there. One title hit (10) is worth about as much as five
-# answer hits (2): the title names the topic, the question says what is asked (5), the
-# answer is long and mentions many things in passing. Expert and category names (1) are
-# weak evidence of topic; tags (3) are chosen by people to describe the topic, so they sit
-# between answer and question. Saturation is what ranks entries that match more of the
-# distinct terms first: a second term adds a fresh 2.2 x idf, a repeat adds little.
+# occurrence by its column's weight, saturates the weighted frequency (k1 = 1.2) and
+# normalises it by the length of the whole row, so a short question beside a long answer
+# counts for little there: this table is the evidence of the whole entry, read with the
+# text fields alike and the expert and category names (weak evidence of topic) at half.
+# What an entry is about and what it asks is read from the `head` table below.
 FTS_COLUMNS = ("title", "question", "answer", "expert", "category", "tags")
-WEIGHTS = (10.0, 5.0, 2.0, 1.0, 1.0, 3.0)
+WEIGHTS = (2.0, 2.0, 2.0, 1.0, 1.0, 2.0)
+# The head of an entry: its title, its own question and its tags, which name the topic and
+# the kind of thing asked. A second FTS5 table over these alone gives them a BM25 normalised
+# by their own (short) length, which the answer cannot outvote (kb.search.fusion).
+HEAD_COLUMNS = ("title", "question", "tags")
+HEAD_WEIGHTS = (1.0, 1.0, 1.0)
 
 # The index file (named by kb.paths.index_path_for) and the files SQLite keeps beside it.
 INDEX_SUFFIXES = ("", "-wal", "-shm", "-journal")
@@ -55,6 +57,9 @@ CREATE TABLE experts(name TEXT PRIMARY KEY COLLATE NOCASE, profile BLOB NOT NULL
 CREATE VIEW fts_source AS SELECT id, {", ".join(FTS_COLUMNS)} FROM entries;
 CREATE VIRTUAL TABLE fts USING fts5(
     {", ".join(FTS_COLUMNS)}, content='fts_source', content_rowid='id', tokenize='{TOKENIZE}'
+);
+CREATE VIRTUAL TABLE head USING fts5(
+    {", ".join(HEAD_COLUMNS)}, content='fts_source', content_rowid='id', tokenize='{TOKENIZE}'
 );
 CREATE VIRTUAL TABLE fts_vocab USING fts5vocab(fts, 'row');
 -- Document frequency of each stem, copied from fts_vocab: fts_vocab computes a term's

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from kb.search.schema import WEIGHTS
+from kb.search.schema import HEAD_WEIGHTS, WEIGHTS
 
 SORTS = {
     "id": "e.id",
@@ -19,6 +19,8 @@ SORTS = {
 }
 FILTER_KINDS = ("category", "expert", "tag")
 _BM25 = "-bm25(fts, " + ", ".join(str(w) for w in WEIGHTS) + ")"
+# The two full-text tables a search ranks with (kb.search.schema), and their BM25 scores.
+SCORES = {"fts": _BM25, "head": "-bm25(head, " + ", ".join(str(w) for w in HEAD_WEIGHTS) + ")"}
 
 
 @dataclass
@@ -123,10 +125,36 @@ def ranked(match: str, where: Filters, latest: bool, limit: int, offset: int) ->
     )
 
 
-def similar(match: str, exclude_id: int, limit: int) -> tuple[str, list[Any]]:
-    """The best ``limit`` entries matching ``match``, other than ``exclude_id`` (related entries)."""
-    return (f"SELECT rowid, {_BM25} AS score FROM fts WHERE fts MATCH ? AND rowid != ? ORDER BY score DESC LIMIT ?",
-            [match, exclude_id, limit])
+def _body(table: str, match: str, where: Filters) -> tuple[str, list[Any]]:
+    conds = [f"{table} MATCH ?", *where.clauses]
+    if where:
+        # CROSS JOIN keeps the FTS table as the outer loop (see ranked).
+        return (f"FROM {table} CROSS JOIN entries e ON e.id = {table}.rowid WHERE {' AND '.join(conds)}",
+                [match, *where.params])
+    return f"FROM {table} WHERE {' AND '.join(conds)}", [match]
+
+
+def top(table: str, match: str, where: Filters, depth: int) -> tuple[str, list[Any]]:
+    """The best ``depth`` (rowid, score) of one full-text table ("fts" or "head") for ``match``."""
+    body, args = _body(table, match, where)
+    return f"SELECT {table}.rowid, {SCORES[table]} AS score {body} ORDER BY score DESC LIMIT ?", [*args, depth]
+
+
+def scores(table: str, match: str, ids: list[int]) -> tuple[str, list[Any]]:
+    """(rowid, score) in one full-text table of those of ``ids`` that match ``match``."""
+    return (f"SELECT rowid, {SCORES[table]} FROM {table} WHERE {table} MATCH ?"
+            " AND rowid IN (SELECT value FROM json_each(?))",
+            [match, _ids(ids)])
+
+
+def _ids(ids: list[int]) -> str:
+    return "[" + ",".join(str(int(i)) for i in ids) + "]"
+
+
+def similar(table: str, match: str, exclude_id: int, limit: int) -> tuple[str, list[Any]]:
+    """The best ``limit`` entries of one full-text table matching ``match``, other than ``exclude_id``."""
+    return (f"SELECT rowid, {SCORES[table]} AS score FROM {table} WHERE {table} MATCH ? AND rowid != ?"
+            " ORDER BY score DESC LIMIT ?", [match, exclude_id, limit])
 
 
 def count_matches(match: str) -> tuple[str, list[Any]]:

@@ -17,7 +17,7 @@ from kb.search.base import batches as _batches
 from kb.search.base import dumps as _dumps
 from kb.search.base import ids_json as _ids_json
 from kb.search.base import loads as _loads
-from kb.search.schema import FTS_COLUMNS
+from kb.search.schema import FTS_COLUMNS, HEAD_COLUMNS
 from kb.search.snippets import has_marks as _has_marks
 from kb.search.snippets import strip_marks
 from kb.search.spelling import Vocabulary
@@ -142,6 +142,7 @@ class Writes(Vocabulary):
         """
         with self._errors("rebuilding"), self._transaction() as conn:
             conn.execute("INSERT INTO fts(fts) VALUES ('delete-all')")
+            conn.execute("INSERT INTO head(head) VALUES ('delete-all')")
             for table in ("entries", "entry_tags", "experts", "terms", "words"):
                 conn.execute(f"DELETE FROM {table}")
             self._set_meta("last_id", None)
@@ -222,12 +223,13 @@ class Writes(Vocabulary):
         except sqlite3.IntegrityError as exc:
             raise SearchIndexError(f"two entries share one id: {exc}") from exc
         conn.executemany("INSERT OR IGNORE INTO entry_tags VALUES (?, ?)", batch.tags)
-        cols = ", ".join(FTS_COLUMNS)
-        conn.execute(
-            f"INSERT INTO fts(rowid, {cols}) SELECT id, {cols} FROM fts_source"
-            " WHERE id IN (SELECT value FROM json_each(?))",
-            (_ids_json(batch.ids),),
-        )
+        for table, columns in (("fts", FTS_COLUMNS), ("head", HEAD_COLUMNS)):
+            cols = ", ".join(columns)
+            conn.execute(
+                f"INSERT INTO {table}(rowid, {cols}) SELECT id, {cols} FROM fts_source"
+                " WHERE id IN (SELECT value FROM json_each(?))",
+                (_ids_json(batch.ids),),
+            )
 
     def _stored_expert(self, name: str) -> Expert | None:
         row = self.conn.execute("SELECT profile FROM experts WHERE name = ?", (name,)).fetchone()
@@ -243,14 +245,15 @@ class Writes(Vocabulary):
             self._flush_words()
             self._stage_words(ids_json)
             self._flush_words(-1)
-        cols = ", ".join(FTS_COLUMNS)
         # An external-content FTS5 table cannot see what it indexed: the old text must be
         # passed back with the 'delete' command, so it is read before the row goes.
-        conn.execute(
-            f"INSERT INTO fts(fts, rowid, {cols}) SELECT 'delete', id, {cols} FROM fts_source"
-            " WHERE id IN (SELECT value FROM json_each(?))",
-            (ids_json,),
-        )
+        for table, columns in (("fts", FTS_COLUMNS), ("head", HEAD_COLUMNS)):
+            cols = ", ".join(columns)
+            conn.execute(
+                f"INSERT INTO {table}({table}, rowid, {cols}) SELECT 'delete', id, {cols} FROM fts_source"
+                " WHERE id IN (SELECT value FROM json_each(?))",
+                (ids_json,),
+            )
         names = [r[0] for r in conn.execute(
             "SELECT DISTINCT expert FROM entries WHERE expert != '' AND id IN (SELECT value FROM json_each(?))",
             (ids_json,),

@@ -106,7 +106,7 @@ def tmpfs(tmp_path: Path) -> Iterator[Path | None]:
     """A 512 kB tmpfs mounted for the test (None where mounting is not allowed)."""
     mnt = tmp_path / "mnt"
     mnt.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512k,mode=0700", "tmpfs", str(mnt)],
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m,mode=0700", "tmpfs", str(mnt)],
                           capture_output=True)
     if done.returncode != 0:
         yield None

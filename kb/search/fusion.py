@@ -1,0 +1,43 @@
+"""Ranking a search by two kinds of evidence: what an entry is about, and all it says.
+
+A search scores its candidates twice with BM25: over the whole entry (the ``fts`` table:
+title, question, answer, names, tags) and over its head alone (the ``head`` table: title,
+question, tags). The head says what an entry is about and what kind of thing it asks ("How
+is Noonan syndrome treated?"); the answer mentions many things in passing. In one table
+FTS5 normalises a term's weight by the length of the whole row, so a long answer outvotes
+a short question; in the head table the question and the title are judged on their own.
+
+Each score is divided by the best of its kind among the candidates, so both lie in 0..1
+whatever the size of the knowledge base or the length of the question, and the head
+counts twice the whole. Measured on the relevance benchmark (bench/quality.py): see
+bench/RESULTS-quality.md for the table and the ablation.
+
+Pure functions: no SQL here; kb.search.ranking runs the queries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+# How much the head's evidence weighs against the whole entry's.
+HEAD_WEIGHT = 2.0
+# How many of each table's best candidates are fused (at least a page's worth more).
+CANDIDATES = 100
+
+
+def fuse(whole: Mapping[int, float], head: Mapping[int, float]) -> list[tuple[int, float]]:
+    """Combine the two scores of each candidate; return (id, score), best first.
+
+    Only entries with a ``whole`` score are candidates (the head matches a subset of the
+    same columns, so any entry it finds matches the whole entry too; an entry found by the
+    head but excluded by the query's ``-words`` has no whole score and is left out).
+    Ties keep the lower id first, so pages are stable.
+    """
+    top_whole = max(whole.values(), default=0.0) or 1.0
+    top_head = max(head.values(), default=0.0) or 1.0
+    fused = [
+        (entry_id, score / top_whole + HEAD_WEIGHT * head.get(entry_id, 0.0) / top_head)
+        for entry_id, score in whole.items()
+    ]
+    fused.sort(key=lambda item: (-item[1], item[0]))
+    return fused
