@@ -11,6 +11,7 @@ from __future__ import annotations
 import builtins
 import os
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -433,6 +434,26 @@ class KnowledgeBase:
         """
         return self._read(lambda i: i.search(query, category=category, expert=expert, tag=tag,
                                              limit=limit, offset=offset, latest=latest))
+
+    def ask(
+        self,
+        question: str,
+        *,
+        category: str | None = None,
+        expert: str | None = None,
+        tag: str | None = None,
+        others: int = 4,
+    ) -> SearchResult:
+        """Answer a question: the best hit first, then up to ``others`` that answer it nearly as well.
+
+        Ranked as ``search`` ranks; the other answers are those whose score is at least
+        kb.search.fusion.OTHERS_SHARE of the best one's, so that a question the knowledge
+        base answers once is not padded out with entries that share a word with it.
+        """
+        from kb.search.fusion import close_to_best
+
+        result = self.search(question, category=category, expert=expert, tag=tag, limit=1 + max(0, others))
+        return replace(result, hits=close_to_best(result.hits))
 
     def list(
         self,

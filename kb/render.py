@@ -149,14 +149,20 @@ def ingest_summary(report: IngestReport) -> None:
         err.print(Text(f"... and {len(report.failures) - 200} more failures (use --json for all)", style="red"))
 
 
-def _line_for(entry: Entry, *, prefix: str = "") -> Text:
-    """One-line summary: id, title, category, expert."""
+def _line_for(entry: Entry, *, prefix: str = "", question: bool = False) -> Text:
+    """One-line summary: id, title, then category and expert, or the entry's own question."""
     from rich.text import Text
 
     line = Text(prefix)
     line.append(f"#{entry.id}", style="bold cyan")
     line.append("  ")
-    line.append(clean(entry.display_title()).replace("\n", " "), style="bold")
+    title = _one_line(entry.display_title())
+    line.append(title, style="bold")
+    own = _one_line(entry.question)
+    if question and own and own != title:
+        line.append("  " + own, style="italic")
+        line.truncate(console().width, overflow="ellipsis")
+        return line
     meta = [clean(x) for x in (entry.category, entry.expert.name if entry.expert else "") if x]
     if meta:
         line.append("  " + " · ".join(meta), style="dim")
@@ -166,23 +172,43 @@ def _line_for(entry: Entry, *, prefix: str = "") -> Text:
 def search_results(result: SearchResult, *, offset: int = 0) -> None:
     """Print ranked hits with highlighted snippets; notes (counts, spellings) on stderr.
 
-    Each hit is a one-line summary cut to the width (with an ellipsis) and its snippet,
-    wrapped. They go out as one Text in one ``print``: twenty calls cost ~2 ms more.
+    Each hit says what it answers: a summary line (rank, id, title, category, expert), the
+    entry's own question on one line, then the best snippet with the matched words
+    highlighted, wrapped under a hanging indent (left out when it only repeats the
+    question). They go out as one Text in one ``print``: twenty calls cost ~2 ms more.
     """
     from rich.text import Text
 
     out = console()
     width = out.width
+    indent = " " * _HIT_INDENT
     lines = []
     for rank, hit in enumerate(result.hits, start=offset + 1):
         for line in _line_for(hit.entry, prefix=f"{rank:>3}. ").split("\n"):
             line.truncate(width, overflow="ellipsis")
             lines.append(line)
-        if hit.snippet:
-            lines.append(Text("     ").append(highlighted(hit.snippet, hit.highlights)))
+        question = _one_line(hit.entry.question)
+        if question:
+            line = Text(indent).append(question, style="italic")
+            line.truncate(width, overflow="ellipsis")
+            lines.append(line)
+        snippet = highlighted(hit.snippet, hit.highlights) if hit.snippet else None
+        if snippet is not None and not _repeats(hit.snippet, question):
+            for part in snippet.wrap(out, max(width - _HIT_INDENT, 20)):
+                lines.append(Text(indent).append(part))
     if lines:
         out.print(Text("\n").join(lines))
     search_notes(result, offset=offset)
+
+
+# How far a hit's question and snippet stand in from its rank ("  1. ").
+_HIT_INDENT = 5
+
+
+def _repeats(snippet: str, question: str) -> bool:
+    """Whether a snippet shows nothing but (part of) the question already shown."""
+    core = " ".join(snippet.strip("…").split())
+    return not core or core in " ".join(question.split())
 
 
 def search_notes(result: SearchResult, *, offset: int = 0) -> None:
@@ -347,7 +373,8 @@ def expert_card(expert: Expert, *, sections: Iterable[str] | None = None) -> Ren
                  padding=(0, 1))
 
 
-def _entry_renderables(entry: Entry, related: list[Hit], *, card: bool) -> list[RenderableType]:
+def _entry_renderables(entry: Entry, related: list[Hit], *, card: bool,
+                       related_title: str = "Related") -> list[RenderableType]:
     from rich.text import Text
 
     parts: list[Any] = []
@@ -379,9 +406,9 @@ def _entry_renderables(entry: Entry, related: list[Hit], *, card: bool) -> list[
         facts.append(f"updated {clean(entry.updated_at[:10])}")
     parts.append(Text("Source: " + " · ".join(facts), style="dim"))
     if related:
-        parts.append(Text("Related", style="bold"))
+        parts.append(Text(related_title, style="bold"))
         for hit in related:
-            parts.append(_line_for(hit.entry, prefix="  "))
+            parts.append(_line_for(hit.entry, prefix="  ", question=True))
     parts.append(Text(""))
     return parts
 
@@ -400,6 +427,25 @@ def entries_full(entries: list[Entry], related: Callable[[Entry], list[Hit]], *,
         if name:
             shown_experts.add(name)
         renderables += _entry_renderables(entry, related(entry), card=card)
+    _print_paged(out, renderables, pager=pager)
+
+
+def answer_full(hit: Hit, others: list[Hit], *, pager: bool = True) -> None:
+    """Print the best answer in full (as ``show`` does) and the other hits one line each."""
+    _print_paged(console(), _entry_renderables(hit.entry, others, card=True, related_title="Other answers"),
+                 pager=pager)
+
+
+def answer_record(hit: Hit, others: list[Hit]) -> dict[str, Any]:
+    """The JSON of ``kb ask``: the best entry (as ``show`` prints it, plus its score) and the others."""
+    return {
+        "answer": entry_record(hit.entry, score=round(hit.score, 4)),
+        "others": [entry_record(h.entry, **x) for h, x in zip(others, hit_extras(others))],
+    }
+
+
+def _print_paged(out: Console, renderables: list[Any], *, pager: bool) -> None:
+    """Print in one go; through the pager when longer than the terminal."""
     from rich.console import Group
 
     page = Group(*renderables)  # one print: each print call costs ~0.3 ms

@@ -48,6 +48,7 @@ class Command(NamedTuple):
 COMMANDS: dict[str, Command] = {
     "ingest": Command("kb.cli.ingest", "ingest"),
     "search": Command("kb.cli.lookup", "search"),
+    "ask": Command("kb.cli.lookup", "ask"),
     "list": Command("kb.cli.lookup", "list_entries"),
     "show": Command("kb.cli.lookup", "show"),
     "experts": Command("kb.cli.lookup", "experts"),

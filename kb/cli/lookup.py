@@ -41,6 +41,11 @@ class Sort(str, Enum):
     date = "date"
 
 
+class AskFormat(str, Enum):
+    table = "table"
+    json = "json"
+
+
 class Listing(str, Enum):
     entries = "entries"
     categories = "categories"
@@ -80,6 +85,44 @@ def search(
         render.search_notes(result)
     if not result.hits:
         raise typer.Exit(code=1)
+
+
+def ask(
+    question: Annotated[list[str], typer.Argument(help="A question, as you would ask it (the query syntax of search).")],
+    category: CategoryFilter = None,
+    expert: ExpertFilter = None,
+    tag: TagFilter = None,
+    others: Annotated[int, typer.Option("--others", min=0, help="How many other answers to list under it.")] = 4,
+    pager: Annotated[bool, typer.Option("--pager/--no-pager", help="Page a long answer on a terminal.")] = True,
+    fmt: Annotated[AskFormat, typer.Option("--format", "-F", help="Output format.", case_sensitive=False)] = (
+        AskFormat.table),
+    as_json: JsonOption = False,
+    db: DbOption = None,
+) -> None:
+    """Answer a question: the best entry in full, then the next best one line each.
+
+    Ranked exactly as `kb search` ranks. Exit code 1 when nothing matches (the reason and
+    any "did you mean" on stderr). --format json prints {"answer": ..., "others": [...]}.
+
+    Example: kb ask "can chemotherapy make a bone scan come back falsely negative?"
+    """
+    from kb import render
+
+    kb = open_kb(db)
+    result = kb.ask(" ".join(question), category=category, expert=expert, tag=tag, others=others)
+    out = "json" if as_json else fmt.value
+    if not result.hits:
+        render.search_notes(result)
+        if out == "json":
+            render.emit_json({"answer": None, "others": []})
+        raise typer.Exit(code=1)
+    best, rest = result.hits[0], list(result.hits[1:])
+    if out == "json":
+        render.emit_json(render.answer_record(best, rest))
+    else:
+        render.answer_full(best, rest, pager=pager)
+    if result.suggestions:
+        render.notice("did you mean: " + ", ".join(result.suggestions))
 
 
 def list_entries(

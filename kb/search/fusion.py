@@ -17,10 +17,19 @@ Pure functions: no SQL here; kb.search.ranking runs the queries.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from kb.search.results import Hit
 
 # How much the head's evidence weighs against the whole entry's.
 HEAD_WEIGHT = 2.0
+# `kb ask` lists other answers only when they score at least this share of the best one's.
+# A fused score is at most 1 + HEAD_WEIGHT; an entry that shares only a common word or two
+# with the question scores a small fraction of the best one, an entry on the same topic
+# that asks the same thing nearly as much.
+OTHERS_SHARE = 0.5
 # How many of each table's best candidates are fused (at least a page's worth more).
 CANDIDATES = 100
 
@@ -41,3 +50,11 @@ def fuse(whole: Mapping[int, float], head: Mapping[int, float]) -> list[tuple[in
     ]
     fused.sort(key=lambda item: (-item[1], item[0]))
     return fused
+
+
+def close_to_best(hits: Sequence[Hit]) -> list[Hit]:
+    """The first hit and those after it that score at least OTHERS_SHARE of it."""
+    if not hits:
+        return []
+    floor = hits[0].score * OTHERS_SHARE
+    return [hits[0], *(h for h in hits[1:] if h.score >= floor)]

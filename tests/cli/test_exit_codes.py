@@ -17,6 +17,7 @@ from tests.conftest import DATA
 EMPTY = {
     "ingest": (["--quiet", "{empty}"], 0),
     "search": (["bone", "scan"], 1),  # a search that finds nothing is a miss, even here
+    "ask": (["bone", "scan"], 1),
     "list": ([], 0),
     "show": (["1"], 1),
     "experts": ([], 0),
@@ -34,6 +35,7 @@ EMPTY = {
 UNMATCHED = {
     "ingest": ["{missing}"],
     "search": ["zzzqqxv"],
+    "ask": ["zzzqqxv"],
     "list": ["--category", "no such category"],
     "show": ["999"],
     "experts": ["nobody at all"],
