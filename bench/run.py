@@ -432,6 +432,8 @@ class Bench:
         commands = [
             Command("kb search (2 words)", self.kb_argv(db, "search", QUERY_2), ok=(0, 1)),
             Command("kb search (20 words)", self.kb_argv(db, "search", QUERY_20), ok=(0, 1)),
+            Command("kb ask (2 words)", self.kb_argv(db, "ask", QUERY_2, "--no-pager"), ok=(0, 1)),
+            Command("kb ask (20 words)", self.kb_argv(db, "ask", QUERY_20, "--no-pager"), ok=(0, 1)),
             Command("kb show ID", self.kb_argv(db, "show", str(show_id))),
             Command("kb list --limit 20", self.kb_argv(db, "list", "--limit", "20")),
             Command("floor (Typer + Rich)", [self.python, str(HERE / "floor.py"), "search", "bone", "marrow",
@@ -446,7 +448,7 @@ class Bench:
             ]
         self.log(f"lookups at {store.size} ({store.entries:,} entries, show id {show_id}):")
         measures = bench_round_robin(commands, self.env, self.args.runs, self.args.warmup, self.log)
-        for name in ("kb search (2 words)", "kb search (20 words)"):
+        for name in ("kb search (2 words)", "kb search (20 words)", "kb ask (2 words)", "kb ask (20 words)"):
             codes = {s.code for s in measures[name].samples}
             if codes != {0}:
                 measures[name].note = "found nothing (exit 1)"
@@ -685,7 +687,8 @@ def target_rows(bench: Bench, sizes: list[str], manifest: dict) -> list[str]:
         if a and b:
             rows.append(f"| ingest jsonl in bounded memory (peak at 100k ≤ {MEMORY_FLAT}x 16k) | {b.rss:.0f} MB vs "
                         f"{a.rss:.0f} MB ({b.rss / a.rss:.2f}x) | {verdict(b.rss <= a.rss * MEMORY_FLAT)} |")
-    lookups = ("kb search (2 words)", "kb search (20 words)", "kb show ID", "kb list --limit 20")
+    lookups = ("kb search (2 words)", "kb search (20 words)", "kb ask (2 words)", "kb ask (20 words)",
+               "kb show ID", "kb list --limit 20")
     small, big = sizes[0], ("100k" if "100k" in sizes else None)
     if big:
         for name in lookups:
