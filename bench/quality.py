@@ -256,6 +256,30 @@ def _old_weights() -> None:
 ABLATIONS = {"head": _no_head, "weights": _old_weights}
 
 
+ABLATION_RUNS = (
+    ("without the head's BM25 (the whole entry only)", ["head"]),
+    ("with the old field weights (title 10, question 5, answer 2)", ["weights"]),
+    ("without both (kb before this benchmark)", ["head", "weights"]),
+)
+
+
+def ablation_table(store: Path, queries: Path, qrels: Path, corpora: Sequence[Path], full: dict[str, float],
+                   smoke: int | None) -> list[str]:
+    """Run kb with each part of its ranking turned off, each in a fresh process."""
+    rows = {"kb (all parts)": full}
+    for label, parts in ABLATION_RUNS:
+        with tempfile.TemporaryDirectory() as tmp:
+            out = Path(tmp) / "run.json"
+            argv = [sys.executable, __file__, "--store", str(store), "--queries", str(queries), "--qrels", str(qrels),
+                    "--no-baselines", "--json", str(out), "--results", str(Path(tmp) / "r.md"),
+                    *[a for p in corpora for a in ("--corpus", str(p))], *[a for p in parts for a in ("--ablate", p)]]
+            if smoke:
+                argv += ["--smoke", str(smoke), "--keep-smoke-json"]
+            subprocess.run(argv, check=True, capture_output=True)
+            rows[label] = json.loads(out.read_text(encoding="utf-8"))["results"]["kb"]
+    return ["", "## Ablation (pessimistic): what each part adds", "", *table(rows)]
+
+
 # -- reporting --------------------------------------------------------------------------
 
 
@@ -314,9 +338,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, default=ROOT / "bench" / "out" / "quality.json",
                     help="per-question scores, for a later --compare")
     ap.add_argument("--compare", type=Path, help="a --json file of an earlier run")
+    ap.add_argument("--keep-smoke-json", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--label", default="kb", help="name of kb's row in the table")
     ap.add_argument("--ablate", action="append", default=[], choices=sorted(ABLATIONS),
-                    help="turn one part of kb's ranking off, for the ablation table (repeatable)")
+                    help="turn one part of kb's ranking off (repeatable)")
+    ap.add_argument("--ablation", action="store_true",
+                    help="also run kb with each part turned off and add the ablation table")
     args = ap.parse_args(argv)
 
     corpora = args.corpus or [p for p in DEFAULT_CORPORA]
@@ -352,18 +379,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         condensed[name], _ = score_run(ranking, qrels, qids, condensed=True)
         if name == args.label:
             per_q = rows
+    ablation_lines: list[str] = []
+    if args.ablation:
+        ablation_lines = ablation_table(store, args.queries, args.qrels, corpora, results[args.label],
+                                        args.smoke)
     times.sort()
     median_ms = 1000 * times[len(times) // 2] if times else 0.0
     lines = ["## Pessimistic (unjudged = grade 1)", "", *table(results), "",
              "## Condensed (unjudged answers dropped)", "", *table(condensed), "",
-             f"{len(queries)} questions; kb's search took {median_ms:.1f} ms per question (median, in-process)."]
+             f"{len(queries)} questions; kb's search took {median_ms:.1f} ms per question (median, in-process).",
+             *ablation_lines]
     print("\n".join(lines))
     if args.compare and args.compare.exists():
         print("\n".join(["", *compare(per_q, args.compare, dict(queries))]))
-    if args.smoke:
-        if not all(run.get(q) is not None for q in qids):
-            return 1
-        return 0
+    if args.smoke and not args.keep_smoke_json:
+        return 0 if all(run.get(q) is not None for q in qids) else 1
 
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps({"results": results, "condensed": condensed, "per_question": per_q},
