@@ -407,6 +407,10 @@ def entries_full(entries: list[Entry], related: Callable[[Entry], list[Hit]], *,
         with out.capture() as capture:
             out.print(page)
         if capture.get().count("\n") > out.height:
+            # Without options less shows colour codes as text ("ESC[1;36m"); like git,
+            # give it FRX (pass colours, quit if one screen, leave the text on exit)
+            # unless the user chose their own.
+            os.environ.setdefault("LESS", "FRX")
             with out.pager(styles=True):
                 out.print(page)
             return
