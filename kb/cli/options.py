@@ -59,6 +59,7 @@ def open_kb(db: Optional[Path]) -> "KnowledgeBase":
     kb = KnowledgeBase.open(db if db is not None else root_db if isinstance(root_db, Path) else None)
     kb.on_rebuild = _rebuild_progress
     kb.on_stale = _stale_notice
+    kb.on_temporary_index = _temporary_index_notice
     return kb
 
 
@@ -71,6 +72,12 @@ def _stale_notice() -> None:
     from kb import render
 
     render.notice("another kb process is writing to this store: results may miss its newest entries")
+
+
+def _temporary_index_notice() -> None:
+    from kb import render
+
+    render.notice("the search index is missing or out of date and cannot be written here: reading the store instead")
 
 
 def _rebuild_progress(total: int) -> "Callable[[int], None] | None":
