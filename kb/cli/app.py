@@ -24,7 +24,8 @@ from kb.errors import KbError
 
 
 class _Group(TyperGroup):
-    """Maps every KbError raised by a command to a one-line message and its exit code."""
+    """Maps every KbError raised by a command to a one-line message and its exit code,
+    and has bash completions quoted as shell words."""
 
     def invoke(self, ctx):
         try:
@@ -34,6 +35,13 @@ class _Group(TyperGroup):
 
             render.error(str(exc), exc.hint)
             raise typer.Exit(code=exc.exit_code) from None
+
+    def _main_shell_completion(self, ctx_args, prog_name, complete_var=None):
+        if any(key.endswith("_COMPLETE") for key in os.environ):
+            from kb.cli.complete import quote_bash_completions
+
+            quote_bash_completions()
+        return super()._main_shell_completion(ctx_args, prog_name, complete_var)
 
 
 class Command(NamedTuple):
