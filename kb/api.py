@@ -506,8 +506,9 @@ class KnowledgeBase:
         return self._read(lambda i: i.list(category=category, expert=expert, tag=tag, sort=sort,
                                            descending=descending, limit=limit, offset=offset))
 
-    def count(self) -> int:
-        return self._read(lambda i: i.count())
+    def count(self, *, category: str | None = None, expert: str | None = None, tag: str | None = None) -> int:
+        """Count the entries, or those that ``category``/``expert``/``tag`` keep (as in ``list``)."""
+        return self._read(lambda i: i.count(category=category, expert=expert, tag=tag))
 
     def related(self, ref: int | str, limit: int = 5) -> builtins.list[Hit]:
         return self._read(lambda i: i.related(ref, limit=limit))

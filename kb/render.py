@@ -200,10 +200,20 @@ def search_notes(result: SearchResult, *, offset: int = 0) -> None:
 _TABLE_MAX_ROWS = 200
 
 
-def entry_table(entries: list[Entry], *, total: int, offset: int = 0) -> None:
-    """Print a page of entries as aligned columns (plain lines for long pages); a footer on stderr."""
+def entry_table(entries: list[Entry], *, total: int, offset: int = 0, filtered: bool = False) -> None:
+    """Print a page of entries as aligned columns (plain lines for long pages); a footer on stderr.
+
+    ``total`` counts the entries the filters keep (all of them when ``filtered`` is False).
+    """
     if not entries:
-        notice("no entries" + (" match these filters" if total else " yet: add some with 'kb ingest' or 'kb add'"))
+        if total:
+            noun = "entry" if total == 1 else "entries"
+            notice(f"nothing at offset {offset}: " + (f"{total} {noun} match these filters" if filtered
+                                                     else f"there {'is' if total == 1 else 'are'} {total} {noun}"))
+        elif filtered:
+            notice("no entries match these filters")
+        else:
+            notice("no entries yet: add some with 'kb ingest' or 'kb add'")
         return
     if len(entries) > _TABLE_MAX_ROWS:
         entry_lines(entries)
@@ -220,8 +230,9 @@ def entry_table(entries: list[Entry], *, total: int, offset: int = 0) -> None:
         ]
         out = console()
         out.print(_columns(_ENTRY_COLUMNS, rows, out.width), no_wrap=True, overflow="ellipsis")
-    if offset + len(entries) < total or offset:
-        notice(f"showing {offset + 1}-{offset + len(entries)} of {total} entries (--limit/--offset for more)")
+    end = offset + len(entries)
+    if end < total or offset:
+        notice(f"showing {offset + 1}-{end} of {total} entries" + (" (--limit/--offset for more)" if end < total else ""))
 
 
 # The columns of `kb list`: (header, style, share of the room when the console is too narrow).

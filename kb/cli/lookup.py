@@ -70,7 +70,7 @@ def search(
 
     kb = open_kb(db)
     result = kb.search(" ".join(query), category=category, expert=expert, tag=tag,
-                       limit=limit or 10, offset=offset, latest=latest)
+                       limit=limit, offset=offset, latest=latest)
     out = output_format(fmt, as_json)
     if out == "table":
         render.search_results(result, offset=offset)
@@ -111,12 +111,16 @@ def list_entries(
         return
     entries = kb.list(category=category, expert=expert, tag=tag, sort=sort.value, descending=desc,
                       limit=limit or None, offset=offset)
+    filters = {"category": category, "expert": expert, "tag": tag}
+    filtered = any(filters.values())
     if out == "table":
-        render.entry_table(entries, total=kb.count(), offset=offset)
+        render.entry_table(entries, total=kb.count(**filters), offset=offset, filtered=filtered)
     else:
         render.emit_entries(entries, out)
-    if not entries and (category or expert or tag):
-        raise typer.Exit(code=1)  # a filter matched nothing; an empty store is not an error
+    if not entries and filtered and not kb.count(**filters):
+        # A filter matched nothing. An empty store, or an offset past the last of the
+        # entries a filter keeps, is not an error (the footer says what there is).
+        raise typer.Exit(code=1)
 
 
 def show(
@@ -165,7 +169,7 @@ def experts(
     kb = open_kb(db)
     out = output_format(fmt, as_json)
     if name is None:
-        render.expert_counts(kb.experts(), out)
+        render.expert_counts(kb.experts()[: limit or None], out)
         return
     summary = kb.expert(name)
     answers = kb.list(expert=summary.name, limit=limit or None)
