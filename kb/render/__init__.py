@@ -8,7 +8,6 @@ characters and escape sequences become visible symbols) and handed to Rich only 
 from __future__ import annotations
 
 import os
-import re
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -32,55 +31,10 @@ from kb.emit import (  # noqa: F401  (re-exported: one module for every output)
     hit_extras,
     write_bytes,
 )
+from kb.render.columns import aligned
+from kb.render.text import clean, highlighted
 
 FORMATS = ("table", "json", "jsonl", "csv", "ids")
-
-# C0 controls but tab and newline, DEL, C1 controls; and the bidirectional overrides and
-# isolates that can make text display in a different order from the one it has.
-_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-
-
-def _visible(match: re.Match[str]) -> str:
-    ch = match.group()
-    code = ord(ch)
-    if code < 0x20:
-        return chr(0x2400 + code)  # the Unicode "control picture": ESC shows as ␛
-    if code == 0x7F:
-        return "\u2421"
-    return "\ufffd"
-
-
-def clean(text: str | None) -> str:
-    """Return text safe for a terminal: escape sequences and controls made visible."""
-    if not text:
-        return ""
-    text = text.replace("\r\n", "\n").replace("\t", "    ")
-    return _UNSAFE.sub(_visible, text)
-
-
-def highlighted(text: str, spans: Sequence[tuple[int, int]], style: str = "bold yellow") -> Text:
-    """Return plain text on one line (runs of white space folded) with the given spans styled."""
-    from rich.text import Text
-
-    pieces: list[tuple[str, str | None]] = []
-    pos = 0
-    for start, end in spans:
-        pieces += [(text[pos:start], None), (text[start:end], style)]
-        pos = end
-    pieces.append((text[pos:], None))
-    out = Text()
-    space = False
-    for part, part_style in pieces:
-        if not part:
-            continue
-        space = space or part[0].isspace()
-        words = part.split()
-        if words:
-            if space and out:
-                out.append(" ")
-            out.append(clean(" ".join(words)), style=part_style)
-            space = part[-1].isspace()
-    return out
 
 
 # -- consoles --------------------------------------------------------------------------
@@ -229,7 +183,7 @@ def entry_table(entries: list[Entry], *, total: int, offset: int = 0, filtered: 
             for e in entries
         ]
         out = console()
-        out.print(_columns(_ENTRY_COLUMNS, rows, out.width), no_wrap=True, overflow="ellipsis")
+        out.print(aligned(_ENTRY_COLUMNS, rows, out.width), no_wrap=True, overflow="ellipsis")
     end = offset + len(entries)
     if end < total or offset:
         notice(f"showing {offset + 1}-{end} of {total} entries" + (" (--limit/--offset for more)" if end < total else ""))
@@ -239,69 +193,8 @@ def entry_table(entries: list[Entry], *, total: int, offset: int = 0, filtered: 
 # A share of 0 marks a column that is never cut (the id, right-aligned, and the date).
 _ENTRY_COLUMNS = (("id", "cyan", 0), ("title", None, 3), ("category", "magenta", 1), ("expert", "dim", 1),
                   ("updated", "dim", 0))
-_GAP = "  "
-
-
 def _one_line(text: str | None) -> str:
     return clean(text).replace("\n", " ")
-
-
-def _columns(columns: Sequence[tuple[str, str | None, int]], rows: Sequence[tuple[str, ...]], width: int) -> Text:
-    """Lay rows of cleaned cells out as aligned columns under a bold header, as one Text.
-
-    Cheaper than a rich.table.Table for a page of rows (importing rich.table alone costs
-    ~5 ms). Columns keep their natural width when they fit; otherwise the columns with a
-    share shrink, in proportion, and their cells end with an ellipsis. The first column
-    is right-aligned.
-    """
-    from rich.cells import cell_len
-    from rich.text import Text
-
-    table = [tuple(name for name, _, _ in columns), *rows]
-    widths = [max(cell_len(row[i]) for row in table) for i in range(len(columns))]
-    room = width - len(_GAP) * (len(columns) - 1) - sum(w for w, (_, _, share) in zip(widths, columns) if not share)
-    widths = _share(widths, [share for _, _, share in columns], room)
-    last = len(columns) - 1
-    lines = []
-    for n, row in enumerate(table):
-        line = Text(style="bold" if n == 0 else "")
-        for i, (cell, (_, style, _), w) in enumerate(zip(row, columns, widths)):
-            if i:
-                line.append(_GAP)
-            if i == 0:
-                line.append(cell.rjust(w), style=None if n == 0 else style)
-                continue
-            part = Text(cell, style=(style or "") if n else "")
-            part.truncate(w, overflow="ellipsis", pad=i < last)
-            line.append_text(part)
-        lines.append(line)
-    return Text("\n").join(lines)
-
-
-def _share(widths: list[int], shares: list[int], room: int) -> list[int]:
-    """Fit the columns with a share into ``room`` cells, in proportion to their shares.
-
-    A column that needs less than its part keeps its natural width and leaves the rest to
-    the others. Every shrinking column keeps at least one cell.
-    """
-    flexible = [i for i, share in enumerate(shares) if share]
-    if sum(widths[i] for i in flexible) <= room:
-        return widths
-    out = list(widths)
-    pending = sorted(flexible, key=lambda i: widths[i] / shares[i])
-    while pending:
-        unit = max(room, 0) / sum(shares[i] for i in pending)
-        i = pending[0]
-        if widths[i] <= unit * shares[i]:
-            pending.pop(0)
-            room -= widths[i]
-            continue
-        for i in pending:  # no column left that fits its part: all shrink
-            out[i] = max(1, int(unit * shares[i]))
-        widest = max(pending, key=lambda i: shares[i])
-        out[widest] += max(0, room - sum(out[i] for i in pending))  # the cells rounding left over
-        break
-    return out
 
 
 def entry_lines(entries: Iterable[Entry]) -> None:
