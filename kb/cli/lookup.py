@@ -17,8 +17,12 @@ from kb.cli.options import (
     LimitOption,
     OffsetOption,
     OutputFormat,
+    RecordFormat,
+    RecordFormatOption,
+    given,
     open_kb,
     output_format,
+    refuse,
 )
 
 CategoryFilter = Annotated[
@@ -101,6 +105,8 @@ def list_entries(
     """
     from kb import render
 
+    if what is not Listing.entries:
+        _refuse_entry_options(what.value)
     kb = open_kb(db)
     out = output_format(fmt, as_json)
     if what is Listing.categories:
@@ -123,6 +129,18 @@ def list_entries(
         raise typer.Exit(code=1)
 
 
+# `kb list categories` (experts, tags) prints every name with its count: these options
+# choose entries and would be silently ignored.
+_ENTRY_OPTIONS = {"category": "--category", "expert": "--expert", "tag": "--tag", "sort": "--sort",
+                  "desc": "--desc", "limit": "--limit", "offset": "--offset"}
+
+
+def _refuse_entry_options(listing: str) -> None:
+    for name, option in _ENTRY_OPTIONS.items():
+        if given(name):
+            refuse(option, f"{option} applies to entries; 'kb list {listing}' lists every one of them with its count")
+
+
 def show(
     refs: Annotated[list[str], typer.Argument(help="Entry ids, or unique prefixes of uids.", autocompletion=complete_ids)],
     raw: Annotated[bool, typer.Option("--raw", help="Print the original text the entry was read from.")] = False,
@@ -138,6 +156,8 @@ def show(
     """
     from kb import render
 
+    if raw and (given("fmt") or as_json):
+        refuse("--raw", "--raw prints the original text as it was read; it has no --format or --json")
     kb = open_kb(db)
     entries = [kb.get(ref) for ref in refs]
     out = output_format(fmt, as_json)
@@ -189,7 +209,7 @@ def reindex(db: DbOption = None) -> None:
     render.notice(f"indexed {count} entries into {kb.index_path}")
 
 
-def path(fmt: FormatOption = OutputFormat.table, as_json: JsonOption = False, db: DbOption = None) -> None:
+def path(fmt: RecordFormatOption = RecordFormat.table, as_json: JsonOption = False, db: DbOption = None) -> None:
     """Say where the store and its index live, with their sizes and entry counts.
 
     Example: kb path ; kb --db other.json path --json

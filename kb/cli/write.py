@@ -13,7 +13,17 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 import typer
 
 from kb.cli.complete import complete_categories, complete_experts, complete_ids
-from kb.cli.options import DbOption, FormatOption, JsonOption, OutputFormat, interactive, open_kb, output_format
+from kb.cli.options import (
+    DbOption,
+    FormatOption,
+    JsonOption,
+    OutputFormat,
+    ReportFormat,
+    ReportFormatOption,
+    interactive,
+    open_kb,
+    output_format,
+)
 
 if TYPE_CHECKING:
     from kb.errors import KbError
@@ -263,7 +273,7 @@ def export(
 # -- stats ----------------------------------------------------------------------------
 
 
-def stats(fmt: FormatOption = OutputFormat.table, as_json: JsonOption = False, db: DbOption = None) -> None:
+def stats(fmt: ReportFormatOption = ReportFormat.table, as_json: JsonOption = False, db: DbOption = None) -> None:
     """Count entries, categories, experts and sources; show file sizes and the top categories.
 
     Example: kb stats --format json
@@ -274,7 +284,5 @@ def stats(fmt: FormatOption = OutputFormat.table, as_json: JsonOption = False, d
     out = output_format(fmt, as_json)
     if out == "table":
         render.stats_table(summary)
-    elif out == "json":
-        render.emit_json(summary.to_dict())
     else:
-        raise typer.BadParameter("stats prints a table or json", param_hint="--format")
+        render.emit_json(summary.to_dict())

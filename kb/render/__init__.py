@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 from kb.emit import (  # noqa: F401  (re-exported: one module for every output)
     emit_entries,
     emit_json,
+    emit_names,
     emit_records,
     entry_record,
     hit_extras,
@@ -336,6 +337,9 @@ def counts(rows: list[tuple[str, int]], label: str, fmt: str) -> None:
     from rich.table import Table
     from rich.text import Text
 
+    if fmt == "ids":  # a name is what identifies a category or a tag
+        emit_names(name for name, _ in rows)
+        return
     if fmt != "table":
         emit_records([{label: name, "count": n} for name, n in rows], fmt, columns=(label, "count"))
         return
@@ -358,17 +362,30 @@ def _expert_record(summary: ExpertSummary) -> dict[str, Any]:
     }
 
 
+_EXPERT_COLUMNS = ("name", "count", "categories", *(key for key, _ in _CARD_SECTIONS))
+
+
+def _expert_row(summary: ExpertSummary) -> dict[str, Any]:
+    """An expert as one flat CSV row: counts, categories joined with '; ', the bio's sections."""
+    row: dict[str, Any] = {"name": summary.name, "count": summary.count,
+                           "categories": "; ".join(c for c, _ in summary.categories)}
+    row.update({key: getattr(summary.profile, key, None) for key, _ in _CARD_SECTIONS})
+    return row
+
+
 def expert_counts(summaries: list[ExpertSummary], fmt: str) -> None:
     """Print every expert with answer counts and categories."""
     from rich.table import Table
     from rich.text import Text
 
+    if fmt == "ids":
+        emit_names(s.name for s in summaries)
+        return
+    if fmt == "csv":
+        emit_records([_expert_row(s) for s in summaries], "csv", columns=_EXPERT_COLUMNS)
+        return
     if fmt != "table":
-        records = [_expert_record(s) for s in summaries]
-        if fmt == "csv":
-            records = [{"name": r["name"], "count": r["count"],
-                        "categories": "; ".join(c["category"] for c in r["categories"])} for r in records]
-        emit_records(records, fmt if fmt != "ids" else "csv", columns=("name", "count", "categories"))
+        emit_records([_expert_record(s) for s in summaries], fmt)
         return
     table = Table(box=None, header_style="bold", pad_edge=False)
     table.add_column("expert", style="bold")
@@ -386,10 +403,16 @@ def expert_profile(summary: ExpertSummary, answers: list[Entry], fmt: str) -> No
     """Print one expert's profile, where they answer, and their answers."""
     from rich.text import Text
 
+    if fmt == "csv":  # the flat form: the expert as one row
+        emit_records([_expert_row(summary)], fmt, columns=_EXPERT_COLUMNS)
+        return
+    if fmt == "ids":  # their answers' ids
+        emit_entries(answers, fmt)
+        return
     if fmt != "table":
         record = _expert_record(summary)
         record["answers"] = [entry_record(e) for e in answers]
-        emit_json(record) if fmt == "json" else emit_records([record], "jsonl" if fmt == "jsonl" else fmt)
+        emit_json(record) if fmt == "json" else emit_records([record], fmt)
         return
     out = console()
     out.print(expert_card(summary.profile))
