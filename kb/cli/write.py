@@ -44,8 +44,9 @@ YesOption = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for con
 
 
 def add(
-    question: Annotated[Optional[str], typer.Option("--question", "-q", help="The question.")] = None,
-    answer: Annotated[Optional[str], typer.Option("--answer", "-a", help="The answer.")] = None,
+    # -Q, not -q: -q is --quiet (ingest), as in most Unix tools.
+    question: Annotated[Optional[str], typer.Option("--question", "-Q", help="The question.")] = None,
+    answer: Annotated[Optional[str], typer.Option("--answer", "-a", "-A", help="The answer.")] = None,
     title: Annotated[Optional[str], typer.Option("--title", help="A short title.")] = None,
     category: CategoryOption = None,
     expert: ExpertOption = None,

@@ -30,7 +30,7 @@ _added: dict[str, int] = {}
 
 
 def _add_args(fmt: str, kb: KnowledgeBase) -> list[str]:
-    return ["-q", f"A question written as {fmt}?", "-a", "An answer."]
+    return ["-Q", f"A question written as {fmt}?", "-a", "An answer."]
 
 
 def _remove_args(fmt: str, kb: KnowledgeBase) -> list[str]:
@@ -140,7 +140,7 @@ def test_every_input_format_reads_its_sample(cli) -> None:
     choices = set(INPUT_FORMATS)
     assert choices == set(INPUT_SAMPLES)
     for fmt, name in INPUT_SAMPLES.items():
-        for flag in ("--format",):
+        for flag in ("--format", "-F", "-f"):
             result = cli("ingest", "--dry-run", "--json", flag, fmt, str(DATA / name))
             assert result.exit_code == 0, (fmt, result.stderr)
             assert json.loads(result.stdout)["counts"]["added"] >= 1
