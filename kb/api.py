@@ -516,6 +516,10 @@ class KnowledgeBase:
     def categories(self) -> builtins.list[tuple[str, int]]:
         return self._read(lambda i: i.categories())
 
+    def tags(self) -> builtins.list[tuple[str, int]]:
+        """Every tag with how many entries carry it, most first."""
+        return self._read(lambda i: i.tags())
+
     def experts(self) -> builtins.list[ExpertSummary]:
         return self._read(lambda i: i.experts())
 

@@ -49,6 +49,7 @@ class Listing(str, Enum):
     entries = "entries"
     categories = "categories"
     experts = "experts"
+    tags = "tags"
 
 
 def search(
@@ -87,7 +88,7 @@ def search(
 
 
 def list_entries(
-    what: Annotated[Listing, typer.Argument(help="entries, or categories / experts with their counts.")] = Listing.entries,
+    what: Annotated[Listing, typer.Argument(help="entries, or categories / experts / tags with their counts.")] = Listing.entries,
     category: CategoryFilter = None,
     expert: ExpertFilter = None,
     tag: TagFilter = None,
@@ -99,9 +100,10 @@ def list_entries(
     as_json: JsonOption = False,
     db: DbOption = None,
 ) -> None:
-    """List entries (or categories, or experts), a page at a time. Exit 1 when a filter matches nothing.
+    """List entries (or categories, experts or tags, with their counts), a page at a time.
+    Exit 1 when a filter matches nothing.
 
-    Examples: kb list --category Oncology --sort date --desc ; kb list categories
+    Examples: kb list --category Oncology --sort date --desc ; kb list categories ; kb list tags
     """
     from kb import render
 
@@ -111,6 +113,9 @@ def list_entries(
     out = output_format(fmt, as_json)
     if what is Listing.categories:
         render.counts(kb.categories(), "category", out)
+        return
+    if what is Listing.tags:
+        render.counts(kb.tags(), "tag", out)
         return
     if what is Listing.experts:
         render.expert_counts(kb.experts(), out)

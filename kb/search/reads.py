@@ -106,6 +106,11 @@ class Reads(IndexBase):
                 " GROUP BY category ORDER BY n DESC, category COLLATE NOCASE"
             )]
 
+    def tags(self) -> builtins.list[tuple[str, int]]:
+        """Return each tag with its entry count, most entries first (tags ignore case)."""
+        with self._errors("listing tags"):
+            return [tuple(r) for r in self.conn.execute(sql.tag_counts())]
+
     def experts(self) -> builtins.list[ExpertSummary]:
         """Return every expert with answer counts and categories, most answers first."""
         with self._errors("listing experts"):

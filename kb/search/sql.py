@@ -79,6 +79,11 @@ def count_entries(where: Filters) -> tuple[str, list[Any]]:
     return f"SELECT count(*) FROM entries e {where.where()}", list(where.params)
 
 
+def tag_counts() -> str:
+    """Every tag with the number of entries that carry it, most first."""
+    return "SELECT tag, count(*) AS n FROM entry_tags GROUP BY tag ORDER BY n DESC, tag"
+
+
 def browse(where: Filters, exclude: str | None, latest: bool, limit: int,
            offset: int) -> tuple[tuple[str, list[Any]], tuple[str, list[Any]]]:
     """The count and the page of a query of filters only, minus entries matching ``exclude``.

@@ -86,3 +86,19 @@ def test_search_with_an_empty_query_is_a_usage_error(samples: Path, cli, query: 
     assert result.exit_code == 2
     assert "Traceback" not in result.stderr
     assert len(_notes(result)) <= 2, result.stderr
+
+
+# -- kb list tags ------------------------------------------------------------------------
+
+
+def test_list_tags_counts_entries_per_tag(samples: Path, cli) -> None:
+    result = cli("list", "tags", "--json")
+    assert result.exit_code == 0, result.stderr
+    rows = json.loads(result.stdout)
+    counts = {r["tag"]: r["count"] for r in rows}
+    assert counts["t"] == 20 and counts["diy"] == 4
+    assert [r["count"] for r in rows] == sorted((r["count"] for r in rows), reverse=True)
+    table = cli("list", "tags")
+    assert table.stdout.splitlines()[0].split() == ["tag", "entries"]
+    assert any(line.split() == ["diy", "4"] for line in table.stdout.splitlines())
+    assert cli("list", "tags", "--format", "ids").stdout.splitlines()[:1] == ["t"]

@@ -39,7 +39,7 @@ def _remove_args(fmt: str, kb: KnowledgeBase) -> list[str]:
 
 
 CALLS: dict[str, list[list[str] | Callable[[str, KnowledgeBase], list[str]]]] = {
-    "list": [[], ["categories"], ["experts"], ["-c", "Home"]],
+    "list": [[], ["categories"], ["experts"], ["tags"], ["-c", "Home"]],
     "search": [["water"], ["category:Home"]],
     "show": [["1"], ["1", "2"]],
     "experts": [[], ["higby"]],
@@ -170,7 +170,7 @@ LISTING_OPTIONS = [["--category", "Home"], ["--expert", "higby"], ["--tag", "diy
                    ["--desc"], ["--limit", "2"], ["--offset", "1"]]
 
 
-@pytest.mark.parametrize("listing", ["categories", "experts"])
+@pytest.mark.parametrize("listing", ["categories", "experts", "tags"])
 @pytest.mark.parametrize("option", LISTING_OPTIONS, ids=lambda o: " ".join(o))
 def test_list_of_names_honours_or_refuses_every_option(samples: KnowledgeBase, cli, listing: str,
                                                        option: list[str]) -> None:
