@@ -35,6 +35,9 @@ class _Group(TyperGroup):
 
             render.error(str(exc), exc.hint)
             raise typer.Exit(code=exc.exit_code) from None
+        except BrokenPipeError:
+            # Caught here, or Click would exit 1 ("not found") on EPIPE.
+            _end_on_closed_pipe()
 
     def _main_shell_completion(self, ctx_args, prog_name, complete_var=None):
         if any(key.endswith("_COMPLETE") for key in os.environ):
@@ -135,6 +138,18 @@ def command_run(argv: list[str]) -> str | None:
     return None
 
 
+def _end_on_closed_pipe() -> None:
+    """The reader (`head`, say) went away: it has what it asked for, so end quietly with 0.
+
+    Not 141 (SIGPIPE's status): under `set -o pipefail` that fails a script that only
+    wanted the first lines. stdout is pointed at /dev/null so the flush at exit cannot
+    fail again.
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    sys.exit(0)
+
+
 def run() -> None:
     """Console-script entry point: run the app, ending quietly on a closed pipe."""
     name = command_run(sys.argv)
@@ -145,10 +160,7 @@ def run() -> None:
         finally:
             sys.stdout.flush()
     except BrokenPipeError:
-        # The reader (e.g. `head`) went away: stop quietly, like other Unix tools.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        sys.exit(141)
+        _end_on_closed_pipe()
     except KeyboardInterrupt:
         sys.stderr.write("Interrupted\n")
         sys.exit(130)

@@ -43,10 +43,8 @@ FORMATS = ("table", "json", "jsonl", "csv", "ids")
 
 def console(*, stderr: bool = False) -> Console:
     """A Console for stdout or stderr: colour only on a terminal and without NO_COLOR."""
-    from rich.console import Console
-
     stream = sys.stderr if stderr else sys.stdout
-    return Console(
+    return _console_class()(
         file=stream,
         highlight=False,
         markup=False,
@@ -54,6 +52,27 @@ def console(*, stderr: bool = False) -> Console:
         no_color=bool(os.environ.get("NO_COLOR")),
         soft_wrap=False,
     )
+
+
+_CONSOLE: type | None = None
+
+
+def _console_class() -> type:
+    """Rich's Console, except that a closed pipe raises BrokenPipeError.
+
+    Rich's own handler exits 1, the code for "nothing found"; the cli ends with 0.
+    """
+    global _CONSOLE
+    if _CONSOLE is None:
+        from rich.console import Console
+
+        class _Console(Console):
+            def on_broken_pipe(self) -> None:
+                self.quiet = True
+                raise BrokenPipeError
+
+        _CONSOLE = _Console
+    return _CONSOLE
 
 
 def error(message: str, hint: str | None = None) -> None:
