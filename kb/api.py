@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from kb import config
-from kb.entries import duplicate_error, entry_from_fields, normalise, validate, with_fields
+from kb.entries import duplicate_error, entry_from_fields, fold_categories, normalise, validate, with_fields
 from kb.errors import InvalidEntry, NotFound, SearchIndexError, StoreBusy, StoreError
 from kb.models import Entry, now_iso
 from kb.paths import default_db_path, file_size, index_path_for, store_signature
@@ -515,6 +515,17 @@ class KnowledgeBase:
 
     def categories(self) -> builtins.list[tuple[str, int]]:
         return self._read(lambda i: i.categories())
+
+    def fold_categories(self, entries: Iterable[Entry]) -> builtins.list[Entry]:
+        """Return the entries with each category spelt as a stored one that differs only in case.
+
+        `gard` becomes `GARD` when the store has `GARD`, so that typing a category in
+        another case does not start a second one beside it.
+        """
+        entries = builtins.list(entries)
+        if not any(e.category for e in entries):
+            return entries
+        return fold_categories(entries, [name for name, _ in self.categories()])
 
     def tags(self) -> builtins.list[tuple[str, int]]:
         """Every tag with how many entries carry it, most first."""

@@ -37,12 +37,14 @@ def finish(child) -> int:
 
 def test_add_prompts_for_what_is_missing(kb_db: Path) -> None:
     child = spawn("add", "--tag", "roses")
-    child.expect_exact("Question: ")
-    child.sendline("")  # empty: asked again
-    child.expect_exact("Question: ")
+    child.expect_exact("Question (end with Ctrl-D or two empty lines):")
+    child.sendeof()  # empty: asked again
+    child.expect_exact("Question (end with Ctrl-D or two empty lines):")
     child.sendline("How deep should I plant roses?")
-    child.expect_exact("Answer: ")
+    child.sendeof()
+    child.expect_exact("Answer (end with Ctrl-D or two empty lines):")
     child.sendline("About 5 cm below the graft.")
+    child.sendeof()
     child.expect_exact("Title (optional): ")
     child.sendline("")
     child.expect_exact("Category (optional): ")
@@ -56,8 +58,9 @@ def test_add_prompts_for_what_is_missing(kb_db: Path) -> None:
 
 def test_add_asks_only_for_missing_fields(kb_db: Path) -> None:
     child = spawn("add", "-Q", "Given?", "--title", "T", "--category", "C")
-    child.expect_exact("Answer: ")
+    child.expect_exact("Answer (end with Ctrl-D or two empty lines):")
     child.sendline("Prompted.")
+    child.sendeof()
     assert finish(child) == 0
     assert KnowledgeBase.open(kb_db).get(1).answer == "Prompted."
 
