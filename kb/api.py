@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from kb import config
-from kb.entries import duplicate_error, entry_from_fields, normalise, validate, with_fields
+from kb.entries import duplicate_error, entry_from_fields, fold_categories, normalise, validate, with_fields
 from kb.errors import InvalidEntry, NotFound, SearchIndexError, StoreBusy, StoreError
 from kb.models import Entry, now_iso
 from kb.paths import default_db_path, file_size, index_path_for, store_signature
@@ -46,6 +46,9 @@ class KnowledgeBase:
         self.on_rebuild: Callable[[int], Callable[[int], None] | None] | None = None
         # Called when a read is served from an index another process is still updating.
         self.on_stale: Callable[[], None] | None = None
+        # Called when the index cannot be written (read-only media) and is missing or out
+        # of date, so reads are served from a temporary index built from the store.
+        self.on_temporary_index: Callable[[], None] | None = None
 
     @classmethod
     def open(cls, path: str | os.PathLike[str] | None = None, **kwargs: Any) -> KnowledgeBase:
@@ -80,8 +83,54 @@ class KnowledgeBase:
         if self._index is None:
             from kb.search.index import SearchIndex
 
-            self._index = SearchIndex(self.index_path)
+            if self._index_writable():
+                self._index = SearchIndex(self.index_path)
+            else:
+                self._index = self._read_only_index()
         return self._index
+
+    def _index_writable(self) -> bool:
+        """Whether the index file (or, while it is missing, its folder) can be written.
+
+        os.access also answers False on a read-only mount, for root too.
+        """
+        path = self.index_path
+        if path.exists():
+            return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
+        return not path.parent.exists() or os.access(path.parent, os.W_OK)
+
+    def _read_only_index(self) -> SearchIndex:
+        """Open the index without writing to it, or build a temporary one if it is unusable."""
+        from kb.search.index import SearchIndex
+
+        if self.index_path.exists():
+            try:
+                index = SearchIndex(self.index_path, read_only=True)
+                if index.signature == self._signature():
+                    return index
+                index.close()
+            except SearchIndexError:
+                pass
+        return self._temporary_index()
+
+    def _temporary_index(self) -> SearchIndex:
+        """Build an index in memory from the store, for a store kb may read but not write.
+
+        Nothing can write such a store, so no lock is taken (it could not be created).
+        """
+        from kb.search.index import SearchIndex
+
+        if self.on_temporary_index is not None:
+            self.on_temporary_index()
+        index = SearchIndex(self.index_path, in_memory=True)
+        store = self.store
+        signature = store.signature()
+        if signature == "missing":
+            index.rebuild([], signature)
+        else:
+            index.rebuild(store.iter_entries(), signature)
+            index.set_last_id(store.last_id())
+        return index
 
     @property
     def index(self) -> SearchIndex:
@@ -95,6 +144,10 @@ class KnowledgeBase:
 
     def _renewed_index(self) -> SearchIndex:
         """Throw a damaged index away and rebuild it from the store (it is derived data)."""
+        if self._index is not None and (self._index.read_only or self._index.in_memory):
+            self._index.close()
+            self._index = self._temporary_index()
+            return self._index
         with self.store.locked():
             self._open_index().reset()
             self.rebuild_index()
@@ -124,7 +177,11 @@ class KnowledgeBase:
 
     def _current_index(self) -> SearchIndex:
         index = self._open_index()
+        if index.in_memory:
+            return index
         if index.signature != self._signature():
+            if index.read_only:
+                return self._renewed_index()
             try:
                 with self.store.locked(timeout=min(READ_WAIT, self.store.lock_timeout)):
                     # Another process may have rebuilt it while we waited for the lock.
@@ -470,14 +527,30 @@ class KnowledgeBase:
         return self._read(lambda i: i.list(category=category, expert=expert, tag=tag, sort=sort,
                                            descending=descending, limit=limit, offset=offset))
 
-    def count(self) -> int:
-        return self._read(lambda i: i.count())
+    def count(self, *, category: str | None = None, expert: str | None = None, tag: str | None = None) -> int:
+        """Count the entries, or those that ``category``/``expert``/``tag`` keep (as in ``list``)."""
+        return self._read(lambda i: i.count(category=category, expert=expert, tag=tag))
 
     def related(self, ref: int | str, limit: int = 5) -> builtins.list[Hit]:
         return self._read(lambda i: i.related(ref, limit=limit))
 
     def categories(self) -> builtins.list[tuple[str, int]]:
         return self._read(lambda i: i.categories())
+
+    def fold_categories(self, entries: Iterable[Entry]) -> builtins.list[Entry]:
+        """Return the entries with each category spelt as a stored one that differs only in case.
+
+        `gard` becomes `GARD` when the store has `GARD`, so that typing a category in
+        another case does not start a second one beside it.
+        """
+        entries = builtins.list(entries)
+        if not any(e.category for e in entries):
+            return entries
+        return fold_categories(entries, [name for name, _ in self.categories()])
+
+    def tags(self) -> builtins.list[tuple[str, int]]:
+        """Every tag with how many entries carry it, most first."""
+        return self._read(lambda i: i.tags())
 
     def experts(self) -> builtins.list[ExpertSummary]:
         return self._read(lambda i: i.experts())

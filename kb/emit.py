@@ -59,6 +59,12 @@ def emit_records(records: Sequence[dict[str, Any]], fmt: str, *, columns: Sequen
         raise ValueError(f"unknown output format {fmt!r}")
 
 
+def emit_names(names: Iterable[str]) -> None:
+    """Print names one per line (``--format ids`` of categories, tags and experts); a line
+    break inside a name would split it, so it is shown as a space."""
+    sys.stdout.write("".join(" ".join(name.splitlines()) + "\n" for name in names))
+
+
 def _csv_cell(value: Any) -> str:
     if value is None:
         return ""

@@ -91,6 +91,13 @@ def normalise(entry: Entry) -> None:
     entry.refresh_uid()
 
 
+def fold_categories(entries: Iterable[Entry], known: Iterable[str]) -> list[Entry]:
+    """Spell each entry's category as the ``known`` name it matches but for case."""
+    spelling = {name.casefold(): name for name in known}
+    return [replace(e, category=spelling.get(e.category.casefold(), e.category)) if e.category else e
+            for e in entries]
+
+
 def missing_fields(entry: Entry) -> list[str]:
     """Return the required fields ``entry`` lacks: "question", "answer", both or none."""
     return [name for name in ("question", "answer") if not getattr(entry, name).strip()]

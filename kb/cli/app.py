@@ -24,7 +24,8 @@ from kb.errors import KbError
 
 
 class _Group(TyperGroup):
-    """Maps every KbError raised by a command to a one-line message and its exit code."""
+    """Maps every KbError raised by a command to a one-line message and its exit code,
+    and has bash completions quoted as shell words."""
 
     def invoke(self, ctx):
         try:
@@ -34,6 +35,16 @@ class _Group(TyperGroup):
 
             render.error(str(exc), exc.hint)
             raise typer.Exit(code=exc.exit_code) from None
+        except BrokenPipeError:
+            # Caught here, or Click would exit 1 ("not found") on EPIPE.
+            _end_on_closed_pipe()
+
+    def _main_shell_completion(self, ctx_args, prog_name, complete_var=None):
+        if any(key.endswith("_COMPLETE") for key in os.environ):
+            from kb.cli.complete import quote_bash_completions
+
+            quote_bash_completions()
+        return super()._main_shell_completion(ctx_args, prog_name, complete_var)
 
 
 class Command(NamedTuple):
@@ -128,6 +139,18 @@ def command_run(argv: list[str]) -> str | None:
     return None
 
 
+def _end_on_closed_pipe() -> None:
+    """The reader (`head`, say) went away: it has what it asked for, so end quietly with 0.
+
+    Not 141 (SIGPIPE's status): under `set -o pipefail` that fails a script that only
+    wanted the first lines. stdout is pointed at /dev/null so the flush at exit cannot
+    fail again.
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    sys.exit(0)
+
+
 def run() -> None:
     """Console-script entry point: run the app, ending quietly on a closed pipe."""
     name = command_run(sys.argv)
@@ -138,10 +161,7 @@ def run() -> None:
         finally:
             sys.stdout.flush()
     except BrokenPipeError:
-        # The reader (e.g. `head`) went away: stop quietly, like other Unix tools.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        sys.exit(141)
+        _end_on_closed_pipe()
     except KeyboardInterrupt:
         sys.stderr.write("Interrupted\n")
         sys.exit(130)

@@ -81,6 +81,27 @@ def _complete(ctx: Any, find: "Callable[[SearchIndex], list[tuple[str, str]]]") 
         return []
 
 
+def quote_bash_completions() -> None:
+    """Make bash insert completions as shell words: `'Oncology (General Cancer)'`.
+
+    bash puts COMPREPLY on the command line as it is, so a value with spaces splits and
+    a `(` is a syntax error; zsh and fish quote what they insert themselves. The quoting
+    happens when a value is written out, after Typer kept the values that start with
+    what was typed. (Typer registers its own classes on every run, so this is called
+    just before completing; the module is Typer's, pinned below 0.29 in pyproject.)
+    """
+    import shlex
+
+    from typer._click.shell_completion import add_completion_class
+    from typer._completion_classes import BashComplete
+
+    class _QuotingBashComplete(BashComplete):
+        def format_completion(self, item: Any) -> str:
+            return shlex.quote(item.value)
+
+    add_completion_class(_QuotingBashComplete, "bash")
+
+
 def _count(n: int, one: str, many: str) -> str:
     return f"{n} {one if n == 1 else many}"
 

@@ -17,7 +17,8 @@ def ingest(
     paths: Annotated[list[str], typer.Argument(help="Files, folders (read recursively), globs, or - for stdin.")],
     parser_format: Annotated[
         Optional[str],
-        typer.Option("--format", "-f", help="Read every input as this format instead of detecting it: "
+        # -F as in every other command; -f, this option's first short flag, still works.
+        typer.Option("--format", "-F", "-f", help="Read every input as this format instead of detecting it: "
                      "expert-page, qa, markdown, json, jsonl, csv."),
     ] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Parse and report, write nothing.")] = False,

@@ -17,8 +17,14 @@ from kb.cli.options import (
     LimitOption,
     OffsetOption,
     OutputFormat,
+    RecordFormat,
+    RecordFormatOption,
+    ReportFormat,
+    ReportFormatOption,
+    given,
     open_kb,
     output_format,
+    refuse,
 )
 
 CategoryFilter = Annotated[
@@ -41,15 +47,11 @@ class Sort(str, Enum):
     date = "date"
 
 
-class AskFormat(str, Enum):
-    table = "table"
-    json = "json"
-
-
 class Listing(str, Enum):
     entries = "entries"
     categories = "categories"
     experts = "experts"
+    tags = "tags"
 
 
 def search(
@@ -75,7 +77,7 @@ def search(
 
     kb = open_kb(db)
     result = kb.search(" ".join(query), category=category, expert=expert, tag=tag,
-                       limit=limit or 10, offset=offset, latest=latest)
+                       limit=limit, offset=offset, latest=latest)
     out = output_format(fmt, as_json)
     if out == "table":
         render.search_results(result, offset=offset)
@@ -94,8 +96,7 @@ def ask(
     tag: TagFilter = None,
     others: Annotated[int, typer.Option("--others", min=0, help="How many other answers to list under it.")] = 4,
     pager: Annotated[bool, typer.Option("--pager/--no-pager", help="Page a long answer on a terminal.")] = True,
-    fmt: Annotated[AskFormat, typer.Option("--format", "-F", help="Output format.", case_sensitive=False)] = (
-        AskFormat.table),
+    fmt: ReportFormatOption = ReportFormat.table,
     as_json: JsonOption = False,
     db: DbOption = None,
 ) -> None:
@@ -110,7 +111,7 @@ def ask(
 
     kb = open_kb(db)
     result = kb.ask(" ".join(question), category=category, expert=expert, tag=tag, others=others)
-    out = "json" if as_json else fmt.value
+    out = output_format(fmt, as_json)
     if not result.hits:
         render.search_notes(result)
         if out == "json":
@@ -126,7 +127,7 @@ def ask(
 
 
 def list_entries(
-    what: Annotated[Listing, typer.Argument(help="entries, or categories / experts with their counts.")] = Listing.entries,
+    what: Annotated[Listing, typer.Argument(help="entries, or categories / experts / tags with their counts.")] = Listing.entries,
     category: CategoryFilter = None,
     expert: ExpertFilter = None,
     tag: TagFilter = None,
@@ -138,28 +139,50 @@ def list_entries(
     as_json: JsonOption = False,
     db: DbOption = None,
 ) -> None:
-    """List entries (or categories, or experts), a page at a time. Exit 1 when a filter matches nothing.
+    """List entries (or categories, experts or tags, with their counts), a page at a time.
+    Exit 1 when a filter matches nothing.
 
-    Examples: kb list --category Oncology --sort date --desc ; kb list categories
+    Examples: kb list --category Oncology --sort date --desc ; kb list categories ; kb list tags
     """
     from kb import render
 
+    if what is not Listing.entries:
+        _refuse_entry_options(what.value)
     kb = open_kb(db)
     out = output_format(fmt, as_json)
     if what is Listing.categories:
         render.counts(kb.categories(), "category", out)
+        return
+    if what is Listing.tags:
+        render.counts(kb.tags(), "tag", out)
         return
     if what is Listing.experts:
         render.expert_counts(kb.experts(), out)
         return
     entries = kb.list(category=category, expert=expert, tag=tag, sort=sort.value, descending=desc,
                       limit=limit or None, offset=offset)
+    filters = {"category": category, "expert": expert, "tag": tag}
+    filtered = any(filters.values())
     if out == "table":
-        render.entry_table(entries, total=kb.count(), offset=offset)
+        render.entry_table(entries, total=kb.count(**filters), offset=offset, filtered=filtered)
     else:
         render.emit_entries(entries, out)
-    if not entries and (category or expert or tag):
-        raise typer.Exit(code=1)  # a filter matched nothing; an empty store is not an error
+    if not entries and filtered and not kb.count(**filters):
+        # A filter matched nothing. An empty store, or an offset past the last of the
+        # entries a filter keeps, is not an error (the footer says what there is).
+        raise typer.Exit(code=1)
+
+
+# `kb list categories` (experts, tags) prints every name with its count: these options
+# choose entries and would be silently ignored.
+_ENTRY_OPTIONS = {"category": "--category", "expert": "--expert", "tag": "--tag", "sort": "--sort",
+                  "desc": "--desc", "limit": "--limit", "offset": "--offset"}
+
+
+def _refuse_entry_options(listing: str) -> None:
+    for name, option in _ENTRY_OPTIONS.items():
+        if given(name):
+            refuse(option, f"{option} applies to entries; 'kb list {listing}' lists every one of them with its count")
 
 
 def show(
@@ -177,6 +200,8 @@ def show(
     """
     from kb import render
 
+    if raw and (given("fmt") or as_json):
+        refuse("--raw", "--raw prints the original text as it was read; it has no --format or --json")
     kb = open_kb(db)
     entries = [kb.get(ref) for ref in refs]
     out = output_format(fmt, as_json)
@@ -208,7 +233,7 @@ def experts(
     kb = open_kb(db)
     out = output_format(fmt, as_json)
     if name is None:
-        render.expert_counts(kb.experts(), out)
+        render.expert_counts(kb.experts()[: limit or None], out)
         return
     summary = kb.expert(name)
     answers = kb.list(expert=summary.name, limit=limit or None)
@@ -228,7 +253,7 @@ def reindex(db: DbOption = None) -> None:
     render.notice(f"indexed {count} entries into {kb.index_path}")
 
 
-def path(fmt: FormatOption = OutputFormat.table, as_json: JsonOption = False, db: DbOption = None) -> None:
+def path(fmt: RecordFormatOption = RecordFormat.table, as_json: JsonOption = False, db: DbOption = None) -> None:
     """Say where the store and its index live, with their sizes and entry counts.
 
     Example: kb path ; kb --db other.json path --json

@@ -23,11 +23,29 @@ if TYPE_CHECKING:
 
 
 class OutputFormat(str, Enum):
+    """Formats of commands that print records with an identifier (entries, names)."""
+
     table = "table"
     json = "json"
     jsonl = "jsonl"
     csv = "csv"
     ids = "ids"
+
+
+class RecordFormat(str, Enum):
+    """Formats of a command that prints one record with no identifier (`kb path`)."""
+
+    table = "table"
+    json = "json"
+    jsonl = "jsonl"
+    csv = "csv"
+
+
+class ReportFormat(str, Enum):
+    """Formats of a nested report that has no flat form (`kb stats`)."""
+
+    table = "table"
+    json = "json"
 
 
 DbOption = Annotated[
@@ -36,6 +54,12 @@ DbOption = Annotated[
 ]
 FormatOption = Annotated[
     OutputFormat, typer.Option("--format", "-F", help="Output format.", case_sensitive=False)
+]
+RecordFormatOption = Annotated[
+    RecordFormat, typer.Option("--format", "-F", help="Output format.", case_sensitive=False)
+]
+ReportFormatOption = Annotated[
+    ReportFormat, typer.Option("--format", "-F", help="Output format.", case_sensitive=False)
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Same as --format json.")]
 LimitOption = Annotated[int, typer.Option("--limit", "-n", min=0, help="Show at most this many (0: all).")]
@@ -47,8 +71,25 @@ OffsetOption = Annotated[int, typer.Option("--offset", min=0, help="Skip this ma
 root_options: dict[str, object] = {}
 
 
-def output_format(fmt: OutputFormat, as_json: bool) -> str:
-    """Resolve --format/--json into one format name."""
+def given(name: str) -> bool:
+    """Whether the running command's parameter ``name`` was given (command line or
+    environment), not left at its default."""
+    from typer._click.globals import get_current_context
+
+    ctx = get_current_context(silent=True)
+    source = ctx.get_parameter_source(name) if ctx is not None else None
+    return source is not None and source.name in ("COMMANDLINE", "ENVIRONMENT", "PROMPT")
+
+
+def refuse(option: str, why: str) -> None:
+    """Stop with a usage error (exit 2): ``option`` does not apply here."""
+    raise typer.BadParameter(why, param_hint=option)
+
+
+def output_format(fmt: Enum, as_json: bool) -> str:
+    """Resolve --format/--json into one format name; refuse the two disagreeing."""
+    if as_json and fmt.value != "json" and given("fmt"):
+        refuse("--format", f"--json and --format {fmt.value} ask for different formats: give one")
     return "json" if as_json else fmt.value
 
 
@@ -60,6 +101,7 @@ def open_kb(db: Optional[Path]) -> "KnowledgeBase":
     kb = KnowledgeBase.open(db if db is not None else root_db if isinstance(root_db, Path) else None)
     kb.on_rebuild = _rebuild_progress
     kb.on_stale = _stale_notice
+    kb.on_temporary_index = _temporary_index_notice
     # Closing the index's last connection checkpoints SQLite's write-ahead log into the
     # file and deletes it; left open until exit, the log stays as large as the last write.
     atexit.register(kb.close)
@@ -75,6 +117,12 @@ def _stale_notice() -> None:
     from kb import render
 
     render.notice("another kb process is writing to this store: results may miss its newest entries")
+
+
+def _temporary_index_notice() -> None:
+    from kb import render
+
+    render.notice("the search index is missing or out of date and cannot be written here: reading the store instead")
 
 
 def _rebuild_progress(total: int) -> "Callable[[int], None] | None":

@@ -6,6 +6,7 @@ stderr. Prompts and confirmations happen only when stdin is a terminal; otherwis
 is missing is an error, never a wait.
 """
 
+import sys
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Optional
@@ -13,7 +14,17 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 import typer
 
 from kb.cli.complete import complete_categories, complete_experts, complete_ids
-from kb.cli.options import DbOption, FormatOption, JsonOption, OutputFormat, interactive, open_kb, output_format
+from kb.cli.options import (
+    DbOption,
+    FormatOption,
+    JsonOption,
+    OutputFormat,
+    ReportFormat,
+    ReportFormatOption,
+    interactive,
+    open_kb,
+    output_format,
+)
 
 if TYPE_CHECKING:
     from kb.errors import KbError
@@ -34,8 +45,9 @@ YesOption = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for con
 
 
 def add(
-    question: Annotated[Optional[str], typer.Option("--question", "-q", help="The question.")] = None,
-    answer: Annotated[Optional[str], typer.Option("--answer", "-a", help="The answer.")] = None,
+    # -Q, not -q: -q is --quiet (ingest), as in most Unix tools.
+    question: Annotated[Optional[str], typer.Option("--question", "-Q", help="The question.")] = None,
+    answer: Annotated[Optional[str], typer.Option("--answer", "-a", "-A", help="The answer.")] = None,
     title: Annotated[Optional[str], typer.Option("--title", help="A short title.")] = None,
     category: CategoryOption = None,
     expert: ExpertOption = None,
@@ -67,7 +79,9 @@ def add(
             if interactive() and not no_input:
                 _prompt_missing(fields)
             entries = [_required(entry_from_fields(**fields))]
-    added, duplicates = open_kb(db).add_many(entries)
+    kb = open_kb(db)
+    entries = _known_categories(kb, entries)
+    added, duplicates = kb.add_many(entries)
     _print_entries(added, output_format(fmt, as_json), single=len(entries) == 1)
     _report_duplicates(duplicates)
 
@@ -101,12 +115,50 @@ def _prompt_missing(fields: dict) -> None:
     """
     if all((fields[name] or "").strip() for name in ("question", "answer")):
         return
-    for name in ("question", "answer"):
-        while not (fields[name] or "").strip():
-            fields[name] = typer.prompt(name.capitalize(), default="", show_default=False, err=True)
-    for name in ("title", "category"):
-        if fields[name] is None:
-            fields[name] = typer.prompt(f"{name.capitalize()} (optional)", default="", show_default=False, err=True)
+    try:
+        for name in ("question", "answer"):
+            while not (fields[name] or "").strip():
+                fields[name] = _prompt_lines(name.capitalize())
+        for name in ("title", "category"):
+            if fields[name] is None:
+                fields[name] = typer.prompt(f"{name.capitalize()} (optional)", default="", show_default=False,
+                                            err=True)
+    except (KeyboardInterrupt, typer.Abort):
+        # Ctrl-C: one line instead of Click's "Aborted!", and the shell's code for SIGINT.
+        from kb import render
+
+        sys.stderr.write("\n")
+        render.notice("interrupted: nothing was added")
+        raise typer.Exit(code=130) from None
+
+
+def _prompt_lines(label: str) -> str:
+    """Read a field of one or more lines on the terminal.
+
+    Ctrl-D, or two empty lines in a row, end it; one empty line stays in the text as a
+    paragraph break. Ctrl-D on an empty field counts as empty, and the field is asked again.
+    """
+    sys.stderr.write(f"{label} (end with Ctrl-D or two empty lines):\n")
+    sys.stderr.flush()
+    lines: list[str] = []
+    while True:
+        line = sys.stdin.readline()
+        if not line:  # Ctrl-D (a terminal's end of input is not for good: later reads go on)
+            break
+        lines.append(line.rstrip("\r\n"))
+        if len(lines) >= 2 and lines[-1] == lines[-2] == "":
+            break
+    return "\n".join(lines).strip()
+
+
+def _known_categories(kb, entries: "list[Entry]") -> "list[Entry]":
+    """Use a stored category's spelling for one typed in another case (`gard` for `GARD`)."""
+    from kb import render
+
+    folded = kb.fold_categories(entries)
+    for typed, stored in {(e.category, f.category) for e, f in zip(entries, folded) if e.category != f.category}:
+        render.notice(f"using the existing category {stored!r} for {typed!r}")
+    return folded
 
 
 def _required(entry: "Entry") -> "Entry":
@@ -263,7 +315,7 @@ def export(
 # -- stats ----------------------------------------------------------------------------
 
 
-def stats(fmt: FormatOption = OutputFormat.table, as_json: JsonOption = False, db: DbOption = None) -> None:
+def stats(fmt: ReportFormatOption = ReportFormat.table, as_json: JsonOption = False, db: DbOption = None) -> None:
     """Count entries, categories, experts and sources; show file sizes and the top categories.
 
     Example: kb stats --format json
@@ -274,7 +326,5 @@ def stats(fmt: FormatOption = OutputFormat.table, as_json: JsonOption = False, d
     out = output_format(fmt, as_json)
     if out == "table":
         render.stats_table(summary)
-    elif out == "json":
-        render.emit_json(summary.to_dict())
     else:
-        raise typer.BadParameter("stats prints a table or json", param_hint="--format")
+        render.emit_json(summary.to_dict())

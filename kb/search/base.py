@@ -51,8 +51,12 @@ def batches(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
 class IndexBase:
     """An open index file; see kb.search.index for the whole SearchIndex."""
 
-    def __init__(self, path: str | os.PathLike) -> None:
+    def __init__(self, path: str | os.PathLike, *, read_only: bool = False, in_memory: bool = False) -> None:
         self.path = Path(path)
+        # read_only: an index on media kb cannot write (never changed, never removed);
+        # in_memory: a temporary index built for this run only, named after ``path``.
+        self.read_only = read_only
+        self.in_memory = in_memory
         self._conn: sqlite3.Connection | None = None
         self._tokenizer_ready = False
         self._counter_ready = False
@@ -61,7 +65,7 @@ class IndexBase:
         try:
             self._open()
         except sqlite3.DatabaseError as exc:
-            if not self._is_corrupt(exc):
+            if not self._is_corrupt(exc) or read_only:
                 raise SearchIndexError(f"cannot open the search index {self.path}: {exc}") from exc
             # Derived data: a file that is not a usable index is thrown away and rebuilt.
             self._remove_files()
@@ -97,22 +101,30 @@ class IndexBase:
             raise SearchIndexError(f"cannot create the search index {self.path}: {exc}") from exc
 
     def _open(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        if not self.path.exists():
-            # It holds every entry's text, like the store: owner-only. SQLite gives its
-            # -wal and -shm files the database file's permissions.
-            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
-        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        if self.read_only:
+            conn = sqlite3.connect(self._read_only_uri(), uri=True, isolation_level=None, check_same_thread=False)
+        elif self.in_memory:
+            conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+        else:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            if not self.path.exists():
+                # It holds every entry's text, like the store: owner-only. SQLite gives its
+                # -wal and -shm files the database file's permissions.
+                os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         self._conn = conn
         # Temp tables belong to a connection: a new one has none of them yet.
         self._tokenizer_ready = self._counter_ready = self._words_staged = False
         conn.execute("PRAGMA busy_timeout = 10000")
-        # WAL lets searches go on reading the old index while a rebuild writes the new one.
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("PRAGMA synchronous = NORMAL")
+        if not (self.read_only or self.in_memory):
+            # WAL lets searches go on reading the old index while a rebuild writes the new one.
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
         has_meta = conn.execute(
             "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
         ).fetchone()
+        if not has_meta and self.read_only:
+            raise SearchIndexError(f"{self.path} is not a kb search index")
         if not has_meta:
             tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
             if tables:
@@ -132,6 +144,20 @@ class IndexBase:
         version = self._meta("schema")
         if version != SCHEMA_VERSION:
             raise SchemaMismatch(f"index schema {version}, expected {SCHEMA_VERSION}")
+
+    def _read_only_uri(self) -> str:
+        """A URI that opens the file without writing anything beside it.
+
+        A WAL database needs its -shm file to be read normally; on read-only media that
+        file cannot be made, so without a -wal file (kb's last connection checkpoints and
+        removes it) the file is opened as immutable: no locks, no -shm.
+        See https://www.sqlite.org/wal.html#readonly and https://www.sqlite.org/uri.html.
+        """
+        from urllib.parse import quote
+
+        wal = Path(f"{self.path}-wal")
+        options = "mode=ro" if wal.exists() and wal.stat().st_size else "mode=ro&immutable=1"
+        return f"file:{quote(str(self.path.resolve()))}?{options}"
 
     @property
     def conn(self) -> sqlite3.Connection:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from kb.errors import KbError, NotFound, SearchIndexError
+from kb.errors import KbError, NotFound, QueryError, SearchIndexError
 from kb.search import fusion, sql
 from kb.search import query as _query
 from kb.search.planning import Planner
@@ -37,7 +37,13 @@ class Ranking(Planner, Reads):
 
         Filters given here combine (AND) with ``field:value`` filters in the query.
         With ``latest`` the matches are ordered by date, newest first, not by relevance.
+        A ``limit`` of 0 returns every match.
+
+        Raises:
+            QueryError: the query is empty (no words, no filters).
         """
+        if not query.strip():
+            raise QueryError("the query is empty", hint='give words to search for, e.g. kb search "bone scan"')
         with self._errors("searching"):
             try:
                 return self._search(query, category, expert, tag, limit, offset, latest)
@@ -48,6 +54,11 @@ class Ranking(Planner, Reads):
 
     def _search(self, query: str, category: str | None, expert: str | None, tag: str | None,
                 limit: int, offset: int, latest: bool) -> SearchResult:
+        total_entries = self.count()
+        if not total_entries:
+            return SearchResult([], 0, [], "the knowledge base is empty: add entries with 'kb ingest FILES' or 'kb add'")
+        if not limit:
+            limit = total_entries
         parsed = _query.parse(query)
         filters = {k: list(v) for k, v in parsed.filters.items()}
         for kind, value in (("category", category), ("expert", expert), ("tag", tag)):

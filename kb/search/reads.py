@@ -81,10 +81,22 @@ class Reads(IndexBase):
         if sort not in sql.SORTS:
             raise QueryError(f"unknown sort {sort!r}", hint="sort by " + ", ".join(sql.SORTS))
         with self._errors("listing entries"):
-            given = {"category": category, "expert": expert, "tag": tag}
-            names = self.resolve_filters({k: [v] for k, v in given.items() if v}, strict=True)
-            statement, params = sql.list_page(sql.filters(names), sort, descending, limit, offset)
+            where = self._entry_filters(category, expert, tag)
+            statement, params = sql.list_page(where, sort, descending, limit, offset)
             return [self._entry(row) for row in self.conn.execute(statement, params)]
+
+    def count(self, *, category: str | None = None, expert: str | None = None, tag: str | None = None) -> int:
+        """Return the number of entries, or of those the filters (as in ``list``) keep."""
+        if not (category or expert or tag):
+            return super().count()
+        with self._errors("counting entries"):
+            statement, params = sql.count_entries(self._entry_filters(category, expert, tag))
+            return int(self.conn.execute(statement, params).fetchone()[0])
+
+    def _entry_filters(self, category: str | None, expert: str | None, tag: str | None) -> sql.Filters:
+        """The conditions of list's filters, resolved strictly (NotFound for a name nothing has)."""
+        given = {"category": category, "expert": expert, "tag": tag}
+        return sql.filters(self.resolve_filters({k: [v] for k, v in given.items() if v}, strict=True))
 
     def categories(self) -> builtins.list[tuple[str, int]]:
         """Return each non-empty category with its entry count, most entries first."""
@@ -93,6 +105,11 @@ class Reads(IndexBase):
                 "SELECT category, count(*) AS n FROM entries WHERE category != ''"
                 " GROUP BY category ORDER BY n DESC, category COLLATE NOCASE"
             )]
+
+    def tags(self) -> builtins.list[tuple[str, int]]:
+        """Return each tag with its entry count, most entries first (tags ignore case)."""
+        with self._errors("listing tags"):
+            return [tuple(r) for r in self.conn.execute(sql.tag_counts())]
 
     def experts(self) -> builtins.list[ExpertSummary]:
         """Return every expert with answer counts and categories, most answers first."""

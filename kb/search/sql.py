@@ -76,6 +76,16 @@ def list_page(where: Filters, sort: str, descending: bool, limit: int | None, of
     return sql, [*where.params, -1 if limit is None else int(limit), max(0, int(offset))]
 
 
+def count_entries(where: Filters) -> tuple[str, list[Any]]:
+    """How many entries pass the filters."""
+    return f"SELECT count(*) FROM entries e {where.where()}", list(where.params)
+
+
+def tag_counts() -> str:
+    """Every tag with the number of entries that carry it, most first."""
+    return "SELECT tag, count(*) AS n FROM entry_tags GROUP BY tag ORDER BY n DESC, tag"
+
+
 def browse(where: Filters, exclude: str | None, latest: bool, limit: int,
            offset: int) -> tuple[tuple[str, list[Any]], tuple[str, list[Any]]]:
     """The count and the page of a query of filters only, minus entries matching ``exclude``.

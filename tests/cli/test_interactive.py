@@ -37,12 +37,14 @@ def finish(child) -> int:
 
 def test_add_prompts_for_what_is_missing(kb_db: Path) -> None:
     child = spawn("add", "--tag", "roses")
-    child.expect_exact("Question: ")
-    child.sendline("")  # empty: asked again
-    child.expect_exact("Question: ")
+    child.expect_exact("Question (end with Ctrl-D or two empty lines):")
+    child.sendeof()  # empty: asked again
+    child.expect_exact("Question (end with Ctrl-D or two empty lines):")
     child.sendline("How deep should I plant roses?")
-    child.expect_exact("Answer: ")
+    child.sendeof()
+    child.expect_exact("Answer (end with Ctrl-D or two empty lines):")
     child.sendline("About 5 cm below the graft.")
+    child.sendeof()
     child.expect_exact("Title (optional): ")
     child.sendline("")
     child.expect_exact("Category (optional): ")
@@ -55,15 +57,16 @@ def test_add_prompts_for_what_is_missing(kb_db: Path) -> None:
 
 
 def test_add_asks_only_for_missing_fields(kb_db: Path) -> None:
-    child = spawn("add", "-q", "Given?", "--title", "T", "--category", "C")
-    child.expect_exact("Answer: ")
+    child = spawn("add", "-Q", "Given?", "--title", "T", "--category", "C")
+    child.expect_exact("Answer (end with Ctrl-D or two empty lines):")
     child.sendline("Prompted.")
+    child.sendeof()
     assert finish(child) == 0
     assert KnowledgeBase.open(kb_db).get(1).answer == "Prompted."
 
 
 def test_add_with_question_and_answer_does_not_prompt(kb_db: Path) -> None:
-    child = spawn("add", "-q", "Complete?", "-a", "Yes.")
+    child = spawn("add", "-Q", "Complete?", "-a", "Yes.")
     child.expect_exact("1")
     assert finish(child) == 0
     assert "optional" not in child.before
@@ -71,7 +74,7 @@ def test_add_with_question_and_answer_does_not_prompt(kb_db: Path) -> None:
 
 
 def test_add_no_input_on_a_tty_names_missing_fields(kb_db: Path) -> None:
-    child = spawn("add", "--no-input", "-q", "Only a question?")
+    child = spawn("add", "--no-input", "-Q", "Only a question?")
     child.expect_exact("missing answer")
     assert finish(child) == 2
     assert not kb_db.exists()
@@ -163,7 +166,7 @@ def _run_without_tty(*args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.mark.parametrize(
     ("args", "named"),
-    [(["add"], "missing question and answer"), (["add", "--title", "T", "-q", "Q?"], "missing answer"),
+    [(["add"], "missing question and answer"), (["add", "--title", "T", "-Q", "Q?"], "missing answer"),
      (["add", "-a", "A."], "missing question")],
 )
 def test_add_without_a_tty_is_an_error_naming_fields(kb_db: Path, args: list[str], named: str) -> None:

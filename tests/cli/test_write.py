@@ -155,14 +155,14 @@ def test_cli_add_prints_the_new_id(cli) -> None:
 
 
 def test_cli_add_json_prints_the_entry(cli) -> None:
-    result = cli("add", "-q", "How often?", "-a", "Weekly.", "--format", "json")
+    result = cli("add", "-Q", "How often?", "-a", "Weekly.", "--format", "json")
     record = json.loads(result.stdout)
     assert (record["id"], record["question"], record["source"]["format"]) == (1, "How often?", "manual")
 
 
 def test_cli_add_duplicate_exits_1_and_says_so(cli) -> None:
-    cli("add", "-q", "How often?", "-a", "Weekly.")
-    result = cli("add", "-q", "How  often?", "-a", "Weekly.")
+    cli("add", "-Q", "How often?", "-a", "Weekly.")
+    result = cli("add", "-Q", "How  often?", "-a", "Weekly.")
     assert result.exit_code == 1
     assert result.stdout == ""
     assert "entry 1 already has this question and answer" in result.stderr
@@ -171,7 +171,7 @@ def test_cli_add_duplicate_exits_1_and_says_so(cli) -> None:
 
 @pytest.mark.parametrize(
     ("args", "named"),
-    [(["-q", "Q?"], "missing answer"), (["-a", "A."], "missing question"),
+    [(["-Q", "Q?"], "missing answer"), (["-a", "A."], "missing question"),
      (["--title", "t"], "missing question and answer")],
 )
 def test_cli_add_without_a_tty_names_missing_fields(cli, args: list[str], named: str) -> None:
@@ -217,7 +217,7 @@ def test_cli_add_refuses_a_bad_record_and_adds_none(cli) -> None:
 
 
 def test_cli_add_stdin_duplicates_are_reported_the_rest_added(cli) -> None:
-    cli("add", "-q", "Q1?", "-a", "A1")
+    cli("add", "-Q", "Q1?", "-a", "A1")
     result = cli("add", "--format", "json", input=json.dumps([{"question": "Q1?", "answer": "A1"},
                                                                 {"question": "Q2?", "answer": "A2"}]))
     assert result.exit_code == 1
@@ -226,7 +226,7 @@ def test_cli_add_stdin_duplicates_are_reported_the_rest_added(cli) -> None:
 
 
 def test_cli_add_text_is_never_rich_markup(cli) -> None:
-    result = cli("add", "-q", "[bold red]Q[/]?", "-a", "[link=http://x]A[/link]", "--format", "json")
+    result = cli("add", "-Q", "[bold red]Q[/]?", "-a", "[link=http://x]A[/link]", "--format", "json")
     assert json.loads(result.stdout)["question"] == "[bold red]Q[/]?"
 
 
@@ -301,7 +301,7 @@ def test_cli_stats_escapes_category_markup(cli) -> None:
 @pytest.mark.parametrize(
     "args",
     [
-        ["add", "-q", "New?", "-a", "Yes.", "--format", "json"],
+        ["add", "-Q", "New?", "-a", "Yes.", "--format", "json"],
         ["edit", "1", "--format", "json"],
         ["remove", "2", "--yes", "--format", "json"],
         ["export", "--format", "json"],

@@ -95,7 +95,7 @@ def test_damaged_store_is_never_overwritten(filled: Path, tmp_path: Path, kb_run
     bad = {"truncated": blob[: len(blob) // 2], "garbage": os.urandom(3000), "empty": b""}[damage]
     filled.write_bytes(bad)
     more = _jsonl(tmp_path, "c.jsonl", 100, 3)
-    for args in (("list",), ("search", "knob"), ("show", "1"), ("add", "-q", "New?", "-a", "Yes."),
+    for args in (("list",), ("search", "knob"), ("show", "1"), ("add", "-Q", "New?", "-a", "Yes."),
                  ("ingest", str(more)), ("remove", "1", "--yes"), ("stats",), ("export",)):
         done = kb_run(*args)
         err = done.stderr.decode()
@@ -238,7 +238,7 @@ def test_salvage_skips_garbage_in_the_middle(tmp_path: Path, kb_db: Path, kb_run
     # The result is a store kb opens (in the single-file layout, converted at its next write).
     kb_db.write_bytes(orjson.dumps(data))
     assert kb_run("list", "--format", "ids", "--limit", "0").stdout.split()[:2] == [b"1", b"2"]
-    assert kb_run("add", "-q", "Converted?", "-a", "Yes.").returncode == 0
+    assert kb_run("add", "-Q", "Converted?", "-a", "Yes.").returncode == 0
     assert len(read_whole(kb_db)["entries"]) == 30
 
 
@@ -345,7 +345,7 @@ def test_index_damaged_inside_is_rebuilt_by_list(filled: Path, kb_run) -> None:
     blob = bytearray(index.read_bytes())
     blob[len(blob) // 2: len(blob) // 2 + 4096] = os.urandom(4096)
     index.write_bytes(bytes(blob))
-    added = kb_run("add", "-q", "One more?", "-a", "Yes.")
+    added = kb_run("add", "-Q", "One more?", "-a", "Yes.")
     assert added.returncode == 0, added.stderr  # the store took it; the index heals
     done = kb_run("list", "--format", "ids", "--limit", "0")
     assert done.returncode == 0, done.stderr
@@ -360,7 +360,7 @@ def test_doctor_table_output_is_plain_text(filled: Path, kb_run) -> None:
 
 def test_repair_salvage_keeps_journalled_writes(filled: Path, kb_run) -> None:
     """Entries added since the last full write live in the journal; salvage replays it."""
-    added = kb_run("add", "-q", "Journalled after the ingest?", "-a", "Yes, and kept by repair.")
+    added = kb_run("add", "-Q", "Journalled after the ingest?", "-a", "Yes, and kept by repair.")
     assert added.returncode == 0, added.stderr
     journalled = make_uid("Journalled after the ingest?", "Yes, and kept by repair.")
     assert filled.with_name("kb.json.journal").exists()

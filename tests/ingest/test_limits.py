@@ -77,7 +77,7 @@ def test_cli_creates_owner_only_store_files(kb_db: Path, kb_run) -> None:
     try:
         assert kb_run("ingest", "-q", str(DATA / "faq.txt")).returncode == 0
         assert kb_run("ingest", "-q", str(DATA / "note.md")).returncode == 0  # a second write: the backup
-        assert kb_run("add", "-q", "Private?", "-a", "Yes.").returncode == 0
+        assert kb_run("add", "-Q", "Private?", "-a", "Yes.").returncode == 0
     finally:
         os.umask(old)
     for name in ("kb.json", "kb.json.bak", "kb.json.lock", "kb.json.journal"):
@@ -151,7 +151,7 @@ def test_disk_full_keeps_the_old_store(tmpfs: Path | None, tmp_path: Path, kb_ru
     assert kb_run("ingest", "-q", str(DATA), env=env).returncode == 0
     _fill(tmpfs)
     before = _snapshot(tmpfs)
-    for args in (("add", "-q", "Is the disk full?", "-a", "Yes, it is."), ("ingest", str(DATA / "faq.txt"),
+    for args in (("add", "-Q", "Is the disk full?", "-a", "Yes, it is."), ("ingest", str(DATA / "faq.txt"),
                                                                             str(_qa(tmp_path / "n.txt", 300)))):
         done = kb_run(*args, env=env)
         # SQLite may be the first to hit the full disk ("disk I/O error" opening the index).
@@ -160,7 +160,7 @@ def test_disk_full_keeps_the_old_store(tmpfs: Path | None, tmp_path: Path, kb_ru
         assert after["kb.json"] == before["kb.json"], "the store changed"
         assert not list(tmpfs.glob(".kb.json.*.tmp")), "a temporary file was left behind"
     (tmpfs / "filler").unlink()
-    assert kb_run("add", "-q", "Is the disk full?", "-a", "Not any more.", env=env).returncode == 0
+    assert kb_run("add", "-Q", "Is the disk full?", "-a", "Not any more.", env=env).returncode == 0
     assert kb_run("search", "disk full", env=env).returncode == 0
 
 
@@ -202,7 +202,7 @@ def test_read_only_folder_keeps_the_old_store(tmpfs: Path | None, tmp_path: Path
     assert kb_run("ingest", "-q", str(DATA), env=env).returncode == 0
     before = _snapshot(tmpfs)
     subprocess.run(["mount", "-o", "remount,ro", str(tmpfs)], check=True)
-    for args in (("add", "-q", "Read only?", "-a", "Yes."), ("ingest", str(_qa(tmp_path / "n.txt", 300))),
+    for args in (("add", "-Q", "Read only?", "-a", "Yes."), ("ingest", str(_qa(tmp_path / "n.txt", 300))),
                  ("remove", "1", "--yes")):
         done = kb_run(*args, env=env)
         # Which file fails first depends on the command; the index's message names the

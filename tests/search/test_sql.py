@@ -68,3 +68,10 @@ def test_built_statements_run_on_a_real_index(tmp_path) -> None:
 
 def test_filters_ignore_kinds_they_do_not_know() -> None:
     assert sql.filters({"bogus": ["x"]}).where() == ""
+
+
+def test_count_entries_counts_what_the_filters_keep():
+    statement, params = sql.count_entries(sql.filters({"category": ["Home"]}))
+    assert statement == "SELECT count(*) FROM entries e WHERE e.category IN (?)"
+    assert params == ["Home"]
+    assert sql.count_entries(sql.filters({})) == ("SELECT count(*) FROM entries e ", [])

@@ -120,7 +120,7 @@ def test_cli_writers_and_reader_at_once(tmp_path: Path) -> None:
 
     def write(w: int) -> None:
         for i in range(4):
-            done = _kb(store, "add", "-q", _question(w, i), "-a", _answer(w, i), "-t", f"w{w}")
+            done = _kb(store, "add", "-Q", _question(w, i), "-a", _answer(w, i), "-t", f"w{w}")
             if done.returncode != 0:
                 failures.append(done.stderr)
         for start in (4, 27):
@@ -159,11 +159,11 @@ def _hold_lock(store: Path) -> subprocess.Popen[bytes]:
 
 def test_lock_held_too_long_says_busy(tmp_path: Path) -> None:
     store = tmp_path / "kb.json"
-    assert _kb(store, "add", "-q", "Is the lock fair?", "-a", "Yes, first come.").returncode == 0
+    assert _kb(store, "add", "-Q", "Is the lock fair?", "-a", "Yes, first come.").returncode == 0
     before = store.read_bytes()
     holder = _hold_lock(store)
     try:
-        for args in (("add", "-q", "Another question?", "-a", "Another answer."),
+        for args in (("add", "-Q", "Another question?", "-a", "Another answer."),
                      ("ingest", str(Path(__file__).resolve().parents[2] / "data" / "faq.txt")),
                      ("remove", "1", "--yes")):
             start = time.monotonic()
@@ -182,13 +182,13 @@ def test_lock_held_too_long_says_busy(tmp_path: Path) -> None:
         holder.kill()
         holder.wait()
     assert store.read_bytes() == before, "a busy store was changed"
-    assert _kb(store, "add", "-q", "Another question?", "-a", "Another answer.").returncode == 0
+    assert _kb(store, "add", "-Q", "Another question?", "-a", "Another answer.").returncode == 0
 
 
 def test_reader_is_served_while_a_writer_holds_the_lock(tmp_path: Path) -> None:
     """A read that finds the index behind the store does not wait out a long writer."""
     store = tmp_path / "kb.json"
-    added = _kb(store, "add", "-q", "How do readers and writers share a store?", "-a", "Through the lock.")
+    added = _kb(store, "add", "-Q", "How do readers and writers share a store?", "-a", "Through the lock.")
     assert added.returncode == 0, added.stderr
     # The store moves on (a new file renamed into place) while the index stays behind,
     # as it is while an ingest runs; the writer still holds the lock.

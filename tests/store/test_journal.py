@@ -141,8 +141,8 @@ def test_journal_of_an_older_base_is_ignored(kb: KnowledgeBase) -> None:
 def test_journal_cli_add_and_remove_round(tmp_path: Path) -> None:
     db = tmp_path / "kb.json"
     env = {"KB_DB": str(db)}
-    first = run_kb("add", "-q", "First question?", "-a", "First answer.", env=env)
-    second = run_kb("add", "-q", "Second question?", "-a", "Second answer.", env=env)
+    first = run_kb("add", "-Q", "First question?", "-a", "First answer.", env=env)
+    second = run_kb("add", "-Q", "Second question?", "-a", "Second answer.", env=env)
     assert first.returncode == second.returncode == 0, second.stderr
     assert journal.journal_path(db).exists()
     gone = run_kb("remove", "--yes", first.stdout.decode().strip(), env=env)

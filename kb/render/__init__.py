@@ -8,7 +8,6 @@ characters and escape sequences become visible symbols) and handed to Rich only 
 from __future__ import annotations
 
 import os
-import re
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -24,63 +23,19 @@ if TYPE_CHECKING:
     from kb.models import Entry, Expert
     from kb.search.results import ExpertSummary, Hit, SearchResult
 
-from kb.emit import (  # noqa: F401  (re-exported: one module for every output)
+from kb.emit import (
     emit_entries,
     emit_json,
+    emit_names,
     emit_records,
     entry_record,
     hit_extras,
     write_bytes,
 )
+from kb.render.columns import aligned
+from kb.render.text import clean, highlighted
 
 FORMATS = ("table", "json", "jsonl", "csv", "ids")
-
-# C0 controls but tab and newline, DEL, C1 controls; and the bidirectional overrides and
-# isolates that can make text display in a different order from the one it has.
-_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-
-
-def _visible(match: re.Match[str]) -> str:
-    ch = match.group()
-    code = ord(ch)
-    if code < 0x20:
-        return chr(0x2400 + code)  # the Unicode "control picture": ESC shows as ␛
-    if code == 0x7F:
-        return "\u2421"
-    return "\ufffd"
-
-
-def clean(text: str | None) -> str:
-    """Return text safe for a terminal: escape sequences and controls made visible."""
-    if not text:
-        return ""
-    text = text.replace("\r\n", "\n").replace("\t", "    ")
-    return _UNSAFE.sub(_visible, text)
-
-
-def highlighted(text: str, spans: Sequence[tuple[int, int]], style: str = "bold yellow") -> Text:
-    """Return plain text on one line (runs of white space folded) with the given spans styled."""
-    from rich.text import Text
-
-    pieces: list[tuple[str, str | None]] = []
-    pos = 0
-    for start, end in spans:
-        pieces += [(text[pos:start], None), (text[start:end], style)]
-        pos = end
-    pieces.append((text[pos:], None))
-    out = Text()
-    space = False
-    for part, part_style in pieces:
-        if not part:
-            continue
-        space = space or part[0].isspace()
-        words = part.split()
-        if words:
-            if space and out:
-                out.append(" ")
-            out.append(clean(" ".join(words)), style=part_style)
-            space = part[-1].isspace()
-    return out
 
 
 # -- consoles --------------------------------------------------------------------------
@@ -88,10 +43,8 @@ def highlighted(text: str, spans: Sequence[tuple[int, int]], style: str = "bold 
 
 def console(*, stderr: bool = False) -> Console:
     """A Console for stdout or stderr: colour only on a terminal and without NO_COLOR."""
-    from rich.console import Console
-
     stream = sys.stderr if stderr else sys.stdout
-    return Console(
+    return _console_class()(
         file=stream,
         highlight=False,
         markup=False,
@@ -99,6 +52,27 @@ def console(*, stderr: bool = False) -> Console:
         no_color=bool(os.environ.get("NO_COLOR")),
         soft_wrap=False,
     )
+
+
+_CONSOLE: type | None = None
+
+
+def _console_class() -> type:
+    """Rich's Console, except that a closed pipe raises BrokenPipeError.
+
+    Rich's own handler exits 1, the code for "nothing found"; the cli ends with 0.
+    """
+    global _CONSOLE
+    if _CONSOLE is None:
+        from rich.console import Console
+
+        class _Console(Console):
+            def on_broken_pipe(self) -> None:
+                self.quiet = True
+                raise BrokenPipeError
+
+        _CONSOLE = _Console
+    return _CONSOLE
 
 
 def error(message: str, hint: str | None = None) -> None:
@@ -226,10 +200,20 @@ def search_notes(result: SearchResult, *, offset: int = 0) -> None:
 _TABLE_MAX_ROWS = 200
 
 
-def entry_table(entries: list[Entry], *, total: int, offset: int = 0) -> None:
-    """Print a page of entries as aligned columns (plain lines for long pages); a footer on stderr."""
+def entry_table(entries: list[Entry], *, total: int, offset: int = 0, filtered: bool = False) -> None:
+    """Print a page of entries as aligned columns (plain lines for long pages); a footer on stderr.
+
+    ``total`` counts the entries the filters keep (all of them when ``filtered`` is False).
+    """
     if not entries:
-        notice("no entries" + (" match these filters" if total else " yet: add some with 'kb ingest' or 'kb add'"))
+        if total:
+            noun = "entry" if total == 1 else "entries"
+            notice(f"nothing at offset {offset}: " + (f"{total} {noun} match these filters" if filtered
+                                                     else f"there {'is' if total == 1 else 'are'} {total} {noun}"))
+        elif filtered:
+            notice("no entries match these filters")
+        else:
+            notice("no entries yet: add some with 'kb ingest' or 'kb add'")
         return
     if len(entries) > _TABLE_MAX_ROWS:
         entry_lines(entries)
@@ -245,78 +229,18 @@ def entry_table(entries: list[Entry], *, total: int, offset: int = 0) -> None:
             for e in entries
         ]
         out = console()
-        out.print(_columns(_ENTRY_COLUMNS, rows, out.width), no_wrap=True, overflow="ellipsis")
-    if offset + len(entries) < total or offset:
-        notice(f"showing {offset + 1}-{offset + len(entries)} of {total} entries (--limit/--offset for more)")
+        out.print(aligned(_ENTRY_COLUMNS, rows, out.width), no_wrap=True, overflow="ellipsis")
+    end = offset + len(entries)
+    if end < total or offset:
+        notice(f"showing {offset + 1}-{end} of {total} entries" + (" (--limit/--offset for more)" if end < total else ""))
 
 
 # The columns of `kb list`: (header, style, share of the room when the console is too narrow).
 # A share of 0 marks a column that is never cut (the id, right-aligned, and the date).
 _ENTRY_COLUMNS = (("id", "cyan", 0), ("title", None, 3), ("category", "magenta", 1), ("expert", "dim", 1),
                   ("updated", "dim", 0))
-_GAP = "  "
-
-
 def _one_line(text: str | None) -> str:
     return clean(text).replace("\n", " ")
-
-
-def _columns(columns: Sequence[tuple[str, str | None, int]], rows: Sequence[tuple[str, ...]], width: int) -> Text:
-    """Lay rows of cleaned cells out as aligned columns under a bold header, as one Text.
-
-    Cheaper than a rich.table.Table for a page of rows (importing rich.table alone costs
-    ~5 ms). Columns keep their natural width when they fit; otherwise the columns with a
-    share shrink, in proportion, and their cells end with an ellipsis. The first column
-    is right-aligned.
-    """
-    from rich.cells import cell_len
-    from rich.text import Text
-
-    table = [tuple(name for name, _, _ in columns), *rows]
-    widths = [max(cell_len(row[i]) for row in table) for i in range(len(columns))]
-    room = width - len(_GAP) * (len(columns) - 1) - sum(w for w, (_, _, share) in zip(widths, columns) if not share)
-    widths = _share(widths, [share for _, _, share in columns], room)
-    last = len(columns) - 1
-    lines = []
-    for n, row in enumerate(table):
-        line = Text(style="bold" if n == 0 else "")
-        for i, (cell, (_, style, _), w) in enumerate(zip(row, columns, widths)):
-            if i:
-                line.append(_GAP)
-            if i == 0:
-                line.append(cell.rjust(w), style=None if n == 0 else style)
-                continue
-            part = Text(cell, style=(style or "") if n else "")
-            part.truncate(w, overflow="ellipsis", pad=i < last)
-            line.append_text(part)
-        lines.append(line)
-    return Text("\n").join(lines)
-
-
-def _share(widths: list[int], shares: list[int], room: int) -> list[int]:
-    """Fit the columns with a share into ``room`` cells, in proportion to their shares.
-
-    A column that needs less than its part keeps its natural width and leaves the rest to
-    the others. Every shrinking column keeps at least one cell.
-    """
-    flexible = [i for i, share in enumerate(shares) if share]
-    if sum(widths[i] for i in flexible) <= room:
-        return widths
-    out = list(widths)
-    pending = sorted(flexible, key=lambda i: widths[i] / shares[i])
-    while pending:
-        unit = max(room, 0) / sum(shares[i] for i in pending)
-        i = pending[0]
-        if widths[i] <= unit * shares[i]:
-            pending.pop(0)
-            room -= widths[i]
-            continue
-        for i in pending:  # no column left that fits its part: all shrink
-            out[i] = max(1, int(unit * shares[i]))
-        widest = max(pending, key=lambda i: shares[i])
-        out[widest] += max(0, room - sum(out[i] for i in pending))  # the cells rounding left over
-        break
-    return out
 
 
 def entry_lines(entries: Iterable[Entry]) -> None:
@@ -453,6 +377,10 @@ def _print_paged(out: Console, renderables: list[Any], *, pager: bool) -> None:
         with out.capture() as capture:
             out.print(page)
         if capture.get().count("\n") > out.height:
+            # Without options less shows colour codes as text ("ESC[1;36m"); like git,
+            # give it FRX (pass colours, quit if one screen, leave the text on exit)
+            # unless the user chose their own.
+            os.environ.setdefault("LESS", "FRX")
             with out.pager(styles=True):
                 out.print(page)
             return
@@ -474,6 +402,9 @@ def counts(rows: list[tuple[str, int]], label: str, fmt: str) -> None:
     from rich.table import Table
     from rich.text import Text
 
+    if fmt == "ids":  # a name is what identifies a category or a tag
+        emit_names(name for name, _ in rows)
+        return
     if fmt != "table":
         emit_records([{label: name, "count": n} for name, n in rows], fmt, columns=(label, "count"))
         return
@@ -496,17 +427,30 @@ def _expert_record(summary: ExpertSummary) -> dict[str, Any]:
     }
 
 
+_EXPERT_COLUMNS = ("name", "count", "categories", *(key for key, _ in _CARD_SECTIONS))
+
+
+def _expert_row(summary: ExpertSummary) -> dict[str, Any]:
+    """An expert as one flat CSV row: counts, categories joined with '; ', the bio's sections."""
+    row: dict[str, Any] = {"name": summary.name, "count": summary.count,
+                           "categories": "; ".join(c for c, _ in summary.categories)}
+    row.update({key: getattr(summary.profile, key, None) for key, _ in _CARD_SECTIONS})
+    return row
+
+
 def expert_counts(summaries: list[ExpertSummary], fmt: str) -> None:
     """Print every expert with answer counts and categories."""
     from rich.table import Table
     from rich.text import Text
 
+    if fmt == "ids":
+        emit_names(s.name for s in summaries)
+        return
+    if fmt == "csv":
+        emit_records([_expert_row(s) for s in summaries], "csv", columns=_EXPERT_COLUMNS)
+        return
     if fmt != "table":
-        records = [_expert_record(s) for s in summaries]
-        if fmt == "csv":
-            records = [{"name": r["name"], "count": r["count"],
-                        "categories": "; ".join(c["category"] for c in r["categories"])} for r in records]
-        emit_records(records, fmt if fmt != "ids" else "csv", columns=("name", "count", "categories"))
+        emit_records([_expert_record(s) for s in summaries], fmt)
         return
     table = Table(box=None, header_style="bold", pad_edge=False)
     table.add_column("expert", style="bold")
@@ -524,10 +468,16 @@ def expert_profile(summary: ExpertSummary, answers: list[Entry], fmt: str) -> No
     """Print one expert's profile, where they answer, and their answers."""
     from rich.text import Text
 
+    if fmt == "csv":  # the flat form: the expert as one row
+        emit_records([_expert_row(summary)], fmt, columns=_EXPERT_COLUMNS)
+        return
+    if fmt == "ids":  # their answers' ids
+        emit_entries(answers, fmt)
+        return
     if fmt != "table":
         record = _expert_record(summary)
         record["answers"] = [entry_record(e) for e in answers]
-        emit_json(record) if fmt == "json" else emit_records([record], "jsonl" if fmt == "jsonl" else fmt)
+        emit_json(record) if fmt == "json" else emit_records([record], fmt)
         return
     out = console()
     out.print(expert_card(summary.profile))

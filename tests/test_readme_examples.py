@@ -1,0 +1,86 @@
+"""Every `kb` example in the README's usage sections runs as shown on the bundled samples.
+
+The command lines are read from the ```sh blocks between "## Usage" and "## The Python
+API" (in blocks of `$ kb ...` sessions, only the `$` lines), and run in order by bash,
+in a fresh folder that holds the samples (`seeds/`, `data/`) and a fresh store, so pipes
+and redirections work as written. Each must exit 0 without a traceback. The few that
+need an editor or a terminal are listed in NEEDS_A_TERMINAL with the reason.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+README = ROOT / "README.md"
+BIN = Path(sys.executable).parent
+
+# Examples that cannot run unattended, and why.
+NEEDS_A_TERMINAL = {
+    "kb add --tag roses": "prompts on a terminal for the question and the answer (tests/cli/test_add_prompts.py)",
+    "kb add --editor -c Gardening": "opens $VISUAL/$EDITOR (tests/cli/test_editor.py)",
+    'EDITOR="code --wait" kb edit 1 --format json': "opens the VS Code editor (tests/cli/test_editor.py)",
+}
+
+# A note of the reader's own, for `kb add < note.md` (the bundled data/note.md is already ingested).
+NOTE = "---\ntitle: Pruning roses\ncategory: Gardening\n---\n\n## Question\n\nWhen do I prune roses?\n\n" \
+       "## Answer\n\nIn late winter, before new growth starts.\n"
+
+
+def usage_commands(text: str) -> list[str]:
+    """The command lines of the ```sh blocks of the usage sections, continuations joined."""
+    start = text.index("\n## Usage")
+    end = text.index("\n## The Python API")
+    commands = []
+    for block in re.findall(r"```sh\n(.*?)```", text[start:end], flags=re.S):
+        lines = block.splitlines()
+        if any(line.startswith("$ ") for line in lines):
+            lines = [line[2:] for line in lines if line.startswith("$ ")]
+        joined, pending = [], ""
+        for line in lines:
+            if line.rstrip().endswith("\\"):
+                pending += line.rstrip()[:-1] + " "
+                continue
+            joined.append(pending + line)
+            pending = ""
+        # A trailing "  # comment" is dropped (bash would skip it too).
+        commands += [re.sub(r"\s+# .*$", "", line).strip() for line in joined
+                     if re.search(r"(^|\s|\|)kb\s", line) and not line.lstrip().startswith("#")]
+    return commands
+
+
+def test_readme_usage_has_examples() -> None:
+    commands = usage_commands(README.read_text(encoding="utf-8"))
+    assert len(commands) > 25
+    assert commands[0].startswith("kb ingest seeds data")
+    assert set(NEEDS_A_TERMINAL) <= set(commands), "an allow-listed example is gone from the README"
+
+
+def test_readme_usage_examples_run_as_shown(tmp_path: Path) -> None:
+    (tmp_path / "seeds").symlink_to(ROOT / "seeds")
+    (tmp_path / "data").symlink_to(ROOT / "data")
+    (tmp_path / "note.md").write_text(NOTE, encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if k not in ("VISUAL", "EDITOR", "PAGER")}
+    env.update(KB_DB=str(tmp_path / "store" / "kb.json"), PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}",
+               NO_COLOR="1")
+    failed = []
+    for command in usage_commands(README.read_text(encoding="utf-8")):
+        if command in NEEDS_A_TERMINAL:
+            continue
+        done = subprocess.run(["bash", "-o", "pipefail", "-c", command], cwd=tmp_path, env=env,
+                              stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
+        if done.returncode != 0 or b"Traceback" in done.stderr:
+            failed.append((command, done.returncode, done.stderr.decode(errors="replace").strip()[-300:]))
+    assert not failed, "\n".join(map(str, failed))
+
+
+@pytest.mark.parametrize("command", sorted(NEEDS_A_TERMINAL))
+def test_allow_listed_examples_say_why(command: str) -> None:
+    assert NEEDS_A_TERMINAL[command].strip()
