@@ -477,11 +477,12 @@ class KnowledgeBase:
             "experts": len(self.experts()),
         }
 
-    def iter_entries(self) -> Iterator[Entry]:
-        """Yield every entry from the store of record (for export)."""
+    def iter_entries(self, *, with_raw: bool = False) -> Iterator[Entry]:
+        """Yield every entry from the store of record (for export), with its original
+        text in ``raw`` when asked."""
         if not self.store.exists():
             return iter(())
-        return self.store.iter_entries()
+        return self.store.iter_entries(with_raw=with_raw)
 
     # -- carrying out ------------------------------------------------------------------
 
@@ -503,7 +504,8 @@ class KnowledgeBase:
         """
         from kb.export import export_entries
 
-        entries = self.iter_entries()
+        # JSON Lines is the backup format: it carries each entry's original text too.
+        entries = self.iter_entries(with_raw=fmt == "jsonl")
         if category or expert or tag:
             wanted = {e.id for e in self.list(category=category, expert=expert, tag=tag, limit=None)}
             entries = (e for e in entries if e.id in wanted)

@@ -23,7 +23,7 @@ from typing import Any, BinaryIO
 import orjson
 
 from kb.errors import KbError
-from kb.models import EXPERT_FIELDS, Entry
+from kb.models import EXPERT_FIELDS, EXPORT_MARKER, EXPORT_VERSION, Entry
 from kb.paths import file_size
 
 FORMATS = ("jsonl", "json", "csv", "md")
@@ -110,9 +110,11 @@ class _TextSink:
 
 
 def _write_jsonl(entries: Iterable[Entry], out: BinaryIO) -> int:
+    """Write one line per entry: the marker that makes ingest restore it, its JSON shape,
+    and its original text (``raw``), so that nothing the store holds is left out."""
     count = 0
     for entry in entries:
-        out.write(orjson.dumps(entry.to_dict()) + b"\n")
+        out.write(orjson.dumps({EXPORT_MARKER: EXPORT_VERSION, **entry.to_dict(), "raw": entry.raw}) + b"\n")
         count += 1
     return count
 

@@ -22,6 +22,22 @@ EXPERT_FIELDS = (
     "clients",
 )
 
+# Every line of kb's JSON Lines export opens with this key, its value the version of the
+# line's shape: ingest reads such a line back as the entry it was (a restore), which a
+# record of anyone else's, lacking the key, never is.
+EXPORT_MARKER = "kb_export"
+EXPORT_VERSION = 1
+
+
+def is_export_record(record: Any) -> bool:
+    """Tell whether a parsed record is a line of kb's own JSON Lines export."""
+    if not isinstance(record, dict):
+        return False
+    version = record.get(EXPORT_MARKER)
+    # type() and not isinstance(): JSON's true would otherwise pass for version 1.
+    return type(version) is int and version == EXPORT_VERSION and isinstance(record.get("source"), dict)
+
+
 def normalise_text(text: str) -> str:
     """Fold text to the form the uid hashes: NFKC, case-folded, whitespace collapsed.
 
@@ -131,6 +147,8 @@ class Entry:
 
     ``raw`` is the original text the entry was parsed from (the whole page, or the one
     record of a JSONL/CSV file); it is kept in the store but not part of ``to_dict``.
+    ``restored`` marks an entry read back from kb's own JSON Lines export: it keeps its
+    source, dates and (where free) its id instead of taking the export file's.
     """
 
     question: str
@@ -145,6 +163,7 @@ class Entry:
     created_at: str | None = None
     updated_at: str | None = None
     raw: str | None = field(default=None, repr=False, compare=False)
+    restored: bool = field(default=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.uid:

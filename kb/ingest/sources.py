@@ -466,6 +466,8 @@ def _parse_stream(fh: BinaryIO, name: str, fmt: str, head: bytes, options: ReadO
 
 
 def _stamp(entry: Entry, abspath: str | None, sha: str | None, encoding: str) -> Entry | Failure:
+    if entry.restored:
+        return entry  # read from kb's own export: its source is the file it first came from
     if abspath is not None:
         entry.source.path = abspath
     else:

@@ -473,11 +473,18 @@ class StoreBase:
                 yield int(key), (doc if raw is None else (doc, raw.get(key)))
             done = number
 
-    def iter_entries(self) -> Iterator[Entry]:
-        """Yield every entry in id order, with its expert's profile joined in."""
+    def iter_entries(self, *, with_raw: bool = False) -> Iterator[Entry]:
+        """Yield every entry in id order, with its expert's profile joined in (and its
+        original text in ``raw``, when asked)."""
         experts = self.experts()
-        for doc_id, doc in self._iter_docs():
-            yield self._to_entry(doc, doc_id, experts)
+        if not with_raw:
+            for doc_id, doc in self._iter_docs():
+                yield self._to_entry(doc, doc_id, experts)
+            return
+        for doc_id, (doc, raw) in self._iter_docs(with_raw=True):
+            entry = self._to_entry(doc, doc_id, experts)
+            entry.raw = raw.get("text") if isinstance(raw, dict) else None
+            yield entry
 
     def iter_documents(self, *, with_raw: bool = False) -> Iterator[tuple[int, Any]]:
         """Yield (id, stored document) — or (id, (document, raw document)) — in id order."""
