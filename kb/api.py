@@ -228,6 +228,7 @@ class KnowledgeBase:
                         if isinstance(item, Failure):
                             report.failures.append(item)
                         else:
+                            report.note_kept_aside(source, item)
                             writer.add(item)
                 writer.finish()
             except BaseException:

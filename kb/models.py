@@ -147,8 +147,10 @@ class Entry:
 
     ``raw`` is the original text the entry was parsed from (the whole page, or the one
     record of a JSONL/CSV file); it is kept in the store but not part of ``to_dict``.
-    ``restored`` marks an entry read back from kb's own JSON Lines export: it keeps its
-    source, dates and (where free) its id instead of taking the export file's.
+    ``extra`` keeps the fields of an imported record that kb has no place for (MedQuAD's
+    ``url`` and ``qtype``, say), as they were. ``restored`` marks an entry read back from
+    kb's own JSON Lines export: it keeps its source, dates and (where free) its id instead
+    of taking the export file's.
     """
 
     question: str
@@ -158,6 +160,7 @@ class Entry:
     expert: Expert | None = None
     tags: list[str] = field(default_factory=list)
     source: Source = field(default_factory=Source)
+    extra: dict[str, Any] = field(default_factory=dict)
     id: int | None = None
     uid: str = ""
     created_at: str | None = None
@@ -190,6 +193,7 @@ class Entry:
             "expert": self.expert.to_dict() if self.expert else None,
             "tags": list(self.tags),
             "source": self.source.to_dict(),
+            "extra": dict(self.extra),
             "created_at": self.created_at,
             "updated_at": self.updated_at,
         }
@@ -207,11 +211,19 @@ class Entry:
             expert=Expert.from_dict(data.get("expert")),
             tags=[str(t) for t in tags],
             source=Source.from_dict(data.get("source")),
+            extra=dict(data["extra"]) if isinstance(data.get("extra"), dict) else {},
             id=data.get("id"),
             uid=str(data.get("uid") or ""),
             created_at=data.get("created_at"),
             updated_at=data.get("updated_at"),
         )
+
+    def url(self) -> str | None:
+        """Return the address a record gave for itself (an ``url`` field kept in extra)."""
+        for key, value in self.extra.items():
+            if key.strip().lower() == "url" and isinstance(value, str) and value.strip():
+                return value.strip()
+        return None
 
     def display_title(self) -> str:
         """Return the title, or the question's first line when there is none."""

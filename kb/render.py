@@ -147,6 +147,10 @@ def ingest_summary(report: IngestReport) -> None:
         err.print(line, soft_wrap=True)
     if len(report.failures) > 200:
         err.print(Text(f"... and {len(report.failures) - 200} more failures (use --json for all)", style="red"))
+    for path, fields in report.kept_aside.items():
+        line = Text("kept aside ", style="yellow")
+        line.append(clean(f"{path}: {', '.join(fields)} (fields kb has no place for; in each entry's extra)"))
+        err.print(line, soft_wrap=True)
 
 
 def _line_for(entry: Entry, *, prefix: str = "") -> Text:
@@ -373,6 +377,9 @@ def _entry_renderables(entry: Entry, related: list[Hit], *, card: bool) -> list[
         facts.append(src.format)
     if src.copyright:
         facts.append(clean(src.copyright))
+    url = entry.url()
+    if url:
+        facts.append(clean(url))
     if src.split_guessed:
         facts.append("question/answer split guessed")
     if entry.updated_at:

@@ -87,6 +87,8 @@ class IngestReport:
     dry_run: bool = False
     keep: str = KEEP_ENTRIES
     counts: dict[str, int] = field(default_factory=lambda: {"added": 0, "updated": 0, "unchanged": 0})
+    # Input -> the fields of its records that kb has no place for and kept in ``extra``.
+    kept_aside: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -101,6 +103,14 @@ class IngestReport:
             elif self.keep == KEEP_BRIEF:
                 getattr(self, name).extend(Brief.of(e) for e in entries)
 
+    def note_kept_aside(self, path: str, entry: Entry) -> None:
+        """Remember which fields of ``path``'s records went to ``extra`` (once per field)."""
+        if entry.extra and not entry.restored:
+            fields = self.kept_aside.setdefault(path, [])
+            for key in entry.extra:
+                if key not in fields:
+                    fields.append(key)
+
     def to_dict(self) -> dict[str, object]:
         def brief(entries: list[Entry | Brief]) -> list[dict[str, object]]:
             return [(e if isinstance(e, Brief) else Brief.of(e)).to_dict() for e in entries]
@@ -113,6 +123,7 @@ class IngestReport:
             "updated": brief(self.updated),
             "unchanged": brief(self.unchanged),
             "failures": [f.to_dict() for f in self.failures],
+            "kept_aside": self.kept_aside,
         }
 
 

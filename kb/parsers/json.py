@@ -8,9 +8,9 @@ JSONL and CSV import these, so the three formats read a record the same way.
 Field names are matched case-insensitively: question (or ``q``), answer (or ``a``), title,
 category, tags (a list or a comma/semicolon string), expert (a name or an object with
 name/expertise/experience/...), id (kept as ``source.external_id`` and used as the key),
-created_at, updated_at. Other keys (MedQuAD's ``qtype`` and ``url``, say) are ignored; the
-record's original text stays in ``raw``. A bad record is reported with its number and line
-and the others are kept.
+created_at, updated_at. Other keys (MedQuAD's ``qtype`` and ``url``, say) are kept aside,
+as they were, in the entry's ``extra``; the record's original text stays in ``raw``. A bad
+record is reported with its number and line and the others are kept.
 """
 
 from __future__ import annotations
@@ -172,6 +172,7 @@ def record_to_entry(
     if expert is not None:
         expert = _flat_bio(record, expert)
     return Entry(
+        extra=_extra(record, set(keys.values())),
         question=values["question"],
         answer=values["answer"],
         title=_scalar_text(optional("title")) or "",
@@ -229,11 +230,32 @@ def _restored(record: dict[str, Any], *, name: str, position: int, line: int | N
         created_at=record.get("created_at") if isinstance(record.get("created_at"), str) else None,
         updated_at=record.get("updated_at") if isinstance(record.get("updated_at"), str) else None,
         raw=record.get("raw") if isinstance(record.get("raw"), str) else None,
+        extra=dict(record["extra"]) if isinstance(record.get("extra"), dict) else {},
         restored=True,
     )
     if type(entry_id) is int and entry_id > 0:
         entry.id = entry_id  # the id it had: the store keeps it where it is free
     return entry
+
+
+# Keys of kb's own JSON shape that a record read back may carry: the uid is computed
+# again, the source is the file being read, and a record's extra is its extra.
+_OWN_KEYS = frozenset({"uid", "source", "extra"})
+
+
+def _extra(record: dict[str, Any], used: set[str]) -> dict[str, Any]:
+    """Return the fields of ``record`` that no Entry field took, empty values left out."""
+    extra: dict[str, Any] = {}
+    own = record.get("extra")
+    if isinstance(own, dict):
+        extra.update(own)
+    for key, value in record.items():
+        folded = str(key).strip().lower()
+        if key in used or folded in _OWN_KEYS or (folded.startswith("expert_") and folded[7:] in EXPERT_FIELDS):
+            continue
+        if value is not None and value != "":
+            extra[str(key)] = value
+    return extra
 
 
 def collect(items: Iterable[Entry | ParseError]) -> list[Entry]:
