@@ -21,7 +21,7 @@ from kb.models import Entry, now_iso
 from kb.paths import default_db_path, file_size, index_path_for, store_signature
 
 if TYPE_CHECKING:
-    from kb.export import Stats
+    from kb.export import FolderChanges, Stats
     from kb.ingest.pipeline import IndexLookup
     from kb.ingest.sources import IngestReport
     from kb.search.index import SearchIndex
@@ -495,13 +495,16 @@ class KnowledgeBase:
         category: str | None = None,
         expert: str | None = None,
         tag: str | None = None,
+        changes: FolderChanges | None = None,
     ) -> int:
         """Write entries from the store as ``jsonl``, ``json``, ``csv`` or ``md``; return how many.
 
         ``dest`` is a file path, a binary stream, or None for stdout; for ``md`` it is a
-        folder that gets one file per entry. The filters work as in ``list`` (any case,
-        unique prefixes; an unknown value raises NotFound). The entries themselves are
-        read from the store of record, one at a time.
+        folder that gets one file per entry, and an unfiltered export removes the files
+        an earlier export wrote there for entries no longer stored (unless they were
+        changed since), noting them in ``changes``. The filters work as in ``list`` (any
+        case, unique prefixes; an unknown value raises NotFound). The entries themselves
+        are read from the store of record, one at a time.
         """
         from kb.export import export_entries
 
@@ -510,7 +513,7 @@ class KnowledgeBase:
         if category or expert or tag:
             wanted = {e.id for e in self.list(category=category, expert=expert, tag=tag, limit=None)}
             entries = (e for e in entries if e.id in wanted)
-        return export_entries(entries, fmt, dest)
+        return export_entries(entries, fmt, dest, complete=not (category or expert or tag), changes=changes)
 
     def stats(self) -> Stats:
         """Count entries, categories, experts, tags and sources; measure the files."""

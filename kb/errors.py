@@ -38,6 +38,12 @@ class ParseError(KbError):
         self.line = line
 
 
+class UsageError(KbError):
+    """A request that cannot be carried out as given (exit 2, as Click's usage errors)."""
+
+    exit_code = 2
+
+
 class NotFound(KbError):
     """An entry, expert or category that was asked for does not exist."""
 
