@@ -131,16 +131,21 @@ def ingest_summary(report: IngestReport) -> None:
     err = console(stderr=True)
     title = "Dry run: nothing was written" if report.dry_run else None
     table = Table(title=title, show_header=True, header_style="bold", box=None, pad_edge=False)
-    for col in ("added", "updated", "unchanged", "failed"):
+    for col in ("added", "updated", "unchanged", "duplicates", "failed"):
         table.add_column(col, justify="right")
     counts = report.counts
     table.add_row(
         Text(str(counts["added"]), style="green" if counts["added"] else ""),
         Text(str(counts["updated"]), style="cyan" if counts["updated"] else ""),
         str(counts["unchanged"]),
+        Text(str(counts["duplicates"]), style="yellow" if counts["duplicates"] else ""),
         Text(str(len(report.failures)), style="red" if report.failures else ""),
     )
     err.print(table)
+    for repeat in report.duplicates[:20]:
+        err.print(Text("duplicate ", style="yellow").append(clean(str(repeat))), soft_wrap=True)
+    if counts["duplicates"] > 20:
+        err.print(Text(f"... and {counts['duplicates'] - 20} more duplicates (use --json for all)", style="yellow"))
     for failure in report.failures[:200]:
         line = Text("failed ", style="red")
         line.append(clean(str(failure)).replace("\n", " "))

@@ -74,6 +74,9 @@ class BatchWriter:
         self.started = False
         self.feeder: Feeder | None = None
         self.lookup: IndexLookup | None = None
+        # The store's last id before this ingest: an entry already stored under a later
+        # id was added by this ingest, so a record that matches it is a repeat.
+        self.last_id_before: int | None = None
 
     def add(self, entry: Entry) -> None:
         self.pending.append(entry)
@@ -121,6 +124,8 @@ class BatchWriter:
         if not self.open:
             self.store.begin()
             self.open = True
+            if self.last_id_before is None:
+                self.last_id_before = self.store.last_id()
         lookup = self.lookup
         if lookup is not None and self.feeder is not None:
             lookup.forget_through(self.feeder.done)
@@ -132,7 +137,10 @@ class BatchWriter:
             # The store's shard holds the original text now; the report and the index
             # queue need not keep it for the rest of a long ingest.
             entry.raw = None
-        self.report.record(result.added, result.updated, result.unchanged)
+        before = self.last_id_before or 0
+        repeats = [e for e in result.unchanged if e.id is not None and e.id > before]
+        unchanged = [e for e in result.unchanged if e.id is None or e.id <= before] if repeats else result.unchanged
+        self.report.record(result.added, result.updated, unchanged, repeats)
         if self.feeder is not None and changed:
             seq = self.feeder.put(changed, None)
             if lookup is not None:

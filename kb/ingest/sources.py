@@ -14,7 +14,7 @@ import io
 import os
 import stat
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -47,6 +47,26 @@ class Failure:
     def to_dict(self) -> dict[str, object]:
         return {"path": self.path, "line": self.line, "reason": self.reason}
 
+
+@dataclass(slots=True)
+class Repeat:
+    """A record that repeats one read earlier in the same ingest: where, and which entry it is."""
+
+    path: str
+    line: int | None
+    id: int | None
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}" if self.line is not None else self.path
+        return f"{where}: same question and answer as entry {self.id}, read earlier in this ingest"
+
+    def to_dict(self) -> dict[str, object]:
+        return {"path": self.path, "line": self.line, "id": self.id}
+
+
+# A report lists this many repeats (the count is always whole): a file of one record
+# copied a million times must not fill memory with them.
+MAX_REPEATS = 1000
 
 # What an ingest report keeps of each entry: the entries themselves (the Python API's
 # default), a brief record of each (what ``kb ingest --json`` prints), or only counts.
@@ -86,7 +106,10 @@ class IngestReport:
     files: int = 0
     dry_run: bool = False
     keep: str = KEEP_ENTRIES
-    counts: dict[str, int] = field(default_factory=lambda: {"added": 0, "updated": 0, "unchanged": 0})
+    counts: dict[str, int] = field(default_factory=lambda: {"added": 0, "updated": 0, "unchanged": 0,
+                                                            "duplicates": 0})
+    # Records whose question and answer an earlier record of this same ingest had.
+    duplicates: list[Repeat] = field(default_factory=list)
     # Input -> the fields of its records that kb has no place for and kept in ``extra``.
     kept_aside: dict[str, list[str]] = field(default_factory=dict)
 
@@ -94,8 +117,12 @@ class IngestReport:
     def ok(self) -> bool:
         return not self.failures
 
-    def record(self, added: list[Entry], updated: list[Entry], unchanged: list[Entry]) -> None:
+    def record(self, added: list[Entry], updated: list[Entry], unchanged: list[Entry],
+               duplicates: Sequence[Entry] = ()) -> None:
         """Count one batch's entries and keep them as the report was asked to."""
+        self.counts["duplicates"] += len(duplicates)
+        room = MAX_REPEATS - len(self.duplicates)
+        self.duplicates.extend(Repeat(e.source.path or "<stdin>", e.source.line, e.id) for e in duplicates[:room])
         for name, entries in (("added", added), ("updated", updated), ("unchanged", unchanged)):
             self.counts[name] += len(entries)
             if self.keep == KEEP_ENTRIES:
@@ -122,6 +149,7 @@ class IngestReport:
             "added": brief(self.added),
             "updated": brief(self.updated),
             "unchanged": brief(self.unchanged),
+            "duplicates": [d.to_dict() for d in self.duplicates],
             "failures": [f.to_dict() for f in self.failures],
             "kept_aside": self.kept_aside,
         }
