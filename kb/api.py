@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from kb import config
 from kb.entries import duplicate_error, entry_from_fields, normalise, validate, with_fields
-from kb.errors import InvalidEntry, NotFound, SearchIndexError, StoreBusy, StoreError
+from kb.errors import IngestInterrupted, InvalidEntry, NotFound, SearchIndexError, StoreBusy, StoreError
 from kb.models import Entry, now_iso
 from kb.paths import default_db_path, file_size, index_path_for, store_signature
 
@@ -204,7 +204,9 @@ class KnowledgeBase:
 
         Entries are committed in batches that double in size (2,000, 4,000, ... up to
         16,384), so a crash loses at most the batch being written; the index follows in
-        a second process or thread (see kb/ingest/pipeline.py). Memory stays flat whatever the
+        a second process or thread (see kb/ingest/pipeline.py); Ctrl-C rolls back the open
+        batch and raises IngestInterrupted (a KeyboardInterrupt) with the number of entries
+        committed before it. Memory stays flat whatever the
         input's size, except for what the report keeps: ``keep="entries"`` (the default)
         keeps every entry read, ``"brief"`` a small record of each, ``"counts"`` only
         the counts.
@@ -231,6 +233,9 @@ class KnowledgeBase:
                             report.note_kept_aside(source, item)
                             writer.add(item)
                 writer.finish()
+            except KeyboardInterrupt:
+                writer.abandon()
+                raise IngestInterrupted(writer.saved, dry_run=dry_run) from None
             except BaseException:
                 writer.abandon()
                 raise

@@ -47,17 +47,23 @@ def ingest(
             raise typer.BadParameter(f"{parser_format!r} is not one of: {', '.join(FORMATS)}", param_hint="--format")
     if max_size is None:
         max_size = config.max_size_mb()
+    from kb.errors import IngestInterrupted
+
     kb = open_kb(db)
     show_progress = not quiet and sys.stderr.isatty()
-    with _ingest_progress(paths, show_progress) as advance:
-        report = kb.ingest(
-            paths,
-            format=parser_format,
-            dry_run=dry_run,
-            max_size=int(max_size * 1_000_000) if max_size else None,
-            progress=advance,
-            keep="brief" if as_json else "counts",
-        )
+    try:
+        with _ingest_progress(paths, show_progress) as advance:
+            report = kb.ingest(
+                paths,
+                format=parser_format,
+                dry_run=dry_run,
+                max_size=int(max_size * 1_000_000) if max_size else None,
+                progress=advance,
+                keep="brief" if as_json else "counts",
+            )
+    except IngestInterrupted as exc:
+        sys.stderr.write(f"{exc}\n")
+        raise typer.Exit(code=130) from None
     if as_json:
         render.emit_json(report.to_dict())
     elif not quiet:

@@ -70,6 +70,10 @@ class BatchWriter:
         self.size = self.first_batch
         self.pending: list[Entry] = []
         self.in_transaction = 0
+        # Entries added or updated in the open batch, and in the batches committed: what
+        # an interrupted ingest has saved.
+        self.changed_in_batch = 0
+        self.saved = 0
         self.open = False
         self.started = False
         self.feeder: Feeder | None = None
@@ -133,6 +137,7 @@ class BatchWriter:
         self.pending = []
         self.in_transaction += len(result.added) + len(result.updated) + len(result.unchanged)
         changed = result.added + result.updated
+        self.changed_in_batch += len(changed)
         for entry in changed + result.unchanged:
             # The store's shard holds the original text now; the report and the index
             # queue need not keep it for the rest of a long ingest.
@@ -151,6 +156,8 @@ class BatchWriter:
             return
         self.open = False
         self.store.commit()
+        self.saved += self.changed_in_batch
+        self.changed_in_batch = 0
         self.in_transaction = 0
         if self.feeder is not None:
             self.feeder.put([], self.store.signature())

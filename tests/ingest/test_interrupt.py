@@ -1,0 +1,64 @@
+"""Ctrl-C during a long ingest: a real SIGINT to a real `kb ingest`, then a re-run that finishes."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import orjson
+
+from kb.api import KnowledgeBase
+
+RECORDS = 8000
+LINE = re.compile(r"interrupted: (\d+) entries saved; run the same command again to continue")
+
+
+def _bulk(path: Path) -> Path:
+    path.write_bytes(b"".join(
+        orjson.dumps({"id": f"r{i}", "question": f"Interrupted question {i} about gardens?",
+                      "answer": f"Answer {i}: " + "water the roses deeply. " * 20}) + b"\n"
+        for i in range(RECORDS)))
+    return path
+
+
+def test_interrupt_says_what_was_saved_and_a_rerun_completes(tmp_path: Path) -> None:
+    source = _bulk(tmp_path / "bulk.jsonl")
+    store = tmp_path / "store" / "kb.json"
+    # Small first batches, so that commits come early and the interrupt falls after one.
+    env = {**os.environ, "KB_DB": str(store), "KB_BATCH_SIZE": "200", "NO_COLOR": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "kb", "ingest", str(source)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while not store.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)  # the catalog appears with the first commit
+    assert proc.poll() is None, "the ingest ended before it could be interrupted"
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    lines = err.decode().splitlines()
+    assert len(lines) == 1 and LINE.fullmatch(lines[0]), err
+    saved = int(LINE.fullmatch(lines[0]).group(1))
+    assert 0 < saved < RECORDS
+    assert out == b""
+    with KnowledgeBase.open(store) as kb:
+        assert kb.store.count() == saved
+
+    again = subprocess.run([sys.executable, "-m", "kb", "ingest", "--json", str(source)], env=env,
+                           capture_output=True, timeout=120)
+    assert again.returncode == 0, again.stderr
+    counts = orjson.loads(again.stdout)["counts"]
+    assert counts["added"] == RECORDS - saved and counts["unchanged"] == saved
+    with KnowledgeBase.open(store) as kb:
+        assert kb.count() == RECORDS and kb.store.count() == RECORDS
+
+
+def test_interrupt_of_a_dry_run_says_nothing_was_written(tmp_path: Path) -> None:
+    from kb.errors import IngestInterrupted
+
+    assert str(IngestInterrupted(0, dry_run=True)) == "interrupted: nothing was written (dry run)"
+    assert isinstance(IngestInterrupted(3), KeyboardInterrupt)
