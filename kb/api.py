@@ -199,6 +199,7 @@ class KnowledgeBase:
         stdin: Any = None,
         progress: Callable[[int], None] | None = None,
         keep: str = "entries",
+        status: Callable[[str, int, int], None] | None = None,
     ) -> IngestReport:
         """Read Q&A files into the store and the index; return what happened.
 
@@ -209,7 +210,9 @@ class KnowledgeBase:
         committed before it. Memory stays flat whatever the
         input's size, except for what the report keeps: ``keep="entries"`` (the default)
         keeps every entry read, ``"brief"`` a small record of each, ``"counts"`` only
-        the counts.
+        the counts. ``progress(n)`` is told of each ``n`` bytes read; ``status(stage,
+        entries, files)`` of the records and inputs done, with stage "reading", then
+        "indexing" once all are read and the last commit and the index remain.
         """
         from kb.ingest.pipeline import BatchWriter
         from kb.ingest.sources import DEFAULT_MAX_SIZE, Failure, IngestReport, ReadOptions, expand_paths, read_source
@@ -219,19 +222,27 @@ class KnowledgeBase:
         options = ReadOptions(format=format, max_size=max_size or DEFAULT_MAX_SIZE, stdin=stdin, progress=progress)
         report = IngestReport(dry_run=dry_run, keep=keep)
         writer = BatchWriter(self, report, dry_run)
+        entries = 0
         with self.store.locked():
             try:
                 for source in expand_paths(paths):
                     if isinstance(source, Failure):
                         report.failures.append(source)
                         continue
-                    report.files += 1
                     for item in read_source(source, options):
                         if isinstance(item, Failure):
                             report.failures.append(item)
                         else:
                             report.note_kept_aside(source, item)
                             writer.add(item)
+                            entries += 1
+                            if status is not None and entries % 500 == 0:
+                                status("reading", entries, report.files)
+                    report.files += 1
+                    if status is not None:
+                        status("reading", entries, report.files)
+                if status is not None:
+                    status("indexing", entries, report.files)
                 writer.finish()
             except KeyboardInterrupt:
                 writer.abandon()

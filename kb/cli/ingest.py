@@ -52,13 +52,16 @@ def ingest(
     kb = open_kb(db)
     show_progress = not quiet and sys.stderr.isatty()
     try:
-        with _ingest_progress(paths, show_progress) as advance:
+        with _ingest_progress(paths, show_progress) as bar:
+            if bar is not None:
+                kb.on_rebuild = bar.rebuild
             report = kb.ingest(
                 paths,
                 format=parser_format,
                 dry_run=dry_run,
                 max_size=int(max_size * 1_000_000) if max_size else None,
-                progress=advance,
+                progress=bar.advance if bar else None,
+                status=bar.status if bar else None,
                 keep="brief" if as_json else "counts",
             )
     except IngestInterrupted as exc:
@@ -77,8 +80,8 @@ def _ingest_progress(paths: list[str], enabled: bool):
 
     if not enabled:
         return nullcontext(None)
-    from kb.cli.progress import bar_context
+    from kb.cli.progress import IngestBar
     from kb.ingest.sources import STDIN, expand_paths, total_size
 
-    files = [p for p in expand_paths(paths) if isinstance(p, str) and p != STDIN]
-    return bar_context("Ingesting", total_size(files))
+    inputs = [p for p in expand_paths(paths) if isinstance(p, str)]
+    return IngestBar(total_size(p for p in inputs if p != STDIN), len(inputs))

@@ -468,6 +468,9 @@ def _parse_stream(fh: BinaryIO, name: str, fmt: str, head: bytes, options: ReadO
     at its end, which would mean holding every record until then.
     """
     encoding = _head_encoding(head, name)
+    # Progress counts bytes of the file on disk: for a .gz file, the compressed stream's
+    # position, not the decompressed one (which would run past the file's size).
+    position = getattr(fh, "fileobj", fh)
     text = io.TextIOWrapper(fh, encoding=encoding, errors="strict", newline="")
     parser = parsers.get(fmt)
     abspath = os.path.abspath(name)
@@ -492,7 +495,7 @@ def _parse_stream(fh: BinaryIO, name: str, fmt: str, head: bytes, options: ReadO
             sha = hashlib.sha256(item.raw.encode("utf-8")).hexdigest() if item.raw else None
             yield _stamp(item, abspath, sha, encoding)
             if options.progress and line_no % 2048 == 0:
-                pos = fh.tell()
+                pos = position.tell()
                 options.progress(pos - reported)
                 reported = pos
     except UnicodeDecodeError:
