@@ -579,6 +579,8 @@ def doctor_report(report: DoctorReport) -> None:
     out = console()
     for action in report.actions:
         out.print(Text("repaired: ", style="bold green").append(clean(action)), soft_wrap=True)
+    for failure in report.unrepaired:
+        out.print(Text("not repaired: ", style="bold red").append(clean(failure)), soft_wrap=True)
     table = Table(box=None, header_style="bold", pad_edge=False, show_edge=False)
     table.add_column("check", no_wrap=True)
     table.add_column("status", no_wrap=True)
@@ -589,7 +591,8 @@ def doctor_report(report: DoctorReport) -> None:
             detail.append(f"\n→ {clean(finding.fix)}", style="dim")
         table.add_row(finding.check, Text(finding.status, style=_DOCTOR_STYLES.get(finding.status, "")), detail)
     out.print(table)
-    verdict = "healthy" if report.healthy else "problems found" + ("" if report.actions else " (kb doctor --repair)")
+    advice = "" if report.after_repair else " (kb doctor --repair)"
+    verdict = "healthy" if report.healthy else "problems found" + advice
     notice(f"{clean(str(report.store))}: {verdict}")
 
 
