@@ -246,7 +246,7 @@ class KnowledgeBase:
                 writer.finish()
             except KeyboardInterrupt:
                 writer.abandon()
-                raise IngestInterrupted(writer.saved, dry_run=dry_run) from None
+                raise IngestInterrupted(writer.saved(), dry_run=dry_run) from None
             except BaseException:
                 writer.abandon()
                 raise
