@@ -396,8 +396,22 @@ class StoreBase:
         self._catalog_changed = False
 
     def _discard_written(self) -> None:
+        """Remove the shard files this transaction wrote, unless the catalog names them.
+
+        A commit interrupted after its catalog replaced the old one (Ctrl-C during the
+        folder's fsync, say) has committed: its files are the store's, and must stay.
+        """
+        if not self._written:
+            return
+        try:
+            catalog, _ops = self._files.read_catalog()
+        except StoreError:
+            catalog = None
+        named = catalog_files(catalog) if catalog is not None else set()
         for name, _count in self._written.values():
-            self._files.remove(name)
+            if name not in named:
+                self._files.remove(name)
+        self._written.clear()
 
     def exists(self) -> bool:
         return self.path is None or self.path.exists()

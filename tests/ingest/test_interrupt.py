@@ -62,3 +62,31 @@ def test_interrupt_of_a_dry_run_says_nothing_was_written(tmp_path: Path) -> None
 
     assert str(IngestInterrupted(0, dry_run=True)) == "interrupted: nothing was written (dry run)"
     assert isinstance(IngestInterrupted(3), KeyboardInterrupt)
+
+
+def test_interrupts_at_many_moments_never_damage_the_store(tmp_path: Path) -> None:
+    # Ctrl-C right after a commit's catalog appears falls in that commit's last steps
+    # (the folder's fsync): the files the new catalog names must survive the interrupt.
+    source = _bulk(tmp_path / "bulk.jsonl")
+    store = tmp_path / "store" / "kb.json"
+    env = {**os.environ, "KB_DB": str(store), "KB_BATCH_SIZE": "50", "NO_COLOR": "1"}
+    for delay in (0.0, 0.0, 0.002, 0.005, 0.01, 0.02):
+        before = store.stat().st_mtime_ns if store.exists() else None
+        proc = subprocess.Popen([sys.executable, "-m", "kb", "ingest", "-q", str(source)], env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 60
+        while proc.poll() is None and time.monotonic() < deadline:
+            if store.exists() and store.stat().st_mtime_ns != before:
+                break  # a commit of this run has just replaced the catalog
+            time.sleep(0.0005)
+        time.sleep(delay)
+        proc.send_signal(signal.SIGINT)
+        _out, err = proc.communicate(timeout=60)
+        assert proc.returncode in (0, 130), err
+        with KnowledgeBase.open(store) as kb:
+            assert kb.store.count() <= RECORDS  # the store opens: every file it names is there
+    again = subprocess.run([sys.executable, "-m", "kb", "ingest", "-q", str(source)], env=env,
+                           capture_output=True, timeout=120)
+    assert again.returncode == 0, again.stderr
+    with KnowledgeBase.open(store) as kb:
+        assert kb.store.count() == RECORDS
