@@ -207,12 +207,12 @@ class KnowledgeBase:
         16,384), so a crash loses at most the batch being written; the index follows in
         a second process or thread (see kb/ingest/pipeline.py); Ctrl-C rolls back the open
         batch and raises IngestInterrupted (a KeyboardInterrupt) with the number of entries
-        committed before it. Memory stays flat whatever the
-        input's size, except for what the report keeps: ``keep="entries"`` (the default)
-        keeps every entry read, ``"brief"`` a small record of each, ``"counts"`` only
-        the counts. ``progress(n)`` is told of each ``n`` bytes read; ``status(stage,
-        entries, files)`` of the records and inputs done, with stage "reading", then
-        "indexing" once all are read and the last commit and the index remain.
+        committed before it. Memory stays flat whatever the input's size, except for
+        what the report keeps: ``keep="entries"`` (the default) keeps every entry read,
+        ``"brief"`` a small record of each, ``"counts"`` only the counts. ``progress(n)``
+        is told of each ``n`` bytes read; ``status(stage, entries, files)`` of the
+        records and inputs done, with stage "reading", then "indexing" once all are read
+        and the last commit and the index remain.
         """
         from kb.ingest.pipeline import BatchWriter
         from kb.ingest.sources import DEFAULT_MAX_SIZE, Failure, IngestReport, ReadOptions, expand_paths, read_source
