@@ -147,15 +147,12 @@ def ingest_summary(report: IngestReport) -> None:
     if counts["duplicates"] > 20:
         err.print(Text(f"... and {counts['duplicates'] - 20} more duplicates (use --json for all)", style="yellow"))
     for failure in report.failures[:200]:
-        line = Text("failed ", style="red")
-        line.append(clean(str(failure)).replace("\n", " "))
-        err.print(line, soft_wrap=True)
+        err.print(Text("failed ", style="red").append(clean(str(failure)).replace("\n", " ")), soft_wrap=True)
     if len(report.failures) > 200:
         err.print(Text(f"... and {len(report.failures) - 200} more failures (use --json for all)", style="red"))
     for path, fields in report.kept_aside.items():
-        line = Text("kept aside ", style="yellow")
-        line.append(clean(f"{path}: {', '.join(fields)} (fields kb has no place for; in each entry's extra)"))
-        err.print(line, soft_wrap=True)
+        aside = clean(f"{path}: {', '.join(fields)} (fields kb has no place for; in each entry's extra)")
+        err.print(Text("kept aside ", style="yellow").append(aside), soft_wrap=True)
 
 
 def _line_for(entry: Entry, *, prefix: str = "") -> Text:
@@ -382,8 +379,7 @@ def _entry_renderables(entry: Entry, related: list[Hit], *, card: bool) -> list[
         facts.append(src.format)
     if src.copyright:
         facts.append(clean(src.copyright))
-    url = entry.url()
-    if url:
+    if url := entry.url():
         facts.append(clean(url))
     if src.split_guessed:
         facts.append("question/answer split guessed")
@@ -591,8 +587,7 @@ def doctor_report(report: DoctorReport) -> None:
             detail.append(f"\n→ {clean(finding.fix)}", style="dim")
         table.add_row(finding.check, Text(finding.status, style=_DOCTOR_STYLES.get(finding.status, "")), detail)
     out.print(table)
-    advice = "" if report.after_repair else " (kb doctor --repair)"
-    verdict = "healthy" if report.healthy else "problems found" + advice
+    verdict = "healthy" if report.healthy else "problems found" + ("" if report.after_repair else " (kb doctor --repair)")
     notice(f"{clean(str(report.store))}: {verdict}")
 
 
