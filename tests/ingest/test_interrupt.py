@@ -26,20 +26,29 @@ def _bulk(path: Path) -> Path:
     return path
 
 
-def test_interrupt_says_what_was_saved_and_a_rerun_completes(tmp_path: Path) -> None:
-    source = _bulk(tmp_path / "bulk.jsonl")
-    store = tmp_path / "store" / "kb.json"
-    # Small first batches, so that commits come early and the interrupt falls after one.
-    env = {**os.environ, "KB_DB": str(store), "KB_BATCH_SIZE": "200", "NO_COLOR": "1"}
+def _interrupted_ingest(source: Path, store: Path, env: dict[str, str]) -> tuple[int, bytes, bytes]:
+    """Run `kb ingest`, Ctrl-C it once its first commit is on disk; return (exit code, out, err)."""
     proc = subprocess.Popen([sys.executable, "-m", "kb", "ingest", str(source)], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
     while not store.exists() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.01)  # the catalog appears with the first commit
-    assert proc.poll() is None, "the ingest ended before it could be interrupted"
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130, err
+    return proc.returncode, out, err
+
+
+def test_interrupt_says_what_was_saved_and_a_rerun_completes(tmp_path: Path) -> None:
+    source = _bulk(tmp_path / "bulk.jsonl")
+    for attempt in range(5):
+        store = tmp_path / f"store{attempt}" / "kb.json"
+        # Small first batches, so that commits come early and the interrupt falls after one.
+        env = {**os.environ, "KB_DB": str(store), "KB_BATCH_SIZE": "200", "NO_COLOR": "1"}
+        code, out, err = _interrupted_ingest(source, store, env)
+        # On a loaded machine the ingest can end before the signal reaches it: try again.
+        if code != 0:
+            break
+    assert code == 130, err
     lines = err.decode().splitlines()
     assert len(lines) == 1 and LINE.fullmatch(lines[0]), err
     saved = int(LINE.fullmatch(lines[0]).group(1))
