@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from kb import config
 from kb.entries import duplicate_error, entry_from_fields, fold_categories, normalise, validate, with_fields
-from kb.errors import InvalidEntry, NotFound, SearchIndexError, StoreBusy, StoreError
+from kb.errors import IngestInterrupted, InvalidEntry, NotFound, SearchIndexError, StoreBusy, StoreError
 from kb.models import Entry, now_iso
 from kb.paths import default_db_path, file_size, index_path_for, store_signature
 
 if TYPE_CHECKING:
-    from kb.export import Stats
+    from kb.export import FolderChanges, Stats
     from kb.ingest.pipeline import IndexLookup
     from kb.ingest.sources import IngestReport
     from kb.search.index import SearchIndex
@@ -257,15 +257,20 @@ class KnowledgeBase:
         stdin: Any = None,
         progress: Callable[[int], None] | None = None,
         keep: str = "entries",
+        status: Callable[[str, int, int], None] | None = None,
     ) -> IngestReport:
         """Read Q&A files into the store and the index; return what happened.
 
         Entries are committed in batches that double in size (2,000, 4,000, ... up to
         16,384), so a crash loses at most the batch being written; the index follows in
-        a second process or thread (see kb/ingest/pipeline.py). Memory stays flat whatever the
-        input's size, except for what the report keeps: ``keep="entries"`` (the default)
-        keeps every entry read, ``"brief"`` a small record of each, ``"counts"`` only
-        the counts.
+        a second process or thread (see kb/ingest/pipeline.py); Ctrl-C rolls back the open
+        batch and raises IngestInterrupted (a KeyboardInterrupt) with the number of entries
+        committed before it. Memory stays flat whatever the input's size, except for
+        what the report keeps: ``keep="entries"`` (the default) keeps every entry read,
+        ``"brief"`` a small record of each, ``"counts"`` only the counts. ``progress(n)``
+        is told of each ``n`` bytes read; ``status(stage, entries, files)`` of the
+        records and inputs done, with stage "reading", then "indexing" once all are read
+        and the last commit and the index remain.
         """
         from kb.ingest.pipeline import BatchWriter
         from kb.ingest.sources import DEFAULT_MAX_SIZE, Failure, IngestReport, ReadOptions, expand_paths, read_source
@@ -275,19 +280,31 @@ class KnowledgeBase:
         options = ReadOptions(format=format, max_size=max_size or DEFAULT_MAX_SIZE, stdin=stdin, progress=progress)
         report = IngestReport(dry_run=dry_run, keep=keep)
         writer = BatchWriter(self, report, dry_run)
+        entries = 0
         with self.store.locked():
             try:
                 for source in expand_paths(paths):
                     if isinstance(source, Failure):
                         report.failures.append(source)
                         continue
-                    report.files += 1
                     for item in read_source(source, options):
                         if isinstance(item, Failure):
                             report.failures.append(item)
                         else:
+                            report.note_kept_aside(source, item)
                             writer.add(item)
+                            entries += 1
+                            if status is not None and entries % 500 == 0:
+                                status("reading", entries, report.files)
+                    report.files += 1
+                    if status is not None:
+                        status("reading", entries, report.files)
+                if status is not None:
+                    status("indexing", entries, report.files)
                 writer.finish()
+            except KeyboardInterrupt:
+                writer.abandon()
+                raise IngestInterrupted(writer.saved(), dry_run=dry_run) from None
             except BaseException:
                 writer.abandon()
                 raise
@@ -571,11 +588,12 @@ class KnowledgeBase:
             "experts": len(self.experts()),
         }
 
-    def iter_entries(self) -> Iterator[Entry]:
-        """Yield every entry from the store of record (for export)."""
+    def iter_entries(self, *, with_raw: bool = False) -> Iterator[Entry]:
+        """Yield every entry from the store of record (for export), with its original
+        text in ``raw`` when asked."""
         if not self.store.exists():
             return iter(())
-        return self.store.iter_entries()
+        return self.store.iter_entries(with_raw=with_raw)
 
     # -- carrying out ------------------------------------------------------------------
 
@@ -587,21 +605,25 @@ class KnowledgeBase:
         category: str | None = None,
         expert: str | None = None,
         tag: str | None = None,
+        changes: FolderChanges | None = None,
     ) -> int:
         """Write entries from the store as ``jsonl``, ``json``, ``csv`` or ``md``; return how many.
 
         ``dest`` is a file path, a binary stream, or None for stdout; for ``md`` it is a
-        folder that gets one file per entry. The filters work as in ``list`` (any case,
-        unique prefixes; an unknown value raises NotFound). The entries themselves are
-        read from the store of record, one at a time.
+        folder that gets one file per entry, and an unfiltered export removes the files
+        an earlier export wrote there for entries no longer stored (unless they were
+        changed since), noting them in ``changes``. The filters work as in ``list`` (any
+        case, unique prefixes; an unknown value raises NotFound). The entries themselves
+        are read from the store of record, one at a time.
         """
         from kb.export import export_entries
 
-        entries = self.iter_entries()
+        # JSON Lines is the backup format: it carries each entry's original text too.
+        entries = self.iter_entries(with_raw=fmt == "jsonl")
         if category or expert or tag:
             wanted = {e.id for e in self.list(category=category, expert=expert, tag=tag, limit=None)}
             entries = (e for e in entries if e.id in wanted)
-        return export_entries(entries, fmt, dest)
+        return export_entries(entries, fmt, dest, complete=not (category or expert or tag), changes=changes)
 
     def stats(self) -> Stats:
         """Count entries, categories, experts, tags and sources; measure the files."""

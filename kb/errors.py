@@ -38,6 +38,12 @@ class ParseError(KbError):
         self.line = line
 
 
+class UsageError(KbError):
+    """A request that cannot be carried out as given (exit 2, as Click's usage errors)."""
+
+    exit_code = 2
+
+
 class NotFound(KbError):
     """An entry, expert or category that was asked for does not exist."""
 
@@ -99,3 +105,20 @@ class ConfigError(KbError):
     """A KB_* environment variable holds a value kb cannot use."""
 
     exit_code = 2
+
+
+class IngestInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped an ingest; ``saved`` entries were committed before it (a re-run goes on).
+
+    A KeyboardInterrupt still, so code that stops on Ctrl-C stops on this too.
+    """
+
+    def __init__(self, saved: int, *, dry_run: bool = False) -> None:
+        super().__init__(saved)
+        self.saved = saved
+        self.dry_run = dry_run
+
+    def __str__(self) -> str:
+        if self.dry_run:
+            return "interrupted: nothing was written (dry run)"
+        return f"interrupted: {self.saved} entries saved; run the same command again to continue"

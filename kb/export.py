@@ -22,8 +22,8 @@ from typing import Any, BinaryIO
 
 import orjson
 
-from kb.errors import KbError
-from kb.models import EXPERT_FIELDS, Entry
+from kb.errors import KbError, UsageError
+from kb.models import EXPERT_FIELDS, EXPORT_MARKER, EXPORT_VERSION, Entry
 from kb.paths import file_size
 
 FORMATS = ("jsonl", "json", "csv", "md")
@@ -45,12 +45,29 @@ CSV_COLUMNS = (
 )
 
 
-def export_entries(entries: Iterable[Entry], fmt: str, dest: str | os.PathLike[str] | BinaryIO | None = None) -> int:
+@dataclass
+class FolderChanges:
+    """What a Markdown export did to the files it had written before into its folder."""
+
+    removed: list[str] = field(default_factory=list)  # files of entries no longer exported
+    kept: list[str] = field(default_factory=list)  # such files changed since: left in place
+
+
+def export_entries(
+    entries: Iterable[Entry],
+    fmt: str,
+    dest: str | os.PathLike[str] | BinaryIO | None = None,
+    *,
+    complete: bool = True,
+    changes: FolderChanges | None = None,
+) -> int:
     """Write ``entries`` in ``fmt`` to ``dest`` (a path, a binary stream, None for stdout).
 
     A file is written beside its final name and renamed into place at the end, so an
     interrupted export never leaves half a file under that name. For ``md``, ``dest``
-    is a folder (created if missing) that gets one ``<id>-<slug>.md`` file per entry.
+    is a folder (created if missing) that gets one ``<id>-<slug>.md`` file per entry;
+    files an earlier export wrote there for entries not written now are removed when
+    ``complete`` (the export holds every entry), and noted in ``changes``.
     Returns the number of entries written.
     """
     if fmt == "md":
@@ -60,7 +77,8 @@ def export_entries(entries: Iterable[Entry], fmt: str, dest: str | os.PathLike[s
         raise ValueError(f"unknown export format {fmt!r}; choose one of: {', '.join(FORMATS)}")
     try:
         if fmt == "md":
-            return _write_markdown(entries, Path(dest))  # type: ignore[arg-type]
+            return _write_markdown(entries, Path(dest), complete=complete,  # type: ignore[arg-type]
+                                   changes=changes if changes is not None else FolderChanges())
         with _target(dest) as out:
             return _WRITERS[fmt](entries, out)
     except BrokenPipeError:
@@ -110,9 +128,11 @@ class _TextSink:
 
 
 def _write_jsonl(entries: Iterable[Entry], out: BinaryIO) -> int:
+    """Write one line per entry: the marker that makes ingest restore it, its JSON shape,
+    and its original text (``raw``), so that nothing the store holds is left out."""
     count = 0
     for entry in entries:
-        out.write(orjson.dumps(entry.to_dict()) + b"\n")
+        out.write(orjson.dumps({EXPORT_MARKER: EXPORT_VERSION, **entry.to_dict(), "raw": entry.raw}) + b"\n")
         count += 1
     return count
 
@@ -179,17 +199,74 @@ def markdown_name(entry: Entry) -> str:
     return f"{prefix}-{slug(entry.display_title())}.md"
 
 
-def _write_markdown(entries: Iterable[Entry], folder: Path) -> int:
+# The list of files a Markdown export wrote into its folder, with their ids and hashes:
+# the next export into that folder removes those of entries it no longer writes, and
+# only those (hidden, so ingest of the folder skips it).
+MANIFEST = ".kb-export.json"
+
+
+def _write_markdown(entries: Iterable[Entry], folder: Path, *, complete: bool, changes: FolderChanges) -> int:
+    import hashlib
+
     from kb.parsers.markdown import render_markdown
 
     if folder.exists() and not folder.is_dir():
-        raise KbError(f"{folder} is a file; the md export writes one file per entry into a folder")
+        raise UsageError(f"{folder} is a file; the md export writes one file per entry into a folder")
+    if not folder.exists() and folder.suffix:
+        # notes.txt is far more often a mistaken file name than a folder wanted.
+        raise UsageError(f"{folder} looks like a file name; the md export writes one file per entry into a folder",
+                         hint=f"give a folder name, or create {folder} first if it is one")
     folder.mkdir(parents=True, exist_ok=True)
+    before = _read_manifest(folder)
+    written: dict[str, dict[str, Any]] = {}
     count = 0
     for entry in entries:
-        (folder / markdown_name(entry)).write_text(render_markdown(entry), encoding="utf-8", newline="\n")
+        name = markdown_name(entry)
+        data = render_markdown(entry).encode("utf-8")
+        (folder / name).write_bytes(data)
+        written[name] = {"id": entry.id, "sha256": hashlib.sha256(data).hexdigest()}
         count += 1
+    ids = {item["id"] for item in written.values()}
+    for name, item in before.items():
+        if name in written:
+            continue
+        path = folder / name
+        # An incomplete export leaves the other entries' files, unless their entry was
+        # written now under a new name (its title changed).
+        if not complete and item.get("id") not in ids:
+            if path.is_file():
+                written[name] = item
+            continue
+        try:
+            current = hashlib.sha256(path.read_bytes()).hexdigest()
+        except FileNotFoundError:
+            continue
+        if current == item.get("sha256"):
+            path.unlink()
+            changes.removed.append(name)
+        else:
+            changes.kept.append(name)
+    _write_manifest(folder, written)
     return count
+
+
+def _read_manifest(folder: Path) -> dict[str, dict[str, Any]]:
+    """Return the files an earlier export wrote into ``folder`` (none if it left no list)."""
+    try:
+        data = orjson.loads((folder / MANIFEST).read_bytes())
+    except (OSError, orjson.JSONDecodeError):
+        return {}
+    files = data.get("files") if isinstance(data, dict) else None
+    if not isinstance(files, dict):
+        return {}
+    # Only plain names in this folder: a hand-edited list must not reach other files.
+    return {name: item for name, item in files.items()
+            if isinstance(item, dict) and name == Path(name).name and name.endswith(".md")}
+
+
+def _write_manifest(folder: Path, files: dict[str, dict[str, Any]]) -> None:
+    with _target(folder / MANIFEST) as out:
+        out.write(orjson.dumps({"kb_export": EXPORT_VERSION, "files": files}, option=orjson.OPT_INDENT_2) + b"\n")
 
 
 # -- stats -------------------------------------------------------------------------------

@@ -22,6 +22,22 @@ EXPERT_FIELDS = (
     "clients",
 )
 
+# Every line of kb's JSON Lines export opens with this key, its value the version of the
+# line's shape: ingest reads such a line back as the entry it was (a restore), which a
+# record of anyone else's, lacking the key, never is.
+EXPORT_MARKER = "kb_export"
+EXPORT_VERSION = 1
+
+
+def is_export_record(record: Any) -> bool:
+    """Tell whether a parsed record is a line of kb's own JSON Lines export."""
+    if not isinstance(record, dict):
+        return False
+    version = record.get(EXPORT_MARKER)
+    # type() and not isinstance(): JSON's true would otherwise pass for version 1.
+    return type(version) is int and version == EXPORT_VERSION and isinstance(record.get("source"), dict)
+
+
 def normalise_text(text: str) -> str:
     """Fold text to the form the uid hashes: NFKC, case-folded, whitespace collapsed.
 
@@ -131,6 +147,10 @@ class Entry:
 
     ``raw`` is the original text the entry was parsed from (the whole page, or the one
     record of a JSONL/CSV file); it is kept in the store but not part of ``to_dict``.
+    ``extra`` keeps the fields of an imported record that kb has no place for (MedQuAD's
+    ``url`` and ``qtype``, say), as they were. ``restored`` marks an entry read back from
+    kb's own JSON Lines export: it keeps its source, dates and (where free) its id instead
+    of taking the export file's.
     """
 
     question: str
@@ -140,11 +160,13 @@ class Entry:
     expert: Expert | None = None
     tags: list[str] = field(default_factory=list)
     source: Source = field(default_factory=Source)
+    extra: dict[str, Any] = field(default_factory=dict)
     id: int | None = None
     uid: str = ""
     created_at: str | None = None
     updated_at: str | None = None
     raw: str | None = field(default=None, repr=False, compare=False)
+    restored: bool = field(default=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.uid:
@@ -171,6 +193,7 @@ class Entry:
             "expert": self.expert.to_dict() if self.expert else None,
             "tags": list(self.tags),
             "source": self.source.to_dict(),
+            "extra": dict(self.extra),
             "created_at": self.created_at,
             "updated_at": self.updated_at,
         }
@@ -188,11 +211,19 @@ class Entry:
             expert=Expert.from_dict(data.get("expert")),
             tags=[str(t) for t in tags],
             source=Source.from_dict(data.get("source")),
+            extra=dict(data["extra"]) if isinstance(data.get("extra"), dict) else {},
             id=data.get("id"),
             uid=str(data.get("uid") or ""),
             created_at=data.get("created_at"),
             updated_at=data.get("updated_at"),
         )
+
+    def url(self) -> str | None:
+        """Return the address a record gave for itself (an ``url`` field kept in extra)."""
+        for key, value in self.extra.items():
+            if key.strip().lower() == "url" and isinstance(value, str) and value.strip():
+                return value.strip()
+        return None
 
     def display_title(self) -> str:
         """Return the title, or the question's first line when there is none."""

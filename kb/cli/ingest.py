@@ -48,17 +48,26 @@ def ingest(
             raise typer.BadParameter(f"{parser_format!r} is not one of: {', '.join(FORMATS)}", param_hint="--format")
     if max_size is None:
         max_size = config.max_size_mb()
+    from kb.errors import IngestInterrupted
+
     kb = open_kb(db)
     show_progress = not quiet and sys.stderr.isatty()
-    with _ingest_progress(paths, show_progress) as advance:
-        report = kb.ingest(
-            paths,
-            format=parser_format,
-            dry_run=dry_run,
-            max_size=int(max_size * 1_000_000) if max_size else None,
-            progress=advance,
-            keep="brief" if as_json else "counts",
-        )
+    try:
+        with _ingest_progress(paths, show_progress) as bar:
+            if bar is not None:
+                kb.on_rebuild = bar.rebuild
+            report = kb.ingest(
+                paths,
+                format=parser_format,
+                dry_run=dry_run,
+                max_size=int(max_size * 1_000_000) if max_size else None,
+                progress=bar.advance if bar else None,
+                status=bar.status if bar else None,
+                keep="brief" if as_json else "counts",
+            )
+    except IngestInterrupted as exc:
+        sys.stderr.write(f"{exc}\n")
+        raise typer.Exit(code=130) from None
     if as_json:
         render.emit_json(report.to_dict())
     elif not quiet:
@@ -72,8 +81,8 @@ def _ingest_progress(paths: list[str], enabled: bool):
 
     if not enabled:
         return nullcontext(None)
-    from kb.cli.progress import bar_context
+    from kb.cli.progress import IngestBar
     from kb.ingest.sources import STDIN, expand_paths, total_size
 
-    files = [p for p in expand_paths(paths) if isinstance(p, str) and p != STDIN]
-    return bar_context("Ingesting", total_size(files))
+    inputs = [p for p in expand_paths(paths) if isinstance(p, str)]
+    return IngestBar(total_size(p for p in inputs if p != STDIN), len(inputs))

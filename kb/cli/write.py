@@ -304,10 +304,20 @@ def export(
 
     if fmt is ExportFormat.md and output is None:
         raise typer.BadParameter("--format md writes one file per entry: give a folder", param_hint="--output")
+    from kb.export import FolderChanges
+
     filtered = bool(category or expert or tag)
-    count = open_kb(db).export(fmt.value, output, category=category, expert=expert, tag=tag)
+    changes = FolderChanges()
+    count = open_kb(db).export(fmt.value, output, category=category, expert=expert, tag=tag, changes=changes)
     if output is not None:
         render.notice(f"exported {count} entries to {output}")
+    if changes.removed:
+        names = ", ".join(changes.removed[:5]) + (", ..." if len(changes.removed) > 5 else "")
+        render.notice(f"removed {len(changes.removed)} files an earlier export wrote for entries no longer "
+                      f"exported under those names: {names}")
+    for name in changes.kept:
+        render.notice(f"kept {name}: an earlier export wrote it for an entry no longer exported, "
+                      "and it was changed since")
     if filtered and count == 0:
         raise typer.Exit(code=1)
 

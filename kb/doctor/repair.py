@@ -33,7 +33,7 @@ from kb.doctor.files import (
     write_new,
 )
 from kb.doctor.report import OK, PROBLEM, SHARD_TABLES, Report, as_int, meta_of, shard_size_of
-from kb.search.health import remove_index_files
+from kb.search.health import indexed_ids, remove_index_files
 from kb.store import journal
 from kb.store.base import SCHEMA_VERSION
 from kb.store.shards import (
@@ -53,11 +53,15 @@ def repair(path: str | os.PathLike[str] | None = None) -> Report:
     """
     kb = KnowledgeBase.open(path)
     actions: list[str] = []
+    unrepaired: list[str] = []
+    lost: list[tuple[int, list[int]]] = []
     if not kb.path.is_dir():
         with kb.store.locked():
-            usable = _repair_catalog(kb, actions)
+            modes = _modes(kb.path)
+            usable = _repair_catalog(kb, actions, unrepaired)
             if usable:
-                usable = _repair_shards(kb, actions)
+                usable = _repair_shards(kb, actions, lost)
+            _say_mode_changes(modes, _modes(kb.path), actions)
             _repair_permissions(kb.path, actions)
             leftovers = [(p, "the leftover temporary file") for p in temp_files(kb.path)]
             if usable:
@@ -73,13 +77,62 @@ def repair(path: str | os.PathLike[str] | None = None) -> Report:
                 _repair_index(kb, actions)
     kb.close()
     report = check(path)
+    report.after_repair = True
     report.actions = actions
+    report.unrepaired = unrepaired
+    report.lost = sum(count for count, _ids in lost)
+    report.lost_ids = sorted(i for _count, ids in lost for i in ids)
+    if report.lost:
+        unknown = report.lost - len(report.lost_ids)
+        known = f": ids {id_ranges(report.lost_ids)}" if report.lost_ids else " (their ids are not known)"
+        if report.lost_ids and unknown:
+            known += f", and {unknown} whose ids are not known"
+        report.actions.append(f"lost {report.lost} entries{known}")
+    for finding in report.findings:
+        # A repair has just run: what it left, running it again will not fix either.
+        if finding.fix and "kb doctor --repair" in finding.fix:
+            finding.fix = None if finding.status != PROBLEM else (
+                "a repair could not fix this: restore it from a backup you made (an earlier "
+                "kb export --format jsonl, read back by kb ingest into a new store), or move the file aside to start afresh")
     return report
 
 
-def _repair_catalog(kb: KnowledgeBase, actions: list[str]) -> bool:
+def id_ranges(ids: list[int], limit: int = 20) -> str:
+    """Write sorted ids as ranges: [1, 2, 3, 7] -> "1–3, 7" (the first ``limit`` ranges)."""
+    runs: list[list[int]] = []
+    for i in ids:
+        if runs and i == runs[-1][1] + 1:
+            runs[-1][1] = i
+        else:
+            runs.append([i, i])
+    shown = [str(a) if a == b else f"{a}–{b}" for a, b in runs[:limit]]
+    more = f", ... ({len(runs) - limit} more ranges)" if len(runs) > limit else ""
+    return ", ".join(shown) + more
+
+
+def _modes(store: Path) -> dict[Path, int]:
+    """The permission bits of the store's catalog file and shard folder, as they are now."""
+    modes = {}
+    for path in (store, shard_folder(store)):
+        try:
+            modes[path] = stat.S_IMODE(path.stat().st_mode)
+        except OSError:
+            pass
+    return modes
+
+
+def _say_mode_changes(before: dict[Path, int], after: dict[Path, int], actions: list[str]) -> None:
+    """Say which of the user's files a repair left with other permissions than it found."""
+    for path, mode in before.items():
+        if path in after and after[path] != mode:
+            actions.append(f"{path.name} was rewritten, and kb writes its files owner-only: its mode is now "
+                           f"{after[path]:o} (it was {mode:o})")
+
+
+def _repair_catalog(kb: KnowledgeBase, actions: list[str], unrepaired: list[str]) -> bool:
     """Replace a damaged (or lost) catalog by its backup or one rebuilt from the shard
-    files, whichever holds more entries; return whether the store is usable."""
+    files, whichever holds more entries; return whether the store is usable (if not,
+    ``unrepaired`` says why)."""
     store = kb.path
     folder = shard_folder(store)
     exists = store.exists()
@@ -123,8 +176,8 @@ def _repair_catalog(kb: KnowledgeBase, actions: list[str]) -> bool:
             f" ({backup_path(store).name} holds only {backup_count})" if usable_backup else
             " (there is no usable last good copy)")
     else:
-        actions.append("nothing could be recovered from the damaged store and there is no usable last good copy; "
-                       "it was left in place")
+        unrepaired.append("nothing could be recovered from the damaged store and there is no usable last good "
+                          "copy; it was left in place")
         return False
     if exists:
         aside = unused_name(store.with_name(f"{store.name}.damaged-{stamp}"))
@@ -175,9 +228,13 @@ def _catalog_from_files(folder: Path, found: dict[str, Any]) -> tuple[dict[str, 
     return {"meta": {"1": catalog_meta}, "experts": found.get("experts", {}), "shards": shards}, total
 
 
-def _repair_shards(kb: KnowledgeBase, actions: list[str]) -> bool:
+def _repair_shards(kb: KnowledgeBase, actions: list[str], lost: list[tuple[int, list[int]]]) -> bool:
     """Replace each unreadable shard by the best of its salvage, the backup's version and
-    older versions on disk; return whether the store is usable afterwards."""
+    older versions on disk; return whether the store is usable afterwards.
+
+    For each replaced shard, ``lost`` gets how many of its entries the replacement lacks
+    (by the catalog's count) and their ids, as the search index, if readable, lists them.
+    """
     store, folder = kb.path, shard_folder(kb.path)
     catalog, _ = load_strict(store)
     if catalog is None or "entries" in catalog:
@@ -199,6 +256,11 @@ def _repair_shards(kb: KnowledgeBase, actions: list[str]) -> bool:
             continue
         best, said = _best_version(folder, name, number, size, backup_shards.get(key))
         replacements[number] = best
+        kept = {int(k) for k in best["entries"] if k.isdigit()}
+        listed = [i for i in indexed_ids(kb.index_path, (number - 1) * size + 1, number * size) if i not in kept]
+        missing = max(as_int(doc.get("entries")) - len(kept), len(listed))
+        if missing:
+            lost.append((missing, listed))
         if (folder / name).exists():
             aside = unused_name(folder / f"{name}.damaged-{stamp}")
             os.rename(folder / name, aside)

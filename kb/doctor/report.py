@@ -46,6 +46,13 @@ class Report:
     store: Path
     findings: list[Finding] = field(default_factory=list)
     actions: list[str] = field(default_factory=list)
+    # Whether this is the check that follows a repair (so --repair is no advice to give).
+    after_repair: bool = False
+    # What a repair could not do (and so did not do), apart from ``actions``.
+    unrepaired: list[str] = field(default_factory=list)
+    # Entries a repair could not bring back: how many, and their ids where known.
+    lost: int = 0
+    lost_ids: list[int] = field(default_factory=list)
 
     @property
     def healthy(self) -> bool:
@@ -60,6 +67,8 @@ class Report:
             "healthy": self.healthy,
             "findings": [f.to_dict() for f in self.findings],
             "actions": list(self.actions),
+            "unrepaired": list(self.unrepaired),
+            "lost": {"entries": self.lost, "ids": list(self.lost_ids)},
         }
 
 

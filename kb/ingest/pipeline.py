@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from kb import config
-from kb.errors import SearchIndexError
+from kb.errors import KbError, SearchIndexError
 from kb.models import Entry
 
 if TYPE_CHECKING:
@@ -70,10 +70,18 @@ class BatchWriter:
         self.size = self.first_batch
         self.pending: list[Entry] = []
         self.in_transaction = 0
+        # What an interrupted ingest has saved: the store's count before it began, and
+        # the entries updated in the open batch and in the batches committed.
+        self.count_before: int | None = None
+        self.updated_in_batch = 0
+        self.updated_saved = 0
         self.open = False
         self.started = False
         self.feeder: Feeder | None = None
         self.lookup: IndexLookup | None = None
+        # The store's last id before this ingest: an entry already stored under a later
+        # id was added by this ingest, so a record that matches it is a repeat.
+        self.last_id_before: int | None = None
 
     def add(self, entry: Entry) -> None:
         self.pending.append(entry)
@@ -90,6 +98,20 @@ class BatchWriter:
         else:
             self._commit()
         self._close_feeder()
+
+    def saved(self) -> int:
+        """Return how many entries this ingest has committed (after ``abandon``).
+
+        The added ones are counted in the store itself, so an interrupt that fell inside
+        a commit counts right on whichever side of the catalog's replacement it fell.
+        """
+        if self.count_before is None or self.dry_run:
+            return 0
+        try:
+            now = self.store.count()
+        except KbError:
+            now = self.count_before
+        return max(0, now - self.count_before) + self.updated_saved
 
     def abandon(self) -> None:
         if self.open:
@@ -121,6 +143,9 @@ class BatchWriter:
         if not self.open:
             self.store.begin()
             self.open = True
+            if self.last_id_before is None:
+                self.last_id_before = self.store.last_id()
+                self.count_before = self.store.count()
         lookup = self.lookup
         if lookup is not None and self.feeder is not None:
             lookup.forget_through(self.feeder.done)
@@ -128,11 +153,15 @@ class BatchWriter:
         self.pending = []
         self.in_transaction += len(result.added) + len(result.updated) + len(result.unchanged)
         changed = result.added + result.updated
+        self.updated_in_batch += len(result.updated)
         for entry in changed + result.unchanged:
             # The store's shard holds the original text now; the report and the index
             # queue need not keep it for the rest of a long ingest.
             entry.raw = None
-        self.report.record(result.added, result.updated, result.unchanged)
+        before = self.last_id_before or 0
+        repeats = [e for e in result.unchanged if e.id is not None and e.id > before]
+        unchanged = [e for e in result.unchanged if e.id is None or e.id <= before] if repeats else result.unchanged
+        self.report.record(result.added, result.updated, unchanged, repeats)
         if self.feeder is not None and changed:
             seq = self.feeder.put(changed, None)
             if lookup is not None:
@@ -143,6 +172,8 @@ class BatchWriter:
             return
         self.open = False
         self.store.commit()
+        self.updated_saved += self.updated_in_batch
+        self.updated_in_batch = 0
         self.in_transaction = 0
         if self.feeder is not None:
             self.feeder.put([], self.store.signature())

@@ -14,7 +14,7 @@ import io
 import os
 import stat
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -47,6 +47,26 @@ class Failure:
     def to_dict(self) -> dict[str, object]:
         return {"path": self.path, "line": self.line, "reason": self.reason}
 
+
+@dataclass(slots=True)
+class Repeat:
+    """A record that repeats one read earlier in the same ingest: where, and which entry it is."""
+
+    path: str
+    line: int | None
+    id: int | None
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}" if self.line is not None else self.path
+        return f"{where}: same question and answer as entry {self.id}, read earlier in this ingest"
+
+    def to_dict(self) -> dict[str, object]:
+        return {"path": self.path, "line": self.line, "id": self.id}
+
+
+# A report lists this many repeats (the count is always whole): a file of one record
+# copied a million times must not fill memory with them.
+MAX_REPEATS = 1000
 
 # What an ingest report keeps of each entry: the entries themselves (the Python API's
 # default), a brief record of each (what ``kb ingest --json`` prints), or only counts.
@@ -86,20 +106,37 @@ class IngestReport:
     files: int = 0
     dry_run: bool = False
     keep: str = KEEP_ENTRIES
-    counts: dict[str, int] = field(default_factory=lambda: {"added": 0, "updated": 0, "unchanged": 0})
+    counts: dict[str, int] = field(default_factory=lambda: {"added": 0, "updated": 0, "unchanged": 0,
+                                                            "duplicates": 0})
+    # Records whose question and answer an earlier record of this same ingest had.
+    duplicates: list[Repeat] = field(default_factory=list)
+    # Input -> the fields of its records that kb has no place for and kept in ``extra``.
+    kept_aside: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
         return not self.failures
 
-    def record(self, added: list[Entry], updated: list[Entry], unchanged: list[Entry]) -> None:
+    def record(self, added: list[Entry], updated: list[Entry], unchanged: list[Entry],
+               duplicates: Sequence[Entry] = ()) -> None:
         """Count one batch's entries and keep them as the report was asked to."""
+        self.counts["duplicates"] += len(duplicates)
+        room = MAX_REPEATS - len(self.duplicates)
+        self.duplicates.extend(Repeat(e.source.path or "<stdin>", e.source.line, e.id) for e in duplicates[:room])
         for name, entries in (("added", added), ("updated", updated), ("unchanged", unchanged)):
             self.counts[name] += len(entries)
             if self.keep == KEEP_ENTRIES:
                 getattr(self, name).extend(entries)
             elif self.keep == KEEP_BRIEF:
                 getattr(self, name).extend(Brief.of(e) for e in entries)
+
+    def note_kept_aside(self, path: str, entry: Entry) -> None:
+        """Remember which fields of ``path``'s records went to ``extra`` (once per field)."""
+        if entry.extra and not entry.restored:
+            fields = self.kept_aside.setdefault(path, [])
+            for key in entry.extra:
+                if key not in fields:
+                    fields.append(key)
 
     def to_dict(self) -> dict[str, object]:
         def brief(entries: list[Entry | Brief]) -> list[dict[str, object]]:
@@ -112,7 +149,9 @@ class IngestReport:
             "added": brief(self.added),
             "updated": brief(self.updated),
             "unchanged": brief(self.unchanged),
+            "duplicates": [d.to_dict() for d in self.duplicates],
             "failures": [f.to_dict() for f in self.failures],
+            "kept_aside": self.kept_aside,
         }
 
 
@@ -429,6 +468,9 @@ def _parse_stream(fh: BinaryIO, name: str, fmt: str, head: bytes, options: ReadO
     at its end, which would mean holding every record until then.
     """
     encoding = _head_encoding(head, name)
+    # Progress counts bytes of the file on disk: for a .gz file, the compressed stream's
+    # position, not the decompressed one (which would run past the file's size).
+    position = getattr(fh, "fileobj", fh)
     text = io.TextIOWrapper(fh, encoding=encoding, errors="strict", newline="")
     parser = parsers.get(fmt)
     abspath = os.path.abspath(name)
@@ -453,7 +495,7 @@ def _parse_stream(fh: BinaryIO, name: str, fmt: str, head: bytes, options: ReadO
             sha = hashlib.sha256(item.raw.encode("utf-8")).hexdigest() if item.raw else None
             yield _stamp(item, abspath, sha, encoding)
             if options.progress and line_no % 2048 == 0:
-                pos = fh.tell()
+                pos = position.tell()
                 options.progress(pos - reported)
                 reported = pos
     except UnicodeDecodeError:
@@ -466,6 +508,8 @@ def _parse_stream(fh: BinaryIO, name: str, fmt: str, head: bytes, options: ReadO
 
 
 def _stamp(entry: Entry, abspath: str | None, sha: str | None, encoding: str) -> Entry | Failure:
+    if entry.restored:
+        return entry  # read from kb's own export: its source is the file it first came from
     if abspath is not None:
         entry.source.path = abspath
     else:

@@ -8,9 +8,9 @@ JSONL and CSV import these, so the three formats read a record the same way.
 Field names are matched case-insensitively: question (or ``q``), answer (or ``a``), title,
 category, tags (a list or a comma/semicolon string), expert (a name or an object with
 name/expertise/experience/...), id (kept as ``source.external_id`` and used as the key),
-created_at, updated_at. Other keys (MedQuAD's ``qtype`` and ``url``, say) are ignored; the
-record's original text stays in ``raw``. A bad record is reported with its number and line
-and the others are kept.
+created_at, updated_at. Other keys (MedQuAD's ``qtype`` and ``url``, say) are kept aside,
+as they were, in the entry's ``extra``; the record's original text stays in ``raw``. A bad
+record is reported with its number and line and the others are kept.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import Any
 import orjson
 
 from kb.errors import ParseError
-from kb.models import EXPERT_FIELDS, Entry, Expert, Source, split_tags
+from kb.models import EXPERT_FIELDS, Entry, Expert, Source, is_export_record, split_tags
 
 NAME = "json"
 
@@ -144,6 +144,8 @@ def record_to_entry(
         kind = type(record).__name__ if record is not None else "null"
         kind = {"str": "string", "dict": "object", "list": "array"}.get(kind, kind)
         return ParseError(f"record {position} is not an object (found {kind})", path=name, line=line)
+    if is_export_record(record):
+        return _restored(record, name=name, position=position, line=line)
     keys = field_keys(record)
     values: dict[str, str] = {}
     for required in ("question", "answer"):
@@ -170,6 +172,7 @@ def record_to_entry(
     if expert is not None:
         expert = _flat_bio(record, expert)
     return Entry(
+        extra=_extra(record, set(keys.values())),
         question=values["question"],
         answer=values["answer"],
         title=_scalar_text(optional("title")) or "",
@@ -187,6 +190,72 @@ def record_to_entry(
         updated_at=_scalar_text(optional("updated_at")) or None,
         raw=raw,
     )
+
+
+# The types of Source's fields, as a restored record must carry them (others are dropped).
+_SOURCE_TYPES: dict[str, type | tuple[type, ...]] = {
+    "path": str, "format": str, "sha256": str, "external_id": str, "copyright": str,
+    "encoding": str, "key": str, "line": int, "split_guessed": bool,
+}
+
+
+def _verbatim(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _restored(record: dict[str, Any], *, name: str, position: int, line: int | None) -> Entry | ParseError:
+    """Read back a line of kb's own JSON Lines export as the entry it was.
+
+    The text is taken as stored, not cleaned again (it already was), so a restore gives
+    the same bytes; the uid is computed from it, so a line edited by hand gets its own.
+    Values of the wrong type (the line is still untrusted input) are dropped, not fatal.
+    """
+    for required in ("question", "answer"):
+        if not _verbatim(record.get(required)).strip():
+            return ParseError(f"record {position}: {required!r} is missing or empty", path=name, line=line)
+    src = record["source"]
+    source = {k: v for k, v in src.items() if k in _SOURCE_TYPES and isinstance(v, _SOURCE_TYPES[k])
+              and not (k == "line" and isinstance(v, bool))}
+    expert = record.get("expert")
+    tags = record.get("tags")
+    entry_id = record.get("id")
+    entry = Entry(
+        question=record["question"],
+        answer=record["answer"],
+        title=_verbatim(record.get("title")),
+        category=_verbatim(record.get("category")),
+        expert=Expert.from_dict(expert) if isinstance(expert, (dict, str)) else None,
+        tags=[t for t in tags if isinstance(t, str)] if isinstance(tags, list) else [],
+        source=Source(**source),
+        created_at=record.get("created_at") if isinstance(record.get("created_at"), str) else None,
+        updated_at=record.get("updated_at") if isinstance(record.get("updated_at"), str) else None,
+        raw=record.get("raw") if isinstance(record.get("raw"), str) else None,
+        extra=dict(record["extra"]) if isinstance(record.get("extra"), dict) else {},
+        restored=True,
+    )
+    if type(entry_id) is int and entry_id > 0:
+        entry.id = entry_id  # the id it had: the store keeps it where it is free
+    return entry
+
+
+# Keys of kb's own JSON shape that a record read back may carry: the uid is computed
+# again, the source is the file being read, and a record's extra is its extra.
+_OWN_KEYS = frozenset({"uid", "source", "extra"})
+
+
+def _extra(record: dict[str, Any], used: set[str]) -> dict[str, Any]:
+    """Return the fields of ``record`` that no Entry field took, empty values left out."""
+    extra: dict[str, Any] = {}
+    own = record.get("extra")
+    if isinstance(own, dict):
+        extra.update(own)
+    for key, value in record.items():
+        folded = str(key).strip().lower()
+        if key in used or folded in _OWN_KEYS or (folded.startswith("expert_") and folded[7:] in EXPERT_FIELDS):
+            continue
+        if value is not None and value != "":
+            extra[str(key)] = value
+    return extra
 
 
 def collect(items: Iterable[Entry | ParseError]) -> list[Entry]:

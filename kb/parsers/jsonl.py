@@ -3,9 +3,10 @@
 Fields map as in JSON (``kb.parsers.json.record_to_entry``). ``iter_parse`` takes any
 iterable of lines, such as an open text file, so a file of a million records is never
 held in memory; a malformed line or a record without question/answer is reported with its
-line number and the other lines are kept. MedQuAD's extra keys (``qtype``, ``url``) are
-ignored: its ``id`` becomes ``source.external_id`` and the key, and ``qtype`` ("treatment",
-"symptoms"...) repeats what the question already says, so it is not made into a tag.
+line number and the other lines are kept. MedQuAD's ``id`` becomes ``source.external_id``
+and the key; its other keys (``qtype``, ``url``) are kept in the entry's ``extra``. ``qtype``
+("treatment", "symptoms"...) repeats what the question already says, so it is not made
+into a tag.
 """
 
 from __future__ import annotations

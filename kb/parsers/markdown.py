@@ -1,7 +1,8 @@
 """Markdown input and output: front matter, then ``## Question`` and ``## Answer`` sections.
 
 ``parse`` reads one entry per file: optional YAML-style front matter between ``---`` lines
-(title, category, tags, expert, created_at; id, uid and other keys are ignored), then a
+(title, category, tags, expert, created_at, and updated_at when the uid beside it still
+matches the text; id and other keys are ignored), then a
 Question and an Answer heading (levels 1-3, any case). A level-1 heading before them
 titles the entry when the front matter does not. ``render_markdown`` writes the same
 shape, and is what export, ``kb add --editor`` and ``kb edit`` use, so that
@@ -24,7 +25,7 @@ import re
 from typing import Any
 
 from kb.errors import ParseError
-from kb.models import EXPERT_FIELDS, Entry, Expert, Source, split_tags
+from kb.models import EXPERT_FIELDS, Entry, Expert, Source, make_uid, split_tags
 from kb.parsers.json import clean_text
 
 NAME = "markdown"
@@ -341,6 +342,10 @@ def parse(text: str, name: str) -> list[Entry]:
     if isinstance(created, list):
         created = None
     title = _as_text(meta.get("title"))
+    # The date of the last change holds only while the text is the one it dated.
+    updated = meta.get("updated_at")
+    if not isinstance(updated, str) or meta.get("uid") != make_uid(question, answer):
+        updated = None
     return [
         Entry(
             question=question,
@@ -350,6 +355,7 @@ def parse(text: str, name: str) -> list[Entry]:
             tags=_tags(meta.get("tags")),
             expert=_expert(meta.get("expert")),
             created_at=_as_text(created) or None,
+            updated_at=_as_text(updated) or None,
             source=Source(path=name, format=NAME, key="1", line=1),
             raw=text,
         )
@@ -388,6 +394,10 @@ def render_markdown(entry: Entry) -> str:
                 out.append(_scalar(section, value, "  "))
     if entry.created_at:
         out.append(_scalar("created_at", entry.created_at, ""))
+    if entry.updated_at:
+        # With the uid beside it, so parse can tell whether the text is still the one dated.
+        out.append(_scalar("updated_at", entry.updated_at, ""))
+        out.append(_scalar("uid", entry.uid, ""))
     out += ["---", "", "## Question", "", _escape(clean_text(entry.question)), ""]
     out += ["## Answer", "", _escape(clean_text(entry.answer)), ""]
     return "\n".join(out)

@@ -105,22 +105,28 @@ def ingest_summary(report: IngestReport) -> None:
     err = console(stderr=True)
     title = "Dry run: nothing was written" if report.dry_run else None
     table = Table(title=title, show_header=True, header_style="bold", box=None, pad_edge=False)
-    for col in ("added", "updated", "unchanged", "failed"):
+    for col in ("added", "updated", "unchanged", "duplicates", "failed"):
         table.add_column(col, justify="right")
     counts = report.counts
     table.add_row(
         Text(str(counts["added"]), style="green" if counts["added"] else ""),
         Text(str(counts["updated"]), style="cyan" if counts["updated"] else ""),
         str(counts["unchanged"]),
+        Text(str(counts["duplicates"]), style="yellow" if counts["duplicates"] else ""),
         Text(str(len(report.failures)), style="red" if report.failures else ""),
     )
     err.print(table)
+    for repeat in report.duplicates[:20]:
+        err.print(Text("duplicate ", style="yellow").append(clean(str(repeat))), soft_wrap=True)
+    if counts["duplicates"] > 20:
+        err.print(Text(f"... and {counts['duplicates'] - 20} more duplicates (use --json for all)", style="yellow"))
     for failure in report.failures[:200]:
-        line = Text("failed ", style="red")
-        line.append(clean(str(failure)).replace("\n", " "))
-        err.print(line, soft_wrap=True)
+        err.print(Text("failed ", style="red").append(clean(str(failure)).replace("\n", " ")), soft_wrap=True)
     if len(report.failures) > 200:
         err.print(Text(f"... and {len(report.failures) - 200} more failures (use --json for all)", style="red"))
+    for path, fields in report.kept_aside.items():
+        aside = clean(f"{path}: {', '.join(fields)} (fields kb has no place for; in each entry's extra)")
+        err.print(Text("kept aside ", style="yellow").append(aside), soft_wrap=True)
 
 
 def _line_for(entry: Entry, *, prefix: str = "", question: bool = False) -> Text:
@@ -324,6 +330,8 @@ def _entry_renderables(entry: Entry, related: list[Hit], *, card: bool,
         facts.append(src.format)
     if src.copyright:
         facts.append(clean(src.copyright))
+    if url := entry.url():
+        facts.append(clean(url))
     if src.split_guessed:
         facts.append("question/answer split guessed")
     if entry.updated_at:
@@ -563,6 +571,8 @@ def doctor_report(report: DoctorReport) -> None:
     out = console()
     for action in report.actions:
         out.print(Text("repaired: ", style="bold green").append(clean(action)), soft_wrap=True)
+    for failure in report.unrepaired:
+        out.print(Text("not repaired: ", style="bold red").append(clean(failure)), soft_wrap=True)
     table = Table(box=None, header_style="bold", pad_edge=False, show_edge=False)
     table.add_column("check", no_wrap=True)
     table.add_column("status", no_wrap=True)
@@ -573,7 +583,7 @@ def doctor_report(report: DoctorReport) -> None:
             detail.append(f"\n→ {clean(finding.fix)}", style="dim")
         table.add_row(finding.check, Text(finding.status, style=_DOCTOR_STYLES.get(finding.status, "")), detail)
     out.print(table)
-    verdict = "healthy" if report.healthy else "problems found" + ("" if report.actions else " (kb doctor --repair)")
+    verdict = "healthy" if report.healthy else "problems found" + ("" if report.after_repair else " (kb doctor --repair)")
     notice(f"{clean(str(report.store))}: {verdict}")
 
 

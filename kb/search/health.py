@@ -84,6 +84,27 @@ def indexed_uids(path: str | os.PathLike[str]) -> Iterator[tuple[int, str]]:
         conn.close()
 
 
+def indexed_ids(path: str | os.PathLike[str], low: int, high: int) -> list[int]:
+    """Return the ids from ``low`` to ``high`` that the index at ``path`` lists ([] when
+    it cannot be read).
+
+    The index is derived from the store, but it is a separate file: when a shard file is
+    damaged, it still names the entries that shard held when it was last brought up to date.
+    """
+    path = Path(path)
+    if not path.exists():
+        return []
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            rows = conn.execute("SELECT id FROM entries WHERE id BETWEEN ? AND ? ORDER BY id", (low, high))
+            return [int(row[0]) for row in rows]
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return []
+
+
 def remove_index_files(path: str | os.PathLike[str]) -> None:
     """Delete the index file and the files SQLite keeps beside it (it is derived data)."""
     for suffix in INDEX_SUFFIXES:

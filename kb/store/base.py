@@ -396,8 +396,22 @@ class StoreBase:
         self._catalog_changed = False
 
     def _discard_written(self) -> None:
+        """Remove the shard files this transaction wrote, unless the catalog names them.
+
+        A commit interrupted after its catalog replaced the old one (Ctrl-C during the
+        folder's fsync, say) has committed: its files are the store's, and must stay.
+        """
+        if not self._written:
+            return
+        try:
+            catalog, _ops = self._files.read_catalog()
+        except StoreError:
+            catalog = None
+        named = catalog_files(catalog) if catalog is not None else set()
         for name, _count in self._written.values():
-            self._files.remove(name)
+            if name not in named:
+                self._files.remove(name)
+        self._written.clear()
 
     def exists(self) -> bool:
         return self.path is None or self.path.exists()
@@ -473,11 +487,18 @@ class StoreBase:
                 yield int(key), (doc if raw is None else (doc, raw.get(key)))
             done = number
 
-    def iter_entries(self) -> Iterator[Entry]:
-        """Yield every entry in id order, with its expert's profile joined in."""
+    def iter_entries(self, *, with_raw: bool = False) -> Iterator[Entry]:
+        """Yield every entry in id order, with its expert's profile joined in (and its
+        original text in ``raw``, when asked)."""
         experts = self.experts()
-        for doc_id, doc in self._iter_docs():
-            yield self._to_entry(doc, doc_id, experts)
+        if not with_raw:
+            for doc_id, doc in self._iter_docs():
+                yield self._to_entry(doc, doc_id, experts)
+            return
+        for doc_id, (doc, raw) in self._iter_docs(with_raw=True):
+            entry = self._to_entry(doc, doc_id, experts)
+            entry.raw = raw.get("text") if isinstance(raw, dict) else None
+            yield entry
 
     def iter_documents(self, *, with_raw: bool = False) -> Iterator[tuple[int, Any]]:
         """Yield (id, stored document) — or (id, (document, raw document)) — in id order."""

@@ -141,7 +141,9 @@ class Store(StoreBase):
                 entry.id = twin if twin is not None else None
                 result.unchanged.append(entry)
                 continue
-            src_key = source_key(entry) if update_by_source else None
+            # A restored entry is one version of its record among others: it never
+            # replaces the stored one by source, only comes back when its uid is missing.
+            src_key = source_key(entry) if update_by_source and not entry.restored else None
             old_id = sources.get(src_key) if src_key else None
             old = self._doc(old_id) if old_id is not None else None
             if old is not None and old_id is not None:
@@ -158,10 +160,12 @@ class Store(StoreBase):
             entry.updated_at = entry.updated_at or stamp
             pending[entry.uid] = entry
         result.added = list(pending.values())
-        next_id = self._next_id()
+        claimed = self._claim_ids(result.added)
+        next_id = max(self._next_id(), max(claimed, default=0) + 1)
         for entry in result.added:
-            entry.id = next_id
-            next_id += 1
+            if entry.id is None:
+                entry.id = next_id
+                next_id += 1
             known[entry.uid] = entry.id
             keys.note_added(entry)
         for entry in result.unchanged:
@@ -170,6 +174,21 @@ class Store(StoreBase):
         self._put(result.added)
         self._merge_experts(result.added + result.updated)
         return result
+
+    def _claim_ids(self, entries: list[Entry]) -> set[int]:
+        """Let restored entries keep their ids where no stored entry holds them; clear the rest.
+
+        Returns the ids kept. An id freed by a removal counts as free: restoring the
+        removed entry brings it back under the id it had.
+        """
+        claimed: set[int] = set()
+        for entry in entries:
+            wanted = entry.id if entry.restored else None
+            if wanted is not None and wanted not in claimed and self._doc(wanted) is None:
+                claimed.add(wanted)
+            else:
+                entry.id = None
+        return claimed
 
     def replace(self, entry: Entry, *, lookup: KeyLookup | None = None) -> Entry:
         """Overwrite a stored entry (by ``entry.id``) with new content, e.g. after an edit."""

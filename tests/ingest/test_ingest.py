@@ -53,7 +53,8 @@ def test_ingest_same_page_under_two_names_is_one_entry(kb: KnowledgeBase, tmp_pa
     write(tmp_path / "in" / "a.txt", text)
     write(tmp_path / "in" / "b.txt", text.replace("\n", "\r\n"))
     report = kb.ingest([str(tmp_path / "in")])
-    assert len(report.added) == 1 and len(report.unchanged) == 1
+    assert len(report.added) == 1 and report.counts["duplicates"] == 1
+    assert report.duplicates[0].id == report.added[0].id and report.duplicates[0].path.endswith("b.txt")
 
 
 def test_ingest_changed_file_updates_its_entry(kb: KnowledgeBase, tmp_path: Path) -> None:
@@ -238,7 +239,7 @@ def test_cli_ingest_exit_codes_and_json_report(tmp_path: Path) -> None:
     ok = run_kb("ingest", "--json", str(tmp_path / "in"))
     assert ok.returncode == 0, ok.stderr
     report = json.loads(ok.stdout)
-    assert report["counts"] == {"added": 1, "updated": 0, "unchanged": 0, "failed": 0}
+    assert report["counts"] == {"added": 1, "updated": 0, "unchanged": 0, "duplicates": 0, "failed": 0}
     write(tmp_path / "in" / "empty.txt", b"")
     bad = run_kb("ingest", "--json", str(tmp_path / "in"))
     assert bad.returncode == 1

@@ -55,7 +55,7 @@ def test_bulk_ingest_feeds_a_second_process(tmp_path: Path, feeders: list[str]) 
     kb = KnowledgeBase.open(tmp_path / "kb.json")
     report = kb.ingest([str(_jsonl(tmp_path / "bulk.jsonl", range(2500)))], keep="counts")
     assert feeders == ["process"]
-    assert report.counts == {"added": 2500, "updated": 0, "unchanged": 0} and report.added == []
+    assert report.counts == {"added": 2500, "updated": 0, "unchanged": 0, "duplicates": 0} and report.added == []
     assert _index_is_current(kb)
     assert kb.search("pipeline question 2499").hits[0].entry.answer == "Answer 2499."
     assert kb.count() == 2500
@@ -77,14 +77,14 @@ def test_twins_and_changes_across_chunks_are_found_before_the_index_has_them(tmp
     path = tmp_path / "bulk.jsonl"
     path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in records))
     first = kb.ingest([str(path)], keep="brief")
-    assert first.counts == {"added": 2999, "updated": 0, "unchanged": 1}
-    assert first.unchanged[0].id == 6
+    assert first.counts == {"added": 2999, "updated": 0, "unchanged": 0, "duplicates": 1}
+    assert first.duplicates[0].id == 6 and first.duplicates[0].line == 2601
     # The same file changed in two records, one in the first chunk and one in the third:
     # each keeps its id.
     records[10]["answer"], records[2010]["answer"] = "Changed 10.", "Changed 2010."
     path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in records))
     second = kb.ingest([str(path)], keep="brief")
-    assert second.counts == {"added": 0, "updated": 2, "unchanged": 2998}
+    assert second.counts == {"added": 0, "updated": 2, "unchanged": 2998, "duplicates": 0}
     assert sorted(b.id for b in second.updated) == [11, 2011]
     assert kb.get(11).answer == "Changed 10." and kb.count() == 2999
     assert _index_is_current(kb)
