@@ -19,6 +19,7 @@ EMPTY = {
     "search": (["bone", "scan"], 1),  # a search that finds nothing is a miss, even here
     "list": ([], 0),
     "show": (["1"], 1),
+    "browse": ([], 2),  # no terminal under the test runner: a usage error, store or not
     "experts": ([], 0),
     "reindex": ([], 0),
     "path": ([], 0),
@@ -36,6 +37,7 @@ UNMATCHED = {
     "search": ["zzzqqxv"],
     "list": ["--category", "no such category"],
     "show": ["999"],
+    "browse": None,  # a query that finds nothing is shown on screen, not an exit code
     "experts": ["nobody at all"],
     "reindex": None,  # it asks for nothing in particular
     "path": None,
