@@ -103,11 +103,15 @@ def entry_text(entry: Entry, pattern: re.Pattern[str] | None, *, find: re.Patter
     return out
 
 
+_BIO = ("expertise", "experience", "organizations", "publications", "education", "awards", "clients")
+
+
 def expert_view(entry: Entry) -> RenderableType:
-    """The expert's card (their bio), or an empty Text when the entry names no expert."""
-    if not entry.expert or not entry.expert.name:
+    """The expert's card, or an empty Text when the entry has no expert with a bio."""
+    expert = entry.expert
+    if not expert or not expert.name or not any(getattr(expert, key, None) for key in _BIO):
         return Text("")
-    return expert_card(entry.expert)
+    return expert_card(expert)
 
 
 def find_pattern(needle: str) -> re.Pattern[str] | None:

@@ -376,3 +376,17 @@ def test_query_pattern_marks_what_search_looks_for() -> None:
     marked = [text.plain[s.start:s.end] for s in text.spans]
     assert marked == ["Bone", "scans", "scanning", "marrow"]
     assert views.query_pattern("the of and") is None
+
+
+def test_browse_preview_shows_the_expert_card(kb: KnowledgeBase) -> None:
+    app = BrowseApp(kb, "false negative bone scan")
+
+    async def steps(pilot):
+        top = kb.get(hit_ids(app)[0])
+        assert top.expert and top.expert.expertise
+        card = app.preview.query_one(".card", Static)
+        lines = app.console.render_lines(card.content, app.console.options.update_width(60))
+        shown = "".join(seg.text for line in lines for seg in line)
+        assert "Donald Higby" in shown and "Expertise" in shown
+
+    drive(app, steps)

@@ -1,0 +1,140 @@
+"""The installed `kb browse` in a real terminal (tmux), and without one.
+
+tmux renders what the app draws into a screen we can read back (`capture-pane`), so the
+test sees the words a person would see, at 80x24, as the app draws them.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from kb.api import KnowledgeBase
+from tests.conftest import DATA, ROOT, SEEDS, run_kb
+
+KB = str(Path(sys.executable).with_name("kb"))
+TIMEOUT = 30
+
+class Terminal:
+    """One tmux session on a private server, running a command at a fixed size."""
+
+    def __init__(self, command: list[str], env: dict[str, str], status_file: Path, size=(80, 24)) -> None:
+        assert shutil.which("tmux"), "this test needs tmux (e.g. apt-get install tmux)"
+        self.socket = f"kb-test-{uuid.uuid4().hex[:8]}"
+        self.status_file = status_file
+        line = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
+        script = f"env {line} {shlex.join(command)}; echo $? > {shlex.quote(str(status_file))}; sleep 30"
+        self._tmux("new-session", "-d", "-x", str(size[0]), "-y", str(size[1]), "sh", "-c", script)
+
+    def _tmux(self, *args: str) -> str:
+        return subprocess.run(["tmux", "-L", self.socket, *args], capture_output=True, text=True, check=True,
+                              timeout=10).stdout
+
+    def screen(self) -> str:
+        return self._tmux("capture-pane", "-p")
+
+    def wait_for(self, text: str) -> str:
+        deadline = time.monotonic() + TIMEOUT
+        while time.monotonic() < deadline:
+            screen = self.screen()
+            if text in screen:
+                return screen
+            time.sleep(0.1)
+        raise AssertionError(f"{text!r} never appeared; the screen shows:\n{self.screen()}")
+
+    def type(self, text: str) -> None:
+        self._tmux("send-keys", "-l", text)
+
+    def press(self, *keys: str) -> None:
+        self._tmux("send-keys", *keys)
+
+    def exit_status(self) -> int:
+        deadline = time.monotonic() + TIMEOUT
+        while time.monotonic() < deadline:
+            if self.status_file.exists() and self.status_file.read_text().strip():
+                return int(self.status_file.read_text())
+            time.sleep(0.1)
+        raise AssertionError(f"kb browse did not exit; the screen shows:\n{self.screen()}")
+
+    def close(self) -> None:
+        subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True, timeout=10)
+
+
+@pytest.fixture
+def store(kb_db: Path) -> Path:
+    with KnowledgeBase.open(kb_db) as kb:
+        assert not kb.ingest([str(SEEDS), str(DATA)]).failures
+    return kb_db
+
+
+def browse_in_terminal(store: Path, tmp_path: Path, **env: str) -> Terminal:
+    base = {"KB_DB": str(store), "NO_COLOR": "1", "TERM": "xterm-256color", "HOME": str(tmp_path),
+            "PATH": os.environ.get("PATH", "")}
+    return Terminal([KB, "browse"], dict(base, **env), tmp_path / "status")
+
+
+def test_browse_in_a_terminal_find_read_quit(store: Path, tmp_path: Path) -> None:
+    term = browse_in_terminal(store, tmp_path)
+    try:
+        term.wait_for("kb ›")
+        term.type("how do I stop my door hinge squeaking?")
+        screen = term.wait_for("Squeaky door hinge")
+        assert "Marta Kowalczyk" in screen  # the list shows the expert beside the category
+        term.press("Enter")
+        screen = term.wait_for("Lift the hinge pin part way out")
+        assert "Question" in screen and "Answer" in screen
+        term.press("Escape")
+        term.wait_for("matches")
+        term.press("C-q")
+        assert term.exit_status() == 0
+    finally:
+        term.close()
+
+
+def test_browse_edit_runs_the_editor_and_shows_the_result(store: Path, tmp_path: Path) -> None:
+    editor = tmp_path / "edit.py"
+    editor.write_text(
+        "import sys, pathlib\n"
+        "p = pathlib.Path(sys.argv[1])\n"
+        "p.write_text(p.read_text().replace('Tap the pin back', 'Tap the pin home'))\n"
+    )
+    term = browse_in_terminal(store, tmp_path, EDITOR=f"{sys.executable} {editor}")
+    try:
+        term.wait_for("kb ›")
+        term.type("hinge")
+        term.wait_for("Squeaky door hinge")
+        term.press("Enter")
+        term.wait_for("Tap the pin back")
+        term.press("e")
+        term.wait_for("saved")
+        term.wait_for("Tap the pin home")
+        term.press("q")
+        assert term.exit_status() == 0
+    finally:
+        term.close()
+    with KnowledgeBase.open(store) as kb:
+        assert "Tap the pin home" in kb.search("hinge", limit=1).hits[0].entry.answer
+
+
+def test_browse_without_a_terminal_points_to_search(store: Path) -> None:
+    result = run_kb("browse", "hinge", input=b"")
+    assert result.returncode == 2
+    assert result.stdout == b""
+    lines = result.stderr.decode().strip().splitlines()
+    assert len(lines) == 1 and "kb search" in lines[0]
+
+
+def test_other_commands_do_not_import_textual() -> None:
+    result = subprocess.run([sys.executable, "-X", "importtime", "-m", "kb", "--help"], capture_output=True,
+                            text=True, cwd=ROOT, timeout=60)
+    assert result.returncode == 0
+    imported = [line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines() if "|" in line]
+    assert "typer" in imported and not any(name.split(".")[0] == "textual" for name in imported)
