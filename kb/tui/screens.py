@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
+from rich.console import Group
 from rich.text import Text
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
@@ -40,7 +41,7 @@ class EntryView(VerticalScroll):
 
     def show(self, entry: Entry | None, pattern: re.Pattern[str] | None, *, find: re.Pattern[str] | None = None,
              keep_scroll: bool = False) -> None:
-        """Show an entry (or a message Text in place of one)."""
+        """Show an entry (or nothing)."""
         text, card = self.query_one(".text", Static), self.query_one(".card", Static)
         if entry is None:
             text.update(Text(""))
@@ -50,11 +51,6 @@ class EntryView(VerticalScroll):
             card.update(views.expert_view(entry))
         if not keep_scroll:
             self.scroll_home(animate=False)
-
-    def show_message(self, message: Text) -> None:
-        self.query_one(".text", Static).update(message)
-        self.query_one(".card", Static).update(Text(""))
-        self.scroll_home(animate=False)
 
     def line_of(self, offset: int) -> int:
         """Return the screen line (within this view) where character ``offset`` of the text lands."""
@@ -66,6 +62,36 @@ class EntryView(VerticalScroll):
             return 0
         # The lines before the match wrap the same way with or without what follows it.
         return len(Text(plain[:offset] + "x").wrap(self.app.console, width)) - 1
+
+
+class Preview(Static):
+    """The selected hit beside the list: the start of its question and answer, and the card.
+
+    Not scrollable (the reader is): its size never depends on the entry, so a new entry on
+    every keystroke is only a repaint, not a new layout of the screen.
+    """
+
+    DEFAULT_CSS = """
+    Preview { padding: 0 1; overflow: hidden; }
+    """
+
+    def __init__(self, *, limit: int, **kwargs: Any) -> None:
+        super().__init__(Text(""), **kwargs)
+        self.limit = limit
+        self.text = Text("")
+        self.card: Any = Text("")
+
+    def show(self, entry: Entry | None, pattern: re.Pattern[str] | None) -> None:
+        if entry is None:
+            self.show_message(Text(""))
+            return
+        self.text = views.entry_text(entry, pattern, limit=self.limit)
+        self.card = views.expert_view(entry)
+        self.update(Group(self.text, Text(""), self.card), layout=False)
+
+    def show_message(self, message: Text) -> None:
+        self.text, self.card = message, Text("")
+        self.update(message, layout=False)
 
 
 class ReaderScreen(Screen):
@@ -199,7 +225,7 @@ class PickScreen(ModalScreen[Any]):
 KEYS = (
     ("Anywhere", (
         ("Ctrl-Q", "quit"),
-        ("Tab / Shift-Tab", "move the focus: search box, hit list, preview"),
+        ("Tab / Shift-Tab", "move the focus between the search box and the hit list"),
         ("F1", "this list of keys (also ? outside the search box)"),
     )),
     ("Search box", (

@@ -82,10 +82,13 @@ def hit_row(entry: Entry, pattern: re.Pattern[str] | None, width: int) -> Text:
     return Text("\n").join([title, second])
 
 
-def entry_text(entry: Entry, pattern: re.Pattern[str] | None, *, find: re.Pattern[str] | None = None) -> Text:
+def entry_text(entry: Entry, pattern: re.Pattern[str] | None, *, find: re.Pattern[str] | None = None,
+               limit: int | None = None) -> Text:
     """The entry for reading: header, question and answer, with words highlighted.
 
     ``find`` (the reader's `/` search) marks its matches more strongly than the query's.
+    ``limit`` cuts the question and the answer to about that many characters each (the
+    preview, redrawn on every keystroke, shows a screenful; the reader shows it all).
     """
     out = Text()
     out.append(f"#{entry.id}  ", style="bold")
@@ -97,7 +100,10 @@ def entry_text(entry: Entry, pattern: re.Pattern[str] | None, *, find: re.Patter
         out.append("\n" + "  ·  ".join(facts), style="italic")
     for label, body in (("Question", entry.question), ("Answer", entry.answer)):
         out.append(f"\n\n{label}\n", style="bold underline")
-        out.append_text(highlight(body.strip(), pattern))
+        body = body.strip()
+        if limit is not None and len(body) > limit:
+            body = body[: body.rfind(" ", 0, limit) if " " in body[:limit] else limit] + " …"
+        out.append_text(highlight(body, pattern))
     if find is not None:
         out.highlight_regex(find, FOUND)
     return out

@@ -59,7 +59,7 @@ def hit_ids(app: BrowseApp) -> list[int]:
 
 
 def preview_text(app: BrowseApp) -> str:
-    return app.preview.query_one(".text", Static).content.plain
+    return app.preview.text.plain
 
 
 def status_text(app: BrowseApp) -> str:
@@ -80,7 +80,7 @@ def test_browse_typing_ranks_as_search(kb: KnowledgeBase) -> None:
         # The preview shows the first hit, its words highlighted.
         first = kb.get(expected[0])
         assert clean(first.question.strip()).splitlines()[0] in preview_text(app)
-        text = app.preview.query_one(".text", Static).content
+        text = app.preview.text
         marked = {text.plain[s.start:s.end].lower() for s in text.spans if s.style == views.HIGHLIGHT}
         assert marked and all(word.startswith("water") for word in marked)
 
@@ -384,8 +384,7 @@ def test_browse_preview_shows_the_expert_card(kb: KnowledgeBase) -> None:
     async def steps(pilot):
         top = kb.get(hit_ids(app)[0])
         assert top.expert and top.expert.expertise
-        card = app.preview.query_one(".card", Static)
-        lines = app.console.render_lines(card.content, app.console.options.update_width(60))
+        lines = app.console.render_lines(app.preview.card, app.console.options.update_width(60))
         shown = "".join(seg.text for line in lines for seg in line)
         assert "Donald Higby" in shown and "Expertise" in shown
 
