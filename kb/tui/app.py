@@ -52,7 +52,8 @@ class SearchBox(Input):
         Binding("up", "app.move(-1)", show=False),
         Binding("pagedown", "app.move(8)", show=False),
         Binding("pageup", "app.move(-8)", show=False),
-        Binding("escape", "app.clear_or_quit", "Clear / quit", show=False),
+        Binding("enter", "submit", "Open"),
+        Binding("escape", "app.clear_or_quit", "Clear/quit"),
         Binding("ctrl+f", "app.facets", "Facets"),
     ]
 
@@ -101,13 +102,14 @@ class BrowseApp(App[int]):
     ENABLE_COMMAND_PALETTE = False
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
     BINDINGS = [
+        Binding("ctrl+q", "quit", "Quit", priority=True),
         Binding("f1", "help", "Keys"),
         Binding("question_mark", "help", "Keys", show=False),
         Binding("f", "facets", "Facets"),
         Binding("c", "copy", "Copy"),
         Binding("e", "edit", "Edit"),
         Binding("r", "related", "Related"),
-        Binding("q", "quit", "Quit"),
+        Binding("q", "quit", "Quit", show=False),
     ]
     CSS = """
     #bar { height: 1; }
