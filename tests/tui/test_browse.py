@@ -16,7 +16,7 @@ from kb.api import KnowledgeBase
 from kb.models import Expert
 from kb.render import clean
 from kb.tui import views
-from kb.tui.app import BrowseApp, clipboard_blocker
+from kb.tui.app import LIMIT, BrowseApp, clipboard_blocker
 from kb.tui.screens import HelpScreen, PickScreen, ReaderScreen
 from tests.conftest import DATA, SEEDS
 
@@ -73,7 +73,7 @@ def test_browse_typing_ranks_as_search(kb: KnowledgeBase) -> None:
         assert app.focused is app.search_box
         await pilot.press(*"water")
         await settle(pilot)
-        expected = [h.entry.id for h in kb.search("water", limit=40).hits]
+        expected = [h.entry.id for h in kb.search("water", limit=LIMIT).hits]
         assert len(expected) > 1
         assert hit_ids(app) == expected
         assert "matches" in status_text(app)
@@ -91,7 +91,7 @@ def test_browse_query_syntax_is_search_syntax(kb: KnowledgeBase) -> None:
     app = BrowseApp(kb, 'water -drinking category:gardening')
 
     async def steps(pilot):
-        expected = [h.entry.id for h in kb.search("water -drinking category:gardening", limit=40).hits]
+        expected = [h.entry.id for h in kb.search("water -drinking category:gardening", limit=LIMIT).hits]
         assert expected and hit_ids(app) == expected
         assert all(kb.get(i).category == "Gardening" for i in hit_ids(app))
 
@@ -238,14 +238,14 @@ def test_browse_facets_filter_by_a_category_and_clear(kb: KnowledgeBase) -> None
         assert "category: Gardening" in status_text(app)
         await pilot.press(*"water")
         await settle(pilot)
-        assert hit_ids(app) == [h.entry.id for h in kb.search("water", category="Gardening", limit=40).hits]
+        assert hit_ids(app) == [h.entry.id for h in kb.search("water", category="Gardening", limit=LIMIT).hits]
         # The first row clears the filter.
         await pilot.press("ctrl+f")
         await settle(pilot)
         app.screen.query_one("#picks").highlighted = 0
         await pilot.press("enter")
         await settle(pilot)
-        assert hit_ids(app) == [h.entry.id for h in kb.search("water", limit=40).hits]
+        assert hit_ids(app) == [h.entry.id for h in kb.search("water", limit=LIMIT).hits]
 
     drive(app, steps)
 
@@ -387,5 +387,26 @@ def test_browse_preview_shows_the_expert_card(kb: KnowledgeBase) -> None:
         lines = app.console.render_lines(app.preview.card, app.console.options.update_width(60))
         shown = "".join(seg.text for line in lines for seg in line)
         assert "Donald Higby" in shown and "Expertise" in shown
+
+    drive(app, steps)
+
+
+def test_browse_typing_goes_on_while_a_search_is_slow(kb: KnowledgeBase) -> None:
+    app = BrowseApp(kb)
+
+    async def steps(pilot):
+        # Holding the app's store lock makes the search of the first key take as long as we like.
+        app._lock.acquire()
+        try:
+            await pilot.press(*"hinge")
+            await pilot.pause(0.2)
+            assert app.search_box.value == "hinge"  # every key was taken while the search waited
+            assert app.shown_query == ""  # and no result has come yet
+        finally:
+            app._lock.release()
+        await settle(pilot)
+        await settle(pilot)
+        assert app.shown_query == "hinge"
+        assert hit_ids(app) == [h.entry.id for h in kb.search("hinge", limit=LIMIT).hits]
 
     drive(app, steps)
