@@ -10,6 +10,7 @@ import asyncio
 from pathlib import Path
 
 import pytest
+from rich.text import Text
 from textual.widgets import Input, Static
 
 from kb.api import KnowledgeBase
@@ -154,6 +155,10 @@ def test_browse_open_from_the_list_after_moving(kb: KnowledgeBase) -> None:
         await pilot.press("down", "enter")
         assert isinstance(app.screen, ReaderScreen)
         assert app.screen.entry.id == hit_ids(app)[1]
+        await pilot.press("escape")
+        assert app.focused is app.hit_list and app.hit_list.highlighted == 1
+        await pilot.press("escape")  # from the list, back to the search box
+        assert app.focused is app.search_box and app.is_running
 
     drive(app, steps)
 
@@ -348,7 +353,7 @@ def test_browse_drops_stale_results(kb: KnowledgeBase) -> None:
     async def steps(pilot):
         shown = hit_ids(app)
         stale = app._seq - 1
-        app.show_results(stale, "hinge", ([kb.get(3)], views.Text("1 matches")))
+        app.show_results(stale, "hinge", ([kb.get(3)], Text("1 matches")))
         await pilot.pause()
         assert hit_ids(app) == shown
 
