@@ -136,28 +136,35 @@ def keystrokes(db: Path) -> dict[str, list[float]]:
     return timings
 
 
-def startup(db: Path, runs: int) -> list[float]:
-    """Spawn `kb browse` on a pseudo-terminal; time until its first results are on screen."""
+def startup(db: Path, runs: int) -> tuple[list[float], list[float]]:
+    """Spawn `kb browse` on a pseudo-terminal; time until its first results are on screen.
+
+    Returns the wall times and the CPU times (user + system, read from /proc at that moment).
+    """
     import pexpect
 
     kb = str(Path(sys.executable).with_name("kb"))
     env = dict(os.environ, TERM="xterm-256color", PYTHONPYCACHEPREFIX=str(REPO / "bench" / "out" / "pycache"))
     env.pop("PYTHONDONTWRITEBYTECODE", None)  # cache kb's bytecode, as an installed package has it
     env.pop("NO_COLOR", None)
-    samples = []
+    tick = os.sysconf("SC_CLK_TCK")
+    walls, cpus = [], []
     for run in range(runs + 1):  # the first run warms the caches and is not counted
         start = time.perf_counter()
         child = pexpect.spawn(kb, ["--db", str(db), "browse"], env=env, dimensions=(24, 80), timeout=30)
         child.expect("entries by id")
         elapsed = time.perf_counter() - start
+        fields = Path(f"/proc/{child.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        cpu = (int(fields[11]) + int(fields[12])) / tick  # utime, stime
         child.sendcontrol("q")
         child.expect(pexpect.EOF)
         child.close()
         if child.exitstatus != 0:
             raise SystemExit(f"kb browse exited {child.exitstatus} after Ctrl-Q")
         if run:
-            samples.append(elapsed)
-    return samples
+            walls.append(elapsed)
+            cpus.append(cpu)
+    return walls, cpus
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -182,7 +189,9 @@ def main(argv: list[str] | None = None) -> int:
     print(_summary("CPU time of search + update + paint (what load on the machine does not add)",
                    [a + b + c for a, b, c in zip(timings["search cpu"], timings["update cpu"], timings["paint cpu"])]))
     if not args.no_startup:
-        print(_summary("`kb browse` to first results on screen", startup(args.db, args.runs)))
+        walls, cpus = startup(args.db, args.runs)
+        print(_summary("`kb browse` to first results on screen", walls))
+        print(_summary("CPU time of `kb browse` to first results", cpus))
     return 0
 
 
