@@ -11,7 +11,7 @@ machine wall times swing with other people's load, so the CPU time of the three 
 pseudo-terminal (pexpect): from spawning `kb --db STORE browse` to the first results on
 screen, then Ctrl-Q (which must exit 0).
 
-Usage: python bench/browse.py --db bench/out/stores/100k/kb.json [--runs 5] [--no-startup]
+Usage: python bench/browse.py --db bench/out/stores/100k/kb.json [--runs 5] [--no-startup] [--query Q ...]
 
 Build a store first with bench/run.py (bench/out/stores/SIZE/kb.json), or ingest a corpus
 from bench/corpus.py with `kb --db DIR/kb.json ingest medquad-100k.jsonl`.
@@ -49,7 +49,7 @@ def _summary(name: str, samples: list[float]) -> str:
     return (f"| {name} | {len(samples)} | {_ms(statistics.median(ordered))} | {_ms(p90)} | {_ms(ordered[-1])} |")
 
 
-def keystrokes(db: Path) -> dict[str, list[float]]:
+def keystrokes(db: Path, queries: list[str]) -> dict[str, list[float]]:
     """Type every query one key at a time in the headless app; return the timings per stage."""
     from textual._compositor import CompositorUpdate
     from textual.screen import Screen
@@ -104,7 +104,7 @@ def keystrokes(db: Path) -> dict[str, list[float]]:
         async with app.run_test(size=(80, 24)) as pilot:
             await pilot.pause(0.5)
             await app.workers.wait_for_complete()
-            for query in QUERIES:
+            for query in queries:
                 app.search_box.value = ""
                 await pilot.pause(0.2)
                 await app.workers.wait_for_complete()
@@ -172,11 +172,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--db", type=Path, required=True, help="the store to browse (kb.json)")
     parser.add_argument("--runs", type=int, default=5, help="timed start-ups (after one warm-up)")
     parser.add_argument("--no-startup", action="store_true", help="only the keystrokes")
+    parser.add_argument("--query", action="append", help="type this instead of the built-in queries (repeatable)")
     args = parser.parse_args(argv)
     if not args.db.exists():
         print(f"store not found: {args.db}", file=sys.stderr)
         return 1
-    timings = keystrokes(args.db)
+    timings = keystrokes(args.db, args.query or QUERIES)
     print("| what (ms) | samples | median | p90 | max |")
     print("|---|---|---|---|---|")
     print(_summary("search: KnowledgeBase.search (worker thread)", timings["search"]))

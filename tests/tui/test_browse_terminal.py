@@ -138,3 +138,12 @@ def test_other_commands_do_not_import_textual() -> None:
     assert result.returncode == 0
     imported = [line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines() if "|" in line]
     assert "typer" in imported and not any(name.split(".")[0] == "textual" for name in imported)
+
+
+def test_bench_browse_runs_on_a_small_store(store: Path) -> None:
+    result = subprocess.run([sys.executable, str(ROOT / "bench" / "browse.py"), "--db", str(store), "--runs", "1",
+                             "--query", "door hinge"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    rows = {line.split("|")[1].strip(): line for line in result.stdout.splitlines() if line.startswith("| ")}
+    assert rows["search: KnowledgeBase.search (worker thread)"].split("|")[2].strip() == str(len("door hinge"))
+    assert "`kb browse` to first results on screen" in rows
