@@ -11,6 +11,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Group
+from rich.table import Table
 from rich.text import Text
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
@@ -225,12 +226,12 @@ class PickScreen(ModalScreen[Any]):
 KEYS = (
     ("Anywhere", (
         ("Ctrl-Q", "quit"),
-        ("Tab / Shift-Tab", "move the focus between the search box and the hit list"),
+        ("Tab, Shift-Tab", "move the focus between the search box and the hit list"),
         ("F1", "this list of keys (also ? outside the search box)"),
     )),
     ("Search box", (
         ("typing", "search as you type (same syntax as kb search: \"phrase\", -word, category:, expert:, tag:)"),
-        ("Up / Down, PgUp / PgDn", "move in the hit list"),
+        ("Up/Down, PgUp/PgDn", "move in the hit list"),
         ("Enter", "open the selected hit (the first until you move)"),
         ("Escape", "clear the search box; quit when it is empty"),
         ("Ctrl-F", "facets: filter by a category or an expert"),
@@ -245,7 +246,7 @@ KEYS = (
         ("q", "quit"),
     )),
     ("Reading an entry", (
-        ("PgUp / PgDn, Up / Down, Home / End", "scroll"),
+        ("PgUp/PgDn, Home/End", "scroll (Up/Down too)"),
         ("/", "find in the entry; Enter or n: next match"),
         ("c, e, r", "copy, edit, related, as above"),
         ("Escape", "close the find box, then go back to the list"),
@@ -253,17 +254,17 @@ KEYS = (
 )
 
 
-def keys_text() -> Text:
-    """Every key of `kb browse`, grouped by where it works."""
-    out = Text()
+def keys_table() -> Table:
+    """Every key of `kb browse`, grouped by where it works, in two columns that wrap to fit."""
+    table = Table.grid(padding=(0, 2))
+    table.add_column(no_wrap=True, style="bold")
+    table.add_column()
     for section, rows in KEYS:
-        out.append(section + "\n", style="bold underline")
+        table.add_row(Text(section, style="bold underline"), Text(""))
         for key, what in rows:
-            out.append(f"  {key:<36}", style="bold")
-            out.append(what + "\n")
-        out.append("\n")
-    out.append("Escape, ? or q closes this list.", style="italic")
-    return out
+            table.add_row(Text("  " + key), Text(what))
+        table.add_row(Text(""), Text(""))
+    return table
 
 
 class HelpScreen(ModalScreen[None]):
@@ -280,7 +281,8 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll():
-            yield Static(keys_text())
+            yield Static(keys_table())
+            yield Static(Text("Escape, ? or q closes this list.", style="italic"))
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -63,6 +63,12 @@ def preview_text(app: BrowseApp) -> str:
     return app.preview.text.plain
 
 
+def rendered(app: BrowseApp, renderable, width: int) -> str:
+    """What a Rich renderable shows at this width, as plain text."""
+    lines = app.console.render_lines(renderable, app.console.options.update_width(width))
+    return "\n".join("".join(seg.text for seg in line) for line in lines)
+
+
 def status_text(app: BrowseApp) -> str:
     return app.screen_stack[0].query_one("#status", Static).content.plain
 
@@ -280,7 +286,7 @@ def test_browse_keys_help_and_quit_keys(kb: KnowledgeBase) -> None:
         assert app.search_box.value == "q?"
         await pilot.press("f1")
         assert isinstance(app.screen, HelpScreen)
-        shown = app.screen.query_one(Static).content.plain
+        shown = rendered(app, app.screen.query_one(Static).content, 80)
         for key in ("Ctrl-Q", "Enter", "Escape", "Tab", "PgUp", "/", "copy", "edit", "related", "facets"):
             assert key in shown
         await pilot.press("escape")
@@ -389,8 +395,7 @@ def test_browse_preview_shows_the_expert_card(kb: KnowledgeBase) -> None:
     async def steps(pilot):
         top = kb.get(hit_ids(app)[0])
         assert top.expert and top.expert.expertise
-        lines = app.console.render_lines(app.preview.card, app.console.options.update_width(60))
-        shown = "".join(seg.text for line in lines for seg in line)
+        shown = rendered(app, app.preview.card, 60)
         assert "Donald Higby" in shown and "Expertise" in shown
 
     drive(app, steps)
