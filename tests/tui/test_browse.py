@@ -80,7 +80,7 @@ def test_browse_typing_ranks_as_search(kb: KnowledgeBase) -> None:
         assert app.focused is app.search_box
         await pilot.press(*"water")
         await settle(pilot)
-        expected = [h.entry.id for h in kb.search("water", limit=LIMIT).hits]
+        expected = [h.entry.id for h in kb.search("water", limit=LIMIT)]
         assert len(expected) > 1
         assert hit_ids(app) == expected
         assert "matches" in status_text(app)
@@ -98,7 +98,7 @@ def test_browse_query_syntax_is_search_syntax(kb: KnowledgeBase) -> None:
     app = BrowseApp(kb, 'water -drinking category:gardening')
 
     async def steps(pilot):
-        expected = [h.entry.id for h in kb.search("water -drinking category:gardening", limit=LIMIT).hits]
+        expected = [h.entry.id for h in kb.search("water -drinking category:gardening", limit=LIMIT)]
         assert expected and hit_ids(app) == expected
         assert all(kb.get(i).category == "Gardening" for i in hit_ids(app))
 
@@ -141,7 +141,7 @@ def test_browse_enter_opens_the_first_hit_and_escape_goes_back(kb: KnowledgeBase
         await pilot.press(*"hinge", "enter")
         await settle(pilot)
         assert isinstance(app.screen, ReaderScreen)
-        top = kb.search("hinge", limit=1).hits[0].entry
+        top = kb.search("hinge", limit=1)[0].entry
         assert app.screen.entry.id == top.id
         reader = app.screen.query_one("#reader").query_one(".text", Static).content.plain
         assert "Answer" in reader and clean(top.answer.strip())[:40] in reader
@@ -249,14 +249,14 @@ def test_browse_facets_filter_by_a_category_and_clear(kb: KnowledgeBase) -> None
         assert "category: Gardening" in status_text(app)
         await pilot.press(*"water")
         await settle(pilot)
-        assert hit_ids(app) == [h.entry.id for h in kb.search("water", category="Gardening", limit=LIMIT).hits]
+        assert hit_ids(app) == [h.entry.id for h in kb.search("water", category="Gardening", limit=LIMIT)]
         # The first row clears the filter.
         await pilot.press("ctrl+f")
         await settle(pilot)
         app.screen.query_one("#picks").highlighted = 0
         await pilot.press("enter")
         await settle(pilot)
-        assert hit_ids(app) == [h.entry.id for h in kb.search("water", limit=LIMIT).hits]
+        assert hit_ids(app) == [h.entry.id for h in kb.search("water", limit=LIMIT)]
 
     drive(app, steps)
 
@@ -417,6 +417,6 @@ def test_browse_typing_goes_on_while_a_search_is_slow(kb: KnowledgeBase) -> None
         await settle(pilot)
         await settle(pilot)
         assert app.shown_query == "hinge"
-        assert hit_ids(app) == [h.entry.id for h in kb.search("hinge", limit=LIMIT).hits]
+        assert hit_ids(app) == [h.entry.id for h in kb.search("hinge", limit=LIMIT)]
 
     drive(app, steps)
