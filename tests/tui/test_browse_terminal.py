@@ -22,6 +22,8 @@ from tests.conftest import DATA, ROOT, SEEDS, run_kb
 
 KB = str(Path(sys.executable).with_name("kb"))
 TIMEOUT = 30
+# In the reader's footer only, so on screen once an entry is open.
+READER = "Copy answer"
 
 class Terminal:
     """One tmux session on a private server, running a command at a fixed size."""
@@ -89,7 +91,9 @@ def test_browse_in_a_terminal_find_read_quit(store: Path, tmp_path: Path) -> Non
         screen = term.wait_for("Squeaky door hinge")
         assert "Marta Kowalczyk" in screen  # the list shows the expert beside the category
         term.press("Enter")
-        screen = term.wait_for("Lift the hinge pin part way out")
+        # The preview shows the answer too: the reader's footer says the entry is open.
+        screen = term.wait_for(READER)
+        assert "Lift the hinge pin part way out" in screen
         assert "Question" in screen and "Answer" in screen
         term.press("Escape")
         term.wait_for("matches")
@@ -112,7 +116,9 @@ def test_browse_edit_runs_the_editor_and_shows_the_result(store: Path, tmp_path:
         term.type("hinge")
         term.wait_for("Squeaky door hinge")
         term.press("Enter")
-        term.wait_for("Tap the pin back")
+        # Not "Tap the pin back", which the preview shows before the reader opens: an `e`
+        # pressed then would be typed into the search box.
+        assert "Tap the pin back" in term.wait_for(READER)
         term.press("e")
         # The reader shows the saved text (and a notice says so, for a few seconds).
         term.wait_for("Tap the pin home")
