@@ -27,6 +27,8 @@ NEEDS_A_TERMINAL = {
     "kb add --tag roses": "prompts on a terminal for the question and the answer (tests/cli/test_add_prompts.py)",
     "kb add --editor -c Gardening": "opens $VISUAL/$EDITOR (tests/cli/test_editor.py)",
     'EDITOR="code --wait" kb edit 1 --format json': "opens the VS Code editor (tests/cli/test_editor.py)",
+    "kb browse": "a full-screen app on a terminal (tests/tui/test_browse_terminal.py)",
+    'kb browse "bone scan"': "a full-screen app on a terminal (tests/tui/test_browse_terminal.py)",
 }
 
 # A note of the reader's own, for `kb add < note.md` (the bundled data/note.md is already ingested).

@@ -50,7 +50,7 @@ def _runtime_imports(tree: ast.AST) -> list[ast.Import | ast.ImportFrom]:
 
 # Layers, top to bottom: a module may import its own layer and those below it, never above.
 LAYERS = (
-    ("kb.cli", "kb.render", "kb.emit", "kb.__main__"),
+    ("kb.cli", "kb.tui", "kb.render", "kb.emit", "kb.__main__"),
     ("kb.doctor",),
     ("kb.api",),
     ("kb.entries", "kb.export", "kb.ingest"),
@@ -60,7 +60,12 @@ LAYERS = (
     ("kb.models", "kb.errors", "kb.paths", "kb.config", "kb"),
 )
 # Third-party packages only some modules may import.
-ONLY = {"typer": ("kb.cli",), "click": ("kb.cli",), "rich": ("kb.cli", "kb.render")}
+ONLY = {
+    "typer": ("kb.cli",),
+    "click": ("kb.cli",),
+    "textual": ("kb.tui",),
+    "rich": ("kb.cli", "kb.tui", "kb.render"),
+}
 # Packages of one layer that must not import each other.
 APART = (("kb.search", "kb.store"),)
 

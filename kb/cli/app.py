@@ -1,9 +1,10 @@
 """The `kb` app: the root group, the table of commands, error mapping, and the entry point.
 
 Commands live one family per module (ingest.py; lookup.py: search/list/show/experts/
-reindex/path; write.py: add/edit/remove/export/stats; admin.py: doctor) as plain
-functions. This module registers them on the app, and never the other way round: the
-command modules import only kb.cli.options and what is below kb.cli. Like pip's
+reindex/path; browse.py: browse; write.py: add/edit/remove/export/stats; admin.py:
+doctor) as plain functions. This module registers them on the app, and never the other
+way round: the command modules import only kb.cli.options and what is below kb.cli
+(browse.py also kb.tui, the full-screen app, inside its command). Like pip's
 commands/__init__.py, a run imports only the module of the command it runs.
 
 No `from __future__ import annotations` in the cli modules: Typer would then evaluate
@@ -62,6 +63,7 @@ COMMANDS: dict[str, Command] = {
     "ask": Command("kb.cli.lookup", "ask"),
     "list": Command("kb.cli.lookup", "list_entries"),
     "show": Command("kb.cli.lookup", "show"),
+    "browse": Command("kb.cli.browse", "browse"),
     "experts": Command("kb.cli.lookup", "experts"),
     "reindex": Command("kb.cli.lookup", "reindex"),
     "path": Command("kb.cli.lookup", "path"),
@@ -119,7 +121,7 @@ def command_run(argv: list[str]) -> str | None:
     """Name the command this run asks for, or None when it must see them all.
 
     Typer turns every registered command's signature into Click parameters on each run
-    (~5 ms for kb's fourteen, ~1 ms for one), though a run uses one. The command name is
+    (~5 ms for kb's fifteen, ~1 ms for one), though a run uses one. The command name is
     the first word after the root options; anything unusual (`--help`, `--version`,
     shell completion, a name that is not a command) keeps them all, so Typer still does
     all the parsing, help and error messages itself.

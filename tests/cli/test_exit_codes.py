@@ -20,6 +20,7 @@ EMPTY = {
     "ask": (["bone", "scan"], 1),
     "list": ([], 0),
     "show": (["1"], 1),
+    "browse": ([], 2),  # no terminal under the test runner: a usage error, store or not
     "experts": ([], 0),
     "reindex": ([], 0),
     "path": ([], 0),
@@ -38,6 +39,7 @@ UNMATCHED = {
     "ask": ["zzzqqxv"],
     "list": ["--category", "no such category"],
     "show": ["999"],
+    "browse": None,  # a query that finds nothing is shown on screen, not an exit code
     "experts": ["nobody at all"],
     "reindex": None,  # it asks for nothing in particular
     "path": None,

@@ -1,0 +1,40 @@
+"""`kb browse`: the interactive way in, a full-screen app (kb/tui) over the same search.
+
+Textual is imported only inside the command, so that no other command starts slower:
+the app's table imports this module only when `kb browse` runs (or help lists them all).
+"""
+
+import sys
+from typing import Annotated, Optional
+
+import typer
+
+from kb.cli.options import DbOption, open_kb
+
+
+def browse(
+    query: Annotated[Optional[list[str]], typer.Argument(help="Start with this search already typed.")] = None,
+    db: DbOption = None,
+) -> None:
+    """Search as you type and read answers full screen, with the keyboard alone.
+
+    The hits are ranked as `kb search` ranks them, with the same query syntax; the
+    selected entry is previewed beside the list. Enter opens it, Escape goes back, c copies
+    the answer, e edits it, r lists related entries, f filters by category or expert, ?
+    (or F1) shows every key, Ctrl-Q quits. Needs a terminal: in scripts, use kb search.
+
+    Example: kb browse "bone scan"
+    """
+    from kb import render
+
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        render.error("kb browse needs a terminal (stdin and stdout); in scripts use: kb search QUERY --format json")
+        raise typer.Exit(code=2)
+    kb = open_kb(db)
+    # Bring the index up to date here, where a rebuild's progress bar can still be seen.
+    empty = kb.count() == 0
+    from kb.tui.app import BrowseApp
+
+    browser = BrowseApp(kb, " ".join(query or []), empty=empty)
+    browser.run()
+    raise typer.Exit(code=browser.return_code or 0)
