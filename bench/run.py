@@ -411,6 +411,18 @@ class Bench:
         return Store(size, final / "kb.json", entries, self._show_id(final / "kb.json", info), store_bytes,
                      index_bytes, sample.wall)
 
+    def _reuse(self, size: str, info: dict) -> Store | None:
+        """The store a previous run kept for this size, if any (``--reuse-stores``: no ingest is timed)."""
+        db = self.work / "stores" / size / "kb.json"
+        if not db.exists():
+            return None
+        _, out = run_once(self.kb_argv(db, "path", "--format", "json"), self.env, keep_stdout=True)
+        facts = json.loads(out)
+        self.log(f"  {size}: reusing the kept store ({facts['entries']:,} entries); no ingest timed")
+        self.note(f"{size}: the store of an earlier run was reused (--reuse-stores); its ingest was not timed")
+        return Store(size, db, int(facts["entries"]), self._show_id(db, info), int(facts["store_bytes"] or 0),
+                     int(facts["index_bytes"] or 0), 0.0)
+
     def _show_id(self, db: Path, info: dict) -> int | None:
         """The integer id of the same record at every size: the 1k sample's middle record, by uid."""
         probe = self.results.setdefault("probe_uid", None)
@@ -506,7 +518,10 @@ class Bench:
         for size in sizes:
             info = manifest[size]
             self.results["ingest"][size] = {}
-            formats = ["jsonl"] + (["files"] if info.get("qa_dir") else [])
+            reused = self._reuse(size, info) if self.args.reuse_stores else None
+            if reused is not None:
+                stores[size] = reused
+            formats = [] if reused else ["jsonl"] + (["files"] if info.get("qa_dir") else [])
             for fmt in formats:
                 measure, kept = self.ingest(size, info, fmt)
                 self.results["ingest"][size][fmt] = measure
@@ -811,6 +826,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--results", type=Path, default=HERE / "RESULTS.md", help="where the Markdown table goes")
     parser.add_argument("--no-bytecode-cache", dest="bytecode_cache", action="store_false",
                         help="run Python children with PYTHONDONTWRITEBYTECODE=1 (every import compiles)")
+    parser.add_argument("--reuse-stores", action="store_true",
+                        help="time lookups on the stores an earlier run kept in --out, without ingesting")
     parser.add_argument("--smoke", action="store_true", help="1k synthetic entries, one run each, no corpus needed")
     parser.add_argument("--profile", action="store_true", help="profile kb on the stores of a previous run")
     args = parser.parse_args(argv)

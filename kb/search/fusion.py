@@ -32,6 +32,9 @@ HEAD_WEIGHT = 2.0
 OTHERS_SHARE = 0.5
 # How many of each table's best candidates are fused (at least a page's worth more).
 CANDIDATES = 100
+# Each table's scores are read this many times deeper than the candidates it gives, so
+# that most candidates' other score is known exactly (see kb.search.ranking).
+SCORE_DEPTH = 8
 
 
 def fuse(whole: Mapping[int, float], head: Mapping[int, float]) -> list[tuple[int, float]]:

@@ -90,7 +90,8 @@ class Ranking(Planner, Reads):
         if parsed.exclude:
             match = f"({positive}) NOT ({' OR '.join(t.fts() for t in parsed.exclude)})"
         terms = [p.term for p in should + must]
-        hits, total = self._rank(match, where, limit=limit, offset=offset, latest=latest, terms=terms)
+        hits, total = self._rank(match, where, limit=limit, offset=offset, latest=latest, terms=terms,
+                                 excluding=bool(parsed.exclude))
         reason = None
         if not hits:
             reason = self._why_nothing(positive, match, where, total, filters)
@@ -118,24 +119,36 @@ class Ranking(Planner, Reads):
         return SearchResult(hits, total, [], reason)
 
     def _rank(self, match: str, where: sql.Filters, *, limit: int, offset: int, latest: bool,
-              terms: list[_query.Term]) -> tuple[list[Hit], int]:
+              terms: list[_query.Term], excluding: bool = False) -> tuple[list[Hit], int]:
         """Run the planned MATCH; return the page of hits and the total number of matches."""
         if latest:
             return self._rank_by_date(match, where, limit=limit, offset=offset, terms=terms)
         conn = self.conn
         depth = max(fusion.CANDIDATES, offset + limit + fusion.CANDIDATES // 4)
-        whole = dict(conn.execute(*sql.top("fts", match, where, depth)).fetchall())
+        # Looking exact scores up for a list of entries costs a pass over every match
+        # (FTS5 does not seek to a list of rowids: 250 ms for a 20-word question at 100k
+        # entries), while reading a list deeper costs little (the matches are scored
+        # anyway; only the heap grows). So both lists are read SCORE_DEPTH times deeper
+        # than the candidates they give, and an entry beyond a list's end scores at most
+        # its last score, which stands in for it.
+        score_depth = depth * fusion.SCORE_DEPTH
+        whole = dict(conn.execute(*sql.top("fts", match, where, score_depth)).fetchall())
         if not whole:
             return [], 0
-        complete = len(whole) < depth  # every match is in hand
-        head = dict(conn.execute(*sql.top("head", match, where, depth)).fetchall())
-        found_by_head = [i for i in head if i not in whole]
-        if found_by_head:
-            whole.update(conn.execute(*sql.scores("fts", match, found_by_head)).fetchall())
-        unscored = [i for i in whole if i not in head]
-        if unscored:
-            head.update(conn.execute(*sql.scores("head", match, unscored)).fetchall())
-        fused = fusion.fuse(whole, head)
+        complete = len(whole) < score_depth  # every match is in hand
+        head = dict(conn.execute(*sql.top("head", match, where, score_depth)).fetchall())
+        head_floor = min(head.values()) if len(head) >= score_depth else 0.0
+        # The head's columns are a part of the entry's, so an entry the head found is a
+        # match of the whole query too, unless its other columns hold an excluded word.
+        found_by_head = [i for i in list(head)[:depth] if i not in whole]
+        if found_by_head and not complete:
+            if excluding:
+                whole.update(conn.execute(*sql.scores("fts", match, found_by_head)).fetchall())
+            else:
+                whole_floor = min(whole.values())
+                whole.update((i, whole_floor) for i in found_by_head)
+        candidates = {i: whole[i] for i in [*list(whole)[:depth], *list(head)[:depth]] if i in whole}
+        fused = fusion.fuse(candidates, {i: head.get(i, head_floor) for i in candidates})
         if complete:
             total = len(whole)
         else:
