@@ -60,6 +60,7 @@ COMMANDS = [
     ("list", "categories"),
     ("list", "experts"),
     ("search", "hostile", "inert"),
+    ("ask", "hostile", "inert", "--no-pager"),
     ("stats",),
     ("experts",),
     ("experts", "dr"),
