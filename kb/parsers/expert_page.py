@@ -86,7 +86,8 @@ _RIGHTS = re.compile(r"\ball rights reserved\b.*$", re.IGNORECASE)
 
 
 def _is_marker(line: str) -> bool:
-    stripped = _norm(line)
+    # A page saved as HTML may list its navigation links as bullets.
+    stripped = _norm(line).lstrip("-*\u2022 ")
     return stripped in _MARKERS or bool(_BY_EXPERT.match(line.strip()))
 
 
