@@ -47,6 +47,10 @@ REGISTRY: tuple[Format, ...] = (
     # page saved as HTML carries the text page's footer markers too.
     Format("html", "kb.parsers.html", "a web page: schema.org FAQPage/QAPage markup, else its main text",
            (".html", ".htm", ".xhtml"), priority=0),
+    Format("stackexchange", "kb.parsers.stackexchange",
+           "a StackExchange dump: Posts.xml, or the dump's folder (Users.xml beside it)",
+           ("posts.xml", "users.xml", "comments.xml", "votes.xml", "badges.xml", "tags.xml",
+            "posthistory.xml", "postlinks.xml"), priority=5, binary=True),
     Format("json", "kb.parsers.json", "an array of objects (or one) with question, answer, ...",
            (".json",), priority=10, addable=True),
     Format("jsonl", "kb.parsers.jsonl", "one JSON object per line", (".jsonl", ".ndjson"),

@@ -55,7 +55,7 @@ CALLS: dict[str, list[list[str] | Callable[[str, KnowledgeBase], list[str]]]] = 
 OWN_FORMATS = {"ingest", "export"}
 INPUT_SAMPLES = {"expert-page": "expert_page_sample.txt", "qa": "faq.txt", "markdown": "note.md",
                  "json": "entries.json", "jsonl": "entries.jsonl", "csv": "entries.csv",
-                 "html": "faq_page.html"}
+                 "html": "faq_page.html", "stackexchange": "stackexchange/beekeeping.stackexchange.com/Posts.xml"}
 REPR = re.compile(r"\{'|\['|^None$|\bNone\b,|<[a-z_.]+ object at ")
 
 
