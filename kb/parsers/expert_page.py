@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from kb.errors import ParseError
 from kb.models import EXPERT_FIELDS, Entry, Expert, Source
+from kb.parsers import leftovers
 from kb.parsers.expert_bio import bio_label, looks_like_name, parse_bio, tokens_of_name
 
 NAME = "expert-page"
@@ -44,6 +45,7 @@ def _prepare(text: str) -> list[str]:
     """Split ``text`` into lines with CR/CRLF, odd spaces and trailing blanks normalised."""
     text = _SURROGATE.sub("\ufffd", text)
     text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = leftovers.decode_entities(text)  # before odd spaces: "&nbsp;" is one
     text = _ODD_SPACE.sub(" ", text)
     if text.startswith("\ufeff"):
         text = text[1:]
@@ -464,10 +466,12 @@ def parse(text: str, name: str) -> list[Entry]:
     body_lines = [lines[i] for i in range(body_from, body_to) if i not in nav_lines]
     body_numbers = [numbers[i] for i in range(body_from, body_to) if i not in nav_lines]
     name_tokens = tokens_of_name(expert.name) if expert else set()
-    split = _split_body(body_lines, body_numbers, name_tokens)
+    # Rating blocks are left out; a follow-up exchange becomes an entry of its own.
+    (first_lines, first_numbers), *follow_ups = leftovers.sections(body_lines, body_numbers)
+    split = _split_body(first_lines, first_numbers, name_tokens)
     if split is None:
         where = numbers[body_from] if body_from < len(lines) else numbers[start]
-        has_text = any(line.strip() for line in body_lines)
+        has_text = any(line.strip() for line in first_lines)
         reason = (
             "only one sentence of body text: cannot tell the question from the answer"
             if has_text
@@ -475,17 +479,33 @@ def parse(text: str, name: str) -> list[Entry]:
         )
         raise ParseError(reason, path=name, line=where)
     question, answer, guessed = split
-    return [
-        Entry(
-            question=question,
-            answer=answer,
-            title=title,
+    first = Entry(
+        question=question,
+        answer=answer,
+        title=title,
+        category=category,
+        expert=expert,
+        source=Source(path=name, format=NAME, copyright=copyright_text, split_guessed=guessed),
+        raw=text,
+    )
+    entries = [first]
+    for n, (more_lines, more_numbers) in enumerate(follow_ups, 1):
+        # A follow-up that cannot be split stays in the raw text only.
+        if (more := _split_body(more_lines, more_numbers, name_tokens)) is None:
+            continue
+        entries.append(Entry(
+            question=more[0],
+            answer=more[1],
+            title=leftovers.follow_up_title(title, n, len(follow_ups)),
             category=category,
             expert=expert,
-            source=Source(path=name, format=NAME, copyright=copyright_text, split_guessed=guessed),
+            tags=[leftovers.FOLLOW_UP_TAG],
+            # The link to the first exchange: its uid, which `kb show` takes as a prefix.
+            source=Source(path=name, format=NAME, copyright=copyright_text, split_guessed=more[2],
+                          key=f"followup-{n}", external_id=f"follow-up-of:{first.uid}"),
             raw=text,
-        )
-    ]
+        ))
+    return entries
 
 
 def _footer_category(lines: list[str], at: int, header: str, expert: Expert | None) -> str | None:
