@@ -33,6 +33,7 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
 from corpus import DEFAULT_CORPUS, load_records, synthetic_records  # noqa: E402
+from results import append  # noqa: E402
 from run import find_kb, machine, run_once  # noqa: E402
 
 OUT = BENCH / "out" / "stackexchange"
@@ -182,11 +183,7 @@ def main(argv: list[str] | None = None) -> int:
         f"- machine: {machine(python).get('cpu', '?')}, load average {os.getloadavg()[0]:.1f} at the end",
     ]
     text = "\n".join(lines) + "\n"
-    print(text)
-    if not RESULTS.exists():
-        RESULTS.write_text("# StackExchange dump ingest (bench/stackexchange.py)\n")
-    with open(RESULTS, "a", encoding="utf-8") as fh:
-        fh.write(text)
+    append(RESULTS, "StackExchange dump ingest (bench/stackexchange.py)", text)
     return 0
 
 

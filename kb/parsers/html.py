@@ -52,29 +52,31 @@ def _attr(node: Any, name: str) -> str:
     return ((node.attributes.get(name) if node is not None else None) or "").strip()
 
 
-def _canonical(tree: Any) -> str:
+def _canonical(tree: Any, lowered: str) -> str:
     """The page's own URL: ``<link rel=canonical>``, else ``og:url``; web addresses only."""
-    for link in tree.css("link[rel][href]"):
-        if "canonical" in _attr(link, "rel").casefold().split():
-            url = _attr(link, "href")
-            if url.casefold().startswith(("http://", "https://")):
-                return url
-    url = _attr(tree.css_first('meta[property="og:url"]'), "content")
+    if "canonical" in lowered:
+        for link in tree.tags("link"):
+            if "canonical" in _attr(link, "rel").casefold().split():
+                url = _attr(link, "href")
+                if url.casefold().startswith(("http://", "https://")):
+                    return url
+    if "og:url" not in lowered:
+        return ""
+    url = next((_attr(m, "content") for m in tree.tags("meta") if _attr(m, "property") == "og:url"), "")
     return url if url.casefold().startswith(("http://", "https://")) else ""
 
 
-def _title(tree: Any) -> tuple[str, Any]:
+def _title(tree: Any, lowered: str) -> tuple[str, Any]:
     """The page's title and the ``<h1>`` it came from (None when it came from elsewhere)."""
-    from kb.parsers.htmltext import to_text
-
-    for h1 in tree.css("h1"):
-        text = " ".join(to_text(h1).split())
+    for h1 in tree.tags("h1"):
+        text = " ".join(h1.text(deep=True).split())
         if text:
             return text, h1
-    og = _attr(tree.css_first('meta[property="og:title"]'), "content")
-    if og:
-        return og, None
-    head_title = tree.css_first("title")
+    if "og:title" in lowered:
+        og = next((_attr(m, "content") for m in tree.tags("meta") if _attr(m, "property") == "og:title"), "")
+        if og:
+            return og, None
+    head_title = next(iter(tree.tags("title")), None)
     text = " ".join((head_title.text(deep=True) if head_title is not None else "").split())
     # "Question title | Site name": the site's name is not the page's title.
     for separator in (" | ", " - ", " – ", " — ", " :: "):
@@ -86,11 +88,10 @@ def _title(tree: Any) -> tuple[str, Any]:
 
 def _crumb_category(tree: Any, title: str) -> str:
     """The category a breadcrumb trail in the page's markup shows (links, then the page)."""
-    from kb.parsers.htmltext import to_text
     from kb.parsers.schemaorg import category_from_crumbs
 
     for trail in tree.css('[class*="breadcrumb"], [aria-label*="readcrumb"], [id*="breadcrumb"]'):
-        names = [" ".join(to_text(a).split()) for a in trail.css("a")]
+        names = [" ".join(a.text(deep=True).split()) for a in trail.css("a")]
         if names:
             return category_from_crumbs(names, title)
     return ""
@@ -109,11 +110,17 @@ def parse(text: str, name: str) -> list[Entry]:
     tree = LexborHTMLParser(_clean_input(text))
     if tree.body is None:
         raise ParseError("empty page: no question and answer", path=name)
-    title, h1 = _title(tree)
-    url = _canonical(tree)
-    roots: list[Any] = schemaorg.jsonld_roots(tree)
-    roots.extend(schemaorg.microdata_roots(tree))
-    category = schemaorg.breadcrumb(roots, title) or _crumb_category(tree, title)
+    # Each lookup below costs a walk of the whole tree; the page's text says (in a few
+    # microseconds) which ones can find anything.
+    lowered = text.lower()
+    title, h1 = _title(tree, lowered)
+    url = _canonical(tree, lowered)
+    roots: list[Any] = schemaorg.jsonld_roots(tree) if "ld+json" in lowered else []
+    if "itemscope" in lowered:
+        roots.extend(schemaorg.microdata_roots(tree))
+    category = schemaorg.breadcrumb(roots, title)
+    if not category and "readcrumb" in lowered:
+        category = _crumb_category(tree, title)
     items = schemaorg.qa_items(roots)
     if items:
         return [_entry(item, n, name, text, url, category) for n, item in enumerate(items, 1)]
@@ -143,7 +150,9 @@ def _from_text(tree: Any, h1: Any, title: str, category: str, url: str, name: st
     body = to_text(tree.body, drop_furniture=True)
     entries: list[Entry] = []
     try:
-        if parsers.get("expert-page").detect(body, name) >= 0.8:
+        # The footer markers' words come first: the detector itself reads every line.
+        markers = parsers.BY_NAME["expert-page"].markers
+        if any(m in body for m in markers) and parsers.get("expert-page").detect(body, name) >= 0.8:
             # An expert page's text begins with "Category/Title", as its scraped text does.
             header = f"{category}/{title}" if category and title else title or category
             entries = parsers.get("expert-page").parse(f"{header}\n\n{body}" if header else body, name)

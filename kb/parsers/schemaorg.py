@@ -46,8 +46,7 @@ def _walk(roots: list[Any]) -> list[dict[str, Any]]:
     """Return every dict inside ``roots`` (arrays, @graph, nested items), breadth first."""
     found: list[dict[str, Any]] = []
     queue: list[tuple[Any, int]] = [(r, 0) for r in roots]
-    while queue:
-        value, depth = queue.pop(0)
+    for value, depth in queue:  # the queue grows as it is read
         if depth > _MAX_DEPTH:
             continue
         if isinstance(value, list):
@@ -64,7 +63,7 @@ def _walk(roots: list[Any]) -> list[dict[str, Any]]:
 def jsonld_roots(tree: Any) -> list[Any]:
     """Return the decoded JSON of every ``application/ld+json`` script (bad ones skipped)."""
     roots: list[Any] = []
-    for script in tree.css("script[type]"):
+    for script in tree.tags("script"):
         kind = (script.attributes.get("type") or "").split(";")[0].strip().casefold()
         if kind != "application/ld+json":
             continue
@@ -152,6 +151,15 @@ def _text(value: Any) -> str:
     return drop_controls(value).strip()
 
 
+def _given(value: Any) -> bool:
+    """Whether a property holds something (without rendering it, which costs a parse)."""
+    if isinstance(value, list):
+        return any(_given(v) for v in value)
+    if isinstance(value, dict):
+        return _given(value.get("text") or value.get("name"))
+    return isinstance(value, (str, int, float)) and not isinstance(value, bool) and bool(str(value).strip())
+
+
 def _votes(answer: dict[str, Any]) -> float:
     try:
         return float(_text(answer.get("upvoteCount")) or 0)
@@ -178,12 +186,12 @@ def _answer_of(question: dict[str, Any], ids: dict[str, dict[str, Any]]) -> dict
     """The accepted answer, else the most up-voted suggested one (the first on a tie)."""
     for answer in _as_list(question.get("acceptedAnswer")):
         answer = _resolve(answer, ids)
-        if isinstance(answer, dict) and _text(answer.get("text")):
+        if isinstance(answer, dict) and _given(answer.get("text")):
             return answer
         if isinstance(answer, str) and answer.strip():
             return {"text": answer}
     suggested = [_resolve(a, ids) for a in _as_list(question.get("suggestedAnswer"))]
-    suggested = [a for a in suggested if isinstance(a, dict) and _text(a.get("text"))]
+    suggested = [a for a in suggested if isinstance(a, dict) and _given(a.get("text"))]
     if not suggested:
         return None
     return max(suggested, key=_votes)
@@ -205,13 +213,15 @@ def qa_items(roots: list[Any]) -> list[QA]:
     found: list[QA] = []
     for question in questions:
         answer = _answer_of(question, ids)
-        name, body = _text(question.get("name")), _text(question.get("text"))
-        if answer is None or not (name or body):
+        if answer is None:
+            continue
+        name, body, answer_text = _text(question.get("name")), _text(question.get("text")), _text(answer.get("text"))
+        if not (name or body) or not answer_text:
             continue
         ref = question.get("url") or question.get("@id") or ""
         found.append(QA(
             question=body or name,
-            answer=_text(answer.get("text")),
+            answer=answer_text,
             title=name if body and name != body else "",
             author=_author(answer, ids),
             ref=ref if isinstance(ref, str) else "",

@@ -16,17 +16,20 @@ the size of the dump.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import os
-import sqlite3
-import tempfile
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from kb.errors import ParseError
 from kb.models import Entry, Expert, Source
 from kb.parsers import Skipped
+
+if TYPE_CHECKING:
+    import sqlite3
+
+# sqlite3, tempfile and hashlib are imported where a dump is read: detect_head runs for
+# every file kb ingests, and must cost nothing more than a look at its first bytes.
 
 NAME = "stackexchange"
 ANSWER_MODES = ("accepted", "best", "all")
@@ -171,6 +174,9 @@ def iter_parse_file(
     mode = settings.get("answers") or "accepted"
     if mode not in ANSWER_MODES:
         raise ParseError(f"--answers must be one of {', '.join(ANSWER_MODES)}, not {mode!r}", path=name)
+    import sqlite3
+    import tempfile
+
     with tempfile.TemporaryDirectory(prefix="kb-stackexchange-") as scratch:
         db = sqlite3.connect(os.path.join(scratch, "pairs.sqlite"))
         try:
@@ -254,6 +260,7 @@ _CHOSEN = {
 
 
 def _entries(db: sqlite3.Connection, name: str, mode: str, site: str) -> Iterator[Entry]:
+    import hashlib
     from html import unescape
 
     from selectolax.lexbor import LexborHTMLParser
