@@ -117,7 +117,8 @@ def parse_entries(text: str, name: str = "<stdin>") -> list[Entry]:
     try:
         fmt = parsers.detect(body, name, among=parsers.ADDABLE)
     except ParseError:
-        fmt = "markdown"  # its parser says best what a typed entry lacks
+        # The parser that says best what is wrong: JSON's names the line and column.
+        fmt = "json" if body[0] in "[{" else "markdown"
     parser = parsers.get(fmt)
     if hasattr(parser, "iter_parse"):
         items: list[Entry | ParseError] = list(parser.iter_parse(body, name))

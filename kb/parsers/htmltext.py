@@ -119,7 +119,7 @@ class _Writer:
 
     def verbatim(self, text: str) -> None:
         self.end_block()
-        body = text.strip("\n")
+        body = drop_controls(text).strip("\n")
         if body.strip():
             self.blocks.append("```\n" + body + "\n```")
 

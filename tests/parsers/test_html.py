@@ -140,6 +140,11 @@ def test_html_text_renders_lists_tables_and_breaks():
     assert to_text(body) == "a\nb\n\n- x\n  - y\n- z\n\n1. one\n2. two\n\nk | v\n\na b\xa0\xa0c"
 
 
+def test_html_text_drops_control_characters_even_in_code():
+    body = _body("<p>a\x1b[31mred\x07</p><pre>x = 1\x1b]0;title\x07\n  y</pre>")
+    assert to_text(body) == "a[31mred\n\n```\nx = 1]0;title\n  y\n```"
+
+
 def test_html_text_survives_deep_nesting():
     body = _body("<div>" * 5000 + "deep" + "</div>" * 5000)
     assert to_text(body) == "deep"

@@ -158,3 +158,22 @@ def test_stackexchange_parse_of_text_and_bad_mode():
     assert stackexchange.detect(text, "x") >= parsers.SURE
     with pytest.raises(ParseError):
         list(stackexchange.iter_parse_file(io.BytesIO(text.encode()), "Posts.xml", {"answers": "most"}, None))
+
+
+def test_stackexchange_generated_dump_pairs_every_answered_question(tmp_path):
+    # The benchmark's generator writes some answers before their question, tag wikis and
+    # unanswered questions; every count must come back out.
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+    from stackexchange import generate  # bench/stackexchange.py
+
+    folder = tmp_path / "synthetic.stackexchange.com"
+    counts = generate(folder, 400_000, seed=3)
+    items = _read(folder / "Posts.xml")
+    entries = _entries(items)
+    skipped = {i.reason: i.count for i in items if isinstance(i, Skipped)}
+    assert len(entries) == counts["answered"]
+    assert skipped.get("StackExchange questions without an answer", 0) == counts["questions"] - counts["answered"]
+    assert skipped.get("StackExchange posts that are neither questions nor answers (tag wikis, ...)", 0) == \
+        counts["wikis"]
+    assert all(e.expert is not None for e in entries)  # a Users.xml name or OwnerDisplayName each
+    assert len({e.source.key for e in entries}) == len(entries)
