@@ -50,7 +50,7 @@ def test_stackexchange_sample_accepted_answer_else_best():
     # Accepted (score 9) wins over the higher-scored answer (15).
     assert first.answer.startswith("Hold the box right under the cluster")
     assert "1. Close the flaps halfway.\n2. Leave the box in the shade until dusk." in first.answer
-    assert first.expert is not None and first.expert.name == "Marta Kowalska"  # from Users.xml
+    assert first.expert is not None and first.expert.name == "Ines Duarte"  # from Users.xml
     assert first.tags == ["swarming", "equipment"]
     assert first.category == "beekeeping.stackexchange.com"
     assert first.source.external_id == "1/3"
