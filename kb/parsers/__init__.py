@@ -116,7 +116,7 @@ def get(name: str) -> Parser:
         raise ParseError(f"unknown format {name!r}", hint=f"choose one of: {format_help()}")
     if name not in _loaded:
         _loaded[name] = importlib.import_module(FORMATS[name])
-    return _loaded[name]  # type: ignore[return-value]
+    return _loaded[name]
 
 
 def by_extension(name: str) -> str | None:

@@ -160,9 +160,9 @@ def parse_bio(lines: list[str], numbers: list[int]) -> dict[str, str]:
             free = before or free or [labelled[0]]
         for text, name in zip(unlabelled, _assign_unlabelled(unlabelled, free)):
             sections.setdefault(name, []).append(text)
-    for name, paras in chunks[1:]:
-        if name and paras:
-            sections.setdefault(name, []).extend("\n".join(p) for p in paras)
+    for field, paras in chunks[1:]:
+        if field and paras:
+            sections.setdefault(field, []).extend("\n".join(p) for p in paras)
     return {name: "\n\n".join(texts) for name, texts in sections.items() if texts}
 
 

@@ -359,9 +359,7 @@ def _split_body(lines: list[str], numbers: list[int], name_tokens: set[str]) -> 
         return halves[0], halves[1], True
     units = [_features(p.text, name_tokens) for p in paras]
     k, confident = _best_split(units)
-    question = "\n\n".join(p.text for p in paras[:k])
-    answer = "\n\n".join(p.text for p in paras[k:])
-    return question, answer, not confident
+    return "\n\n".join(p.text for p in paras[:k]), "\n\n".join(p.text for p in paras[k:]), not confident
 
 
 # ---------------------------------------------------------------------------
