@@ -258,6 +258,7 @@ class KnowledgeBase:
         progress: Callable[[int], None] | None = None,
         keep: str = "entries",
         status: Callable[[str, int, int], None] | None = None,
+        settings: dict[str, str] | None = None,
     ) -> IngestReport:
         """Read Q&A files into the store and the index; return what happened.
 
@@ -270,14 +271,18 @@ class KnowledgeBase:
         ``"brief"`` a small record of each, ``"counts"`` only the counts. ``progress(n)``
         is told of each ``n`` bytes read; ``status(stage, entries, files)`` of the
         records and inputs done, with stage "reading", then "indexing" once all are read
-        and the last commit and the index remain.
+        and the last commit and the index remain. ``settings`` carries
+        format-specific choices (for StackExchange dumps: ``answers`` = accepted|best|all,
+        ``site``).
         """
         from kb.ingest.pipeline import BatchWriter
         from kb.ingest.sources import DEFAULT_MAX_SIZE, Failure, IngestReport, ReadOptions, expand_paths, read_source
+        from kb.parsers import Skipped
 
         if keep not in ("entries", "brief", "counts"):
             raise ValueError(f"keep must be 'entries', 'brief' or 'counts', not {keep!r}")
-        options = ReadOptions(format=format, max_size=max_size or DEFAULT_MAX_SIZE, stdin=stdin, progress=progress)
+        options = ReadOptions(format=format, max_size=max_size or DEFAULT_MAX_SIZE, stdin=stdin, progress=progress,
+                              settings=dict(settings or {}))
         report = IngestReport(dry_run=dry_run, keep=keep)
         writer = BatchWriter(self, report, dry_run)
         entries = 0
@@ -290,6 +295,8 @@ class KnowledgeBase:
                     for item in read_source(source, options):
                         if isinstance(item, Failure):
                             report.failures.append(item)
+                        elif isinstance(item, Skipped):
+                            report.skipped[item.reason] = report.skipped.get(item.reason, 0) + item.count
                         else:
                             report.note_kept_aside(source, item)
                             writer.add(item)

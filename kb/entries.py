@@ -109,25 +109,22 @@ def parse_entries(text: str, name: str = "<stdin>") -> list[Entry]:
     All or nothing: a record without a question or answer raises InvalidEntry naming it
     (and how many others are bad), so ``kb add`` never adds half of its input.
     """
-    import orjson
-
     from kb import parsers
 
     body = text.lstrip("\ufeff \t\r\n")
     if not body:
         raise InvalidEntry("no entry given: the input is empty")
-    if body[0] in "[{":
-        try:
-            orjson.loads(body)
-            fmt = "json"
-        except orjson.JSONDecodeError:
-            fmt = "jsonl" if parsers.get("jsonl").detect(body, name) >= 0.5 else "json"
-        # The registry's Parser protocol names parse() only; JSON and JSONL parsers also stream.
-        items: list[Entry | ParseError] = list(parsers.get(fmt).iter_parse(body, name))  # type: ignore[attr-defined]
+    try:
+        fmt = parsers.detect(body, name, among=parsers.ADDABLE)
+    except ParseError:
+        # The parser that says best what is wrong: JSON's names the line and column.
+        fmt = "json" if body[0] in "[{" else "markdown"
+    parser = parsers.get(fmt)
+    if hasattr(parser, "iter_parse"):
+        items: list[Entry | ParseError] = list(parser.iter_parse(body, name))
     else:
-        fmt = "markdown"
         try:
-            items = list(parsers.get(fmt).parse(body, name))
+            items = list(parser.parse(body, name))
         except ParseError as exc:
             raise InvalidEntry(str(exc), hint="Markdown needs '## Question' and '## Answer' sections") from None
     bad = [item for item in items if isinstance(item, ParseError)]

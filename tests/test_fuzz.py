@@ -29,12 +29,21 @@ PIECES = [
     "question,answer", "title,question,answer,tags", "\n", "\r\n", "\r", "\t", " ", "\x00", "\ufeff",
     "\u2028", "\x85", "\x1b[2J", "?", "Hi Susan,", "You are right.", "All Answers", "Answers by Expert:",
     "Ask Experts", "Expertise", "Education/Credentials", "©2017 About.com", "Oncology/PET/CT", "\xa0",
+    # Web pages, schema.org markup, StackExchange rows and scraping leftovers.
+    "<!DOCTYPE html>", "<html>", "<p>", "</p>", "<br>", "<h2>Question</h2>", "<h2>Answer", "<li>", "<pre>",
+    "<table><td>", "<nav>", "<script>", "</script>", '<script type="application/ld+json">',
+    '{"@type": "FAQPage", "mainEntity": [', '{"@type": "Question", "name": "q", ', '"acceptedAnswer": {"text": "a"}',
+    '"suggestedAnswer": [', '"@graph": [', '"@id": "#q"', "itemscope", 'itemtype="https://schema.org/Question"',
+    'itemprop="text"', 'itemprop="acceptedAnswer"', "<?xml version='1.0'?>", "<posts>", "</posts>",
+    '<row Id="1" PostTypeId="1" Title="t" Body="&lt;p&gt;q" Tags="|a|"/>', '<row Id="2" PostTypeId="2" ParentId="1" ',
+    'Body="a" Score="3"/>', "&amp;", "&#39;", "&nbsp;", "Questioner's Rating", "Knowledgeability = 10",
+    "Followup", "Comment",
 ]
 TEXTS = st.one_of(
     st.text(),
     st.lists(st.one_of(st.sampled_from(PIECES), st.text(max_size=8)), max_size=40).map("".join),
 )
-NAMES = st.sampled_from(["f.txt", "f.md", "f.json", "f.jsonl", "f.csv", "page", "<stdin>"])
+NAMES = st.sampled_from(["f.txt", "f.md", "f.json", "f.jsonl", "f.csv", "f.html", "Posts.xml", "page", "<stdin>"])
 
 
 def _run_parser(fmt: str, text: str, name: str) -> list[object]:
@@ -81,7 +90,8 @@ BYTES = st.one_of(
     TEXTS.map(lambda t: t.encode("cp1252", "ignore")),
     TEXTS.map(lambda t: t.encode("utf-16")),
 )
-SUFFIXES = st.sampled_from([".txt", ".md", ".json", ".jsonl", ".csv", ".gz", ".json.gz", ""])
+SUFFIXES = st.sampled_from([".txt", ".md", ".json", ".jsonl", ".csv", ".html", "-Posts.xml", "-Users.xml", ".gz",
+                            ".json.gz", ""])
 FORCED = st.sampled_from([None, *parsers.FORMATS])
 
 

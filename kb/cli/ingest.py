@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from kb import config
+from kb import config, parsers
 from kb.cli.options import DbOption, open_kb
 
 
@@ -19,7 +19,16 @@ def ingest(
         Optional[str],
         # -F as in every other command; -f, this option's first short flag, still works.
         typer.Option("--format", "-F", "-f", help="Read every input as this format instead of detecting it: "
-                     "expert-page, qa, markdown, json, jsonl, csv."),
+                     f"{parsers.format_help()}."),
+    ] = None,
+    answers: Annotated[
+        Optional[str],
+        typer.Option("--answers", help="StackExchange dumps: accepted (else the best-scored; the default), "
+                     "best (highest score), or all (one entry per answer)."),
+    ] = None,
+    site: Annotated[
+        Optional[str],
+        typer.Option("--site", help="StackExchange dumps: the category (default: the dump folder's name)."),
     ] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Parse and report, write nothing.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON on stdout.")] = False,
@@ -46,6 +55,8 @@ def ingest(
 
         if parser_format not in FORMATS:
             raise typer.BadParameter(f"{parser_format!r} is not one of: {', '.join(FORMATS)}", param_hint="--format")
+    if answers is not None and answers not in ("accepted", "best", "all"):
+        raise typer.BadParameter(f"{answers!r} is not one of: accepted, best, all", param_hint="--answers")
     if max_size is None:
         max_size = config.max_size_mb()
     from kb.errors import IngestInterrupted
@@ -64,6 +75,7 @@ def ingest(
                 progress=bar.advance if bar else None,
                 status=bar.status if bar else None,
                 keep="brief" if as_json else "counts",
+                settings={k: v for k, v in (("answers", answers), ("site", site)) if v is not None},
             )
     except IngestInterrupted as exc:
         sys.stderr.write(f"{exc}\n")

@@ -22,9 +22,10 @@ from typing import BinaryIO
 from kb import parsers
 from kb.errors import KbError, ParseError
 from kb.models import Entry
+from kb.parsers import Skipped
 
 # Formats whose files are read record by record, so their size is not capped.
-STREAMED = {"jsonl", "csv"}
+STREAMED = parsers.STREAMED
 # Single-document formats (pages, Markdown, Q/A text) larger than this are refused:
 # a 20 MB "page" is a mistake, and parsing one whole would take memory and time.
 DEFAULT_MAX_SIZE = 10_000_000  # bytes; --max-size takes MB (10^6 bytes) too
@@ -112,6 +113,8 @@ class IngestReport:
     duplicates: list[Repeat] = field(default_factory=list)
     # Input -> the fields of its records that kb has no place for and kept in ``extra``.
     kept_aside: dict[str, list[str]] = field(default_factory=dict)
+    # Records left out on purpose (a dump's unanswered questions, ...): reason -> count.
+    skipped: dict[str, int] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -152,6 +155,7 @@ class IngestReport:
             "duplicates": [d.to_dict() for d in self.duplicates],
             "failures": [f.to_dict() for f in self.failures],
             "kept_aside": self.kept_aside,
+            "skipped": dict(self.skipped),
         }
 
 
@@ -349,9 +353,11 @@ class ReadOptions:
     max_size: int = DEFAULT_MAX_SIZE
     stdin: BinaryIO | None = None
     progress: Callable[[int], None] | None = None
+    # Format-specific settings (``answers``, ``site`` for StackExchange dumps).
+    settings: dict[str, str] = field(default_factory=dict)
 
 
-def read_source(path: str, options: ReadOptions) -> Iterator[Entry | Failure]:
+def read_source(path: str, options: ReadOptions) -> Iterator[Entry | Failure | Skipped]:
     """Yield the entries of one input (a file path or '-') and a Failure for each bad part."""
     try:
         if path == STDIN:
@@ -388,7 +394,7 @@ def _open(path: str) -> tuple[BinaryIO, str]:
     return open(path, "rb"), path
 
 
-def _read_file(path: str, options: ReadOptions) -> Iterator[Entry | Failure]:
+def _read_file(path: str, options: ReadOptions) -> Iterator[Entry | Failure | Skipped]:
     size = os.path.getsize(path)
     if size == 0:
         raise ParseError("empty file", path=path)
@@ -398,7 +404,11 @@ def _read_file(path: str, options: ReadOptions) -> Iterator[Entry | Failure]:
             head = fh.read(HEAD_SIZE)
         except (OSError, EOFError) as exc:
             raise ParseError(f"cannot decompress: {exc}", path=path) from None
-        fmt = options.format or _guess_streamed(inner, head)
+        fmt = options.format or parsers.detect_binary(head, inner) or _guess_streamed(inner, head)
+        if fmt in parsers.BINARY:
+            fh.seek(0)
+            yield from _parse_binary(fh, path, fmt, options)
+            return
         if fmt in STREAMED:
             fh.seek(0)
             yield from _parse_stream(fh, path, fmt, head, options)
@@ -505,6 +515,19 @@ def _parse_stream(fh: BinaryIO, name: str, fmt: str, head: bytes, options: ReadO
         options.progress(max(0, os.path.getsize(name) - reported))
     if not found and not failed:
         raise ParseError("no question and answer found", path=name)
+
+
+def _parse_binary(fh: BinaryIO, name: str, fmt: str, options: ReadOptions) -> Iterator[Entry | Failure | Skipped]:
+    """Hand a format that reads its own bytes (a StackExchange dump) the open file."""
+    abspath = os.path.abspath(name)
+    parser = parsers.get(fmt)
+    for item in parser.iter_parse_file(fh, name, options.settings, options.progress):  # type: ignore[attr-defined]
+        if isinstance(item, ParseError):
+            yield Failure(item.path or name, item.reason, item.line)
+        elif isinstance(item, Entry):
+            yield _stamp(item, abspath, item.source.sha256, "utf-8")
+        else:
+            yield item
 
 
 def _stamp(entry: Entry, abspath: str | None, sha: str | None, encoding: str) -> Entry | Failure:

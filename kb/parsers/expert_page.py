@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 
 from kb.errors import ParseError
 from kb.models import EXPERT_FIELDS, Entry, Expert, Source
+from kb.parsers import leftovers
+from kb.parsers.expert_bio import bio_label, looks_like_name, parse_bio, tokens_of_name
 
 NAME = "expert-page"
 UNNAMED_EXPERT = "(unnamed expert)"
@@ -43,6 +45,7 @@ def _prepare(text: str) -> list[str]:
     """Split ``text`` into lines with CR/CRLF, odd spaces and trailing blanks normalised."""
     text = _SURROGATE.sub("\ufffd", text)
     text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = leftovers.decode_entities(text)  # before odd spaces: "&nbsp;" is one
     text = _ODD_SPACE.sub(" ", text)
     if text.startswith("\ufeff"):
         text = text[1:]
@@ -86,7 +89,8 @@ _RIGHTS = re.compile(r"\ball rights reserved\b.*$", re.IGNORECASE)
 
 
 def _is_marker(line: str) -> bool:
-    stripped = _norm(line)
+    # A page saved as HTML may list its navigation links as bullets.
+    stripped = _norm(line).lstrip("-*\u2022 ")
     return stripped in _MARKERS or bool(_BY_EXPERT.match(line.strip()))
 
 
@@ -129,182 +133,6 @@ def _category_from_footer(header: str, footer_category: str) -> tuple[str, str] 
     if best is None:
         return None
     return header[:best].strip(), header[best + 1 :].strip()
-
-
-# ---------------------------------------------------------------------------
-# Bio sections
-
-# Canonical order of an expert's bio on the page; unlabelled paragraphs follow it.
-_LABELS: list[tuple[str, str]] = [
-    ("expertise", r"(?:areas?\s+of\s+)?expertise"),
-    ("experience", r"experience"),
-    ("organizations", r"(?:professional\s+)?(?:organi[sz]ations?|memberships?|affiliations?)"),
-    ("publications", r"publications?"),
-    ("education", r"education(?:\s*(?:/|and|&)\s*credentials)?|credentials"),
-    ("awards", r"awards?(?:\s*(?:and|&|/)\s*honou?rs)?|honou?rs(?:\s*(?:and|&|/)\s*awards?)?"),
-    ("clients", r"(?:past\s*/\s*present\s+)?clients"),
-]
-_LABEL_ALONE = [(f, re.compile(rf"^\s*(?:{p})\s*:?\s*$", re.IGNORECASE)) for f, p in _LABELS]
-_LABEL_INLINE = [(f, re.compile(rf"^\s*(?:{p})\s*:\s*(\S.*)$", re.IGNORECASE)) for f, p in _LABELS]
-
-
-def _bio_label(line: str) -> tuple[str, str] | None:
-    """Return (field, text after the label) if ``line`` starts a labelled bio section."""
-    for name, pattern in _LABEL_ALONE:
-        if pattern.match(line):
-            return name, ""
-    for name, pattern in _LABEL_INLINE:
-        match = pattern.match(line)
-        if match:
-            return name, match.group(1)
-    return None
-
-
-def _hits(pattern: re.Pattern[str], text: str, weight: float, cap: int) -> float:
-    return weight * min(cap, len(pattern.findall(text)))
-
-
-_DEGREE = re.compile(
-    r"\b(?:M\.?D|Ph\.?D|B\.?A|B\.?S|M\.?S|M\.?A|MBA|J\.?D|DVM|DDS|R\.?N|B\.?Sc|M\.?Sc|LL\.?[BM]|Ed\.?D|MFA|MPH|CPA)\b"
-)
-_BIO_WORDS: dict[str, re.Pattern[str]] = {
-    "expertise": re.compile(r"\b(?:questions?|answer|help (?:you )?with|advice|topics?|specialty)\b", re.I),
-    "experience": re.compile(
-        r"\b(?:years?|practi[cs](?:e|ed|ing)|worked|working|career|since (?:19|20)\d\d|"
-        r"experience|owner|owned|served|taught|teaching|managed|running)\b",
-        re.I,
-    ),
-    "organizations": re.compile(
-        r"\b(?:society|association|academy|college of|member|board|council|federation|guild|"
-        r"league|institute|club|union|chapter|fellow)\b",
-        re.I,
-    ),
-    "publications": re.compile(
-        r"\b(?:journal|press|magazine|review|times|published|publisher|books?|newsletter|"
-        r"quarterly|gazette|articles?|co-?authored|author of|edition|column)\b",
-        re.I,
-    ),
-    "education": re.compile(
-        r"\b(?:university|college|school|residency|fellowship|degree|graduated?|bachelor'?s?|"
-        r"master'?s?|doctorate|diploma|certified|certificate|certification|licensed?|internship|"
-        r"apprenticeship|studied)\b",
-        re.I,
-    ),
-    "awards": re.compile(
-        r"\b(?:awards?|awarded|prize|honou?rs?|honou?red|best|recipient|medal|winner|"
-        r"recogni[sz]ed|top \d+)\b",
-        re.I,
-    ),
-    "clients": re.compile(r"\b(?:clients?|customers?|companies|corporation|inc|llc|ltd|consulted)\b", re.I),
-}
-_EXPERTISE_OPENER = re.compile(
-    r"^(?:i\s+(?:can|will|could|am able to|'m able to)\b|i'd be (?:happy|glad)|"
-    r"i (?:answer|handle|take)|(?:ask|send) me|questions (?:about|on|regarding|related))",
-    re.I,
-)
-_EXPERIENCE_OPENER = re.compile(
-    r"^(?:i\s+(?:have|'ve|am|'m|was|worked|spent|own|ran|run)\b|for (?:over |more than )?\d+)", re.I
-)
-
-
-def _bio_score(text: str, name: str) -> float:
-    """Score how well an unlabelled bio paragraph fits the section ``name``."""
-    lowered = text.replace("\u2019", "'")
-    score = _hits(_BIO_WORDS[name], lowered, 1.0, 3)
-    if name == "expertise" and _EXPERTISE_OPENER.match(lowered):
-        score += 3.0
-    elif name == "experience" and _EXPERIENCE_OPENER.match(lowered):
-        score += 1.5
-    elif name == "education":
-        score += _hits(_DEGREE, text, 1.5, 3)
-    elif name == "organizations" and len(text.split()) <= 12 and not lowered.lower().startswith("i "):
-        score += 0.5
-    return score
-
-
-def _assign_unlabelled(paras: list[str], slots: list[str]) -> list[str]:
-    """Map unlabelled bio paragraphs to sections, keeping the page's canonical order.
-
-    A small dynamic programme: each paragraph goes to one slot, slots never go backwards,
-    and two paragraphs sharing a slot cost a penalty, so distinct sections are preferred
-    while nothing is ever dropped.
-    """
-    merge_penalty, drift = 2.0, 0.25
-    n, m = len(paras), len(slots)
-    scores = [[_bio_score(p, s) - drift * abs(j - i) for j, s in enumerate(slots)] for i, p in enumerate(paras)]
-    best = [[float("-inf")] * m for _ in range(n)]
-    back = [[0] * m for _ in range(n)]
-    best[0] = list(scores[0])
-    for i in range(1, n):
-        for j in range(m):
-            for k in range(j + 1):
-                value = best[i - 1][k] - (merge_penalty if k == j else 0.0)
-                if value > best[i][j]:
-                    best[i][j], back[i][j] = value, k
-            best[i][j] += scores[i][j]
-    j = max(range(m), key=lambda s: best[n - 1][s])
-    chosen = [0] * n
-    for i in range(n - 1, -1, -1):
-        chosen[i] = j
-        j = back[i][j]
-    return [slots[j] for j in chosen]
-
-
-def _parse_bio(lines: list[str], numbers: list[int]) -> dict[str, str]:
-    """Read bio sections, labelled or not, into Expert field values."""
-    # Each chunk is (field or None for unlabelled, list of paragraphs as line lists).
-    chunks: list[tuple[str | None, list[list[str]]]] = [(None, [])]
-    fresh = True  # the next text line starts a new paragraph
-    for line in lines:
-        label = _bio_label(line) if line.strip() else None
-        if label:
-            chunks.append((label[0], []))
-            fresh = True
-            if not label[1]:
-                continue
-            line = label[1]
-        if not line.strip():
-            fresh = True
-            continue
-        paras = chunks[-1][1]
-        if fresh or not paras:
-            paras.append([])
-            fresh = False
-        paras[-1].append(line)
-
-    sections: dict[str, list[str]] = {}
-    unlabelled = ["\n".join(p) for p in chunks[0][1]]
-    labelled = [name for name, _ in chunks[1:] if name]
-    if unlabelled:
-        order = [name for name, _ in _LABELS]
-        free = [f for f in order if f not in labelled]
-        if labelled:
-            # Unlabelled text comes before the first label, so it belongs to sections
-            # that precede that label on the page; failing that, to the label itself.
-            before = [f for f in free if order.index(f) < order.index(labelled[0])]
-            free = before or free or [labelled[0]]
-        for text, name in zip(unlabelled, _assign_unlabelled(unlabelled, free)):
-            sections.setdefault(name, []).append(text)
-    for name, paras in chunks[1:]:
-        if name and paras:
-            sections.setdefault(name, []).extend("\n".join(p) for p in paras)
-    return {name: "\n\n".join(texts) for name, texts in sections.items() if texts}
-
-
-_TITLES = {"dr", "dr.", "md", "m.d.", "phd", "ph.d.", "jr", "jr.", "sr", "sr.", "mr", "mr.", "mrs", "mrs.", "ms", "ms.", "prof", "prof."}
-
-
-def _name_tokens(name: str) -> set[str]:
-    """Return the distinctive words of an expert's name, for spotting signatures."""
-    words = re.findall(r"[\w.'’-]+", name.casefold())
-    return {w.strip(".,") for w in words if w not in _TITLES and len(w.strip(".,")) >= 3}
-
-
-def _looks_like_name(line: str) -> bool:
-    """Tell a name line ("Donald Higby, M.D.") from the first sentence of a bio."""
-    text = line.strip()
-    short = 0 < len(text) <= 80 and len(text.split()) <= 10
-    return short and "?" not in text and not re.match(r"(?i)i\s", text)
 
 
 # ---------------------------------------------------------------------------
@@ -395,7 +223,7 @@ def _features(text: str, name_tokens: set[str]) -> _Unit:
     if _NAME_ADDRESS.match(folded.lstrip()):
         unit.opener = max(unit.opener, 2.5)
     if _TO_EXPERT.match(lowered) or (name_tokens and re.match(r"^(?:hi|hello|dear)\b", lowered)
-                                     and name_tokens & _name_tokens(lowered.split("\n")[0])):
+                                     and name_tokens & tokens_of_name(lowered.split("\n")[0])):
         unit.opener = -1.0
 
     end = folded.rstrip(" \t\"')]")
@@ -408,7 +236,7 @@ def _features(text: str, name_tokens: set[str]) -> _Unit:
             unit.asks += weight
             unit.closing = unit.closing or weight >= 1.5
     words = lowered.split()
-    if len(words) <= 6 and _CLOSING_LINE.match(" ".join(words)) and not (name_tokens & _name_tokens(lowered)):
+    if len(words) <= 6 and _CLOSING_LINE.match(" ".join(words)) and not (name_tokens & tokens_of_name(lowered)):
         unit.closing = True
         unit.asks += 1.5
 
@@ -420,7 +248,7 @@ def _features(text: str, name_tokens: set[str]) -> _Unit:
     # greeting to the expert ("Dear Dr. Higby,").
     greeting = re.match(r"(?:hi|hello|hey|dear)\b", lowered) is not None
     unit.signs_off = bool(_SIGN_OFFS.search(lowered)) or (
-        len(words) <= 6 and not greeting and bool(name_tokens & _name_tokens(lowered))
+        len(words) <= 6 and not greeting and bool(name_tokens & tokens_of_name(lowered))
     )
     return unit
 
@@ -531,9 +359,7 @@ def _split_body(lines: list[str], numbers: list[int], name_tokens: set[str]) -> 
         return halves[0], halves[1], True
     units = [_features(p.text, name_tokens) for p in paras]
     k, confident = _best_split(units)
-    question = "\n\n".join(p.text for p in paras[:k])
-    answer = "\n\n".join(p.text for p in paras[k:])
-    return question, answer, not confident
+    return "\n\n".join(p.text for p in paras[:k]), "\n\n".join(p.text for p in paras[k:]), not confident
 
 
 # ---------------------------------------------------------------------------
@@ -637,11 +463,13 @@ def parse(text: str, name: str) -> list[Entry]:
 
     body_lines = [lines[i] for i in range(body_from, body_to) if i not in nav_lines]
     body_numbers = [numbers[i] for i in range(body_from, body_to) if i not in nav_lines]
-    name_tokens = _name_tokens(expert.name) if expert else set()
-    split = _split_body(body_lines, body_numbers, name_tokens)
+    name_tokens = tokens_of_name(expert.name) if expert else set()
+    # Rating blocks are left out; a follow-up exchange becomes an entry of its own.
+    (first_lines, first_numbers), *follow_ups = leftovers.sections(body_lines, body_numbers)
+    split = _split_body(first_lines, first_numbers, name_tokens)
     if split is None:
         where = numbers[body_from] if body_from < len(lines) else numbers[start]
-        has_text = any(line.strip() for line in body_lines)
+        has_text = any(line.strip() for line in first_lines)
         reason = (
             "only one sentence of body text: cannot tell the question from the answer"
             if has_text
@@ -649,17 +477,33 @@ def parse(text: str, name: str) -> list[Entry]:
         )
         raise ParseError(reason, path=name, line=where)
     question, answer, guessed = split
-    return [
-        Entry(
-            question=question,
-            answer=answer,
-            title=title,
+    first = Entry(
+        question=question,
+        answer=answer,
+        title=title,
+        category=category,
+        expert=expert,
+        source=Source(path=name, format=NAME, copyright=copyright_text, split_guessed=guessed),
+        raw=text,
+    )
+    entries = [first]
+    for n, (more_lines, more_numbers) in enumerate(follow_ups, 1):
+        # A follow-up that cannot be split stays in the raw text only.
+        if (more := _split_body(more_lines, more_numbers, name_tokens)) is None:
+            continue
+        entries.append(Entry(
+            question=more[0],
+            answer=more[1],
+            title=leftovers.follow_up_title(title, n, len(follow_ups)),
             category=category,
             expert=expert,
-            source=Source(path=name, format=NAME, copyright=copyright_text, split_guessed=guessed),
+            tags=[leftovers.FOLLOW_UP_TAG],
+            # The link to the first exchange: its uid, which `kb show` takes as a prefix.
+            source=Source(path=name, format=NAME, copyright=copyright_text, split_guessed=more[2],
+                          key=f"followup-{n}", external_id=f"follow-up-of:{first.uid}"),
             raw=text,
-        )
-    ]
+        ))
+    return entries
 
 
 def _footer_category(lines: list[str], at: int, header: str, expert: Expert | None) -> str | None:
@@ -673,7 +517,7 @@ def _footer_category(lines: list[str], at: int, header: str, expert: Expert | No
     # A short line could also be the answer's sign-off ("Good luck", "Dr. Roe").
     if _SIGN_OFFS.search(line.lower()) or _CLOSING_LINE.match(line.lower()):
         return None
-    if expert and _name_tokens(expert.name) & _name_tokens(line):
+    if expert and tokens_of_name(expert.name) & tokens_of_name(line):
         return None
     return line
 
@@ -702,10 +546,10 @@ def _parse_footer(lines: list[str], numbers: list[int], footer_at: int) -> tuple
     filled = [j for j in rest if lines[j].strip()]
     if not name and filled:
         first = lines[filled[0]]
-        if _looks_like_name(first) and not _bio_label(first):
+        if looks_like_name(first) and not bio_label(first):
             name = first.strip()
             rest.remove(filled[0])
-    bio = _parse_bio([lines[j] for j in rest], [numbers[j] for j in rest])
+    bio = parse_bio([lines[j] for j in rest], [numbers[j] for j in rest])
     if not name and not bio:
         return None, copyright_text
     # A bio whose name was lost in scraping is kept under a placeholder name: the store

@@ -214,7 +214,7 @@ def _restored(record: dict[str, Any], *, name: str, position: int, line: int | N
         if not _verbatim(record.get(required)).strip():
             return ParseError(f"record {position}: {required!r} is missing or empty", path=name, line=line)
     src = record["source"]
-    source = {k: v for k, v in src.items() if k in _SOURCE_TYPES and isinstance(v, _SOURCE_TYPES[k])
+    source: dict[str, Any] = {k: v for k, v in src.items() if k in _SOURCE_TYPES and isinstance(v, _SOURCE_TYPES[k])
               and not (k == "line" and isinstance(v, bool))}
     expert = record.get("expert")
     tags = record.get("tags")

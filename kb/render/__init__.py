@@ -120,6 +120,8 @@ def ingest_summary(report: IngestReport) -> None:
         err.print(Text("duplicate ", style="yellow").append(clean(str(repeat))), soft_wrap=True)
     if counts["duplicates"] > 20:
         err.print(Text(f"... and {counts['duplicates'] - 20} more duplicates (use --json for all)", style="yellow"))
+    for reason, count in report.skipped.items():
+        err.print(Text(f"skipped {count} ", style="yellow") + Text(clean(reason).replace("\n", " ")), soft_wrap=True)
     for failure in report.failures[:200]:
         err.print(Text("failed ", style="red").append(clean(str(failure)).replace("\n", " ")), soft_wrap=True)
     if len(report.failures) > 200:
