@@ -46,7 +46,7 @@ def _ms(seconds: float) -> str:
 def _summary(name: str, samples: list[float]) -> str:
     ordered = sorted(samples)
     p90 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.9))]
-    return (f"| {name} | {len(samples)} | {_ms(statistics.median(ordered))} | {_ms(p90)} | {_ms(ordered[-1])} |")
+    return f"| {name} | {len(samples)} | {_ms(statistics.median(ordered))} | {_ms(p90)} | {_ms(ordered[-1])} |"
 
 
 def keystrokes(db: Path, queries: list[str]) -> dict[str, list[float]]:
@@ -184,11 +184,19 @@ def main(argv: list[str] | None = None) -> int:
     print(_summary("update: the list and the preview take the hits", timings["update"]))
     print(_summary("frame wait: until Textual's next screen update (60 fps)", timings["frame wait"]))
     print(_summary("paint: layout, render, terminal bytes", timings["paint"]))
-    print(_summary("**search + update + paint**", [a + b + c for a, b, c in zip(
-        timings["search"], timings["update"], timings["paint"])]))
+    print(
+        _summary(
+            "**search + update + paint**",
+            [a + b + c for a, b, c in zip(timings["search"], timings["update"], timings["paint"])],
+        )
+    )
     print(_summary("keystroke to results on screen, all included", timings["keystroke"]))
-    print(_summary("CPU time of search + update + paint (what load on the machine does not add)",
-                   [a + b + c for a, b, c in zip(timings["search cpu"], timings["update cpu"], timings["paint cpu"])]))
+    print(
+        _summary(
+            "CPU time of search + update + paint (what load on the machine does not add)",
+            [a + b + c for a, b, c in zip(timings["search cpu"], timings["update cpu"], timings["paint cpu"])],
+        )
+    )
     if not args.no_startup:
         walls, cpus = startup(args.db, args.runs)
         print(_summary("`kb browse` to first results on screen", walls))

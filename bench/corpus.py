@@ -164,29 +164,84 @@ def sample(records: list[dict], count: int, seed: int = SEED) -> list[dict]:
 # -- the synthetic smoke corpus --------------------------------------------------------
 
 _CONDITIONS = (
-    "acute myeloid leukemia", "aplastic anemia", "multiple myeloma", "sickle cell disease",
-    "osteoporosis", "type 2 diabetes", "chronic kidney disease", "asthma", "migraine",
-    "Parkinson disease", "lupus", "psoriasis", "celiac disease", "hepatitis C", "glaucoma",
-    "Hodgkin lymphoma", "cystic fibrosis", "hemophilia", "thalassemia", "gout",
+    "acute myeloid leukemia",
+    "aplastic anemia",
+    "multiple myeloma",
+    "sickle cell disease",
+    "osteoporosis",
+    "type 2 diabetes",
+    "chronic kidney disease",
+    "asthma",
+    "migraine",
+    "Parkinson disease",
+    "lupus",
+    "psoriasis",
+    "celiac disease",
+    "hepatitis C",
+    "glaucoma",
+    "Hodgkin lymphoma",
+    "cystic fibrosis",
+    "hemophilia",
+    "thalassemia",
+    "gout",
 )
 _QUESTIONS = (
-    "What is (are) {c} ?", "What are the symptoms of {c} ?", "What are the treatments for {c} ?",
-    "How to diagnose {c} ?", "What causes {c} ?", "Is {c} inherited ?", "How many people are affected by {c} ?",
-    "What is the outlook for {c} ?", "Who is at risk for {c} ?", "How to prevent {c} ?",
+    "What is (are) {c} ?",
+    "What are the symptoms of {c} ?",
+    "What are the treatments for {c} ?",
+    "How to diagnose {c} ?",
+    "What causes {c} ?",
+    "Is {c} inherited ?",
+    "How many people are affected by {c} ?",
+    "What is the outlook for {c} ?",
+    "Who is at risk for {c} ?",
+    "How to prevent {c} ?",
 )
 _SUBJECTS = (
-    "The bone marrow", "A blood test", "Chemotherapy", "Radiation therapy", "A stem cell transplant",
-    "The doctor", "Physical therapy", "A kidney biopsy", "Genetic testing", "Regular exercise",
-    "A healthy diet", "Pain medicine", "An MRI scan", "A bone scan", "The immune system",
+    "The bone marrow",
+    "A blood test",
+    "Chemotherapy",
+    "Radiation therapy",
+    "A stem cell transplant",
+    "The doctor",
+    "Physical therapy",
+    "A kidney biopsy",
+    "Genetic testing",
+    "Regular exercise",
+    "A healthy diet",
+    "Pain medicine",
+    "An MRI scan",
+    "A bone scan",
+    "The immune system",
 )
 _VERBS = (
-    "can help with", "may reduce", "is used to detect", "often causes", "may increase the risk of",
-    "is part of the treatment of", "can show signs of", "rarely affects", "is linked to", "protects against",
+    "can help with",
+    "may reduce",
+    "is used to detect",
+    "often causes",
+    "may increase the risk of",
+    "is part of the treatment of",
+    "can show signs of",
+    "rarely affects",
+    "is linked to",
+    "protects against",
 )
 _OBJECTS = (
-    "fatigue and weakness", "infections", "joint pain", "red blood cells", "platelets", "white blood cells",
-    "bone loss", "high blood sugar", "swelling in the legs", "shortness of breath", "side effects",
-    "kidney problems", "the nervous system", "inflammation", "fever and night sweats",
+    "fatigue and weakness",
+    "infections",
+    "joint pain",
+    "red blood cells",
+    "platelets",
+    "white blood cells",
+    "bone loss",
+    "high blood sugar",
+    "swelling in the legs",
+    "shortness of breath",
+    "side effects",
+    "kidney problems",
+    "the nervous system",
+    "inflammation",
+    "fever and night sweats",
 )
 
 
@@ -277,7 +332,12 @@ def _source_stamp(path: Path | None) -> str:
 
 
 def build(
-    corpus: Path | None, out: Path, sizes: Iterable[str], *, smoke: bool = False, force: bool = False,
+    corpus: Path | None,
+    out: Path,
+    sizes: Iterable[str],
+    *,
+    smoke: bool = False,
+    force: bool = False,
     log=print,  # any print-like callable
 ) -> dict[str, dict]:
     """Write the requested corpora (reusing ones already built from the same source); return their manifest.
@@ -298,8 +358,12 @@ def build(
     for name in wanted:
         known = manifest.get(name)
         if (
-            not force and known and known.get("source") == stamp and known.get("version") == GENERATOR_VERSION
-            and (out / known["jsonl"]).exists() and (name not in FILE_SIZES or (out / known.get("qa_dir", "-")).exists())
+            not force
+            and known
+            and known.get("source") == stamp
+            and known.get("version") == GENERATOR_VERSION
+            and (out / known["jsonl"]).exists()
+            and (name not in FILE_SIZES or (out / known.get("qa_dir", "-")).exists())
         ):
             log(f"corpus {name}: {known['records']:,} records (cached in {out})")
             continue

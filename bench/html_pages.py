@@ -68,26 +68,44 @@ def _paragraphs(text: str) -> str:
 
 def faq_page(record: dict, n: int) -> str:
     """A page whose JSON-LD says it is an FAQPage of one question."""
-    data = {"@context": "https://schema.org", "@type": "FAQPage", "mainEntity": [{
-        "@type": "Question", "name": record["question"],
-        "acceptedAnswer": {"@type": "Answer", "text": _paragraphs(record["answer"])}}]}
+    data = {
+        "@context": "https://schema.org",
+        "@type": "FAQPage",
+        "mainEntity": [
+            {
+                "@type": "Question",
+                "name": record["question"],
+                "acceptedAnswer": {"@type": "Answer", "text": _paragraphs(record["answer"])},
+            }
+        ],
+    }
     # "</" inside a script would end it early: JSON may escape the slash.
-    jsonld = ('<script type="application/ld+json">' + json.dumps(data).replace("</", "<\\/") + "</script>\n")
-    return _page(record, n, jsonld, f"<h2>{html_escape.escape(record['question'])}</h2>\n"
-                 + _paragraphs(record["answer"]) + "\n")
+    jsonld = '<script type="application/ld+json">' + json.dumps(data).replace("</", "<\\/") + "</script>\n"
+    return _page(
+        record, n, jsonld, f"<h2>{html_escape.escape(record['question'])}</h2>\n" + _paragraphs(record["answer"]) + "\n"
+    )
 
 
 def text_page(record: dict, n: int) -> str:
     """A page with no markup for machines: its headings label the question and the answer."""
-    return _page(record, n, "", "<h2>Question</h2>\n" + _paragraphs(record["question"])
-                 + "\n<h2>Answer</h2>\n" + _paragraphs(record["answer"]) + "\n")
+    return _page(
+        record,
+        n,
+        "",
+        "<h2>Question</h2>\n"
+        + _paragraphs(record["question"])
+        + "\n<h2>Answer</h2>\n"
+        + _paragraphs(record["answer"])
+        + "\n",
+    )
 
 
 def _page(record: dict, n: int, jsonld: str, body: str) -> str:
     category = record.get("category") or "General"
     title = record.get("title") or record["question"][:60]
-    top = _FURNITURE_TOP.format(title=html_escape.escape(title), n=n, jsonld=jsonld, category=html_escape.escape(category),
-                                slug=n % 50)
+    top = _FURNITURE_TOP.format(
+        title=html_escape.escape(title), n=n, jsonld=jsonld, category=html_escape.escape(category), slug=n % 50
+    )
     return top + body + _FURNITURE_BOTTOM
 
 
@@ -126,8 +144,9 @@ def in_process(qa_dir: Path, faq_dir: Path, text_dir: Path, jsonl: Path) -> list
     from kb.parsers import html, qa
 
     def sample(folder: Path, k: int = 2000) -> list[tuple[str, str]]:
-        return [(p.read_text(encoding="utf-8"), str(p)) for p in sorted(folder.rglob("*.html"))[:k]] or \
-               [(p.read_text(encoding="utf-8"), str(p)) for p in sorted(folder.rglob("*.txt"))[:k]]
+        return [(p.read_text(encoding="utf-8"), str(p)) for p in sorted(folder.rglob("*.html"))[:k]] or [
+            (p.read_text(encoding="utf-8"), str(p)) for p in sorted(folder.rglob("*.txt"))[:k]
+        ]
 
     faq, text, qa_files = sample(faq_dir), sample(text_dir), sample(qa_dir)
     with open(jsonl, encoding="utf-8") as fh:
@@ -159,8 +178,12 @@ def main(argv: list[str] | None = None) -> int:
     kb = find_kb()
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONDONTWRITEBYTECODE", "KB_DB")}
     env["PYTHONPYCACHEPREFIX"] = str(BENCH / "out" / "pycache")
-    inputs = {"one JSONL file": jsonl, "one qa file per entry": qa_dir, "one FAQPage page per entry": faq_dir,
-              "one text page per entry": text_dir}
+    inputs = {
+        "one JSONL file": jsonl,
+        "one qa file per entry": qa_dir,
+        "one FAQPage page per entry": faq_dir,
+        "one text page per entry": text_dir,
+    }
     times: dict[str, list[float]] = {name: [] for name in inputs}
     peaks: dict[str, float] = {name: 0.0 for name in inputs}
     for run in range(args.runs + 1):
@@ -172,13 +195,19 @@ def main(argv: list[str] | None = None) -> int:
                 times[name].append(sample.wall)
                 peaks[name] = max(peaks[name], sample.rss_mb)
     base = statistics.median(times["one JSONL file"])
-    lines += ["", f"| `kb ingest` of {info['records']:,} records | median s | vs JSONL | peak MB |", "|---|---|---|---|"]
+    lines += [
+        "",
+        f"| `kb ingest` of {info['records']:,} records | median s | vs JSONL | peak MB |",
+        "|---|---|---|---|",
+    ]
     for name in inputs:
         median = statistics.median(times[name])
         verdict = "" if name == "one JSONL file" else (" PASS" if median / base <= TARGET else " **MISS**")
         lines.append(f"| {name} | {median:.2f} | {median / base:.2f}x{verdict} | {peaks[name]:.0f} |")
-    text = (f"\n## {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {args.runs} runs each, "
-            f"load average {os.getloadavg()[0]:.1f}\n\n" + "\n".join(lines) + "\n")
+    text = (
+        f"\n## {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {args.runs} runs each, "
+        f"load average {os.getloadavg()[0]:.1f}\n\n" + "\n".join(lines) + "\n"
+    )
     append(RESULTS, "Web pages against JSONL (bench/html_pages.py)", text)
     return 0
 

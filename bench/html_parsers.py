@@ -40,8 +40,10 @@ def _sample_pages() -> dict[str, str]:
     pages = {p.name: p.read_text(encoding="utf-8") for p in sorted((ROOT / "data").glob("*.html"))}
     for p in sorted((ROOT / "tests/parsers/fixtures/html").glob("*.html")):
         pages[p.name] = p.read_text(encoding="utf-8")
-    block = "<div class='post'><h2>Heading {n}</h2><p>Some <b>bold</b> and <a href='/x'>link</a> text {n}.</p>" \
-            "<ul><li>one</li><li>two</li></ul></div>\n"
+    block = (
+        "<div class='post'><h2>Heading {n}</h2><p>Some <b>bold</b> and <a href='/x'>link</a> text {n}.</p>"
+        "<ul><li>one</li><li>two</li></ul></div>\n"
+    )
     pages["large (2,000 blocks)"] = "<html><body>" + "".join(block.format(n=n) for n in range(2000)) + "</body></html>"
     return pages
 

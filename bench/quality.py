@@ -139,9 +139,17 @@ def per_question(ranked: Sequence[str], judged: dict[str, int]) -> dict[str, flo
 
 
 MEASURES = (
-    ("MAP≥2", "ap2"), ("MAP≥3", "ap3"), ("MRR≥2", "rr2"), ("MRR≥3", "rr3"), ("nDCG@10", "ndcg10"),
-    ("avgScore", "score"), ("succ@2+", "succ2"), ("succ@3+", "succ3"), ("succ@4+", "succ4"),
-    ("judged@1", "judged1"), ("judged@10", "judged10"),
+    ("MAP≥2", "ap2"),
+    ("MAP≥3", "ap3"),
+    ("MRR≥2", "rr2"),
+    ("MRR≥3", "rr3"),
+    ("nDCG@10", "ndcg10"),
+    ("avgScore", "score"),
+    ("succ@2+", "succ2"),
+    ("succ@3+", "succ3"),
+    ("succ@4+", "succ4"),
+    ("judged@1", "judged1"),
+    ("judged@10", "judged10"),
 )
 
 
@@ -218,8 +226,10 @@ def bm25_runs(corpora: Sequence[Path], queries: Sequence[tuple[str, str]], depth
             continue
         seen.add(ext)
         title, question = rec.get("title") or "", rec.get("question") or ""
-        conn.execute("INSERT INTO all_fields VALUES (?,?,?,?,?)",
-                     (ext, title, question, rec.get("answer") or "", rec.get("category") or ""))
+        conn.execute(
+            "INSERT INTO all_fields VALUES (?,?,?,?,?)",
+            (ext, title, question, rec.get("answer") or "", rec.get("category") or ""),
+        )
         conn.execute("INSERT INTO q_title VALUES (?,?,?)", (ext, title, question))
     import re
 
@@ -263,16 +273,31 @@ ABLATION_RUNS = (
 )
 
 
-def ablation_table(store: Path, queries: Path, qrels: Path, corpora: Sequence[Path], full: dict[str, float],
-                   smoke: int | None) -> list[str]:
+def ablation_table(
+    store: Path, queries: Path, qrels: Path, corpora: Sequence[Path], full: dict[str, float], smoke: int | None
+) -> list[str]:
     """Run kb with each part of its ranking turned off, each in a fresh process."""
     rows = {"kb (all parts)": full}
     for label, parts in ABLATION_RUNS:
         with tempfile.TemporaryDirectory() as tmp:
             out = Path(tmp) / "run.json"
-            argv = [sys.executable, __file__, "--store", str(store), "--queries", str(queries), "--qrels", str(qrels),
-                    "--no-baselines", "--json", str(out), "--results", str(Path(tmp) / "r.md"),
-                    *[a for p in corpora for a in ("--corpus", str(p))], *[a for p in parts for a in ("--ablate", p)]]
+            argv = [
+                sys.executable,
+                __file__,
+                "--store",
+                str(store),
+                "--queries",
+                str(queries),
+                "--qrels",
+                str(qrels),
+                "--no-baselines",
+                "--json",
+                str(out),
+                "--results",
+                str(Path(tmp) / "r.md"),
+                *[a for p in corpora for a in ("--corpus", str(p))],
+                *[a for p in parts for a in ("--ablate", p)],
+            ]
             if smoke:
                 argv += ["--smoke", str(smoke), "--keep-smoke-json"]
             subprocess.run(argv, check=True, capture_output=True)
@@ -288,8 +313,7 @@ def _fmt(value: float) -> str:
 
 
 def table(results: dict[str, dict[str, float]]) -> list[str]:
-    lines = ["| run | " + " | ".join(label for label, _ in MEASURES) + " |",
-             "|---|" + "---|" * len(MEASURES)]
+    lines = ["| run | " + " | ".join(label for label, _ in MEASURES) + " |", "|---|" + "---|" * len(MEASURES)]
     for name, means in results.items():
         lines.append(f"| {name} | " + " | ".join(_fmt(means[key]) for _, key in MEASURES) + " |")
     return lines
@@ -304,8 +328,10 @@ def compare(rows: dict[str, dict], other_path: Path, queries: dict[str, str]) ->
         before, after = other[qid].get("ap2"), row.get("ap2")
         fb, fa = other[qid].get("first"), row.get("first")
         delta = (after or 0) - (before or 0)
-        line = (f"| {qid} | {_fmt(before or 0)} → {_fmt(after or 0)} | {int(fb or 0)} → {int(fa or 0)} |"
-                f" {queries.get(qid, '')[:70]} |")
+        line = (
+            f"| {qid} | {_fmt(before or 0)} → {_fmt(after or 0)} | {int(fb or 0)} → {int(fa or 0)} |"
+            f" {queries.get(qid, '')[:70]} |"
+        )
         if delta > 1e-9 or (fa or 0) > (fb or 0):
             better.append((delta, line))
         elif delta < -1e-9 or (fa or 0) < (fb or 0):
@@ -320,8 +346,9 @@ def compare(rows: dict[str, dict], other_path: Path, queries: dict[str, str]) ->
 
 def _commit() -> str:
     try:
-        return subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
-                              capture_output=True, text=True, check=True).stdout.strip()
+        return subprocess.run(
+            ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
 
@@ -335,15 +362,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--smoke", type=int, metavar="N", help="only the first N questions; writes nothing")
     ap.add_argument("--no-baselines", action="store_true", help="skip the two BM25 baselines")
     ap.add_argument("--results", type=Path, default=ROOT / "bench" / "RESULTS-quality.md")
-    ap.add_argument("--json", type=Path, default=ROOT / "bench" / "out" / "quality.json",
-                    help="per-question scores, for a later --compare")
+    ap.add_argument(
+        "--json",
+        type=Path,
+        default=ROOT / "bench" / "out" / "quality.json",
+        help="per-question scores, for a later --compare",
+    )
     ap.add_argument("--compare", type=Path, help="a --json file of an earlier run")
     ap.add_argument("--keep-smoke-json", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--label", default="kb", help="name of kb's row in the table")
-    ap.add_argument("--ablate", action="append", default=[], choices=sorted(ABLATIONS),
-                    help="turn one part of kb's ranking off (repeatable)")
-    ap.add_argument("--ablation", action="store_true",
-                    help="also run kb with each part turned off and add the ablation table")
+    ap.add_argument(
+        "--ablate",
+        action="append",
+        default=[],
+        choices=sorted(ABLATIONS),
+        help="turn one part of kb's ranking off (repeatable)",
+    )
+    ap.add_argument(
+        "--ablation", action="store_true", help="also run kb with each part turned off and add the ablation table"
+    )
     args = ap.parse_args(argv)
 
     corpora = args.corpus or [p for p in DEFAULT_CORPORA]
@@ -381,14 +418,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             per_q = rows
     ablation_lines: list[str] = []
     if args.ablation:
-        ablation_lines = ablation_table(store, args.queries, args.qrels, corpora, results[args.label],
-                                        args.smoke)
+        ablation_lines = ablation_table(store, args.queries, args.qrels, corpora, results[args.label], args.smoke)
     times.sort()
     median_ms = 1000 * times[len(times) // 2] if times else 0.0
-    lines = ["## Pessimistic (unjudged = grade 1)", "", *table(results), "",
-             "## Condensed (unjudged answers dropped)", "", *table(condensed), "",
-             f"{len(queries)} questions; kb's search took {median_ms:.1f} ms per question (median, in-process).",
-             *ablation_lines]
+    lines = [
+        "## Pessimistic (unjudged = grade 1)",
+        "",
+        *table(results),
+        "",
+        "## Condensed (unjudged answers dropped)",
+        "",
+        *table(condensed),
+        "",
+        f"{len(queries)} questions; kb's search took {median_ms:.1f} ms per question (median, in-process).",
+        *ablation_lines,
+    ]
     print("\n".join(lines))
     if args.compare and args.compare.exists():
         print("\n".join(["", *compare(per_q, args.compare, dict(queries))]))
@@ -396,8 +440,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0 if all(run.get(q) is not None for q in qids) else 1
 
     args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps({"results": results, "condensed": condensed, "per_question": per_q},
-                                    indent=1), encoding="utf-8")
+    args.json.write_text(
+        json.dumps({"results": results, "condensed": condensed, "per_question": per_q}, indent=1), encoding="utf-8"
+    )
     header = [
         "# Relevance benchmark results",
         "",

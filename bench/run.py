@@ -44,12 +44,21 @@ import corpus as corpora  # noqa: E402 - bench/ is not a package
 QUERY_2 = "bone marrow"
 # Twenty words, the way a worried person types a question.
 QUERY_20 = (
-    "What are the serious side effects of a bone marrow transplant for my father "
-    "who has leukemia and kidney problems?"
+    "What are the serious side effects of a bone marrow transplant for my father who has leukemia and kidney problems?"
 )
 # The content words of QUERY_20 (what kb ORs after dropping stop words), for rg -e ... .
-QUERY_20_WORDS = ["serious", "side", "effects", "bone", "marrow", "transplant", "father", "leukemia",
-                  "kidney", "problems"]
+QUERY_20_WORDS = [
+    "serious",
+    "side",
+    "effects",
+    "bone",
+    "marrow",
+    "transplant",
+    "father",
+    "leukemia",
+    "kidney",
+    "problems",
+]
 ADD_QUESTION = "How long does recovery from a bone marrow biopsy take for benchmark run {n}?"
 ADD_ANSWER = "Most people go home the same day; soreness lasts a few days (benchmark entry {n}, {nonce})."
 TIMEOUT = 3 * 3600
@@ -105,9 +114,14 @@ class Measure:
 
     def to_dict(self) -> dict:
         return {
-            "name": self.name, "argv": self.argv, "median_wall": self.wall, "median_cpu": self.cpu,
-            "peak_rss_mb": self.rss, "note": self.note,
-            "first": vars(self.first) if self.first else None, "samples": [vars(s) for s in self.samples],
+            "name": self.name,
+            "argv": self.argv,
+            "median_wall": self.wall,
+            "median_cpu": self.cpu,
+            "peak_rss_mb": self.rss,
+            "note": self.note,
+            "first": vars(self.first) if self.first else None,
+            "samples": [vars(s) for s in self.samples],
         }
 
 
@@ -150,18 +164,34 @@ class _TreeSampler:
         return self.peak_kb
 
 
-def run_once(argv: list[str], env: dict[str, str], *, ok: tuple[int, ...] = (0,), keep_stdout: bool = False,
-             cwd: Path | None = None, tree: bool = False) -> tuple[Sample, str]:
+def run_once(
+    argv: list[str],
+    env: dict[str, str],
+    *,
+    ok: tuple[int, ...] = (0,),
+    keep_stdout: bool = False,
+    cwd: Path | None = None,
+    tree: bool = False,
+) -> tuple[Sample, str]:
     """Run one process to its end; return its wall/CPU time, peak RSS and exit code (and stdout).
 
     With ``tree`` the peak RSS is the larger of GNU time's and the process tree's sampled sum.
     """
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
-            tempfile.NamedTemporaryFile("r", suffix=".rss") as rss:
+    with (
+        tempfile.TemporaryFile() as out,
+        tempfile.TemporaryFile() as err,
+        tempfile.NamedTemporaryFile("r", suffix=".rss") as rss,
+    ):
         wrapped = [TIME_BIN, "-f", "%M", "-o", rss.name, *argv] if TIME_BIN else argv
         start = time.perf_counter()
-        proc = subprocess.Popen(wrapped, stdin=subprocess.DEVNULL, stdout=out if keep_stdout else subprocess.DEVNULL,
-                                stderr=err, env=env, cwd=cwd)
+        proc = subprocess.Popen(
+            wrapped,
+            stdin=subprocess.DEVNULL,
+            stdout=out if keep_stdout else subprocess.DEVNULL,
+            stderr=err,
+            env=env,
+            cwd=cwd,
+        )
         timer = threading.Timer(TIMEOUT, proc.kill)
         timer.start()
         sampler = _TreeSampler(proc.pid) if tree and os.path.isdir("/proc") else None
@@ -178,8 +208,7 @@ def run_once(argv: list[str], env: dict[str, str], *, ok: tuple[int, ...] = (0,)
             # The last line is %M; a line before it may say the command exited non-zero.
             last = (rss.read().strip().splitlines() or ["0"])[-1]
             peak_kb = int(last) if last.isdigit() else 0
-        sample = Sample(wall=wall, cpu=usage.ru_utime + usage.ru_stime, rss_mb=max(peak_kb, tree_kb) / 1024,
-                        code=code)
+        sample = Sample(wall=wall, cpu=usage.ru_utime + usage.ru_stime, rss_mb=max(peak_kb, tree_kb) / 1024, code=code)
         stdout = ""
         if keep_stdout:
             out.seek(0)
@@ -199,8 +228,7 @@ class Command:
     env: dict[str, str] | None = None
 
 
-def bench_round_robin(commands: list[Command], env: dict[str, str], runs: int, warmup: int,
-                      log) -> dict[str, Measure]:
+def bench_round_robin(commands: list[Command], env: dict[str, str], runs: int, warmup: int, log) -> dict[str, Measure]:
     """Warm each command up, then time ``runs`` rounds of all of them, interleaved."""
     measures = {c.name: Measure(c.name, c.argv) for c in commands}
     for command in commands:
@@ -210,8 +238,10 @@ def bench_round_robin(commands: list[Command], env: dict[str, str], runs: int, w
         for command in commands:
             sample, _ = run_once(command.argv, command.env or env, ok=command.ok)
             measures[command.name].samples.append(sample)
-        log(f"    round {n + 1}/{runs}: " + ", ".join(f"{c.name} {measures[c.name].samples[-1].wall:.3f}s"
-                                                    for c in commands))
+        log(
+            f"    round {n + 1}/{runs}: "
+            + ", ".join(f"{c.name} {measures[c.name].samples[-1].wall:.3f}s" for c in commands)
+        )
     return measures
 
 
@@ -241,13 +271,18 @@ def machine(python: str) -> dict[str, str]:
     info: dict[str, str] = {}
     try:
         cpuinfo = Path("/proc/cpuinfo").read_text()
-        info["cpu"] = next(line.split(":", 1)[1].strip() for line in cpuinfo.splitlines() if line.startswith("model name"))
+        info["cpu"] = next(
+            line.split(":", 1)[1].strip() for line in cpuinfo.splitlines() if line.startswith("model name")
+        )
     except (OSError, StopIteration):
         info["cpu"] = platform.processor() or "unknown"
     info["cores"] = f"{len(os.sched_getaffinity(0))} usable of {os.cpu_count()}"
     try:
-        kb_total = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
-                        if line.startswith("MemTotal"))
+        kb_total = next(
+            int(line.split()[1])
+            for line in Path("/proc/meminfo").read_text().splitlines()
+            if line.startswith("MemTotal")
+        )
         info["memory"] = f"{kb_total / 1024 / 1024:.1f} GiB"
     except (OSError, StopIteration):
         info["memory"] = "unknown"
@@ -270,7 +305,9 @@ def machine(python: str) -> dict[str, str]:
     dirty = git("status", "--porcelain", "--", "kb", "pyproject.toml")
     info["kb commit"] = git("rev-parse", "--short", "HEAD") + (
         f" + uncommitted changes in {len(dirty.splitlines())} kb file(s) (the working tree was measured)"
-        if dirty else "")
+        if dirty
+        else ""
+    )
     return info
 
 
@@ -369,8 +406,10 @@ class Bench:
                 measure.first = sample
             else:
                 measure.samples.append(sample)
-            self.log(f"  ingest {fmt} {size} {'warm-up' if warm else f'run {n - self.args.warmup + 1}/{runs}'}: "
-                     f"{sample.wall:.2f}s, {sample.rss_mb:.0f} MB")
+            self.log(
+                f"  ingest {fmt} {size} {'warm-up' if warm else f'run {n - self.args.warmup + 1}/{runs}'}: "
+                f"{sample.wall:.2f}s, {sample.rss_mb:.0f} MB"
+            )
             if n == 0:
                 kept = self._keep(size, info, scratch, fmt)
         shutil.rmtree(scratch, ignore_errors=True)
@@ -379,8 +418,9 @@ class Bench:
     def _keep(self, size: str, info: dict, scratch: Path, fmt: str) -> Store:
         """Count what the first ingest stored (and time the first read after it); keep the JSONL store."""
         db = scratch / "kb.json"
-        sample, ids = run_once(self.kb_argv(db, "list", "--format", "ids", "--limit", "0"), self.env,
-                               keep_stdout=True, ok=(0, 1))
+        sample, ids = run_once(
+            self.kb_argv(db, "list", "--format", "ids", "--limit", "0"), self.env, keep_stdout=True, ok=(0, 1)
+        )
         entries = len(ids.split())
         # The store is the catalog kb.json, any journal beside it and the shard files the
         # catalog names; the index is kb.index.sqlite (+ -wal); other files kb keeps beside
@@ -390,15 +430,23 @@ class Bench:
         shards = {p.name: p.stat().st_size for p in shard_dir.iterdir()} if shard_dir.is_dir() else {}
         named = {doc["file"] for doc in json.loads((scratch / "kb.json").read_text()).get("shards", {}).values()}
         store_bytes = sum(v for k, v in files.items() if k in ("kb.json", "kb.json.journal")) + sum(
-            v for k, v in shards.items() if k in named)
+            v for k, v in shards.items() if k in named
+        )
         index_bytes = sum(v for k, v in files.items() if ".index" in k)
         other_bytes = sum(files.values()) + sum(shards.values()) - store_bytes - index_bytes
         self.results["stores"][f"{size} {fmt}"] = {
-            "records": info["records"], "entries": entries, "store_bytes": store_bytes, "index_bytes": index_bytes,
-            "other_bytes": other_bytes, "files": files,
-            "first_list_all_s": sample.wall}
-        self.log(f"  {size} {fmt}: {entries:,} entries; store {store_bytes / 1e6:.1f} MB, "
-                 f"index {index_bytes / 1e6:.1f} MB; first 'kb list --limit 0' after ingest {sample.wall:.2f}s")
+            "records": info["records"],
+            "entries": entries,
+            "store_bytes": store_bytes,
+            "index_bytes": index_bytes,
+            "other_bytes": other_bytes,
+            "files": files,
+            "first_list_all_s": sample.wall,
+        }
+        self.log(
+            f"  {size} {fmt}: {entries:,} entries; store {store_bytes / 1e6:.1f} MB, "
+            f"index {index_bytes / 1e6:.1f} MB; first 'kb list --limit 0' after ingest {sample.wall:.2f}s"
+        )
         if entries == 0:
             raise CommandFailed(f"kb ingest of {info['records']} records stored nothing")
         if fmt != "jsonl":
@@ -408,8 +456,15 @@ class Bench:
         # A rename, not a copy: a copied store gets new inodes, so its index would no longer
         # match it and the first lookup would rebuild the index (minutes at 1M entries).
         scratch.rename(final)
-        return Store(size, final / "kb.json", entries, self._show_id(final / "kb.json", info), store_bytes,
-                     index_bytes, sample.wall)
+        return Store(
+            size,
+            final / "kb.json",
+            entries,
+            self._show_id(final / "kb.json", info),
+            store_bytes,
+            index_bytes,
+            sample.wall,
+        )
 
     def _reuse(self, size: str, info: dict) -> Store | None:
         """The store a previous run kept for this size, if any (``--reuse-stores``: no ingest is timed)."""
@@ -420,8 +475,15 @@ class Bench:
         facts = json.loads(out)
         self.log(f"  {size}: reusing the kept store ({facts['entries']:,} entries); no ingest timed")
         self.note(f"{size}: the store of an earlier run was reused (--reuse-stores); its ingest was not timed")
-        return Store(size, db, int(facts["entries"]), self._show_id(db, info), int(facts["store_bytes"] or 0),
-                     int(facts["index_bytes"] or 0), 0.0)
+        return Store(
+            size,
+            db,
+            int(facts["entries"]),
+            self._show_id(db, info),
+            int(facts["store_bytes"] or 0),
+            int(facts["index_bytes"] or 0),
+            0.0,
+        )
 
     def _show_id(self, db: Path, info: dict) -> int | None:
         """The integer id of the same record at every size: the 1k sample's middle record, by uid."""
@@ -448,15 +510,19 @@ class Bench:
             Command("kb ask (20 words)", self.kb_argv(db, "ask", QUERY_20, "--no-pager"), ok=(0, 1)),
             Command("kb show ID", self.kb_argv(db, "show", str(show_id))),
             Command("kb list --limit 20", self.kb_argv(db, "list", "--limit", "20")),
-            Command("floor (Typer + Rich)", [self.python, str(HERE / "floor.py"), "search", "bone", "marrow",
-                                             "--limit", "10"]),
+            Command(
+                "floor (Typer + Rich)",
+                [self.python, str(HERE / "floor.py"), "search", "bone", "marrow", "--limit", "10"],
+            ),
         ]
         if self.rg and info.get("txt_dir"):
             commands += [
                 Command("rg -i -l (2 words)", [self.rg, "-i", "-l", QUERY_2, info["txt_dir"]], ok=(0, 1)),
-                Command("rg -i -l (OR of 10 words)",
-                        [self.rg, "-i", "-l", *[a for w in QUERY_20_WORDS for a in ("-e", w)], info["txt_dir"]],
-                        ok=(0, 1)),
+                Command(
+                    "rg -i -l (OR of 10 words)",
+                    [self.rg, "-i", "-l", *[a for w in QUERY_20_WORDS for a in ("-e", w)], info["txt_dir"]],
+                    ok=(0, 1),
+                ),
             ]
         self.log(f"lookups at {store.size} ({store.entries:,} entries, show id {show_id}):")
         measures = bench_round_robin(commands, self.env, self.args.runs, self.args.warmup, self.log)
@@ -473,10 +539,14 @@ class Bench:
             Command("floor (Typer + Rich)", [self.python, str(HERE / "floor.py"), "search", "bone", "marrow"]),
             Command("kb --help", [self.kb, "--help"]),
             Command("kb --version", [self.kb, "--version"]),
-            Command("kb --help, no bytecode cache (PYTHONDONTWRITEBYTECODE=1)", [self.kb, "--help"],
-                    env=self.no_pyc_env),
-            Command("floor, no bytecode cache (PYTHONDONTWRITEBYTECODE=1)",
-                    [self.python, str(HERE / "floor.py"), "search", "bone", "marrow"], env=self.no_pyc_env),
+            Command(
+                "kb --help, no bytecode cache (PYTHONDONTWRITEBYTECODE=1)", [self.kb, "--help"], env=self.no_pyc_env
+            ),
+            Command(
+                "floor, no bytecode cache (PYTHONDONTWRITEBYTECODE=1)",
+                [self.python, str(HERE / "floor.py"), "search", "bone", "marrow"],
+                env=self.no_pyc_env,
+            ),
         ]
         self.log("start-up:")
         return bench_round_robin(commands, self.env, self.args.runs, self.args.warmup, self.log)
@@ -497,8 +567,20 @@ class Bench:
             question = ADD_QUESTION.format(n=n)
             answer = ADD_ANSWER.format(n=n, nonce=nonce)
             uid = corpora.kb_uid({"question": question, "answer": answer})
-            added, _ = run_once(self.kb_argv(store.db, "add", "--question", question, "--answer", answer,
-                                             "--title", "Bone marrow biopsy recovery", "--no-input"), self.env)
+            added, _ = run_once(
+                self.kb_argv(
+                    store.db,
+                    "add",
+                    "--question",
+                    question,
+                    "--answer",
+                    answer,
+                    "--title",
+                    "Bone marrow biopsy recovery",
+                    "--no-input",
+                ),
+                self.env,
+            )
             removed, _ = run_once(self.kb_argv(store.db, "remove", uid, "--yes"), self.env)
             if n < self.args.warmup:
                 add.first, remove.first = added, removed
@@ -562,7 +644,9 @@ def report(bench: Bench, sizes: list[str], command: str, info: dict[str, str], m
     lines += [
         "Whole-process timings of the installed `kb` console script (a fresh process per run): median of "
         f"{bench.args.runs} run(s) after {bench.args.warmup} warm-up run(s); commands of one store size run "
-        "round-robin. Peak memory is the process's maximum RSS " + ("(GNU time's `%M`)" if TIME_BIN else "(wait4; includes up to the runner's own RSS)") + "; for ingest, the larger of that and the sampled sum over kb and its indexing process. Generated by `bench/run.py`; "
+        "round-robin. Peak memory is the process's maximum RSS "
+        + ("(GNU time's `%M`)" if TIME_BIN else "(wait4; includes up to the runner's own RSS)")
+        + "; for ingest, the larger of that and the sampled sum over kb and its indexing process. Generated by `bench/run.py`; "
         "see `bench/README.md` for the method and `bench/PROFILE.md` for where the time goes.",
         "",
         "Command:",
@@ -578,11 +662,16 @@ def report(bench: Bench, sizes: list[str], command: str, info: dict[str, str], m
     ]
     lines += [f"| {k} | {v} |" for k, v in info.items()]
     lines += [
-        "| Python bytecode | " + ("cached (PYTHONPYCACHEPREFIX=bench/out/pycache, PYTHONDONTWRITEBYTECODE unset), "
-                                  "as for an installed kb" if bench.args.bytecode_cache else
-                                  "not cached (PYTHONDONTWRITEBYTECODE=1): every run compiles kb from source") + " |",
+        "| Python bytecode | "
+        + (
+            "cached (PYTHONPYCACHEPREFIX=bench/out/pycache, PYTHONDONTWRITEBYTECODE unset), as for an installed kb"
+            if bench.args.bytecode_cache
+            else "not cached (PYTHONDONTWRITEBYTECODE=1): every run compiles kb from source"
+        )
+        + " |",
         f"| kb sources (sha256 of kb/**/*.py) | {r['code_before']}"
-        + ("" if r["code_after"] == r["code_before"] else f" at the start, {r['code_after']} at the end") + " |",
+        + ("" if r["code_after"] == r["code_before"] else f" at the start, {r['code_after']} at the end")
+        + " |",
         f"| load average (1/5/15 min) | before {r['load_before']}; after {r['load_after']} |",
         f"| date | {time.strftime('%Y-%m-%d %H:%M %Z')} |",
         "",
@@ -592,36 +681,58 @@ def report(bench: Bench, sizes: list[str], command: str, info: dict[str, str], m
     ]
 
     # Corpora and stores.
-    lines += ["## Corpora and stores", "",
-              "| size | records | entries stored | JSONL MB | store MB (TinyDB files) | index MB (SQLite) | bytes per entry (store + index) "
-              "| other files MB |", "|---|---|---|---|---|---|---|---|"]
+    lines += [
+        "## Corpora and stores",
+        "",
+        "| size | records | entries stored | JSONL MB | store MB (TinyDB files) | index MB (SQLite) | bytes per entry (store + index) "
+        "| other files MB |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for size in sizes:
         st = r["stores"].get(f"{size} jsonl", {})
         entries = st.get("entries") or 0
-        total = (st.get("store_bytes", 0) + st.get("index_bytes", 0))
-        lines.append(f"| {size} | {manifest[size]['records']:,} | {entries:,} | {manifest[size]['jsonl_bytes'] / 1e6:.1f} | "
-                     f"{st.get('store_bytes', 0) / 1e6:.1f} | {st.get('index_bytes', 0) / 1e6:.1f} | "
-                     f"{total / entries if entries else 0:,.0f} | {st.get('other_bytes', 0) / 1e6:.1f} |")
-    lines += ["", "Store: the catalog `kb.json` (+ `kb.json.journal` if any) and the shard files it names in "
-              "`kb.json.d/`; index: `kb.index.sqlite` (+ WAL); other files: what else kb keeps beside them "
-              "(`kb.json.bak` and the shard files only it names). Sizes after the JSONL ingest.", ""]
+        total = st.get("store_bytes", 0) + st.get("index_bytes", 0)
+        lines.append(
+            f"| {size} | {manifest[size]['records']:,} | {entries:,} | {manifest[size]['jsonl_bytes'] / 1e6:.1f} | "
+            f"{st.get('store_bytes', 0) / 1e6:.1f} | {st.get('index_bytes', 0) / 1e6:.1f} | "
+            f"{total / entries if entries else 0:,.0f} | {st.get('other_bytes', 0) / 1e6:.1f} |"
+        )
+    lines += [
+        "",
+        "Store: the catalog `kb.json` (+ `kb.json.journal` if any) and the shard files it names in "
+        "`kb.json.d/`; index: `kb.index.sqlite` (+ WAL); other files: what else kb keeps beside them "
+        "(`kb.json.bak` and the shard files only it names). Sizes after the JSONL ingest.",
+        "",
+    ]
 
     # Ingest.
-    lines += ["## Ingest (fresh store each run; the search index is built during ingest)", "",
-              "| size | input | median s | entries/s | peak MB (both processes) | CPU s | vs 16k time |",
-              "|---|---|---|---|---|---|---|"]
+    lines += [
+        "## Ingest (fresh store each run; the search index is built during ingest)",
+        "",
+        "| size | input | median s | entries/s | peak MB (both processes) | CPU s | vs 16k time |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for size in sizes:
         for fmt, m in r["ingest"].get(size, {}).items():
             records = manifest[size]["records"]
             base = r["ingest"].get("16k", {}).get(fmt)
             label = "one JSONL file" if fmt == "jsonl" else "one qa file per entry"
-            lines.append(f"| {size} | {label} | {_s(m.wall)} | {records / m.wall:,.0f} | {_mb(m.rss)} | {_s(m.cpu)} | "
-                         f"{_x(m.wall, base.wall if base else None)} |")
-    lines += ["", "Entries per second count the records read (MedQuAD repeats 48 of its 16,423 pairs; kb "
-              "stores each once). `vs 16k time` of 100k is the linearity check: 100k/16,423 records = 6.09x, "
-              "target ≤ 7x.", ""]
-    lines += ["First `kb list --format ids --limit 0` right after each ingest (a stale index would be "
-              "rebuilt here): " + ", ".join(f"{k} {v['first_list_all_s']:.2f}s" for k, v in r["stores"].items()), ""]
+            lines.append(
+                f"| {size} | {label} | {_s(m.wall)} | {records / m.wall:,.0f} | {_mb(m.rss)} | {_s(m.cpu)} | "
+                f"{_x(m.wall, base.wall if base else None)} |"
+            )
+    lines += [
+        "",
+        "Entries per second count the records read (MedQuAD repeats 48 of its 16,423 pairs; kb "
+        "stores each once). `vs 16k time` of 100k is the linearity check: 100k/16,423 records = 6.09x, "
+        "target ≤ 7x.",
+        "",
+    ]
+    lines += [
+        "First `kb list --format ids --limit 0` right after each ingest (a stale index would be "
+        "rebuilt here): " + ", ".join(f"{k} {v['first_list_all_s']:.2f}s" for k, v in r["stores"].items()),
+        "",
+    ]
 
     # Lookups.
     names = list(next(iter(r["lookup"].values())).keys()) if r["lookup"] else []
@@ -629,8 +740,7 @@ def report(bench: Bench, sizes: list[str], command: str, info: dict[str, str], m
     scaled = big != small
     head = "| command | " + " | ".join(f"{s} s" for s in sizes) + (f" | {big} / {small}" if scaled else "")
     head += "".join(f" | vs floor @{s}" for s in sizes) + " |"
-    lines += ["## Lookups (median seconds, whole process)", "", head,
-              "|---" * (1 + 2 * len(sizes) + scaled) + "|"]
+    lines += ["## Lookups (median seconds, whole process)", "", head, "|---" * (1 + 2 * len(sizes) + scaled) + "|"]
     for name in names:
         group = {s: r["lookup"].get(s, {}).get(name) for s in sizes}
         cells = [_s(m.wall if m else None) for m in group.values()]
@@ -642,29 +752,45 @@ def report(bench: Bench, sizes: list[str], command: str, info: dict[str, str], m
             cells.append("–" if name.startswith("floor") or not m or not floor else _x(m.wall, floor.wall))
         note = next((m.note for m in group.values() if m and m.note), "")
         lines.append(f"| {name}{' (' + note + ')' if note else ''} | " + " | ".join(cells) + " |")
-    lines += ["", "The floor (`bench/floor.py`) was run in each size's round-robin group; ratios use the floor "
-              "of the same group. rg searches the same records as one plain-text file each: the 2-word query as "
-              "the literal phrase, the 20-word question as an OR of its 10 content words (`-e` per word), "
-              "which is what kb's natural-language search matches on.", ""]
+    lines += [
+        "",
+        "The floor (`bench/floor.py`) was run in each size's round-robin group; ratios use the floor "
+        "of the same group. rg searches the same records as one plain-text file each: the 2-word query as "
+        "the literal phrase, the 20-word question as an OR of its 10 content words (`-e` per word), "
+        "which is what kb's natural-language search matches on.",
+        "",
+    ]
 
-    lines += ["### Peak memory (MB, max RSS)", "",
-              "| command | " + " | ".join(sizes) + (f" | {big} / {small} |" if scaled else " |"),
-              "|---" * (len(sizes) + 1 + scaled) + "|"]
+    lines += [
+        "### Peak memory (MB, max RSS)",
+        "",
+        "| command | " + " | ".join(sizes) + (f" | {big} / {small} |" if scaled else " |"),
+        "|---" * (len(sizes) + 1 + scaled) + "|",
+    ]
     for name in names:
         row = [r["lookup"][s][name].rss if name in r["lookup"].get(s, {}) else None for s in sizes]
         ratio = f" | {_x(row[sizes.index(big)], row[0])}" if scaled else ""
         lines.append(f"| {name} | " + " | ".join(_mb(v) for v in row) + ratio + " |")
     lines.append("")
 
-    lines += ["## Start-up", "", "| command | median s | CPU s | peak MB | vs `import typer` |", "|---|---|---|---|---|"]
+    lines += [
+        "## Start-up",
+        "",
+        "| command | median s | CPU s | peak MB | vs `import typer` |",
+        "|---|---|---|---|---|",
+    ]
     typer_t = r["startup"]['python -c "import typer"'].wall
     for name, m in r["startup"].items():
         lines.append(f"| `{name}` | {_s(m.wall)} | {_s(m.cpu)} | {_mb(m.rss)} | {_x(m.wall, typer_t)} |")
     lines.append("")
 
     if any(r["write"].values()):
-        lines += ["## Writing one entry (`kb add`, then `kb remove` of it)", "",
-                  "| size | kb add s | peak MB | kb remove s | peak MB |", "|---|---|---|---|---|"]
+        lines += [
+            "## Writing one entry (`kb add`, then `kb remove` of it)",
+            "",
+            "| size | kb add s | peak MB | kb remove s | peak MB |",
+            "|---|---|---|---|---|",
+        ]
         for size, group in r["write"].items():
             if group:
                 a, d = group["kb add (one entry)"], group["kb remove (one entry)"]
@@ -676,8 +802,11 @@ def report(bench: Bench, sizes: list[str], command: str, info: dict[str, str], m
     lines.append("")
     if r["notes"]:
         lines += ["## Notes", ""] + [f"- {n}" for n in r["notes"]] + [""]
-    lines += ["Corpus: MedQuAD (Ben Abacha & Demner-Fushman, BMC Bioinformatics 20:511, 2019), CC BY 4.0; "
-              "100k and 1M are replicas with shuffled sentences and swapped words (see `bench/README.md`).", ""]
+    lines += [
+        "Corpus: MedQuAD (Ben Abacha & Demner-Fushman, BMC Bioinformatics 20:511, 2019), CC BY 4.0; "
+        "100k and 1M are replicas with shuffled sentences and swapped words (see `bench/README.md`).",
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -687,58 +816,86 @@ def target_rows(bench: Bench, sizes: list[str], manifest: dict) -> list[str]:
     for size in [s for s in ("16k", "100k", "1m") if s in sizes]:
         for fmt, m in r["ingest"].get(size, {}).items():
             rate = manifest[size]["records"] / m.wall
-            rows.append(f"| ingest {fmt} {size} ≥ {INGEST_RATE:,} entries/s | {int(rate):,}/s "
-                        f"({m.wall:.2f} s) | {verdict(rate >= INGEST_RATE)}"
-                        + ("" if rate >= INGEST_RATE else f" (needs {INGEST_RATE / rate:.2f}x faster)") + " |")
+            rows.append(
+                f"| ingest {fmt} {size} ≥ {INGEST_RATE:,} entries/s | {int(rate):,}/s "
+                f"({m.wall:.2f} s) | {verdict(rate >= INGEST_RATE)}"
+                + ("" if rate >= INGEST_RATE else f" (needs {INGEST_RATE / rate:.2f}x faster)")
+                + " |"
+            )
     if "16k" in sizes and "100k" in sizes:
         for fmt in ("jsonl", "files"):
             a, b = r["ingest"]["16k"].get(fmt), r["ingest"]["100k"].get(fmt)
             if a and b:
                 ratio = b.wall / a.wall
-                rows.append(f"| ingest {fmt} linear: 100k time ≤ {LINEAR_MAX:g}x 16k time | {ratio:.2f}x | "
-                            f"{verdict(ratio <= LINEAR_MAX)} |")
+                rows.append(
+                    f"| ingest {fmt} linear: 100k time ≤ {LINEAR_MAX:g}x 16k time | {ratio:.2f}x | "
+                    f"{verdict(ratio <= LINEAR_MAX)} |"
+                )
     if "16k" in sizes and "100k" in sizes:
         a, b = r["ingest"]["16k"].get("jsonl"), r["ingest"]["100k"].get("jsonl")
         if a and b:
-            rows.append(f"| ingest jsonl in bounded memory (peak at 100k ≤ {MEMORY_FLAT}x 16k) | {b.rss:.0f} MB vs "
-                        f"{a.rss:.0f} MB ({b.rss / a.rss:.2f}x) | {verdict(b.rss <= a.rss * MEMORY_FLAT)} |")
-    lookups = ("kb search (2 words)", "kb search (20 words)", "kb ask (2 words)", "kb ask (20 words)",
-               "kb show ID", "kb list --limit 20")
+            rows.append(
+                f"| ingest jsonl in bounded memory (peak at 100k ≤ {MEMORY_FLAT}x 16k) | {b.rss:.0f} MB vs "
+                f"{a.rss:.0f} MB ({b.rss / a.rss:.2f}x) | {verdict(b.rss <= a.rss * MEMORY_FLAT)} |"
+            )
+    lookups = (
+        "kb search (2 words)",
+        "kb search (20 words)",
+        "kb ask (2 words)",
+        "kb ask (20 words)",
+        "kb show ID",
+        "kb list --limit 20",
+    )
     small, big = sizes[0], ("100k" if "100k" in sizes else None)
     if big:
         for name in lookups:
             a, b = r["lookup"][small][name], r["lookup"][big][name]
             limit = max(a.wall * SCALE_MAX, a.wall + SCALE_SLACK)
-            rows.append(f"| {name}: 100k ≤ 1.5x (or +50 ms) of 1k | {b.wall:.3f} s vs {a.wall:.3f} s "
-                        f"({b.wall / a.wall:.2f}x, limit {limit:.3f} s) | {verdict(b.wall <= limit)} |")
+            rows.append(
+                f"| {name}: 100k ≤ 1.5x (or +50 ms) of 1k | {b.wall:.3f} s vs {a.wall:.3f} s "
+                f"({b.wall / a.wall:.2f}x, limit {limit:.3f} s) | {verdict(b.wall <= limit)} |"
+            )
         for name in lookups:
             b, floor = r["lookup"][big][name], r["lookup"][big]["floor (Typer + Rich)"]
             ratio = b.wall / floor.wall
-            rows.append(f"| {name}: 100k ≤ {FLOOR_MAX_100K}x floor | {b.wall:.3f} s vs floor {floor.wall:.3f} s "
-                        f"({ratio:.2f}x) | {verdict(ratio <= FLOOR_MAX_100K)} |")
+            rows.append(
+                f"| {name}: 100k ≤ {FLOOR_MAX_100K}x floor | {b.wall:.3f} s vs floor {floor.wall:.3f} s "
+                f"({ratio:.2f}x) | {verdict(ratio <= FLOOR_MAX_100K)} |"
+            )
         for name in lookups:
             a, b = r["lookup"][small][name].rss, r["lookup"][big][name].rss
-            rows.append(f"| {name}: peak memory flat (100k ≤ {MEMORY_FLAT}x 1k) | {b:.0f} MB vs {a:.0f} MB "
-                        f"({b / a:.2f}x) | {verdict(b <= a * MEMORY_FLAT)} |")
+            rows.append(
+                f"| {name}: peak memory flat (100k ≤ {MEMORY_FLAT}x 1k) | {b:.0f} MB vs {a:.0f} MB "
+                f"({b / a:.2f}x) | {verdict(b <= a * MEMORY_FLAT)} |"
+            )
     if "16k" in sizes:
         for name in lookups[:2]:
             m, floor = r["lookup"]["16k"][name], r["lookup"]["16k"]["floor (Typer + Rich)"]
             ratio = m.wall / floor.wall
-            rows.append(f"| {name}: 16k ≤ {FLOOR_MAX_16K_SEARCH}x floor | {m.wall:.3f} s vs floor {floor.wall:.3f} s "
-                        f"({ratio:.2f}x) | {verdict(ratio <= FLOOR_MAX_16K_SEARCH)} |")
+            rows.append(
+                f"| {name}: 16k ≤ {FLOOR_MAX_16K_SEARCH}x floor | {m.wall:.3f} s vs floor {floor.wall:.3f} s "
+                f"({ratio:.2f}x) | {verdict(ratio <= FLOOR_MAX_16K_SEARCH)} |"
+            )
     if "1m" in sizes:
         for name in lookups:
             m = r["lookup"]["1m"][name]
-            rows.append(f"| {name}: 1M < {MILLION_MAX * 1000:.0f} ms | {m.wall:.3f} s | {verdict(m.wall < MILLION_MAX)} |")
+            rows.append(
+                f"| {name}: 1M < {MILLION_MAX * 1000:.0f} ms | {m.wall:.3f} s | {verdict(m.wall < MILLION_MAX)} |"
+            )
     help_m, typer_m = r["startup"]["kb --help"], r["startup"]['python -c "import typer"']
     ratio = help_m.wall / typer_m.wall
-    rows.append(f"| kb --help < {HELP_MAX}x `import typer` | {help_m.wall:.3f} s vs {typer_m.wall:.3f} s "
-                f"({ratio:.2f}x) | {verdict(ratio < HELP_MAX)} |")
+    rows.append(
+        f"| kb --help < {HELP_MAX}x `import typer` | {help_m.wall:.3f} s vs {typer_m.wall:.3f} s "
+        f"({ratio:.2f}x) | {verdict(ratio < HELP_MAX)} |"
+    )
     for size, group in r["write"].items():
         for name, m in group.items():
             if size in ("100k", "1m"):
-                rows.append(f"| {name} at {size} < {WRITE_MAX} s | {m.wall:.3f} s | {verdict(m.wall < WRITE_MAX)}"
-                            + ("" if m.wall < WRITE_MAX else f" ({m.wall / WRITE_MAX:.1f}x over)") + " |")
+                rows.append(
+                    f"| {name} at {size} < {WRITE_MAX} s | {m.wall:.3f} s | {verdict(m.wall < WRITE_MAX)}"
+                    + ("" if m.wall < WRITE_MAX else f" ({m.wall / WRITE_MAX:.1f}x over)")
+                    + " |"
+                )
     return rows
 
 
@@ -769,8 +926,12 @@ def profile(bench: Bench, manifest: dict[str, dict]) -> None:
         subprocess.run([py, "-X", "importtime", "-m", "kb", "--help"], stdout=subprocess.DEVNULL, stderr=fh, env=env)
     summarise_importtime(out / "importtime-help.txt", out / "importtime-help-top.txt")
     with open(out / "importtime-search.txt", "w") as fh:
-        subprocess.run([py, "-X", "importtime", "-m", "kb", "--db", str(big), "search", QUERY_2],
-                       stdout=subprocess.DEVNULL, stderr=fh, env=env)
+        subprocess.run(
+            [py, "-X", "importtime", "-m", "kb", "--db", str(big), "search", QUERY_2],
+            stdout=subprocess.DEVNULL,
+            stderr=fh,
+            env=env,
+        )
     summarise_importtime(out / "importtime-search.txt", out / "importtime-search-top.txt")
     scratch = bench.work / "stores" / "scratch-profile"
     jobs = [
@@ -785,15 +946,34 @@ def profile(bench: Bench, manifest: dict[str, dict]) -> None:
         shutil.rmtree(scratch, ignore_errors=True)
         scratch.mkdir(parents=True)
         if have_pyinstrument:
-            argv = [py, "-m", "pyinstrument", "--renderer", "text", "--show-all", "-o", str(out / f"{name}.txt"),
-                    "-m", "kb", *args]
+            argv = [
+                py,
+                "-m",
+                "pyinstrument",
+                "--renderer",
+                "text",
+                "--show-all",
+                "-o",
+                str(out / f"{name}.txt"),
+                "-m",
+                "kb",
+                *args,
+            ]
         else:
             argv = [py, "-m", "cProfile", "-o", str(out / f"{name}.pstats"), "-m", "kb", *args]
         bench.log(f"profiling {name} ...")
         subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
         if not have_pyinstrument:
-            stats = subprocess.run([py, "-c", "import pstats,sys; pstats.Stats(sys.argv[1]).sort_stats('cumulative')"
-                                    ".print_stats(40)", str(out / f"{name}.pstats")], capture_output=True, text=True)
+            stats = subprocess.run(
+                [
+                    py,
+                    "-c",
+                    "import pstats,sys; pstats.Stats(sys.argv[1]).sort_stats('cumulative').print_stats(40)",
+                    str(out / f"{name}.pstats"),
+                ],
+                capture_output=True,
+                text=True,
+            )
             (out / f"{name}.txt").write_text(stats.stdout)
     shutil.rmtree(scratch, ignore_errors=True)
     bench.log(f"profiles written to {out}")
@@ -807,7 +987,9 @@ def summarise_importtime(src: Path, dest: Path, top: int = 25) -> None:
         if len(parts) == 3 and parts[1].strip().isdigit():
             rows.append((int(parts[1]), int(parts[0].split(":")[1]), parts[2].rstrip()))
     rows.sort(reverse=True)
-    dest.write_text("cumulative_us  self_us  module\n" + "\n".join(f"{c:>12} {s:>8}  {m}" for c, s, m in rows[:top]) + "\n")
+    dest.write_text(
+        "cumulative_us  self_us  module\n" + "\n".join(f"{c:>12} {s:>8}  {m}" for c, s, m in rows[:top]) + "\n"
+    )
 
 
 # -- main -------------------------------------------------------------------------------------
@@ -824,16 +1006,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=1, help="warm-up runs before timing (default 1)")
     parser.add_argument("--write-sizes", default="16k,100k", help="sizes at which kb add/remove are timed")
     parser.add_argument("--results", type=Path, default=HERE / "RESULTS.md", help="where the Markdown table goes")
-    parser.add_argument("--no-bytecode-cache", dest="bytecode_cache", action="store_false",
-                        help="run Python children with PYTHONDONTWRITEBYTECODE=1 (every import compiles)")
-    parser.add_argument("--reuse-stores", action="store_true",
-                        help="time lookups on the stores an earlier run kept in --out, without ingesting")
+    parser.add_argument(
+        "--no-bytecode-cache",
+        dest="bytecode_cache",
+        action="store_false",
+        help="run Python children with PYTHONDONTWRITEBYTECODE=1 (every import compiles)",
+    )
+    parser.add_argument(
+        "--reuse-stores",
+        action="store_true",
+        help="time lookups on the stores an earlier run kept in --out, without ingesting",
+    )
     parser.add_argument("--smoke", action="store_true", help="1k synthetic entries, one run each, no corpus needed")
     parser.add_argument("--profile", action="store_true", help="profile kb on the stores of a previous run")
     args = parser.parse_args(argv)
     args.write_sizes = [s.strip().lower() for s in args.write_sizes.split(",")]
-    command = "python bench/run.py" + ("".join(f" {shlex.quote(a)}" for a in sys.argv[1:]) if argv is None else
-                                       "".join(f" {shlex.quote(a)}" for a in argv))
+    command = "python bench/run.py" + (
+        "".join(f" {shlex.quote(a)}" for a in sys.argv[1:])
+        if argv is None
+        else "".join(f" {shlex.quote(a)}" for a in argv)
+    )
     if args.smoke:
         args.runs, args.ingest_runs, args.warmup = 1, 1, 0
         args.results = args.out / "SMOKE-RESULTS.md"
@@ -847,8 +1039,9 @@ def main(argv: list[str] | None = None) -> int:
             return 0
     bench = Bench(args)
     started = time.perf_counter()
-    manifest = corpora.build(None if args.smoke else args.corpus, args.out / "corpora", sizes, smoke=args.smoke,
-                             log=bench.log)
+    manifest = corpora.build(
+        None if args.smoke else args.corpus, args.out / "corpora", sizes, smoke=args.smoke, log=bench.log
+    )
     if args.profile:
         profile(bench, manifest)
         return 0

@@ -146,7 +146,10 @@ def main() -> int:
             start = time.perf_counter()
             result = last.search(question, limit=3)
             took = (time.perf_counter() - start) * 1000
-            print(f"- {question!r} ({took:.1f} ms)" + (f" did you mean: {result.suggestions}" if result.suggestions else ""))
+            print(
+                f"- {question!r} ({took:.1f} ms)"
+                + (f" did you mean: {result.suggestions}" if result.suggestions else "")
+            )
             for hit in result.hits:
                 print(f"    {hit.score:6.2f}  [{hit.entry.category}] {hit.entry.title} | {hit.entry.question[:70]}")
         last.close()

@@ -40,8 +40,23 @@ OUT = BENCH / "out" / "stackexchange"
 RESULTS = BENCH / "RESULTS-stackexchange.md"
 GENERATOR_VERSION = 1
 RATE_TARGET, MEMORY_TARGET_MB = 3000, 300
-TAGS = ["diagnosis", "treatment", "genetics", "nutrition", "symptoms", "children", "medication", "surgery",
-        "prevention", "research", "heart", "skin", "sleep", "pain", "vision"]
+TAGS = [
+    "diagnosis",
+    "treatment",
+    "genetics",
+    "nutrition",
+    "symptoms",
+    "children",
+    "medication",
+    "surgery",
+    "prevention",
+    "research",
+    "heart",
+    "skin",
+    "sleep",
+    "pain",
+    "vision",
+]
 
 
 def _texts() -> list[tuple[str, str, str]]:
@@ -84,8 +99,16 @@ def generate(folder: Path, size_bytes: int, seed: int = 12) -> dict:
             post_id += 1
             qid = post_id
             if rng.random() < 0.01:
-                fh.write(_row(Id=qid, PostTypeId=rng.choice((4, 5)), CreationDate="2020-01-01T00:00:00.000",
-                              Score=0, Body=_body(answer, rng, qid), ContentLicense="CC BY-SA 4.0"))
+                fh.write(
+                    _row(
+                        Id=qid,
+                        PostTypeId=rng.choice((4, 5)),
+                        CreationDate="2020-01-01T00:00:00.000",
+                        Score=0,
+                        Body=_body(answer, rng, qid),
+                        ContentLicense="CC BY-SA 4.0",
+                    )
+                )
                 counts["wikis"] += 1
                 continue
             n_answers = 0 if rng.random() < 0.12 else rng.choice((1, 1, 2, 2, 3))
@@ -94,18 +117,41 @@ def generate(folder: Path, size_bytes: int, seed: int = 12) -> dict:
             accepted = answer_ids[rng.randrange(n_answers)] if n_answers and rng.random() < 0.625 else None
             tags = rng.sample(TAGS, rng.randint(1, 4))
             tag_text = "".join(f"<{t}>" for t in tags) if qid % 2 else "|" + "|".join(tags) + "|"
-            rows = [_row(Id=qid, PostTypeId=1, AcceptedAnswerId=accepted, CreationDate="2021-03-04T05:06:07.890",
-                         Score=rng.randint(-2, 40), ViewCount=rng.randint(10, 90000), Body=_body(question, rng, qid),
-                         OwnerUserId=rng.randint(1, users), LastActivityDate="2022-01-01T00:00:00.000",
-                         Title=f"{title} ({qid})", Tags=tag_text, AnswerCount=n_answers, CommentCount=2,
-                         ContentLicense="CC BY-SA 4.0")]
+            rows = [
+                _row(
+                    Id=qid,
+                    PostTypeId=1,
+                    AcceptedAnswerId=accepted,
+                    CreationDate="2021-03-04T05:06:07.890",
+                    Score=rng.randint(-2, 40),
+                    ViewCount=rng.randint(10, 90000),
+                    Body=_body(question, rng, qid),
+                    OwnerUserId=rng.randint(1, users),
+                    LastActivityDate="2022-01-01T00:00:00.000",
+                    Title=f"{title} ({qid})",
+                    Tags=tag_text,
+                    AnswerCount=n_answers,
+                    CommentCount=2,
+                    ContentLicense="CC BY-SA 4.0",
+                )
+            ]
             for aid in answer_ids:
                 owner = rng.randint(1, users) if rng.random() < 0.9 else None
-                rows.append(_row(Id=aid, PostTypeId=2, ParentId=qid, CreationDate="2021-03-05T05:06:07.890",
-                                 Score=rng.randint(-1, 60), Body=_body(answer, rng, aid), OwnerUserId=owner,
-                                 OwnerDisplayName=None if owner else f"guest{aid % 97}",
-                                 LastActivityDate="2022-01-01T00:00:00.000", CommentCount=0,
-                                 ContentLicense="CC BY-SA 4.0"))
+                rows.append(
+                    _row(
+                        Id=aid,
+                        PostTypeId=2,
+                        ParentId=qid,
+                        CreationDate="2021-03-05T05:06:07.890",
+                        Score=rng.randint(-1, 60),
+                        Body=_body(answer, rng, aid),
+                        OwnerUserId=owner,
+                        OwnerDisplayName=None if owner else f"guest{aid % 97}",
+                        LastActivityDate="2022-01-01T00:00:00.000",
+                        CommentCount=0,
+                        ContentLicense="CC BY-SA 4.0",
+                    )
+                )
             counts["questions"] += 1
             counts["answered"] += bool(n_answers)
             counts["answers"] += n_answers
@@ -117,8 +163,17 @@ def generate(folder: Path, size_bytes: int, seed: int = 12) -> dict:
     with open(folder / "Users.xml", "w", encoding="utf-8") as fh:
         fh.write('<?xml version="1.0" encoding="utf-8"?>\n<users>\n')
         for uid in range(1, users + 1):
-            fh.write(_row(Id=uid, Reputation=rng.randint(1, 90000), CreationDate="2019-01-01T00:00:00.000",
-                          DisplayName=f"user {uid}", Views=3, UpVotes=1, DownVotes=0))
+            fh.write(
+                _row(
+                    Id=uid,
+                    Reputation=rng.randint(1, 90000),
+                    CreationDate="2019-01-01T00:00:00.000",
+                    DisplayName=f"user {uid}",
+                    Views=3,
+                    UpVotes=1,
+                    DownVotes=0,
+                )
+            )
         fh.write("</users>\n")
     counts["posts_bytes"] = (folder / "Posts.xml").stat().st_size
     return counts
@@ -185,8 +240,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size-mb", type=int, default=1000, help="size of Posts.xml (default 1000)")
     parser.add_argument("--parse-only", action="store_true", help="time the parser in-process, no store")
-    parser.add_argument("--cpu-split", action="store_true",
-                        help="also run once more, reading kb's and its indexing process's CPU apart")
+    parser.add_argument(
+        "--cpu-split", action="store_true", help="also run once more, reading kb's and its indexing process's CPU apart"
+    )
     args = parser.parse_args(argv)
     folder, info = dump_for(args.size_mb)
     if args.parse_only:
@@ -205,9 +261,11 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(dir=OUT) as scratch:
             argv = [str(kb), "--db", str(Path(scratch) / "kb.json"), "ingest", "--quiet", str(folder)]
             wall, own, children = cpu_split(argv, env)
-        split = (f"\n- CPU apart (a second run, {wall:.1f} s wall): kb {own:.1f} s "
-                 f"({info['answered'] / own:,.0f} questions per CPU-second), its indexing process {children:.1f} s; "
-                 f"two free cores would allow about {info['answered'] / max(own, children):,.0f} questions/s")
+        split = (
+            f"\n- CPU apart (a second run, {wall:.1f} s wall): kb {own:.1f} s "
+            f"({info['answered'] / own:,.0f} questions per CPU-second), its indexing process {children:.1f} s; "
+            f"two free cores would allow about {info['answered'] / max(own, children):,.0f} questions/s"
+        )
     rate = info["answered"] / sample.wall
     mb = info["posts_bytes"] / 1e6
     python = sys.executable

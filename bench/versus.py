@@ -48,8 +48,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("before", type=Path, help="folder holding the first version's kb package")
     parser.add_argument("after", type=Path, help="folder holding the second version's kb package")
-    parser.add_argument("--corpus", type=Path, action="append", required=True,
-                        help="a JSONL file or a folder of files to ingest (repeatable)")
+    parser.add_argument(
+        "--corpus",
+        type=Path,
+        action="append",
+        required=True,
+        help="a JSONL file or a folder of files to ingest (repeatable)",
+    )
     parser.add_argument("--runs", type=int, default=3, help="timed runs of each version (after one warm-up each)")
     args = parser.parse_args(argv)
     for folder in (args.before, args.after):
@@ -57,8 +62,10 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"{folder} holds no kb package")
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "KB_DB")}
     env.pop("PYTHONDONTWRITEBYTECODE", None)
-    lines = ["| corpus | records | version | median s | entries/s | peak MB (tree) | after / before |",
-             "|---|---|---|---|---|---|---|"]
+    lines = [
+        "| corpus | records | version | median s | entries/s | peak MB (tree) | after / before |",
+        "|---|---|---|---|---|---|---|",
+    ]
     with tempfile.TemporaryDirectory(prefix="kb-versus-") as tmp:
         env["PYTHONPYCACHEPREFIX"] = str(Path(tmp) / "pycache")
         for corpus in args.corpus:
@@ -67,17 +74,26 @@ def main(argv: list[str] | None = None) -> int:
             for n in range(args.runs + 1):
                 for name, folder in (("before", args.before), ("after", args.after)):
                     sample = _ingest(folder, corpus, Path(tmp) / name, env)
-                    print(f"{corpus.name} {name} {'warm-up' if n == 0 else f'run {n}'}: "
-                          f"{sample.wall:.2f}s {sample.rss_mb:.0f} MB", file=sys.stderr, flush=True)
+                    print(
+                        f"{corpus.name} {name} {'warm-up' if n == 0 else f'run {n}'}: "
+                        f"{sample.wall:.2f}s {sample.rss_mb:.0f} MB",
+                        file=sys.stderr,
+                        flush=True,
+                    )
                     if n:
                         samples[name].append(sample)
             wall = {k: statistics.median(s.wall for s in v) for k, v in samples.items()}
             peak = {k: max(s.rss_mb for s in v) for k, v in samples.items()}
             for name in ("before", "after"):
-                ratio = f"{wall['after'] / wall['before']:.2f}x time, {peak['after'] / peak['before']:.2f}x memory" \
-                    if name == "after" else "–"
-                lines.append(f"| {corpus.name} | {records:,} | {name} | {wall[name]:.2f} | "
-                             f"{records / wall[name]:,.0f} | {peak[name]:.0f} | {ratio} |")
+                ratio = (
+                    f"{wall['after'] / wall['before']:.2f}x time, {peak['after'] / peak['before']:.2f}x memory"
+                    if name == "after"
+                    else "–"
+                )
+                lines.append(
+                    f"| {corpus.name} | {records:,} | {name} | {wall[name]:.2f} | "
+                    f"{records / wall[name]:,.0f} | {peak[name]:.0f} | {ratio} |"
+                )
     print("\n".join(lines))
     return 0
 

@@ -28,7 +28,15 @@ _LAZY = {
 }
 
 __all__ = [
-    "Duplicate", "Entry", "Expert", "InvalidEntry", "KbError", "KnowledgeBase", "NotFound", "Source", "__version__",
+    "Duplicate",
+    "Entry",
+    "Expert",
+    "InvalidEntry",
+    "KbError",
+    "KnowledgeBase",
+    "NotFound",
+    "Source",
+    "__version__",
 ]
 
 

@@ -281,8 +281,13 @@ class KnowledgeBase:
 
         if keep not in ("entries", "brief", "counts"):
             raise ValueError(f"keep must be 'entries', 'brief' or 'counts', not {keep!r}")
-        options = ReadOptions(format=format, max_size=max_size or DEFAULT_MAX_SIZE, stdin=stdin, progress=progress,
-                              settings=dict(settings or {}))
+        options = ReadOptions(
+            format=format,
+            max_size=max_size or DEFAULT_MAX_SIZE,
+            stdin=stdin,
+            progress=progress,
+            settings=dict(settings or {}),
+        )
         report = IngestReport(dry_run=dry_run, keep=keep)
         writer = BatchWriter(self, report, dry_run)
         entries = 0
@@ -513,8 +518,11 @@ class KnowledgeBase:
         mean" spellings (``suggestions``) and, when empty, why (``reason``). Filters
         combine with ``field:value`` terms in the query; ``latest`` orders by date.
         """
-        return self._read(lambda i: i.search(query, category=category, expert=expert, tag=tag,
-                                             limit=limit, offset=offset, latest=latest))
+        return self._read(
+            lambda i: i.search(
+                query, category=category, expert=expert, tag=tag, limit=limit, offset=offset, latest=latest
+            )
+        )
 
     def ask(
         self,
@@ -548,8 +556,11 @@ class KnowledgeBase:
         offset: int = 0,
     ) -> builtins.list[Entry]:
         """Return entries, filtered (any case, unique prefixes) and sorted by id, title, category or date."""
-        return self._read(lambda i: i.list(category=category, expert=expert, tag=tag, sort=sort,
-                                           descending=descending, limit=limit, offset=offset))
+        return self._read(
+            lambda i: i.list(
+                category=category, expert=expert, tag=tag, sort=sort, descending=descending, limit=limit, offset=offset
+            )
+        )
 
     def count(self, *, category: str | None = None, expert: str | None = None, tag: str | None = None) -> int:
         """Count the entries, or those that ``category``/``expert``/``tag`` keep (as in ``list``)."""
@@ -636,8 +647,12 @@ class KnowledgeBase:
         """Count entries, categories, experts, tags and sources; measure the files."""
         from kb.export import collect_stats
 
-        return collect_stats(self.iter_entries(), store_path=self.path, index_path=self.index_path,
-                             store_bytes=self.store.size_bytes() if self.store.exists() else 0)
+        return collect_stats(
+            self.iter_entries(),
+            store_path=self.path,
+            index_path=self.index_path,
+            store_bytes=self.store.size_bytes() if self.store.exists() else 0,
+        )
 
 
 __all__ = ["KnowledgeBase"]

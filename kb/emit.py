@@ -82,8 +82,9 @@ def entry_record(entry: Entry, **extra: Any) -> dict[str, Any]:
     return record
 
 
-def emit_entries(entries: Sequence[Entry], fmt: str, extra: Sequence[dict[str, Any]] | None = None,
-                 extra_columns: Sequence[str] = ()) -> None:
+def emit_entries(
+    entries: Sequence[Entry], fmt: str, extra: Sequence[dict[str, Any]] | None = None, extra_columns: Sequence[str] = ()
+) -> None:
     """Print entries as json, jsonl, csv or ids; ``extra`` adds fields to each (score, snippet).
 
     CSV has the columns of ``kb export --format csv`` (kb.export.CSV_COLUMNS), then

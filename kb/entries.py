@@ -94,8 +94,7 @@ def normalise(entry: Entry) -> None:
 def fold_categories(entries: Iterable[Entry], known: Iterable[str]) -> list[Entry]:
     """Spell each entry's category as the ``known`` name it matches but for case."""
     spelling = {name.casefold(): name for name in known}
-    return [replace(e, category=spelling.get(e.category.casefold(), e.category)) if e.category else e
-            for e in entries]
+    return [replace(e, category=spelling.get(e.category.casefold(), e.category)) if e.category else e for e in entries]
 
 
 def missing_fields(entry: Entry) -> list[str]:

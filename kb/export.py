@@ -77,8 +77,12 @@ def export_entries(
         raise ValueError(f"unknown export format {fmt!r}; choose one of: {', '.join(FORMATS)}")
     try:
         if fmt == "md":
-            return _write_markdown(entries, Path(dest), complete=complete,  # type: ignore[arg-type]
-                                   changes=changes if changes is not None else FolderChanges())
+            return _write_markdown(
+                entries,
+                Path(dest),  # type: ignore[arg-type]  # md takes a folder path, never a stream
+                complete=complete,
+                changes=changes if changes is not None else FolderChanges(),
+            )
         with _target(dest) as out:
             return _WRITERS[fmt](entries, out)
     except BrokenPipeError:
@@ -214,8 +218,10 @@ def _write_markdown(entries: Iterable[Entry], folder: Path, *, complete: bool, c
         raise UsageError(f"{folder} is a file; the md export writes one file per entry into a folder")
     if not folder.exists() and folder.suffix:
         # notes.txt is far more often a mistaken file name than a folder wanted.
-        raise UsageError(f"{folder} looks like a file name; the md export writes one file per entry into a folder",
-                         hint=f"give a folder name, or create {folder} first if it is one")
+        raise UsageError(
+            f"{folder} looks like a file name; the md export writes one file per entry into a folder",
+            hint=f"give a folder name, or create {folder} first if it is one",
+        )
     folder.mkdir(parents=True, exist_ok=True)
     before = _read_manifest(folder)
     written: dict[str, dict[str, Any]] = {}
@@ -260,8 +266,11 @@ def _read_manifest(folder: Path) -> dict[str, dict[str, Any]]:
     if not isinstance(files, dict):
         return {}
     # Only plain names in this folder: a hand-edited list must not reach other files.
-    return {name: item for name, item in files.items()
-            if isinstance(item, dict) and name == Path(name).name and name.endswith(".md")}
+    return {
+        name: item
+        for name, item in files.items()
+        if isinstance(item, dict) and name == Path(name).name and name.endswith(".md")
+    }
 
 
 def _write_manifest(folder: Path, files: dict[str, dict[str, Any]]) -> None:
@@ -302,7 +311,9 @@ class Stats:
         }
 
 
-def collect_stats(entries: Iterable[Entry], *, store_path: Path, index_path: Path, store_bytes: int | None = None) -> Stats:
+def collect_stats(
+    entries: Iterable[Entry], *, store_path: Path, index_path: Path, store_bytes: int | None = None
+) -> Stats:
     """Count ``entries`` in one pass and measure the store and index files.
 
     ``store_bytes`` is the size of the store's files (catalog, shards, journal); by
@@ -336,6 +347,3 @@ def collect_stats(entries: Iterable[Entry], *, store_path: Path, index_path: Pat
         # SQLite keeps recent writes in a -wal file beside the index until a checkpoint.
         index_bytes=(file_size(index_path) or 0) + (file_size(f"{index_path}-wal") or 0),
     )
-
-
-

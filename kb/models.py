@@ -126,8 +126,14 @@ class Source:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "path": self.path, "format": self.format, "sha256": self.sha256, "external_id": self.external_id,
-            "copyright": self.copyright, "encoding": self.encoding, "key": self.key, "line": self.line,
+            "path": self.path,
+            "format": self.format,
+            "sha256": self.sha256,
+            "external_id": self.external_id,
+            "copyright": self.copyright,
+            "encoding": self.encoding,
+            "key": self.key,
+            "line": self.line,
             "split_guessed": self.split_guessed,
         }
 

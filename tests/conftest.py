@@ -46,8 +46,13 @@ def cli(runner):
     return invoke
 
 
-def run_kb(*args: str, input: bytes | None = None, env: dict[str, str] | None = None, timeout: float = 60,
-           cwd: Path | None = None) -> subprocess.CompletedProcess[bytes]:
+def run_kb(
+    *args: str,
+    input: bytes | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = 60,
+    cwd: Path | None = None,
+) -> subprocess.CompletedProcess[bytes]:
     """Run the real `kb` command in a subprocess (same interpreter), capturing bytes."""
     full_env = dict(os.environ)
     if env:

@@ -59,7 +59,7 @@ def test_scaled_copies_are_distinct_and_keep_words(corpus):
     assert len({r["id"] for r in out}) == 400
     assert len({corpus.content_key(r) for r in out}) == 400
     original = {r["id"]: r for r in base}
-    for copy in out[len(base):len(base) + 20]:
+    for copy in out[len(base) : len(base) + 20]:
         source = original[copy["id"].split("~")[0]]
         assert sorted(copy["answer"].split()) == sorted(source["answer"].split())
 

@@ -19,7 +19,7 @@ from tests.conftest import make_entry
 
 HIGBY = Expert(
     name="Donald Higby, M.D.",
-    expertise="Oncology, \"hard\" cases; second opinions",
+    expertise='Oncology, "hard" cases; second opinions',
     experience="30 years.\n\nTaught at two schools.",
     organizations="ASCO",
     education="M.D., Harvard",
@@ -33,7 +33,7 @@ def sample_entries() -> list[Entry]:
             1,
             title="false negative on bone scan",
             category="Oncology (General Cancer)",
-            question="I have breast cancer, stage \"IIb\".\n\nCan a bone scan be falsely negative?",
+            question='I have breast cancer, stage "IIb".\n\nCan a bone scan be falsely negative?',
             answer="You are right.\n\nChemo can do that, see:\n- point one\n- point two\n\nHope this helps.",
             expert=HIGBY,
             tags=["bone scan", "chemo"],
@@ -53,7 +53,7 @@ def sample_entries() -> list[Entry]:
             title="same expert, no bio given here",
             expert=Expert(name="Donald Higby, M.D."),
             question="---\nLooks like front matter?",
-            answer="A line with a trailing backslash \\\nand \"quotes\", commas, and a tab\there.",
+            answer='A line with a trailing backslash \\\nand "quotes", commas, and a tab\there.',
         ),
     ]
 
@@ -200,12 +200,16 @@ def test_slug_is_ascii_and_never_empty() -> None:
 
 # -- property: any clean text survives every format -----------------------------------------
 
-_TEXT = st.text(
-    st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="\u2028\u2029\x85")
-    | st.sampled_from("\n\n\t\"',;#-"),
-    min_size=1,
-    max_size=80,
-).map(clean_text).filter(bool)
+_TEXT = (
+    st.text(
+        st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="\u2028\u2029\x85")
+        | st.sampled_from("\n\n\t\"',;#-"),
+        min_size=1,
+        max_size=80,
+    )
+    .map(clean_text)
+    .filter(bool)
+)
 _LINE = st.text(st.characters(blacklist_categories=("Cs", "Cc", "Zl", "Zp")), max_size=30).map(str.strip)
 
 
@@ -242,8 +246,9 @@ def test_source_round_trips_every_field() -> None:
 
     from kb.models import Source
 
-    values = {f.name: (True if f.type in (bool, "bool") else 7 if f.name == "line" else f"v-{f.name}")
-              for f in fields(Source)}
+    values = {
+        f.name: (True if f.type in (bool, "bool") else 7 if f.name == "line" else f"v-{f.name}") for f in fields(Source)
+    }
     source = Source(**values)
     assert source.to_dict() == values
     assert Source.from_dict({**values, "unknown": 1}) == source

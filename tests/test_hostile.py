@@ -30,8 +30,10 @@ LONG = "A" * 100_000
 RECORD = {
     "title": f"Hostile title {CLEAR}{OSC_TITLE}{MARKUP}{RTL}",
     "category": f"Cat{CSI_COLOUR}{LINK_MARKUP}",
-    "question": (f"Is hostile text inert? {CSI_COLOUR} {CLEAR} {OSC_TITLE} {OSC8_LINK} {CONTROLS} "
-                 f"{MARKUP} {LINK_MARKUP} {RTL} carriage\rreturn"),
+    "question": (
+        f"Is hostile text inert? {CSI_COLOUR} {CLEAR} {OSC_TITLE} {OSC8_LINK} {CONTROLS} "
+        f"{MARKUP} {LINK_MARKUP} {RTL} carriage\rreturn"
+    ),
     "answer": f"Yes it is inert. {OSC8_LINK} {MARKUP}\n{LONG}\nend {CSI_COLOUR}",
     "expert": f"Dr {OSC_TITLE}Evil {MARKUP}",
     "tags": [f"tag{CSI_COLOUR}", LINK_MARKUP],
@@ -49,8 +51,18 @@ QA_FILE = (
 )
 
 # Byte sequences of the payloads that must never reach the output of a people's format.
-FORBIDDEN = [b"\x1b[2J", b"\x1b[H", b"\x1b]", b"\x1b\\", b"\x1b[31;1m", b"\x07", b"\x08",
-             "\x9b".encode(), "\u202e".encode(), "\u202c".encode()]
+FORBIDDEN = [
+    b"\x1b[2J",
+    b"\x1b[H",
+    b"\x1b]",
+    b"\x1b\\",
+    b"\x1b[31;1m",
+    b"\x07",
+    b"\x08",
+    "\x9b".encode(),
+    "\u202e".encode(),
+    "\u202c".encode(),
+]
 SGR = re.compile(rb"\x1b\[[0-9;]*m")
 
 COMMANDS = [
@@ -75,8 +87,12 @@ def hostile_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (root / "evil.jsonl").write_bytes(orjson.dumps(RECORD) + b"\n")
     (root / "evil.txt").write_text(QA_FILE, encoding="utf-8")
     for name in ("evil.jsonl", "evil.txt"):
-        done = subprocess.run([sys.executable, "-m", "kb", "ingest", "-q", str(root / name)],
-                              env=_env(store), capture_output=True, timeout=60)
+        done = subprocess.run(
+            [sys.executable, "-m", "kb", "ingest", "-q", str(root / name)],
+            env=_env(store),
+            capture_output=True,
+            timeout=60,
+        )
         assert done.returncode == 0, done.stderr
     return store
 
@@ -97,7 +113,7 @@ def _assert_inert(out: bytes, what: str, *, terminal: bool) -> None:
     if terminal:
         # Every escape must be one of Rich's own colour (SGR) sequences.
         for m in re.finditer(rb"\x1b", out):
-            assert SGR.match(out, m.start()), f"{what}: stray escape {out[m.start():m.start() + 12]!r}"
+            assert SGR.match(out, m.start()), f"{what}: stray escape {out[m.start() : m.start() + 12]!r}"
         assert out.replace(b"\r\n", b"\n").count(b"\r") == 0, f"{what}: bare carriage return"
     else:
         assert b"\x1b" not in out and b"\r" not in out, f"{what}: escape or CR in piped output"
@@ -108,8 +124,9 @@ def _piped(store: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
 
 
 def _on_terminal(store: Path, *args: str) -> tuple[int, bytes]:
-    child = pexpect.spawn(sys.executable, ["-m", "kb", *args], env=_env(store, colour=True),
-                          dimensions=(40, 160), timeout=60)
+    child = pexpect.spawn(
+        sys.executable, ["-m", "kb", *args], env=_env(store, colour=True), dimensions=(40, 160), timeout=60
+    )
     child.expect(pexpect.EOF)
     out = child.before
     child.close()
@@ -160,8 +177,11 @@ def test_hostile_ingest_report_is_inert(tmp_path: Path) -> None:
     assert "␛[2J".encode() in out
 
 
-@pytest.mark.parametrize("args", [("show", "1", "--format", "json"), ("list", "--format", "json"),
-                                  ("search", "hostile", "--format", "json")], ids=lambda a: a[0])
+@pytest.mark.parametrize(
+    "args",
+    [("show", "1", "--format", "json"), ("list", "--format", "json"), ("search", "hostile", "--format", "json")],
+    ids=lambda a: a[0],
+)
 def test_json_output_keeps_the_true_text(hostile_store: Path, args: tuple[str, ...]) -> None:
     done = _piped(hostile_store, *args)
     assert done.returncode == 0

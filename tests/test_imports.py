@@ -10,8 +10,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_no_import_circles_and_no_layering_breaches() -> None:
-    done = subprocess.run([sys.executable, str(ROOT / "tools" / "imports.py")], capture_output=True, text=True,
-                          timeout=60)
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "tools" / "imports.py")], capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 0, done.stdout
     assert "0 circles" in done.stdout and "0 layering breaches" in done.stdout
 

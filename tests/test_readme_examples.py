@@ -32,8 +32,10 @@ NEEDS_A_TERMINAL = {
 }
 
 # A note of the reader's own, for `kb add < note.md` (the bundled data/note.md is already ingested).
-NOTE = "---\ntitle: Pruning roses\ncategory: Gardening\n---\n\n## Question\n\nWhen do I prune roses?\n\n" \
-       "## Answer\n\nIn late winter, before new growth starts.\n"
+NOTE = (
+    "---\ntitle: Pruning roses\ncategory: Gardening\n---\n\n## Question\n\nWhen do I prune roses?\n\n"
+    "## Answer\n\nIn late winter, before new growth starts.\n"
+)
 
 
 def usage_commands(text: str) -> list[str]:
@@ -53,8 +55,11 @@ def usage_commands(text: str) -> list[str]:
             joined.append(pending + line)
             pending = ""
         # A trailing "  # comment" is dropped (bash would skip it too).
-        commands += [re.sub(r"\s+# .*$", "", line).strip() for line in joined
-                     if re.search(r"(^|\s|\|)kb\s", line) and not line.lstrip().startswith("#")]
+        commands += [
+            re.sub(r"\s+# .*$", "", line).strip()
+            for line in joined
+            if re.search(r"(^|\s|\|)kb\s", line) and not line.lstrip().startswith("#")
+        ]
     return commands
 
 
@@ -70,14 +75,19 @@ def test_readme_usage_examples_run_as_shown(tmp_path: Path) -> None:
     (tmp_path / "data").symlink_to(ROOT / "data")
     (tmp_path / "note.md").write_text(NOTE, encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if k not in ("VISUAL", "EDITOR", "PAGER")}
-    env.update(KB_DB=str(tmp_path / "store" / "kb.json"), PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}",
-               NO_COLOR="1")
+    env.update(KB_DB=str(tmp_path / "store" / "kb.json"), PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}", NO_COLOR="1")
     failed = []
     for command in usage_commands(README.read_text(encoding="utf-8")):
         if command in NEEDS_A_TERMINAL:
             continue
-        done = subprocess.run(["bash", "-o", "pipefail", "-c", command], cwd=tmp_path, env=env,
-                              stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
+        done = subprocess.run(
+            ["bash", "-o", "pipefail", "-c", command],
+            cwd=tmp_path,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=60,
+        )
         if done.returncode != 0 or b"Traceback" in done.stderr:
             failed.append((command, done.returncode, done.stderr.decode(errors="replace").strip()[-300:]))
     assert not failed, "\n".join(map(str, failed))

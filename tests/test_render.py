@@ -8,7 +8,7 @@ from kb.render import highlighted
 def test_highlighted_styles_the_spans_and_folds_white_space() -> None:
     text = highlighted("a  bone\n\nscan here", [(3, 7), (9, 13)], style="bold")
     assert text.plain == "a bone scan here"
-    styled = [text.plain[span.start:span.end] for span in text.spans if span.style == "bold"]
+    styled = [text.plain[span.start : span.end] for span in text.spans if span.style == "bold"]
     assert styled == ["bone", "scan"]
 
 

@@ -90,8 +90,13 @@ def test_roundtrip_restore_twice_adds_nothing(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("marker", [None, True, "1", 2])
 def test_roundtrip_foreign_jsonl_is_not_taken_for_a_backup(tmp_path: Path, marker) -> None:
-    record = {"id": 7, "question": "Q?", "answer": "A.", "created_at": "2020-01-01T00:00:00+00:00",
-              "source": {"path": "/elsewhere/x.txt", "format": "qa"}}
+    record = {
+        "id": 7,
+        "question": "Q?",
+        "answer": "A.",
+        "created_at": "2020-01-01T00:00:00+00:00",
+        "source": {"path": "/elsewhere/x.txt", "format": "qa"},
+    }
     if marker is not None:
         record["kb_export"] = marker
     path = tmp_path / "theirs.jsonl"
@@ -105,8 +110,17 @@ def test_roundtrip_foreign_jsonl_is_not_taken_for_a_backup(tmp_path: Path, marke
 
 
 def test_roundtrip_backup_line_of_wrong_types_is_read_safely(tmp_path: Path) -> None:
-    line = {"kb_export": 1, "id": "x", "question": "Q?", "answer": "A.", "expert": ["no"], "tags": "t",
-            "source": {"path": 3, "format": "qa", "line": True}, "created_at": 5, "raw": {"no": 1}}
+    line = {
+        "kb_export": 1,
+        "id": "x",
+        "question": "Q?",
+        "answer": "A.",
+        "expert": ["no"],
+        "tags": "t",
+        "source": {"path": 3, "format": "qa", "line": True},
+        "created_at": 5,
+        "raw": {"no": 1},
+    }
     bad = {"kb_export": 1, "question": "", "answer": "A.", "source": {}}
     path = tmp_path / "backup.jsonl"
     path.write_bytes(orjson.dumps(line) + b"\n" + orjson.dumps(bad) + b"\n")
@@ -121,16 +135,28 @@ def test_roundtrip_backup_line_of_wrong_types_is_read_safely(tmp_path: Path) -> 
 
 def test_roundtrip_markdown_keeps_updated_at_of_unchanged_text(tmp_path: Path) -> None:
     dated = tmp_path / "dated.jsonl"
-    dated.write_bytes(b"".join(
-        orjson.dumps({"question": f"Question {n}?", "answer": f"Answer {n}.", "created_at": "2020-01-01T00:00:00+00:00",
-                      "updated_at": f"2021-0{n}-01T00:00:00+00:00"}) + b"\n" for n in (1, 2, 3)))
+    dated.write_bytes(
+        b"".join(
+            orjson.dumps(
+                {
+                    "question": f"Question {n}?",
+                    "answer": f"Answer {n}.",
+                    "created_at": "2020-01-01T00:00:00+00:00",
+                    "updated_at": f"2021-0{n}-01T00:00:00+00:00",
+                }
+            )
+            + b"\n"
+            for n in (1, 2, 3)
+        )
+    )
     source = _filled(tmp_path / "a" / "kb.json", dated)
     folder = tmp_path / "notes"
     source.export("md", folder)
     first = next(source.iter_entries())
     edited = folder / markdown_name(first)
-    edited.write_text(edited.read_text(encoding="utf-8").replace("## Answer\n\n", "## Answer\n\nEdited. "),
-                      encoding="utf-8")
+    edited.write_text(
+        edited.read_text(encoding="utf-8").replace("## Answer\n\n", "## Answer\n\nEdited. "), encoding="utf-8"
+    )
     target = KnowledgeBase.open(tmp_path / "b" / "kb.json")
     target.ingest([str(folder)])
     dates = {e.question: e.updated_at for e in target.iter_entries()}

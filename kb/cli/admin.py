@@ -12,7 +12,9 @@ from kb.cli.options import DbOption, open_kb
 
 
 def doctor(
-    repair: Annotated[bool, typer.Option("--repair", help="Fix what can be fixed; never deletes a damaged store.")] = False,
+    repair: Annotated[
+        bool, typer.Option("--repair", help="Fix what can be fixed; never deletes a damaged store.")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON on stdout.")] = False,
     db: DbOption = None,
 ) -> None:

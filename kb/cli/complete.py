@@ -44,8 +44,11 @@ def complete_categories(ctx: Any, incomplete: str) -> list[tuple[str, str]]:
     prefix = incomplete.casefold()
     return _complete(
         ctx,
-        lambda index: [(name, _count(n, "entry", "entries")) for name, n in index.categories()
-                       if name.casefold().startswith(prefix)],
+        lambda index: [
+            (name, _count(n, "entry", "entries"))
+            for name, n in index.categories()
+            if name.casefold().startswith(prefix)
+        ],
     )
 
 
@@ -54,8 +57,11 @@ def complete_experts(ctx: Any, incomplete: str) -> list[tuple[str, str]]:
     prefix = incomplete.casefold()
     return _complete(
         ctx,
-        lambda index: [(s.name, _count(s.count, "answer", "answers")) for s in index.experts()
-                       if s.name.casefold().startswith(prefix)],
+        lambda index: [
+            (s.name, _count(s.count, "answer", "answers"))
+            for s in index.experts()
+            if s.name.casefold().startswith(prefix)
+        ],
     )
 
 

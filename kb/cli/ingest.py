@@ -18,13 +18,20 @@ def ingest(
     parser_format: Annotated[
         Optional[str],
         # -F as in every other command; -f, this option's first short flag, still works.
-        typer.Option("--format", "-F", "-f", help="Read every input as this format instead of detecting it: "
-                     f"{parsers.format_help()}."),
+        typer.Option(
+            "--format",
+            "-F",
+            "-f",
+            help=f"Read every input as this format instead of detecting it: {parsers.format_help()}.",
+        ),
     ] = None,
     answers: Annotated[
         Optional[str],
-        typer.Option("--answers", help="StackExchange dumps: accepted (else the best-scored; the default), "
-                     "best (highest score), or all (one entry per answer)."),
+        typer.Option(
+            "--answers",
+            help="StackExchange dumps: accepted (else the best-scored; the default), "
+            "best (highest score), or all (one entry per answer).",
+        ),
     ] = None,
     site: Annotated[
         Optional[str],
@@ -35,8 +42,9 @@ def ingest(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no summary.")] = False,
     max_size: Annotated[
         Optional[float],
-        typer.Option("--max-size", help="Largest single-document file to read, in MB "
-                     "(default $KB_MAX_SIZE, else 10).", min=0.001),
+        typer.Option(
+            "--max-size", help="Largest single-document file to read, in MB (default $KB_MAX_SIZE, else 10).", min=0.001
+        ),
     ] = None,
     db: DbOption = None,
 ) -> None:

@@ -29,13 +29,21 @@ from kb.cli.options import (
 
 CategoryFilter = Annotated[
     Optional[str],
-    typer.Option("--category", "-c", help="Only this category (any case, or a unique prefix).",
-                 autocompletion=complete_categories),
+    typer.Option(
+        "--category",
+        "-c",
+        help="Only this category (any case, or a unique prefix).",
+        autocompletion=complete_categories,
+    ),
 ]
 ExpertFilter = Annotated[
     Optional[str],
-    typer.Option("--expert", "-e", help="Only this expert's answers (any case, or a unique part of the name).",
-                 autocompletion=complete_experts),
+    typer.Option(
+        "--expert",
+        "-e",
+        help="Only this expert's answers (any case, or a unique part of the name).",
+        autocompletion=complete_experts,
+    ),
 ]
 TagFilter = Annotated[Optional[str], typer.Option("--tag", "-t", help="Only entries with this tag.")]
 
@@ -55,7 +63,9 @@ class Listing(str, Enum):
 
 
 def search(
-    query: Annotated[list[str], typer.Argument(help='Words or a question; "phrases", -excluded, prefix*, field:value.')],
+    query: Annotated[
+        list[str], typer.Argument(help='Words or a question; "phrases", -excluded, prefix*, field:value.')
+    ],
     category: CategoryFilter = None,
     expert: ExpertFilter = None,
     tag: TagFilter = None,
@@ -76,21 +86,25 @@ def search(
     from kb import render
 
     kb = open_kb(db)
-    result = kb.search(" ".join(query), category=category, expert=expert, tag=tag,
-                       limit=limit, offset=offset, latest=latest)
+    result = kb.search(
+        " ".join(query), category=category, expert=expert, tag=tag, limit=limit, offset=offset, latest=latest
+    )
     out = output_format(fmt, as_json)
     if out == "table":
         render.search_results(result, offset=offset)
     else:
-        render.emit_entries([hit.entry for hit in result], out, extra=render.hit_extras(result),
-                            extra_columns=("score", "snippet"))
+        render.emit_entries(
+            [hit.entry for hit in result], out, extra=render.hit_extras(result), extra_columns=("score", "snippet")
+        )
         render.search_notes(result)
     if not result.hits:
         raise typer.Exit(code=1)
 
 
 def ask(
-    question: Annotated[list[str], typer.Argument(help="A question, as you would ask it (the query syntax of search).")],
+    question: Annotated[
+        list[str], typer.Argument(help="A question, as you would ask it (the query syntax of search).")
+    ],
     category: CategoryFilter = None,
     expert: ExpertFilter = None,
     tag: TagFilter = None,
@@ -127,7 +141,9 @@ def ask(
 
 
 def list_entries(
-    what: Annotated[Listing, typer.Argument(help="entries, or categories / experts / tags with their counts.")] = Listing.entries,
+    what: Annotated[
+        Listing, typer.Argument(help="entries, or categories / experts / tags with their counts.")
+    ] = Listing.entries,
     category: CategoryFilter = None,
     expert: ExpertFilter = None,
     tag: TagFilter = None,
@@ -159,8 +175,9 @@ def list_entries(
     if what is Listing.experts:
         render.expert_counts(kb.experts(), out)
         return
-    entries = kb.list(category=category, expert=expert, tag=tag, sort=sort.value, descending=desc,
-                      limit=limit or None, offset=offset)
+    entries = kb.list(
+        category=category, expert=expert, tag=tag, sort=sort.value, descending=desc, limit=limit or None, offset=offset
+    )
     filters = {"category": category, "expert": expert, "tag": tag}
     filtered = any(filters.values())
     if out == "table":
@@ -175,8 +192,15 @@ def list_entries(
 
 # `kb list categories` (experts, tags) prints every name with its count: these options
 # choose entries and would be silently ignored.
-_ENTRY_OPTIONS = {"category": "--category", "expert": "--expert", "tag": "--tag", "sort": "--sort",
-                  "desc": "--desc", "limit": "--limit", "offset": "--offset"}
+_ENTRY_OPTIONS = {
+    "category": "--category",
+    "expert": "--expert",
+    "tag": "--tag",
+    "sort": "--sort",
+    "desc": "--desc",
+    "limit": "--limit",
+    "offset": "--offset",
+}
 
 
 def _refuse_entry_options(listing: str) -> None:
@@ -186,7 +210,9 @@ def _refuse_entry_options(listing: str) -> None:
 
 
 def show(
-    refs: Annotated[list[str], typer.Argument(help="Entry ids, or unique prefixes of uids.", autocompletion=complete_ids)],
+    refs: Annotated[
+        list[str], typer.Argument(help="Entry ids, or unique prefixes of uids.", autocompletion=complete_ids)
+    ],
     raw: Annotated[bool, typer.Option("--raw", help="Print the original text the entry was read from.")] = False,
     pager: Annotated[bool, typer.Option("--pager/--no-pager", help="Page long entries on a terminal.")] = True,
     related: Annotated[int, typer.Option("--related", min=0, help="How many related entries to list.")] = 5,
@@ -217,8 +243,9 @@ def show(
 
 
 def experts(
-    name: Annotated[Optional[str], typer.Argument(help="Show this expert's profile and answers.",
-                                                  autocompletion=complete_experts)] = None,
+    name: Annotated[
+        Optional[str], typer.Argument(help="Show this expert's profile and answers.", autocompletion=complete_experts)
+    ] = None,
     limit: LimitOption = 50,
     fmt: FormatOption = OutputFormat.table,
     as_json: JsonOption = False,

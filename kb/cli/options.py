@@ -52,9 +52,7 @@ DbOption = Annotated[
     Optional[Path],
     typer.Option("--db", help="Store file (default: $KB_DB, else the user data folder).", show_default=False),
 ]
-FormatOption = Annotated[
-    OutputFormat, typer.Option("--format", "-F", help="Output format.", case_sensitive=False)
-]
+FormatOption = Annotated[OutputFormat, typer.Option("--format", "-F", help="Output format.", case_sensitive=False)]
 RecordFormatOption = Annotated[
     RecordFormat, typer.Option("--format", "-F", help="Output format.", case_sensitive=False)
 ]

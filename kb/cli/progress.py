@@ -95,13 +95,19 @@ class IngestBar:
 
     def rebuild(self, total: int) -> Callable[[int], None]:
         """Show a rebuild of the search index (before the ingest reads on) in this bar."""
-        self._progress.update(self._task, description="Rebuilding the search index", total=max(total, 1),
-                              completed=0, counts=f"0/{total:,} entries")
+        self._progress.update(
+            self._task,
+            description="Rebuilding the search index",
+            total=max(total, 1),
+            completed=0,
+            counts=f"0/{total:,} entries",
+        )
 
         def update(done: int) -> None:
             self._progress.update(self._task, completed=done, counts=f"{done:,}/{total:,} entries")
             if done >= total:
-                self._progress.update(self._task, description="Ingesting", total=self.total_bytes,
-                                      completed=self._read, counts="")
+                self._progress.update(
+                    self._task, description="Ingesting", total=self.total_bytes, completed=self._read, counts=""
+                )
 
         return update

@@ -39,8 +39,6 @@ ExpertOption = Annotated[
 YesOption = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
 
 
-
-
 # -- add ------------------------------------------------------------------------------
 
 
@@ -69,8 +67,14 @@ def add(
     """
     from kb.entries import entry_from_fields
 
-    fields: dict[str, Any] = {"question": question, "answer": answer, "title": title, "category": category,
-              "expert": expert, "tags": tags or []}
+    fields: dict[str, Any] = {
+        "question": question,
+        "answer": answer,
+        "title": title,
+        "category": category,
+        "expert": expert,
+        "tags": tags or [],
+    }
     if use_editor:
         entries = [_compose(entry_from_fields(**fields))]
     else:
@@ -121,8 +125,7 @@ def _prompt_missing(fields: dict) -> None:
                 fields[name] = _prompt_lines(name.capitalize())
         for name in ("title", "category"):
             if fields[name] is None:
-                fields[name] = typer.prompt(f"{name.capitalize()} (optional)", default="", show_default=False,
-                                            err=True)
+                fields[name] = typer.prompt(f"{name.capitalize()} (optional)", default="", show_default=False, err=True)
     except (KeyboardInterrupt, typer.Abort):
         # Ctrl-C: one line instead of Click's "Aborted!", and the shell's code for SIGINT.
         from kb import render
@@ -285,9 +288,12 @@ class ExportFormat(str, Enum):
 
 
 def export(
-    fmt: Annotated[ExportFormat, typer.Option("--format", "-F", help="jsonl, json, csv, or md (a folder).",
-                                              case_sensitive=False)] = ExportFormat.jsonl,
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="File (folder for md); default stdout.")] = None,
+    fmt: Annotated[
+        ExportFormat, typer.Option("--format", "-F", help="jsonl, json, csv, or md (a folder).", case_sensitive=False)
+    ] = ExportFormat.jsonl,
+    output: Annotated[
+        Optional[Path], typer.Option("--output", "-o", help="File (folder for md); default stdout.")
+    ] = None,
     category: CategoryOption = None,
     expert: ExpertOption = None,
     tag: Annotated[Optional[str], typer.Option("--tag", "-t", help="Only entries with this tag.")] = None,
@@ -313,11 +319,14 @@ def export(
         render.notice(f"exported {count} entries to {output}")
     if changes.removed:
         names = ", ".join(changes.removed[:5]) + (", ..." if len(changes.removed) > 5 else "")
-        render.notice(f"removed {len(changes.removed)} files an earlier export wrote for entries no longer "
-                      f"exported under those names: {names}")
+        render.notice(
+            f"removed {len(changes.removed)} files an earlier export wrote for entries no longer "
+            f"exported under those names: {names}"
+        )
     for name in changes.kept:
-        render.notice(f"kept {name}: an earlier export wrote it for an entry no longer exported, "
-                      "and it was changed since")
+        render.notice(
+            f"kept {name}: an earlier export wrote it for an entry no longer exported, and it was changed since"
+        )
     if filtered and count == 0:
         raise typer.Exit(code=1)
 

@@ -84,21 +84,33 @@ def check_store(kb: KnowledgeBase, report: Report) -> _Walk | None:
     folder = shard_folder(path)
     if not path.exists():
         if shard_files(folder):
-            report.add("store", PROBLEM, f"{path} is missing but its shard folder {folder.name} holds entries",
-                       fix="kb doctor --repair rebuilds the catalog from the shard files")
+            report.add(
+                "store",
+                PROBLEM,
+                f"{path} is missing but its shard folder {folder.name} holds entries",
+                fix="kb doctor --repair rebuilds the catalog from the shard files",
+            )
         else:
             report.add("store", NOTE, f"{path} does not exist yet (kb creates it on the first write)")
         return None
     catalog, why = load_strict(path)
     if catalog is None:
-        report.add("store", PROBLEM, f"{path} is damaged: {why}; kb leaves it untouched",
-                   fix="kb doctor --repair moves it aside and restores the last good copy or a catalog "
-                       "rebuilt from the shard files")
+        report.add(
+            "store",
+            PROBLEM,
+            f"{path} is damaged: {why}; kb leaves it untouched",
+            fix="kb doctor --repair moves it aside and restores the last good copy or a catalog "
+            "rebuilt from the shard files",
+        )
         return None
     legacy = "entries" in catalog or "raw" in catalog
     size = path.stat().st_size
-    report.add("store", OK, f"{path} parses ({size:,} bytes" + (", the single-file layout kb converts at its "
-                                                                "next write)" if legacy else ")"))
+    report.add(
+        "store",
+        OK,
+        f"{path} parses ({size:,} bytes"
+        + (", the single-file layout kb converts at its next write)" if legacy else ")"),
+    )
     try:
         ops, _ = journal.read_ops(path, path.stat())
     except ValueError as exc:
@@ -111,8 +123,12 @@ def check_store(kb: KnowledgeBase, report: Report) -> _Walk | None:
     meta = meta_of(catalog)
     schema = as_int(meta.get("schema"))
     if schema > SCHEMA_VERSION:
-        report.add("schema", PROBLEM, f"written by a newer kb (schema {schema}, this kb reads {SCHEMA_VERSION})",
-                   fix="upgrade kb")
+        report.add(
+            "schema",
+            PROBLEM,
+            f"written by a newer kb (schema {schema}, this kb reads {SCHEMA_VERSION})",
+            fix="upgrade kb",
+        )
     elif (catalog.get("entries") or catalog.get("shards")) and not meta:
         report.add("schema", PROBLEM, "entries but no meta record (schema version, last id)")
     else:
@@ -125,8 +141,7 @@ def check_store(kb: KnowledgeBase, report: Report) -> _Walk | None:
     return walk
 
 
-def _walk(kb: KnowledgeBase, catalog: dict[str, Any], ops: list[journal.Op], legacy: bool,
-          report: Report) -> _Walk:
+def _walk(kb: KnowledgeBase, catalog: dict[str, Any], ops: list[journal.Op], legacy: bool, report: Report) -> _Walk:
     """Read every shard named by the catalog (with the journal's ops) and check its entries."""
     walk = _Walk()
     seen: dict[str, str] = {}
@@ -160,11 +175,19 @@ def _walk(kb: KnowledgeBase, catalog: dict[str, Any], ops: list[journal.Op], leg
             journal.apply_op(data, *op)
         _walk_shard(walk, data, number, size, seen)
     if broken:
-        report.add("shards", PROBLEM, f"{len(broken)} of {len(shards)} shard files cannot be read: {name_some(broken)}",
-                   fix="kb doctor --repair replaces each by the best of its salvaged entries and its last good copy")
+        report.add(
+            "shards",
+            PROBLEM,
+            f"{len(broken)} of {len(shards)} shard files cannot be read: {name_some(broken)}",
+            fix="kb doctor --repair replaces each by the best of its salvaged entries and its last good copy",
+        )
     elif counts:
-        report.add("shards", NOTE, f"the catalog's entry counts differ from {len(counts)} shard files: "
-                   f"{name_some(counts)}", fix="kb doctor --repair rewrites the catalog's counts")
+        report.add(
+            "shards",
+            NOTE,
+            f"the catalog's entry counts differ from {len(counts)} shard files: {name_some(counts)}",
+            fix="kb doctor --repair rewrites the catalog's counts",
+        )
     else:
         report.add("shards", OK, f"{len(shards)} shard files, each whole, in {folder.name}")
     return walk
@@ -185,20 +208,31 @@ def _report_entries(catalog: dict[str, Any], walk: _Walk, report: Report) -> Non
     if walk.bad:
         named = "; ".join(f"id {k}: {', '.join(v)}" for k, v in list(walk.bad.items())[:NAMED])
         more = f" (and {len(walk.bad) - NAMED} more)" if len(walk.bad) > NAMED else ""
-        report.add("entries", PROBLEM, f"{len(walk.bad)} of {total} entries are not whole: {named}{more}",
-                   fix="fix them with 'kb edit ID' or remove them with 'kb remove ID'")
+        report.add(
+            "entries",
+            PROBLEM,
+            f"{len(walk.bad)} of {total} entries are not whole: {named}{more}",
+            fix="fix them with 'kb edit ID' or remove them with 'kb remove ID'",
+        )
     else:
         report.add("entries", OK, f"{total} entries, each with a question, an answer and a matching uid")
     if walk.twins:
-        report.add("uids", PROBLEM, f"{len(walk.twins)} uids stored twice (ids {'; '.join(walk.twins[:NAMED])})",
-                   fix="remove one of each pair with 'kb remove ID'")
+        report.add(
+            "uids",
+            PROBLEM,
+            f"{len(walk.twins)} uids stored twice (ids {'; '.join(walk.twins[:NAMED])})",
+            fix="remove one of each pair with 'kb remove ID'",
+        )
     last_id = as_int(meta_of(catalog).get("last_id"))
     highest = max(walk.ids, default=0)
     if meta_of(catalog) and highest > last_id:
         report.add("ids", PROBLEM, f"the highest id ({highest}) is above the recorded last id ({last_id})")
     if walk.misplaced:
-        report.add("ids", PROBLEM, f"{len(walk.misplaced)} entries sit in the wrong shard file: ids "
-                   f"{name_some(walk.misplaced)}")
+        report.add(
+            "ids",
+            PROBLEM,
+            f"{len(walk.misplaced)} entries sit in the wrong shard file: ids {name_some(walk.misplaced)}",
+        )
     experts = {doc.get("name") for doc in catalog.get("experts", {}).values() if isinstance(doc, dict)}
     missing = sorted(walk.experts - experts)
     if missing:
@@ -217,13 +251,17 @@ def _check_permissions(path: Path, catalog: dict[str, Any], report: Report) -> N
     folder = shard_folder(path)
     if folder.is_dir() and stat.S_IMODE(folder.stat().st_mode) & 0o077:
         loose.append(f"{folder.name} is open to others (mode {stat.S_IMODE(folder.stat().st_mode):o})")
-    open_files = [name for name in sorted(catalog_files(catalog))
-                  if (folder / name).exists() and stat.S_IMODE((folder / name).stat().st_mode) & 0o077]
+    open_files = [
+        name
+        for name in sorted(catalog_files(catalog))
+        if (folder / name).exists() and stat.S_IMODE((folder / name).stat().st_mode) & 0o077
+    ]
     if open_files:
         loose.append(f"{len(open_files)} shard files are readable by others")
     if loose:
-        report.add("permissions", PROBLEM, "; ".join(loose),
-                   fix="kb doctor --repair makes them owner-only (600, folder 700)")
+        report.add(
+            "permissions", PROBLEM, "; ".join(loose), fix="kb doctor --repair makes them owner-only (600, folder 700)"
+        )
 
 
 def _check_backup(kb: KnowledgeBase, report: Report) -> None:
@@ -262,23 +300,39 @@ def check_index(kb: KnowledgeBase, walk: _Walk | None, report: Report) -> None:
         report.add("index", PROBLEM, f"cannot open {path}: {health.error}", fix="kb doctor --repair rebuilds it")
         return
     if health.state == CORRUPT:
-        report.add("index", PROBLEM, f"{path.name} is corrupt ({health.error}); the next read rebuilds it",
-                   fix="kb doctor --repair rebuilds it now")
+        report.add(
+            "index",
+            PROBLEM,
+            f"{path.name} is corrupt ({health.error}); the next read rebuilds it",
+            fix="kb doctor --repair rebuilds it now",
+        )
         return
     if health.state == FOREIGN:
-        report.add("index", PROBLEM, f"{path.name} is not a kb search index",
-                   fix="move it away; kb keeps its index beside the store")
+        report.add(
+            "index",
+            PROBLEM,
+            f"{path.name} is not a kb search index",
+            fix="move it away; kb keeps its index beside the store",
+        )
         return
     if health.state == OLD_SCHEMA:
-        report.add("index", NOTE, f"index schema {health.schema}: the next read rebuilds it",
-                   fix="kb doctor --repair rebuilds it now")
+        report.add(
+            "index",
+            NOTE,
+            f"index schema {health.schema}: the next read rebuilds it",
+            fix="kb doctor --repair rebuilds it now",
+        )
         return
     report.add("index", OK, f"{path.name} opens; SQLite and FTS5 integrity checks pass")
     if walk is None:
         return
     if health.signature != kb.store.signature():
-        report.add("freshness", NOTE, "the index reflects an older version of the store: the next read rebuilds it",
-                   fix="kb doctor --repair rebuilds it now")
+        report.add(
+            "freshness",
+            NOTE,
+            "the index reflects an older version of the store: the next read rebuilds it",
+            fix="kb doctor --repair rebuilds it now",
+        )
         return
     indexed = 0
     differ = 0
@@ -288,9 +342,13 @@ def check_index(kb: KnowledgeBase, walk: _Walk | None, report: Report) -> None:
             differ += 1
     differ += len(walk.ids) - (indexed - differ)
     if differ or health.count != len(walk.ids):
-        report.add("freshness", PROBLEM,
-                   f"the index claims to be current but differs from the store ({differ} ids differ; "
-                   f"{indexed} indexed, {len(walk.ids)} stored)", fix="kb doctor --repair rebuilds it")
+        report.add(
+            "freshness",
+            PROBLEM,
+            f"the index claims to be current but differs from the store ({differ} ids differ; "
+            f"{indexed} indexed, {len(walk.ids)} stored)",
+            fix="kb doctor --repair rebuilds it",
+        )
         return
     report.add("freshness", OK, f"the index is current: the same {indexed} entries as the store")
 
@@ -299,10 +357,13 @@ def _check_files(kb: KnowledgeBase, report: Report, held: bool) -> None:
     leftovers = temp_files(kb.path) + stray_shard_files(kb.path)
     if leftovers:
         size = sum(file_size(p) for p in leftovers)
-        report.add("temp files", NOTE,
-                   f"{len(leftovers)} files left by interrupted writes ({size:,} bytes): "
-                   + name_some([p.name for p in leftovers]),
-                   fix="kb doctor --repair removes them")
+        report.add(
+            "temp files",
+            NOTE,
+            f"{len(leftovers)} files left by interrupted writes ({size:,} bytes): "
+            + name_some([p.name for p in leftovers]),
+            fix="kb doctor --repair removes them",
+        )
     else:
         report.add("temp files", OK, "no files left by interrupted writes")
     lock = kb.store.lock_path

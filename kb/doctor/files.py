@@ -114,12 +114,18 @@ def salvage(blob: bytes) -> dict[str, Any]:
     raw = {k: v for k, v in found["raw"].items() if isinstance(v.get("text"), str)}
     if entries or found["entries"]:
         raw = {k: v for k, v in raw.items() if k in entries}
-    shards = {k: doc for k, doc in found["shards"].items()
-              if isinstance(doc.get("file"), str) and parse_shard_file_name(doc["file"])}
+    shards = {
+        k: doc
+        for k, doc in found["shards"].items()
+        if isinstance(doc.get("file"), str) and parse_shard_file_name(doc["file"])
+    }
     meta = meta_of(found)
     last_id = max([int(k) for k in entries] + [as_int(meta.get("last_id"))])
-    out_meta = {"schema": as_int(meta.get("schema")) or SCHEMA_VERSION, "created_at": meta.get("created_at"),
-                "last_id": last_id}
+    out_meta = {
+        "schema": as_int(meta.get("schema")) or SCHEMA_VERSION,
+        "created_at": meta.get("created_at"),
+        "last_id": last_id,
+    }
     for key in ("shard_size", "generation"):
         if as_int(meta.get(key)):
             out_meta[key] = as_int(meta.get(key))
@@ -212,7 +218,7 @@ def write_new(path: Path, blob: bytes) -> None:
     try:
         view = memoryview(blob)
         while view:
-            view = view[os.write(fd, view):]
+            view = view[os.write(fd, view) :]
         os.fsync(fd)
     finally:
         os.close(fd)

@@ -65,8 +65,9 @@ def repair(path: str | os.PathLike[str] | None = None) -> Report:
             _repair_permissions(kb.path, actions)
             leftovers = [(p, "the leftover temporary file") for p in temp_files(kb.path)]
             if usable:
-                leftovers += [(p, "the shard file no catalog names (an interrupted write's)")
-                              for p in stray_shard_files(kb.path)]
+                leftovers += [
+                    (p, "the shard file no catalog names (an interrupted write's)") for p in stray_shard_files(kb.path)
+                ]
             for leftover, what in leftovers:
                 try:
                     leftover.unlink()
@@ -91,9 +92,14 @@ def repair(path: str | os.PathLike[str] | None = None) -> Report:
     for finding in report.findings:
         # A repair has just run: what it left, running it again will not fix either.
         if finding.fix and "kb doctor --repair" in finding.fix:
-            finding.fix = None if finding.status != PROBLEM else (
-                "a repair could not fix this: restore it from a backup you made (an earlier "
-                "kb export --format jsonl, read back by kb ingest into a new store), or move the file aside to start afresh")
+            finding.fix = (
+                None
+                if finding.status != PROBLEM
+                else (
+                    "a repair could not fix this: restore it from a backup you made (an earlier "
+                    "kb export --format jsonl, read back by kb ingest into a new store), or move the file aside to start afresh"
+                )
+            )
     return report
 
 
@@ -125,8 +131,10 @@ def _say_mode_changes(before: dict[Path, int], after: dict[Path, int], actions: 
     """Say which of the user's files a repair left with other permissions than it found."""
     for path, mode in before.items():
         if path in after and after[path] != mode:
-            actions.append(f"{path.name} was rewritten, and kb writes its files owner-only: its mode is now "
-                           f"{after[path]:o} (it was {mode:o})")
+            actions.append(
+                f"{path.name} was rewritten, and kb writes its files owner-only: its mode is now "
+                f"{after[path]:o} (it was {mode:o})"
+            )
 
 
 def _repair_catalog(kb: KnowledgeBase, actions: list[str], unrepaired: list[str]) -> bool:
@@ -168,16 +176,19 @@ def _repair_catalog(kb: KnowledgeBase, actions: list[str], unrepaired: list[str]
         actions.append(f"salvaged {count} whole entries from the damaged store into {target.name}")
     if usable_backup and backup_count >= count:
         new_blob = backup_path(store).read_bytes()
-        what = (f"restored the store from {backup_path(store).name} ({backup_count} entries; "
-                f"the {kind} hold {count})")
+        what = f"restored the store from {backup_path(store).name} ({backup_count} entries; the {kind} hold {count})"
     elif count:
         new_blob = orjson.dumps(rebuilt)
         what = f"restored the store from the {count} entries of the {kind}" + (
-            f" ({backup_path(store).name} holds only {backup_count})" if usable_backup else
-            " (there is no usable last good copy)")
+            f" ({backup_path(store).name} holds only {backup_count})"
+            if usable_backup
+            else " (there is no usable last good copy)"
+        )
     else:
-        unrepaired.append("nothing could be recovered from the damaged store and there is no usable last good "
-                          "copy; it was left in place")
+        unrepaired.append(
+            "nothing could be recovered from the damaged store and there is no usable last good "
+            "copy; it was left in place"
+        )
         return False
     if exists:
         aside = unused_name(store.with_name(f"{store.name}.damaged-{stamp}"))
@@ -223,8 +234,13 @@ def _catalog_from_files(folder: Path, found: dict[str, Any]) -> tuple[dict[str, 
             highest = max([highest, *(int(k) for k in data["entries"] if k.isdigit())])
             generation = max(generation, (parse_shard_file_name(name) or (0, 0))[1])
             break
-    catalog_meta = {"schema": SCHEMA_VERSION, "created_at": meta.get("created_at"), "shard_size": size,
-                    "last_id": max(highest, as_int(meta.get("last_id"))), "generation": generation}
+    catalog_meta = {
+        "schema": SCHEMA_VERSION,
+        "created_at": meta.get("created_at"),
+        "shard_size": size,
+        "last_id": max(highest, as_int(meta.get("last_id"))),
+        "generation": generation,
+    }
     return {"meta": {"1": catalog_meta}, "experts": found.get("experts", {}), "shards": shards}, total
 
 
@@ -278,8 +294,7 @@ def _repair_shards(kb: KnowledgeBase, actions: list[str], lost: list[tuple[int, 
     return True
 
 
-def _best_version(folder: Path, name: str, number: int, size: int,
-                  backup_doc: Any) -> tuple[dict[str, Any], str]:
+def _best_version(folder: Path, name: str, number: int, size: int, backup_doc: Any) -> tuple[dict[str, Any], str]:
     """Choose what replaces an unreadable shard file; return it and a sentence saying so."""
     candidates: list[tuple[str, dict[str, Any]]] = []
     if isinstance(backup_doc, dict) and backup_doc.get("file") not in (None, name):

@@ -432,7 +432,10 @@ class IndexProcess:
         try:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "kb.ingest.pipeline", str(index_path)],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                env=env,
             )
         except OSError:
             return None

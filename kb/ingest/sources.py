@@ -107,8 +107,7 @@ class IngestReport:
     files: int = 0
     dry_run: bool = False
     keep: str = KEEP_ENTRIES
-    counts: dict[str, int] = field(default_factory=lambda: {"added": 0, "updated": 0, "unchanged": 0,
-                                                            "duplicates": 0})
+    counts: dict[str, int] = field(default_factory=lambda: {"added": 0, "updated": 0, "unchanged": 0, "duplicates": 0})
     # Records whose question and answer an earlier record of this same ingest had.
     duplicates: list[Repeat] = field(default_factory=list)
     # Input -> the fields of its records that kb has no place for and kept in ``extra``.
@@ -120,8 +119,9 @@ class IngestReport:
     def ok(self) -> bool:
         return not self.failures
 
-    def record(self, added: list[Entry], updated: list[Entry], unchanged: list[Entry],
-               duplicates: Sequence[Entry] = ()) -> None:
+    def record(
+        self, added: list[Entry], updated: list[Entry], unchanged: list[Entry], duplicates: Sequence[Entry] = ()
+    ) -> None:
         """Count one batch's entries and keep them as the report was asked to."""
         self.counts["duplicates"] += len(duplicates)
         room = MAX_REPEATS - len(self.duplicates)

@@ -45,25 +45,67 @@ class Format:
 REGISTRY: tuple[Format, ...] = (
     # HTML first: its detector looks at the first non-blank character only, and an expert
     # page saved as HTML carries the text page's footer markers too.
-    Format("html", "kb.parsers.html", "a web page: schema.org FAQPage/QAPage markup, else its main text",
-           (".html", ".htm", ".xhtml"), priority=0),
-    Format("stackexchange", "kb.parsers.stackexchange",
-           "a StackExchange dump: Posts.xml, or the dump's folder (Users.xml beside it)",
-           ("posts.xml", "users.xml", "comments.xml", "votes.xml", "badges.xml", "tags.xml",
-            "posthistory.xml", "postlinks.xml"), priority=5, binary=True),
-    Format("json", "kb.parsers.json", "an array of objects (or one) with question, answer, ...",
-           (".json",), priority=10, addable=True),
-    Format("jsonl", "kb.parsers.jsonl", "one JSON object per line", (".jsonl", ".ndjson"),
-           priority=20, streamed=True, addable=True),
+    Format(
+        "html",
+        "kb.parsers.html",
+        "a web page: schema.org FAQPage/QAPage markup, else its main text",
+        (".html", ".htm", ".xhtml"),
+        priority=0,
+    ),
+    Format(
+        "stackexchange",
+        "kb.parsers.stackexchange",
+        "a StackExchange dump: Posts.xml, or the dump's folder (Users.xml beside it)",
+        (
+            "posts.xml",
+            "users.xml",
+            "comments.xml",
+            "votes.xml",
+            "badges.xml",
+            "tags.xml",
+            "posthistory.xml",
+            "postlinks.xml",
+        ),
+        priority=5,
+        binary=True,
+    ),
+    Format(
+        "json",
+        "kb.parsers.json",
+        "an array of objects (or one) with question, answer, ...",
+        (".json",),
+        priority=10,
+        addable=True,
+    ),
+    Format(
+        "jsonl",
+        "kb.parsers.jsonl",
+        "one JSON object per line",
+        (".jsonl", ".ndjson"),
+        priority=20,
+        streamed=True,
+        addable=True,
+    ),
     Format("qa", "kb.parsers.qa", "Q:/A: or Question:/Answer: pairs", priority=30),
-    Format("markdown", "kb.parsers.markdown", "## Question / ## Answer sections, optional front matter",
-           (".md", ".markdown"), priority=40, addable=True),
-    Format("csv", "kb.parsers.csv", "a header row naming the columns", (".csv", ".tsv"),
-           priority=50, streamed=True),
+    Format(
+        "markdown",
+        "kb.parsers.markdown",
+        "## Question / ## Answer sections, optional front matter",
+        (".md", ".markdown"),
+        priority=40,
+        addable=True,
+    ),
+    Format("csv", "kb.parsers.csv", "a header row naming the columns", (".csv", ".tsv"), priority=50, streamed=True),
     # A scraped expert page carries its site's footer; such a text asks this detector
     # (nearly) first, so Q/A markers inside a page's question never take it for a FAQ.
-    Format("expert-page", "kb.parsers.expert_page", "a scraped \"ask an expert\" page (see seeds/)",
-           priority=90, markers=("All Answers", "Answers by Expert", "Ask Experts"), marked_priority=6),
+    Format(
+        "expert-page",
+        "kb.parsers.expert_page",
+        'a scraped "ask an expert" page (see seeds/)',
+        priority=90,
+        markers=("All Answers", "Answers by Expert", "Ask Experts"),
+        marked_priority=6,
+    ),
 )
 BY_NAME: dict[str, Format] = {f.name: f for f in REGISTRY}
 

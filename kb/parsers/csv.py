@@ -92,9 +92,7 @@ def iter_parse(lines: str | Iterable[str], name: str) -> Iterator[Entry | ParseE
         return
     if not _has_qa(header):
         found = ", ".join(cell for cell in header if cell) or "none"
-        yield ParseError(
-            f"CSV has no 'question'/'answer' columns (found: {found})", path=name, line=skipped
-        )
+        yield ParseError(f"CSV has no 'question'/'answer' columns (found: {found})", path=name, line=skipped)
         return
     position = 0
     while True:

@@ -166,7 +166,26 @@ def parse_bio(lines: list[str], numbers: list[int]) -> dict[str, str]:
     return {name: "\n\n".join(texts) for name, texts in sections.items() if texts}
 
 
-_TITLES = {"dr", "dr.", "md", "m.d.", "phd", "ph.d.", "jr", "jr.", "sr", "sr.", "mr", "mr.", "mrs", "mrs.", "ms", "ms.", "prof", "prof."}
+_TITLES = {
+    "dr",
+    "dr.",
+    "md",
+    "m.d.",
+    "phd",
+    "ph.d.",
+    "jr",
+    "jr.",
+    "sr",
+    "sr.",
+    "mr",
+    "mr.",
+    "mrs",
+    "mrs.",
+    "ms",
+    "ms.",
+    "prof",
+    "prof.",
+}
 
 
 def tokens_of_name(name: str) -> set[str]:

@@ -143,22 +143,47 @@ _APOSTROPHE = str.maketrans({"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201
 # (pattern, weight): how strongly a unit starting this way opens the expert's answer.
 _OPENERS: list[tuple[re.Pattern[str], float]] = [
     (re.compile(r"^(?:hi|hello|hey|dear|greetings|good (?:morning|afternoon|evening|day))\b"), 3.0),
-    (re.compile(r"^thanks?(?: you)?(?: so much| very much)? (?:for|4) "
-                r"(?:your|the|writing|asking|contacting|sending|reaching)"), 3.0),
+    (
+        re.compile(
+            r"^thanks?(?: you)?(?: so much| very much)? (?:for|4) "
+            r"(?:your|the|writing|asking|contacting|sending|reaching)"
+        ),
+        3.0,
+    ),
     (re.compile(r"^(?:i'm|i am|im) (?:so |very |truly |really )?sorry (?:to hear|about|for)"), 2.5),
     (re.compile(r"^sorry to hear"), 2.5),
-    (re.compile(r"^you(?:'re| are) (?:absolutely |quite |not |partly |probably )?"
-                r"(?:right|correct|wrong|alone)"), 2.5),
-    (re.compile(r"^(?:yes|no|yep|nope|absolutely|certainly|definitely|of course|not necessarily|"
-                r"unfortunately|well|ok|okay|sure|indeed|actually)\s*[,.!:;-]"), 2.0),
-    (re.compile(r"^(?:that's|that is|this is|what an?|a|great|good|excellent|interesting)\s+"
-                r"(?:a\s+|an\s+)?(?:very\s+)?(?:good|great|excellent|common|interesting|tough|"
-                r"difficult|fair|important)?\s*question"), 2.5),
+    (
+        re.compile(
+            r"^you(?:'re| are) (?:absolutely |quite |not |partly |probably )?"
+            r"(?:right|correct|wrong|alone)"
+        ),
+        2.5,
+    ),
+    (
+        re.compile(
+            r"^(?:yes|no|yep|nope|absolutely|certainly|definitely|of course|not necessarily|"
+            r"unfortunately|well|ok|okay|sure|indeed|actually)\s*[,.!:;-]"
+        ),
+        2.0,
+    ),
+    (
+        re.compile(
+            r"^(?:that's|that is|this is|what an?|a|great|good|excellent|interesting)\s+"
+            r"(?:a\s+|an\s+)?(?:very\s+)?(?:good|great|excellent|common|interesting|tough|"
+            r"difficult|fair|important)?\s*question"
+        ),
+        2.5,
+    ),
     (re.compile(r"^(?:to answer your question|in answer to your question|(?:the )?short answer)"), 2.5),
     (re.compile(r"^it (?:sounds|seems|looks) (?:like|as (?:if|though)|that)"), 2.0),
     (re.compile(r"^(?:based on|from) (?:what|the (?:information|description)) you"), 2.0),
-    (re.compile(r"^there (?:are|is) (?:several|a few|many|two|three|some) "
-                r"(?:things|possibilities|ways|options|reasons)"), 1.0),
+    (
+        re.compile(
+            r"^there (?:are|is) (?:several|a few|many|two|three|some) "
+            r"(?:things|possibilities|ways|options|reasons)"
+        ),
+        1.0,
+    ),
 ]
 # A paragraph (or first line) that is just the member's first name: "Susan," / "Tom -".
 # Closings and follow-up markers look the same ("Thanks,", "Update:") and are excluded.
@@ -172,17 +197,25 @@ _TO_EXPERT = re.compile(
 )
 
 _Q_CLOSERS: list[tuple[re.Pattern[str], float]] = [
-    (re.compile(r"\b(?:thanks|thank you)(?: so much| very much)? (?:in advance|for (?:your|any) "
-                r"(?:help|time|advice|reply|response|answer|input|thoughts|consideration))"), 2.0),
-    (re.compile(r"\bany (?:help|advice|suggestions?|thoughts|input|information|insight|ideas)\b"
-                r"[^.?!]{0,40}\b(?:appreciated|welcome)"), 2.0),
+    (
+        re.compile(
+            r"\b(?:thanks|thank you)(?: so much| very much)? (?:in advance|for (?:your|any) "
+            r"(?:help|time|advice|reply|response|answer|input|thoughts|consideration))"
+        ),
+        2.0,
+    ),
+    (
+        re.compile(
+            r"\bany (?:help|advice|suggestions?|thoughts|input|information|insight|ideas)\b"
+            r"[^.?!]{0,40}\b(?:appreciated|welcome)"
+        ),
+        2.0,
+    ),
     (re.compile(r"\bplease (?:help|advise)\b"), 1.5),
     (re.compile(r"\b(?:what|how) (?:do|should|can|would) (?:i|we)\b[^.?!]*\?"), 0.5),
 ]
 # A short closing paragraph ("Thanks, Susan", "Regards,\nTom") ends a message.
-_CLOSING_LINE = re.compile(
-    r"^(?:thanks|thank you|many thanks|regards|best|sincerely|cheers)\b[^\n]{0,30}$|^-+\s*\w+"
-)
+_CLOSING_LINE = re.compile(r"^(?:thanks|thank you|many thanks|regards|best|sincerely|cheers)\b[^\n]{0,30}$|^-+\s*\w+")
 _SIGN_OFFS = re.compile(
     r"\b(?:hope (?:this|that) (?:helps|answers|information)|i hope (?:this|that|i)\b|good luck|"
     r"best of luck|best (?:regards|wishes)|warm(?:est)? regards|kind regards|take care|"
@@ -222,8 +255,11 @@ def _features(text: str, name_tokens: set[str]) -> _Unit:
             unit.opener = max(unit.opener, weight)
     if _NAME_ADDRESS.match(folded.lstrip()):
         unit.opener = max(unit.opener, 2.5)
-    if _TO_EXPERT.match(lowered) or (name_tokens and re.match(r"^(?:hi|hello|dear)\b", lowered)
-                                     and name_tokens & tokens_of_name(lowered.split("\n")[0])):
+    if _TO_EXPERT.match(lowered) or (
+        name_tokens
+        and re.match(r"^(?:hi|hello|dear)\b", lowered)
+        and name_tokens & tokens_of_name(lowered.split("\n")[0])
+    ):
         unit.opener = -1.0
 
     end = folded.rstrip(" \t\"')]")
@@ -491,18 +527,26 @@ def parse(text: str, name: str) -> list[Entry]:
         # A follow-up that cannot be split stays in the raw text only.
         if (more := _split_body(more_lines, more_numbers, name_tokens)) is None:
             continue
-        entries.append(Entry(
-            question=more[0],
-            answer=more[1],
-            title=leftovers.follow_up_title(title, n, len(follow_ups)),
-            category=category,
-            expert=expert,
-            tags=[leftovers.FOLLOW_UP_TAG],
-            # The link to the first exchange: its uid, which `kb show` takes as a prefix.
-            source=Source(path=name, format=NAME, copyright=copyright_text, split_guessed=more[2],
-                          key=f"followup-{n}", external_id=f"follow-up-of:{first.uid}"),
-            raw=text,
-        ))
+        entries.append(
+            Entry(
+                question=more[0],
+                answer=more[1],
+                title=leftovers.follow_up_title(title, n, len(follow_ups)),
+                category=category,
+                expert=expert,
+                tags=[leftovers.FOLLOW_UP_TAG],
+                # The link to the first exchange: its uid, which `kb show` takes as a prefix.
+                source=Source(
+                    path=name,
+                    format=NAME,
+                    copyright=copyright_text,
+                    split_guessed=more[2],
+                    key=f"followup-{n}",
+                    external_id=f"follow-up-of:{first.uid}",
+                ),
+                raw=text,
+            )
+        )
     return entries
 
 

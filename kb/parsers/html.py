@@ -22,8 +22,27 @@ from kb.models import Entry, Expert, Source
 NAME = "html"
 
 # Tags whose presence near the top says "HTML" (after a first "<").
-_HTML_HINTS = ("<html", "<head", "<body", "<meta", "<title", "<div", "<p>", "<p ", "<article", "<section",
-               "<main", "<script", "<h1", "<h2", "<ul", "<table", "<span", "<a ", "<br")
+_HTML_HINTS = (
+    "<html",
+    "<head",
+    "<body",
+    "<meta",
+    "<title",
+    "<div",
+    "<p>",
+    "<p ",
+    "<article",
+    "<section",
+    "<main",
+    "<script",
+    "<h1",
+    "<h2",
+    "<ul",
+    "<table",
+    "<span",
+    "<a ",
+    "<br",
+)
 
 
 def detect(text: str, name: str) -> float:

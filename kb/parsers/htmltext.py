@@ -13,25 +13,111 @@ import re
 from typing import Any
 
 # Elements whose content is never text for a reader.
-_DROP = frozenset({
-    "script", "style", "noscript", "template", "nav", "form", "button", "input", "select", "textarea",
-    "iframe", "frame", "frameset", "object", "embed", "svg", "canvas", "audio", "video", "map", "head",
-    "title", "meta", "link", "dialog", "-comment",
-})
+_DROP = frozenset(
+    {
+        "script",
+        "style",
+        "noscript",
+        "template",
+        "nav",
+        "form",
+        "button",
+        "input",
+        "select",
+        "textarea",
+        "iframe",
+        "frame",
+        "frameset",
+        "object",
+        "embed",
+        "svg",
+        "canvas",
+        "audio",
+        "video",
+        "map",
+        "head",
+        "title",
+        "meta",
+        "link",
+        "dialog",
+        "-comment",
+    }
+)
 # Elements that start a block of their own (a paragraph of the output).
-_BLOCKS = frozenset({
-    "p", "div", "section", "article", "main", "aside", "header", "footer", "blockquote", "figure",
-    "figcaption", "address", "details", "summary", "dl", "dt", "dd", "table", "thead", "tbody", "tfoot",
-    "caption", "fieldset", "center", "body", "html", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "ul", "ol",
-    "pre", "li",
-})
+_BLOCKS = frozenset(
+    {
+        "p",
+        "div",
+        "section",
+        "article",
+        "main",
+        "aside",
+        "header",
+        "footer",
+        "blockquote",
+        "figure",
+        "figcaption",
+        "address",
+        "details",
+        "summary",
+        "dl",
+        "dt",
+        "dd",
+        "table",
+        "thead",
+        "tbody",
+        "tfoot",
+        "caption",
+        "fieldset",
+        "center",
+        "body",
+        "html",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "hr",
+        "ul",
+        "ol",
+        "pre",
+        "li",
+    }
+)
 _HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
 # Words in class or id names that mark page furniture rather than content.
-_FURNITURE = frozenset({
-    "nav", "navbar", "navigation", "menu", "breadcrumb", "breadcrumbs", "cookie", "cookies", "consent",
-    "gdpr", "ad", "ads", "advert", "adverts", "advertisement", "advertising", "sponsor", "sponsored",
-    "promo", "newsletter", "subscribe", "social", "share", "sharing", "skip", "popup", "modal",
-})
+_FURNITURE = frozenset(
+    {
+        "nav",
+        "navbar",
+        "navigation",
+        "menu",
+        "breadcrumb",
+        "breadcrumbs",
+        "cookie",
+        "cookies",
+        "consent",
+        "gdpr",
+        "ad",
+        "ads",
+        "advert",
+        "adverts",
+        "advertisement",
+        "advertising",
+        "sponsor",
+        "sponsored",
+        "promo",
+        "newsletter",
+        "subscribe",
+        "social",
+        "share",
+        "sharing",
+        "skip",
+        "popup",
+        "modal",
+    }
+)
 _FURNITURE_ROLES = frozenset({"navigation", "banner", "search", "dialog", "alertdialog", "complementary-ad"})
 # Headings that label a section; rendered "Question:" / "Answer:" for the text parsers.
 SECTION_LABELS = {"question": "Question:", "answer": "Answer:", "q": "Question:", "a": "Answer:"}

@@ -194,8 +194,15 @@ def record_to_entry(
 
 # The types of Source's fields, as a restored record must carry them (others are dropped).
 _SOURCE_TYPES: dict[str, type | tuple[type, ...]] = {
-    "path": str, "format": str, "sha256": str, "external_id": str, "copyright": str,
-    "encoding": str, "key": str, "line": int, "split_guessed": bool,
+    "path": str,
+    "format": str,
+    "sha256": str,
+    "external_id": str,
+    "copyright": str,
+    "encoding": str,
+    "key": str,
+    "line": int,
+    "split_guessed": bool,
 }
 
 
@@ -214,8 +221,11 @@ def _restored(record: dict[str, Any], *, name: str, position: int, line: int | N
         if not _verbatim(record.get(required)).strip():
             return ParseError(f"record {position}: {required!r} is missing or empty", path=name, line=line)
     src = record["source"]
-    source: dict[str, Any] = {k: v for k, v in src.items() if k in _SOURCE_TYPES and isinstance(v, _SOURCE_TYPES[k])
-              and not (k == "line" and isinstance(v, bool))}
+    source: dict[str, Any] = {
+        k: v
+        for k, v in src.items()
+        if k in _SOURCE_TYPES and isinstance(v, _SOURCE_TYPES[k]) and not (k == "line" and isinstance(v, bool))
+    }
     expert = record.get("expert")
     tags = record.get("tags")
     entry_id = record.get("id")
@@ -363,9 +373,7 @@ def iter_parse(text_or_lines: str | Iterable[str], name: str) -> Iterator[Entry 
         return
     found = _records(data)
     if found is None:
-        kind = {bool: "a boolean", int: "a number", float: "a number", str: "a string"}.get(
-            type(data), "null"
-        )
+        kind = {bool: "a boolean", int: "a number", float: "a number", str: "a string"}.get(type(data), "null")
         yield ParseError(f"expected an object or an array of objects, found {kind}", path=name, line=1)
         return
     records, wrapper = found

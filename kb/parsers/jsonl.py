@@ -46,9 +46,7 @@ def iter_parse(lines: str | Iterable[str], name: str) -> Iterator[Entry | ParseE
             error = decode_error(exc, name=name)
             yield ParseError(error.reason, path=name, line=lineno)
             continue
-        yield record_to_entry(
-            record, name=name, fmt=NAME, position=position, line=lineno, raw=record_text
-        )
+        yield record_to_entry(record, name=name, fmt=NAME, position=position, line=lineno, raw=record_text)
 
 
 def parse(text: str, name: str) -> list[Entry]:

@@ -288,9 +288,7 @@ def parse(text: str, name: str) -> list[Entry]:
     while start < len(lines) and _blank(lines[start]):
         start += 1
     if start < len(lines) and lines[start].rstrip() == "---":
-        close = next(
-            (i for i in range(start + 1, len(lines)) if lines[i].rstrip() in _FENCES), None
-        )
+        close = next((i for i in range(start + 1, len(lines)) if lines[i].rstrip() in _FENCES), None)
         if close is None:
             raise ParseError(
                 f"front matter opened at line {start + 1} is not closed with '---'",

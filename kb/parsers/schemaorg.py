@@ -219,13 +219,15 @@ def qa_items(roots: list[Any]) -> list[QA]:
         if not (name or body) or not answer_text:
             continue
         ref = question.get("url") or question.get("@id") or ""
-        found.append(QA(
-            question=body or name,
-            answer=answer_text,
-            title=name if body and name != body else "",
-            author=_author(answer, ids),
-            ref=ref if isinstance(ref, str) else "",
-        ))
+        found.append(
+            QA(
+                question=body or name,
+                answer=answer_text,
+                title=name if body and name != body else "",
+                author=_author(answer, ids),
+                ref=ref if isinstance(ref, str) else "",
+            )
+        )
     return found
 
 

@@ -34,8 +34,7 @@ if TYPE_CHECKING:
 NAME = "stackexchange"
 ANSWER_MODES = ("accepted", "best", "all")
 # The other files of a dump: read (Users.xml) or passed over with Posts.xml.
-COMPANIONS = ("users.xml", "comments.xml", "votes.xml", "badges.xml", "tags.xml", "posthistory.xml",
-              "postlinks.xml")
+COMPANIONS = ("users.xml", "comments.xml", "votes.xml", "badges.xml", "tags.xml", "posthistory.xml", "postlinks.xml")
 _BATCH = 5000
 _PROGRESS_STEP = 1 << 20
 
@@ -182,8 +181,10 @@ def iter_parse_file(
         try:
             yield from _ingest(db, fh, name, mode, _site(name, settings), progress)
         except sqlite3.Error as exc:
-            raise ParseError(f"cannot pair answers with questions in a temporary file ({exc}); "
-                             "set TMPDIR to a folder with room", path=name) from None
+            raise ParseError(
+                f"cannot pair answers with questions in a temporary file ({exc}); set TMPDIR to a folder with room",
+                path=name,
+            ) from None
         finally:
             db.close()
 
@@ -195,8 +196,9 @@ def _companion(name: str, base: str, progress: Callable[[int], None] | None) -> 
         except OSError:
             pass
     if _sibling(name, "posts.xml") is None:
-        raise ParseError(f"a StackExchange {base} holds no questions: ingest the dump's Posts.xml "
-                         "or its folder", path=name)
+        raise ParseError(
+            f"a StackExchange {base} holds no questions: ingest the dump's Posts.xml or its folder", path=name
+        )
     yield Skipped(name, "StackExchange dump files other than Posts.xml (Users.xml is read with it)")
 
 
@@ -218,14 +220,29 @@ def _ingest(
         for row in _rows(reader):
             kind = row.get("PostTypeId")
             if kind == "1":
-                questions.append((_int(row.get("Id"), -1), row.get("Title", ""), row.get("Body", ""),
-                                  row.get("Tags", ""), _int(row.get("AcceptedAnswerId"), -1)))
+                questions.append(
+                    (
+                        _int(row.get("Id"), -1),
+                        row.get("Title", ""),
+                        row.get("Body", ""),
+                        row.get("Tags", ""),
+                        _int(row.get("AcceptedAnswerId"), -1),
+                    )
+                )
                 if len(questions) >= _BATCH:
                     db.executemany("INSERT OR REPLACE INTO questions VALUES (?, ?, ?, ?, ?)", questions)
                     questions = []
             elif kind == "2":
-                answers.append((_int(row.get("Id"), -1), _int(row.get("ParentId"), -1), _int(row.get("Score")),
-                                row.get("Body", ""), _int(row.get("OwnerUserId"), -1), row.get("OwnerDisplayName")))
+                answers.append(
+                    (
+                        _int(row.get("Id"), -1),
+                        _int(row.get("ParentId"), -1),
+                        _int(row.get("Score")),
+                        row.get("Body", ""),
+                        _int(row.get("OwnerUserId"), -1),
+                        row.get("OwnerDisplayName"),
+                    )
+                )
                 if len(answers) >= _BATCH:
                     db.executemany("INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?, ?, ?)", answers)
                     answers = []
@@ -234,11 +251,17 @@ def _ingest(
     except XMLError as exc:
         line, column = getattr(exc, "position", (None, None))
         reason = str(exc).split(":")[0] or "malformed XML"
-        broken = ParseError(f"the dump breaks here ({reason}, column {column}, near byte {reader.offset:,}); "
-                            "the questions complete before it were kept", path=name, line=line)
+        broken = ParseError(
+            f"the dump breaks here ({reason}, column {column}, near byte {reader.offset:,}); "
+            "the questions complete before it were kept",
+            path=name,
+            line=line,
+        )
     except (OSError, EOFError) as exc:
-        broken = ParseError(f"cannot read the dump past byte {reader.offset:,} ({exc}); "
-                            "the questions complete before it were kept", path=name)
+        broken = ParseError(
+            f"cannot read the dump past byte {reader.offset:,} ({exc}); the questions complete before it were kept",
+            path=name,
+        )
     db.executemany("INSERT OR REPLACE INTO questions VALUES (?, ?, ?, ?, ?)", questions)
     db.executemany("INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?, ?, ?)", answers)
     if progress is not None and reader.pending:
@@ -253,7 +276,7 @@ def _ingest(
 _CHOSEN = {
     # Accepted answer first, then the highest score, then the earliest.
     "accepted": "a.id = coalesce((SELECT b.id FROM answers b WHERE b.id = q.accepted AND b.parent = q.id), "
-                "(SELECT b.id FROM answers b WHERE b.parent = q.id ORDER BY b.score DESC, b.id LIMIT 1))",
+    "(SELECT b.id FROM answers b WHERE b.parent = q.id ORDER BY b.score DESC, b.id LIMIT 1))",
     "best": "a.id = (SELECT b.id FROM answers b WHERE b.parent = q.id ORDER BY b.score DESC, b.id LIMIT 1)",
     "all": "a.parent = q.id",
 }
@@ -293,8 +316,13 @@ def _entries(db: sqlite3.Connection, name: str, mode: str, site: str) -> Iterato
             category=site,
             expert=Expert(name=expert) if expert else None,
             tags=_tags(tags),
-            source=Source(path=name, format=NAME, external_id=f"{qid}/{aid}", key=f"{qid}/{aid}",
-                          sha256=hashlib.sha256(raw.encode("utf-8", "replace")).hexdigest()),
+            source=Source(
+                path=name,
+                format=NAME,
+                external_id=f"{qid}/{aid}",
+                key=f"{qid}/{aid}",
+                sha256=hashlib.sha256(raw.encode("utf-8", "replace")).hexdigest(),
+            ),
             raw=raw,
         )
 
@@ -306,8 +334,10 @@ def _skipped_counts(db: sqlite3.Connection, name: str, other: int) -> Iterator[S
     orphans = db.execute(
         "SELECT count(*) FROM answers a WHERE NOT EXISTS (SELECT 1 FROM questions q WHERE q.id = a.parent)"
     ).fetchone()[0]
-    for count, reason in ((unanswered, "StackExchange questions without an answer"),
-                          (orphans, "StackExchange answers whose question is not in the dump"),
-                          (other, "StackExchange posts that are neither questions nor answers (tag wikis, ...)")):
+    for count, reason in (
+        (unanswered, "StackExchange questions without an answer"),
+        (orphans, "StackExchange answers whose question is not in the dump"),
+        (other, "StackExchange posts that are neither questions nor answers (tag wikis, ...)"),
+    ):
         if count:
             yield Skipped(name, reason, count)

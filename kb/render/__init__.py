@@ -216,8 +216,14 @@ def entry_table(entries: list[Entry], *, total: int, offset: int = 0, filtered: 
     if not entries:
         if total:
             noun = "entry" if total == 1 else "entries"
-            notice(f"nothing at offset {offset}: " + (f"{total} {noun} match these filters" if filtered
-                                                     else f"there {'is' if total == 1 else 'are'} {total} {noun}"))
+            notice(
+                f"nothing at offset {offset}: "
+                + (
+                    f"{total} {noun} match these filters"
+                    if filtered
+                    else f"there {'is' if total == 1 else 'are'} {total} {noun}"
+                )
+            )
         elif filtered:
             notice("no entries match these filters")
         else:
@@ -240,13 +246,22 @@ def entry_table(entries: list[Entry], *, total: int, offset: int = 0, filtered: 
         out.print(aligned(_ENTRY_COLUMNS, rows, out.width), no_wrap=True, overflow="ellipsis")
     end = offset + len(entries)
     if end < total or offset:
-        notice(f"showing {offset + 1}-{end} of {total} entries" + (" (--limit/--offset for more)" if end < total else ""))
+        notice(
+            f"showing {offset + 1}-{end} of {total} entries" + (" (--limit/--offset for more)" if end < total else "")
+        )
 
 
 # The columns of `kb list`: (header, style, share of the room when the console is too narrow).
 # A share of 0 marks a column that is never cut (the id, right-aligned, and the date).
-_ENTRY_COLUMNS = (("id", "cyan", 0), ("title", None, 3), ("category", "magenta", 1), ("expert", "dim", 1),
-                  ("updated", "dim", 0))
+_ENTRY_COLUMNS = (
+    ("id", "cyan", 0),
+    ("title", None, 3),
+    ("category", "magenta", 1),
+    ("expert", "dim", 1),
+    ("updated", "dim", 0),
+)
+
+
 def _one_line(text: str | None) -> str:
     return clean(text).replace("\n", " ")
 
@@ -271,8 +286,7 @@ def _panel(text: str, title: str, style: str) -> Panel:
     from rich.text import Text
 
     # The title as a Text: a str title goes through Rich's markup and emoji parser (~3 ms to import).
-    return Panel(Text(clean(text.strip())), title=Text(title), title_align="left", border_style=style,
-                 padding=(0, 1))
+    return Panel(Text(clean(text.strip())), title=Text(title), title_align="left", border_style=style, padding=(0, 1))
 
 
 _CARD_SECTIONS = (
@@ -301,12 +315,14 @@ def expert_card(expert: Expert, *, sections: Iterable[str] | None = None) -> Ren
         if value and (wanted is None or key in wanted):
             grid.add_row(label, Text(clean(value)))
     title = Text(clean(expert.name), style="bold")
-    return Panel(grid if grid.row_count else Text(""), title=title, title_align="left", border_style="yellow",
-                 padding=(0, 1))
+    return Panel(
+        grid if grid.row_count else Text(""), title=title, title_align="left", border_style="yellow", padding=(0, 1)
+    )
 
 
-def _entry_renderables(entry: Entry, related: list[Hit], *, card: bool,
-                       related_title: str = "Related") -> list[RenderableType]:
+def _entry_renderables(
+    entry: Entry, related: list[Hit], *, card: bool, related_title: str = "Related"
+) -> list[RenderableType]:
     from rich.text import Text
 
     parts: list[Any] = []
@@ -366,8 +382,9 @@ def entries_full(entries: list[Entry], related: Callable[[Entry], list[Hit]], *,
 
 def answer_full(hit: Hit, others: list[Hit], *, pager: bool = True) -> None:
     """Print the best answer in full (as ``show`` does) and the other hits one line each."""
-    _print_paged(console(), _entry_renderables(hit.entry, others, card=True, related_title="Other answers"),
-                 pager=pager)
+    _print_paged(
+        console(), _entry_renderables(hit.entry, others, card=True, related_title="Other answers"), pager=pager
+    )
 
 
 def answer_record(hit: Hit, others: list[Hit]) -> dict[str, Any]:
@@ -442,8 +459,11 @@ _EXPERT_COLUMNS = ("name", "count", "categories", *(key for key, _ in _CARD_SECT
 
 def _expert_row(summary: ExpertSummary) -> dict[str, Any]:
     """An expert as one flat CSV row: counts, categories joined with '; ', the bio's sections."""
-    row: dict[str, Any] = {"name": summary.name, "count": summary.count,
-                           "categories": "; ".join(c for c, _ in summary.categories)}
+    row: dict[str, Any] = {
+        "name": summary.name,
+        "count": summary.count,
+        "categories": "; ".join(c for c, _ in summary.categories),
+    }
     row.update({key: getattr(summary.profile, key, None) for key, _ in _CARD_SECTIONS})
     return row
 
@@ -492,7 +512,11 @@ def expert_profile(summary: ExpertSummary, answers: list[Entry], fmt: str) -> No
     out = console()
     out.print(expert_card(summary.profile))
     cats = ", ".join(f"{clean(c)} ({n})" for c, n in summary.categories)
-    out.print(Text(f"{summary.count} answer{'s' if summary.count != 1 else ''}", style="bold").append(f"  {cats}" if cats else "", style="magenta"))
+    out.print(
+        Text(f"{summary.count} answer{'s' if summary.count != 1 else ''}", style="bold").append(
+            f"  {cats}" if cats else "", style="magenta"
+        )
+    )
     for e in answers:
         out.print(_line_for(e, prefix="  "), overflow="ellipsis", no_wrap=True)
 
@@ -585,7 +609,9 @@ def doctor_report(report: DoctorReport) -> None:
             detail.append(f"\n→ {clean(finding.fix)}", style="dim")
         table.add_row(finding.check, Text(finding.status, style=_DOCTOR_STYLES.get(finding.status, "")), detail)
     out.print(table)
-    verdict = "healthy" if report.healthy else "problems found" + ("" if report.after_repair else " (kb doctor --repair)")
+    verdict = (
+        "healthy" if report.healthy else "problems found" + ("" if report.after_repair else " (kb doctor --repair)")
+    )
     notice(f"{clean(str(report.store))}: {verdict}")
 
 

@@ -120,9 +120,7 @@ class IndexBase:
             # WAL lets searches go on reading the old index while a rebuild writes the new one.
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
-        has_meta = conn.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
-        ).fetchone()
+        has_meta = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone()
         if not has_meta and self.read_only:
             raise SearchIndexError(f"{self.path} is not a kb search index")
         if not has_meta:

@@ -15,7 +15,12 @@ from pathlib import Path
 from kb.search.schema import INDEX_SUFFIXES, SCHEMA_VERSION
 
 MISSING, UNOPENABLE, CORRUPT, FOREIGN, OLD_SCHEMA, HEALTHY = (
-    "missing", "unopenable", "corrupt", "foreign", "old-schema", "healthy",
+    "missing",
+    "unopenable",
+    "corrupt",
+    "foreign",
+    "old-schema",
+    "healthy",
 )
 
 

@@ -72,10 +72,12 @@ class Planner(Vocabulary):
 
     def _doc_freqs(self, stems: set[str]) -> dict[str, int]:
         conn = self.conn
-        found = dict(conn.execute(
-            "SELECT term, df FROM terms WHERE term IN (SELECT value FROM json_each(?))",
-            (_dumps(sorted(stems)).decode(),),
-        ))
+        found = dict(
+            conn.execute(
+                "SELECT term, df FROM terms WHERE term IN (SELECT value FROM json_each(?))",
+                (_dumps(sorted(stems)).decode(),),
+            )
+        )
         for stem in stems - found.keys():
             # Not in the snapshot (added since the last refresh): ask FTS5 directly.
             row = conn.execute("SELECT doc FROM fts_vocab WHERE term = ?", (stem,)).fetchone()
@@ -106,7 +108,7 @@ class Planner(Vocabulary):
                 df = min((freqs.get(s, 0) for s in group), default=0)
             planned.append(Planned(term, df, group))
         should = planned[: len(parsed.should)]
-        must = planned[len(parsed.should):]
+        must = planned[len(parsed.should) :]
         suggestions: list[str] = []
         extra: list[_query.Term] = []
         known = {fold(w) for t in terms for w in t.words}
@@ -149,8 +151,13 @@ class Planner(Vocabulary):
         freqs = self._doc_freqs({s for group in stems for s in group})
         return [Planned(t, min((freqs.get(s, 0) for s in g), default=0), g) for t, g in zip(words, stems)]
 
-    def _plan(self, should: list[Planned], must: list[Planned], min_candidates: int = MIN_CANDIDATE_TERMS,
-              budget: int | None = None) -> str | None:
+    def _plan(
+        self,
+        should: list[Planned],
+        must: list[Planned],
+        min_candidates: int = MIN_CANDIDATE_TERMS,
+        budget: int | None = None,
+    ) -> str | None:
         """Build the FTS5 MATCH expression that answers the query cheaply.
 
         An OR over every word of a question scores nearly every entry, and FTS5's bm25()
@@ -198,7 +205,7 @@ class Planner(Vocabulary):
                 chosen.append(item)
                 postings += item.df
             candidates = " OR ".join(p.term.fts() for p in chosen)
-            scoring_terms = usable[len(chosen):]
+            scoring_terms = usable[len(chosen) :]
         scoring: list[str] = []
         postings = 0
         for item in scoring_terms:

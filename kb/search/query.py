@@ -35,8 +35,14 @@ STOP_WORDS = frozenset(
 
 #: Fields a person may name inside the query as ``field:value``.
 FILTER_FIELDS = ("category", "expert", "tag")
-_FIELD_ALIASES = {"category": "category", "cat": "category", "expert": "expert",
-                  "tag": "tag", "tags": "tag", "title": "title"}
+_FIELD_ALIASES = {
+    "category": "category",
+    "cat": "category",
+    "expert": "expert",
+    "tag": "tag",
+    "tags": "tag",
+    "title": "title",
+}
 
 # A word piece as SQLite's unicode61 tokenizer sees it: letters and digits. Everything
 # else (hyphens, dots, apostrophes, emoji, ...) separates pieces.

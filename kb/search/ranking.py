@@ -52,11 +52,21 @@ class Ranking(Planner, Reads):
             except Exception as exc:  # a bug in planning must not look like a crash
                 raise SearchIndexError(f"search failed: {exc!r}") from exc
 
-    def _search(self, query: str, category: str | None, expert: str | None, tag: str | None,
-                limit: int, offset: int, latest: bool) -> SearchResult:
+    def _search(
+        self,
+        query: str,
+        category: str | None,
+        expert: str | None,
+        tag: str | None,
+        limit: int,
+        offset: int,
+        latest: bool,
+    ) -> SearchResult:
         total_entries = self.count()
         if not total_entries:
-            return SearchResult([], 0, [], "the knowledge base is empty: add entries with 'kb ingest FILES' or 'kb add'")
+            return SearchResult(
+                [], 0, [], "the knowledge base is empty: add entries with 'kb ingest FILES' or 'kb add'"
+            )
         if not limit:
             limit = total_entries
         parsed = _query.parse(query)
@@ -75,7 +85,8 @@ class Ranking(Planner, Reads):
             if not filters:
                 reason = (
                     "the query has only common words (" + ", ".join(dict.fromkeys(parsed.stopped)) + ")"
-                    if parsed.stopped else "the query is empty"
+                    if parsed.stopped
+                    else "the query is empty"
                 )
                 return SearchResult([], 0, [], reason)
             return self._browse(parsed, where, limit, offset, latest)
@@ -90,8 +101,9 @@ class Ranking(Planner, Reads):
         if parsed.exclude:
             match = f"({positive}) NOT ({' OR '.join(t.fts() for t in parsed.exclude)})"
         terms = [p.term for p in should + must]
-        hits, total = self._rank(match, where, limit=limit, offset=offset, latest=latest, terms=terms,
-                                 excluding=bool(parsed.exclude))
+        hits, total = self._rank(
+            match, where, limit=limit, offset=offset, latest=latest, terms=terms, excluding=bool(parsed.exclude)
+        )
         reason = None
         if not hits:
             reason = self._why_nothing(positive, match, where, total, filters)
@@ -106,8 +118,9 @@ class Ranking(Planner, Reads):
                     return f"{exc.message}" + (f" ({exc.hint})" if exc.hint else "")
         return None
 
-    def _browse(self, parsed: _query.ParsedQuery, where: sql.Filters, limit: int, offset: int,
-                latest: bool) -> SearchResult:
+    def _browse(
+        self, parsed: _query.ParsedQuery, where: sql.Filters, limit: int, offset: int, latest: bool
+    ) -> SearchResult:
         """Serve a query of filters only (and maybe exclusions): list matching entries."""
         conn = self.conn
         exclude = " OR ".join(t.fts() for t in parsed.exclude) if parsed.exclude else None
@@ -118,8 +131,17 @@ class Ranking(Planner, Reads):
         reason = None if hits else ("no entry passes these filters" if total == 0 else f"only {total} entries match")
         return SearchResult(hits, total, [], reason)
 
-    def _rank(self, match: str, where: sql.Filters, *, limit: int, offset: int, latest: bool,
-              terms: list[_query.Term], excluding: bool = False) -> tuple[list[Hit], int]:
+    def _rank(
+        self,
+        match: str,
+        where: sql.Filters,
+        *,
+        limit: int,
+        offset: int,
+        latest: bool,
+        terms: list[_query.Term],
+        excluding: bool = False,
+    ) -> tuple[list[Hit], int]:
         """Run the planned MATCH; return the page of hits and the total number of matches."""
         if latest:
             return self._rank_by_date(match, where, limit=limit, offset=offset, terms=terms)
@@ -154,10 +176,11 @@ class Ranking(Planner, Reads):
         else:
             statements = sql.ranked(match, where, False, limit, offset)
             total = conn.execute(statements.count, statements.count_params).fetchone()[0]
-        return self._hits(fused[offset:offset + limit], terms), total
+        return self._hits(fused[offset : offset + limit], terms), total
 
-    def _rank_by_date(self, match: str, where: sql.Filters, *, limit: int, offset: int,
-                      terms: list[_query.Term]) -> tuple[list[Hit], int]:
+    def _rank_by_date(
+        self, match: str, where: sql.Filters, *, limit: int, offset: int, terms: list[_query.Term]
+    ) -> tuple[list[Hit], int]:
         conn = self.conn
         statements = sql.ranked(match, where, True, limit, offset)
         rows = conn.execute(statements.page, statements.page_params).fetchall()
@@ -180,8 +203,9 @@ class Ranking(Planner, Reads):
                 hits.append(Hit(entries[i], round(score, 4), text, spans))
         return hits
 
-    def _why_nothing(self, positive: str, match: str, where: sql.Filters, total: int,
-                     filters: dict[str, list[str]]) -> str:
+    def _why_nothing(
+        self, positive: str, match: str, where: sql.Filters, total: int, filters: dict[str, list[str]]
+    ) -> str:
         conn = self.conn
         if total:
             return f"only {total} entries match; nothing at this offset"

@@ -101,10 +101,13 @@ class Reads(IndexBase):
     def categories(self) -> builtins.list[tuple[str, int]]:
         """Return each non-empty category with its entry count, most entries first."""
         with self._errors("listing categories"):
-            return [tuple(r) for r in self.conn.execute(
-                "SELECT category, count(*) AS n FROM entries WHERE category != ''"
-                " GROUP BY category ORDER BY n DESC, category COLLATE NOCASE"
-            )]
+            return [
+                tuple(r)
+                for r in self.conn.execute(
+                    "SELECT category, count(*) AS n FROM entries WHERE category != ''"
+                    " GROUP BY category ORDER BY n DESC, category COLLATE NOCASE"
+                )
+            ]
 
     def tags(self) -> builtins.list[tuple[str, int]]:
         """Return each tag with its entry count, most entries first (tags ignore case)."""
@@ -145,11 +148,14 @@ class Reads(IndexBase):
             row = self.conn.execute("SELECT profile FROM experts WHERE name = ?", (names[0],)).fetchone()
             profile = (Expert.from_dict(_loads(row[0])) if row else None) or Expert(name=names[0])
             marks = ",".join("?" * len(names))
-            categories = [tuple(r) for r in self.conn.execute(
-                f"SELECT category, count(*) AS n FROM entries WHERE expert IN ({marks})"
-                " GROUP BY category ORDER BY n DESC, category COLLATE NOCASE",
-                names,
-            )]
+            categories = [
+                tuple(r)
+                for r in self.conn.execute(
+                    f"SELECT category, count(*) AS n FROM entries WHERE expert IN ({marks})"
+                    " GROUP BY category ORDER BY n DESC, category COLLATE NOCASE",
+                    names,
+                )
+            ]
             count = sum(n for _, n in categories)
             return ExpertSummary(profile.name, count, [c for c in categories if c[0]], profile)
 
@@ -177,10 +183,13 @@ class Reads(IndexBase):
             (f"{column} LIKE ? ESCAPE '\\'", "% " + like + "%"),
         )
         for condition, param in steps:
-            names = [r[0] for r in conn.execute(
-                f"SELECT DISTINCT {column} FROM entries WHERE {condition} AND {column} != '' LIMIT 20",
-                (param,),
-            )]
+            names = [
+                r[0]
+                for r in conn.execute(
+                    f"SELECT DISTINCT {column} FROM entries WHERE {condition} AND {column} != '' LIMIT 20",
+                    (param,),
+                )
+            ]
             distinct = {n.casefold() for n in names}
             if len(distinct) == 1:
                 return names

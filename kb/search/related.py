@@ -57,7 +57,8 @@ class Related(Planner, Reads):
             if own is None or own[1] <= 0:
                 return []
             rows = [
-                (i, score) for i, score in self.conn.execute(*sql.similar("head", match, int(entry.id or 0), limit))
+                (i, score)
+                for i, score in self.conn.execute(*sql.similar("head", match, int(entry.id or 0), limit))
                 if score >= RELATED_SHARE * own[1]
             ]
             on_topic: set[int] = set()

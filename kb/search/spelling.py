@@ -45,7 +45,9 @@ class Vocabulary(IndexBase):
         """Record the new entry count (the old one plus ``delta``: counting the table would
         cost 16 ms a batch at 1M entries) and refresh the vocabulary when it is due."""
         known = self._meta("count")
-        count = int(known) + delta if known is not None else self.conn.execute("SELECT count(*) FROM entries").fetchone()[0]
+        count = (
+            int(known) + delta if known is not None else self.conn.execute("SELECT count(*) FROM entries").fetchone()[0]
+        )
         self._set_meta("count", str(count))
         if not refresh:
             return
@@ -76,8 +78,7 @@ class Vocabulary(IndexBase):
             return
         conn = self.conn
         conn.execute(
-            "CREATE TEMP VIEW IF NOT EXISTS kb_words_source AS"
-            " SELECT id, title, question, answer FROM main.entries"
+            "CREATE TEMP VIEW IF NOT EXISTS kb_words_source AS SELECT id, title, question, answer FROM main.entries"
         )
         conn.execute(
             "CREATE VIRTUAL TABLE IF NOT EXISTS temp.kb_words USING fts5(title, question, answer,"

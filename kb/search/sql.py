@@ -71,8 +71,10 @@ def order_by(sort: str, descending: bool = False) -> str:
 
 def list_page(where: Filters, sort: str, descending: bool, limit: int | None, offset: int) -> tuple[str, list[Any]]:
     """A page of entries (question, answer, data) passing the filters, in this order."""
-    sql = (f"SELECT e.question, e.answer, e.data FROM entries e {where.where()}"
-           f" ORDER BY {order_by(sort, descending)} LIMIT ? OFFSET ?")
+    sql = (
+        f"SELECT e.question, e.answer, e.data FROM entries e {where.where()}"
+        f" ORDER BY {order_by(sort, descending)} LIMIT ? OFFSET ?"
+    )
     return sql, [*where.params, -1 if limit is None else int(limit), max(0, int(offset))]
 
 
@@ -86,8 +88,9 @@ def tag_counts() -> str:
     return "SELECT tag, count(*) AS n FROM entry_tags GROUP BY tag ORDER BY n DESC, tag"
 
 
-def browse(where: Filters, exclude: str | None, latest: bool, limit: int,
-           offset: int) -> tuple[tuple[str, list[Any]], tuple[str, list[Any]]]:
+def browse(
+    where: Filters, exclude: str | None, latest: bool, limit: int, offset: int
+) -> tuple[tuple[str, list[Any]], tuple[str, list[Any]]]:
     """The count and the page of a query of filters only, minus entries matching ``exclude``.
 
     Returns ``((count_sql, params), (page_sql, params))``.
@@ -99,8 +102,10 @@ def browse(where: Filters, exclude: str | None, latest: bool, limit: int,
     cond = Filters(clauses, params).where()
     order = "e.date DESC, e.id DESC" if latest else "e.id"
     count = (f"SELECT count(*) FROM entries e {cond}", params)
-    page = (f"SELECT e.question, e.answer, e.data FROM entries e {cond} ORDER BY {order} LIMIT ? OFFSET ?",
-            [*params, limit, offset])
+    page = (
+        f"SELECT e.question, e.answer, e.data FROM entries e {cond} ORDER BY {order} LIMIT ? OFFSET ?",
+        [*params, limit, offset],
+    )
     return count, page
 
 
@@ -139,8 +144,10 @@ def _body(table: str, match: str, where: Filters) -> tuple[str, list[Any]]:
     conds = [f"{table} MATCH ?", *where.clauses]
     if where:
         # CROSS JOIN keeps the FTS table as the outer loop (see ranked).
-        return (f"FROM {table} CROSS JOIN entries e ON e.id = {table}.rowid WHERE {' AND '.join(conds)}",
-                [match, *where.params])
+        return (
+            f"FROM {table} CROSS JOIN entries e ON e.id = {table}.rowid WHERE {' AND '.join(conds)}",
+            [match, *where.params],
+        )
     return f"FROM {table} WHERE {' AND '.join(conds)}", [match]
 
 
@@ -152,9 +159,11 @@ def top(table: str, match: str, where: Filters, depth: int) -> tuple[str, list[A
 
 def scores(table: str, match: str, ids: list[int]) -> tuple[str, list[Any]]:
     """(rowid, score) in one full-text table of those of ``ids`` that match ``match``."""
-    return (f"SELECT rowid, {SCORES[table]} FROM {table} WHERE {table} MATCH ?"
-            " AND rowid IN (SELECT value FROM json_each(?))",
-            [match, _ids(ids)])
+    return (
+        f"SELECT rowid, {SCORES[table]} FROM {table} WHERE {table} MATCH ?"
+        " AND rowid IN (SELECT value FROM json_each(?))",
+        [match, _ids(ids)],
+    )
 
 
 def _ids(ids: list[int]) -> str:
@@ -163,8 +172,11 @@ def _ids(ids: list[int]) -> str:
 
 def similar(table: str, match: str, exclude_id: int, limit: int) -> tuple[str, list[Any]]:
     """The best ``limit`` entries of one full-text table matching ``match``, other than ``exclude_id``."""
-    return (f"SELECT rowid, {SCORES[table]} AS score FROM {table} WHERE {table} MATCH ? AND rowid != ?"
-            " ORDER BY score DESC LIMIT ?", [match, exclude_id, limit])
+    return (
+        f"SELECT rowid, {SCORES[table]} AS score FROM {table} WHERE {table} MATCH ? AND rowid != ?"
+        " ORDER BY score DESC LIMIT ?",
+        [match, exclude_id, limit],
+    )
 
 
 def count_matches(match: str) -> tuple[str, list[Any]]:

@@ -66,11 +66,22 @@ def prepare(entries: Iterable[Entry]) -> Prepared:
         name = entry.expert.name if entry.expert else ""
         entry_tags = list(dict.fromkeys(t for t in entry.tags if t))
         batch.ids.append(entry_id)
-        batch.rows.append((
-            entry_id, entry.uid, entry.title, entry.display_title(), entry.category, name,
-            "\n".join(entry_tags), question, answer,
-            entry.updated_at or entry.created_at or "", _dumps(data).decode(), _source_ref(entry),
-        ))
+        batch.rows.append(
+            (
+                entry_id,
+                entry.uid,
+                entry.title,
+                entry.display_title(),
+                entry.category,
+                name,
+                "\n".join(entry_tags),
+                question,
+                answer,
+                entry.updated_at or entry.created_at or "",
+                _dumps(data).decode(),
+                _source_ref(entry),
+            )
+        )
         batch.tags.extend((t, entry_id) for t in {t.casefold(): t for t in entry_tags}.values())
         if entry.expert:
             batch.experts.append(entry.expert.to_dict())
@@ -101,9 +112,7 @@ class Writes(Vocabulary):
         with self._errors("looking up uids"):
             for batch in _batches(wanted, 500):
                 marks = ",".join("?" * len(batch))
-                for uid, entry_id in self.conn.execute(
-                    f"SELECT uid, id FROM entries WHERE uid IN ({marks})", batch
-                ):
+                for uid, entry_id in self.conn.execute(f"SELECT uid, id FROM entries WHERE uid IN ({marks})", batch):
                     found[uid] = entry_id
         return found
 
@@ -114,9 +123,7 @@ class Writes(Vocabulary):
         with self._errors("looking up sources"):
             for batch in _batches(list(wanted), 500):
                 marks = ",".join("?" * len(batch))
-                for ref, entry_id in self.conn.execute(
-                    f"SELECT src, id FROM entries WHERE src IN ({marks})", batch
-                ):
+                for ref, entry_id in self.conn.execute(f"SELECT src, id FROM entries WHERE src IN ({marks})", batch):
                     found[wanted[ref]] = entry_id
         return found
 
@@ -132,9 +139,7 @@ class Writes(Vocabulary):
         with self._errors("writing the last id"), self._transaction():
             self._set_meta("last_id", str(max(last_id, self.last_id)))
 
-    def rebuild(
-        self, entries: Iterable[Entry], signature: str, progress: Callable[[int], None] | None = None
-    ) -> int:
+    def rebuild(self, entries: Iterable[Entry], signature: str, progress: Callable[[int], None] | None = None) -> int:
         """Replace the whole index with these entries in one transaction; return the count.
 
         ``progress(n)`` is called with the running count every ``BATCH`` entries.
@@ -239,8 +244,9 @@ class Writes(Vocabulary):
         """Delete these entries everywhere; return the stored profiles of their experts and
         how many entries there were."""
         conn = self.conn
-        if conn.execute("SELECT 1 FROM entries WHERE id IN (SELECT value FROM json_each(?)) LIMIT 1",
-                        (ids_json,)).fetchone():
+        if conn.execute(
+            "SELECT 1 FROM entries WHERE id IN (SELECT value FROM json_each(?)) LIMIT 1", (ids_json,)
+        ).fetchone():
             # Counted out at once (after what is staged), so an id staged twice never is.
             self._flush_words()
             self._stage_words(ids_json)
@@ -254,10 +260,13 @@ class Writes(Vocabulary):
                 " WHERE id IN (SELECT value FROM json_each(?))",
                 (ids_json,),
             )
-        names = [r[0] for r in conn.execute(
-            "SELECT DISTINCT expert FROM entries WHERE expert != '' AND id IN (SELECT value FROM json_each(?))",
-            (ids_json,),
-        )]
+        names = [
+            r[0]
+            for r in conn.execute(
+                "SELECT DISTINCT expert FROM entries WHERE expert != '' AND id IN (SELECT value FROM json_each(?))",
+                (ids_json,),
+            )
+        ]
         removed = conn.execute("DELETE FROM entries WHERE id IN (SELECT value FROM json_each(?))", (ids_json,)).rowcount
         conn.execute("DELETE FROM entry_tags WHERE id IN (SELECT value FROM json_each(?))", (ids_json,))
         out = {}

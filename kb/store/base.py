@@ -29,7 +29,6 @@ A store written by kb before shards (schema 1: entries in ``kb.json`` itself) is
 as it is and converted at its first write.
 """
 
-
 from __future__ import annotations
 
 import os
@@ -252,8 +251,7 @@ class StoreBase:
         meta = self._meta()
         if int(meta.get("schema", 0) or 0) > SCHEMA_VERSION:
             raise StoreError(
-                f"store {self.path} was written by a newer kb (schema {meta['schema']}); "
-                "upgrade kb to use it"
+                f"store {self.path} was written by a newer kb (schema {meta['schema']}); upgrade kb to use it"
             )
 
     def _meta(self) -> dict[str, Any]:

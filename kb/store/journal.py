@@ -149,7 +149,7 @@ def append(store_path: Path, ops: list[Op]) -> None:
         os.lseek(fd, offset, os.SEEK_SET)
         view = memoryview(line)
         while view:
-            view = view[os.write(fd, view):]
+            view = view[os.write(fd, view) :]
         os.fsync(fd)
     except OSError:
         # Put the journal back as it was (a disk-full write can leave part of a line,

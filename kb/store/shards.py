@@ -89,9 +89,7 @@ def write_atomically(path: Path, blob: bytes, *, backup: bool = True, sync_folde
             tmp.unlink()
         except OSError:
             pass
-        raise StoreError(
-            f"cannot write store {path}: {exc.strerror or exc}; the previous version was kept"
-        ) from exc
+        raise StoreError(f"cannot write store {path}: {exc.strerror or exc}; the previous version was kept") from exc
     if sync_folder:
         journal.fsync_dir(folder)
 
@@ -145,8 +143,10 @@ def describe_damage(blob: bytes, exc: Exception) -> str:
 
 
 def damaged(path: Path | str, why: str) -> StoreError:
-    return StoreError(f"store {path} is damaged ({why}); it was left untouched",
-                      hint="run 'kb doctor' to see the damage and the ways to recover")
+    return StoreError(
+        f"store {path} is damaged ({why}); it was left untouched",
+        hint="run 'kb doctor' to see the damage and the ways to recover",
+    )
 
 
 def load_tables(path: Path, blob: bytes, tables: tuple[str, ...]) -> dict[str, Any]:
@@ -194,8 +194,10 @@ class Files:
         try:
             ops, _ = journal.read_ops(self.path, base_stat)
         except ValueError as exc:
-            raise StoreError(f"store {self.path}: {exc}; it was left untouched",
-                             hint="run 'kb doctor' to see the damage and the ways to recover") from None
+            raise StoreError(
+                f"store {self.path}: {exc}; it was left untouched",
+                hint="run 'kb doctor' to see the damage and the ways to recover",
+            ) from None
         except OSError as exc:
             raise StoreError(f"cannot read the journal of {self.path}: {exc.strerror or exc}") from exc
         return data, ops

@@ -314,8 +314,12 @@ def read_whole(path: str | os.PathLike[str], *, shards: str | os.PathLike[str] |
         entries[str(doc_id)] = doc
         if text is not None:
             raw[str(doc_id)] = text
-    return {"meta": snap.catalog.get("meta", {}), "experts": snap.catalog.get("experts", {}),
-            "entries": entries, "raw": raw}
+    return {
+        "meta": snap.catalog.get("meta", {}),
+        "experts": snap.catalog.get("experts", {}),
+        "entries": entries,
+        "raw": raw,
+    }
 
 
 def _replace_with(new: dict[str, Any]):

@@ -245,7 +245,9 @@ class BrowseApp(App[int]):
         self.shown_query = query
         self.hit_list.show(entries, self.pattern)
         self._show_preview()
-        filters = [f"{kind}: {value}" for kind, value in (("category", self.category), ("expert", self.expert)) if value]
+        filters = [
+            f"{kind}: {value}" for kind, value in (("category", self.category), ("expert", self.expert)) if value
+        ]
         if filters:
             note.append("   filter " + clean(", ".join(filters)) + " (f: change)", style="italic")
         if self._stale:
@@ -340,8 +342,10 @@ class BrowseApp(App[int]):
         if entry is None or entry.id is None or self.empty:
             return
         ref = entry.id
-        self._read(lambda: [h.entry for h in self.kb.related(ref, limit=15)],
-                   lambda related: self._show_related(entry, related))
+        self._read(
+            lambda: [h.entry for h in self.kb.related(ref, limit=15)],
+            lambda related: self._show_related(entry, related),
+        )
 
     @work(thread=True, group="reads")
     def _read(self, read: Callable[[], Any], then: Callable[[Any], None]) -> None:
@@ -366,8 +370,10 @@ class BrowseApp(App[int]):
 
     def action_facets(self) -> None:
         if not self.empty:
-            self._read(lambda: (self.kb.categories(), [(e.name, e.count) for e in self.kb.experts()]),
-                       lambda facets: self._show_facets(*facets))
+            self._read(
+                lambda: (self.kb.categories(), [(e.name, e.count) for e in self.kb.experts()]),
+                lambda facets: self._show_facets(*facets),
+            )
 
     def _show_facets(self, categories: list[tuple[str, int]], experts: list[tuple[str, int]]) -> None:
         items: list[tuple[Text, Any]] = [(Text("All entries (no filter)", style="bold"), ("", ""))]
@@ -403,8 +409,9 @@ class BrowseApp(App[int]):
             with self._lock, self.suspend():
                 changed, updated = edit_entry(self.kb, entry.id, reopen=_ask_reopen)
         except SuspendNotSupported:
-            self.notify("cannot edit here: this terminal cannot hand over to an editor", severity="warning",
-                        markup=False)
+            self.notify(
+                "cannot edit here: this terminal cannot hand over to an editor", severity="warning", markup=False
+            )
             return
         except KbError as exc:
             self.notify(clean(exc.message), title="not saved", severity="error", markup=False, timeout=8)
@@ -444,8 +451,9 @@ def clipboard_blocker(env: os._Environ[str] | dict[str, str]) -> str | None:
         return f"this terminal (TERM={env.get('TERM')}) has no OSC 52 clipboard"
     if env.get("TMUX") and shutil.which("tmux"):
         try:
-            setting = subprocess.run(["tmux", "show-options", "-gv", "set-clipboard"], capture_output=True,
-                                     text=True, timeout=1).stdout.strip()
+            setting = subprocess.run(
+                ["tmux", "show-options", "-gv", "set-clipboard"], capture_output=True, text=True, timeout=1
+            ).stdout.strip()
         except (OSError, subprocess.SubprocessError):
             setting = ""
         if setting == "off" or setting == "external":

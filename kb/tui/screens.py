@@ -40,8 +40,14 @@ class EntryView(VerticalScroll):
         yield Static(Text(""), classes="text")
         yield Static(Text(""), classes="card")
 
-    def show(self, entry: Entry | None, pattern: re.Pattern[str] | None, *, find: re.Pattern[str] | None = None,
-             keep_scroll: bool = False) -> None:
+    def show(
+        self,
+        entry: Entry | None,
+        pattern: re.Pattern[str] | None,
+        *,
+        find: re.Pattern[str] | None = None,
+        keep_scroll: bool = False,
+    ) -> None:
         """Show an entry (or nothing)."""
         text, card = self.query_one(".text", Static), self.query_one(".card", Static)
         if entry is None:
@@ -206,7 +212,9 @@ class PickScreen(ModalScreen[Any]):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Static(self.title_text, classes="title")
-            options = [Option(prompt, id=str(i), disabled=value is None) for i, (prompt, value) in enumerate(self.items)]
+            options = [
+                Option(prompt, id=str(i), disabled=value is None) for i, (prompt, value) in enumerate(self.items)
+            ]
             yield OptionList(*options, id="picks")
 
     def on_mount(self) -> None:
@@ -224,33 +232,45 @@ class PickScreen(ModalScreen[Any]):
 
 
 KEYS = (
-    ("Anywhere", (
-        ("Ctrl-Q", "quit"),
-        ("Tab, Shift-Tab", "move the focus between the search box and the hit list"),
-        ("F1", "this list of keys (also ? outside the search box)"),
-    )),
-    ("Search box", (
-        ("typing", "search as you type (same syntax as kb search: \"phrase\", -word, category:, expert:, tag:)"),
-        ("Up/Down, PgUp/PgDn", "move in the hit list"),
-        ("Enter", "open the selected hit (the first until you move)"),
-        ("Escape", "clear the search box; quit when it is empty"),
-        ("Ctrl-F", "facets: filter by a category or an expert"),
-    )),
-    ("Hit list and preview", (
-        ("Enter", "open the selected hit full screen"),
-        ("c", "copy the answer to the clipboard (OSC 52)"),
-        ("e", "edit the entry in $VISUAL / $EDITOR, as kb edit does"),
-        ("r", "related entries"),
-        ("f", "facets: categories and experts with counts; pick one to filter"),
-        ("Escape", "back to the search box"),
-        ("q", "quit"),
-    )),
-    ("Reading an entry", (
-        ("PgUp/PgDn, Home/End", "scroll (Up/Down too)"),
-        ("/", "find in the entry; Enter or n: next match"),
-        ("c, e, r", "copy, edit, related, as above"),
-        ("Escape", "close the find box, then go back to the list"),
-    )),
+    (
+        "Anywhere",
+        (
+            ("Ctrl-Q", "quit"),
+            ("Tab, Shift-Tab", "move the focus between the search box and the hit list"),
+            ("F1", "this list of keys (also ? outside the search box)"),
+        ),
+    ),
+    (
+        "Search box",
+        (
+            ("typing", 'search as you type (same syntax as kb search: "phrase", -word, category:, expert:, tag:)'),
+            ("Up/Down, PgUp/PgDn", "move in the hit list"),
+            ("Enter", "open the selected hit (the first until you move)"),
+            ("Escape", "clear the search box; quit when it is empty"),
+            ("Ctrl-F", "facets: filter by a category or an expert"),
+        ),
+    ),
+    (
+        "Hit list and preview",
+        (
+            ("Enter", "open the selected hit full screen"),
+            ("c", "copy the answer to the clipboard (OSC 52)"),
+            ("e", "edit the entry in $VISUAL / $EDITOR, as kb edit does"),
+            ("r", "related entries"),
+            ("f", "facets: categories and experts with counts; pick one to filter"),
+            ("Escape", "back to the search box"),
+            ("q", "quit"),
+        ),
+    ),
+    (
+        "Reading an entry",
+        (
+            ("PgUp/PgDn, Home/End", "scroll (Up/Down too)"),
+            ("/", "find in the entry; Enter or n: next match"),
+            ("c, e, r", "copy, edit, related, as above"),
+            ("Escape", "close the find box, then go back to the list"),
+        ),
+    ),
 )
 
 

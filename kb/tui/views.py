@@ -82,8 +82,9 @@ def hit_row(entry: Entry, pattern: re.Pattern[str] | None, width: int) -> Text:
     return Text("\n").join([title, second])
 
 
-def entry_text(entry: Entry, pattern: re.Pattern[str] | None, *, find: re.Pattern[str] | None = None,
-               limit: int | None = None) -> Text:
+def entry_text(
+    entry: Entry, pattern: re.Pattern[str] | None, *, find: re.Pattern[str] | None = None, limit: int | None = None
+) -> Text:
     """The entry for reading: header, question and answer, with words highlighted.
 
     ``find`` (the reader's `/` search) marks its matches more strongly than the query's.

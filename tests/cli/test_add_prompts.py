@@ -20,8 +20,7 @@ TIMEOUT = 30
 
 def spawn(*args: str):
     env = dict(os.environ, NO_COLOR="1", TERM="dumb", COLUMNS="100")
-    return pexpect.spawn(sys.executable, ["-m", "kb", *args], env=env, cwd=str(ROOT), timeout=TIMEOUT,
-                         encoding="utf-8")
+    return pexpect.spawn(sys.executable, ["-m", "kb", *args], env=env, cwd=str(ROOT), timeout=TIMEOUT, encoding="utf-8")
 
 
 def finish(child) -> tuple[int, str]:

@@ -12,10 +12,17 @@ from tests.conftest import run_kb
 
 def _fill(tmp_path: Path, n: int = 3000) -> None:
     path = tmp_path / "many.jsonl"
-    path.write_text("".join(
-        json.dumps({"question": f"Question {i} about a café?", "answer": f"Answer {i}, naïve but true."},
-                   ensure_ascii=False) + "\n"
-        for i in range(n)), encoding="utf-8")
+    path.write_text(
+        "".join(
+            json.dumps(
+                {"question": f"Question {i} about a café?", "answer": f"Answer {i}, naïve but true."},
+                ensure_ascii=False,
+            )
+            + "\n"
+            for i in range(n)
+        ),
+        encoding="utf-8",
+    )
     assert run_kb("ingest", "-q", str(path)).returncode == 0
 
 
@@ -64,9 +71,11 @@ def test_command_run_names_only_a_known_command_after_root_options() -> None:
 
 
 def test_a_run_imports_only_the_module_of_its_command() -> None:
-    probe = ("import sys; sys.argv = ['kb', 'path', '--json']; from kb.cli import app\n"
-             "try:\n    app.run()\nexcept SystemExit:\n    pass\n"
-             "print(sorted(m for m in sys.modules if m.startswith('kb.cli.')), file=sys.stderr)")
+    probe = (
+        "import sys; sys.argv = ['kb', 'path', '--json']; from kb.cli import app\n"
+        "try:\n    app.run()\nexcept SystemExit:\n    pass\n"
+        "print(sorted(m for m in sys.modules if m.startswith('kb.cli.')), file=sys.stderr)"
+    )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
     loaded = done.stderr.strip().splitlines()[-1]
     assert "kb.cli.lookup" in loaded

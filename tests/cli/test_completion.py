@@ -19,8 +19,9 @@ import pytest
 from tests.conftest import DATA, SEEDS, run_kb
 
 BIN = Path(sys.executable).parent
-pytestmark = pytest.mark.skipif(shutil.which("bash") is None or not (BIN / "kb").exists(),
-                                reason="needs bash and the installed kb script")
+pytestmark = pytest.mark.skipif(
+    shutil.which("bash") is None or not (BIN / "kb").exists(), reason="needs bash and the installed kb script"
+)
 
 
 @pytest.fixture(scope="module")
@@ -33,9 +34,9 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def complete(store: Path, *words: str) -> list[str]:
     """What bash's completion function for kb puts in COMPREPLY for ``words`` (the last is being typed)."""
     script = (
-        'source <(kb --show-completion bash)\n'
-        f'COMP_WORDS=({" ".join(shlex.quote(w) for w in words)})\n'
-        f'COMP_CWORD={len(words) - 1}\n'
+        "source <(kb --show-completion bash)\n"
+        f"COMP_WORDS=({' '.join(shlex.quote(w) for w in words)})\n"
+        f"COMP_CWORD={len(words) - 1}\n"
         'COMP_LINE="${COMP_WORDS[*]}"; COMP_POINT=${#COMP_LINE}\n'
         '_kb_completion kb "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD-1]}"\n'
         'printf "%s\\n" "${COMPREPLY[@]}"\n'
@@ -49,18 +50,22 @@ def complete(store: Path, *words: str) -> list[str]:
 
 def words_after_bash_reads(reply: str) -> list[str]:
     """The arguments bash makes of ``kb list -c REPLY`` (a syntax error fails the test)."""
-    done = subprocess.run(["bash", "--norc", "-c", f'set -- {reply}; printf "%s\\n" "$@"'],
-                          capture_output=True, timeout=10)
+    done = subprocess.run(
+        ["bash", "--norc", "-c", f'set -- {reply}; printf "%s\\n" "$@"'], capture_output=True, timeout=10
+    )
     assert done.returncode == 0, done.stderr
     return done.stdout.decode().splitlines()
 
 
-@pytest.mark.parametrize(("words", "value"), [
-    (("kb", "list", "-c", "Onc"), "Oncology (General Cancer)"),
-    (("kb", "list", "-c", "'Onc"), "Oncology (General Cancer)"),
-    (("kb", "experts", "Donald"), "Donald Higby, M.D."),
-    (("kb", "list", "--expert", "'Dr. Hel"), "Dr. Helen Okafor"),  # a quoted word, as bash keeps it
-])
+@pytest.mark.parametrize(
+    ("words", "value"),
+    [
+        (("kb", "list", "-c", "Onc"), "Oncology (General Cancer)"),
+        (("kb", "list", "-c", "'Onc"), "Oncology (General Cancer)"),
+        (("kb", "experts", "Donald"), "Donald Higby, M.D."),
+        (("kb", "list", "--expert", "'Dr. Hel"), "Dr. Helen Okafor"),  # a quoted word, as bash keeps it
+    ],
+)
 def test_bash_completion_quotes_values_with_spaces(store: Path, words: tuple[str, ...], value: str) -> None:
     replies = complete(store, *words)
     assert len(replies) == 1, replies

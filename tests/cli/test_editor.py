@@ -19,8 +19,7 @@ def write_editor(folder: Path, name: str, body: str) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     script = folder / name
     script.write_text(
-        f"#!{sys.executable}\nimport sys\npath = sys.argv[-1]\n"
-        "text = open(path, encoding='utf-8').read()\n" + body,
+        f"#!{sys.executable}\nimport sys\npath = sys.argv[-1]\ntext = open(path, encoding='utf-8').read()\n" + body,
         encoding="utf-8",
     )
     script.chmod(0o755)
@@ -97,7 +96,11 @@ def test_edit_replaces_the_answer(kb_run, stored: KnowledgeBase, editors: Path) 
     after = KnowledgeBase.open(stored.path).get(1)
     assert after.answer == "Edited answer, café."
     assert (after.question, after.title, after.tags, after.created_at) == (
-        before.question, before.title, before.tags, before.created_at)
+        before.question,
+        before.title,
+        before.tags,
+        before.created_at,
+    )
     assert after.uid != before.uid
     assert KnowledgeBase.open(stored.path).search("edited").hits[0].entry.id == 1
 
@@ -184,7 +187,11 @@ def test_add_editor_fills_the_template(kb_run, kb_db: Path, editors: Path) -> No
     assert result.returncode == 0, result.stderr
     record = json.loads(result.stdout)
     assert (record["title"], record["tags"], record["question"], record["answer"]) == (
-        "Prefilled", ["x"], "What is new?", "This is.")
+        "Prefilled",
+        ["x"],
+        "What is new?",
+        "This is.",
+    )
     assert record["source"]["format"] == "markdown"
 
 

@@ -71,8 +71,10 @@ def test_command_on_an_empty_store(name: str, cli, tmp_path) -> None:
 def test_command_asked_for_what_is_not_there(name: str, cli, tmp_path) -> None:
     assert cli("ingest", "--quiet", str(DATA)).exit_code == 0
     stored = json.loads(cli("list", "--json", "--limit", "1").stdout)[0]
-    args = [a.format(missing=tmp_path / "nothing-here", question=stored["question"], answer=stored["answer"])
-            for a in UNMATCHED[name]]
+    args = [
+        a.format(missing=tmp_path / "nothing-here", question=stored["question"], answer=stored["answer"])
+        for a in UNMATCHED[name]
+    ]
     result = cli(name, *args)
     assert result.exit_code == 1, (result.stdout, result.stderr)
 

@@ -53,9 +53,16 @@ CALLS: dict[str, list[list[str] | Callable[[str, KnowledgeBase], list[str]]]] = 
 }
 # Commands whose --format names something else than the output: checked below on their own.
 OWN_FORMATS = {"ingest", "export"}
-INPUT_SAMPLES = {"expert-page": "expert_page_sample.txt", "qa": "faq.txt", "markdown": "note.md",
-                 "json": "entries.json", "jsonl": "entries.jsonl", "csv": "entries.csv",
-                 "html": "faq_page.html", "stackexchange": "stackexchange/beekeeping.stackexchange.com/Posts.xml"}
+INPUT_SAMPLES = {
+    "expert-page": "expert_page_sample.txt",
+    "qa": "faq.txt",
+    "markdown": "note.md",
+    "json": "entries.json",
+    "jsonl": "entries.jsonl",
+    "csv": "entries.csv",
+    "html": "faq_page.html",
+    "stackexchange": "stackexchange/beekeeping.stackexchange.com/Posts.xml",
+}
 REPR = re.compile(r"\{'|\['|^None$|\bNone\b,|<[a-z_.]+ object at ")
 
 
@@ -168,14 +175,22 @@ def test_json_with_another_format_is_refused(samples: KnowledgeBase, cli, name: 
     assert agreeing.exit_code == 0, agreeing.stderr
 
 
-LISTING_OPTIONS = [["--category", "Home"], ["--expert", "higby"], ["--tag", "diy"], ["--sort", "title"],
-                   ["--desc"], ["--limit", "2"], ["--offset", "1"]]
+LISTING_OPTIONS = [
+    ["--category", "Home"],
+    ["--expert", "higby"],
+    ["--tag", "diy"],
+    ["--sort", "title"],
+    ["--desc"],
+    ["--limit", "2"],
+    ["--offset", "1"],
+]
 
 
 @pytest.mark.parametrize("listing", ["categories", "experts", "tags"])
 @pytest.mark.parametrize("option", LISTING_OPTIONS, ids=lambda o: " ".join(o))
-def test_list_of_names_honours_or_refuses_every_option(samples: KnowledgeBase, cli, listing: str,
-                                                       option: list[str]) -> None:
+def test_list_of_names_honours_or_refuses_every_option(
+    samples: KnowledgeBase, cli, listing: str, option: list[str]
+) -> None:
     plain = cli("list", listing, "--format", "json")
     result = cli("list", listing, *option, "--format", "json")
     if result.exit_code == 2:

@@ -18,8 +18,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _bulk(path: Path, count: int) -> Path:
-    lines = b"".join(orjson.dumps({"question": f"Progress question {i}?", "answer": f"Answer {i}, at length."}) + b"\n"
-                     for i in range(count))
+    lines = b"".join(
+        orjson.dumps({"question": f"Progress question {i}?", "answer": f"Answer {i}, at length."}) + b"\n"
+        for i in range(count)
+    )
     if path.suffix == ".gz":
         path.write_bytes(gzip.compress(lines))
     else:
@@ -59,8 +61,13 @@ def test_ingest_progress_bar_in_a_terminal_shows_counts_and_indexing(tmp_path: P
     env = {**os.environ, "KB_DB": str(tmp_path / "store" / "kb.json"), "COLUMNS": "160", "TERM": "xterm"}
     env.pop("NO_COLOR", None)
     leader, follower = pty.openpty()
-    proc = subprocess.Popen([sys.executable, "-m", "kb", "ingest", str(path)], env=env,
-                            stdin=subprocess.DEVNULL, stdout=follower, stderr=follower)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kb", "ingest", str(path)],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=follower,
+        stderr=follower,
+    )
     os.close(follower)
     seen = b""
     while True:

@@ -53,7 +53,12 @@ def test_add_prompts_for_what_is_missing(kb_db: Path) -> None:
     assert finish(child) == 0
     entry = KnowledgeBase.open(kb_db).get(1)
     assert (entry.question, entry.answer, entry.title, entry.category, entry.tags) == (
-        "How deep should I plant roses?", "About 5 cm below the graft.", "", "Gardening", ["roses"])
+        "How deep should I plant roses?",
+        "About 5 cm below the graft.",
+        "",
+        "Gardening",
+        ["roses"],
+    )
 
 
 def test_add_asks_only_for_missing_fields(kb_db: Path) -> None:
@@ -166,8 +171,11 @@ def _run_without_tty(*args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.mark.parametrize(
     ("args", "named"),
-    [(["add"], "missing question and answer"), (["add", "--title", "T", "-Q", "Q?"], "missing answer"),
-     (["add", "-a", "A."], "missing question")],
+    [
+        (["add"], "missing question and answer"),
+        (["add", "--title", "T", "-Q", "Q?"], "missing answer"),
+        (["add", "-a", "A."], "missing question"),
+    ],
 )
 def test_add_without_a_tty_is_an_error_naming_fields(kb_db: Path, args: list[str], named: str) -> None:
     result = _run_without_tty(*args)

@@ -66,8 +66,11 @@ def test_add_duplicate_raises_duplicate_with_the_existing_id(kb: KnowledgeBase) 
 
 @pytest.mark.parametrize(
     ("fields", "named"),
-    [({"question": "Q?"}, "missing answer"), ({"answer": "A."}, "missing question"),
-     ({"title": "t"}, "missing question and answer")],
+    [
+        ({"question": "Q?"}, "missing answer"),
+        ({"answer": "A."}, "missing question"),
+        ({"title": "t"}, "missing question and answer"),
+    ],
 )
 def test_add_missing_fields_are_named(kb: KnowledgeBase, fields: dict, named: str) -> None:
     with pytest.raises(InvalidEntry) as caught:
@@ -145,13 +148,32 @@ def test_stats_of_an_empty_store(kb: KnowledgeBase) -> None:
 
 
 def test_cli_add_prints_the_new_id(cli) -> None:
-    result = cli("add", "--question", "How often?", "--answer", "Weekly.", "--title", "Watering",
-                 "-c", "Gardening", "-e", "Pat Doe", "-t", "roses", "-t", "water")
+    result = cli(
+        "add",
+        "--question",
+        "How often?",
+        "--answer",
+        "Weekly.",
+        "--title",
+        "Watering",
+        "-c",
+        "Gardening",
+        "-e",
+        "Pat Doe",
+        "-t",
+        "roses",
+        "-t",
+        "water",
+    )
     assert result.exit_code == 0, result.stderr
     assert result.stdout == "1\n"
     entry = KnowledgeBase.open().get(1)
-    assert (entry.title, entry.category, entry.expert.name, entry.tags) == ("Watering", "Gardening", "Pat Doe",
-                                                                             ["roses", "water"])
+    assert (entry.title, entry.category, entry.expert.name, entry.tags) == (
+        "Watering",
+        "Gardening",
+        "Pat Doe",
+        ["roses", "water"],
+    )
 
 
 def test_cli_add_json_prints_the_entry(cli) -> None:
@@ -171,8 +193,11 @@ def test_cli_add_duplicate_exits_1_and_says_so(cli) -> None:
 
 @pytest.mark.parametrize(
     ("args", "named"),
-    [(["-Q", "Q?"], "missing answer"), (["-a", "A."], "missing question"),
-     (["--title", "t"], "missing question and answer")],
+    [
+        (["-Q", "Q?"], "missing answer"),
+        (["-a", "A."], "missing question"),
+        (["--title", "t"], "missing question and answer"),
+    ],
 )
 def test_cli_add_without_a_tty_names_missing_fields(cli, args: list[str], named: str) -> None:
     result = cli("add", *args)
@@ -183,8 +208,10 @@ def test_cli_add_without_a_tty_names_missing_fields(cli, args: list[str], named:
 
 
 def test_cli_add_reads_a_json_list_from_stdin(cli) -> None:
-    records = [{"question": "Q1?", "answer": "A1", "expert": {"name": "Ann", "expertise": "Soil"}},
-               {"question": "Q2?", "answer": "A2", "tags": ["x"]}]
+    records = [
+        {"question": "Q1?", "answer": "A1", "expert": {"name": "Ann", "expertise": "Soil"}},
+        {"question": "Q2?", "answer": "A2", "tags": ["x"]},
+    ]
     result = cli("add", "--category", "Soil", "-t", "piped", input=json.dumps(records))
     assert result.exit_code == 0, result.stderr
     assert result.stdout == "1\n2\n"
@@ -218,8 +245,12 @@ def test_cli_add_refuses_a_bad_record_and_adds_none(cli) -> None:
 
 def test_cli_add_stdin_duplicates_are_reported_the_rest_added(cli) -> None:
     cli("add", "-Q", "Q1?", "-a", "A1")
-    result = cli("add", "--format", "json", input=json.dumps([{"question": "Q1?", "answer": "A1"},
-                                                                {"question": "Q2?", "answer": "A2"}]))
+    result = cli(
+        "add",
+        "--format",
+        "json",
+        input=json.dumps([{"question": "Q1?", "answer": "A1"}, {"question": "Q2?", "answer": "A2"}]),
+    )
     assert result.exit_code == 1
     assert [r["id"] for r in json.loads(result.stdout)] == [2]
     assert "entry 1 already has" in result.stderr
@@ -372,8 +403,9 @@ def test_shell_completion_end_to_end(kb_db: Path) -> None:
         ("kb add --expert Don", '"Donald Higby, M.D.":"1 answer"'),
         ("kb export --category R", '"Roses":"1 entry"'),
     ]:
-        out = subprocess.run([str(kb_script)], env=dict(env, _TYPER_COMPLETE_ARGS=words),
-                             capture_output=True, text=True, timeout=30)
+        out = subprocess.run(
+            [str(kb_script)], env=dict(env, _TYPER_COMPLETE_ARGS=words), capture_output=True, text=True, timeout=30
+        )
         assert expected in out.stdout, (words, out.stdout, out.stderr)
 
 
@@ -384,6 +416,12 @@ def test_readme_write_python_example_runs(tmp_path: Path) -> None:
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     block = re.search(r"```python\n(.*?)```", text, re.DOTALL)
     assert block, "README.md has no python example"
-    result = subprocess.run([sys.executable, "-c", block.group(1)], cwd=tmp_path, capture_output=True,
-                            text=True, timeout=60, env=dict(os.environ, KB_DB=str(tmp_path / "x.json")))
+    result = subprocess.run(
+        [sys.executable, "-c", block.group(1)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=dict(os.environ, KB_DB=str(tmp_path / "x.json")),
+    )
     assert result.returncode == 0, result.stderr

@@ -24,15 +24,27 @@ from kb.store.store import read_whole
 
 def _jsonl(folder: Path, name: str, start: int, count: int) -> Path:
     path = folder / name
-    path.write_bytes(b"".join(
-        orjson.dumps({"question": f"How do I fix fault number {i}?", "answer": f"Turn knob {i} clockwise.",
-                      "title": f"Fault {i}", "expert": f"Tech {i % 3}"}) + b"\n"
-        for i in range(start, start + count)))
+    path.write_bytes(
+        b"".join(
+            orjson.dumps(
+                {
+                    "question": f"How do I fix fault number {i}?",
+                    "answer": f"Turn knob {i} clockwise.",
+                    "title": f"Fault {i}",
+                    "expert": f"Tech {i % 3}",
+                }
+            )
+            + b"\n"
+            for i in range(start, start + count)
+        )
+    )
     return path
 
 
 def _uids(start: int, count: int) -> set[str]:
-    return {make_uid(f"How do I fix fault number {i}?", f"Turn knob {i} clockwise.") for i in range(start, start + count)}
+    return {
+        make_uid(f"How do I fix fault number {i}?", f"Turn knob {i} clockwise.") for i in range(start, start + count)
+    }
 
 
 def _stored_uids(store: Path) -> set[str]:
@@ -95,8 +107,16 @@ def test_damaged_store_is_never_overwritten(filled: Path, tmp_path: Path, kb_run
     bad = {"truncated": blob[: len(blob) // 2], "garbage": os.urandom(3000), "empty": b""}[damage]
     filled.write_bytes(bad)
     more = _jsonl(tmp_path, "c.jsonl", 100, 3)
-    for args in (("list",), ("search", "knob"), ("show", "1"), ("add", "-Q", "New?", "-a", "Yes."),
-                 ("ingest", str(more)), ("remove", "1", "--yes"), ("stats",), ("export",)):
+    for args in (
+        ("list",),
+        ("search", "knob"),
+        ("show", "1"),
+        ("add", "-Q", "New?", "-a", "Yes."),
+        ("ingest", str(more)),
+        ("remove", "1", "--yes"),
+        ("stats",),
+        ("export",),
+    ):
         done = kb_run(*args)
         err = done.stderr.decode()
         assert done.returncode == 3, (args, err)
@@ -231,7 +251,7 @@ def test_salvage_skips_garbage_in_the_middle(tmp_path: Path, kb_db: Path, kb_run
     assert kb_run("ingest", "-q", str(_jsonl(tmp_path, "a.jsonl", 0, 30))).returncode == 0
     blob = bytearray(_shard_file(kb_db).read_bytes())
     middle = blob.index(b"fault number 15")
-    blob[middle: middle + 20] = b"\x00\xff{{]]\"\\" * 2 + b"\x00" * 6
+    blob[middle : middle + 20] = b'\x00\xff{{]]"\\' * 2 + b"\x00" * 6
     data = salvage(bytes(blob))
     uids = {d["uid"] for d in data["entries"].values()}
     assert len(uids) == 29 and uids < _uids(0, 30)
@@ -273,9 +293,15 @@ def test_doctor_reports_bad_entries(filled: Path) -> None:
 
 def test_doctor_lock_held_says_busy(filled: Path, kb_run) -> None:
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time\nfrom filelock import FileLock\n"
-         "lock = FileLock(sys.argv[1]); lock.acquire(); print('held', flush=True); time.sleep(60)",
-         str(filled.with_name("kb.json.lock"))], stdout=subprocess.PIPE)
+        [
+            sys.executable,
+            "-c",
+            "import sys, time\nfrom filelock import FileLock\n"
+            "lock = FileLock(sys.argv[1]); lock.acquire(); print('held', flush=True); time.sleep(60)",
+            str(filled.with_name("kb.json.lock")),
+        ],
+        stdout=subprocess.PIPE,
+    )
     try:
         assert holder.stdout.readline() == b"held\n"
         done = kb_run("doctor", env={"KB_LOCK_TIMEOUT": "0.3"})
@@ -317,7 +343,7 @@ def test_doctor_repair_rebuilds_corrupt_and_stale_index(filled: Path, kb_run) ->
     for suffix in ("-wal", "-shm"):
         Path(f"{index}{suffix}").unlink(missing_ok=True)
     blob = bytearray(index.read_bytes())
-    blob[len(blob) // 2: len(blob) // 2 + 4096] = os.urandom(4096)  # damage pages inside
+    blob[len(blob) // 2 : len(blob) // 2 + 4096] = os.urandom(4096)  # damage pages inside
     index.write_bytes(bytes(blob))
     fixed = kb_run("doctor", "--repair", "--json")
     assert fixed.returncode == 0, fixed.stdout
@@ -343,7 +369,7 @@ def test_index_damaged_inside_is_rebuilt_by_list(filled: Path, kb_run) -> None:
     for suffix in ("-wal", "-shm"):
         Path(f"{index}{suffix}").unlink(missing_ok=True)
     blob = bytearray(index.read_bytes())
-    blob[len(blob) // 2: len(blob) // 2 + 4096] = os.urandom(4096)
+    blob[len(blob) // 2 : len(blob) // 2 + 4096] = os.urandom(4096)
     index.write_bytes(bytes(blob))
     added = kb_run("add", "-Q", "One more?", "-a", "Yes.")
     assert added.returncode == 0, added.stderr  # the store took it; the index heals

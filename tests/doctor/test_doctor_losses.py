@@ -19,8 +19,12 @@ from kb.store.store import read_whole
 
 def _ingest(kb_run, folder: Path, count: int) -> None:
     path = folder / "bulk.jsonl"
-    path.write_bytes(b"".join(orjson.dumps({"question": f"Loss question {i}?", "answer": f"Loss answer {i}."}) + b"\n"
-                              for i in range(count)))
+    path.write_bytes(
+        b"".join(
+            orjson.dumps({"question": f"Loss question {i}?", "answer": f"Loss answer {i}."}) + b"\n"
+            for i in range(count)
+        )
+    )
     done = kb_run("ingest", "-q", str(path))
     assert done.returncode == 0, done.stderr
 

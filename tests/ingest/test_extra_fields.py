@@ -10,9 +10,15 @@ import orjson
 from kb.api import KnowledgeBase
 
 RECORDS = [
-    {"id": f"GHR_{n}", "title": f"Topic {n}", "category": "GHR", "qtype": "treatment",
-     "url": f"https://ghr.example.org/condition/topic-{n}", "question": f"What is the treatment for topic {n}?",
-     "answer": f"Rest and fluids for topic {n}."}
+    {
+        "id": f"GHR_{n}",
+        "title": f"Topic {n}",
+        "category": "GHR",
+        "qtype": "treatment",
+        "url": f"https://ghr.example.org/condition/topic-{n}",
+        "question": f"What is the treatment for topic {n}?",
+        "answer": f"Rest and fluids for topic {n}.",
+    }
     for n in (1, 2, 3)
 ]
 
@@ -35,7 +41,7 @@ def test_extra_fields_kept_shown_and_reported_once(cli, tmp_path: Path) -> None:
     assert record["source"]["external_id"] == "GHR_1"
     text = cli("show", "1", "--no-pager").stdout
     # The source line wraps at the console's width: read it back as one line.
-    source_line = "".join(text[text.index("Source:"):].split("\n\n")[0].splitlines())
+    source_line = "".join(text[text.index("Source:") :].split("\n\n")[0].splitlines())
     assert "https://ghr.example.org/condition/topic-1" in source_line
 
 
@@ -71,7 +77,9 @@ def test_extra_fields_from_csv_leave_empty_cells_out(tmp_path: Path) -> None:
 
 def test_extra_fields_hostile_url_is_shown_inert(cli, tmp_path: Path) -> None:
     path = tmp_path / "x.jsonl"
-    path.write_bytes(orjson.dumps({"question": "Q?", "answer": "A.", "url": "https://e.example/\x1b[31mred[/b]"}) + b"\n")
+    path.write_bytes(
+        orjson.dumps({"question": "Q?", "answer": "A.", "url": "https://e.example/\x1b[31mred[/b]"}) + b"\n"
+    )
     cli("ingest", str(path))
     text = cli("show", "1", "--no-pager").stdout
     assert "\x1b" not in text and "[/b]" in text

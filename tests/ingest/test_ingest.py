@@ -203,9 +203,24 @@ def test_ingest_unreadable_file(tmp_path: Path) -> None:
         p.chmod(0o777)
     base = KnowledgeBase.open(store / "kb.json")
     # The interpreter's own library may be unreadable to 'nobody': import it all now.
-    for module in ("kb.ingest.sources", "kb.ingest.pipeline", "kb.store.store", "kb.search.index", "kb.parsers.qa", "kb.parsers.markdown",
-                   "kb.parsers.expert_page", "kb.parsers.json", "kb.parsers.jsonl", "kb.parsers.csv",
-                   "filelock", "charset_normalizer", "gzip", "tinydb", "orjson", "rapidfuzz"):
+    for module in (
+        "kb.ingest.sources",
+        "kb.ingest.pipeline",
+        "kb.store.store",
+        "kb.search.index",
+        "kb.parsers.qa",
+        "kb.parsers.markdown",
+        "kb.parsers.expert_page",
+        "kb.parsers.json",
+        "kb.parsers.jsonl",
+        "kb.parsers.csv",
+        "filelock",
+        "charset_normalizer",
+        "gzip",
+        "tinydb",
+        "orjson",
+        "rapidfuzz",
+    ):
         importlib.import_module(module)
 
     read_end, write_end = os.pipe()

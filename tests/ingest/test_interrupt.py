@@ -19,17 +19,27 @@ LINE = re.compile(r"interrupted: (\d+) entries saved; run the same command again
 
 
 def _bulk(path: Path) -> Path:
-    path.write_bytes(b"".join(
-        orjson.dumps({"id": f"r{i}", "question": f"Interrupted question {i} about gardens?",
-                      "answer": f"Answer {i}: " + "water the roses deeply. " * 20}) + b"\n"
-        for i in range(RECORDS)))
+    path.write_bytes(
+        b"".join(
+            orjson.dumps(
+                {
+                    "id": f"r{i}",
+                    "question": f"Interrupted question {i} about gardens?",
+                    "answer": f"Answer {i}: " + "water the roses deeply. " * 20,
+                }
+            )
+            + b"\n"
+            for i in range(RECORDS)
+        )
+    )
     return path
 
 
 def _interrupted_ingest(source: Path, store: Path, env: dict[str, str]) -> tuple[int, bytes, bytes]:
     """Run `kb ingest`, Ctrl-C it once its first commit is on disk; return (exit code, out, err)."""
-    proc = subprocess.Popen([sys.executable, "-m", "kb", "ingest", str(source)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kb", "ingest", str(source)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     deadline = time.monotonic() + 60
     while not store.exists() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.01)  # the catalog appears with the first commit
@@ -57,8 +67,9 @@ def test_interrupt_says_what_was_saved_and_a_rerun_completes(tmp_path: Path) -> 
     with KnowledgeBase.open(store) as kb:
         assert kb.store.count() == saved
 
-    again = subprocess.run([sys.executable, "-m", "kb", "ingest", "--json", str(source)], env=env,
-                           capture_output=True, timeout=120)
+    again = subprocess.run(
+        [sys.executable, "-m", "kb", "ingest", "--json", str(source)], env=env, capture_output=True, timeout=120
+    )
     assert again.returncode == 0, again.stderr
     counts = orjson.loads(again.stdout)["counts"]
     assert counts["added"] == RECORDS - saved and counts["unchanged"] == saved
@@ -81,8 +92,12 @@ def test_interrupts_at_many_moments_never_damage_the_store(tmp_path: Path) -> No
     env = {**os.environ, "KB_DB": str(store), "KB_BATCH_SIZE": "50", "NO_COLOR": "1"}
     for delay in (0.0, 0.0, 0.002, 0.005, 0.01, 0.02):
         before = store.stat().st_mtime_ns if store.exists() else None
-        proc = subprocess.Popen([sys.executable, "-m", "kb", "ingest", "-q", str(source)], env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "kb", "ingest", "-q", str(source)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         deadline = time.monotonic() + 60
         while proc.poll() is None and time.monotonic() < deadline:
             if store.exists() and store.stat().st_mtime_ns != before:
@@ -94,8 +109,9 @@ def test_interrupts_at_many_moments_never_damage_the_store(tmp_path: Path) -> No
         assert proc.returncode in (0, 130), err
         with KnowledgeBase.open(store) as kb:
             assert kb.store.count() <= RECORDS  # the store opens: every file it names is there
-    again = subprocess.run([sys.executable, "-m", "kb", "ingest", "-q", str(source)], env=env,
-                           capture_output=True, timeout=120)
+    again = subprocess.run(
+        [sys.executable, "-m", "kb", "ingest", "-q", str(source)], env=env, capture_output=True, timeout=120
+    )
     assert again.returncode == 0, again.stderr
     with KnowledgeBase.open(store) as kb:
         assert kb.store.count() == RECORDS

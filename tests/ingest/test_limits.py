@@ -62,8 +62,9 @@ def test_max_size_option_and_environment(tmp_path: Path, kb_run) -> None:
 
 def test_streamed_formats_are_not_capped(tmp_path: Path, kb_run) -> None:
     lines = tmp_path / "many.jsonl"
-    lines.write_bytes(b"".join(orjson.dumps({"question": f"Streamed question {i}?", "answer": "x" * 200}) + b"\n"
-                               for i in range(200)))  # ~50 kB
+    lines.write_bytes(
+        b"".join(orjson.dumps({"question": f"Streamed question {i}?", "answer": "x" * 200}) + b"\n" for i in range(200))
+    )  # ~50 kB
     done = kb_run("ingest", "--json", "--max-size", "0.01", str(lines))
     assert done.returncode == 0
     assert orjson.loads(done.stdout)["counts"]["added"] == 200
@@ -106,8 +107,7 @@ def tmpfs(tmp_path: Path) -> Iterator[Path | None]:
     """A 512 kB tmpfs mounted for the test (None where mounting is not allowed)."""
     mnt = tmp_path / "mnt"
     mnt.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m,mode=0700", "tmpfs", str(mnt)],
-                          capture_output=True)
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m,mode=0700", "tmpfs", str(mnt)], capture_output=True)
     if done.returncode != 0:
         yield None
         return
@@ -151,8 +151,10 @@ def test_disk_full_keeps_the_old_store(tmpfs: Path | None, tmp_path: Path, kb_ru
     assert kb_run("ingest", "-q", str(DATA), env=env).returncode == 0
     _fill(tmpfs)
     before = _snapshot(tmpfs)
-    for args in (("add", "-Q", "Is the disk full?", "-a", "Yes, it is."), ("ingest", str(DATA / "faq.txt"),
-                                                                            str(_qa(tmp_path / "n.txt", 300)))):
+    for args in (
+        ("add", "-Q", "Is the disk full?", "-a", "Yes, it is."),
+        ("ingest", str(DATA / "faq.txt"), str(_qa(tmp_path / "n.txt", 300))),
+    ):
         done = kb_run(*args, env=env)
         # SQLite may be the first to hit the full disk ("disk I/O error" opening the index).
         _assert_said_why(done, "No space left on device", "cannot open the search index")
@@ -174,8 +176,9 @@ def test_file_size_limit_keeps_the_old_store(tmp_path: Path) -> None:
     env = dict(os.environ, KB_DB=str(store))
     run = [sys.executable, "-m", "kb"]
     bulk = tmp_path / "bulk.jsonl"
-    bulk.write_bytes(b"".join(orjson.dumps({"question": f"Bulk question {i}?", "answer": "y" * 250}) + b"\n"
-                              for i in range(400)))
+    bulk.write_bytes(
+        b"".join(orjson.dumps({"question": f"Bulk question {i}?", "answer": "y" * 250}) + b"\n" for i in range(400))
+    )
     assert subprocess.run([*run, "ingest", "-q", str(bulk)], env=env).returncode == 0
     before = store.read_bytes()
     shards = {p.name: p.read_bytes() for p in store.with_name("kb.json.d").iterdir()}
@@ -185,8 +188,9 @@ def test_file_size_limit_keeps_the_old_store(tmp_path: Path) -> None:
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, 64 * 1024))
 
-    done = subprocess.run([*run, "ingest", str(_qa(tmp_path / "n.txt", 300))], env=env, capture_output=True,
-                          preexec_fn=limit)
+    done = subprocess.run(
+        [*run, "ingest", str(_qa(tmp_path / "n.txt", 300))], env=env, capture_output=True, preexec_fn=limit
+    )
     _assert_said_why(done, "File too large")
     assert b"previous version was kept" in done.stderr
     assert store.read_bytes() == before
@@ -202,8 +206,11 @@ def test_read_only_folder_keeps_the_old_store(tmpfs: Path | None, tmp_path: Path
     assert kb_run("ingest", "-q", str(DATA), env=env).returncode == 0
     before = _snapshot(tmpfs)
     subprocess.run(["mount", "-o", "remount,ro", str(tmpfs)], check=True)
-    for args in (("add", "-Q", "Read only?", "-a", "Yes."), ("ingest", str(_qa(tmp_path / "n.txt", 300))),
-                 ("remove", "1", "--yes")):
+    for args in (
+        ("add", "-Q", "Read only?", "-a", "Yes."),
+        ("ingest", str(_qa(tmp_path / "n.txt", 300))),
+        ("remove", "1", "--yes"),
+    ):
         done = kb_run(*args, env=env)
         # Which file fails first depends on the command; the index's message names the
         # file but not the cause (SQLite says only "unable to open database file").

@@ -21,9 +21,13 @@ from tests.conftest import make_entry
 
 
 def _jsonl(path: Path, numbers, answer: str = "Answer {i}.") -> Path:
-    path.write_bytes(b"".join(
-        orjson.dumps({"id": f"rec-{i}", "question": f"Pipeline question {i}?", "answer": answer.format(i=i)}) + b"\n"
-        for i in numbers))
+    path.write_bytes(
+        b"".join(
+            orjson.dumps({"id": f"rec-{i}", "question": f"Pipeline question {i}?", "answer": answer.format(i=i)})
+            + b"\n"
+            for i in numbers
+        )
+    )
     return path
 
 
@@ -71,8 +75,7 @@ def test_small_ingest_feeds_a_thread(tmp_path: Path, feeders: list[str]) -> None
 def test_twins_and_changes_across_chunks_are_found_before_the_index_has_them(tmp_path: Path) -> None:
     """Later chunks must see the earlier ones whether or not the index has caught up."""
     kb = KnowledgeBase.open(tmp_path / "kb.json")
-    records = [{"id": f"rec-{i}", "question": f"Pipeline question {i}?", "answer": f"Answer {i}."}
-               for i in range(3000)]
+    records = [{"id": f"rec-{i}", "question": f"Pipeline question {i}?", "answer": f"Answer {i}."} for i in range(3000)]
     records[2600] = {"id": "rec-2600", "question": "Pipeline question 5?", "answer": "Answer 5."}  # a twin of 5
     path = tmp_path / "bulk.jsonl"
     path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in records))
@@ -115,8 +118,9 @@ def test_index_process_error_leaves_the_store_whole(tmp_path: Path, monkeypatch)
     real_start = IndexProcess.start.__func__
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("a file where the child's index folder would be")
-    monkeypatch.setattr(IndexProcess, "start",
-                        classmethod(lambda cls, path: real_start(cls, blocker / "kb.index.sqlite")))
+    monkeypatch.setattr(
+        IndexProcess, "start", classmethod(lambda cls, path: real_start(cls, blocker / "kb.index.sqlite"))
+    )
     kb = KnowledgeBase.open(tmp_path / "kb.json")
     report = kb.ingest([str(_jsonl(tmp_path / "bulk.jsonl", range(1500)))], keep="counts")
     assert report.counts["added"] == 1500 and not _index_is_current(kb)
@@ -163,8 +167,12 @@ def test_index_process_stops_when_the_ingest_dies(tmp_path: Path) -> None:
     store = tmp_path / "kb.json"
     source = _jsonl(tmp_path / "big.jsonl", range(40_000), answer="Answer {i}: " + "words " * 60)
     env = dict(os.environ, KB_DB=str(store))
-    proc = subprocess.Popen([sys.executable, "-m", "kb", "ingest", "-q", str(source)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kb", "ingest", "-q", str(source)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     children: list[int] = []
     deadline = time.monotonic() + 60
     while not children and time.monotonic() < deadline and proc.poll() is None:
@@ -177,18 +185,28 @@ def test_index_process_stops_when_the_ingest_dies(tmp_path: Path) -> None:
     proc.wait()
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline and os.path.exists(f"/proc/{children[0]}"):
-        state = Path(f"/proc/{children[0]}/stat").read_text().split()[2] if os.path.exists(
-            f"/proc/{children[0]}/stat") else "X"
+        state = (
+            Path(f"/proc/{children[0]}/stat").read_text().split()[2]
+            if os.path.exists(f"/proc/{children[0]}/stat")
+            else "X"
+        )
         if state == "Z":
             break
         time.sleep(0.05)
-    alive = os.path.exists(f"/proc/{children[0]}/stat") and Path(f"/proc/{children[0]}/stat").read_text().split()[2] != "Z"
+    alive = (
+        os.path.exists(f"/proc/{children[0]}/stat") and Path(f"/proc/{children[0]}/stat").read_text().split()[2] != "Z"
+    )
     assert not alive, "the indexing process outlived the ingest"
-    listed = subprocess.run([sys.executable, "-m", "kb", "list", "--format", "ids", "--limit", "0"], env=env,
-                            capture_output=True, timeout=120)
+    listed = subprocess.run(
+        [sys.executable, "-m", "kb", "list", "--format", "ids", "--limit", "0"],
+        env=env,
+        capture_output=True,
+        timeout=120,
+    )
     assert listed.returncode in (0, 1) and b"Traceback" not in listed.stderr
     kb = KnowledgeBase.open(store)
     entries = list(kb.store.iter_entries())
     assert {int(x) for x in listed.stdout.split()} == {e.id for e in entries}
-    assert {e.uid for e in entries} <= {make_uid(f"Pipeline question {i}?", f"Answer {i}: " + "words " * 60)
-                                        for i in range(40_000)}
+    assert {e.uid for e in entries} <= {
+        make_uid(f"Pipeline question {i}?", f"Answer {i}: " + "words " * 60) for i in range(40_000)
+    }

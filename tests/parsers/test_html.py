@@ -72,8 +72,11 @@ def test_html_qapage_accepted_answer_wins_over_votes():
       "suggestedAnswer": [{"@type": "Answer", "text": "Tabs!", "upvoteCount": 99}]}]
     </script></head><body></body></html>"""
     [entry] = html.parse(page, "p.html")
-    assert (entry.title, entry.question, entry.answer) == ("Tabs or spaces?", "Which should I use in Python?",
-                                                           "Spaces: PEP 8 says four.")
+    assert (entry.title, entry.question, entry.answer) == (
+        "Tabs or spaces?",
+        "Which should I use in Python?",
+        "Spaces: PEP 8 says four.",
+    )
     assert entry.expert is not None and entry.expert.name == "Guido Fan"
 
 
@@ -103,8 +106,10 @@ def test_html_broken_markup_is_read_as_browsers_read_it():
     # The unclosed <h2>Answer swallows the rest of the page, as in a browser; its first
     # text is still the label.
     assert entry.question == "Can I freeze cooked rice\n\nand reheat it later?"
-    assert entry.answer == ("Yes: cool it within an hour, freeze it flat in bags, and reheat until steaming hot."
-                            "\n\nfridge | 1 day\nfreezer | 1 month")
+    assert entry.answer == (
+        "Yes: cool it within an hour, freeze it flat in bags, and reheat until steaming hot."
+        "\n\nfridge | 1 day\nfreezer | 1 month"
+    )
 
 
 def test_html_hostile_markup_stays_inert():
@@ -134,9 +139,11 @@ def test_html_detect_is_cheap_and_sure():
 
 
 def test_html_text_renders_lists_tables_and_breaks():
-    body = _body("<p>a<br>b</p><ul><li>x<ul><li>y</li></ul></li><li>z</li></ul>"
-                 "<ol><li>one</li><li>two</li></ol><table><tr><th>k</th><td>v</td></tr></table>"
-                 "<p>a   b&nbsp;&nbsp;c</p>")
+    body = _body(
+        "<p>a<br>b</p><ul><li>x<ul><li>y</li></ul></li><li>z</li></ul>"
+        "<ol><li>one</li><li>two</li></ol><table><tr><th>k</th><td>v</td></tr></table>"
+        "<p>a   b&nbsp;&nbsp;c</p>"
+    )
     assert to_text(body) == "a\nb\n\n- x\n  - y\n- z\n\n1. one\n2. two\n\nk | v\n\na b\xa0\xa0c"
 
 
@@ -156,8 +163,12 @@ def test_html_ingest_cli_reads_pages(tmp_path):
     pages.mkdir()
     (pages / "faq.html").write_bytes((ROOT / "data" / "faq_page.html").read_bytes())
     (pages / "about.htm").write_bytes(_read("no_qa.html").encode())
-    run = subprocess.run([sys.executable, "-m", "kb", "--db", str(db), "ingest", "--json", str(pages)],
-                         capture_output=True, text=True, timeout=120)
+    run = subprocess.run(
+        [sys.executable, "-m", "kb", "--db", str(db), "ingest", "--json", str(pages)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert run.returncode == 1, run.stderr
     report = json.loads(run.stdout)
     assert report["counts"]["added"] == 3

@@ -133,12 +133,14 @@ def test_json_arbitrary_text_raises_only_parse_error(text):
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(-(2**63), 2**64 - 1) | st.floats(allow_nan=False) | st.text(),
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(
-        st.sampled_from(["question", "answer", "q", "A", "tags", "expert", "id", "title", "name", "x"])
-        | st.text(max_size=5),
-        children,
-        max_size=5,
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(
+            st.sampled_from(["question", "answer", "q", "A", "tags", "expert", "id", "title", "name", "x"])
+            | st.text(max_size=5),
+            children,
+            max_size=5,
+        )
     ),
     max_leaves=20,
 )

@@ -38,8 +38,14 @@ def test_leftovers_rating_block_kept_out_but_in_raw():
         entries = _parse(name)
         for entry in entries:
             text = entry.question + entry.answer
-            for leftover in ("Rating", "Knowledgeability", "Clarity of Response", "Comment", "thanks.",
-                             "exactly what I needed"):
+            for leftover in (
+                "Rating",
+                "Knowledgeability",
+                "Clarity of Response",
+                "Comment",
+                "thanks.",
+                "exactly what I needed",
+            ):
                 assert leftover not in text, (name, leftover)
         assert "Knowledgeability" in entries[0].raw
 
@@ -73,8 +79,9 @@ def test_leftovers_follow_up_link_resolves_with_kb_show(tmp_path):
     db = str(tmp_path / "kb.json")
 
     def kb(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "kb", "--db", db, *args], capture_output=True, text=True,
-                              timeout=120)
+        return subprocess.run(
+            [sys.executable, "-m", "kb", "--db", db, *args], capture_output=True, text=True, timeout=120
+        )
 
     assert kb("ingest", "--quiet", str(pages)).returncode == 0
     [follow] = json.loads(kb("list", "--tag", "follow-up", "--format", "json").stdout)
@@ -83,5 +90,4 @@ def test_leftovers_follow_up_link_resolves_with_kb_show(tmp_path):
     assert shown["title"] == "Pipes knocking when the washing machine fills & stops"
     # Ingesting the page again changes nothing: both entries are recognised.
     again = json.loads(kb("ingest", "--json", str(pages)).stdout)
-    assert again["counts"] == {"added": 0, "updated": 0, "unchanged": 2, "duplicates": 0,
-                               "failed": 0}
+    assert again["counts"] == {"added": 0, "updated": 0, "unchanged": 2, "duplicates": 0, "failed": 0}

@@ -28,8 +28,7 @@ def test_markdown_sample_parses_front_matter_and_sections():
     assert entry.expert is not None
     assert entry.expert.name == "Dr. Helen Okafor"
     assert entry.expert.experience == (
-        "Twenty years advising allotment societies.\n\n"
-        "Runs the trial greenhouse at the county horticultural college."
+        "Twenty years advising allotment societies.\n\nRuns the trial greenhouse at the county horticultural college."
     )
     assert entry.expert.education == "PhD in plant science"
     assert entry.question.startswith("The leaves on my greenhouse tomatoes")
@@ -39,8 +38,7 @@ def test_markdown_sample_parses_front_matter_and_sections():
 
 def test_markdown_without_front_matter_takes_h1_title():
     text = (
-        "# Fixing a sticky drawer\r\n\r\n### QUESTION\r\nIt sticks.\r\n"
-        "# Answer:\r\nRub candle wax on the runners.\r\n"
+        "# Fixing a sticky drawer\r\n\r\n### QUESTION\r\nIt sticks.\r\n# Answer:\r\nRub candle wax on the runners.\r\n"
     )
     (entry,) = markdown.parse(text, "x")
     assert entry.title == "Fixing a sticky drawer"
@@ -196,8 +194,31 @@ def test_markdown_arbitrary_text_raises_only_parse_error(text):
 
 @given(
     st.lists(
-        st.sampled_from(["---", "title: ", '"', "'", "[", "]", ",", "|", ">", "  ", "- ", "expert:", "name: x",
-                         "\n", "## Question", "## Answer", "#", "x", "\\", ":", "\r\n"]),
+        st.sampled_from(
+            [
+                "---",
+                "title: ",
+                '"',
+                "'",
+                "[",
+                "]",
+                ",",
+                "|",
+                ">",
+                "  ",
+                "- ",
+                "expert:",
+                "name: x",
+                "\n",
+                "## Question",
+                "## Answer",
+                "#",
+                "x",
+                "\\",
+                ":",
+                "\r\n",
+            ]
+        ),
         max_size=40,
     )
 )
@@ -211,8 +232,30 @@ def test_markdown_front_matter_soup_raises_only_parse_error(parts):
 # Text that stresses the format: markers, fences, quotes, colons, edge spaces, odd breaks.
 tricky_text = st.text(
     alphabet=st.one_of(
-        st.sampled_from(["\n", "\r", " ", "\t", "\u00a0", "#", "-", ":", '"', "'", "\\", "|", ">",
-                         "[", "]", ",", "\u2028", "\x85", "\x1c", "\x0b"]),
+        st.sampled_from(
+            [
+                "\n",
+                "\r",
+                " ",
+                "\t",
+                "\u00a0",
+                "#",
+                "-",
+                ":",
+                '"',
+                "'",
+                "\\",
+                "|",
+                ">",
+                "[",
+                "]",
+                ",",
+                "\u2028",
+                "\x85",
+                "\x1c",
+                "\x0b",
+            ]
+        ),
         st.characters(codec="utf-8"),
     ),
 ) | st.sampled_from(

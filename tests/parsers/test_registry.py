@@ -118,8 +118,13 @@ def test_registry_ingest_help_names_every_format() -> None:
     import subprocess
     import sys
 
-    run = subprocess.run([sys.executable, "-m", "kb", "ingest", "--help"], capture_output=True, text=True,
-                         timeout=60, env={"COLUMNS": "200", "PATH": ""})
+    run = subprocess.run(
+        [sys.executable, "-m", "kb", "ingest", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"COLUMNS": "200", "PATH": ""},
+    )
     assert run.returncode == 0
     for fmt in FORMATS:
         assert fmt in run.stdout

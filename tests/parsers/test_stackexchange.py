@@ -61,8 +61,10 @@ def test_stackexchange_sample_accepted_answer_else_best():
     # Code blocks stay verbatim.
     assert "```\nweight_kg = 2 * side_reading_kg\nif weight_kg < 18: feed()\n```" in second.answer
     skipped = {i.reason: i.count for i in items if isinstance(i, Skipped)}
-    assert skipped == {"StackExchange questions without an answer": 1,
-                       "StackExchange posts that are neither questions nor answers (tag wikis, ...)": 1}
+    assert skipped == {
+        "StackExchange questions without an answer": 1,
+        "StackExchange posts that are neither questions nor answers (tag wikis, ...)": 1,
+    }
 
 
 def test_stackexchange_answers_best_and_all():
@@ -74,10 +76,13 @@ def test_stackexchange_answers_best_and_all():
 
 
 def test_stackexchange_site_option_names_the_category(tmp_path):
-    posts = _dump(tmp_path / "dump", [
-        _row(Id=1, PostTypeId=1, Title="T", Body="<p>Q?</p>", Tags="<a>"),
-        _row(Id=2, PostTypeId=2, ParentId=1, Score=1, Body="<p>A.</p>"),
-    ])
+    posts = _dump(
+        tmp_path / "dump",
+        [
+            _row(Id=1, PostTypeId=1, Title="T", Body="<p>Q?</p>", Tags="<a>"),
+            _row(Id=2, PostTypeId=2, ParentId=1, Score=1, Body="<p>A.</p>"),
+        ],
+    )
     [entry] = _entries(_read(posts, site="Cooking"))
     assert entry.category == "Cooking" and entry.expert is None
 
@@ -100,14 +105,20 @@ def test_stackexchange_truncated_dump_keeps_complete_questions(tmp_path):
 
 
 def test_stackexchange_truncated_dump_through_the_cli(tmp_path):
-    rows = [_row(Id=1, PostTypeId=1, Title="Whole", Body="<p>Q?</p>"),
-            _row(Id=2, PostTypeId=2, ParentId=1, Score=3, Body="<p>A.</p>"),
-            _row(Id=3, PostTypeId=1, Title="Cut off", Body="<p>Q2?</p>")]
+    rows = [
+        _row(Id=1, PostTypeId=1, Title="Whole", Body="<p>Q?</p>"),
+        _row(Id=2, PostTypeId=2, ParentId=1, Score=3, Body="<p>A.</p>"),
+        _row(Id=3, PostTypeId=1, Title="Cut off", Body="<p>Q2?</p>"),
+    ]
     posts = _dump(tmp_path / "site", rows)
     posts.write_bytes(posts.read_bytes()[:-40])
     db = tmp_path / "kb.json"
-    run = subprocess.run([sys.executable, "-m", "kb", "--db", str(db), "ingest", "--json", str(posts)],
-                         capture_output=True, text=True, timeout=120)
+    run = subprocess.run(
+        [sys.executable, "-m", "kb", "--db", str(db), "ingest", "--json", str(posts)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert run.returncode == 1
     report = json.loads(run.stdout)
     assert report["counts"]["added"] == 1
@@ -121,8 +132,12 @@ def test_stackexchange_dump_folder_reads_posts_with_users(tmp_path):
     shutil.copytree(DUMP, folder)
     (folder / "Comments.xml").write_text("<?xml version='1.0'?>\n<comments>\n</comments>\n")
     db = tmp_path / "kb.json"
-    run = subprocess.run([sys.executable, "-m", "kb", "--db", str(db), "ingest", "--json", str(tmp_path / "dumps")],
-                         capture_output=True, text=True, timeout=120)
+    run = subprocess.run(
+        [sys.executable, "-m", "kb", "--db", str(db), "ingest", "--json", str(tmp_path / "dumps")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert run.returncode == 0, run.stdout + run.stderr
     report = json.loads(run.stdout)
     assert report["counts"]["added"] == 2 and not report["failures"]
@@ -173,7 +188,8 @@ def test_stackexchange_generated_dump_pairs_every_answered_question(tmp_path):
     skipped = {i.reason: i.count for i in items if isinstance(i, Skipped)}
     assert len(entries) == counts["answered"]
     assert skipped.get("StackExchange questions without an answer", 0) == counts["questions"] - counts["answered"]
-    assert skipped.get("StackExchange posts that are neither questions nor answers (tag wikis, ...)", 0) == \
-        counts["wikis"]
+    assert (
+        skipped.get("StackExchange posts that are neither questions nor answers (tag wikis, ...)", 0) == counts["wikis"]
+    )
     assert all(e.expert is not None for e in entries)  # a Users.xml name or OwnerDisplayName each
     assert len({e.source.key for e in entries}) == len(entries)

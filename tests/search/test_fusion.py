@@ -51,8 +51,12 @@ GARDEN = [
     ("Roses", "Why are my rose leaves turning yellow?", "Usually black spot or too much water; check the soil."),
     ("Roses", "What should I feed roses with?", "A balanced feed in spring and again after the first flush."),
     # A long answer that mentions roses and pruning in passing, on another topic.
-    ("Clematis", "Which clematis group is mine?",
-     "Clematis fall into three pruning groups. " + "Unlike roses, pruning clematis depends on when it flowers. " * 12),
+    (
+        "Clematis",
+        "Which clematis group is mine?",
+        "Clematis fall into three pruning groups. "
+        + "Unlike roses, pruning clematis depends on when it flowers. " * 12,
+    ),
     ("Lavender", "When should I prune lavender?", "Right after flowering, never into old wood."),
     # Other plants, so that "roses" is a word of a few entries, as in any real garden FAQ
     # (BM25 gives a word in more than half of the entries no weight at all).
@@ -70,20 +74,24 @@ GARDEN = [
 @pytest.fixture(scope="module")
 def garden(tmp_path_factory):
     ix = SearchIndex(tmp_path_factory.mktemp("garden") / "kb.index.sqlite")
-    entries = [Entry(title=t, question=q, answer=a, category="Gardening", id=i)
-               for i, (t, q, a) in enumerate(GARDEN, 1)]
+    entries = [
+        Entry(title=t, question=q, answer=a, category="Gardening", id=i) for i, (t, q, a) in enumerate(GARDEN, 1)
+    ]
     ix.rebuild(entries, "garden")
     yield ix
     ix.close()
 
 
-@pytest.mark.parametrize("question,expected", [
-    ("how often do roses need watering", 1),
-    ("my roses are overgrown, when is the right time to prune them?", 2),
-    ("help, the leaves on my rose bush went yellow", 3),
-    ("what fertiliser is best to feed my roses", 4),
-    ("pruning lavender", 6),
-])
+@pytest.mark.parametrize(
+    "question,expected",
+    [
+        ("how often do roses need watering", 1),
+        ("my roses are overgrown, when is the right time to prune them?", 2),
+        ("help, the leaves on my rose bush went yellow", 3),
+        ("what fertiliser is best to feed my roses", 4),
+        ("pruning lavender", 6),
+    ],
+)
 def test_ranking_the_question_that_asks_the_same_thing_comes_first(garden, question, expected):
     assert [h.entry.id for h in garden.search(question, limit=3)][:1] == [expected]
 

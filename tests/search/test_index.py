@@ -22,40 +22,60 @@ HIGBY = Expert("Donald Higby, M.D.", expertise="Medical oncology", education="St
 def make_entries() -> list[Entry]:
     return [
         Entry(
-            id=1, title="false negatiave on bone scan", category="Oncology (General Cancer)",
+            id=1,
+            title="false negatiave on bone scan",
+            category="Oncology (General Cancer)",
             question="I have breast cancer and had chemotherapy. Can a bone scan come back falsely negative?",
             answer="You are right. Chemotherapy can make bone scans falsely negative; PET/CT shows more.",
-            expert=HIGBY, tags=["imaging"], created_at="2020-01-01T00:00:00+00:00",
+            expert=HIGBY,
+            tags=["imaging"],
+            created_at="2020-01-01T00:00:00+00:00",
             raw="RAW-PAGE-TEXT-SHOULD-NOT-BE-INDEXED",
         ),
         Entry(
-            id=2, title="Metastasis to the liver", category="Oncology (General Cancer)",
+            id=2,
+            title="Metastasis to the liver",
+            category="Oncology (General Cancer)",
             question="My father's colon cancer spread to the liver. What is the outlook with metastasis?",
             answer="Liver metastasis can sometimes be removed by surgery; chemotherapy shrinks the rest.",
-            expert=Expert("Donald Higby, M.D.", awards="Teacher of the year"), tags=["liver"],
+            expert=Expert("Donald Higby, M.D.", awards="Teacher of the year"),
+            tags=["liver"],
             created_at="2021-05-01T00:00:00+00:00",
         ),
         Entry(
-            id=3, title="Osteoporosis medicines", category="Women's Health",
+            id=3,
+            title="Osteoporosis medicines",
+            category="Women's Health",
             question="Which medicines treat osteoporosis after menopause?",
             answer="Bisphosphonates are the first choice for osteoporosis, with calcium and vitamin D.",
-            expert=Expert("Maria Lopez"), tags=["bones"], created_at="2022-03-01T00:00:00+00:00",
+            expert=Expert("Maria Lopez"),
+            tags=["bones"],
+            created_at="2022-03-01T00:00:00+00:00",
         ),
         Entry(
-            id=4, title="Self-taught programmer", category="Careers",
+            id=4,
+            title="Self-taught programmer",
+            category="Careers",
             question="Can a self-taught 3-year-old coder... I mean a self-taught adult get hired?",
             answer="Yes: show a portfolio. Don't worry about the degree (really).",
-            expert=Expert("Ada Chen"), tags=["Jobs"], created_at="2019-07-01T00:00:00+00:00",
+            expert=Expert("Ada Chen"),
+            tags=["Jobs"],
+            created_at="2019-07-01T00:00:00+00:00",
             updated_at="2023-01-01T00:00:00+00:00",
         ),
         Entry(
-            id=5, title="Crohn's disease diet", category="Gastroenterology",
+            id=5,
+            title="Crohn's disease diet",
+            category="Gastroenterology",
             question="What should I eat during a Crohn's flare? Café au lait, naïve question…",
             answer="A low-fibre diet: avoid nuts and raw vegetables during the flare. 🙂",
-            expert=Expert("Maria Lopez"), created_at="2018-01-01T00:00:00+00:00",
+            expert=Expert("Maria Lopez"),
+            created_at="2018-01-01T00:00:00+00:00",
         ),
         Entry(
-            id=6, title="Chest pain on stairs", category="Cardiology",
+            id=6,
+            title="Chest pain on stairs",
+            category="Cardiology",
             question="Tight chest when climbing stairs, goes away with rest. Is it my heart?",
             answer="This sounds like angina; see a doctor for an ECG and a stress test.",
             created_at="2024-01-01T00:00:00+00:00",
@@ -331,11 +351,14 @@ def test_search_limit_offset_total(index):
     assert ids(page) == ids(everything)[2:4] and page.total == 6
 
 
-@pytest.mark.parametrize("word,expected,suggestion", [
-    ("chemotheraphy", {1, 2}, "chemotherapy"),
-    ("metastisis", {2}, "metastasis"),
-    ("osteoporisis", {3}, "osteoporosis"),
-])
+@pytest.mark.parametrize(
+    "word,expected,suggestion",
+    [
+        ("chemotheraphy", {1, 2}, "chemotherapy"),
+        ("metastisis", {2}, "metastasis"),
+        ("osteoporisis", {3}, "osteoporosis"),
+    ],
+)
 def test_search_misspelt_terms(index, word, expected, suggestion):
     result = index.search(word)
     assert set(ids(result)) == expected
@@ -351,13 +374,55 @@ def test_vocabulary_suggest(index):
     assert index.vocabulary_suggest("zz") == []
 
 
-@pytest.mark.parametrize("text", [
-    "self-taught", "3-year-old", "don't", "Crohn's", "crohn’s diet", "note: chest", "e.g. vitamin D.",
-    "(chest) pain", 'unbalanced "quote', '"', "-", "*", "- * -", "chemo**", "AND", "or", "NOT chest",
-    "chest NEAR pain", "near", "NEAR(chest pain)", "café", "naïve", "🙂", "🙂 chest", "title:", "category:",
-    "expert:\"", "tag:\"\"", "{title}: x", "col:umn", "^start", "a OR", "\"\"", "'", "x:y:z", "foo\x00bar",
-    "-\"bone", "--liver", "title:\"bone scan\"", "chest*pain", "ünïcödé", "中文 问题", "-(", ")",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "self-taught",
+        "3-year-old",
+        "don't",
+        "Crohn's",
+        "crohn’s diet",
+        "note: chest",
+        "e.g. vitamin D.",
+        "(chest) pain",
+        'unbalanced "quote',
+        '"',
+        "-",
+        "*",
+        "- * -",
+        "chemo**",
+        "AND",
+        "or",
+        "NOT chest",
+        "chest NEAR pain",
+        "near",
+        "NEAR(chest pain)",
+        "café",
+        "naïve",
+        "🙂",
+        "🙂 chest",
+        "title:",
+        "category:",
+        'expert:"',
+        'tag:""',
+        "{title}: x",
+        "col:umn",
+        "^start",
+        "a OR",
+        '""',
+        "'",
+        "x:y:z",
+        "foo\x00bar",
+        '-"bone',
+        "--liver",
+        'title:"bone scan"',
+        "chest*pain",
+        "ünïcödé",
+        "中文 问题",
+        "-(",
+        ")",
+    ],
+)
 def test_search_punctuation_never_breaks(index, text):
     result = index.search(text)
     assert isinstance(result, SearchResult)
@@ -381,7 +446,7 @@ def test_search_arbitrary_text_never_raises(index, text):
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.sampled_from(list('ab -"*:()\'.^{}') + ["title:", "NOT", "OR", "tag:"]), max_size=30))
+@given(st.lists(st.sampled_from(list("ab -\"*:()'.^{}") + ["title:", "NOT", "OR", "tag:"]), max_size=30))
 def test_query_terms_are_always_quoted(parts):
     parsed = query.parse("".join(parts))
     for term in parsed.should + parsed.must + parsed.exclude:
@@ -396,8 +461,14 @@ def test_upsert_adds_and_replaces(index):
     changed = make_entries()[2]
     changed.answer = "Denosumab injections twice a year are another option."
     changed.refresh_uid()
-    new = Entry(id=7, title="Zoster vaccine", question="Shingles vaccine after shingles?", answer="Yes.",
-                expert=Expert("Sam Patel"), category="Infectious Disease")
+    new = Entry(
+        id=7,
+        title="Zoster vaccine",
+        question="Shingles vaccine after shingles?",
+        answer="Yes.",
+        expert=Expert("Sam Patel"),
+        category="Infectious Disease",
+    )
     index.upsert([changed, new], "sig-2")
     assert index.signature == "sig-2" and index.count() == 7
     assert ids(index.search("denosumab")) == [3]
@@ -439,8 +510,10 @@ def test_related_candidates_come_from_the_rarest_word_only(tmp_path, monkeypatch
     import kb.search.related as related_module
 
     entries = [Entry(id=1, title="Cowden syndrome", question="How common is Cowden syndrome?", answer="Rare.")]
-    entries += [Entry(id=n, title=f"Other syndrome {n}", question=f"What is syndrome number {n}?", answer="A syndrome.")
-                for n in range(2, 40)]
+    entries += [
+        Entry(id=n, title=f"Other syndrome {n}", question=f"What is syndrome number {n}?", answer="A syndrome.")
+        for n in range(2, 40)
+    ]
     entries += [Entry(id=40, title="Cowden signs", question="Which signs show Cowden disease?", answer="Skin.")]
     ix = SearchIndex(tmp_path / "kb.index.sqlite")
     ix.rebuild(entries, "sig")
@@ -514,9 +587,13 @@ def test_expert_lookup(index):
 
 def test_related_entries(tmp_path):
     entries = make_entries() + [
-        Entry(id=7, title="Bone scan or PET scan", category="Oncology (General Cancer)",
-              question="Is a PET scan better than a bone scan for metastases?",
-              answer="PET/CT is more sensitive than a bone scan."),
+        Entry(
+            id=7,
+            title="Bone scan or PET scan",
+            category="Oncology (General Cancer)",
+            question="Is a PET scan better than a bone scan for metastases?",
+            answer="PET/CT is more sensitive than a bone scan.",
+        ),
     ]
     with SearchIndex(tmp_path / "i.sqlite") as ix:
         ix.rebuild(entries, "s")

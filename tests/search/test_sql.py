@@ -58,7 +58,9 @@ def test_browse_adds_the_exclusion_as_a_parameter() -> None:
 
 def test_built_statements_run_on_a_real_index(tmp_path) -> None:
     index = SearchIndex(tmp_path / "kb.index.sqlite")
-    index.rebuild([make_entry(1, id=1, category="Gardening", tags=["roses"]), make_entry(2, id=2, category="Other")], "sig")
+    index.rebuild(
+        [make_entry(1, id=1, category="Gardening", tags=["roses"]), make_entry(2, id=2, category="Other")], "sig"
+    )
     statement, params = sql.list_page(sql.filters({"category": ["Gardening"]}), "id", False, None, 0)
     assert len(index.conn.execute(statement, params).fetchall()) == 1
     ranked = sql.ranked('"water"', sql.filters({"tag": ["roses"]}), latest=False, limit=10, offset=0)

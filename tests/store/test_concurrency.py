@@ -40,8 +40,9 @@ def _env(store: Path, **extra: str) -> dict[str, str]:
 
 
 def _kb(store: Path, *args: str, input: bytes | None = None, **extra: str) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run([sys.executable, "-m", "kb", *args], input=input, capture_output=True,
-                          env=_env(store, **extra), timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "kb", *args], input=input, capture_output=True, env=_env(store, **extra), timeout=120
+    )
 
 
 class Reader(threading.Thread):
@@ -97,8 +98,12 @@ def test_api_writers_and_cli_reader_at_once(tmp_path: Path) -> None:
         "    kb.add(question=f'Writer {w} asks question {i} about concurrency?',\n"
         "           answer=f'Answer {w}-{i}: the lock keeps writers in line.', title=f'W{w} #{i}')\n"
     )
-    writers = [subprocess.Popen([sys.executable, "-c", script, str(w), str(PER_WRITER), str(go)],
-                                env=_env(store), stderr=subprocess.PIPE) for w in range(WRITERS)]
+    writers = [
+        subprocess.Popen(
+            [sys.executable, "-c", script, str(w), str(PER_WRITER), str(go)], env=_env(store), stderr=subprocess.PIPE
+        )
+        for w in range(WRITERS)
+    ]
     reader = Reader(store)
     reader.start()
     time.sleep(0.3)  # let every writer import kb, so they start together
@@ -110,7 +115,9 @@ def test_api_writers_and_cli_reader_at_once(tmp_path: Path) -> None:
     reader.stop.set()
     reader.join(timeout=60)
     reader.assert_never_saw_an_error()
-    _assert_each_once(store, {make_uid(_question(w, i), _answer(w, i)) for w in range(WRITERS) for i in range(PER_WRITER)})
+    _assert_each_once(
+        store, {make_uid(_question(w, i), _answer(w, i)) for w in range(WRITERS) for i in range(PER_WRITER)}
+    )
 
 
 def test_cli_writers_and_reader_at_once(tmp_path: Path) -> None:
@@ -124,8 +131,10 @@ def test_cli_writers_and_reader_at_once(tmp_path: Path) -> None:
             if done.returncode != 0:
                 failures.append(done.stderr)
         for start in (4, 27):
-            lines = b"".join(orjson.dumps({"question": _question(w, i), "answer": _answer(w, i)}) + b"\n"
-                             for i in range(start, start + 23))
+            lines = b"".join(
+                orjson.dumps({"question": _question(w, i), "answer": _answer(w, i)}) + b"\n"
+                for i in range(start, start + 23)
+            )
             done = _kb(store, "add", input=lines)
             if done.returncode != 0:
                 failures.append(done.stderr)
@@ -141,16 +150,21 @@ def test_cli_writers_and_reader_at_once(tmp_path: Path) -> None:
     reader.join(timeout=60)
     assert not failures, failures[:3]
     reader.assert_never_saw_an_error()
-    _assert_each_once(store, {make_uid(_question(w, i), _answer(w, i)) for w in range(WRITERS) for i in range(PER_WRITER)})
+    _assert_each_once(
+        store, {make_uid(_question(w, i), _answer(w, i)) for w in range(WRITERS) for i in range(PER_WRITER)}
+    )
 
 
 def _hold_lock(store: Path) -> subprocess.Popen[bytes]:
     """Start a process that holds the store's lock (as a stuck kb would) until killed."""
     holder = subprocess.Popen(
-        [sys.executable, "-c",
-         "import sys, time\nfrom filelock import FileLock\n"
-         "lock = FileLock(sys.argv[1]); lock.acquire()\nprint('held', flush=True)\ntime.sleep(120)\n",
-         str(store.with_name(store.name + ".lock"))],
+        [
+            sys.executable,
+            "-c",
+            "import sys, time\nfrom filelock import FileLock\n"
+            "lock = FileLock(sys.argv[1]); lock.acquire()\nprint('held', flush=True)\ntime.sleep(120)\n",
+            str(store.with_name(store.name + ".lock")),
+        ],
         stdout=subprocess.PIPE,
     )
     assert holder.stdout is not None and holder.stdout.readline() == b"held\n"
@@ -163,9 +177,11 @@ def test_lock_held_too_long_says_busy(tmp_path: Path) -> None:
     before = store.read_bytes()
     holder = _hold_lock(store)
     try:
-        for args in (("add", "-Q", "Another question?", "-a", "Another answer."),
-                     ("ingest", str(Path(__file__).resolve().parents[2] / "data" / "faq.txt")),
-                     ("remove", "1", "--yes")):
+        for args in (
+            ("add", "-Q", "Another question?", "-a", "Another answer."),
+            ("ingest", str(Path(__file__).resolve().parents[2] / "data" / "faq.txt")),
+            ("remove", "1", "--yes"),
+        ):
             start = time.monotonic()
             done = _kb(store, *args, KB_LOCK_TIMEOUT="0.5")
             elapsed = time.monotonic() - start

@@ -63,7 +63,9 @@ def _env(store: Path) -> dict[str, str]:
 def _ingest(store: Path, folder: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-m", "kb", "ingest", "--quiet", str(folder)],
-        env=_env(store), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        env=_env(store),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
 
 
@@ -127,8 +129,12 @@ def _check_after_kill(store: Path, expected: list[str], tally: Tally, where: str
         else:
             tally.stale_index += 1
     # The real command serves list from the index, rebuilding it first when stale.
-    listed = subprocess.run([sys.executable, "-m", "kb", "list", "--format", "ids", "--limit", "0"],
-                            env=_env(store), capture_output=True, timeout=60)
+    listed = subprocess.run(
+        [sys.executable, "-m", "kb", "list", "--format", "ids", "--limit", "0"],
+        env=_env(store),
+        capture_output=True,
+        timeout=60,
+    )
     assert listed.returncode == 0, listed.stderr  # an empty store lists nothing, successfully
     assert b"Traceback" not in listed.stderr
     assert [int(x) for x in listed.stdout.split()] == ids, f"{where}: kb list disagrees with the store"
@@ -155,8 +161,9 @@ def _campaign(n: int, folder: Path, expected: list[str], delays: list[float], ro
             if proc.returncode == -signal.SIGKILL:
                 break
             delay /= 2
-    done = subprocess.run([sys.executable, "-m", "kb", "ingest", "--json", str(folder)],
-                          env=_env(store), capture_output=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "kb", "ingest", "--json", str(folder)], env=_env(store), capture_output=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr
     report = orjson.loads(done.stdout)
     assert report["counts"]["failed"] == 0
@@ -193,10 +200,12 @@ def test_ingest_killed_at_many_moments_loses_nothing(corpus, tmp_path: Path) -> 
     elapsed = time.perf_counter() - started
     killed = sum(t.killed for t in tallies)
     totals = sorted({n for t in tallies for n in t.totals})
-    print(f"\ncrash harness: full run {full:.2f} s; {killed} of {total} kills mid-run; "
-          f"store totals seen {totals}; stale indexes seen {sum(t.stale_index for t in tallies)}; "
-          f"temp files left by kills mid-write {sum(t.temp_files for t in tallies)}; "
-          f"{elapsed:.1f} s")
+    print(
+        f"\ncrash harness: full run {full:.2f} s; {killed} of {total} kills mid-run; "
+        f"store totals seen {totals}; stale indexes seen {sum(t.stale_index for t in tallies)}; "
+        f"temp files left by kills mid-write {sum(t.temp_files for t in tallies)}; "
+        f"{elapsed:.1f} s"
+    )
     assert killed >= 30, f"only {killed} kills landed while ingest ran"
     # The kills hit many different moments: before the first commit and between many.
     assert len(totals) >= 4, totals

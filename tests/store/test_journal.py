@@ -85,8 +85,10 @@ def test_journal_full_write_compacts(kb: KnowledgeBase, tmp_path: Path) -> None:
     kb.ingest([str(faq)])
     assert not journal.journal_path(kb.path).exists()
     # The folded writes are in the shard files the catalog names, not in a journal.
-    shards = [orjson.loads((kb.store.shard_folder / doc["file"]).read_bytes())
-              for doc in orjson.loads(kb.path.read_bytes())["shards"].values()]
+    shards = [
+        orjson.loads((kb.store.shard_folder / doc["file"]).read_bytes())
+        for doc in orjson.loads(kb.path.read_bytes())["shards"].values()
+    ]
     assert sum(len(shard["entries"]) for shard in shards) == 5
 
 

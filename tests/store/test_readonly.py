@@ -32,8 +32,13 @@ READERS = [
     ("path",),
 ]
 # Machine forms whose output must equal what the writable store gave.
-COMPARED = [("list", "--format", "json"), ("search", "bone scan", "--json"), ("show", "1", "--json"),
-            ("experts", "--json"), ("list", "categories", "--json")]
+COMPARED = [
+    ("list", "--format", "json"),
+    ("search", "bone scan", "--json"),
+    ("show", "1", "--json"),
+    ("experts", "--json"),
+    ("list", "categories", "--json"),
+]
 
 
 def _files(folder: Path) -> dict[str, bytes]:

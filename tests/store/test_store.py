@@ -132,7 +132,7 @@ def test_store_exception_in_transaction_writes_nothing(tmp_path: Path) -> None:
         assert store.count() == 1
 
 
-@pytest.mark.parametrize("damage", [b"", b"{\"entries\": {\"1\": {\"uid\"", b"\x00\x01garbage", b"[1, 2]"])
+@pytest.mark.parametrize("damage", [b"", b'{"entries": {"1": {"uid"', b"\x00\x01garbage", b"[1, 2]"])
 def test_store_damaged_file_is_never_overwritten(tmp_path: Path, damage: bytes) -> None:
     path = tmp_path / "kb.json"
     path.write_bytes(damage)
@@ -181,12 +181,16 @@ def test_store_readonly_folder_keeps_old_store(tmp_path: Path) -> None:
 def test_store_lock_timeout_says_busy(tmp_path: Path) -> None:
     path = tmp_path / "kb.json"
     holder = subprocess.Popen(
-        [sys.executable, "-c", (
-            "import sys, time\n"
-            "from filelock import FileLock\n"
-            f"lock = FileLock({str(path) + '.lock'!r}); lock.acquire()\n"
-            "print('held', flush=True); time.sleep(30)\n"
-        )],
+        [
+            sys.executable,
+            "-c",
+            (
+                "import sys, time\n"
+                "from filelock import FileLock\n"
+                f"lock = FileLock({str(path) + '.lock'!r}); lock.acquire()\n"
+                "print('held', flush=True); time.sleep(30)\n"
+            ),
+        ],
         stdout=subprocess.PIPE,
     )
     try:
@@ -388,9 +392,12 @@ def test_store_converts_a_single_file_store_at_its_first_write(tmp_path: Path, s
         doc["expert"] = "Pat Doe"
         doc["created_at"] = doc["updated_at"] = "2026-01-01T00:00:00+00:00"
         docs[str(n)] = doc
-    old = {"meta": {"1": {"schema": 1, "created_at": "2026-01-01T00:00:00+00:00", "last_id": 7}},
-           "entries": docs, "experts": {"1": {"name": "Pat Doe", "expertise": "Gardens"}},
-           "raw": {"2": {"text": "Q: two\nA: 2\n"}}}
+    old = {
+        "meta": {"1": {"schema": 1, "created_at": "2026-01-01T00:00:00+00:00", "last_id": 7}},
+        "entries": docs,
+        "experts": {"1": {"name": "Pat Doe", "expertise": "Gardens"}},
+        "raw": {"2": {"text": "Q: two\nA: 2\n"}},
+    }
     blob = json.dumps(old).encode()
     path.write_bytes(blob)
     reader = Store(path)

@@ -30,8 +30,13 @@ def kb(kb_db: Path) -> KnowledgeBase:
     base = KnowledgeBase.open(kb_db)
     report = base.ingest([str(SEEDS), str(DATA)])
     assert not report.failures
-    base.add(question=HOSTILE_QUESTION, answer="Hostile [link=http://x]answer[/link] \x1b]52;c;eA==\x07 here.",
-             title="Markup zebra", category="Testing", expert=Expert(name="[i]Eve[/i]"))
+    base.add(
+        question=HOSTILE_QUESTION,
+        answer="Hostile [link=http://x]answer[/link] \x1b]52;c;eA==\x07 here.",
+        title="Markup zebra",
+        category="Testing",
+        expert=Expert(name="[i]Eve[/i]"),
+    )
     yield base
     base.close()
 
@@ -88,14 +93,14 @@ def test_browse_typing_ranks_as_search(kb: KnowledgeBase) -> None:
         first = kb.get(expected[0])
         assert clean(first.question.strip()).splitlines()[0] in preview_text(app)
         text = app.preview.text
-        marked = {text.plain[s.start:s.end].lower() for s in text.spans if s.style == views.HIGHLIGHT}
+        marked = {text.plain[s.start : s.end].lower() for s in text.spans if s.style == views.HIGHLIGHT}
         assert marked and all(word.startswith("water") for word in marked)
 
     drive(app, steps)
 
 
 def test_browse_query_syntax_is_search_syntax(kb: KnowledgeBase) -> None:
-    app = BrowseApp(kb, 'water -drinking category:gardening')
+    app = BrowseApp(kb, "water -drinking category:gardening")
 
     async def steps(pilot):
         expected = [h.entry.id for h in kb.search("water -drinking category:gardening", limit=LIMIT)]
@@ -347,8 +352,9 @@ def test_browse_lays_out_below_on_narrow_terminals(kb: KnowledgeBase) -> None:
                 assert preview.x >= hits.right and preview.y == hits.y
             assert hits.height >= 4 and preview.height >= 4
             # Rows fit the list: nothing wraps into a third line.
-            assert all(len(app.hit_list.get_option_at_index(i).prompt.plain.split("\n")) == 2
-                       for i in range(len(hit_ids(app))))
+            assert all(
+                len(app.hit_list.get_option_at_index(i).prompt.plain.split("\n")) == 2 for i in range(len(hit_ids(app)))
+            )
 
         drive(app, steps, size=size)
 
@@ -384,7 +390,7 @@ def test_browse_empty_store_says_how_to_ingest(tmp_path: Path) -> None:
 def test_query_pattern_marks_what_search_looks_for() -> None:
     pattern = views.query_pattern('scans of the "bone marrow" -prostate category:oncology')
     text = views.highlight("Bone scans and scanning; marrow; prostate; oncology; the end", pattern)
-    marked = [text.plain[s.start:s.end] for s in text.spans]
+    marked = [text.plain[s.start : s.end] for s in text.spans]
     assert marked == ["Bone", "scans", "scanning", "marrow"]
     assert views.query_pattern("the of and") is None
 

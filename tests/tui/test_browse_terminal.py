@@ -25,6 +25,7 @@ TIMEOUT = 30
 # In the reader's footer only, so on screen once an entry is open.
 READER = "Copy answer"
 
+
 class Terminal:
     """One tmux session on a private server, running a command at a fixed size."""
 
@@ -37,8 +38,9 @@ class Terminal:
         self._tmux("new-session", "-d", "-x", str(size[0]), "-y", str(size[1]), "sh", "-c", script)
 
     def _tmux(self, *args: str) -> str:
-        return subprocess.run(["tmux", "-L", self.socket, *args], capture_output=True, text=True, check=True,
-                              timeout=10).stdout
+        return subprocess.run(
+            ["tmux", "-L", self.socket, *args], capture_output=True, text=True, check=True, timeout=10
+        ).stdout
 
     def screen(self) -> str:
         return self._tmux("capture-pane", "-p")
@@ -78,8 +80,13 @@ def store(kb_db: Path) -> Path:
 
 
 def browse_in_terminal(store: Path, tmp_path: Path, **env: str) -> Terminal:
-    base = {"KB_DB": str(store), "NO_COLOR": "1", "TERM": "xterm-256color", "HOME": str(tmp_path),
-            "PATH": os.environ.get("PATH", "")}
+    base = {
+        "KB_DB": str(store),
+        "NO_COLOR": "1",
+        "TERM": "xterm-256color",
+        "HOME": str(tmp_path),
+        "PATH": os.environ.get("PATH", ""),
+    }
     return Terminal([KB, "browse"], dict(base, **env), tmp_path / "status")
 
 
@@ -141,9 +148,11 @@ def test_browse_without_a_terminal_points_to_search(store: Path) -> None:
 def test_other_commands_do_not_import_textual() -> None:
     # `kb --help` registers every command, kb.cli.browse included; the app loads command
     # modules with importlib, which -X importtime does not list, so ask sys.modules.
-    probe = ("import sys; sys.argv = ['kb', '--help']; from kb.cli import app\n"
-             "try:\n    app.run()\nexcept SystemExit:\n    pass\n"
-             "print(sorted(sys.modules), file=sys.stderr)")
+    probe = (
+        "import sys; sys.argv = ['kb', '--help']; from kb.cli import app\n"
+        "try:\n    app.run()\nexcept SystemExit:\n    pass\n"
+        "print(sorted(sys.modules), file=sys.stderr)"
+    )
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert "browse" in result.stdout
     imported = result.stderr.strip().splitlines()[-1]
@@ -152,8 +161,12 @@ def test_other_commands_do_not_import_textual() -> None:
 
 
 def test_bench_browse_runs_on_a_small_store(store: Path) -> None:
-    result = subprocess.run([sys.executable, str(ROOT / "bench" / "browse.py"), "--db", str(store), "--runs", "1",
-                             "--query", "door hinge"], capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "browse.py"), "--db", str(store), "--runs", "1", "--query", "door hinge"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     rows = {line.split("|")[1].strip(): line for line in result.stdout.splitlines() if line.startswith("| ")}
     assert rows["search: KnowledgeBase.search (worker thread)"].split("|")[2].strip() == str(len("door hinge"))
