@@ -45,4 +45,4 @@ def test_ingest_report_medquad_has_48_duplicates(tmp_path: Path) -> None:
     report = kb.ingest([str(MEDQUAD)], dry_run=True, keep="counts")
     assert report.counts["duplicates"] == 48 and report.counts["unchanged"] == 0
     assert report.counts["added"] + 48 == 16423
-    assert all(d.line and d.path == str(MEDQUAD.resolve()) for d in report.duplicates)
+    assert all(d.line and Path(d.path).resolve() == MEDQUAD.resolve() for d in report.duplicates)
