@@ -71,21 +71,6 @@ DEFAULT_LOCK_TIMEOUT = 10.0
 KEEP_LOADED = 4
 
 
-class _CatalogStorage(Storage):
-    """TinyDB's view of the catalog: the store's current copy, written at the commit."""
-
-    def __init__(self, store: StoreBase) -> None:
-        self.store = store
-
-    def read(self) -> dict[str, Any] | None:
-        return self.store._view().catalog
-
-    def write(self, data: dict[str, Any]) -> None:
-        if not self.store._depth:
-            raise StoreError("the store can only be written inside a transaction")
-        self.store._catalog_changed = True
-
-
 class _Retry(Exception):
     """A shard file named by the catalog a reader holds was replaced meanwhile."""
 
@@ -125,6 +110,7 @@ class StoreBase:
         self._generation: int | None = None
         self._scan: ScanLookup | None = None
         self._top_id: int | None = None  # the highest id handed out, once known
+        self._experts_index: Any = None  # the experts by name, for writes (kb.store.store)
         # A commit keeps the catalog it replaces as kb.json.bak; a repair turns this off,
         # so that a catalog naming a damaged file never pushes out the last good copy.
         self.rotate_backup = True
@@ -245,6 +231,7 @@ class StoreBase:
         self._generation = None
         self._scan = None
         self._top_id = None
+        self._experts_index = None
         self._catalog_changed = False
 
     def _check_schema(self) -> None:

@@ -10,12 +10,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from tinydb import TinyDB
-
 from kb.errors import InvalidEntry, NotFound, StoreError
 from kb.models import Entry, Expert, now_iso
 from kb.store import journal
-from kb.store.base import SCHEMA_VERSION, StoreBase, _CatalogStorage
+from kb.store.base import SCHEMA_VERSION, StoreBase
 from kb.store.lookup import KeyLookup, ScanLookup, source_key
 from kb.store.shards import shard_of
 
@@ -88,30 +86,39 @@ class Store(StoreBase):
         return data
 
     def _merge_experts(self, entries: Iterable[Entry]) -> None:
-        # A TinyDB over the current catalog, made for this write: a TinyDB kept across
-        # transactions would hold Table objects that cache query results and next ids.
-        table = TinyDB(self, storage=_CatalogStorage).table("experts")
-        current = {doc["name"]: doc.doc_id for doc in table.all()}
-        changed: dict[str, Expert] = {}
-        known = self.experts()
+        """Merge the entries' expert profiles into the catalog's ``experts`` table.
+
+        Only the names in ``entries`` are looked at: the table's name index is built once
+        per catalog copy (see ``_expert_names``) and kept up to date here, so a bulk
+        ingest that writes a thousand entries at a time does not read every profile the
+        store holds for each thousand (a dump with millions of answerers would otherwise
+        cost its square).
+        """
+        table = self._view().catalog["experts"]
+        names = self._expert_names(table)
+        changed = False
         for entry in entries:
             if not entry.expert:
                 continue
             name = entry.expert.name
-            base = changed.get(name) or known.get(name)
+            found = names.profiles.get(name)
+            base = found[1] if found else None
             merged = entry.expert.merged(base) if base else entry.expert
-            if base is None or merged != base:
-                changed[name] = merged
-        if not changed:
-            return
-        new_docs = []
-        for name, expert in changed.items():
-            if name in current:
-                table.update(_replace_with(expert.to_dict()), doc_ids=[current[name]])
-            else:
-                new_docs.append(expert.to_dict())
-        if new_docs:
-            table.insert_multiple(new_docs)
+            if base is not None and merged == base:
+                continue
+            key = found[0] if found else names.new_key()
+            table[key] = merged.to_dict()
+            names.profiles[name] = (key, merged)
+            changed = True
+        if changed:
+            self._catalog_changed = True
+
+    def _expert_names(self, table: dict[str, Any]) -> _ExpertNames:
+        """The name index of ``table`` (the current catalog copy's experts), made once."""
+        names = self._experts_index
+        if names is None or names.table is not table:
+            names = self._experts_index = _ExpertNames(table)
+        return names
 
     def apply(
         self, entries: Iterable[Entry], *, update_by_source: bool = True, lookup: KeyLookup | None = None
@@ -322,11 +329,29 @@ def read_whole(path: str | os.PathLike[str], *, shards: str | os.PathLike[str] |
     }
 
 
-def _replace_with(new: dict[str, Any]):
-    """Return a TinyDB update transform that replaces a document's fields wholesale."""
+class _ExpertNames:
+    """An experts table's profiles by name, with the doc id (a string key) each has.
 
-    def transform(doc: dict[str, Any]) -> None:
-        doc.clear()
-        doc.update(new)
+    Held for one catalog copy (``table`` is that copy's dict, compared by identity):
+    a new copy, read after another writer's commit or a rollback, gets a new index.
+    """
 
-    return transform
+    __slots__ = ("next_key", "profiles", "table")
+
+    def __init__(self, table: dict[str, Any]) -> None:
+        self.table = table
+        self.profiles: dict[str, tuple[str, Expert]] = {}
+        top = 0
+        for key, doc in table.items():
+            if str(key).isdigit():
+                top = max(top, int(key))
+            expert = Expert.from_dict(doc) if isinstance(doc, dict) else None
+            if expert:
+                self.profiles[expert.name] = (key, expert)
+        self.next_key = top + 1
+
+    def new_key(self) -> str:
+        """A doc id no profile has (TinyDB's way: one past the highest)."""
+        key = str(self.next_key)
+        self.next_key += 1
+        return key

@@ -76,6 +76,33 @@ def test_store_keeps_expert_profile_once(store: Store) -> None:
     assert store.get(2).expert.expertise == "Gardens"
 
 
+def test_store_merges_expert_profiles_across_batches_and_commits(store: Store) -> None:
+    # A profile's sections fill in from later entries, in the same transaction (apply
+    # after apply, as an ingest's chunks go) and in a later one; a rolled-back merge
+    # leaves nothing behind, and every name is kept once.
+    from kb.models import Expert
+
+    with store.transaction():
+        store.apply([make_entry(1, expert=Expert(name="Ann Lee"))])
+        store.apply([make_entry(2, expert=Expert(name="Ann Lee", expertise="Soil"))])
+        store.apply([make_entry(3, expert=Expert(name="Bo Ray", awards="Medal"))])
+    store.begin()
+    store.apply([make_entry(4, expert=Expert(name="Ann Lee", awards="Cup"))])
+    store.rollback()
+    assert store.experts()["Ann Lee"].awards is None
+    with store.transaction():
+        store.apply([make_entry(5, expert=Expert(name="Ann Lee", awards="Prize", expertise="Roots"))])
+        store.apply([make_entry(6, expert=Expert(name="Cy Moss"))])
+    experts = store.experts()
+    assert sorted(experts) == ["Ann Lee", "Bo Ray", "Cy Moss"]
+    # The first value of a section stays; only empty sections are filled in.
+    assert (experts["Ann Lee"].expertise, experts["Ann Lee"].awards) == ("Roots", "Prize")
+    assert store.get(2).expert.expertise == "Roots"
+    catalog = store._view().catalog["experts"] if store.path is None else json.loads(store.path.read_text())["experts"]
+    assert sorted(doc["name"] for doc in catalog.values()) == ["Ann Lee", "Bo Ray", "Cy Moss"]
+    assert sorted(catalog, key=int) == ["1", "2", "3"]
+
+
 def test_store_keeps_raw_text(store: Store) -> None:
     entry = make_entry(1)
     entry.raw = "Q: original\nA: text\n"
