@@ -244,13 +244,25 @@ class Writes(Vocabulary):
         """Delete these entries everywhere; return the stored profiles of their experts and
         how many entries there were."""
         conn = self.conn
-        if conn.execute(
-            "SELECT 1 FROM entries WHERE id IN (SELECT value FROM json_each(?)) LIMIT 1", (ids_json,)
-        ).fetchone():
-            # Counted out at once (after what is staged), so an id staged twice never is.
-            self._flush_words()
-            self._stage_words(ids_json)
-            self._flush_words(-1)
+        # Each stored tag row of these entries, from the tags their data lists: entry_tags
+        # is keyed by (tag, id), so deleting by id alone would read the whole table (82 ms
+        # a batch at 300k entries, which made a long ingest's indexing quadratic).
+        tag_rows = conn.execute(
+            "SELECT j.value, e.id FROM entries e, json_each(e.data, '$.tags') j"
+            " WHERE e.id IN (SELECT value FROM json_each(?))",
+            (ids_json,),
+        ).fetchall()
+        if (
+            not tag_rows
+            and not conn.execute(
+                "SELECT 1 FROM entries WHERE id IN (SELECT value FROM json_each(?)) LIMIT 1", (ids_json,)
+            ).fetchone()
+        ):
+            return {}, 0  # none of them is indexed (new entries): nothing to take out
+        # Counted out at once (after what is staged), so an id staged twice never is.
+        self._flush_words()
+        self._stage_words(ids_json)
+        self._flush_words(-1)
         # An external-content FTS5 table cannot see what it indexed: the old text must be
         # passed back with the 'delete' command, so it is read before the row goes.
         for table, columns in (("fts", FTS_COLUMNS), ("head", HEAD_COLUMNS)):
@@ -268,7 +280,7 @@ class Writes(Vocabulary):
             )
         ]
         removed = conn.execute("DELETE FROM entries WHERE id IN (SELECT value FROM json_each(?))", (ids_json,)).rowcount
-        conn.execute("DELETE FROM entry_tags WHERE id IN (SELECT value FROM json_each(?))", (ids_json,))
+        conn.executemany("DELETE FROM entry_tags WHERE tag = ? AND id = ?", tag_rows)
         out = {}
         for name in names:
             profile = self._stored_expert(name)
