@@ -210,3 +210,66 @@ def test_index_process_stops_when_the_ingest_dies(tmp_path: Path) -> None:
     assert {e.uid for e in entries} <= {
         make_uid(f"Pipeline question {i}?", f"Answer {i}: " + "words " * 60) for i in range(40_000)
     }
+
+
+def _frames_to_child(tmp_path: Path, items: list[list], close_with_end: bool) -> tuple[list, Path]:
+    """Write ``items`` to a real indexing process all at once (so they wait for it
+    together), end its input, and return its answers and the index file."""
+    from kb.search.writes import prepare
+
+    index = tmp_path / "kb.index.sqlite"
+    payload = b""
+    for seq, numbers, signature in items:
+        batch = None
+        if numbers:
+            entries = []
+            for n in numbers:
+                entry = make_entry(n)
+                entry.id = n
+                entries.append(entry)
+            batch = prepare(entries).to_json()
+        payload += _frame(orjson.dumps([seq, batch, signature]))
+    if close_with_end:
+        payload += _frame(orjson.dumps(["end"]))
+    env = dict(os.environ, PYTHONPATH=str(Path(pipeline.__file__).resolve().parents[2]))
+    done = subprocess.run(
+        [sys.executable, "-m", "kb.ingest.pipeline", str(index)],
+        input=payload,
+        capture_output=True,
+        env=env,
+        timeout=60,
+    )
+    answers, rest = [], done.stdout
+    while rest:
+        size = int.from_bytes(rest[:4], "big")
+        answers.append(orjson.loads(rest[4 : 4 + size]))
+        rest = rest[4 + size :]
+    return answers, index
+
+
+def _frame(body: bytes) -> bytes:
+    return len(body).to_bytes(4, "big") + body
+
+
+def test_index_process_commits_waiting_chunks_together_up_to_a_store_version(tmp_path: Path) -> None:
+    from kb.search.index import SearchIndex
+
+    items = [[1, [1, 2], None], [2, [3, 4], None], [3, None, "v1"], [4, [5], None], [5, None, "v2"]]
+    answers, index = _frames_to_child(tmp_path, items, close_with_end=True)
+    assert answers[-1] == ["end", None]
+    acked = [a[0] for a in answers[:-1]]
+    assert acked == sorted(acked) and acked[-1] == 5  # every item is answered for, in order
+    with SearchIndex(index) as opened:
+        assert opened.signature == "v2" and opened.count() == 5
+
+
+def test_index_process_never_claims_a_version_with_entries_past_it(tmp_path: Path) -> None:
+    """Chunks sent after a store version, whose commit never came (the ingest died),
+    may be indexed, but the index must not then claim that version: it is rebuilt."""
+    from kb.search.index import SearchIndex
+
+    items = [[1, [1, 2], None], [2, None, "v1"], [3, [3, 4], None]]
+    answers, index = _frames_to_child(tmp_path, items, close_with_end=False)
+    assert [a[0] for a in answers] in ([2, 3], [1, 2, 3])
+    with SearchIndex(index) as opened:
+        assert opened.signature != "v1"
