@@ -419,7 +419,8 @@ def _read_file(path: str, options: ReadOptions) -> Iterator[Entry | Failure | Sk
                 "for one document (raise it with --max-size)",
                 path=path,
             )
-        data = head + fh.read()
+        # A file shorter than the head was read whole by the first read.
+        data = head + fh.read() if len(head) == HEAD_SIZE else head
     if options.progress:
         options.progress(len(data))
     yield from _parse_document(data, path, os.path.abspath(path), options)
@@ -427,10 +428,9 @@ def _read_file(path: str, options: ReadOptions) -> Iterator[Entry | Failure | Sk
 
 def _guess_streamed(path: str, head: bytes) -> str | None:
     """Tell JSONL/CSV files apart early, by extension or their first line, to stream them."""
-    lowered = path.lower()
-    for ending, fmt in parsers.EXTENSIONS.items():
-        if lowered.endswith(ending):
-            return fmt
+    fmt = parsers.by_extension(path)
+    if fmt is not None:
+        return fmt
     if head.lstrip()[:1] == b"{":
         try:
             text = head.decode("utf-8", errors="ignore")

@@ -118,6 +118,8 @@ EXTENSIONS: dict[str, str] = {ext: f.name for f in REGISTRY for ext in f.extensi
 # page's heuristics last. Detection of 16k one-pair files spent 2.3 s asking every detector.
 DETECT_ORDER: tuple[str, ...] = tuple(f.name for f in sorted(REGISTRY, key=lambda f: f.priority) if not f.binary)
 STREAMED: frozenset[str] = frozenset(f.name for f in REGISTRY if f.streamed)
+_ENDINGS: tuple[str, ...] = tuple(EXTENSIONS)
+_MARKED: tuple[Format, ...] = tuple(f for f in REGISTRY if f.markers and f.marked_priority is not None)
 BINARY: tuple[str, ...] = tuple(f.name for f in REGISTRY if f.binary)
 ADDABLE: tuple[str, ...] = tuple(f.name for f in REGISTRY if f.addable)
 
@@ -164,6 +166,8 @@ def get(name: str) -> Parser:
 def by_extension(name: str) -> str | None:
     """Return the format a file name's ending settles, or None."""
     lowered = name.lower()
+    if not lowered.endswith(_ENDINGS):  # most names of text files: one test, not one per ending
+        return None
     for ending, fmt in EXTENSIONS.items():
         if lowered.endswith(ending):
             return fmt
@@ -186,8 +190,12 @@ def detect(text: str, name: str, among: tuple[str, ...] | None = None) -> str:
             return f.marked_priority
         return f.priority
 
+    # Only a format whose markers the text holds moves in the order (DETECT_ORDER is
+    # sorted by priority already), so the sort is skipped for most texts.
+    if among is not None or any(any(m in text for m in f.markers) for f in _MARKED):
+        candidates.sort(key=priority)
     best, best_score = None, 0.0
-    for record in sorted(candidates, key=priority):
+    for record in candidates:
         score = get(record.name).detect(text, name)
         if score > best_score:
             best, best_score = record.name, score

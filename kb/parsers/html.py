@@ -137,10 +137,11 @@ def parse(text: str, name: str) -> list[Entry]:
     roots: list[Any] = schemaorg.jsonld_roots(tree) if "ld+json" in lowered else []
     if "itemscope" in lowered:
         roots.extend(schemaorg.microdata_roots(tree))
-    category = schemaorg.breadcrumb(roots, title)
+    nodes = schemaorg.items(roots)
+    category = schemaorg.breadcrumb(nodes, title)
     if not category and "readcrumb" in lowered:
         category = _crumb_category(tree, title)
-    items = schemaorg.qa_items(roots)
+    items = schemaorg.qa_items(nodes)
     if items:
         return [_entry(item, n, name, text, url, category) for n, item in enumerate(items, 1)]
     return _from_text(tree, h1, title, category, url, name, text)

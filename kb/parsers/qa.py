@@ -37,8 +37,10 @@ _HEADER = re.compile(r"^[ \t]*(?P<key>title|category|tags|expert)[ \t]*:(?P<valu
 def _marker(line: str) -> tuple[str, str, str] | None:
     """Return (kind 'q'/'a', punctuation, text after the marker) for a marker line."""
     m = _MARKER.match(line)
-    if m is None:
-        return None
+    return None if m is None else _read_marker(m, line)
+
+
+def _read_marker(m: re.Match[str], line: str) -> tuple[str, str, str] | None:
     word, punct, rest = m.group("word"), m.group("punct"), line[m.end() :]
     if punct == ".":
         # "Q." only as a capital letter or a whole word followed by a space: not "a.m."
@@ -50,7 +52,8 @@ def _marker(line: str) -> tuple[str, str, str] | None:
 
 def _markers(lines: list[str]) -> list[tuple[int, str, str]]:
     """Return (line index, kind, text) of every marker in the file's punctuation style."""
-    found = [(i, _marker(line)) for i, line in enumerate(lines)]
+    match = _MARKER.match
+    found = [(i, _read_marker(m, line)) for i, line in enumerate(lines) if (m := match(line)) is not None]
     style = next((mk[1] for _, mk in found if mk is not None and mk[0] == "q"), None)
     if style is None:
         style = next((mk[1] for _, mk in found if mk is not None), None)
@@ -123,13 +126,22 @@ def detect(text: str, name: str) -> float:
     """Score how surely ``text`` is Q/A text: a question marker line, then an answer one."""
     # The first few thousand lines tell; a huge file need not be scanned to the end.
     lines = text.lstrip("\ufeff").replace("\r", "\n").split("\n", 5000)[:5000]
-    markers = _markers(lines)
-    questions = [n for n, (_, kind, _) in enumerate(markers) if kind == "q"]
-    if not questions:
+    # As _markers reads them: the first question fixes the punctuation, and an answer in
+    # that punctuation after it makes a pair. Reading stops there, a few lines in.
+    match = _MARKER.match
+    style = None
+    for line in lines:
+        m = match(line)
+        marker = _read_marker(m, line) if m is not None else None
+        if marker is None:
+            continue
+        if style is None:
+            if marker[0] == "q":
+                style = marker[1]
+        elif marker[0] == "a" and marker[1] == style:
+            return 0.85 if style == ":" else 0.6
+    if style is None:
         return 0.0
-    style = _marker(lines[markers[questions[0]][0]])
-    colon = style is not None and style[1] == ":"
-    if any(kind == "a" for _, kind, _ in markers[questions[0] + 1 :]):
-        return 0.85 if colon else 0.6
+    colon = style == ":"
     # A question with no answer yet: claim it weakly, so the user hears what is missing.
     return 0.35 if colon else 0.0

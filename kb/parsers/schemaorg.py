@@ -31,6 +31,8 @@ class QA:
 
 def _types(node: dict[str, Any]) -> set[str]:
     raw = node.get("@type")
+    if raw.__class__ is str and raw and "/" not in raw and ":" not in raw:
+        return {raw.casefold()}  # the usual plain "Question": read on every node, so kept short
     values = raw if isinstance(raw, list) else [raw]
     # "Question", "schema:Question" and "https://schema.org/Question" are one type.
     return {str(v).rsplit("/", 1)[-1].rsplit(":", 1)[-1].casefold() for v in values if v}
@@ -197,9 +199,13 @@ def _answer_of(question: dict[str, Any], ids: dict[str, dict[str, Any]]) -> dict
     return max(suggested, key=_votes)
 
 
-def qa_items(roots: list[Any]) -> list[QA]:
+def items(roots: list[Any]) -> list[dict[str, Any]]:
+    """Every item the markup holds (what qa_items and breadcrumb read): walk it once, pass it to both."""
+    return _walk(roots)
+
+
+def qa_items(nodes: list[dict[str, Any]]) -> list[QA]:
     """Return the questions with answers that the FAQPage/QAPage (or bare Question) items hold."""
-    nodes = _walk(roots)
     ids = {str(n["@id"]): n for n in nodes if n.get("@id") and len(n) > 1}
     questions: list[dict[str, Any]] = []
     for node in nodes:
@@ -231,9 +237,10 @@ def qa_items(roots: list[Any]) -> list[QA]:
     return found
 
 
-def breadcrumb(roots: list[Any], page_title: str = "") -> str:
-    """Return the category a BreadcrumbList names: its last crumb above the page itself."""
-    for node in _walk(roots):
+def breadcrumb(nodes: list[dict[str, Any]], page_title: str = "") -> str:
+    """Return the category a BreadcrumbList among ``nodes`` (see ``items``) names: its last
+    crumb above the page itself."""
+    for node in nodes:
         if "breadcrumblist" not in _types(node):
             continue
         crumbs: list[tuple[float, str]] = []
