@@ -121,7 +121,9 @@ def ingest_summary(report: IngestReport) -> None:
     if counts["duplicates"] > 20:
         err.print(Text(f"... and {counts['duplicates'] - 20} more duplicates (use --json for all)", style="yellow"))
     for reason, count in report.skipped.items():
-        err.print(Text(f"skipped {count} ", style="yellow") + Text(clean(reason).replace("\n", " ")), soft_wrap=True)
+        # "reason: N" reads right for one as for many ("skipped 1 ... files" did not).
+        line = Text("skipped ", style="yellow") + Text(clean(reason).replace("\n", " ")) + Text(f": {count:,}")
+        err.print(line, soft_wrap=True)
     for failure in report.failures[:200]:
         err.print(Text("failed ", style="red").append(clean(str(failure)).replace("\n", " ")), soft_wrap=True)
     if len(report.failures) > 200:

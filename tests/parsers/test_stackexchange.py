@@ -193,3 +193,18 @@ def test_stackexchange_generated_dump_pairs_every_answered_question(tmp_path):
     )
     assert all(e.expert is not None for e in entries)  # a Users.xml name or OwnerDisplayName each
     assert len({e.source.key for e in entries}) == len(entries)
+
+
+def test_stackexchange_skipped_counts_read_right_in_the_summary(tmp_path):
+    folder = tmp_path / "beekeeping.stackexchange.com"
+    shutil.copytree(DUMP, folder)
+    run = subprocess.run(
+        [sys.executable, "-m", "kb", "--db", str(tmp_path / "kb.json"), "ingest", str(folder)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stderr
+    lines = [" ".join(line.split()) for line in run.stderr.splitlines()]
+    assert "skipped StackExchange questions without an answer: 1" in lines
+    assert "skipped StackExchange dump files other than Posts.xml (Users.xml is read with it): 1" in lines
