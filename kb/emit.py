@@ -105,6 +105,21 @@ def emit_entries(
         writer.writerow([*csv_row(entry), *(_csv_cell(more.get(n)) for n in names)])
 
 
+def related_records(hits: Iterable[Hit]) -> list[dict[str, Any]]:
+    """Related entries as ``kb show --related N --format json`` lists them: enough to
+    show each and fetch it (``kb show ID``), not the whole entry."""
+    return [
+        {
+            "id": h.entry.id,
+            "uid": h.entry.uid,
+            "title": h.entry.title,
+            "question": h.entry.question,
+            "score": round(h.score, 4),
+        }
+        for h in hits
+    ]
+
+
 def hit_extras(hits: Iterable[Hit]) -> list[dict[str, Any]]:
     """Search hits as records: the entry's fields plus score and a plain snippet."""
     return [{"score": round(h.score, 4), "snippet": h.snippet} for h in hits]

@@ -228,14 +228,25 @@ def show(
 
     if raw and (given("fmt") or as_json):
         refuse("--raw", "--raw prints the original text as it was read; it has no --format or --json")
+    out = output_format(fmt, as_json)
+    if given("related") and (raw or out not in ("table", "json", "jsonl")):
+        refuse("--related", "related entries are listed in the table and in JSON (--format json or jsonl)")
     kb = open_kb(db)
     entries = [kb.get(ref) for ref in refs]
-    out = output_format(fmt, as_json)
     if raw:
         for entry in entries:
             render.raw_text(kb.raw(entry.stored_id()), entry)
     elif out == "table":
         render.entries_full(entries, lambda e: kb.related(e.stored_id(), limit=related) if related else [], pager=pager)
+    elif given("related"):
+        # Asked for by name: each record gains "related" (id, uid, title, question, score).
+        from kb.emit import related_records
+
+        extras = [{"related": related_records(kb.related(e.stored_id(), limit=related))} for e in entries]
+        if out == "json" and len(entries) == 1:
+            render.emit_json(render.entry_record(entries[0], **extras[0]))
+        else:
+            render.emit_entries(entries, out, extras)
     elif out == "json" and len(entries) == 1:
         render.emit_json(render.entry_record(entries[0]))
     else:

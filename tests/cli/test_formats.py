@@ -204,3 +204,23 @@ def test_show_raw_refuses_a_format(samples: KnowledgeBase, cli) -> None:
     result = cli("show", "1", "--raw", "--format", "json")
     assert result.exit_code == 2
     assert "--raw" in result.stderr
+
+
+def test_show_related_is_listed_in_json_when_asked_for_and_refused_where_it_cannot_be(samples: KnowledgeBase, cli) -> None:
+    # An entry on the samples whose related list is not empty in the table.
+    entry_id = next(e.id for e in samples.list(limit=1000) if samples.related(e.id, limit=3))
+    table_related = samples.related(entry_id, limit=3)
+    one = cli("show", str(entry_id), "--related", "3", "--format", "json")
+    assert one.exit_code == 0, one.stderr
+    related = json.loads(one.stdout)["related"]
+    assert [r["id"] for r in related] == [h.entry.id for h in table_related]
+    assert set(related[0]) == {"id", "uid", "title", "question", "score"}
+    lines = cli("show", str(entry_id), "1", "--related", "2", "--format", "jsonl")
+    assert lines.exit_code == 0, lines.stderr
+    records = [json.loads(line) for line in lines.stdout.splitlines()]
+    assert [r["id"] for r in records] == [entry_id, 1] and all(len(r["related"]) <= 2 for r in records)
+    # Without --related the JSON shape is the entry's own; with CSV or ids, --related is refused.
+    assert "related" not in json.loads(cli("show", str(entry_id), "--format", "json").stdout)
+    for fmt in ("csv", "ids"):
+        refused = cli("show", str(entry_id), "--related", "3", "--format", fmt)
+        assert refused.exit_code == 2 and "--related" in refused.stderr
