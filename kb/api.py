@@ -15,10 +15,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from kb import config
+from kb import config, journalled
 from kb.entries import duplicate_error, entry_from_fields, fold_categories, normalise, validate, with_fields
-from kb.errors import IngestInterrupted, InvalidEntry, NotFound, SearchIndexError, StoreBusy, StoreError
-from kb.models import Entry, now_iso
+from kb.errors import SearchIndexError, StoreBusy, StoreError
+from kb.models import Entry
 from kb.paths import default_db_path, file_size, index_path_for, store_signature
 
 if TYPE_CHECKING:
@@ -275,52 +275,20 @@ class KnowledgeBase:
         format-specific choices (for StackExchange dumps: ``answers`` = accepted|best|all,
         ``site``).
         """
-        from kb.ingest.pipeline import BatchWriter
-        from kb.ingest.sources import DEFAULT_MAX_SIZE, Failure, IngestReport, ReadOptions, expand_paths, read_source
-        from kb.parsers import Skipped
+        from kb.ingest.run import ingest
 
-        if keep not in ("entries", "brief", "counts"):
-            raise ValueError(f"keep must be 'entries', 'brief' or 'counts', not {keep!r}")
-        options = ReadOptions(
+        return ingest(
+            self,
+            paths,
             format=format,
-            max_size=max_size or DEFAULT_MAX_SIZE,
+            dry_run=dry_run,
+            max_size=max_size,
             stdin=stdin,
             progress=progress,
-            settings=dict(settings or {}),
+            keep=keep,
+            status=status,
+            settings=settings,
         )
-        report = IngestReport(dry_run=dry_run, keep=keep)
-        writer = BatchWriter(self, report, dry_run)
-        entries = 0
-        with self.store.locked():
-            try:
-                for source in expand_paths(paths):
-                    if isinstance(source, Failure):
-                        report.failures.append(source)
-                        continue
-                    for item in read_source(source, options):
-                        if isinstance(item, Failure):
-                            report.failures.append(item)
-                        elif isinstance(item, Skipped):
-                            report.skipped[item.reason] = report.skipped.get(item.reason, 0) + item.count
-                        else:
-                            report.note_kept_aside(source, item)
-                            writer.add(item)
-                            entries += 1
-                            if status is not None and entries % 500 == 0:
-                                status("reading", entries, report.files)
-                    report.files += 1
-                    if status is not None:
-                        status("reading", entries, report.files)
-                if status is not None:
-                    status("indexing", entries, report.files)
-                writer.finish()
-            except KeyboardInterrupt:
-                writer.abandon()
-                raise IngestInterrupted(writer.saved(), dry_run=dry_run) from None
-            except BaseException:
-                writer.abandon()
-                raise
-        return report
 
     def make_index_current(self) -> None:
         """Rebuild the index if it does not reflect the store (the caller holds the lock)."""
@@ -372,7 +340,7 @@ class KnowledgeBase:
             return [], []
         with self.store.locked():
             if self.store.can_journal():
-                return self._add_journalled(entries)
+                return journalled.add(self, entries)
             lookup = self.key_lookup()
             with self.store.transaction():
                 result = self.store.apply(entries, update_by_source=False, lookup=lookup)
@@ -395,7 +363,7 @@ class KnowledgeBase:
         entry.refresh_uid()
         with self.store.locked():
             if self.store.can_journal():
-                return self._update_journalled(entry)
+                return journalled.update(self, entry)
             lookup = self.key_lookup()
             with self.store.transaction():
                 # An entry read from the index carries no raw text; the store keeps the
@@ -415,79 +383,12 @@ class KnowledgeBase:
         ids = [e.id for e in entries if e.id is not None]
         with self.store.locked():
             if self.store.can_journal():
-                return self._remove_journalled(entries)
+                return journalled.remove(self, entries)
             lookup = self.key_lookup()
             with self.store.transaction():
                 gone = set(self.store.remove(ids, lookup=lookup))
             self._after_full_write(lookup, removed=gone)
         return [e for e in entries if e.id in gone]
-
-    # -- small writes through the store's journal ------------------------------------------
-    #
-    # add/update/remove of a few entries append to the journal (kb.store.journal) and look
-    # up uids and ids in the index, which the lock and the version check keep exactly in
-    # step with the store: neither file is read or rewritten whole, so their cost does
-    # not grow with the store (a full rewrite is ~5 s at 100k entries).
-
-    def _add_journalled(self, entries: list[Entry]) -> tuple[list[Entry], list[Entry]]:
-        index = self.index
-        known = index.ids_for_uids(e.uid for e in entries)
-        next_id = index.last_id + 1
-        stamp = now_iso()
-        added: list[Entry] = []
-        duplicates: list[Entry] = []
-        for entry in entries:
-            if entry.uid in known:
-                entry.id = known[entry.uid]
-                duplicates.append(entry)
-                continue
-            entry.id = next_id
-            next_id += 1
-            entry.created_at = entry.created_at or stamp
-            entry.updated_at = entry.updated_at or stamp
-            known[entry.uid] = entry.id
-            added.append(entry)
-        if added:
-            self.store.journal_write(self.store.journal_ops_for(added, last_id=next_id - 1))
-            try:
-                index.set_last_id(next_id - 1)
-                index.upsert(added, self._signature())
-            except SearchIndexError as exc:
-                self.index_write_failed(exc)
-        return added, duplicates
-
-    def _update_journalled(self, entry: Entry) -> Entry:
-        index = self.index
-        old = index.get(entry.id) if entry.id is not None else None
-        if old is None:
-            raise NotFound("an entry to update needs the id of a stored entry")
-        other = index.ids_for_uids([entry.uid]).get(entry.uid)
-        if other is not None and other != entry.id:
-            raise InvalidEntry(f"entry {other} already has this question and answer")
-        entry.created_at = old.created_at or now_iso()
-        entry.updated_at = now_iso()
-        # The original text stays as stored: the op below carries none, and so leaves it.
-        raw, entry.raw = entry.raw, None
-        self.store.journal_write(self.store.journal_ops_for([entry]))
-        entry.raw = raw
-        try:
-            index.upsert([entry], self._signature())
-        except SearchIndexError as exc:
-            self.index_write_failed(exc)
-        return entry
-
-    def _remove_journalled(self, entries: list[Entry]) -> list[Entry]:
-        index = self.index
-        present = set(index.ids_for_uids(e.uid for e in entries).values())
-        gone = [e for e in entries if e.id in present]
-        if gone:
-            ops = [(table, str(e.id), None) for e in gone for table in ("entries", "raw")]
-            self.store.journal_write(ops)
-            try:
-                index.delete([e.stored_id() for e in gone], self._signature())
-            except SearchIndexError as exc:
-                self.index_write_failed(exc)
-        return gone
 
     # -- reading -----------------------------------------------------------------------
 

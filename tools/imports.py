@@ -53,7 +53,7 @@ LAYERS = (
     ("kb.cli", "kb.tui", "kb.render", "kb.emit", "kb.__main__"),
     ("kb.doctor",),
     ("kb.api",),
-    ("kb.entries", "kb.export", "kb.ingest"),
+    ("kb.entries", "kb.export", "kb.ingest", "kb.journalled"),
     ("kb.search", "kb.store"),
     ("kb.parsers",),
     # kb/__init__.py imports nothing when it runs: its names load on first use.
