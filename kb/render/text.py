@@ -59,3 +59,12 @@ def highlighted(text: str, spans: Sequence[tuple[int, int]], style: str = "bold 
             out.append(clean(" ".join(words)), style=part_style)
             space = part[-1].isspace()
     return out
+
+
+def human_size(n: float) -> str:
+    """Format a byte count for people: 1.2 MB."""
+    for unit in ("B", "kB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} GB"
