@@ -206,7 +206,9 @@ def test_show_raw_refuses_a_format(samples: KnowledgeBase, cli) -> None:
     assert "--raw" in result.stderr
 
 
-def test_show_related_is_listed_in_json_when_asked_for_and_refused_where_it_cannot_be(samples: KnowledgeBase, cli) -> None:
+def test_show_related_is_listed_in_json_when_asked_for_and_refused_where_it_cannot_be(
+    samples: KnowledgeBase, cli
+) -> None:
     # An entry on the samples whose related list is not empty in the table.
     entry_id = next(e.id for e in samples.list(limit=1000) if samples.related(e.id, limit=3))
     table_related = samples.related(entry_id, limit=3)
