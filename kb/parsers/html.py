@@ -107,12 +107,18 @@ def _title(tree: Any, lowered: str) -> tuple[str, Any]:
 
 def _crumb_category(tree: Any, title: str) -> str:
     """The category a breadcrumb trail in the page's markup shows (links, then the page)."""
+    from kb.parsers.htmltext import elements
     from kb.parsers.schemaorg import category_from_crumbs
 
-    for trail in tree.css('[class*="breadcrumb"], [aria-label*="readcrumb"], [id*="breadcrumb"]'):
-        names = [" ".join(a.text(deep=True).split()) for a in trail.css("a")]
-        if names:
-            return category_from_crumbs(names, title)
+    for trail, attrs in elements(tree.root):
+        if (
+            "breadcrumb" in (attrs.get("class") or "")
+            or "readcrumb" in (attrs.get("aria-label") or "")
+            or "breadcrumb" in (attrs.get("id") or "")
+        ):
+            names = [" ".join(a.text(deep=True).split()) for a in trail.traverse() if a.tag == "a"]
+            if names:
+                return category_from_crumbs(names, title)
     return ""
 
 

@@ -10,6 +10,7 @@ and links contribute their words only.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import Any
 
 # Elements whose content is never text for a reader.
@@ -122,6 +123,19 @@ _FURNITURE_ROLES = frozenset({"navigation", "banner", "search", "dialog", "alert
 # Headings that label a section; rendered "Question:" / "Answer:" for the text parsers.
 SECTION_LABELS = {"question": "Question:", "answer": "Answer:", "q": "Question:", "a": "Answer:"}
 _SPACES = " \t\n\r\f"
+
+
+def elements(root: Any) -> Iterator[tuple[Any, dict[str, str | None]]]:
+    """Yield each element at or under ``root`` that has attributes, with them, in document order.
+
+    What a CSS attribute selector would find, tested in Python instead: Lexbor sets up
+    (and later frees) its selector engine for each document at the first ``css()`` call,
+    which cost html.parse 5-8 us a page more than this walk of a page's few dozen elements.
+    """
+    for node in root.traverse():
+        attrs = node.attributes
+        if attrs:
+            yield node, attrs
 
 
 def is_furniture(node: Any, inside_content: bool) -> bool:

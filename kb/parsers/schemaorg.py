@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from kb.parsers.htmltext import drop_controls, to_text
+from kb.parsers.htmltext import drop_controls, elements, to_text
 
 # A hostile page could nest items without end; deeper than this is not a Q&A.
 _MAX_DEPTH = 40
@@ -116,22 +116,24 @@ def _item(scope: Any, depth: int = 0) -> dict[str, Any]:
         item["@id"] = scope.attributes["itemid"]
     if depth > _MAX_DEPTH:
         return item
-    for prop in scope.css("[itemprop]"):
+    for prop, attrs in elements(scope):
+        if "itemprop" not in attrs:
+            continue
         owner = _owner(prop, scope)
         if owner is None or owner.mem_id != scope.mem_id:
             continue
-        if "itemscope" in prop.attributes:
+        if "itemscope" in attrs:
             value: Any = _item(prop, depth + 1)
         else:
             value = _value(prop)
-        for name in (prop.attributes.get("itemprop") or "").split():
+        for name in (attrs.get("itemprop") or "").split():
             item.setdefault(name, []).append(value)
     return {k: (v[0] if isinstance(v, list) and len(v) == 1 else v) for k, v in item.items()}
 
 
 def microdata_roots(tree: Any) -> list[dict[str, Any]]:
     """Return the top-level microdata items of the page (those that are no item's property)."""
-    return [_item(scope) for scope in tree.css("[itemscope]") if "itemprop" not in scope.attributes]
+    return [_item(scope) for scope, attrs in elements(tree.root) if "itemscope" in attrs and "itemprop" not in attrs]
 
 
 # -- reading the items ---------------------------------------------------------------

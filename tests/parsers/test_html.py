@@ -101,6 +101,30 @@ def test_html_labelled_headings_split_question_and_answer():
     assert entry.answer.startswith("Fill it half way") and "descaler" not in entry.answer
 
 
+@pytest.mark.parametrize(
+    "trail",
+    [
+        '<nav class="site-breadcrumbs">',
+        '<div aria-label="Breadcrumb trail">',
+        '<ol id="breadcrumb">',
+        # The first marked element holding links is the trail; an empty one is passed over.
+        '<span class="breadcrumb"></span><p class="breadcrumb-bar">',
+    ],
+)
+def test_html_breadcrumb_trail_in_markup_names_the_category(trail):
+    close = "</" + trail.rsplit("<", 1)[1].split()[0] + ">"
+    page = (
+        f"<html><body>{trail}<a href='/'>Home</a> &gt; <a href='/garden/'>Garden</a>"
+        f" &gt; <a href='/garden/roses'>Pruning roses</a>{close}"
+        "<article><h1>Pruning roses</h1><h2>Question</h2><p>When should I prune roses?</p>"
+        "<h2>Answer</h2><p>In late winter, before the buds break.</p></article></body></html>"
+    )
+    [entry] = html.parse(page, "roses.html")
+    # Not "Home", not the page itself: the crumb above it.
+    assert entry.category == "Garden"
+    assert entry.question == "When should I prune roses?"
+
+
 def test_html_broken_markup_is_read_as_browsers_read_it():
     [entry] = html.parse(_read("broken_markup.html"), "broken.html")
     # The unclosed <h2>Answer swallows the rest of the page, as in a browser; its first
