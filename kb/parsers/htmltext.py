@@ -286,7 +286,12 @@ def to_text(root: Any, *, drop_furniture: bool = False) -> str:
         if tag == "-text":
             value = node.text_content
             if value and (skip is None or node.mem_id != skip):
-                out.text(_collapse(value))
+                if not value.strip(_SPACES):
+                    # Indentation between elements, most text nodes of a page: one space at most.
+                    if out.line:
+                        out.text(" ")
+                else:
+                    out.text(_collapse(value))
             continue
         if tag in _BLOCKS:
             if tag == "pre":
