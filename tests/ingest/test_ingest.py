@@ -311,3 +311,20 @@ def test_cli_ingest_missing_path(tmp_path: Path) -> None:
     proc = run_kb("ingest", str(tmp_path / "nope.txt"))
     assert proc.returncode == 1
     assert b"no such file or folder" in proc.stderr
+
+
+def test_cli_ingest_gz_broken_past_its_first_64_kb_is_one_failure(tmp_path: Path) -> None:
+    """A .gz document cut short after its head: one line naming the file, the others kept."""
+    import gzip
+
+    body = "".join(f"Q: What is question {i} about?\nA: It is answer {i}, in a few words.\n\n" for i in range(3000))
+    packed = gzip.compress(body.encode())
+    write(tmp_path / "in" / "broken.txt.gz", packed[: len(packed) * 2 // 3])
+    write(tmp_path / "in" / "good.txt", FAQ)
+    proc = run_kb("ingest", "--json", str(tmp_path / "in"))
+    assert proc.returncode == 1, proc.stderr
+    assert b"Traceback" not in proc.stderr and b"Aborted" not in proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["counts"]["added"] == 1 and report["counts"]["failed"] == 1
+    [failure] = report["failures"]
+    assert failure["path"].endswith("broken.txt.gz") and failure["reason"].startswith("cannot decompress")
