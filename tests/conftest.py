@@ -27,6 +27,19 @@ def kb_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
+def empty_store(kb_db: Path) -> Path:
+    """Create the store at KB_DB holding no entries: one added, then removed.
+
+    A store that does not exist is another case: commands that read it exit 1.
+    """
+    from kb.api import KnowledgeBase
+
+    with KnowledgeBase.open(kb_db) as kb:
+        kb.remove(kb.add(question="Is this store empty?", answer="It will be.").stored_id())
+    return kb_db
+
+
+@pytest.fixture
 def runner():
     from typer.testing import CliRunner
 

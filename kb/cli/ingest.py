@@ -69,7 +69,7 @@ def ingest(
         max_size = config.max_size_mb()
     from kb.errors import IngestInterrupted
 
-    kb = open_kb(db)
+    kb = open_kb(db, must_exist=False)
     show_progress = not quiet and sys.stderr.isatty()
     try:
         with _ingest_progress(paths, show_progress) as bar:

@@ -292,11 +292,14 @@ def reindex(db: DbOption = None) -> None:
 
 
 def path(fmt: RecordFormatOption = RecordFormat.table, as_json: JsonOption = False, db: DbOption = None) -> None:
-    """Say where the store and its index live, with their sizes and entry counts.
+    """Say where the store and its index live (or would live), with their sizes and entry counts.
 
     Example: kb path ; kb --db other.json path --json
     """
     from kb import render
 
-    kb = open_kb(db)
+    kb = open_kb(db, must_exist=False)
     render.locations(kb.locations(), output_format(fmt, as_json))
+    if not kb.exists():
+        # Where the store would be is still an answer: kb path exits 0 and creates nothing.
+        render.notice(f"no store at {kb.path} yet: 'kb ingest FILES' or 'kb add' creates it")

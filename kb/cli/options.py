@@ -91,12 +91,18 @@ def output_format(fmt: Enum, as_json: bool) -> str:
     return "json" if as_json else fmt.value
 
 
-def open_kb(db: Optional[Path]) -> "KnowledgeBase":
-    """Open the knowledge base named by --db (on the command or before it), $KB_DB or the default."""
+def open_kb(db: Optional[Path], *, must_exist: bool = True) -> "KnowledgeBase":
+    """Open the knowledge base named by --db (on the command or before it), $KB_DB or the default.
+
+    Reading a store that does not exist is an error (exit 1, naming the path and how to
+    create one) and creates nothing; commands that write pass ``must_exist=False``.
+    """
     from kb.api import KnowledgeBase
 
     root_db = root_options.get("db")
     kb = KnowledgeBase.open(db if db is not None else root_db if isinstance(root_db, Path) else None)
+    if must_exist:
+        kb.require()
     kb.on_rebuild = _rebuild_progress
     kb.on_stale = _stale_notice
     kb.on_temporary_index = _temporary_index_notice
