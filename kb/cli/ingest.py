@@ -43,7 +43,10 @@ def ingest(
     max_size: Annotated[
         Optional[float],
         typer.Option(
-            "--max-size", help="Largest single-document file to read, in MB (default $KB_MAX_SIZE, else 10).", min=0.001
+            "--max-size",
+            help="Largest single-document file to read, in MB (default $KB_MAX_SIZE, else 10).",
+            min=0.001,
+            max=1_000_000,
         ),
     ] = None,
     db: DbOption = None,
@@ -65,6 +68,9 @@ def ingest(
             raise typer.BadParameter(f"{parser_format!r} is not one of: {', '.join(FORMATS)}", param_hint="--format")
     if answers is not None and answers not in ("accepted", "best", "all"):
         raise typer.BadParameter(f"{answers!r} is not one of: accepted, best, all", param_hint="--answers")
+    if max_size is not None and max_size != max_size:
+        # NaN passes Click's range check (it compares false with everything).
+        raise typer.BadParameter("not a number of MB", param_hint="--max-size")
     if max_size is None:
         max_size = config.max_size_mb()
     from kb.errors import IngestInterrupted

@@ -11,6 +11,7 @@ import typer
 
 from kb.cli.complete import complete_categories, complete_experts, complete_ids
 from kb.cli.options import (
+    MAX_COUNT,
     DbOption,
     FormatOption,
     JsonOption,
@@ -97,7 +98,9 @@ def search(
             [hit.entry for hit in result], out, extra=render.hit_extras(result), extra_columns=("score", "snippet")
         )
         render.search_notes(result)
-    if not result.hits:
+    if not result.hits and not result.total:
+        # Nothing matched. A page past the last match is not an error (the note says
+        # how many match), as for `kb list --offset`.
         raise typer.Exit(code=1)
 
 
@@ -108,7 +111,9 @@ def ask(
     category: CategoryFilter = None,
     expert: ExpertFilter = None,
     tag: TagFilter = None,
-    others: Annotated[int, typer.Option("--others", min=0, help="How many other answers to list under it.")] = 4,
+    others: Annotated[
+        int, typer.Option("--others", min=0, max=MAX_COUNT, help="How many other answers to list under it.")
+    ] = 4,
     pager: Annotated[bool, typer.Option("--pager/--no-pager", help="Page a long answer on a terminal.")] = True,
     fmt: ReportFormatOption = ReportFormat.table,
     as_json: JsonOption = False,
@@ -215,7 +220,9 @@ def show(
     ],
     raw: Annotated[bool, typer.Option("--raw", help="Print the original text the entry was read from.")] = False,
     pager: Annotated[bool, typer.Option("--pager/--no-pager", help="Page long entries on a terminal.")] = True,
-    related: Annotated[int, typer.Option("--related", min=0, help="How many related entries to list.")] = 5,
+    related: Annotated[
+        int, typer.Option("--related", min=0, max=MAX_COUNT, help="How many related entries to list.")
+    ] = 5,
     fmt: FormatOption = OutputFormat.table,
     as_json: JsonOption = False,
     db: DbOption = None,

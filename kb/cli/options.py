@@ -60,8 +60,13 @@ ReportFormatOption = Annotated[
     ReportFormat, typer.Option("--format", "-F", help="Output format.", case_sensitive=False)
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Same as --format json.")]
-LimitOption = Annotated[int, typer.Option("--limit", "-n", min=0, help="Show at most this many (0: all).")]
-OffsetOption = Annotated[int, typer.Option("--offset", min=0, help="Skip this many first (paging).")]
+# Counts beyond any store (and beyond SQLite's 64-bit integers) are usage errors (exit 2),
+# refused by Click with the range, rather than overflowing deep in a query.
+MAX_COUNT = 1_000_000_000
+LimitOption = Annotated[
+    int, typer.Option("--limit", "-n", min=0, max=MAX_COUNT, help="Show at most this many (0: all).")
+]
+OffsetOption = Annotated[int, typer.Option("--offset", min=0, max=MAX_COUNT, help="Skip this many first (paging).")]
 
 
 # Options given before the command name (`kb --db x.json list`); the root callback sets

@@ -457,11 +457,23 @@ def _read_rest(fd: int) -> bytes:
 def _check_size(size: int, path: str, inner: str, options: ReadOptions) -> None:
     """Refuse a document over --max-size (a .json file is exempt: its parser streams it)."""
     if size > options.max_size and (options.format or "") != "json" and not inner.lower().endswith(".json"):
+        shown, limit = _megabytes(size, options.max_size)
         raise ParseError(
-            f"file is {size / 1e6:.1f} MB, over the {options.max_size / 1e6:.0f} MB limit "
-            "for one document (raise it with --max-size)",
+            f"file is {shown} MB, over the {limit} MB limit for one document (raise it with --max-size)",
             path=path,
         )
+
+
+def _megabytes(size: int, limit: int) -> tuple[str, str]:
+    """Write a file's size and the limit it passes in MB, with the digits that tell them apart.
+
+    A fixed one decimal said "0.0 MB, over the 0 MB limit" for a limit of --max-size 0.001.
+    """
+    for decimals in range(1, 13):
+        shown, cap = (f"{n / 1e6:,.{decimals}f}".rstrip("0").rstrip(".") for n in (size, limit))
+        if shown != cap:
+            break
+    return shown, cap
 
 
 def _read_compressed(path: str, options: ReadOptions) -> Iterator[Entry | Failure | Skipped]:
