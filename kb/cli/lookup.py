@@ -172,7 +172,7 @@ def list_entries(
     kb = open_kb(db)
     out = output_format(fmt, as_json)
     if what is Listing.categories:
-        render.counts(kb.categories(), "category", out)
+        render.counts(kb.categories(), "category", out, plural="categories")
         return
     if what is Listing.tags:
         render.counts(kb.tags(), "tag", out)
