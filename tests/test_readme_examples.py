@@ -123,3 +123,32 @@ def test_quick_start_keeps_the_samples_out_of_the_users_own_store(tmp_path: Path
     assert (checkout / "demo" / "kb.json").is_file()
     assert list(home.iterdir()) == [], "the quick start wrote into the user's own data folder"
     assert "demo/" in (ROOT / ".gitignore").read_text().split()
+
+
+def _api_example() -> str:
+    text = README.read_text(encoding="utf-8")
+    section = text[text.index("\n## The Python API") :]
+    block = re.search(r"```python\n(.*?)```", section, flags=re.S)
+    assert block is not None
+    return block.group(1)
+
+
+def test_python_api_example_runs_from_a_folder_without_a_kb_folder(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", _api_example()], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert "already stored as" in done.stdout
+
+
+def test_python_api_section_names_the_folder_that_shadows_kb(tmp_path: Path) -> None:
+    # What the README warns of, shown: beside a folder named kb, `import kb` finds that folder.
+    (tmp_path / "kb").mkdir()
+    done = subprocess.run(
+        [sys.executable, "-c", "from kb import KnowledgeBase"], cwd=tmp_path, capture_output=True, text=True
+    )
+    text = README.read_text(encoding="utf-8")
+    section = text[text.index("\n## The Python API") : text.index("```python", text.index("\n## The Python API"))]
+    if done.returncode != 0:  # an editable install: the folder shadows the package
+        assert "unknown location" in done.stderr
+    assert "no subfolder named `kb`" in section and "unknown location" in section

@@ -88,3 +88,21 @@ def test_a_write_creates_the_store_and_reads_then_work(tmp_path: Path, cli) -> N
     assert store.exists()
     listed = cli("--db", str(store), "list", "--format", "ids")
     assert listed.exit_code == 0 and listed.stdout.split() == added.stdout.split()
+
+
+def test_the_library_reads_a_missing_store_as_empty_and_creates_nothing(tmp_path: Path) -> None:
+    from kb.api import KnowledgeBase
+    from kb.errors import NotFound, StoreMissing
+
+    path = tmp_path / "nope" / "kb.json"
+    with KnowledgeBase.open(path) as kb:
+        assert not kb.exists()
+        assert (kb.list(), kb.count(), kb.categories(), kb.experts(), list(kb.iter_entries())) == ([], 0, [], [], [])
+        assert kb.locations()["entries"] == 0
+        with pytest.raises(NotFound):
+            kb.get(1)
+        with pytest.raises(StoreMissing, match="no store at"):
+            kb.require()
+        assert not (tmp_path / "nope").exists()
+        added = kb.add(question="Does the first write create it?", answer="Yes.")
+        assert kb.exists() and kb.list() == [added]
