@@ -470,5 +470,5 @@ def clipboard_blocker(env: os._Environ[str] | dict[str, str]) -> str | None:
 def opening_note(shown: int, total: int) -> str:
     """The status line over the entries listed before anything is typed: how many of how many."""
     if total > shown:
-        return f"the first {shown:,} of {total:,} entries, by id; type to search"
-    return f"{total:,} {'entry' if total == 1 else 'entries'}, by id; type to search"
+        return f"the first {shown:,} of {total:,} entries by id; type to search"
+    return f"{total:,} {'entry' if total == 1 else 'entries'} by id; type to search"
