@@ -16,6 +16,16 @@ DATA = ROOT / "data"
 SEEDS = ROOT / "seeds"
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark the tests tests/tiers.py lists as slow, so that `-m "not slow"` is the fast tier."""
+    from tests.tiers import SLOW
+
+    for item in items:
+        names = SLOW.get(item.nodeid.split("::", 1)[0])
+        if names and getattr(item, "originalname", item.name) in names:
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(autouse=True)
 def kb_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Point KB_DB at a fresh store under tmp_path, so no test touches a real one."""

@@ -23,11 +23,19 @@ HUGE = "99999999999999999999"
 NEEDS = {"search": ["water"], "ask": ["water"], "show": ["1"], "ingest": [str(DATA)], "browse": [], "edit": ["1"]}
 
 
-@pytest.fixture
-def samples(kb_db: Path) -> Path:
-    with KnowledgeBase.open(kb_db) as kb:
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One store of the samples for the module: these tests only read it."""
+    path = tmp_path_factory.mktemp("numbers") / "kb.json"
+    with KnowledgeBase.open(path) as kb:
         kb.ingest([str(SEEDS), str(DATA)])
-    return kb_db
+    return path
+
+
+@pytest.fixture
+def samples(store: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("KB_DB", str(store))
+    return store
 
 
 @pytest.mark.parametrize("query", ["", "  ", '"', '""', "*", "-", "title:", "category:"])
