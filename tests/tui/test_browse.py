@@ -472,3 +472,16 @@ def test_browse_ctrl_c_quits_with_the_interrupt_code(kb: KnowledgeBase) -> None:
         await pilot.press("ctrl+c")  # the search box has the focus, and would copy
 
     assert drive(app, steps) == 130
+
+
+def test_entry_text_reflows_hard_wrapped_paragraphs_and_keeps_lists() -> None:
+    from kb.models import Entry
+
+    answer = (
+        "Lift the hinge pin part way out, wipe it clean and add a few drops of light\n"
+        "oil or a smear of petroleum jelly, then tap it back.\n\nYou need:\n- oil\n- a cloth\n"
+    )
+    entry = Entry(question="How do I stop a squeak?", answer=answer, title="Hinge")
+    plain = views.entry_text(entry, None).plain
+    assert "drops of light oil or a smear" in plain
+    assert "You need:\n- oil\n- a cloth" in plain
