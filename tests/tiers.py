@@ -112,6 +112,7 @@ SLOW: dict[str, frozenset[str]] = {
     "tests/cli/test_plain_output.py": frozenset(
         {
             "test_ingest_notes_wrap_at_word_boundaries_on_a_terminal",
+            "test_medquad_reingested_is_16375_unchanged_and_48_duplicates",
         }
     ),
     "tests/cli/test_write.py": frozenset(

@@ -146,3 +146,15 @@ def test_category_selected_by_a_unique_word_after_punctuation(samples: Path, cli
     result = cli("list", "-c", "general", "--format", "json")
     assert result.exit_code == 0, result.stderr
     assert {e["category"] for e in json.loads(result.stdout)} == {"Oncology (General Cancer)"}
+
+
+MEDQUAD = Path(__file__).resolve().parents[3] / "shared" / "corpora" / "medquad.jsonl.gz"
+
+
+@pytest.mark.skipif(not MEDQUAD.exists(), reason=f"the MedQuAD corpus is not at {MEDQUAD}")
+def test_medquad_reingested_is_16375_unchanged_and_48_duplicates(kb_db: Path) -> None:
+    with KnowledgeBase.open(kb_db) as kb:
+        first = kb.ingest([str(MEDQUAD)], keep="counts")
+        again = kb.ingest([str(MEDQUAD)], dry_run=True, keep="counts")
+        assert first.counts["added"] == kb.count() == 16375
+        assert again.counts == {"added": 0, "updated": 0, "unchanged": 16375, "duplicates": 48}
