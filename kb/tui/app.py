@@ -25,7 +25,7 @@ from textual.widgets import Footer, Input, OptionList, Static
 from textual.widgets.option_list import Option
 from textual.worker import get_current_worker
 
-from kb.errors import KbError
+from kb.errors import KbError, QueryError
 from kb.render import clean
 from kb.tui import views
 from kb.tui.screens import HelpScreen, PickScreen, Preview, ReaderScreen
@@ -222,7 +222,10 @@ class BrowseApp(App[int]):
         if not query.strip():
             entries = self.kb.list(category=category, expert=expert, limit=LIMIT)
             return entries, Text(opening_note(len(entries), self.kb.count(category=category, expert=expert)))
-        result = self.kb.search(query, category=category, expert=expert, limit=LIMIT)
+        try:
+            result = self.kb.search(query, category=category, expert=expert, limit=LIMIT)
+        except QueryError as exc:  # '"' as the first key of a phrase: not yet words to search for
+            return [], Text(clean(exc.message), style="bold")
         entries = [hit.entry for hit in result]
         if entries:
             total = result.total if result.total is not None else len(entries)

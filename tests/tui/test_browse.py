@@ -485,3 +485,17 @@ def test_entry_text_reflows_hard_wrapped_paragraphs_and_keeps_lists() -> None:
     plain = views.entry_text(entry, None).plain
     assert "drops of light oil or a smear" in plain
     assert "You need:\n- oil\n- a cloth" in plain
+
+
+def test_browse_a_query_with_nothing_to_search_for_yet_is_a_note_not_an_error(kb: KnowledgeBase) -> None:
+    app = BrowseApp(kb)
+
+    async def steps(pilot):
+        await pilot.press('"')  # the first key of a phrase
+        await settle(pilot)
+        status = app.screen_stack[0].query_one("#status", Static).content.plain
+        assert status == "the query is empty"
+        assert hit_ids(app) == []
+        await pilot.press("ctrl+q")
+
+    drive(app, steps)
