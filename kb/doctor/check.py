@@ -111,14 +111,7 @@ def check_store(kb: KnowledgeBase, report: Report) -> _Walk | None:
         f"{path} parses ({size:,} bytes"
         + (", the single-file layout kb converts at its next write)" if legacy else ")"),
     )
-    try:
-        ops, _ = journal.read_ops(path, path.stat())
-    except ValueError as exc:
-        ops = []
-        report.add("journal", PROBLEM, f"{exc}", fix="not repaired automatically; the files are left as they are")
-    except OSError as exc:
-        ops = []
-        report.add("journal", PROBLEM, f"cannot read the journal: {exc.strerror or exc}")
+    ops = _check_journal(path, catalog, report)
     _check_permissions(path, catalog, report)
     meta = meta_of(catalog)
     schema = as_int(meta.get("schema"))
@@ -139,6 +132,58 @@ def check_store(kb: KnowledgeBase, report: Report) -> _Walk | None:
     walk = _walk(kb, catalog, [op for op in ops if op[0] in SHARD_TABLES], legacy, report)
     _report_entries(catalog, walk, report)
     return walk
+
+
+def _check_journal(path: Path, catalog: dict[str, Any], report: Report) -> list[journal.Op]:
+    """Check the journal of small writes and those kept aside; return the ops that apply."""
+    ops: list[journal.Op] = []
+    try:
+        ops, writes, state = journal.read_ops(path, catalog, path.stat())
+    except ValueError as exc:
+        report.add("journal", PROBLEM, f"{exc}", fix="not repaired automatically; the files are left as they are")
+        return []
+    except OSError as exc:
+        report.add("journal", PROBLEM, f"cannot read the journal: {exc.strerror or exc}")
+        return []
+    name = journal.journal_path(path).name
+    if state == journal.APPLIES:
+        report.add("journal", OK, f"{name}: {writes} small writes since the last commit, read with the store")
+    elif state == journal.STALE:
+        report.add("journal", NOTE, f"{name} was already folded into {path.name}; the next write removes it")
+    elif state == journal.FOREIGN:
+        report.add(
+            "journal",
+            PROBLEM,
+            f"{name} does not belong to this {path.name} (it was written on another version of it, "
+            f"as when files of two copies are mixed), so kb does not read it; it holds "
+            + describe_journal(journal.read(journal.journal_path(path))),
+            fix="kb keeps it aside at the next write; nothing in it is deleted",
+        )
+    for aside in journal.kept_aside(path):
+        report.add(
+            "journal",
+            PROBLEM,
+            f"{aside.name} was kept aside: it did not belong to {path.name} when kb found it, "
+            f"so its writes are not in the store; it holds " + describe_journal(journal.read(aside)),
+            fix="see each entry it names with 'kb show ID', add back what is missing, then delete the file",
+        )
+    return ops
+
+
+def describe_journal(found: journal.Journal) -> str:
+    """Say what a journal holds: how many writes, the ids it sets and the ids it removes."""
+    try:
+        ops = found.ops()
+    except ValueError as exc:
+        return f"{len(found.lines)} writes ({exc})"
+    written = sorted({int(i) for t, i, d in ops if t == "entries" and d is not None and i.isdigit()})
+    removed = sorted({int(i) for t, i, d in ops if t == "entries" and d is None and i.isdigit()})
+    parts = [f"{len(found.lines)} writes"]
+    if written:
+        parts.append("entries added or edited: ids " + name_some([str(i) for i in written]))
+    if removed:
+        parts.append("entries removed: ids " + name_some([str(i) for i in removed]))
+    return "; ".join(parts)
 
 
 def _walk(kb: KnowledgeBase, catalog: dict[str, Any], ops: list[journal.Op], legacy: bool, report: Report) -> _Walk:

@@ -16,6 +16,7 @@ import orjson
 from kb import paths
 from kb.doctor.report import TABLES, as_int, meta_of
 from kb.models import make_uid
+from kb.store import journal
 from kb.store.base import SCHEMA_VERSION
 from kb.store.shards import (
     TEMP_FILE,
@@ -129,6 +130,8 @@ def salvage(blob: bytes) -> dict[str, Any]:
     for key in ("shard_size", "generation"):
         if as_int(meta.get(key)):
             out_meta[key] = as_int(meta.get(key))
+    if isinstance(meta.get("commit"), str):
+        out_meta["commit"] = meta["commit"]
     return {
         "meta": {"1": out_meta},
         "entries": entries,
@@ -214,14 +217,7 @@ def unused_name(path: Path) -> Path:
 
 def write_new(path: Path, blob: bytes) -> None:
     """Write a new owner-only file (never replacing one) and fsync it."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        view = memoryview(blob)
-        while view:
-            view = view[os.write(fd, view) :]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    journal.write_file(path, blob, exclusive=True)
 
 
 def replace_file(path: Path, blob: bytes) -> None:

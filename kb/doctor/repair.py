@@ -151,15 +151,7 @@ def _repair_catalog(kb: KnowledgeBase, actions: list[str], unrepaired: list[str]
     stamp = time.strftime("%Y%m%d-%H%M%S")
     blob = store.read_bytes() if exists else b""
     found = salvage(blob)
-    ops: list[journal.Op] = []
-    writes = 0
-    if exists:
-        # Small writes since the last commit sit in the journal, which names the damaged
-        # catalog by its inode: its whole documents apply to what is recovered.
-        try:
-            ops, writes = journal.read_ops(store, store.stat(), same_file=True)
-        except ValueError as exc:
-            actions.append(f"the journal of small writes could not be replayed ({exc}); it was left in place")
+    writes = _journal_of_damaged(store, found, actions) if exists else 0
     if found["entries"]:
         # The single-file layout: the entries themselves are in the damaged file.
         rebuilt, count = {k: found[k] for k in ("meta", "entries", "experts", "raw")}, len(found["entries"])
@@ -175,10 +167,10 @@ def _repair_catalog(kb: KnowledgeBase, actions: list[str], unrepaired: list[str]
         write_new(target, orjson.dumps(rebuilt))
         actions.append(f"salvaged {count} whole entries from the damaged store into {target.name}")
     if usable_backup and backup_count >= count:
-        new_blob = backup_path(store).read_bytes()
+        chosen = orjson.loads(backup_path(store).read_bytes())
         what = f"restored the store from {backup_path(store).name} ({backup_count} entries; the {kind} hold {count})"
     elif count:
-        new_blob = orjson.dumps(rebuilt)
+        chosen = rebuilt
         what = f"restored the store from the {count} entries of the {kind}" + (
             f" ({backup_path(store).name} holds only {backup_count})"
             if usable_backup
@@ -199,13 +191,43 @@ def _repair_catalog(kb: KnowledgeBase, actions: list[str], unrepaired: list[str]
         except OSError:  # no hard links here: a rename, then a short moment without a store
             os.rename(store, aside)
         actions.append(f"kept the damaged store as {aside.name}")
-    replace_file(store, new_blob)
+    # The journal of the damaged catalog is bound to the recovered one before that is put
+    # in place: from the rename on, every reader replays it, and a repair killed at any
+    # moment loses none of its writes. Its ops set whole documents, so they apply to
+    # whichever version is recovered.
+    token = journal.new_token()
+    chosen.setdefault("meta", {}).setdefault("1", {})["commit"] = token
+    rebound = journal.rebased(store, token) if writes else None
+    if rebound is not None:
+        replace_file(journal.journal_path(store), rebound)
+    replace_file(store, orjson.dumps(chosen))
     actions.append(what)
-    if ops:
+    if writes:
         with _without_backup(kb.store) as repaired, repaired.transaction():
-            repaired.apply_ops(ops)
+            repaired.fold_journal()
         actions.append(f"replayed {writes} journalled writes over the recovered store")
     return True
+
+
+def _journal_of_damaged(store: Path, found: dict[str, Any], actions: list[str]) -> int:
+    """How many small writes the journal holds for the damaged catalog (0 when it holds
+    none, or belongs to another version).
+
+    The journal names its catalog by a token inside it, which the salvage may have read
+    back, and by the inode it was started on, which damage written in place keeps.
+    """
+    own = journal.read(journal.journal_path(store))
+    if own.header is None:
+        return 0
+    token = meta_of(found).get("commit")
+    if own.file != str(store.stat().st_ino) and not (token and own.base == token):
+        return 0
+    try:
+        own.ops()
+    except ValueError as exc:
+        actions.append(f"the journal of small writes could not be replayed ({exc}); it was left in place")
+        return 0
+    return len(own.lines)
 
 
 def _catalog_from_files(folder: Path, found: dict[str, Any]) -> tuple[dict[str, Any], int]:

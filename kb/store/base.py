@@ -354,17 +354,23 @@ class StoreBase:
         meta["last_id"] = max(self._top_id or 0, int(meta.get("last_id", 0) or 0))
         if self._generation is not None:
             meta["generation"] = self._generation
+        # The journal is bound to this token, never to the file's inode or times (which a
+        # copy or a restore changes); the replaced catalog's token marks its journal, if
+        # a crash leaves it behind, as folded in.
+        meta["folded"] = journal.commit_token(catalog)
+        meta["commit"] = journal.new_token()
         self._files.sync()
         self._files.write_catalog(catalog, backup=self.rotate_backup)
         # Committed: the files written are the store's now, whatever fails below (a
         # failed commit deletes the files it wrote, and these must stay).
         self._written.clear()
         # The new catalog holds every journalled write; a crash before this line leaves a
-        # journal naming the old catalog, which is then ignored (as this one would be if
-        # it could not be removed).
+        # journal naming the old catalog's token, which the new one calls folded (as it
+        # would if it could not be removed). A journal that did not belong to the old
+        # catalog was not folded in: it is kept aside, never dropped.
         if self.path is not None:
             try:
-                journal.discard(self.path)
+                journal.discard(self.path, snap.journal_state)
             except OSError:
                 pass
         # Keep the files of the new catalog and of the backup (the replaced catalog, or
@@ -375,6 +381,7 @@ class StoreBase:
                 self._files.remove(name)
         snap.ops = {}
         snap.legacy = None
+        snap.journal_state = journal.NONE
         snap.version = self._files.version()
         self._dirty.clear()
         self._generation = None
@@ -389,7 +396,7 @@ class StoreBase:
         if not self._written:
             return
         try:
-            catalog, _ops = self._files.read_catalog()
+            catalog, _ops, _state = self._files.read_catalog()
         except StoreError:
             catalog = None
         named = catalog_files(catalog) if catalog is not None else set()

@@ -180,19 +180,20 @@ class Files:
         except OSError:
             return None
 
-    def read_catalog(self) -> tuple[dict[str, Any] | None, list[journal.Op]]:
-        """Return the catalog (None when there is no store yet) and the journal's ops."""
+    def read_catalog(self) -> tuple[dict[str, Any] | None, list[journal.Op], str]:
+        """Return the catalog (None when there is no store yet), the journal's ops, and
+        what the journal is to the catalog (``journal.Journal.state``)."""
         try:
             with open(self.path, "rb") as fh:
                 base_stat = os.fstat(fh.fileno())
                 blob = fh.read()
         except FileNotFoundError:
-            return None, []
+            return None, [], journal.NONE
         except OSError as exc:
             raise StoreError(f"cannot read store {self.path}: {exc.strerror or exc}") from exc
         data = load_tables(self.path, blob, ())
         try:
-            ops, _ = journal.read_ops(self.path, base_stat)
+            ops, _, state = journal.read_ops(self.path, data, base_stat)
         except ValueError as exc:
             raise StoreError(
                 f"store {self.path}: {exc}; it was left untouched",
@@ -200,7 +201,7 @@ class Files:
             ) from None
         except OSError as exc:
             raise StoreError(f"cannot read the journal of {self.path}: {exc.strerror or exc}") from exc
-        return data, ops
+        return data, ops, state
 
     def write_catalog(self, data: dict[str, Any], *, backup: bool = True) -> None:
         write_atomically(self.path, orjson.dumps(data), backup=backup)
@@ -263,8 +264,8 @@ class MemoryFiles:
     def version(self) -> str | None:
         return f"memory:{self.writes}"
 
-    def read_catalog(self) -> tuple[dict[str, Any] | None, list[journal.Op]]:
-        return (orjson.loads(self.catalog) if self.catalog is not None else None), []
+    def read_catalog(self) -> tuple[dict[str, Any] | None, list[journal.Op], str]:
+        return (orjson.loads(self.catalog) if self.catalog is not None else None), [], journal.NONE
 
     def write_catalog(self, data: dict[str, Any], *, backup: bool = True) -> None:
         self.catalog = orjson.dumps(data)
@@ -308,6 +309,7 @@ class Snapshot:
     shard_size: int
     ops: dict[int, list[journal.Op]] = field(default_factory=dict)
     legacy: dict[int, dict[str, Any]] | None = None
+    journal_state: str = journal.NONE
 
     def files(self) -> set[str]:
         return catalog_files(self.catalog)
@@ -321,7 +323,7 @@ class Snapshot:
 
 
 def read_snapshot(files: Files | MemoryFiles, version: str | None) -> Snapshot:
-    catalog, ops = files.read_catalog()
+    catalog, ops, state = files.read_catalog()
     catalog = catalog if catalog is not None else {}
     for name in ("meta", "experts", "shards"):
         if not isinstance(catalog.setdefault(name, {}), dict):
@@ -357,4 +359,4 @@ def read_snapshot(files: Files | MemoryFiles, version: str | None) -> Snapshot:
                 by_shard.setdefault(shard_of(int(doc_id), size), []).append(op)
         else:
             journal.apply_op(catalog, *op)
-    return Snapshot(catalog, version, size, by_shard, legacy)
+    return Snapshot(catalog, version, size, by_shard, legacy, state)

@@ -450,7 +450,7 @@ def test_store_commit_keeps_its_files_when_a_step_after_the_catalog_fails(tmp_pa
     with Store(path).transaction() as store:
         store.apply([make_entry(1)])
 
-    def stuck(_path):
+    def stuck(_path, _state):
         raise PermissionError("journal cannot be removed")
 
     monkeypatch.setattr(journal, "discard", stuck)
