@@ -26,6 +26,9 @@ from kb.store.shards import (
     shard_folder,
 )
 
+# What load_strict says of a file kb may not read: not damage, and not to be replaced.
+NO_PERMISSION = "kb may not read it"
+
 
 def entry_problems(doc_id: str, doc: Any) -> list[str]:
     """Return what is wrong with one stored entry document (empty when it is whole)."""
@@ -55,6 +58,8 @@ def load_strict(path: Path, tables: tuple[str, ...] = ()) -> tuple[dict[str, Any
         blob = path.read_bytes()
     except FileNotFoundError:
         return None, "the file is missing"
+    except PermissionError as exc:
+        return None, f"{NO_PERMISSION} ({exc.strerror or exc})"
     except OSError as exc:
         return None, f"cannot read it: {exc.strerror or exc}"
     if not blob.strip():

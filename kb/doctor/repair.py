@@ -9,6 +9,7 @@ missing or corrupt index is rebuilt; files of dead writers are removed.
 
 from __future__ import annotations
 
+import glob
 import os
 import stat
 import time
@@ -22,6 +23,7 @@ import orjson
 from kb.api import KnowledgeBase
 from kb.doctor.check import backup_entries, check, check_index, check_store
 from kb.doctor.files import (
+    NO_PERMISSION,
     backup_path,
     load_strict,
     replace_file,
@@ -60,7 +62,7 @@ def repair(path: str | os.PathLike[str] | None = None) -> Report:
             modes = _modes(kb.path)
             usable = _repair_catalog(kb, actions, unrepaired)
             if usable:
-                usable = _repair_shards(kb, actions, lost)
+                usable = _repair_shards(kb, actions, lost, unrepaired)
             _say_mode_changes(modes, _modes(kb.path), actions)
             _repair_permissions(kb.path, actions)
             leftovers = [(p, "the leftover temporary file") for p in temp_files(kb.path)]
@@ -220,7 +222,8 @@ def _journal_of_damaged(store: Path, found: dict[str, Any], actions: list[str]) 
     if own.header is None:
         return 0
     token = meta_of(found).get("commit")
-    if own.file != str(store.stat().st_ino) and not (token and own.base == token):
+    assert own.header is not None
+    if own.file != str(store.stat().st_ino) and not (token and token in (own.base, own.header.get("from"))):
         return 0
     try:
         own.ops()
@@ -266,7 +269,9 @@ def _catalog_from_files(folder: Path, found: dict[str, Any]) -> tuple[dict[str, 
     return {"meta": {"1": catalog_meta}, "experts": found.get("experts", {}), "shards": shards}, total
 
 
-def _repair_shards(kb: KnowledgeBase, actions: list[str], lost: list[tuple[int, list[int]]]) -> bool:
+def _repair_shards(
+    kb: KnowledgeBase, actions: list[str], lost: list[tuple[int, list[int]]], unrepaired: list[str]
+) -> bool:
     """Replace each unreadable shard by the best of its salvage, the backup's version and
     older versions on disk; return whether the store is usable afterwards.
 
@@ -283,6 +288,7 @@ def _repair_shards(kb: KnowledgeBase, actions: list[str], lost: list[tuple[int, 
     stamp = time.strftime("%Y%m%d-%H%M%S")
     replacements: dict[int, dict[str, Any]] = {}
     recount: dict[str, int] = {}
+    damaged: list[str] = []
     for key, doc in catalog.get("shards", {}).items():
         if not key.isdigit() or not isinstance(doc, dict) or not isinstance(doc.get("file"), str):
             continue
@@ -292,6 +298,11 @@ def _repair_shards(kb: KnowledgeBase, actions: list[str], lost: list[tuple[int, 
             if as_int(doc.get("entries")) != len(data["entries"]):
                 recount[key] = len(data["entries"])
             continue
+        if why is not None and why.startswith(NO_PERMISSION):
+            # Not damage: its entries are there, kb may not read them. Replacing the
+            # file would lose them; the owner can give the permission back.
+            unrepaired.append(f"shard file {folder.name}/{name}: {why}; give kb read access to it and run this again")
+            continue
         best, said = _best_version(folder, name, number, size, backup_shards.get(key))
         replacements[number] = best
         kept = {int(k) for k in best["entries"] if k.isdigit()}
@@ -300,20 +311,39 @@ def _repair_shards(kb: KnowledgeBase, actions: list[str], lost: list[tuple[int, 
         if missing:
             lost.append((missing, listed))
         if (folder / name).exists():
-            aside = unused_name(folder / f"{name}.damaged-{stamp}")
-            os.rename(folder / name, aside)
+            # A second name first: the damaged bytes stay on disk whatever happens next.
+            aside = _keep_aside(folder / name, stamp)
             actions.append(f"kept the damaged shard file as {folder.name}/{aside.name}")
+            damaged.append(name)
         actions.append(f"shard {number} ({name}: {why}): {said}")
     if not replacements and not recount:
-        return True
-    # The catalog being replaced names a damaged file: it must not become the backup.
+        return not unrepaired
+    # What was salvaged is committed before the damaged file loses its name, so a kill at
+    # any moment leaves a catalog whose every file is whole or a damaged file still in
+    # place for the next repair. The catalog being replaced names a damaged file: it
+    # must not become the backup.
     with _without_backup(kb.store) as fixed, fixed.transaction():
         for number, data in replacements.items():
             fixed.put_shard(number, data)
         fixed.set_shard_counts(recount)
+    for name in damaged:
+        try:
+            (folder / name).unlink()
+        except OSError:
+            pass  # the next commit removes it: no catalog names it now
     if recount:
         actions.append(f"corrected the catalog's entry counts of {len(recount)} shard files")
-    return True
+    return not unrepaired
+
+
+def _keep_aside(path: Path, stamp: str) -> Path:
+    """Give a damaged file a second name, ``<name>.damaged-<time>``, that no commit removes."""
+    aside = unused_name(path.with_name(f"{path.name}.damaged-{stamp}"))
+    try:
+        os.link(path, aside)
+    except OSError:  # no hard links here: a copy of its bytes
+        write_new(aside, path.read_bytes())
+    return aside
 
 
 def _best_version(folder: Path, name: str, number: int, size: int, backup_doc: Any) -> tuple[dict[str, Any], str]:
@@ -329,11 +359,17 @@ def _best_version(folder: Path, name: str, number: int, size: int, backup_doc: A
             data, _ = load_strict(folder / other, SHARD_TABLES)
             if data is not None:
                 candidates.append((f"the older version {other}", data))
-    if (folder / name).exists():
-        found = salvage((folder / name).read_bytes())
+    # The file itself, and copies an interrupted earlier repair kept aside.
+    damaged = [(folder / name, "it")] if (folder / name).exists() else []
+    damaged += [(path, path.name) for path in sorted(folder.glob(f"{glob.escape(name)}.damaged-*"))]
+    for path, label in damaged:
+        try:
+            found = salvage(path.read_bytes())
+        except OSError:
+            continue
         entries = {k: v for k, v in found["entries"].items() if shard_of(int(k), size) == number}
         raw = {k: v for k, v in found["raw"].items() if k in entries}
-        candidates.append(("the whole entries salvaged from it", {"entries": entries, "raw": raw}))
+        candidates.append((f"the whole entries salvaged from {label}", {"entries": entries, "raw": raw}))
     if not candidates:
         return {"entries": {}, "raw": {}}, "nothing could be recovered; its entries are lost"
     # The most entries wins; on a tie, the earlier candidate (a committed version).

@@ -219,13 +219,14 @@ def rebased(store_path: Path, token: str) -> bytes | None:
     """The journal rewritten to name the catalog with ``token`` (None when there is none).
 
     For a repair putting a catalog back, which writes it atomically; the header keeps
-    the inode hint of the catalog the journal was started on, so a repair interrupted
-    before it put the new catalog in place still finds it.
+    the inode hint of the catalog the journal was started on and the token it named, so
+    a repair interrupted before it put the new catalog in place still finds it.
     """
     found = read(journal_path(store_path))
     if found.header is None:
         return None
-    head = {"kb_journal": VERSION, "base": token, "file": found.file}
+    # "from" keeps the token it named before, for a repair run again on the same damage.
+    head = {"kb_journal": VERSION, "base": token, "file": found.file, "from": found.header.get("from", found.base)}
     return orjson.dumps(head) + b"\n" + b"".join(line + b"\n" for line in found.lines)
 
 

@@ -412,3 +412,25 @@ def test_check_names_entries_kept_in_the_wrong_shard_file(filled: Path) -> None:
     wrong = [f.detail for f in report.findings if f.check == "ids" and "wrong shard" in f.detail]
     assert wrong == ["1 entries sit in the wrong shard file: ids 5000"]
     assert not report.healthy
+
+
+def test_doctor_repair_unreadable_shard_is_one_line_and_left_alone(filled: Path, cli, monkeypatch) -> None:
+    """A shard kb may not read is not damage: repair says so in one line and replaces nothing."""
+    shard = _shard_file(filled)
+    catalog, content = filled.read_bytes(), shard.read_bytes()
+    real = Path.read_bytes
+
+    def denied(self: Path) -> bytes:
+        if self == shard:
+            raise PermissionError(13, "Permission denied")
+        return real(self)
+
+    monkeypatch.setattr(Path, "read_bytes", denied)
+    done = cli("doctor", "--repair")
+    assert done.exit_code == 1
+    said = [line for line in done.stdout.splitlines() if "kb may not read it" in line]
+    assert len(said) == 1 and shard.name in said[0], done.stdout
+    assert "Traceback" not in done.stdout + done.stderr
+    monkeypatch.undo()
+    assert filled.read_bytes() == catalog and shard.read_bytes() == content
+    assert not list(shard.parent.glob("*.damaged-*"))
