@@ -69,6 +69,9 @@ DEFAULT_LOCK_TIMEOUT = 10.0
 # new file (named by the catalog only at the commit), so a long ingest holds at most
 # this many whatever the store's size.
 KEEP_LOADED = 4
+# How many times a read outside a transaction starts again because a writer replaced a
+# shard file under it (each time, a new catalog is on disk).
+MAX_RETRIES = 50
 
 
 class _Retry(Exception):
@@ -297,7 +300,10 @@ class StoreBase:
             try:
                 data = self._files.read_shard(doc["file"])
             except FileNotFoundError:
-                if not self._depth:
+                # Outside a transaction a writer may have replaced the file since this
+                # catalog was read: then the catalog on disk is a new one, and the read
+                # starts again. The same catalog naming a missing file is damage.
+                if not self._depth and self._files.version() != snap.version:
                     raise _Retry from None
                 raise damaged(self.path or "", f"its shard file {doc['file']} is missing") from None
         else:
@@ -308,12 +314,18 @@ class StoreBase:
 
     def _with_retry(self, read):
         """Run a read outside a transaction again if a writer replaced a shard file under it."""
-        for _ in range(5):
+        for _ in range(MAX_RETRIES):
             try:
                 return read()
             except _Retry:
                 self._forget()
-        return read()
+        raise self._too_many_retries()
+
+    def _too_many_retries(self) -> StoreError:
+        return StoreError(
+            f"store {self.path} changed under every one of {MAX_RETRIES} attempts to read it",
+            hint="try again when the writers are done",
+        )
 
     def _write_shard(self, number: int, data: dict[str, Any]) -> None:
         """Write a changed shard to a new file that the commit's catalog will name."""
@@ -463,6 +475,7 @@ class StoreBase:
         after that commit come from two versions.
         """
         done = 0
+        retries = 0
         while True:
             try:
                 later = [n for n in self._numbers() if n > done]
@@ -471,6 +484,10 @@ class StoreBase:
                 number = min(later)
                 data = self._shard(number) if self._depth else self._read_shard(number)
             except _Retry:
+                # Each retry follows a commit by another writer; a bounded number of them.
+                retries += 1
+                if retries >= MAX_RETRIES:
+                    raise self._too_many_retries() from None
                 self._forget()
                 continue
             raw = data["raw"] if with_raw else None

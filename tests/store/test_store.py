@@ -19,7 +19,7 @@ from kb.errors import StoreBusy, StoreError
 from kb.models import Source
 from kb.store.shards import shard_folder
 from kb.store.store import Store, read_whole
-from tests.conftest import make_entry
+from tests.conftest import make_entry, run_kb
 
 
 @pytest.fixture(params=["memory", "file"])
@@ -457,3 +457,16 @@ def test_store_commit_keeps_its_files_when_a_step_after_the_catalog_fails(tmp_pa
     with Store(path).transaction() as store:
         store.apply([make_entry(2)])
     assert [e.id for e in Store(path).iter_entries()] == [1, 2]
+
+
+def test_store_missing_shard_file_is_one_line_for_every_command(tmp_path: Path) -> None:
+    """A shard file gone from disk: reads that need it stop at once with exit 3, never spin."""
+    db = tmp_path / "kb.json"
+    stdin = b"".join(b'{"question": "Question %d?", "answer": "Answer %d."}\n' % (i, i) for i in range(2100))
+    assert run_kb("--db", str(db), "ingest", "-q", "-F", "jsonl", "-", input=stdin).returncode == 0
+    (shard_folder(db) / json.loads(db.read_text())["shards"]["2"]["file"]).unlink()
+    for command in (["export"], ["stats"], ["show", "--raw", "2050"], ["export", "-F", "csv"]):
+        done = run_kb("--db", str(db), *command, timeout=30)
+        assert done.returncode == 3, (command, done.stderr)
+        err = done.stderr.decode()
+        assert "is missing" in err and "Traceback" not in err and len(err.strip().splitlines()) <= 2, err
