@@ -297,12 +297,16 @@ def export(
     category: CategoryOption = None,
     expert: ExpertOption = None,
     tag: Annotated[Optional[str], typer.Option("--tag", "-t", help="Only entries with this tag.")] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Write over an existing file, or files changed since the last export.")
+    ] = False,
     db: DbOption = None,
 ) -> None:
     """Write entries out as JSON Lines, JSON, CSV or Markdown files, for backup or bulk load.
 
     `kb ingest` reads every format back into the same entries. Exit 1 when a filter
-    matched nothing.
+    matched nothing. An existing file is never written over without --force; in a
+    folder, neither is a file changed since kb exported it.
 
     Example: kb export --format md --output notes/ --category Gardening
     """
@@ -314,7 +318,9 @@ def export(
 
     filtered = bool(category or expert or tag)
     changes = FolderChanges()
-    count = open_kb(db).export(fmt.value, output, category=category, expert=expert, tag=tag, changes=changes)
+    count = open_kb(db).export(
+        fmt.value, output, category=category, expert=expert, tag=tag, changes=changes, force=force
+    )
     if output is not None:
         render.notice(f"exported {count} entries to {output}")
     if changes.removed:
