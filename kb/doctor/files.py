@@ -231,6 +231,7 @@ def replace_file(path: Path, blob: bytes) -> None:
     Not ``store.write_atomically``: that keeps the replaced file as the backup, and the
     file replaced here is the damaged one, which must not push out the last good copy.
     """
+    path = Path(os.path.realpath(path)) if os.path.islink(path) else path  # written through a link
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     write_new(tmp, blob)
     os.replace(tmp, path)

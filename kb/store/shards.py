@@ -69,8 +69,11 @@ def write_atomically(path: Path, blob: bytes, *, backup: bool = True, sync_folde
     before the rename, and the folder is fsynced after it so the rename itself survives
     a power cut. With ``backup`` the version being replaced is kept as ``<name>.bak``.
     """
-    folder = path.parent
-    tmp = folder / f".{path.name}.{os.getpid()}.tmp"
+    # A store file that is a symbolic link is written through it: the link stays, and
+    # its target receives the new version (renamed in beside it, on its file system).
+    real = Path(os.path.realpath(path)) if os.path.islink(path) else path
+    folder = real.parent
+    tmp = folder / f".{real.name}.{os.getpid()}.tmp"
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, stat.S_IRUSR | stat.S_IWUSR)
         try:
@@ -83,7 +86,7 @@ def write_atomically(path: Path, blob: bytes, *, backup: bool = True, sync_folde
             os.close(fd)
         if backup:
             _keep_backup(path)
-        os.replace(tmp, path)
+        os.replace(tmp, real)
     except OSError as exc:
         try:
             tmp.unlink()

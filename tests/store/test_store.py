@@ -470,3 +470,20 @@ def test_store_missing_shard_file_is_one_line_for_every_command(tmp_path: Path) 
         assert done.returncode == 3, (command, done.stderr)
         err = done.stderr.decode()
         assert "is missing" in err and "Traceback" not in err and len(err.strip().splitlines()) <= 2, err
+
+
+def test_store_symlinked_catalog_is_written_through_the_link(tmp_path: Path) -> None:
+    """A kb.json that is a symbolic link stays one; its target gets every commit."""
+    real = tmp_path / "synced" / "real.json"
+    real.parent.mkdir()
+    db = tmp_path / "store" / "kb.json"
+    db.parent.mkdir()
+    db.symlink_to(real)
+    for i in (1, 2):  # the first makes the store, the second is journalled
+        assert run_kb("--db", str(db), "add", "-Q", f"Question {i}?", "-a", f"Answer {i}.").returncode == 0
+    stdin = b'{"question": "Question 3?", "answer": "Answer 3."}\n'
+    assert run_kb("--db", str(db), "ingest", "-q", "-F", "jsonl", "-", input=stdin).returncode == 0
+    assert db.is_symlink() and os.readlink(db) == str(real)
+    assert len(read_whole(real, shards=shard_folder(db))["entries"]) == 3
+    assert run_kb("--db", str(db), "list", "--format", "ids").stdout.split() == [b"1", b"2", b"3"]
+    assert stat.S_IMODE(real.stat().st_mode) == 0o600
