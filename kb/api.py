@@ -85,7 +85,14 @@ class KnowledgeBase:
             from kb.search.index import SearchIndex
 
             if self._index_writable():
-                self._index = SearchIndex(self.index_path)
+                try:
+                    self._index = SearchIndex(self.index_path)
+                except SearchIndexError as exc:
+                    if exc.corrupt:
+                        raise
+                    # A full disk: SQLite cannot make its -wal and -shm files. A read
+                    # needs no space, so it is served as on read-only media.
+                    self._index = self._read_only_index()
             else:
                 self._index = self._read_only_index()
         return self._index

@@ -15,7 +15,15 @@ from typing import Any, Self
 
 from kb.errors import KbError, SearchIndexError
 from kb.models import Entry
-from kb.search.schema import INDEX_SUFFIXES, SCHEMA, SCHEMA_VERSION, SchemaMismatch, is_corrupt, split_sql
+from kb.search.schema import (
+    INDEX_SUFFIXES,
+    SCHEMA,
+    SCHEMA_VERSION,
+    SchemaMismatch,
+    is_corrupt,
+    read_only_uri,
+    split_sql,
+)
 
 # The budget of postings a search's candidate terms may match (see planning.py).
 CANDIDATE_BUDGET = 8_000
@@ -144,18 +152,7 @@ class IndexBase:
             raise SchemaMismatch(f"index schema {version}, expected {SCHEMA_VERSION}")
 
     def _read_only_uri(self) -> str:
-        """A URI that opens the file without writing anything beside it.
-
-        A WAL database needs its -shm file to be read normally; on read-only media that
-        file cannot be made, so without a -wal file (kb's last connection checkpoints and
-        removes it) the file is opened as immutable: no locks, no -shm.
-        See https://www.sqlite.org/wal.html#readonly and https://www.sqlite.org/uri.html.
-        """
-        from urllib.parse import quote
-
-        wal = Path(f"{self.path}-wal")
-        options = "mode=ro" if wal.exists() and wal.stat().st_size else "mode=ro&immutable=1"
-        return f"file:{quote(str(self.path.resolve()))}?{options}"
+        return read_only_uri(self.path)
 
     @property
     def conn(self) -> sqlite3.Connection:

@@ -7,6 +7,7 @@ version is thrown away and rebuilt from the store on open.
 from __future__ import annotations
 
 import sqlite3
+from pathlib import Path
 
 SCHEMA_VERSION = "3"
 TOKENIZE = "porter unicode61 remove_diacritics 2"
@@ -92,3 +93,18 @@ def split_sql(script: str) -> list[str]:
     """Split the schema script into statements (none of ours contain a ';' in a string)."""
     lines = [line.split("--", 1)[0] for line in script.splitlines()]
     return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
+
+
+def read_only_uri(path: Path) -> str:
+    """A URI that opens an index file without writing anything beside it.
+
+    A WAL database needs its -shm file to be read normally; on read-only media (or a
+    full disk) that file cannot be made, so without a -wal file (kb's last connection
+    checkpoints and removes it) the file is opened as immutable: no locks, no -shm.
+    See https://www.sqlite.org/wal.html#readonly and https://www.sqlite.org/uri.html.
+    """
+    from urllib.parse import quote
+
+    wal = Path(f"{path}-wal")
+    options = "mode=ro" if wal.exists() and wal.stat().st_size else "mode=ro&immutable=1"
+    return f"file:{quote(str(path.resolve()))}?{options}"

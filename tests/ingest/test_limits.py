@@ -166,6 +166,23 @@ def test_disk_full_keeps_the_old_store(tmpfs: Path | None, tmp_path: Path, kb_ru
     assert kb_run("search", "disk full", env=env).returncode == 0
 
 
+def test_reads_work_on_a_full_disk(tmpfs: Path | None, kb_run) -> None:
+    """Reading needs no free space: the index is intact and current, only the disk is full."""
+    if tmpfs is None:
+        pytest.skip("mount is not allowed here")
+    env = {"KB_DB": str(tmpfs / "kb.json")}
+    assert kb_run("ingest", "-q", str(DATA / "entries.jsonl"), env=env).returncode == 0
+    assert kb_run("list", env=env).returncode == 0  # the index is current, its WAL folded in
+    word = orjson.loads((DATA / "entries.jsonl").read_bytes().splitlines()[0])["title"]
+    _fill(tmpfs)
+    before = _snapshot(tmpfs)
+    for args in (("list",), ("search", word), ("show", "1"), ("stats",), ("list", "categories"), ("doctor",)):
+        done = kb_run(*args, env=env)
+        assert done.returncode == 0, (args, done.stdout, done.stderr)
+        assert done.stdout and b"Error" not in done.stderr, args
+    assert _snapshot(tmpfs) == before
+
+
 def test_file_size_limit_keeps_the_old_store(tmp_path: Path) -> None:
     """Writes fail with EFBIG past RLIMIT_FSIZE: the store's own write path reports it.
 
