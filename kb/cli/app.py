@@ -39,6 +39,12 @@ class _Group(TyperGroup):
         except BrokenPipeError:
             # Caught here, or Click would exit 1 ("not found") on EPIPE.
             _end_on_closed_pipe()
+        except MemoryError:
+            # Inputs are capped so that this should not happen; if it does, one line.
+            from kb import render
+
+            render.error("out of memory; nothing more was written", "raise the memory limit, or lower --max-size")
+            raise typer.Exit(code=3) from None
 
     def _main_shell_completion(self, ctx_args, prog_name, complete_var=None):
         if any(key.endswith("_COMPLETE") for key in os.environ):

@@ -98,12 +98,16 @@ def _compose(start: "Entry") -> "Entry":
 
 def _piped_entries(fields: dict) -> "list[Entry]":
     """Read entries from stdin when it is not a terminal; options given override their fields."""
+    from kb import config
     from kb.entries import parse_entries, with_fields
-    from kb.ingest.sources import decode
+    from kb.ingest.sources import DEFAULT_MAX_SIZE, JSON_SHARE, decode, read_capped
 
     if interactive():
         return []
-    data = typer.get_binary_stream("stdin").read()
+    # Read up to a cap: a pipe may never end (`kb add </dev/zero`).
+    mb = config.max_size_mb()
+    cap = int(mb * 1e6) if mb else DEFAULT_MAX_SIZE
+    data = read_capped(typer.get_binary_stream("stdin"), cap * JSON_SHARE, "<stdin>")
     if not data.strip():
         return []
     overrides = {k: v for k, v in fields.items() if v and k not in ("question", "answer", "tags")}
