@@ -189,10 +189,13 @@ def _write_json(entries: Iterable[Entry], out: BinaryIO) -> int:
 
 
 def csv_row(entry: Entry) -> list[str]:
-    """Return an entry's cells in CSV_COLUMNS order."""
+    """Return an entry's cells in CSV_COLUMNS order, formula-like cells defused (the CSV
+    parser restores them when it reads kb's own CSV)."""
+    from kb.parsers.csv import defuse
+
     expert = entry.expert
     bio = [(getattr(expert, s) or "") if expert else "" for s in EXPERT_FIELDS]
-    return [
+    cells = [
         "" if entry.id is None else str(entry.id),
         entry.uid,
         entry.title,
@@ -205,6 +208,7 @@ def csv_row(entry: Entry) -> list[str]:
         entry.created_at or "",
         entry.updated_at or "",
     ]
+    return [defuse(cell) for cell in cells]
 
 
 def _write_csv(entries: Iterable[Entry], out: BinaryIO) -> int:

@@ -315,3 +315,39 @@ def test_export_files_get_the_stores_permissions(kb_db: Path, kb_run, tmp_path: 
     assert stat.S_IMODE((tmp_path / "all.csv").stat().st_mode) == 0o600
     assert stat.S_IMODE((tmp_path / "notes").stat().st_mode) == 0o700
     assert {stat.S_IMODE(p.stat().st_mode) for p in (tmp_path / "notes").iterdir()} == {0o600}
+
+
+def test_export_csv_defuses_formulas_and_reads_back_the_same(kb_db: Path, kb_run, tmp_path: Path) -> None:
+    """Cells a spreadsheet would run get a leading ' (OWASP); kb reads its own CSV back unchanged."""
+    import csv
+
+    records = [
+        {
+            "title": '=HYPERLINK("http://evil.example","click")',
+            "category": "@SUM(1+1)",
+            "question": "+cmd|' /C calc'!A0 is it safe?",
+            "answer": "-2+3 is what it says.",
+            "tags": ["=tag", "'=quoted"],
+            "expert": "=Dr Formula",
+        },
+        {"title": "'=already quoted", "category": "-5", "question": "\t=1+1 with a tab?", "answer": "Plain."},
+    ]
+    source = tmp_path / "in.jsonl"
+    source.write_bytes(b"".join(orjson_line(r) for r in records))
+    assert kb_run("ingest", "-q", str(source)).returncode == 0
+    out = tmp_path / "out.csv"
+    assert kb_run("export", "-F", "csv", "-o", str(out)).returncode == 0
+    rows = list(csv.reader(out.read_text(encoding="utf-8").splitlines()))
+    for row in rows[1:]:
+        for cell in row:
+            assert not cell.startswith(("=", "+", "@", "\t")) and not (cell.startswith("-") and cell != "-5"), cell
+    assert '\'=HYPERLINK("http://evil.example","click")' in rows[1]
+    again = tmp_path / "again" / "kb.json"
+    assert kb_run("ingest", "-q", str(out), env={"KB_DB": str(again)}).returncode == 0
+    _assert_same(KnowledgeBase.open(kb_db), KnowledgeBase.open(again), bios=False)
+
+
+def orjson_line(record: dict) -> bytes:
+    import orjson
+
+    return orjson.dumps(record) + b"\n"

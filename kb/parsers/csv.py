@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import itertools
+import re
 from collections.abc import Iterable, Iterator
 
 from kb.errors import ParseError
@@ -25,6 +26,34 @@ DELIMITERS = (",", ";", "\t", "|")
 
 # The csv module refuses fields over 128 KiB by default; a long answer can pass that.
 _FIELD_LIMIT = 64 * 1024 * 1024
+
+
+# A cell a spreadsheet would run as a formula starts with one of these (OWASP's list).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def defuse(cell: str) -> str:
+    """Return a CSV cell that no spreadsheet runs as a formula: one that would (once any
+    leading quotes are set aside) gets a leading ``'``, as OWASP recommends.
+
+    ``restore`` undoes it exactly, so kb's own CSV reads back unchanged.
+    """
+    return "'" + cell if _formula_like(cell) else cell
+
+
+def restore(cell: str) -> str:
+    """Undo ``defuse`` (for CSV that kb wrote)."""
+    return cell[1:] if cell.startswith("'") and _formula_like(cell) else cell
+
+
+def _formula_like(cell: str) -> bool:
+    """Whether a cell, leading quotes aside, starts like a formula (a plain number, such
+    as a negative score, is left as it is: a spreadsheet reads it as that number)."""
+    bare = cell.lstrip("'")
+    return bare.startswith(FORMULA_STARTS) and not _NUMBER.fullmatch(bare)
+
+
+_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 
 
 def _header_cells(line: str, delimiter: str) -> list[str]:
@@ -94,6 +123,9 @@ def iter_parse(lines: str | Iterable[str], name: str) -> Iterator[Entry | ParseE
         found = ", ".join(cell for cell in header if cell) or "none"
         yield ParseError(f"CSV has no 'question'/'answer' columns (found: {found})", path=name, line=skipped)
         return
+    # kb's own CSV (export, --format csv) starts with its id and uid columns, and has its
+    # formula-like cells defused: they are read back as they were stored.
+    own = header[:2] == ["id", "uid"]
     position = 0
     while True:
         start = reader.line_num + 1 + offset
@@ -114,7 +146,7 @@ def iter_parse(lines: str | Iterable[str], name: str) -> Iterator[Entry | ParseE
         record: dict[str, str] = {}
         for column, value in zip(header, row):
             if column and column not in record:
-                record[column] = value
+                record[column] = restore(value) if own else value
         raw = "".join(consumed).rstrip("\r\n")
         yield record_to_entry(record, name=name, fmt=NAME, position=position, line=start, raw=raw)
 
