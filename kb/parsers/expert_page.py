@@ -168,9 +168,9 @@ _OPENERS: list[tuple[re.Pattern[str], float]] = [
     ),
     (
         re.compile(
-            r"^(?:that's|that is|this is|what an?|a|great|good|excellent|interesting)\s+"
-            r"(?:a\s+|an\s+)?(?:very\s+)?(?:good|great|excellent|common|interesting|tough|"
-            r"difficult|fair|important)?\s*question"
+            r"^(?:that's|that is|this is|what an?|a|great|good|excellent|interesting)\s++"
+            r"(?:a\s++|an\s++)?(?:very\s++)?(?:(?:good|great|excellent|common|interesting|tough|"
+            r"difficult|fair|important)\s++)?question"
         ),
         2.5,
     ),
@@ -212,7 +212,7 @@ _Q_CLOSERS: list[tuple[re.Pattern[str], float]] = [
         2.0,
     ),
     (re.compile(r"\bplease (?:help|advise)\b"), 1.5),
-    (re.compile(r"\b(?:what|how) (?:do|should|can|would) (?:i|we)\b[^.?!]*\?"), 0.5),
+    (re.compile(r"\b(?:what|how) (?:do|should|can|would) (?:i|we)\b[^.?!]{0,300}+\?"), 0.5),
 ]
 # A short closing paragraph ("Thanks, Susan", "Regards,\nTom") ends a message.
 _CLOSING_LINE = re.compile(r"^(?:thanks|thank you|many thanks|regards|best|sincerely|cheers)\b[^\n]{0,30}$|^-+\s*\w+")
@@ -230,7 +230,7 @@ _ASKING_YOU = re.compile(r"\b(?:can|could|would|will) you\b|\bdo you (?:think|kn
 
 _ABBREVIATIONS = {"dr", "mr", "mrs", "ms", "st", "vs", "prof", "jr", "sr", "e.g", "i.e", "etc", "approx", "no"}
 _SENTENCE_BREAK = re.compile(
-    r"(?<=[.!?])[\"')\]\u201d\u2019]*([ \t]+)(?=[\"'(\[\u201c\u2018]?[A-Z0-9])|([ \t]*\n[ \t]*)"
+    r"(?<=[.!?])[\"')\]\u201d\u2019]*+([ \t]++)(?=[\"'(\[\u201c\u2018]?[A-Z0-9])|((?<![ \t])[ \t]*+\n[ \t]*+)"
 )
 
 
@@ -341,7 +341,7 @@ def _sentence_split(text: str, name_tokens: set[str]) -> tuple[str, str] | None:
             spans.append((start, stop))
     if not spans:
         # Last resort: a "?" followed by more words, even without a capital letter.
-        spans = [m.span() for m in re.finditer(r"(?<=\?)\s+(?=\S)", text)]
+        spans = [m.span() for m in re.finditer(r"(?<=\?)\s++(?=\S)", text)]
     if not spans:
         return None
     bounds = [0] + [s for s, _ in spans] + [len(text)]
@@ -401,7 +401,7 @@ def _split_body(lines: list[str], numbers: list[int], name_tokens: set[str]) -> 
 # ---------------------------------------------------------------------------
 # Public interface
 
-_QA_MARKER = re.compile(r"^\s*(?:q|a|question|answer)\s*[:.)]", re.IGNORECASE | re.MULTILINE)
+_QA_MARKER = re.compile(r"^[ \t]*+(?:q|a|question|answer)[ \t]*+[:.)]", re.IGNORECASE | re.MULTILINE)
 
 
 def detect(text: str, name: str) -> float:

@@ -131,8 +131,9 @@ def parse(text: str, name: str) -> list[Entry]:
     from selectolax.lexbor import LexborHTMLParser
 
     from kb.parsers import schemaorg
+    from kb.parsers.htmltext import bounded_markup
 
-    tree = LexborHTMLParser(_clean_input(text))
+    tree = LexborHTMLParser(bounded_markup(_clean_input(text)))
     if tree.body is None:
         raise ParseError("empty page: no question and answer", path=name)
     # Each lookup below costs a walk of the whole tree; the page's text says (in a few

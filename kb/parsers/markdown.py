@@ -30,21 +30,34 @@ from kb.parsers.json import clean_text
 
 NAME = "markdown"
 
-# A section heading, as Markdown allows it: up to three spaces, one to three '#'.
-_SECTION_BODY = r" {0,3}(?P<hashes>#{1,3})\s+(?P<section>question|answer)\s*:?\s*#*\s*"
+# A section heading, as Markdown allows it: up to three spaces, one to three '#'. Runs
+# of blanks side by side are possessive (``*+``), so a long line costs one pass, not the
+# cube of its length (a heading followed by 20k spaces took minutes).
+_SECTION_BODY = r" {0,3}(?P<hashes>#{1,3})\s++(?P<section>question|answer)\s*+:?\s*+#*+\s*+"
 _SECTION = re.compile(rf"^{_SECTION_BODY}$", re.IGNORECASE)
 # The same line protected by render_markdown: one more backslash than it had.
 _ESCAPED = re.compile(rf"^\\+{_SECTION_BODY}$", re.IGNORECASE)
 _NEEDS_ESCAPE = re.compile(rf"^\\*{_SECTION_BODY}$", re.IGNORECASE)
-_H1 = re.compile(r"^ {0,3}#[ \t]+(?P<text>.*?)[ \t]*#*[ \t]*$")
+_H1 = re.compile(r"^ {0,3}#[ \t]++(?P<text>.*)$")
 # Keys are words, maybe with spaces, '/' or '.' ("education/credentials"); the first
 # ": " ends the key, so a value may hold colons ("title: Re: roses").
-_KEY = re.compile(r"^(?P<key>[A-Za-z_][\w ./-]*?)[ \t]*:(?:[ \t]+(?P<rest>.*))?$")
+# The key is read possessively and its trailing blanks stripped after: a lazy key that
+# may hold spaces, then a run of blanks, retried every split of a long blank run.
+_KEY = re.compile(r"^(?P<key>[A-Za-z_][\w ./-]*+)[ \t]*+:(?:[ \t]++(?P<rest>.*))?$")
 _BLOCK = re.compile(r"^(?P<style>[|>])[+-]?[1-9]?[ \t]*(?:#.*)?$")
 _FENCES = ("---", "...")
 
 _json_decoder = json.JSONDecoder()
 _SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def heading_text(text: str) -> str:
+    """Return an ATX heading's text without its closing ``#`` run (one after a blank only)."""
+    text = text.strip(" \t")
+    bare = text.rstrip("#")
+    if bare != text and (not bare or bare[-1] in " \t"):
+        return bare.rstrip(" \t")
+    return text
 
 
 def _indent(line: str) -> int:
@@ -97,7 +110,7 @@ class _FrontMatter:
             m = _KEY.match(line.strip())
             if m is None:
                 raise self.error(index, f"expected 'key: value', found {line.strip()[:40]!r}")
-            key, rest = m.group("key").lower(), (m.group("rest") or "").strip()
+            key, rest = m.group("key").rstrip().lower(), (m.group("rest") or "").strip()
             value, index = self.value(index, level, rest, nested=nested)
             values.setdefault(key, value)
         return values, index
@@ -321,8 +334,8 @@ def parse(text: str, name: str) -> list[Entry]:
             current.append(_unescape(line))
         elif not heading_title:
             h1 = _H1.match(line)
-            if h1 and h1.group("text"):
-                heading_title = clean_text(h1.group("text"))
+            if h1 and heading_text(h1.group("text")):
+                heading_title = clean_text(heading_text(h1.group("text")))
 
     if "question" not in sections:
         raise ParseError("no '## Question' section", path=name, hint="see `kb export --format md` for the layout")
