@@ -18,8 +18,11 @@ from typing import Any
 
 from kb.errors import ParseError
 from kb.models import Entry, Expert, Source
+from kb.parsers.json import question_key
 
 NAME = "html"
+# The footer words of a scraped expert page (kb.parsers's registry lists them too).
+_EXPERT_MARKERS = ("All Answers", "Answers by Expert", "Ask Experts")
 
 # Tags whose presence near the top says "HTML" (after a first "<").
 _HTML_HINTS = (
@@ -151,7 +154,25 @@ def parse(text: str, name: str) -> list[Entry]:
     items = schemaorg.qa_items(nodes)
     if items:
         return [_entry(item, n, name, text, url, category) for n, item in enumerate(items, 1)]
+    # An expert page saved from a browser is read as its text is; any other page by its
+    # structure first (details, definition lists, headings that ask, accordions).
+    if not any(marker in text for marker in _EXPERT_MARKERS):
+        from kb.parsers import htmlfaq
+
+        pairs = htmlfaq.find(tree, title)
+        if pairs:
+            return [_pair_entry(pair, name, text, url, category) for pair in pairs]
     return _from_text(tree, h1, title, category, url, name, text)
+
+
+def _pair_entry(pair: Any, name: str, raw: str, url: str, category: str) -> Entry:
+    return Entry(
+        question=pair.question,
+        answer=pair.answer,
+        category=pair.category or category,
+        source=Source(path=name, format=NAME, external_id=url or None, key=question_key(pair.question)),
+        raw=raw,
+    )
 
 
 def _entry(item: Any, n: int, name: str, raw: str, url: str, category: str) -> Entry:

@@ -117,6 +117,10 @@ _FURNITURE = frozenset(
         "skip",
         "popup",
         "modal",
+        "sidebar",
+        "comments",
+        "widget",
+        "disqus",
     }
 )
 _FURNITURE_ROLES = frozenset({"navigation", "banner", "search", "dialog", "alertdialog", "complementary-ad"})

@@ -15,6 +15,7 @@ record is reported with its number and line and the others are kept.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -22,7 +23,7 @@ from typing import Any
 import orjson
 
 from kb.errors import ParseError
-from kb.models import EXPERT_FIELDS, Entry, Expert, Source, is_export_record, split_tags
+from kb.models import EXPERT_FIELDS, Entry, Expert, Source, is_export_record, normalise_text, split_tags
 
 NAME = "json"
 
@@ -61,6 +62,23 @@ def clean_text(text: str) -> str:
         text = _SURROGATE.sub("\ufffd", text)
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     return "\n".join(line.rstrip() for line in text.split("\n")).strip()
+
+
+def question_key(question: str, seen: set[str] | None = None) -> str:
+    """Return the key of a record that has no id of its own: what it asks, hashed.
+
+    Keyed by its question, a record keeps its key when records are inserted or removed
+    around it, or when its answer changes. A question asked again in the same file
+    (``seen`` holds the keys given so far) gets ``#2``, ``#3``...
+    """
+    key = "q:" + hashlib.sha256(normalise_text(question).encode("utf-8")).hexdigest()[:16]
+    if seen is not None:
+        base, n = key, 1
+        while key in seen:
+            n += 1
+            key = f"{base}#{n}"
+        seen.add(key)
+    return key
 
 
 def field_keys(keys: Iterable[str]) -> dict[str, str]:
