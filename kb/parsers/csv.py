@@ -95,6 +95,7 @@ def iter_parse(lines: str | Iterable[str], name: str) -> Iterator[Entry | ParseE
         yield ParseError(f"CSV has no 'question'/'answer' columns (found: {found})", path=name, line=skipped)
         return
     position = 0
+    keys: set[str] = set()
     while True:
         start = reader.line_num + 1 + offset
         consumed.clear()
@@ -116,7 +117,7 @@ def iter_parse(lines: str | Iterable[str], name: str) -> Iterator[Entry | ParseE
             if column and column not in record:
                 record[column] = value
         raw = "".join(consumed).rstrip("\r\n")
-        yield record_to_entry(record, name=name, fmt=NAME, position=position, line=start, raw=raw)
+        yield record_to_entry(record, name=name, fmt=NAME, position=position, line=start, raw=raw, seen=keys)
 
 
 def parse(text: str, name: str) -> list[Entry]:

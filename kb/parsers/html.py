@@ -153,7 +153,8 @@ def parse(text: str, name: str) -> list[Entry]:
         category = _crumb_category(tree, title)
     items = schemaorg.qa_items(nodes)
     if items:
-        return [_entry(item, n, name, text, url, category) for n, item in enumerate(items, 1)]
+        keys: set[str] = set()
+        return [_entry(item, question_key(item.question, keys), name, text, url, category) for item in items]
     # An expert page saved from a browser is read as its text is; any other page by its
     # structure first (details, definition lists, headings that ask, accordions).
     if not any(marker in text for marker in _EXPERT_MARKERS):
@@ -175,7 +176,7 @@ def _pair_entry(pair: Any, name: str, raw: str, url: str, category: str) -> Entr
     )
 
 
-def _entry(item: Any, n: int, name: str, raw: str, url: str, category: str) -> Entry:
+def _entry(item: Any, key: str, name: str, raw: str, url: str, category: str) -> Entry:
     ref = item.ref if item.ref.casefold().startswith(("http://", "https://")) else ""
     return Entry(
         question=item.question,
@@ -183,7 +184,7 @@ def _entry(item: Any, n: int, name: str, raw: str, url: str, category: str) -> E
         title=item.title,
         category=category,
         expert=Expert(name=item.author) if item.author else None,
-        source=Source(path=name, format=NAME, external_id=ref or url or None, key=f"q{n}"),
+        source=Source(path=name, format=NAME, external_id=ref or url or None, key=key),
         raw=raw,
     )
 

@@ -151,12 +151,19 @@ def _found(record: dict[str, Any]) -> str:
 
 
 def record_to_entry(
-    record: Any, *, name: str, fmt: str, position: int, line: int | None, raw: str | None
+    record: Any,
+    *,
+    name: str,
+    fmt: str,
+    position: int,
+    line: int | None,
+    raw: str | None,
+    seen: set[str] | None = None,
 ) -> Entry | ParseError:
     """Turn one record (a parsed JSON object or CSV row) into an Entry, or say why not.
 
-    ``position`` is the record's 1-based number in its file: the key when the record has
-    no id of its own, and how the error names it.
+    ``position`` is the record's 1-based number in its file, how an error names it. A
+    record without an id of its own is keyed by its question (the keys the file gave so far, ``seen``, see question_key).
     """
     if not isinstance(record, dict):
         kind = type(record).__name__ if record is not None else "null"
@@ -201,7 +208,7 @@ def record_to_entry(
             path=name,
             format=fmt,
             external_id=external_id,
-            key=external_id or str(position),
+            key=external_id or question_key(values["question"], seen),
             line=line,
         ),
         created_at=_scalar_text(optional("created_at")) or None,
@@ -404,6 +411,7 @@ def iter_parse(text_or_lines: str | Iterable[str], name: str) -> Iterator[Entry 
         if spans is not None and len(spans) != len(records):
             spans = None  # cannot happen for JSON orjson accepted; fall back rather than mislabel
     line, counted_to = 1, 0
+    keys: set[str] = set()
     for position, record in enumerate(records, 1):
         raw: str | None
         if spans is not None:
@@ -415,7 +423,7 @@ def iter_parse(text_or_lines: str | Iterable[str], name: str) -> Iterator[Entry 
         else:
             raw = orjson.dumps(record).decode()
             at = None
-        yield record_to_entry(record, name=name, fmt=NAME, position=position, line=at, raw=raw)
+        yield record_to_entry(record, name=name, fmt=NAME, position=position, line=at, raw=raw, seen=keys)
 
 
 def parse(text: str, name: str) -> list[Entry]:

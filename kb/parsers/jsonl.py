@@ -32,6 +32,7 @@ def iter_parse(lines: str | Iterable[str], name: str) -> Iterator[Entry | ParseE
     if isinstance(lines, str):
         lines = io.StringIO(lines)
     position = 0
+    keys: set[str] = set()
     for lineno, line in enumerate(lines, 1):
         if lineno == 1:
             line = line.lstrip("\ufeff")
@@ -46,7 +47,7 @@ def iter_parse(lines: str | Iterable[str], name: str) -> Iterator[Entry | ParseE
             error = decode_error(exc, name=name)
             yield ParseError(error.reason, path=name, line=lineno)
             continue
-        yield record_to_entry(record, name=name, fmt=NAME, position=position, line=lineno, raw=record_text)
+        yield record_to_entry(record, name=name, fmt=NAME, position=position, line=lineno, raw=record_text, seen=keys)
 
 
 def parse(text: str, name: str) -> list[Entry]:

@@ -1,6 +1,6 @@
 """Markdown input and output: front matter, then ``## Question`` and ``## Answer`` sections.
 
-``parse`` reads one entry per file: optional YAML-style front matter between ``---`` lines
+``parse`` reads kb's own shape, one entry per file: optional YAML-style front matter between ``---`` lines
 (title, category, tags, expert, created_at, and updated_at when the uid beside it still
 matches the text; id and other keys are ignored), then a
 Question and an Answer heading (levels 1-3, any case). A level-1 heading before them
@@ -8,7 +8,8 @@ titles the entry when the front matter does not. ``render_markdown`` writes the 
 shape, and is what export, ``kb add --editor`` and ``kb edit`` use, so that
 ``parse(render_markdown(e))`` gives back e's title, category, tags, expert and created_at
 exactly, and its question and answer as ``clean_text`` leaves them (line ends as LF, no
-trailing blanks per line, no blank edges).
+trailing blanks per line, no blank edges). A file without those sections is read as notes
+(``kb.parsers.mdnotes``): a heading or bold line per question.
 
 The front matter reader is a small subset of YAML, written here to avoid a dependency:
 ``key: value`` with plain, ``"double"`` (JSON escapes) or ``'single'`` quoted scalars,
@@ -337,8 +338,10 @@ def parse(text: str, name: str) -> list[Entry]:
             if h1 and heading_text(h1.group("text")):
                 heading_title = clean_text(heading_text(h1.group("text")))
 
-    if "question" not in sections:
-        raise ParseError("no '## Question' section", path=name, hint="see `kb export --format md` for the layout")
+    if not sections:
+        from kb.parsers.mdnotes import parse_notes
+
+        return parse_notes(lines, start, meta, name)  # notes: a heading (or bold line) per question
     q_line, q_lines = sections["question"]
     if "answer" not in sections:
         raise ParseError(f"question at line {q_line} has no '## Answer' section", path=name, line=q_line)
@@ -418,6 +421,11 @@ def detect(text: str, name: str) -> float:
     """Score how surely ``text`` is kb Markdown: Question and Answer headings."""
     lines = text.lstrip("\ufeff").replace("\r", "\n").split("\n", 5000)[:5000]
     found = {m.group("section").lower() for m in map(_SECTION.match, lines) if m}
-    if found != {"question", "answer"}:
-        return 0.0
-    return 0.95 if lines[0].rstrip() == "---" else 0.9
+    if found == {"question", "answer"}:
+        return 0.95 if lines[0].rstrip() == "---" else 0.9
+    # Notes: headings that ask, with text under them.
+    from kb.parsers.mdnotes import find
+
+    questions = find(lines, 0) if "#" in text or "**" in text or "__" in text else []
+    answered = sum(1 for _, _, answer, _ in questions if any(line.strip() for line in answer))
+    return 0.0 if not answered else 0.7 if answered > 1 else 0.5
