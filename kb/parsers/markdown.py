@@ -28,6 +28,7 @@ from typing import Any
 from kb.errors import ParseError
 from kb.models import EXPERT_FIELDS, Entry, Expert, Source, make_uid, split_tags
 from kb.parsers.json import clean_text
+from kb.parsers.mdnotes import find_questions, heading_text, parse_notes
 
 NAME = "markdown"
 
@@ -50,15 +51,6 @@ _FENCES = ("---", "...")
 
 _json_decoder = json.JSONDecoder()
 _SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def heading_text(text: str) -> str:
-    """Return an ATX heading's text without its closing ``#`` run (one after a blank only)."""
-    text = text.strip(" \t")
-    bare = text.rstrip("#")
-    if bare != text and (not bare or bare[-1] in " \t"):
-        return bare.rstrip(" \t")
-    return text
 
 
 def _indent(line: str) -> int:
@@ -339,9 +331,9 @@ def parse(text: str, name: str) -> list[Entry]:
                 heading_title = clean_text(heading_text(h1.group("text")))
 
     if not sections:
-        from kb.parsers.mdnotes import parse_notes
-
-        return parse_notes(lines, start, meta, name)  # notes: a heading (or bold line) per question
+        # Notes: a heading (or bold line) per question.
+        category, tags, expert = _as_text(meta.get("category")), _tags(meta.get("tags")), _expert(meta.get("expert"))
+        return parse_notes(lines, start, (category, tags, expert), name)
     q_line, q_lines = sections["question"]
     if "answer" not in sections:
         raise ParseError(f"question at line {q_line} has no '## Answer' section", path=name, line=q_line)
@@ -424,8 +416,6 @@ def detect(text: str, name: str) -> float:
     if found == {"question", "answer"}:
         return 0.95 if lines[0].rstrip() == "---" else 0.9
     # Notes: headings that ask, with text under them.
-    from kb.parsers.mdnotes import find
-
-    questions = find(lines, 0) if "#" in text or "**" in text or "__" in text else []
+    questions = find_questions(lines, 0) if "#" in text or "**" in text or "__" in text else []
     answered = sum(1 for _, _, answer, _ in questions if any(line.strip() for line in answer))
     return 0.0 if not answered else 0.7 if answered > 1 else 0.5

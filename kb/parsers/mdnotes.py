@@ -17,6 +17,16 @@ from kb.errors import ParseError
 from kb.models import Entry, Source
 from kb.parsers.json import clean_text, question_key
 
+
+def heading_text(text: str) -> str:
+    """Return an ATX heading's text without its closing ``#`` run (one after a blank only)."""
+    text = text.strip(" \t")
+    bare = text.rstrip("#")
+    if bare != text and (not bare or bare[-1] in " \t"):
+        return bare.rstrip(" \t")
+    return text
+
+
 _HEADING = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]++(.*))?$")
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 _BOLD = re.compile(r"^[ \t]*+(\*\*|__)(.+)\1[ \t]*+$")
@@ -38,10 +48,8 @@ def _bold_question(line: str) -> str | None:
     return text if asks(text) else None
 
 
-def find(lines: list[str], start: int) -> list[tuple[int, str, list[str], str]]:
+def find_questions(lines: list[str], start: int) -> list[tuple[int, str, list[str], str]]:
     """Return (line index, question, answer lines, section) for each question from ``start``."""
-    from kb.parsers.markdown import heading_text
-
     found: list[tuple[int, str, list[str], str]] = []
     sections: list[tuple[int, str]] = []
     current: tuple[int, str, list[str], str] | None = None
@@ -88,8 +96,6 @@ def find(lines: list[str], start: int) -> list[tuple[int, str, list[str], str]]:
 
 def _title(lines: list[str], start: int) -> str:
     """The text of the first ``# Title`` from ``start``, or empty."""
-    from kb.parsers.markdown import heading_text
-
     for line in lines[start:]:
         m = _HEADING.match(line)
         if m is not None and len(m.group(1)) == 1:
@@ -97,12 +103,15 @@ def _title(lines: list[str], start: int) -> str:
     return ""
 
 
-def parse_notes(lines: list[str], start: int, meta: dict[str, Any], name: str) -> list[Entry]:
-    """Return the entries of a notes file, or raise ParseError when it asks nothing."""
-    from kb.parsers import qa
-    from kb.parsers.markdown import _as_text, _expert, _tags
+def parse_notes(lines: list[str], start: int, meta: tuple[str, list[str], Any], name: str) -> list[Entry]:
+    """Return the entries of a notes file, or raise ParseError when it asks nothing.
 
-    found = find(lines, start)
+    ``meta`` is what the front matter gave every entry: category, tags and expert.
+    """
+    from kb.parsers import qa
+
+    category, tags, expert = meta
+    found = find_questions(lines, start)
     headed = any(lines[at].lstrip().startswith("#") for at, _, _, _ in found)
     body = "\n".join(lines[start:]) if not headed else ""
     # "**Q: ...**" then "A: ..." lines: Q/A pairs, though their questions are bold lines.
@@ -111,7 +120,7 @@ def parse_notes(lines: list[str], start: int, meta: dict[str, Any], name: str) -
         for entry in entries:
             entry.source.format = "markdown"
             entry.source.line = (entry.source.line or 1) + start
-            entry.category = entry.category or _as_text(meta.get("category")) or _title(lines, start)
+            entry.category = entry.category or category or _title(lines, start)
         return entries
     if not found:
         raise ParseError(
@@ -120,8 +129,6 @@ def parse_notes(lines: list[str], start: int, meta: dict[str, Any], name: str) -
             path=name,
             hint="see `kb export --format md` for kb's own layout",
         )
-    category = _as_text(meta.get("category"))
-    tags, expert = _tags(meta.get("tags")), _expert(meta.get("expert"))
     keys: set[str] = set()
     entries = []
     for at, heading, answer_lines, section in found:
