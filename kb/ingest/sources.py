@@ -543,7 +543,7 @@ def _parse_document(data: bytes, name: str, abspath: str | None, options: ReadOp
         # StringIO splits lines at \n and \r only (str.splitlines would also split at
         # U+2028 inside a JSON string), and newline="" keeps them for the csv module.
         lines = io.StringIO(text, newline="") if fmt in STREAMED else text
-        items: Iterable[Entry | ParseError] = parser.iter_parse(lines, name)
+        items: Iterable[Entry | ParseError] = parser.iter_parse(lines, name, **_record_options(options))
     else:
         items = parser.parse(text, name)
     found = reported = False
@@ -558,6 +558,11 @@ def _parse_document(data: bytes, name: str, abspath: str | None, options: ReadOp
         yield stamped
     if not found and not reported:
         raise ParseError("no question and answer found", path=name)
+
+
+def _record_options(options: ReadOptions) -> dict[str, str]:
+    """What record formats (CSV, JSON, JSONL) take from the command line: ``--map``."""
+    return {"mapping": options.settings["map"]} if "map" in options.settings else {}
 
 
 def _parse_stream(fh: BinaryIO, name: str, fmt: str, head: bytes, options: ReadOptions) -> Iterator[Entry | Failure]:
@@ -585,7 +590,7 @@ def _parse_stream(fh: BinaryIO, name: str, fmt: str, head: bytes, options: ReadO
 
     try:
         # The registry's Parser protocol names parse() only; streamed formats have iter_parse.
-        for item in parser.iter_parse(counted(text), name):  # type: ignore[attr-defined]
+        for item in parser.iter_parse(counted(text), name, **_record_options(options)):  # type: ignore[attr-defined]
             if isinstance(item, ParseError):
                 failed = True
                 yield Failure(item.path or name, item.reason, item.line)

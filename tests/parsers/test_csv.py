@@ -48,7 +48,10 @@ def test_csv_header_without_qa_columns_fails_file():
     text = (FIXTURES / "no_qa_columns.csv").read_text(encoding="utf-8")
     with pytest.raises(ParseError) as info:
         csv_parser.parse(text, "n.csv")
-    assert info.value.reason == "CSV has no 'question'/'answer' columns (found: title, category, body)"
+    assert info.value.reason == (
+        "CSV has no question and answer columns (found: title, category, body); "
+        "read it with --map question=title,answer=category"
+    )
 
 
 @pytest.mark.parametrize("delimiter", [",", ";", "\t", "|"])
