@@ -416,8 +416,8 @@ def detect(text: str, name: str) -> float:
     if markers:
         return 0.8
     first = lines[0].strip()
-    # JSON, Markdown and CSV belong to other parsers.
-    if first[:1] in "{[#" or first.startswith("---"):
+    # JSON, Markdown, CSV and markup belong to other parsers.
+    if first[:1] in "{[#<" or first.startswith("---"):
         return 0.0
     if _QA_MARKER.search("\n".join(lines[:200])):
         return 0.05
@@ -428,12 +428,35 @@ def detect(text: str, name: str) -> float:
     return 0.1
 
 
+# Below this, not even a "Category/Title" first line or a footer marker: not an expert page.
+_LEAST = 0.3
+
+
+def _refuse(text: str, name: str) -> None:
+    """Raise the ParseError for a text forced to be read as an expert page that is none."""
+    from kb import parsers
+
+    try:
+        other = parsers.detect(text, name, among=tuple(f for f in parsers.DETECT_ORDER if f != NAME))
+    except ParseError:
+        other = None
+    raise ParseError(
+        "not an expert page: no 'Category/Title' first line and no footer "
+        "('All Answers', 'Answers by Expert')" + (f"; it reads as {other}" if other else ""),
+        path=name,
+        line=1,
+        hint=f"read it with --format {other}" if other else None,
+    )
+
+
 def parse(text: str, name: str) -> list[Entry]:
     """Parse one expert page into a single Entry.
 
     Raises:
         ParseError: when the page holds no recognisable question and answer.
     """
+    if detect(text, name) < _LEAST:
+        _refuse(text, name)
     lines = _prepare(text)
     numbers = list(range(1, len(lines) + 1))
     filled = [i for i, line in enumerate(lines) if line.strip()]
