@@ -239,7 +239,9 @@ def _ingest(
                         _int(row.get("ParentId"), -1),
                         _int(row.get("Score")),
                         row.get("Body", ""),
-                        _int(row.get("OwnerUserId"), -1),
+                        # No OwnerUserId: a deleted user, named by OwnerDisplayName. (-1 is the
+                        # dump's "Community" user, so it cannot stand for "none".)
+                        _int(row.get("OwnerUserId")) or None,
                         row.get("OwnerDisplayName"),
                     )
                 )
