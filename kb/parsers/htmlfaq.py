@@ -58,8 +58,24 @@ def _aside(node: Any, inside: bool) -> bool:
 
 
 def _flat(node: Any) -> str:
-    # Its words whatever the elements (an accordion's question is a <button>'s text).
-    return drop_controls(" ".join(node.text(deep=True, separator=" ").split()))
+    """The words of ``node`` on one line, whatever its elements (an accordion's question is a
+    <button>'s text), without hidden parts (an accordion's "+" icon)."""
+    words: list[str] = []
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if current.tag == "-text":
+            words.append(current.text_content or "")
+            continue
+        attrs = current.attributes
+        if current.tag in _SKIP or (attrs and ("hidden" in attrs or attrs.get("aria-hidden") == "true")):
+            if current is not node:
+                continue
+        child = current.last_child
+        while child is not None:
+            stack.append(child)
+            child = child.prev
+    return drop_controls(" ".join(" ".join(words).split()))
 
 
 def _asks(text: str) -> bool:
@@ -93,7 +109,17 @@ class _Reader:
         """The element an accordion trigger at or inside ``node`` opens, or None."""
         for trigger in [node, *(n for n in node.traverse() if n.attributes)]:
             attrs = trigger.attributes
-            if not attrs:
+            if not attrs or "aria-expanded" not in attrs:
+                continue  # accordions say whether they are open; tabs (which name panels too) do not
+            if not any(attrs.get(name) for name in _TARGETS):
+                # No panel named: the panel is what follows the trigger (or the header it is
+                # alone in), as in most hand-written accordions.
+                holder = trigger
+                while _next_element(holder) is None and holder.mem_id != node.mem_id and holder.parent is not None:
+                    holder = holder.parent
+                following = _next_element(holder)
+                if following is not None and following.tag not in _HEADINGS:
+                    return following
                 continue
             for name in _TARGETS:
                 value = (attrs.get(name) or "").strip()
@@ -101,9 +127,6 @@ class _Reader:
                     if not value.startswith("#"):
                         continue
                     value = value[1:]
-                # Accordions say whether they are open; tabs (which name panels too) do not.
-                if "aria-expanded" not in attrs:
-                    continue
                 target = self.by_id(value.split()[0]) if value else None
                 if target is not None and target.mem_id != node.mem_id:
                     return target
@@ -174,14 +197,15 @@ class _Reader:
             panel = self.panel(node) if level is not None or _has_target(node) else None
             if panel is not None:
                 return [panel], None
-        if level is not None and _asks(_flat(node)):
+        # An <h1> is the page's title, not one question among others.
+        if level is not None and level > 1 and _asks(_flat(node)):
             return _section_after(node, level), False
         return None
 
 
 def _has_target(node: Any) -> bool:
     attrs = node.attributes
-    return bool(attrs) and any(name in attrs for name in _TARGETS)
+    return bool(attrs) and "aria-expanded" in attrs
 
 
 def _next_element(node: Any) -> Any:

@@ -100,3 +100,20 @@ def test_html_faq_same_question_twice_is_read_once():
     page = _page("<h3>Why?</h3><p>Because.</p><h3>Why?</h3><p>Again.</p>")
     [entry] = html.parse(page, "twice.html")
     assert (entry.question, entry.answer) == ("Why?", "Because.")
+
+
+def test_html_faq_accordion_without_named_panel_answers_with_what_follows_and_hides_its_icon():
+    page = _page(
+        '<h1>How can we help?</h1><h2 class="faq-category-title">Booking</h2>'
+        '<div class="accordion-item"><button class="accordion-trigger" aria-expanded="false">'
+        'How do I book?<span class="icon" aria-hidden="true">+</span></button>'
+        '<div class="accordion-body"><p>Online or by phone.</p></div></div>'
+        '<div class="accordion-item"><h3><button aria-expanded="false">Can I cancel?</button></h3>'
+        '<div class="accordion-body" hidden><p>Up to a day before.</p></div></div>',
+        title="Spa",
+    )
+    entries = html.parse(page, "spa.html")
+    assert [(e.question, e.answer, e.category) for e in entries] == [
+        ("How do I book?", "Online or by phone.", "Booking"),
+        ("Can I cancel?", "Up to a day before.", "Booking"),
+    ]
