@@ -11,6 +11,7 @@ the question's rank stays in its answer; code blocks are never read as structure
 from __future__ import annotations
 
 import re
+from collections import Counter
 from typing import Any
 
 from kb.errors import ParseError
@@ -48,8 +49,21 @@ def _bold_question(line: str) -> str | None:
     return text if asks(text) else None
 
 
-def find_questions(lines: list[str], start: int) -> list[tuple[int, str, list[str], str]]:
-    """Return (line index, question, answer lines, section) for each question from ``start``."""
+def find_questions(
+    lines: list[str], start: int, rank: int | None = None, faq: bool = False
+) -> list[tuple[int, str, list[str], str]]:
+    """Return (line index, question, answer lines, section) for each question from ``start``.
+
+    With ``rank`` (the rank most questions have), a heading that asks above that rank is
+    a section ("## Still have questions?"), and in a FAQ (``faq``) every heading at that
+    rank is a question, asking or not ("### The app is not responding").
+    """
+
+    def is_question(heading_rank: int, text: str) -> bool:
+        if rank is None:
+            return asks(text)
+        return (asks(text) and heading_rank >= rank) or (faq and heading_rank == rank and bool(text))
+
     found: list[tuple[int, str, list[str], str]] = []
     sections: list[tuple[int, str]] = []
     current: tuple[int, str, list[str], str] | None = None
@@ -67,20 +81,21 @@ def find_questions(lines: list[str], start: int) -> list[tuple[int, str, list[st
             else:
                 heading = _HEADING.match(line)
                 if heading is not None:
-                    rank, text = len(heading.group(1)), heading_text(heading.group(2) or "")
-                    if asks(text) or current is None or rank <= level:
-                        if asks(text):
-                            while sections and sections[-1][0] >= rank:
+                    text = heading_text(heading.group(2) or "")
+                    heading_rank = len(heading.group(1))
+                    if is_question(heading_rank, text) or current is None or heading_rank <= level:
+                        if is_question(heading_rank, text):
+                            while sections and sections[-1][0] >= heading_rank:
                                 sections.pop()
                             current = (i, text, [], sections[-1][1] if sections else "")
                             found.append(current)
-                            level = rank
+                            level = heading_rank
                             continue
                         current = None
-                        while sections and sections[-1][0] >= rank:
+                        while sections and sections[-1][0] >= heading_rank:
                             sections.pop()
                         if text:
-                            sections.append((rank, text))
+                            sections.append((heading_rank, text))
                         continue
                 else:
                     bold = _bold_question(line)
@@ -92,6 +107,11 @@ def find_questions(lines: list[str], start: int) -> list[tuple[int, str, list[st
         if current is not None:
             current[2].append(line)
     return found
+
+
+def _says_faq(text: str) -> bool:
+    lowered = text.lower()
+    return "faq" in lowered or "frequently asked" in lowered or "questions" in lowered
 
 
 def _title(lines: list[str], start: int) -> str:
@@ -112,6 +132,18 @@ def parse_notes(lines: list[str], start: int, meta: tuple[str, list[str], Any], 
 
     category, tags, expert = meta
     found = find_questions(lines, start)
+    ranks = Counter(len(_HEADING.match(lines[at]).group(1)) for at, _, _, _ in found if _HEADING.match(lines[at]))  # type: ignore[union-attr]
+    if ranks:
+        rank, count = ranks.most_common(1)[0]
+        if count >= 2:
+            # Most questions share one rank: read the file again knowing it, and whether the
+            # file calls itself a FAQ (its title or a section above that rank says so).
+            faq = any(
+                _says_faq(heading_text(m.group(2) or ""))
+                for line in lines[start:]
+                if (m := _HEADING.match(line)) is not None and len(m.group(1)) < rank
+            )
+            found = find_questions(lines, start, rank, faq)
     headed = any(lines[at].lstrip().startswith("#") for at, _, _, _ in found)
     body = "\n".join(lines[start:]) if not headed else ""
     # "**Q: ...**" then "A: ..." lines: Q/A pairs, though their questions are bold lines.

@@ -68,3 +68,27 @@ def test_markdown_kb_layout_is_still_one_entry():
     text = "---\ntitle: T\n---\n## Question\n\nWhy?\n\n## Answer\n\nBecause.\n"
     [entry] = markdown.parse(text, "one.md")
     assert (entry.title, entry.question, entry.answer, entry.source.key) == ("T", "Why?", "Because.", "1")
+
+
+def test_markdown_faq_headings_at_the_question_rank_are_questions_and_a_closing_call_is_not():
+    text = (
+        "# Frequently asked questions\n\n## General\n\n### What is the lamp?\n\nA reading lamp.\n\n"
+        "### Is it dimmable?\n\nYes:\n\n```\nlamp dim 50\n```\n\n## Troubleshooting\n\n"
+        "### The lamp does not turn on\n\n1. Check the plug.\n2. Hold the button.\n\n"
+        "## Still have questions?\n\n- Write to us.\n"
+    )
+    entries = markdown.parse(text, "faq.md")
+    assert [(e.question, e.answer, e.category) for e in entries] == [
+        ("What is the lamp?", "A reading lamp.", "General"),
+        ("Is it dimmable?", "Yes:\n\n```\nlamp dim 50\n```", "General"),
+        ("The lamp does not turn on", "1. Check the plug.\n2. Hold the button.", "Troubleshooting"),
+    ]
+
+
+def test_markdown_notes_outside_a_faq_keep_only_headings_that_ask():
+    text = "# Lamp notes\n\n## Setup\n\n### Where is the switch?\n\nOn the cord.\n\n### Is it hot?\n\nNo.\n\n### Bulbs\n\nE27.\n"
+    entries = markdown.parse(text, "notes.md")
+    assert [(e.question, e.answer, e.category) for e in entries] == [
+        ("Where is the switch?", "On the cord.", "Setup"),
+        ("Is it hot?", "No.", "Setup"),  # a heading of its rank ends the answer
+    ]
