@@ -314,18 +314,35 @@ def _detect_encoding(data: bytes, name: str) -> str:
     from charset_normalizer import from_bytes
 
     sample = data[: 512 * 1024]
-    best = from_bytes(sample).best()
+    matches = from_bytes(sample)
+    best = matches.best()
     if best is None or best.encoding in ("utf_16", "utf_32"):
         raise ParseError("undecodable bytes: not UTF-8, and no other text encoding fits", path=name)
     # Code pages that agree on these bytes are indistinguishable; scraped Western pages
     # are by far most often cp1252, so name it whenever it reads the text the same way.
     if best.encoding != "cp1252":
         try:
-            if sample.decode("cp1252") == str(best):
-                return "cp1252"
+            western = sample.decode("cp1252")
         except UnicodeDecodeError:
-            pass
+            return _canonical(best.encoding)
+        if western == str(best):
+            return "cp1252"
+        # A short text gives the detector little to go on: "Café" came out as Mac
+        # Latin-2, "Crème" as cp1250. When another code page reads the bytes as well as
+        # the best one, the detector is guessing: take the common Western one, provided it
+        # reads as Western text does (accented letters among plain ones, not whole words
+        # of them, as Cyrillic read as cp1252 gives).
+        unsure = len(matches) > 1 and matches[1].chaos - best.chaos < 0.05
+        if unsure and _reads_western(western):
+            return "cp1252"
     return _canonical(best.encoding)
+
+
+def _reads_western(text: str) -> bool:
+    """Tell whether most letters of ``text`` are plain ASCII ones, as in Western languages."""
+    letters = sum(1 for c in text if c.isalpha())
+    accented = sum(1 for c in text if c.isalpha() and not c.isascii())
+    return letters > 0 and accented * 4 <= letters
 
 
 def _canonical(encoding: str) -> str:
@@ -334,6 +351,8 @@ def _canonical(encoding: str) -> str:
 
 def _head_encoding(head: bytes, name: str) -> str:
     """Choose the encoding of a streamed file from its first bytes."""
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf-16"  # what spreadsheet programs write as "Unicode text"
     if b"\x00" in head[:8192]:
         raise ParseError("binary file (contains NUL bytes), not Q&A text", path=name)
     if head.startswith(b"\xef\xbb\xbf"):
@@ -605,7 +624,7 @@ def _parse_document(data: bytes, name: str, abspath: str | None, options: ReadOp
         # StringIO splits lines at \n and \r only (str.splitlines would also split at
         # U+2028 inside a JSON string), and newline="" keeps them for the csv module.
         lines = io.StringIO(text, newline="") if fmt in STREAMED else text
-        items: Iterable[Entry | ParseError] = parser.iter_parse(lines, name)
+        items: Iterable[Entry | ParseError] = parser.iter_parse(lines, name, **_record_options(options))
     else:
         items = parser.parse(text, name)
     found = reported = False
@@ -620,6 +639,11 @@ def _parse_document(data: bytes, name: str, abspath: str | None, options: ReadOp
         yield stamped
     if not found and not reported:
         raise ParseError("no question and answer found", path=name)
+
+
+def _record_options(options: ReadOptions) -> dict[str, str]:
+    """What record formats (CSV, JSON, JSONL) take from the command line: ``--map``."""
+    return {"mapping": options.settings["map"]} if "map" in options.settings else {}
 
 
 def _parse_stream(
@@ -671,7 +695,7 @@ def _parse_stream(
 
     try:
         # The registry's Parser protocol names parse() only; streamed formats have iter_parse.
-        for item in parser.iter_parse(counted(), name):  # type: ignore[attr-defined]
+        for item in parser.iter_parse(counted(), name, **_record_options(options)):  # type: ignore[attr-defined]
             if oversized:
                 failed = True
                 yield from too_long()

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from kb.errors import ParseError
 from kb.models import Entry
 from kb.parsers import json as json_parser
-from kb.parsers.json import clean_text, record_to_entry
+from kb.parsers.json import clean_text, question_key, record_to_entry
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "json"
@@ -41,7 +41,7 @@ def test_json_sample_parses_all_fields():
 def test_json_single_object_and_wrappers():
     one = '{"question": "Why?", "answer": "Because."}'
     (entry,) = json_parser.parse(one, "x")
-    assert entry.raw == one and entry.source.key == "1" and entry.source.line == 1
+    assert entry.raw == one and entry.source.key == question_key("Why?") and entry.source.line == 1
     for key in ("entries", "items", "data"):
         text = '{"version": 1,\n "%s": [\n  {"Question": "Why?", "Answer": "Because."}]}' % key
         (entry,) = json_parser.parse(text, "x")
