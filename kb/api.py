@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from kb import config, journalled
 from kb.entries import duplicate_error, entry_from_fields, fold_categories, normalise, validate, with_fields
-from kb.errors import SearchIndexError, StoreBusy, StoreError, UsageError
+from kb.errors import SearchIndexError, StoreBusy, StoreError, StoreMissing, UsageError
 from kb.models import Entry
 from kb.paths import default_db_path, file_size, index_path_for, store_signature
 
@@ -44,6 +44,9 @@ class KnowledgeBase:
         self.lock_timeout = lock_timeout
         self._store: Store | None = None
         self._index: SearchIndex | None = None
+        # Reads of a store that does not exist yet are served from an empty index in
+        # memory, so that reading creates nothing (no folder, index or lock).
+        self._nothing: SearchIndex | None = None
         self.on_rebuild: Callable[[int], Callable[[int], None] | None] | None = None
         # Called when a read is served from an index another process is still updating.
         self.on_stale: Callable[[], None] | None = None
@@ -56,9 +59,22 @@ class KnowledgeBase:
         return cls(path, **kwargs)
 
     def close(self) -> None:
-        if self._index is not None:
-            self._index.close()
-            self._index = None
+        for index in (self._index, self._nothing):
+            if index is not None:
+                index.close()
+        self._index = self._nothing = None
+
+    def exists(self) -> bool:
+        """Whether the store has been created: only a write creates it (never a read)."""
+        return self.path.exists()
+
+    def require(self) -> None:
+        """Raise StoreMissing (naming the path and how to create a store) unless the store exists."""
+        if not self.exists():
+            raise StoreMissing(
+                f"no store at {self.path}",
+                hint="create one with 'kb ingest FILES' or 'kb add', or name another with --db or KB_DB",
+            )
 
     def __enter__(self) -> KnowledgeBase:
         return self
@@ -85,6 +101,10 @@ class KnowledgeBase:
             from kb.search.index import SearchIndex
 
             if self._index_writable():
+                if not self.index_path.exists() and self.exists():
+                    # Read the catalog first: a file that is not a store (`--db README.md`)
+                    # then stops the command before an index is created beside it.
+                    self.store.last_id()
                 try:
                     self._index = SearchIndex(self.index_path)
                 except SearchIndexError as exc:
@@ -162,13 +182,27 @@ class KnowledgeBase:
         return self._open_index()
 
     def _read(self, action: Callable[[SearchIndex], Any]) -> Any:
-        """Run a read on the index; if the file turns out damaged, rebuild it and retry once."""
+        """Run a read on the index; if the file turns out damaged, rebuild it and retry once.
+
+        A store that does not exist reads as empty and is not created.
+        """
+        if not self.exists():
+            return action(self._empty_index())
         try:
             return action(self.index)
         except SearchIndexError as exc:
             if not exc.corrupt:
                 raise
         return action(self._renewed_index())
+
+    def _empty_index(self) -> SearchIndex:
+        """An index in memory with no entries, standing for a store not created yet."""
+        if self._nothing is None:
+            from kb.search.index import SearchIndex
+
+            self._nothing = SearchIndex(self.index_path, in_memory=True)
+            self._nothing.rebuild([], "missing")
+        return self._nothing
 
     def index_write_failed(self, exc: SearchIndexError) -> None:
         """After the store was written, the index could not follow: leave it to be rebuilt.
@@ -286,7 +320,7 @@ class KnowledgeBase:
         from kb.ingest.run import ingest
 
         return ingest(
-            self,
+            self._scratch() if dry_run and not self.exists() else self,
             paths,
             format=format,
             dry_run=dry_run,
@@ -297,6 +331,17 @@ class KnowledgeBase:
             status=status,
             settings=settings,
         )
+
+    def _scratch(self) -> KnowledgeBase:
+        """A knowledge base in memory named after this one: a dry run into a store that
+        does not exist compares with nothing and must create nothing, not even a lock."""
+        from kb.search.index import SearchIndex
+        from kb.store.store import Store
+
+        scratch = KnowledgeBase(self.path, lock_timeout=self.lock_timeout)
+        scratch._store = Store(None)
+        scratch._index = SearchIndex(self.index_path, in_memory=True)
+        return scratch
 
     def make_index_current(self) -> None:
         """Rebuild the index if it does not reflect the store (the caller holds the lock)."""

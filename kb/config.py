@@ -46,10 +46,10 @@ def max_size_mb() -> float | None:
         size = float(value)
     except ValueError:
         size = 0.0
-    if not size > 0:
+    if not 0 < size <= 1_000_000:  # also refuses nan and inf
         from kb.errors import ConfigError
 
-        raise ConfigError(f"KB_MAX_SIZE must be a positive number of MB, not {value!r}")
+        raise ConfigError(f"KB_MAX_SIZE must be a positive number of MB (at most 1000000), not {value!r}")
     return size
 
 

@@ -50,6 +50,10 @@ class NotFound(KbError):
     exit_code = 1
 
 
+class StoreMissing(NotFound):
+    """A command that reads was pointed at a store that does not exist (only writes create one)."""
+
+
 class InvalidEntry(KbError):
     """An entry lacks a required field (question or answer) or has a malformed one."""
 

@@ -361,7 +361,9 @@ class Stats:
     categories: list[tuple[str, int]] = field(default_factory=list)
     experts: int = 0
     tags: int = 0
+    # Source files per format (an entry typed in has none), and entries per format.
     formats: dict[str, int] = field(default_factory=dict)
+    format_entries: dict[str, int] = field(default_factory=dict)
     files: int = 0
     store_bytes: int = 0
     index_path: str = ""
@@ -374,7 +376,7 @@ class Stats:
             "categories": len(self.categories),
             "experts": self.experts,
             "tags": self.tags,
-            "sources": {"files": self.files, "formats": self.formats},
+            "sources": {"files": self.files, "formats": self.formats, "entries": self.format_entries},
             "store_bytes": self.store_bytes,
             "index": self.index_path,
             "index_bytes": self.index_bytes,
@@ -394,7 +396,7 @@ def collect_stats(
     formats: Counter[str] = Counter()
     experts: set[str] = set()
     tags: set[str] = set()
-    files: set[str] = set()
+    files: dict[str, str] = {}  # path -> the format it was read as
     total = 0
     for entry in entries:
         total += 1
@@ -404,14 +406,17 @@ def collect_stats(
             experts.add(entry.expert.name)
         tags.update(entry.tags)
         if entry.source.path:
-            files.add(entry.source.path)
+            files.setdefault(entry.source.path, entry.source.format or "unknown")
+    # A file of many records is one source: count files, not the entries read from them.
+    format_files = Counter(files.values())
     return Stats(
         path=str(store_path),
         entries=total,
         categories=sorted(categories.items(), key=lambda kv: (-kv[1], kv[0].casefold())),
         experts=len(experts),
         tags=len(tags),
-        formats=dict(formats.most_common()),
+        formats={name: format_files[name] for name, _ in formats.most_common() if format_files[name]},
+        format_entries=dict(formats.most_common()),
         files=len(files),
         store_bytes=(file_size(store_path) or 0) if store_bytes is None else store_bytes,
         index_path=str(index_path),

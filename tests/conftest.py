@@ -16,6 +16,16 @@ DATA = ROOT / "data"
 SEEDS = ROOT / "seeds"
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark the tests tests/tiers.py lists as slow, so that `-m "not slow"` is the fast tier."""
+    from tests.tiers import SLOW
+
+    for item in items:
+        names = SLOW.get(item.nodeid.split("::", 1)[0])
+        if names and getattr(item, "originalname", item.name) in names:
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(autouse=True)
 def kb_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Point KB_DB at a fresh store under tmp_path, so no test touches a real one."""
@@ -24,6 +34,19 @@ def kb_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.delenv("KB_LOCK_TIMEOUT", raising=False)
     return path
+
+
+@pytest.fixture
+def empty_store(kb_db: Path) -> Path:
+    """Create the store at KB_DB holding no entries: one added, then removed.
+
+    A store that does not exist is another case: commands that read it exit 1.
+    """
+    from kb.api import KnowledgeBase
+
+    with KnowledgeBase.open(kb_db) as kb:
+        kb.remove(kb.add(question="Is this store empty?", answer="It will be.").stored_id())
+    return kb_db
 
 
 @pytest.fixture

@@ -96,3 +96,59 @@ def test_readme_usage_examples_run_as_shown(tmp_path: Path) -> None:
 @pytest.mark.parametrize("command", sorted(NEEDS_A_TERMINAL))
 def test_allow_listed_examples_say_why(command: str) -> None:
     assert NEEDS_A_TERMINAL[command].strip()
+
+
+def test_quick_start_keeps_the_samples_out_of_the_users_own_store(tmp_path: Path) -> None:
+    text = README.read_text(encoding="utf-8")
+    quick = re.search(r"## Quick start.*?```sh\n(.*?)\n```", text, flags=re.S)
+    assert quick is not None
+    line = quick.group(1)
+    assert line.startswith("pip install -e . && ")
+    checkout, home = tmp_path / "checkout", tmp_path / "home"
+    checkout.mkdir()
+    home.mkdir()
+    (checkout / "seeds").symlink_to(ROOT / "seeds")
+    (checkout / "data").symlink_to(ROOT / "data")
+    env = {k: v for k, v in os.environ.items() if k != "KB_DB"}
+    env.update(HOME=str(home), XDG_DATA_HOME=str(home / ".local" / "share"), PATH=f"{BIN}{os.pathsep}{env['PATH']}")
+    done = subprocess.run(
+        ["bash", "-o", "pipefail", "-c", line.removeprefix("pip install -e . && ")],
+        cwd=checkout,
+        env=env,
+        capture_output=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert b"bone scan" in done.stdout.lower()
+    assert (checkout / "demo" / "kb.json").is_file()
+    assert list(home.iterdir()) == [], "the quick start wrote into the user's own data folder"
+    assert "demo/" in (ROOT / ".gitignore").read_text().split()
+
+
+def _api_example() -> str:
+    text = README.read_text(encoding="utf-8")
+    section = text[text.index("\n## The Python API") :]
+    block = re.search(r"```python\n(.*?)```", section, flags=re.S)
+    assert block is not None
+    return block.group(1)
+
+
+def test_python_api_example_runs_from_a_folder_without_a_kb_folder(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", _api_example()], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert "already stored as" in done.stdout
+
+
+def test_python_api_section_names_the_folder_that_shadows_kb(tmp_path: Path) -> None:
+    # What the README warns of, shown: beside a folder named kb, `import kb` finds that folder.
+    (tmp_path / "kb").mkdir()
+    done = subprocess.run(
+        [sys.executable, "-c", "from kb import KnowledgeBase"], cwd=tmp_path, capture_output=True, text=True
+    )
+    text = README.read_text(encoding="utf-8")
+    section = text[text.index("\n## The Python API") : text.index("```python", text.index("\n## The Python API"))]
+    if done.returncode != 0:  # an editable install: the folder shadows the package
+        assert "unknown location" in done.stderr
+    assert "no subfolder named `kb`" in section and "unknown location" in section

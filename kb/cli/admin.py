@@ -33,7 +33,7 @@ def doctor(
     from kb.doctor.check import check
     from kb.doctor.repair import repair as repair_store
 
-    path = open_kb(db).path
+    path = open_kb(db, must_exist=False).path
     report = repair_store(path) if repair else check(path)
     if as_json:
         render.emit_json(report.to_dict())

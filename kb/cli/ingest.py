@@ -51,7 +51,10 @@ def ingest(
     max_size: Annotated[
         Optional[float],
         typer.Option(
-            "--max-size", help="Largest single-document file to read, in MB (default $KB_MAX_SIZE, else 10).", min=0.001
+            "--max-size",
+            help="Largest single-document file to read, in MB (default $KB_MAX_SIZE, else 10).",
+            min=0.001,
+            max=1_000_000,
         ),
     ] = None,
     db: DbOption = None,
@@ -81,11 +84,14 @@ def ingest(
             parse_mapping(column_map)
         except ParseError as exc:
             raise typer.BadParameter(exc.reason, param_hint="--map") from None
+    if max_size is not None and max_size != max_size:
+        # NaN passes Click's range check (it compares false with everything).
+        raise typer.BadParameter("not a number of MB", param_hint="--max-size")
     if max_size is None:
         max_size = config.max_size_mb()
     from kb.errors import IngestInterrupted
 
-    kb = open_kb(db)
+    kb = open_kb(db, must_exist=False)
     show_progress = not quiet and sys.stderr.isatty()
     try:
         with _ingest_progress(paths, show_progress) as bar:

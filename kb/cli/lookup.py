@@ -11,6 +11,7 @@ import typer
 
 from kb.cli.complete import complete_categories, complete_experts, complete_ids
 from kb.cli.options import (
+    MAX_COUNT,
     DbOption,
     FormatOption,
     JsonOption,
@@ -97,7 +98,9 @@ def search(
             [hit.entry for hit in result], out, extra=render.hit_extras(result), extra_columns=("score", "snippet")
         )
         render.search_notes(result)
-    if not result.hits:
+    if not result.hits and not result.total:
+        # Nothing matched. A page past the last match is not an error (the note says
+        # how many match), as for `kb list --offset`.
         raise typer.Exit(code=1)
 
 
@@ -108,7 +111,9 @@ def ask(
     category: CategoryFilter = None,
     expert: ExpertFilter = None,
     tag: TagFilter = None,
-    others: Annotated[int, typer.Option("--others", min=0, help="How many other answers to list under it.")] = 4,
+    others: Annotated[
+        int, typer.Option("--others", min=0, max=MAX_COUNT, help="How many other answers to list under it.")
+    ] = 4,
     pager: Annotated[bool, typer.Option("--pager/--no-pager", help="Page a long answer on a terminal.")] = True,
     fmt: ReportFormatOption = ReportFormat.table,
     as_json: JsonOption = False,
@@ -167,7 +172,7 @@ def list_entries(
     kb = open_kb(db)
     out = output_format(fmt, as_json)
     if what is Listing.categories:
-        render.counts(kb.categories(), "category", out)
+        render.counts(kb.categories(), "category", out, plural="categories")
         return
     if what is Listing.tags:
         render.counts(kb.tags(), "tag", out)
@@ -215,7 +220,9 @@ def show(
     ],
     raw: Annotated[bool, typer.Option("--raw", help="Print the original text the entry was read from.")] = False,
     pager: Annotated[bool, typer.Option("--pager/--no-pager", help="Page long entries on a terminal.")] = True,
-    related: Annotated[int, typer.Option("--related", min=0, help="How many related entries to list.")] = 5,
+    related: Annotated[
+        int, typer.Option("--related", min=0, max=MAX_COUNT, help="How many related entries to list.")
+    ] = 5,
     fmt: FormatOption = OutputFormat.table,
     as_json: JsonOption = False,
     db: DbOption = None,
@@ -292,11 +299,14 @@ def reindex(db: DbOption = None) -> None:
 
 
 def path(fmt: RecordFormatOption = RecordFormat.table, as_json: JsonOption = False, db: DbOption = None) -> None:
-    """Say where the store and its index live, with their sizes and entry counts.
+    """Say where the store and its index live (or would live), with their sizes and entry counts.
 
     Example: kb path ; kb --db other.json path --json
     """
     from kb import render
 
-    kb = open_kb(db)
+    kb = open_kb(db, must_exist=False)
     render.locations(kb.locations(), output_format(fmt, as_json))
+    if not kb.exists():
+        # Where the store would be is still an answer: kb path exits 0 and creates nothing.
+        render.notice(f"no store at {kb.path} yet: 'kb ingest FILES' or 'kb add' creates it")

@@ -60,8 +60,13 @@ ReportFormatOption = Annotated[
     ReportFormat, typer.Option("--format", "-F", help="Output format.", case_sensitive=False)
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Same as --format json.")]
-LimitOption = Annotated[int, typer.Option("--limit", "-n", min=0, help="Show at most this many (0: all).")]
-OffsetOption = Annotated[int, typer.Option("--offset", min=0, help="Skip this many first (paging).")]
+# Counts beyond any store (and beyond SQLite's 64-bit integers) are usage errors (exit 2),
+# refused by Click with the range, rather than overflowing deep in a query.
+MAX_COUNT = 1_000_000_000
+LimitOption = Annotated[
+    int, typer.Option("--limit", "-n", min=0, max=MAX_COUNT, help="Show at most this many (0: all).")
+]
+OffsetOption = Annotated[int, typer.Option("--offset", min=0, max=MAX_COUNT, help="Skip this many first (paging).")]
 
 
 # Options given before the command name (`kb --db x.json list`); the root callback sets
@@ -91,12 +96,18 @@ def output_format(fmt: Enum, as_json: bool) -> str:
     return "json" if as_json else fmt.value
 
 
-def open_kb(db: Optional[Path]) -> "KnowledgeBase":
-    """Open the knowledge base named by --db (on the command or before it), $KB_DB or the default."""
+def open_kb(db: Optional[Path], *, must_exist: bool = True) -> "KnowledgeBase":
+    """Open the knowledge base named by --db (on the command or before it), $KB_DB or the default.
+
+    Reading a store that does not exist is an error (exit 1, naming the path and how to
+    create one) and creates nothing; commands that write pass ``must_exist=False``.
+    """
     from kb.api import KnowledgeBase
 
     root_db = root_options.get("db")
     kb = KnowledgeBase.open(db if db is not None else root_db if isinstance(root_db, Path) else None)
+    if must_exist:
+        kb.require()
     kb.on_rebuild = _rebuild_progress
     kb.on_stale = _stale_notice
     kb.on_temporary_index = _temporary_index_notice

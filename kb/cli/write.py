@@ -83,7 +83,7 @@ def add(
             if interactive() and not no_input:
                 _prompt_missing(fields)
             entries = [_required(entry_from_fields(**fields))]
-    kb = open_kb(db)
+    kb = open_kb(db, must_exist=False)
     entries = _known_categories(kb, entries)
     added, duplicates = kb.add_many(entries)
     _print_entries(added, output_format(fmt, as_json), single=len(entries) == 1)

@@ -82,6 +82,10 @@ class BatchWriter:
         # The store's last id before this ingest: an entry already stored under a later
         # id was added by this ingest, so a record that matches it is a repeat.
         self.last_id_before: int | None = None
+        # One bit per earlier id: the stored entries this ingest has met already, so that
+        # a record matching one a second time is a repeat too, not "unchanged" (a bitmap:
+        # 125 kB at a million ids, where a set of them would take tens of MB).
+        self.met = bytearray()
 
     def add(self, entry: Entry) -> None:
         self.pending.append(entry)
@@ -159,13 +163,29 @@ class BatchWriter:
             # queue need not keep it for the rest of a long ingest.
             entry.raw = None
         before = self.last_id_before or 0
-        repeats = [e for e in result.unchanged if e.id is not None and e.id > before]
-        unchanged = [e for e in result.unchanged if e.id is None or e.id <= before] if repeats else result.unchanged
+        for entry in result.updated:
+            self._meet(entry.id)
+        repeats: list[Entry] = []
+        unchanged: list[Entry] = []
+        for entry in result.unchanged:
+            repeat = entry.id is not None and (entry.id > before or self._meet(entry.id))
+            (repeats if repeat else unchanged).append(entry)
         self.report.record(result.added, result.updated, unchanged, repeats)
         if self.feeder is not None and changed:
             seq = self.feeder.put(changed, None)
             if lookup is not None:
                 lookup.seal(seq)
+
+    def _meet(self, entry_id: int | None) -> bool:
+        """Note that this ingest met stored entry ``entry_id``; return whether it had already."""
+        if entry_id is None:
+            return False
+        byte, bit = divmod(entry_id, 8)
+        if byte >= len(self.met):
+            self.met.extend(bytes(byte + 1 - len(self.met)))
+        met = bool(self.met[byte] & (1 << bit))
+        self.met[byte] |= 1 << bit
+        return met
 
     def _commit(self) -> None:
         if not self.open:

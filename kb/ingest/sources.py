@@ -486,8 +486,9 @@ def read_capped(stream: Any, cap: int, name: str, *, already: int = 0) -> bytes:
 
 
 def _too_big(size: int, cap: int, *, over: bool = False) -> str:
-    what = "it holds more than" if over else f"file is {size / 1e6:.1f} MB, over"
-    return f"{what} the {cap / 1e6:.0f} MB limit for one document (raise it with --max-size)"
+    shown, limit = _megabytes(size, cap)
+    what = "it holds more than" if over else f"file is {shown} MB, over"
+    return f"{what} the {limit} MB limit for one document (raise it with --max-size)"
 
 
 # Flags for reading a file by descriptor: no inheritance by child processes, and no
@@ -561,6 +562,18 @@ def _check_size(size: int, path: str, inner: str, options: ReadOptions) -> None:
     cap = _cap(options, options.format, inner)
     if size > cap:
         raise ParseError(_too_big(size, cap), path=path)
+
+
+def _megabytes(size: int, limit: int) -> tuple[str, str]:
+    """Write a file's size and the limit it passes in MB, with the digits that tell them apart.
+
+    A fixed one decimal said "0.0 MB, over the 0 MB limit" for a limit of --max-size 0.001.
+    """
+    for decimals in range(1, 13):
+        shown, cap = (f"{n / 1e6:,.{decimals}f}".rstrip("0").rstrip(".") for n in (size, limit))
+        if shown != cap:
+            break
+    return shown, cap
 
 
 def _read_compressed(path: str, options: ReadOptions) -> Iterator[Entry | Failure | Skipped]:
@@ -689,7 +702,7 @@ def _parse_stream(
             number = oversized.pop(0)
             yield Failure(
                 name,
-                f"line {number} is over the {cap / 1e6:.0f} MB limit for one record (raise it with --max-size)",
+                f"line {number} is over the {_megabytes(cap, cap)[1]} MB limit for one record (raise it with --max-size)",
                 number,
             )
 

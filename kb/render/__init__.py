@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Set as AbstractSet
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -36,7 +37,7 @@ from kb.render.consoles import notice as notice
 from kb.render.reports import doctor_report as doctor_report
 from kb.render.reports import ingest_summary as ingest_summary
 from kb.render.reports import stats_table as stats_table
-from kb.render.text import clean, highlighted, human_size
+from kb.render.text import clean, highlighted, human_size, reflow
 
 FORMATS = ("table", "json", "jsonl", "csv", "ids")
 
@@ -142,21 +143,31 @@ def entry_table(entries: list[Entry], *, total: int, offset: int = 0, filtered: 
         else:
             notice("no entries yet: add some with 'kb ingest' or 'kb add'")
         return
+    repeated = _repeated_titles(entries)
     if len(entries) > _TABLE_MAX_ROWS:
-        entry_lines(entries)
+        entry_lines(entries, repeated=repeated)
     else:
         rows = [
             (
                 str(e.id),
-                _one_line(e.display_title()),
+                _title_cell(e, repeated),
                 _one_line(e.category),
                 _one_line(e.expert.name) if e.expert else "",
                 clean((e.updated_at or e.created_at or "")[:10]),  # imported records bring their own dates
             )
             for e in entries
         ]
+        # A column no entry on the page fills (no experts in a corpus, say) is left out.
+        keep = [i for i in range(len(_ENTRY_COLUMNS)) if i < 2 or any(row[i] for row in rows)]
+        columns = [_ENTRY_COLUMNS[i] for i in keep]
+        if repeated:
+            columns[1] = ("title or question", None, 3)
         out = console()
-        out.print(aligned(_ENTRY_COLUMNS, rows, out.width), no_wrap=True, overflow="ellipsis")
+        out.print(
+            aligned(columns, [tuple(row[i] for i in keep) for row in rows], out.width),
+            no_wrap=True,
+            overflow="ellipsis",
+        )
     end = offset + len(entries)
     if end < total or offset:
         notice(
@@ -179,9 +190,26 @@ def _one_line(text: str | None) -> str:
     return clean(text).replace("\n", " ")
 
 
-def entry_lines(entries: Iterable[Entry]) -> None:
+def _repeated_titles(entries: Sequence[Entry]) -> set[str]:
+    """The titles that more than one entry of the page shows (MedQuAD gives one topic many questions)."""
+    from collections import Counter
+
+    seen = Counter(e.display_title() for e in entries)
+    return {title for title, n in seen.items() if n > 1}
+
+
+def _title_cell(entry: Entry, repeated: set[str]) -> str:
+    """An entry's title, or its own question when other rows show the same title."""
+    title = entry.display_title()
+    if title in repeated and entry.question.strip():
+        return _one_line(entry.question)
+    return _one_line(title)
+
+
+def entry_lines(entries: Iterable[Entry], *, repeated: AbstractSet[str] = frozenset()) -> None:
     """Print entries one per line (fast for many rows), each cut to the width.
 
+    An entry whose title is in ``repeated`` adds its own question, to tell the rows apart.
     A print per 500 lines, not one per line: `kb list --limit 0` at 16k took 2.4 s, now 1.2 s.
     """
     from itertools import islice
@@ -191,7 +219,8 @@ def entry_lines(entries: Iterable[Entry]) -> None:
     out = console()
     entries = iter(entries)
     while chunk := list(islice(entries, 500)):
-        out.print(Text("\n").join(_line_for(e) for e in chunk), overflow="ellipsis", no_wrap=True)
+        lines = (_line_for(e, question=e.display_title() in repeated) for e in chunk)
+        out.print(Text("\n").join(lines), overflow="ellipsis", no_wrap=True)
 
 
 def _panel(text: str, title: str, style: str) -> Panel:
@@ -199,7 +228,9 @@ def _panel(text: str, title: str, style: str) -> Panel:
     from rich.text import Text
 
     # The title as a Text: a str title goes through Rich's markup and emoji parser (~3 ms to import).
-    return Panel(Text(clean(text.strip())), title=Text(title), title_align="left", border_style=style, padding=(0, 1))
+    return Panel(
+        Text(reflow(clean(text.strip()))), title=Text(title), title_align="left", border_style=style, padding=(0, 1)
+    )
 
 
 _CARD_SECTIONS = (
@@ -213,24 +244,36 @@ _CARD_SECTIONS = (
 )
 
 
-def expert_card(expert: Expert, *, sections: Iterable[str] | None = None) -> RenderableType:
-    """A panel with an expert's name and bio sections (all, or those named)."""
+def _bio(expert: Expert, sections: Iterable[str] | None = None) -> list[tuple[str, str]]:
+    """The labelled sections of an expert's bio that hold something (all, or those named)."""
+    wanted = set(sections) if sections is not None else None
+    return [
+        (label, value)
+        for key, label in _CARD_SECTIONS
+        if (value := getattr(expert, key, None)) and (wanted is None or key in wanted)
+    ]
+
+
+def expert_card(expert: Expert, *, sections: Iterable[str] | None = None, lead: str = "") -> RenderableType:
+    """A panel with an expert's name and bio sections (all, or those named).
+
+    An expert with nothing in those sections gets one line, ``lead`` and the name, not
+    an empty panel.
+    """
     from rich.panel import Panel
     from rich.table import Table
     from rich.text import Text
 
-    wanted = set(sections) if sections is not None else None
+    bio = _bio(expert, sections)
+    if not bio:
+        return Text(lead, style="dim").append(clean(expert.name), style="bold")
     grid = Table.grid(padding=(0, 1))
     grid.add_column(style="bold", no_wrap=True)
     grid.add_column()
-    for key, label in _CARD_SECTIONS:
-        value = getattr(expert, key, None)
-        if value and (wanted is None or key in wanted):
-            grid.add_row(label, Text(clean(value)))
+    for label, value in bio:
+        grid.add_row(label, Text(reflow(clean(value))))
     title = Text(clean(expert.name), style="bold")
-    return Panel(
-        grid if grid.row_count else Text(""), title=title, title_align="left", border_style="yellow", padding=(0, 1)
-    )
+    return Panel(grid, title=title, title_align="left", border_style="yellow", padding=(0, 1))
 
 
 def _entry_renderables(
@@ -250,7 +293,8 @@ def _entry_renderables(
     parts.append(_panel(entry.answer, "Answer", "green"))
     if entry.expert:
         if card:
-            parts.append(expert_card(entry.expert, sections=("expertise", "experience", "education", "awards")))
+            sections = ("expertise", "experience", "education", "awards")
+            parts.append(expert_card(entry.expert, sections=sections, lead="Answered by "))
         else:
             parts.append(Text("Answered by ", style="dim").append(clean(entry.expert.name), style="bold"))
     src = entry.source
@@ -337,8 +381,12 @@ def raw_text(text: str | None, entry: Entry) -> None:
     write_bytes(text.encode("utf-8") + (b"" if text.endswith("\n") else b"\n"))
 
 
-def counts(rows: list[tuple[str, int]], label: str, fmt: str) -> None:
-    """Print (name, count) rows: a table for people, records for scripts."""
+def counts(rows: list[tuple[str, int]], label: str, fmt: str, plural: str = "") -> None:
+    """Print (name, count) rows: a table for people, records for scripts.
+
+    With nothing to list, a table prints nothing (a notice on stderr says so), not a
+    header alone.
+    """
     from rich.table import Table
     from rich.text import Text
 
@@ -347,6 +395,9 @@ def counts(rows: list[tuple[str, int]], label: str, fmt: str) -> None:
         return
     if fmt != "table":
         emit_records([{label: name, "count": n} for name, n in rows], fmt, columns=(label, "count"))
+        return
+    if not rows:
+        notice(f"no {plural or label + 's'} yet")
         return
     table = Table(box=None, header_style="bold", pad_edge=False)
     table.add_column(label)
@@ -394,6 +445,9 @@ def expert_counts(summaries: list[ExpertSummary], fmt: str) -> None:
         return
     if fmt != "table":
         emit_records([_expert_record(s) for s in summaries], fmt)
+        return
+    if not summaries:
+        notice("no experts yet: entries name none")
         return
     table = Table(box=None, header_style="bold", pad_edge=False)
     table.add_column("expert", style="bold")

@@ -32,21 +32,42 @@ def ingest_summary(report: IngestReport) -> None:
         Text(str(len(report.failures)), style="red" if report.failures else ""),
     )
     err.print(table)
-    for repeat in report.duplicates[:20]:
-        err.print(Text("duplicate ", style="yellow").append(clean(str(repeat))), soft_wrap=True)
-    if counts["duplicates"] > 20:
-        err.print(Text(f"... and {counts['duplicates'] - 20} more duplicates (use --json for all)", style="yellow"))
+    # On a terminal each line wraps at word boundaries under a hanging indent; piped,
+    # it stays one line, for grep.
+    wrap = err.is_terminal
+
+    def line(label: str, style: str, text: str) -> None:
+        body = Text(clean(text).replace("\n", " "))
+        if wrap:
+            lines = body.wrap(err, max(err.width - len(label), 20))
+            for n, part in enumerate(lines):
+                part.rstrip()
+                err.print(Text(label if n == 0 else " " * len(label), style=style if n == 0 else "") + part)
+        else:
+            err.print(Text(label, style=style) + body, soft_wrap=True)
+
+    if report.duplicates:
+        # Summarised: a corpus can repeat hundreds of records; --json lists them.
+        first = report.duplicates[0]
+        line(
+            "duplicates ",
+            "yellow",
+            f"{_count(counts['duplicates'], 'record')} repeated one read earlier in this ingest and "
+            f"{'was' if counts['duplicates'] == 1 else 'were'} not stored again (the first: "
+            f"{first.path}{'' if first.line is None else f':{first.line}'} repeats entry {first.id}); "
+            "--json lists them",
+        )
     for reason, count in report.skipped.items():
         # "reason: N" reads right for one as for many ("skipped 1 ... files" did not).
-        line = Text("skipped ", style="yellow") + Text(clean(reason).replace("\n", " ")) + Text(f": {count:,}")
-        err.print(line, soft_wrap=True)
+        line("skipped ", "yellow", f"{reason}: {count:,}")
     for failure in report.failures[:200]:
-        err.print(Text("failed ", style="red").append(clean(str(failure)).replace("\n", " ")), soft_wrap=True)
+        line("failed ", "red", str(failure))
     if len(report.failures) > 200:
         err.print(Text(f"... and {len(report.failures) - 200} more failures (use --json for all)", style="red"))
     for path, fields in report.kept_aside.items():
-        aside = clean(f"{path}: {', '.join(fields)} (fields kb has no place for; in each entry's extra)")
-        err.print(Text("kept aside ", style="yellow").append(aside), soft_wrap=True)
+        line(
+            "kept aside ", "yellow", f"{path}: {', '.join(fields)} (fields kb has no place for; in each entry's extra)"
+        )
 
 
 def stats_table(stats: Stats, top: int = 15) -> None:
@@ -55,7 +76,9 @@ def stats_table(stats: Stats, top: int = 15) -> None:
     from rich.text import Text
 
     out = console()
-    formats = ", ".join(f"{clean(name)} {n}" for name, n in stats.formats.items()) or "none"
+    files = _count(stats.files, "file") + (": " if stats.formats else "")
+    files += ", ".join(f"{clean(name)} {n}" for name, n in stats.formats.items())
+    per_format = ", ".join(f"{clean(name)} {n}" for name, n in stats.format_entries.items()) or "none"
     facts = Table.grid(padding=(0, 2))
     for label, value in (
         ("store", f"{clean(stats.path)} ({human_size(stats.store_bytes)})"),
@@ -64,7 +87,8 @@ def stats_table(stats: Stats, top: int = 15) -> None:
         ("categories", str(len(stats.categories))),
         ("experts", str(stats.experts)),
         ("tags", str(stats.tags)),
-        ("sources", f"{stats.files} files; {formats}"),
+        ("sources", files),
+        ("entries by format", per_format),
     ):
         facts.add_row(Text(label, style="bold"), Text(value))
     out.print(facts)
@@ -81,6 +105,11 @@ def stats_table(stats: Stats, top: int = 15) -> None:
     out.print(chart)
     if len(stats.categories) > top:
         out.print(Text(f"... and {len(stats.categories) - top} more categories", style="dim"))
+
+
+def _count(n: int, noun: str) -> str:
+    """``1 file``, ``2 files``: a count with its noun, singular for one."""
+    return f"{n:,} {noun}" + ("" if n == 1 else "s")
 
 
 _DOCTOR_STYLES = {"ok": "green", "note": "yellow", "problem": "bold red"}

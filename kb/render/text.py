@@ -36,6 +36,54 @@ def clean(text: str | None) -> str:
     return _UNSAFE.sub(_visible, text)
 
 
+# A line that starts a list item ("- ", "* ", "• ", "1. ", "2) "), or a code fence.
+_LIST_ITEM = re.compile(r"\s*(?:[-*+•]|\d{1,3}[.)])\s")
+_FENCE = re.compile(r"\s*(```|~~~)")
+
+
+def reflow(text: str) -> str:
+    """Join the lines of paragraphs that the source hard-wrapped, so the console can wrap them.
+
+    A line joins the one before when that one is prose that ran to about the width of
+    its paragraph (a short line, such as "Hi Susan," or a sign-off, ended there on
+    purpose). Blank lines, list items, indented lines and fenced code keep their breaks.
+    """
+    lines = text.split("\n")
+    widest = _paragraph_widths(lines)
+    out: list[str] = []
+    fenced = joinable = False
+    for n, line in enumerate(lines):
+        if _FENCE.match(line):
+            fenced = not fenced
+            out.append(line)
+            joinable = False
+            continue
+        prose = bool(line.strip()) and not fenced and not line[:1].isspace() and not _LIST_ITEM.match(line)
+        if prose and joinable and out:
+            out[-1] = out[-1].rstrip() + " " + line.strip()
+        else:
+            out.append(line)
+        # Wrapped lines run close to the widest of their paragraph; a Markdown hard break
+        # (two trailing spaces) ends a line on purpose.
+        long = len(line.rstrip()) >= max(40, int(widest[n] * 0.7))
+        continues = prose or (_LIST_ITEM.match(line) is not None and not fenced)
+        joinable = continues and long and not line.endswith("  ")
+    return "\n".join(out)
+
+
+def _paragraph_widths(lines: list[str]) -> list[int]:
+    """For each line, the length of the longest line of its paragraph (blank lines part them)."""
+    widths = [0] * len(lines)
+    start = 0
+    for end in range(len(lines) + 1):
+        if end == len(lines) or not lines[end].strip():
+            widest = max((len(lines[i].rstrip()) for i in range(start, end)), default=0)
+            for i in range(start, end):
+                widths[i] = widest
+            start = end + 1
+    return widths
+
+
 def highlighted(text: str, spans: Sequence[tuple[int, int]], style: str = "bold yellow") -> Text:
     """Return plain text on one line (runs of white space folded) with the given spans styled."""
     from rich.text import Text

@@ -40,10 +40,11 @@ class Ranking(Planner, Reads):
         A ``limit`` of 0 returns every match.
 
         Raises:
-            QueryError: the query is empty (no words, no filters).
+            QueryError: the query is empty: no words to search for (stop words count as
+                words, and find nothing) and no field:value filter, whatever punctuation
+                it holds ('', '"', '*', '-', 'title:') or words it excludes.
         """
-        if not query.strip():
-            raise QueryError("the query is empty", hint='give words to search for, e.g. kb search "bone scan"')
+        _refuse_empty(query)
         with self._errors("searching"):
             try:
                 return self._search(query, category, expert, tag, limit, offset, latest)
@@ -223,3 +224,12 @@ class Ranking(Planner, Reads):
                 noun = "entry matches" if base == 1 else "entries match"
                 return f"{base} {noun} but all contain excluded words"
         return "no entry has these words"
+
+
+def _refuse_empty(query: str) -> None:
+    """Raise QueryError when ``query`` gives nothing to search for (one rule for every empty query)."""
+    parsed = _query.parse(query) if query.strip() else None
+    if parsed is not None and (parsed.has_text or parsed.filters or parsed.stopped):
+        return
+    message = "the query only excludes words" if parsed is not None and parsed.exclude else "the query is empty"
+    raise QueryError(message, hint='give words to search for, e.g. kb search "bone scan"')

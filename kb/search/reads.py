@@ -177,19 +177,24 @@ class Reads(IndexBase):
             raise NotFound(f"no tag {value!r}", hint=did_you_mean(value, known))
         column = {"category": "category", "expert": "expert"}[kind]
         like = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        # A word starts after any character that is not a letter or digit: "general"
+        # selects "Oncology (General Cancer)" as "cancer" does.
+        word_start = re.compile(r"(?<![^\W_])" + re.escape(value), re.IGNORECASE)
         steps = (
-            (f"{column} = ? COLLATE NOCASE", value),
-            (f"{column} LIKE ? ESCAPE '\\'", like + "%"),
-            (f"{column} LIKE ? ESCAPE '\\'", "% " + like + "%"),
+            (f"{column} = ? COLLATE NOCASE", value, None),
+            (f"{column} LIKE ? ESCAPE '\\'", like + "%", None),
+            (f"{column} LIKE ? ESCAPE '\\'", "%" + like + "%", word_start),
         )
-        for condition, param in steps:
+        for condition, param, pattern in steps:
             names = [
                 r[0]
                 for r in conn.execute(
-                    f"SELECT DISTINCT {column} FROM entries WHERE {condition} AND {column} != '' LIMIT 20",
+                    f"SELECT DISTINCT {column} FROM entries WHERE {condition} AND {column} != ''"
+                    + ("" if pattern else " LIMIT 20"),
                     (param,),
                 )
-            ]
+                if pattern is None or pattern.search(r[0])
+            ][:20]
             distinct = {n.casefold() for n in names}
             if len(distinct) == 1:
                 return names

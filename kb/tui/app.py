@@ -25,7 +25,7 @@ from textual.widgets import Footer, Input, OptionList, Static
 from textual.widgets.option_list import Option
 from textual.worker import get_current_worker
 
-from kb.errors import KbError
+from kb.errors import KbError, QueryError
 from kb.render import clean
 from kb.tui import views
 from kb.tui.screens import HelpScreen, PickScreen, Preview, ReaderScreen
@@ -103,6 +103,9 @@ class BrowseApp(App[int]):
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
     BINDINGS = [
         Binding("ctrl+q", "quit", "Quit", priority=True),
+        # Ctrl-C ends kb browse as it ends every kb command (exit 130), rather than being
+        # taken by the search box as "copy" and doing nothing visible.
+        Binding("ctrl+c", "interrupt", "Quit", show=False, priority=True),
         Binding("f1", "help", "Keys"),
         Binding("question_mark", "help", "Keys", show=False),
         Binding("f", "facets", "Facets"),
@@ -218,8 +221,11 @@ class BrowseApp(App[int]):
         """Run one search the way `kb search` ranks it; an empty query lists entries by id."""
         if not query.strip():
             entries = self.kb.list(category=category, expert=expert, limit=LIMIT)
-            return entries, Text(f"{len(entries)} entries by id; type to search")
-        result = self.kb.search(query, category=category, expert=expert, limit=LIMIT)
+            return entries, Text(opening_note(len(entries), self.kb.count(category=category, expert=expert)))
+        try:
+            result = self.kb.search(query, category=category, expert=expert, limit=LIMIT)
+        except QueryError as exc:  # '"' as the first key of a phrase: not yet words to search for
+            return [], Text(clean(exc.message), style="bold")
         entries = [hit.entry for hit in result]
         if entries:
             total = result.total if result.total is not None else len(entries)
@@ -272,6 +278,9 @@ class BrowseApp(App[int]):
             return
         index = hits.highlighted or 0
         hits.highlighted = max(0, min(len(hits.entries) - 1, index + step))
+
+    def action_interrupt(self) -> None:
+        self.exit(return_code=130)
 
     def action_focus_search(self) -> None:
         self.search_box.focus()
@@ -459,3 +468,10 @@ def clipboard_blocker(env: os._Environ[str] | dict[str, str]) -> str | None:
         if setting == "off" or setting == "external":
             return "tmux drops OSC 52 from programs (set -g set-clipboard on)"
     return None
+
+
+def opening_note(shown: int, total: int) -> str:
+    """The status line over the entries listed before anything is typed: how many of how many."""
+    if total > shown:
+        return f"the first {shown:,} of {total:,} entries by id; type to search"
+    return f"{total:,} {'entry' if total == 1 else 'entries'} by id; type to search"

@@ -130,7 +130,7 @@ class ReaderScreen(Screen):
 
     def compose(self) -> ComposeResult:
         yield EntryView(id="reader")
-        yield Input(placeholder="find in this entry (Enter: next, Escape: close)", id="find")
+        yield Input(placeholder="find in this entry (Enter: find, then n: next; Escape: close)", id="find")
         yield Static(Text(""), id="find-status")
         yield Footer()
 
@@ -151,7 +151,7 @@ class ReaderScreen(Screen):
 
     def action_back(self) -> None:
         box = self.query_one("#find", Input)
-        if box.has_focus:
+        if box.has_class("-shown"):
             box.remove_class("-shown")
             self.view.focus()
             return
@@ -169,8 +169,11 @@ class ReaderScreen(Screen):
         self._step()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
+        """Enter ends typing the find text (its first match is shown as it is typed): the
+        keys go back to the entry, so `n` finds the next match (it would otherwise be
+        typed into the box) and `/` edits the text."""
         event.stop()
-        self._step()
+        self.view.focus()
 
     def action_find_next(self) -> None:
         self._step()
@@ -236,6 +239,7 @@ KEYS = (
         "Anywhere",
         (
             ("Ctrl-Q", "quit"),
+            ("Ctrl-C", "quit, as an interrupted command (exit code 130)"),
             ("Tab, Shift-Tab", "move the focus between the search box and the hit list"),
             ("F1", "this list of keys (also ? outside the search box)"),
         ),
@@ -266,7 +270,7 @@ KEYS = (
         "Reading an entry",
         (
             ("PgUp/PgDn, Home/End", "scroll (Up/Down too)"),
-            ("/", "find in the entry; Enter or n: next match"),
+            ("/", "find in the entry; Enter, then n: next match (/ again: change the text)"),
             ("c, e, r", "copy, edit, related, as above"),
             ("Escape", "close the find box, then go back to the list"),
         ),

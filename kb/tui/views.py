@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from rich.text import Text
 
-from kb.render import clean, expert_card
+from kb.render import clean, expert_card, reflow
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -101,7 +101,8 @@ def entry_text(
         out.append("\n" + "  ·  ".join(facts), style="italic")
     for label, body in (("Question", entry.question), ("Answer", entry.answer)):
         out.append(f"\n\n{label}\n", style="bold underline")
-        body = body.strip()
+        # Paragraphs the source hard-wrapped are reflowed to the screen, as `kb show` does.
+        body = reflow(body.replace("\r\n", "\n").strip())
         if limit is not None and len(body) > limit:
             body = body[: body.rfind(" ", 0, limit) if " " in body[:limit] else limit] + " …"
         out.append_text(highlight(body, pattern))

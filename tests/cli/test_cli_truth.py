@@ -79,7 +79,7 @@ def test_experts_limit_is_honoured(samples: Path, cli) -> None:
     assert len(table.stdout.strip().splitlines()) == 3  # header and two experts
 
 
-def test_search_on_an_empty_store_says_it_is_empty(kb_db: Path, cli) -> None:
+def test_search_on_an_empty_store_says_it_is_empty(empty_store: Path, cli) -> None:
     result = cli("search", "foo")
     assert result.exit_code == 1
     assert "the knowledge base is empty" in result.stderr

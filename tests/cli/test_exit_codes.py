@@ -1,7 +1,8 @@
 """One exit-code rule for every command: an empty store is not an error, an unmatched request is.
 
-Each command is run on an empty store, then asked for something that is not there in a
-filled one. The table must name every command the app has, so a new command gets a row.
+Each command is run on an empty store (one that exists and holds no entries; a store
+that does not exist is tests/cli/test_reading_creates_nothing.py's), then asked for
+something that is not there in a filled one. The table must name every command the app has, so a new command gets a row.
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ def test_the_tables_name_every_command() -> None:
 
 
 @pytest.mark.parametrize("name", sorted(COMMANDS))
-def test_command_on_an_empty_store(name: str, cli, tmp_path) -> None:
+def test_command_on_an_empty_store(name: str, cli, tmp_path, empty_store) -> None:
     (tmp_path / "empty").mkdir()
     args, expected = EMPTY[name]
     result = cli(name, *[a.format(empty=tmp_path / "empty") for a in args])
@@ -79,7 +80,7 @@ def test_command_asked_for_what_is_not_there(name: str, cli, tmp_path) -> None:
     assert result.exit_code == 1, (result.stdout, result.stderr)
 
 
-def test_list_of_an_empty_store_prints_nothing_or_an_empty_array(cli) -> None:
+def test_list_of_an_empty_store_prints_nothing_or_an_empty_array(cli, empty_store) -> None:
     table = cli("list")
     assert table.exit_code == 0 and table.stdout == ""
     as_json = cli("list", "--format", "json")

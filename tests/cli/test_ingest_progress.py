@@ -89,3 +89,23 @@ def test_ingest_progress_bar_in_a_terminal_shows_counts_and_indexing(tmp_path: P
     # That step's frames draw a pulse, never a percentage.
     for frame in text.split("Saving and indexing")[1:]:
         assert "%" not in frame.split("entries")[0], frame
+
+
+def test_ingest_bar_turns_to_a_pulse_for_saving_and_indexing(capsys) -> None:
+    # In-process, so the fast tier runs kb/cli/progress.py too (the terminal test is slow).
+    from kb.cli.progress import IngestBar, bar
+
+    with IngestBar(total_bytes=100, total_files=2) as progress:
+        progress.advance(60)
+        progress.status("reading", 3, 1)
+        (task,) = progress._progress.tasks
+        assert (task.completed, task.total, task.fields["counts"]) == (60, 100, "3 entries · 1/2 files")
+        rebuilt = progress.rebuild(10)
+        assert task.description == "Rebuilding the search index"
+        rebuilt(10)  # done: back to the bytes read
+        assert (task.description, task.completed, task.total) == ("Ingesting", 60, 100)
+        progress.status("indexing", 5, 2)
+        assert (task.description, task.total) == ("Saving and indexing", None)
+    update = bar("Rebuilding search index", 3)
+    update(3)  # reaching the total stops the bar
+    assert "Traceback" not in capsys.readouterr().err

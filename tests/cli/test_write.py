@@ -133,7 +133,7 @@ def test_stats_counts_everything(kb: KnowledgeBase) -> None:
     data = stats.to_dict()
     assert (data["entries"], data["categories"], data["experts"], data["tags"]) == (3, 2, 1, 2)
     assert data["per_category"] == [{"category": "A", "entries": 2}, {"category": "B", "entries": 1}]
-    assert data["sources"]["formats"] == {"json": 3}
+    assert data["sources"] == {"files": 0, "formats": {}, "entries": {"json": 3}}  # entries with no file
     shards = kb.path.with_name("kb.json.d")
     assert data["store_bytes"] == kb.path.stat().st_size + sum(p.stat().st_size for p in shards.iterdir())
     assert data["index_bytes"] > 0

@@ -26,17 +26,18 @@ def test_ingest_report_repeat_in_one_file_is_a_duplicate_with_its_line(tmp_path:
     assert report.counts == {"added": 2, "updated": 0, "unchanged": 0, "duplicates": 1}
     (repeat,) = report.duplicates
     assert (repeat.path, repeat.line, repeat.id) == (str(path), 3, 1)
-    again = kb.ingest([str(path)])
-    assert again.counts == {"added": 0, "updated": 0, "unchanged": 3, "duplicates": 0}
+    again = kb.ingest([str(path)])  # the store holds 2: the third record is a repeat again
+    assert again.counts == {"added": 0, "updated": 0, "unchanged": 2, "duplicates": 1}
+    assert [(d.line, d.id) for d in again.duplicates] == [(3, 1)]
 
 
 def test_ingest_report_cli_names_the_repeat(cli, tmp_path: Path) -> None:
     path = _records(tmp_path / "faq.jsonl", [("Why?", "Because."), ("Why?", "Because.")])
     result = cli("ingest", str(path))
     assert result.exit_code == 0
-    assert f"duplicate {path}:2: same question and answer as entry 1" in result.stderr.replace("\n", "")
+    assert f"the first: {path}:2 repeats entry 1" in result.stderr.replace("\n", "")
     report = json.loads(cli("ingest", "--json", "--dry-run", str(path)).stdout)
-    assert report["counts"]["duplicates"] == 0 and report["counts"]["unchanged"] == 2
+    assert report["counts"]["duplicates"] == 1 and report["counts"]["unchanged"] == 1
 
 
 @pytest.mark.skipif(not MEDQUAD.exists(), reason=f"the MedQuAD corpus is not at {MEDQUAD}")

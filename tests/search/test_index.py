@@ -424,7 +424,11 @@ def test_vocabulary_suggest(index):
     ],
 )
 def test_search_punctuation_never_breaks(index, text):
-    result = index.search(text)
+    try:
+        result = index.search(text)
+    except QueryError as exc:  # nothing to search for: one rule, whatever the punctuation
+        assert str(exc) in ("the query is empty", "the query only excludes words")
+        return
     assert isinstance(result, SearchResult)
     assert result.hits or result.reason
 

@@ -64,6 +64,8 @@ class Reader(threading.Thread):
         found_before = False
         for code, out, err in self.runs:
             assert code in (0, 1), err
+            if code == 1 and not found_before and err.startswith(b"Error: no store at "):
+                continue  # the first writer has not created the store yet: reading creates nothing
             assert b"Traceback" not in err and b"Error" not in err, err
             if code == 1:
                 assert not found_before, "entries vanished from the reader's view"

@@ -426,3 +426,76 @@ def test_browse_typing_goes_on_while_a_search_is_slow(kb: KnowledgeBase) -> None
         assert hit_ids(app) == [h.entry.id for h in kb.search("hinge", limit=LIMIT)]
 
     drive(app, steps)
+
+
+def test_browse_opening_line_says_how_many_entries_the_store_holds(kb: KnowledgeBase) -> None:
+    app = BrowseApp(kb)
+    total = kb.count()
+    assert total > LIMIT
+
+    async def steps(pilot):
+        status = app.screen_stack[0].query_one("#status", Static).content.plain
+        assert status.startswith(f"the first {LIMIT} of {total} entries"), status
+        await pilot.press("ctrl+q")
+
+    drive(app, steps)
+
+
+def test_browse_n_after_find_goes_to_the_next_match(kb: KnowledgeBase) -> None:
+    answer = "\n\n".join(f"Paragraph {i} about hives." for i in range(60))
+    kb.add(question="Where is the needle?", answer=f"A needle here.\n\n{answer}\n\nAnd a needle there.", title="Hay")
+    app = BrowseApp(kb, "needle")
+
+    async def steps(pilot):
+        await pilot.press("enter")
+        await pilot.press("slash", *"needle", "enter")
+        await pilot.pause()
+        screen = app.screen
+        status = screen.query_one("#find-status", Static)
+        assert status.content.plain == "match 1 of 3"  # the question has one too
+        await pilot.press("n")
+        await pilot.pause()
+        assert status.content.plain == "match 2 of 3"
+        assert screen.query_one("#find", Input).value == "needle"  # n was not typed into the box
+        await pilot.press("escape")  # closes the find box
+        assert isinstance(app.screen, ReaderScreen)
+        await pilot.press("escape")
+        assert not isinstance(app.screen, ReaderScreen)
+
+    drive(app, steps)
+
+
+def test_browse_ctrl_c_quits_with_the_interrupt_code(kb: KnowledgeBase) -> None:
+    app = BrowseApp(kb, "hinge")
+
+    async def steps(pilot):
+        await pilot.press("ctrl+c")  # the search box has the focus, and would copy
+
+    assert drive(app, steps) == 130
+
+
+def test_entry_text_reflows_hard_wrapped_paragraphs_and_keeps_lists() -> None:
+    from kb.models import Entry
+
+    answer = (
+        "Lift the hinge pin part way out, wipe it clean and add a few drops of light\n"
+        "oil or a smear of petroleum jelly, then tap it back.\n\nYou need:\n- oil\n- a cloth\n"
+    )
+    entry = Entry(question="How do I stop a squeak?", answer=answer, title="Hinge")
+    plain = views.entry_text(entry, None).plain
+    assert "drops of light oil or a smear" in plain
+    assert "You need:\n- oil\n- a cloth" in plain
+
+
+def test_browse_a_query_with_nothing_to_search_for_yet_is_a_note_not_an_error(kb: KnowledgeBase) -> None:
+    app = BrowseApp(kb)
+
+    async def steps(pilot):
+        await pilot.press('"')  # the first key of a phrase
+        await settle(pilot)
+        status = app.screen_stack[0].query_one("#status", Static).content.plain
+        assert status == "the query is empty"
+        assert hit_ids(app) == []
+        await pilot.press("ctrl+q")
+
+    drive(app, steps)

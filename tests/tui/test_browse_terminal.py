@@ -171,3 +171,15 @@ def test_bench_browse_runs_on_a_small_store(store: Path) -> None:
     rows = {line.split("|")[1].strip(): line for line in result.stdout.splitlines() if line.startswith("| ")}
     assert rows["search: KnowledgeBase.search (worker thread)"].split("|")[2].strip() == str(len("door hinge"))
     assert "`kb browse` to first results on screen" in rows
+
+
+def test_browse_in_a_terminal_ctrl_c_quits(store: Path, tmp_path: Path) -> None:
+    term = browse_in_terminal(store, tmp_path)
+    try:
+        term.wait_for("kb ›")
+        term.type("hinge")
+        term.wait_for("Squeaky door hinge")
+        term.press("C-c")
+        assert term.exit_status() == 130
+    finally:
+        term.close()
