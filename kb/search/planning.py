@@ -5,6 +5,7 @@ How a natural-language question stays cheap is explained at :meth:`Planner._plan
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from kb.search import query as _query
@@ -28,6 +29,11 @@ MIN_SCORING_TERMS = 3
 # A term in more than half of the entries gets idf ~0 from FTS5's bm25 (it clamps the
 # negative idf to 1e-6), so it is dropped before the query is built.
 COMMON_SHARE = 0.5
+# A question longer than this many distinct words (a pasted text) is searched by its most
+# informative ones: those it repeats and the index holds rarely (see _informative). Chosen
+# on the relevance benchmark (bench/quality.py): its longest real questions have ~60
+# distinct content words and lose nothing at 48; fewer cost them.
+MAX_QUERY_TERMS = 48
 
 
 @dataclass
@@ -110,6 +116,9 @@ class Planner(Vocabulary):
         should = planned[: len(parsed.should)]
         must = planned[len(parsed.should) :]
         suggestions: list[str] = []
+        if len(should) > MAX_QUERY_TERMS:
+            # A pasted text: its words unknown to the index are not typos worth a guess.
+            return self._informative(should), must, suggestions
         extra: list[_query.Term] = []
         known = {fold(w) for t in terms for w in t.words}
         for item in planned:
@@ -127,11 +136,17 @@ class Planner(Vocabulary):
                     if completion not in known:
                         known.add(completion)
                         extra.append(_query.Term([completion], text=completion))
-            for word in item.term.words:
+            # A phrase's df is its rarest word's: each word is judged by its own, so that
+            # "heart" in "heart atack" is never corrected because "atack" is unknown.
+            word_dfs = [freqs.get(s, 0) for s in item.stems] if len(item.stems) == len(item.term.words) else []
+            for k, word in enumerate(item.term.words):
                 folded = fold(word)
                 if len(folded) < 4 or not folded.isalpha():
                     continue
-                best = self._suggest(folded, min_df=max(item.df, 1) * 10 if item.df else 0, limit=2)
+                df = word_dfs[k] if word_dfs else item.df
+                if df > SPELL_MAX_DF:
+                    continue
+                best = self._suggest(folded, min_df=df * 10 if df else 0, limit=2)
                 for suggestion, _ in best:
                     if suggestion not in suggestions and suggestion not in known:
                         suggestions.append(suggestion)
@@ -143,6 +158,22 @@ class Planner(Vocabulary):
             for term, group in zip(extra, extra_stems):
                 should.append(Planned(term, min((freqs.get(s, 0) for s in group), default=0), group))
         return should, must, suggestions
+
+    def _informative(self, should: list[Planned]) -> list[Planned]:
+        """The ``MAX_QUERY_TERMS`` terms of a long text that say most about it.
+
+        Each known term weighs its idf times a damped count of its uses in the text
+        (1 + ln n), so a text's recurring subject outweighs a rare word said once.
+        """
+        total = max(self.count(), 1)
+
+        def weight(p: Planned) -> float:
+            idf = math.log((total - p.df + 0.5) / (p.df + 0.5))
+            return idf * (1.0 + math.log(p.term.count))
+
+        known = [p for p in should if 0 < p.df <= total * COMMON_SHARE]
+        known.sort(key=weight, reverse=True)
+        return known[:MAX_QUERY_TERMS]
 
     def _analyse_plain(self, parsed: _query.ParsedQuery) -> list[Planned]:
         """Attach document frequencies to the single-word terms, without spelling fixes."""

@@ -62,6 +62,8 @@ class Term:
     prefix: bool = False
     column: str | None = None
     text: str = ""
+    #: How many times the query holds this term (a long pasted text repeats its topic).
+    count: int = 1
 
     def fts(self) -> str:
         """Return this term as a safe FTS5 expression (quoted, optional prefix/column)."""
@@ -124,6 +126,15 @@ def parse(query: str) -> ParsedQuery:
             out.should.append(term)
     out.should = _dedupe(out.should)
     return out
+
+
+def loosened(parsed: ParsedQuery) -> ParsedQuery:
+    """The same query with nothing required or excluded: its phrases and words all ranked.
+
+    For a pasted text, whose quotation marks and dashes are punctuation, not operators.
+    """
+    terms = [Term(t.words, t.prefix, None, t.text, t.count) for t in parsed.should + parsed.must]
+    return ParsedQuery(should=_dedupe(terms), filters=parsed.filters, stopped=parsed.stopped)
 
 
 def _scan(text: str):
@@ -196,11 +207,11 @@ def _make_term(raw: str, *, phrase: bool, out: ParsedQuery | None) -> Term | Non
 
 
 def _dedupe(terms: list[Term]) -> list[Term]:
-    seen: set[tuple] = set()
-    out = []
+    seen: dict[tuple, Term] = {}
     for term in terms:
         key = (tuple(w.lower() for w in term.words), term.prefix, term.column)
-        if key not in seen:
-            seen.add(key)
-            out.append(term)
-    return out
+        if key in seen:
+            seen[key].count += 1
+        else:
+            seen[key] = term
+    return list(seen.values())

@@ -12,7 +12,7 @@ import sqlite3
 from kb.errors import KbError, NotFound, QueryError, SearchIndexError
 from kb.search import fusion, sql
 from kb.search import query as _query
-from kb.search.planning import Planner
+from kb.search.planning import MAX_QUERY_TERMS, Planner
 from kb.search.reads import Reads
 from kb.search.results import Hit, SearchResult
 from kb.search.snippets import lead as _lead
@@ -91,6 +91,8 @@ class Ranking(Planner, Reads):
                 return SearchResult([], 0, [], reason)
             return self._browse(parsed, where, limit, offset, latest)
 
+        if len(parsed.should) + len(parsed.must) > MAX_QUERY_TERMS:
+            parsed = _query.loosened(parsed)
         should, must, suggestions = self._analyse(parsed)
         positive = self._plan(should, must)
         if positive is None:
