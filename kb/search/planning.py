@@ -34,6 +34,9 @@ COMMON_SHARE = 0.5
 # on the relevance benchmark (bench/quality.py): its longest real questions have ~60
 # distinct content words and lose nothing at 48; fewer cost them.
 MAX_QUERY_TERMS = 48
+# A query of this many words or fewer first asks for the entries that hold them all (see
+# Planner._conjunction); a longer question seldom has any.
+MAX_CONJUNCTION_TERMS = 4
 
 
 @dataclass
@@ -181,6 +184,27 @@ class Planner(Vocabulary):
         stems = self._stems([t.words[0] for t in words])
         freqs = self._doc_freqs({s for group in stems for s in group})
         return [Planned(t, min((freqs.get(s, 0) for s in g), default=0), g) for t, g in zip(words, stems)]
+
+    def _conjunction(self, should: list[Planned], must: list[Planned], asked: int) -> str | None:
+        """The MATCH of the entries holding every word of a short query, or None.
+
+        A query of a few words ("bone marrow") whose words are all common matches a large
+        share of the index with OR, and bm25 scores every match (at 1M entries, 114k rows
+        for "bone marrow", against 21k holding both words). When the entries holding all
+        the words are enough to fill the lists a search reads, the ranking would put them
+        first anyway: the caller then searches them alone. ``asked`` is the number of
+        terms the person typed; spelling guesses appended after them rule this out, as
+        do required terms and words the index does not hold.
+        """
+        if must or len(should) != asked or not 2 <= asked <= MAX_CONJUNCTION_TERMS:
+            return None
+        if any(p.df == 0 or p.term.prefix for p in should):
+            return None
+        ceiling = max(self.count(), 1) * COMMON_SHARE
+        usable = sorted((p for p in should if p.df <= ceiling), key=lambda p: p.df)
+        if len(usable) < 2:
+            return None
+        return " AND ".join(p.term.fts() for p in usable)
 
     def _plan(
         self,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlite3
 
 from kb.errors import KbError, NotFound, QueryError, SearchIndexError
-from kb.search import fusion, sql
+from kb.search import cjk, fusion, sql
 from kb.search import query as _query
 from kb.search.planning import MAX_QUERY_TERMS, Planner
 from kb.search.reads import Reads
@@ -93,8 +93,19 @@ class Ranking(Planner, Reads):
 
         if len(parsed.should) + len(parsed.must) > MAX_QUERY_TERMS:
             parsed = _query.loosened(parsed)
-        should, must, suggestions = self._analyse(parsed)
-        positive = self._plan(should, must)
+        parsed, cjk_match = _split_cjk(parsed)
+        should, must, suggestions = self._analyse(parsed) if parsed.has_text else ([], [], [])
+        positive = None
+        if not parsed.has_text:
+            pass
+        elif not latest and total_entries >= self._list_depth(limit, offset):
+            conjunction = self._conjunction(should, must, len(parsed.should))
+            if conjunction is not None and self._enough(conjunction, where, self._list_depth(limit, offset)):
+                positive = conjunction
+        if positive is None and parsed.has_text:
+            positive = self._plan(should, must)
+        if cjk_match is not None and (positive is None or not latest):
+            return self._search_cjk(positive, cjk_match, where, limit, offset, [p.term for p in should + must])
         if positive is None:
             missing = [p.term.text for p in must if p.df == 0]
             reason = ("no entry has " + ", ".join(repr(m) for m in missing)) if missing else "no entry has these words"
@@ -110,6 +121,40 @@ class Ranking(Planner, Reads):
         if not hits:
             reason = self._why_nothing(positive, match, where, total, filters)
         return SearchResult(hits, total, suggestions, reason)
+
+    def _search_cjk(
+        self,
+        positive: str | None,
+        cjk_match: str,
+        where: sql.Filters,
+        limit: int,
+        offset: int,
+        terms: list[_query.Term],
+    ) -> SearchResult:
+        """Rank a query with Chinese, Japanese or Korean words: their runs are found in the
+        ``cjk`` table (kb.search.cjk), its other words as usual, and an entry found both
+        ways scores the sum."""
+        depth = self._list_depth(limit, offset) // fusion.SCORE_DEPTH
+        fused, total = self._fused("cjk", cjk_match, f"{{head}} : ({cjk_match})", where, depth)
+        if positive is not None:
+            words, words_total = self._fused("fts", positive, positive, where, depth, head_table="head")
+            summed = dict(words)
+            for entry_id, score in fused:
+                summed[entry_id] = summed.get(entry_id, 0.0) + score
+            fused = sorted(summed.items(), key=lambda item: (-item[1], item[0]))
+            total = max(total, words_total)
+        hits = self._hits(fused[offset : offset + limit], terms)
+        reason = None if hits else ("no entry has these words" if not total else f"only {total} entries match")
+        return SearchResult(hits, total, [], reason)
+
+    @staticmethod
+    def _list_depth(limit: int, offset: int) -> int:
+        """How deep each of the two ranked lists is read (see _rank)."""
+        return max(fusion.CANDIDATES, offset + limit + fusion.CANDIDATES // 4) * fusion.SCORE_DEPTH
+
+    def _enough(self, match: str, where: sql.Filters, depth: int) -> bool:
+        """Whether at least ``depth`` entries match ``match`` and pass the filters."""
+        return bool(self.conn.execute(*sql.at_least(match, where, depth)).fetchone()[0] >= depth)
 
     def _unknown_filter(self, filters: dict[str, list[str]]) -> str | None:
         for kind, values in filters.items():
@@ -147,8 +192,29 @@ class Ranking(Planner, Reads):
         """Run the planned MATCH; return the page of hits and the total number of matches."""
         if latest:
             return self._rank_by_date(match, where, limit=limit, offset=offset, terms=terms)
+        depth = self._list_depth(limit, offset) // fusion.SCORE_DEPTH
+        fused, total = self._fused("fts", match, match, where, depth, head_table="head", excluding=excluding)
+        return self._hits(fused[offset : offset + limit], terms), total
+
+    def _fused(
+        self,
+        table: str,
+        match: str,
+        head_match: str,
+        where: sql.Filters,
+        depth: int,
+        *,
+        head_table: str | None = None,
+        excluding: bool = False,
+    ) -> tuple[list[tuple[int, float]], int]:
+        """Score the matches of ``table`` as a whole and by their head; return the fused
+        (id, score) of the best ``depth`` of each list, best first, and the number of matches.
+
+        The head is its own table (``head_table``) or, for the ``cjk`` table, its ``head``
+        column (``head_match`` holds the column filter).
+        """
         conn = self.conn
-        depth = max(fusion.CANDIDATES, offset + limit + fusion.CANDIDATES // 4)
+        head_table = head_table or table
         # Looking exact scores up for a list of entries costs a pass over every match
         # (FTS5 does not seek to a list of rowids: 250 ms for a 20-word question at 100k
         # entries), while reading a list deeper costs little (the matches are scored
@@ -156,18 +222,18 @@ class Ranking(Planner, Reads):
         # than the candidates they give, and an entry beyond a list's end scores at most
         # its last score, which stands in for it.
         score_depth = depth * fusion.SCORE_DEPTH
-        whole = dict(conn.execute(*sql.top("fts", match, where, score_depth)).fetchall())
+        whole = dict(conn.execute(*sql.top(table, match, where, score_depth)).fetchall())
         if not whole:
             return [], 0
         complete = len(whole) < score_depth  # every match is in hand
-        head = dict(conn.execute(*sql.top("head", match, where, score_depth)).fetchall())
+        head = dict(conn.execute(*sql.top(head_table, head_match, where, score_depth)).fetchall())
         head_floor = min(head.values()) if len(head) >= score_depth else 0.0
         # The head's columns are a part of the entry's, so an entry the head found is a
         # match of the whole query too, unless its other columns hold an excluded word.
         found_by_head = [i for i in list(head)[:depth] if i not in whole]
         if found_by_head and not complete:
             if excluding:
-                whole.update(conn.execute(*sql.scores("fts", match, found_by_head)).fetchall())
+                whole.update(conn.execute(*sql.scores(table, match, found_by_head)).fetchall())
             else:
                 whole_floor = min(whole.values())
                 whole.update((i, whole_floor) for i in found_by_head)
@@ -176,9 +242,8 @@ class Ranking(Planner, Reads):
         if complete:
             total = len(whole)
         else:
-            statements = sql.ranked(match, where, False, limit, offset)
-            total = conn.execute(statements.count, statements.count_params).fetchone()[0]
-        return self._hits(fused[offset : offset + limit], terms), total
+            total = conn.execute(*sql.count_in(table, match, where)).fetchone()[0]
+        return fused, total
 
     def _rank_by_date(
         self, match: str, where: sql.Filters, *, limit: int, offset: int, terms: list[_query.Term]
@@ -225,3 +290,20 @@ class Ranking(Planner, Reads):
                 noun = "entry matches" if base == 1 else "entries match"
                 return f"{base} {noun} but all contain excluded words"
         return "no entry has these words"
+
+
+def _split_cjk(parsed: _query.ParsedQuery) -> tuple[_query.ParsedQuery, str | None]:
+    """Take the terms with Chinese, Japanese or Korean characters out of a query; return
+    the rest and the MATCH of the ``cjk`` table that finds any of them (None if none)."""
+    found = [t for t in parsed.should + parsed.must if cjk.has_cjk(" ".join(t.words))]
+    if not found:
+        return parsed, None
+    phrases = dict.fromkeys(p for t in found for p in cjk.phrases(" ".join(t.words)))
+    rest = _query.ParsedQuery(
+        should=[t for t in parsed.should if t not in found],
+        must=[t for t in parsed.must if t not in found],
+        exclude=parsed.exclude,
+        filters=parsed.filters,
+        stopped=parsed.stopped,
+    )
+    return rest, " OR ".join(phrases)

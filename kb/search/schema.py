@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = "3"
+SCHEMA_VERSION = "4"
 TOKENIZE = "porter unicode61 remove_diacritics 2"
 # Columns of the FTS table, in order, and their BM25 weights. FTS5's bm25() multiplies each
 # occurrence by its column's weight, saturates the weighted frequency (k1 = 1.2) and
@@ -61,6 +61,9 @@ CREATE VIRTUAL TABLE fts USING fts5(
 CREATE VIRTUAL TABLE head USING fts5(
     {", ".join(HEAD_COLUMNS)}, content='fts_source', content_rowid='id', tokenize='{TOKENIZE}'
 );
+-- Chinese, Japanese and Korean runs as overlapping character pairs (kb.search.cjk), for
+-- the entries that have any: unicode61 keeps a whole run as one token.
+CREATE VIRTUAL TABLE cjk USING fts5(head, body, tokenize='unicode61');
 CREATE VIRTUAL TABLE fts_vocab USING fts5vocab(fts, 'row');
 -- Document frequency of each stem, copied from fts_vocab: fts_vocab computes a term's
 -- count by reading its whole posting list, which costs milliseconds for common words at
