@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from kb.search import abbreviations
 from kb.search import query as _query
 from kb.search.base import dumps as _dumps
 from kb.search.schema import TOKENIZE
@@ -37,6 +38,9 @@ MAX_QUERY_TERMS = 48
 # A query of this many words or fewer first asks for the entries that hold them all (see
 # Planner._conjunction); a longer question seldom has any.
 MAX_CONJUNCTION_TERMS = 4
+# An abbreviation is expanded in queries once the entries define it this many times: one
+# definition may be a one-off or a misreading.
+MIN_DEFINITIONS = 2
 
 
 @dataclass
@@ -155,12 +159,56 @@ class Planner(Vocabulary):
                         suggestions.append(suggestion)
                         if not item.term.is_phrase and item in should:
                             extra.append(_query.Term([suggestion], text=suggestion))
+        extra.extend(self._expansions(should, known))
         if extra:
-            extra_stems = self._stems([t.words[0] for t in extra])
+            extra_stems = self._stems([" ".join(t.words) for t in extra])
             freqs = self._doc_freqs({s for group in extra_stems for s in group})
             for term, group in zip(extra, extra_stems):
                 should.append(Planned(term, min((freqs.get(s, 0) for s in group), default=0), group))
         return should, must, suggestions
+
+    def _expansions(self, should: list[Planned], known: set[str]) -> list[_query.Term]:
+        """The long forms of the query's words that the entries define as abbreviations.
+
+        "UTIs" also searches "urinary tract infection" when the entries' titles and
+        questions spell the term out more often than they abbreviate it ("COPD" is then
+        left alone: those entries use it). A short form needs two definitions; the
+        commonest long form wins.
+        """
+        forms: dict[str, str] = {}
+        for item in should:
+            if item.term.is_phrase or item.term.prefix:
+                continue
+            for form in abbreviations.short_forms(fold(item.term.words[0])):
+                forms.setdefault(form, item.term.words[0])
+        if not forms:
+            return []
+        rows = self.conn.execute(
+            "SELECT short, long FROM abbreviations WHERE short IN (SELECT value FROM json_each(?)) AND n >= ?"
+            " ORDER BY n DESC, long",
+            (_dumps(sorted(forms)).decode(), MIN_DEFINITIONS),
+        ).fetchall()
+        out: list[_query.Term] = []
+        expanded: set[str] = set()
+        for short, long in rows:
+            if forms[short] in expanded or long in known:
+                continue
+            expanded.add(forms[short])
+            if self._heads_naming(long) <= self._heads_naming(short):
+                continue
+            known.add(long)
+            words = long.split()
+            out.append(_query.Term(words, text=long))
+        return out
+
+    def _heads_naming(self, text: str, most: int = 1000) -> int:
+        """How many entries' heads (title, question, tags) hold this phrase, up to ``most``."""
+        phrase = _query.Term(text.split()).fts()
+        return int(
+            self.conn.execute(
+                "SELECT count(*) FROM (SELECT 1 FROM head WHERE head MATCH ? LIMIT ?)", (phrase, most)
+            ).fetchone()[0]
+        )
 
     def _informative(self, should: list[Planned]) -> list[Planned]:
         """The ``MAX_QUERY_TERMS`` terms of a long text that say most about it.

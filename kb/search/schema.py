@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = "4"
+SCHEMA_VERSION = "5"
 TOKENIZE = "porter unicode61 remove_diacritics 2"
 # Columns of the FTS table, in order, and their BM25 weights. FTS5's bm25() multiplies each
 # occurrence by its column's weight, saturates the weighted frequency (k1 = 1.2) and
@@ -75,6 +75,12 @@ CREATE TABLE words(
     word TEXT PRIMARY KEY, df INTEGER NOT NULL, head TEXT NOT NULL, len INTEGER NOT NULL
 ) WITHOUT ROWID;
 CREATE INDEX words_head ON words(head, len);
+-- Abbreviations the entries define ("urinary tract infection (UTI)"), folded, with how
+-- many definitions were seen (kb.search.abbreviations). Counted as entries are indexed;
+-- a rebuild counts them afresh.
+CREATE TABLE abbreviations(
+    short TEXT NOT NULL, long TEXT NOT NULL, n INTEGER NOT NULL, PRIMARY KEY(short, long)
+) WITHOUT ROWID;
 """
 
 # SQLite result codes that mean the file is not (or no longer) a usable database.

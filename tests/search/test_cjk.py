@@ -6,7 +6,6 @@ import pytest
 
 from kb.models import Entry
 from kb.search import cjk
-from kb.search.index import SearchIndex
 
 
 def make_entries() -> list[Entry]:
@@ -21,11 +20,8 @@ def make_entries() -> list[Entry]:
 
 
 @pytest.fixture
-def index(tmp_path):
-    ix = SearchIndex(tmp_path / "kb.index.sqlite")
-    ix.rebuild(make_entries(), "sig-1")
-    yield ix
-    ix.close()
+def index(index_of):
+    return index_of(make_entries())
 
 
 def ids(result) -> list[int]:
@@ -70,11 +66,7 @@ def test_cjk_rows_follow_writes(index):
     assert index.conn.execute("SELECT count(*) FROM cjk").fetchone()[0] == 1  # entry 2 alone
 
 
-def test_cjk_store_without_such_text_has_no_rows(tmp_path):
-    ix = SearchIndex(tmp_path / "kb.index.sqlite")
-    ix.rebuild(make_entries()[3:], "sig")
-    try:
-        assert ix.conn.execute("SELECT count(*) FROM cjk").fetchone()[0] == 0
-        assert ix.search("flu").hits
-    finally:
-        ix.close()
+def test_cjk_store_without_such_text_has_no_rows(index_of):
+    ix = index_of(make_entries()[3:])
+    assert ix.conn.execute("SELECT count(*) FROM cjk").fetchone()[0] == 0
+    assert ix.search("flu").hits

@@ -7,7 +7,6 @@ import pytest
 
 from kb.models import Entry
 from kb.search import fusion
-from kb.search.index import SearchIndex
 
 DEPTH = fusion.CANDIDATES * fusion.SCORE_DEPTH
 
@@ -25,18 +24,8 @@ def _entries(both: int, one: int) -> list[Entry]:
 
 
 @pytest.fixture
-def make_index(tmp_path):
-    opened = []
-
-    def make(both: int, one: int) -> SearchIndex:
-        ix = SearchIndex(tmp_path / f"kb{len(opened)}.index.sqlite")
-        ix.rebuild(_entries(both, one), "sig")
-        opened.append(ix)
-        return ix
-
-    yield make
-    for ix in opened:
-        ix.close()
+def make_index(index_of):
+    return lambda both, one: index_of(_entries(both, one))
 
 
 def test_planning_enough_entries_with_every_word_are_searched_alone(make_index):
