@@ -103,7 +103,11 @@ def parse(query: str) -> ParsedQuery:
     """Parse a query string; never raises, whatever the input."""
     out = ParsedQuery()
     text = (query or "").translate(_APOSTROPHES)
+    # The plain words in order, None for a dropped one, to pair bare numbers (_numbers).
+    sequence: list[Term | None] = []
     for kind, name, value, quoted in _scan(text):
+        if kind == "word" and not quoted:
+            sequence.append(None)
         if kind == "field":
             if name == "title":
                 term = _make_term(value, phrase=quoted, out=out)
@@ -123,9 +127,41 @@ def parse(query: str) -> ParsedQuery:
             # Quoting says "this exactly": a quoted word or phrase is required.
             out.must.append(term)
         else:
-            out.should.append(term)
-    out.should = _dedupe(out.should)
+            sequence[-1] = term
+    out.should = _dedupe(_numbers(sequence, out))
     return out
+
+
+def _numbers(sequence: list[Term | None], out: ParsedQuery) -> list[Term]:
+    """The plain terms, with each bare number bound to a word beside it.
+
+    A number names something only with its word ("type 2", "spastic paraplegia 39",
+    "3 year"); alone it matches any entry that has it ("a fever of 39" is not about
+    spastic paraplegia 39). So a number becomes a phrase with the word before it, or else
+    the word after it, and is dropped when a stop word stands on both sides.
+    """
+    terms = [t for t in sequence if t is not None]
+    if len(terms) < 2:
+        return terms
+    result: list[Term] = []
+    for i, term in enumerate(sequence):
+        if term is None:
+            continue
+        if len(term.words) != 1 or not term.words[0].isdigit() or term.prefix:
+            result.append(term)
+            continue
+        before = sequence[i - 1] if i > 0 else None
+        after = sequence[i + 1] if i + 1 < len(sequence) else None
+        if before is not None and not before.prefix:
+            words = [*before.words, *term.words]
+        elif after is not None and not after.prefix:
+            words = [*term.words, *after.words]
+        else:
+            out.stopped.append(term.words[0])
+            continue
+        result.append(Term(words, text=" ".join(words)))
+    # Numbers alone ("39 and 40") are all there is to search.
+    return result or terms
 
 
 def loosened(parsed: ParsedQuery) -> ParsedQuery:
