@@ -7,16 +7,27 @@ instead. When nothing matches, one line says why.
 
 from __future__ import annotations
 
+import math
 import sqlite3
 
 from kb.errors import KbError, NotFound, QueryError, SearchIndexError
 from kb.search import cjk, fusion, sql
 from kb.search import query as _query
-from kb.search.planning import MAX_QUERY_TERMS, Planner
+from kb.search.base import ids_json
+from kb.search.planning import COMMON_SHARE, MAX_QUERY_TERMS, Planned, Planner
 from kb.search.reads import Reads
 from kb.search.results import Hit, SearchResult
 from kb.search.snippets import lead as _lead
 from kb.search.snippets import snippets, split_marks
+
+# The second stage (kb.search.fusion.add_topic) looks up at most this many of a question's
+# rarest words in the candidates' heads, and stops before their postings pass the budget:
+# FTS5 reads a word's whole posting list to test a few entries (~0.35 us a posting).
+TOPIC_TERMS = 8
+TOPIC_BUDGET = 20_000
+# Each word's weight there is also scaled by the share of the entries using it that have it
+# in their title: a corpus statistic of how much the word names topics (_title_shares).
+TOPIC_TITLES = True
 
 
 class Ranking(Planner, Reads):
@@ -115,7 +126,14 @@ class Ranking(Planner, Reads):
             match = f"({positive}) NOT ({' OR '.join(t.fts() for t in parsed.exclude)})"
         terms = [p.term for p in should + must]
         hits, total = self._rank(
-            match, where, limit=limit, offset=offset, latest=latest, terms=terms, excluding=bool(parsed.exclude)
+            match,
+            where,
+            limit=limit,
+            offset=offset,
+            latest=latest,
+            terms=terms,
+            excluding=bool(parsed.exclude),
+            planned=should + must,
         )
         reason = None
         if not hits:
@@ -188,13 +206,71 @@ class Ranking(Planner, Reads):
         latest: bool,
         terms: list[_query.Term],
         excluding: bool = False,
+        planned: list[Planned] | None = None,
     ) -> tuple[list[Hit], int]:
         """Run the planned MATCH; return the page of hits and the total number of matches."""
         if latest:
             return self._rank_by_date(match, where, limit=limit, offset=offset, terms=terms)
         depth = self._list_depth(limit, offset) // fusion.SCORE_DEPTH
         fused, total = self._fused("fts", match, match, where, depth, head_table="head", excluding=excluding)
+        if planned and fusion.TOPIC_WEIGHT:
+            window = [i for i, _ in fused[: fusion.TOPIC_WINDOW]]
+            fused = fusion.add_topic(fused, self._topic_coverage(window, planned))
         return self._hits(fused[offset : offset + limit], terms), total
+
+    def _topic_coverage(self, ids: list[int], planned: list[Planned]) -> dict[int, float]:
+        """The share of the question's words, each weighed by its idf squared, that each of
+        these entries' heads holds; only the rarest words are looked up (see TOPIC_BUDGET),
+        the commoner ones, which weigh little, count only in the whole."""
+        total = max(self.count(), 1)
+        usable = {p.term.fts(): p for p in planned if 0 < p.df <= total * COMMON_SHARE}
+        if not ids or len(usable) < 2:
+            return {}
+        kept: list[tuple[str, Planned]] = []
+        postings = 0
+        for key, item in sorted(usable.items(), key=lambda kv: kv[1].df)[:TOPIC_TERMS]:
+            postings += item.df
+            if postings > TOPIC_BUDGET:
+                break
+            kept.append((key, item))
+        titled = self._title_shares([item for _, item in kept]) if TOPIC_TITLES else {}
+        weight = {}
+        for key, p in usable.items():
+            weight[key] = math.log((total - p.df + 0.5) / (p.df + 0.5)) ** 2
+            if TOPIC_TITLES:
+                weight[key] *= titled.get(key, 0.0)
+        whole = sum(weight.values()) or 1.0
+        coverage: dict[int, float] = {}
+        for key, _item in kept:
+            for (entry_id,) in self.conn.execute(
+                "SELECT rowid FROM head WHERE head MATCH ? AND rowid IN (SELECT value FROM json_each(?))",
+                (key, ids_json(ids)),
+            ):
+                coverage[entry_id] = coverage.get(entry_id, 0.0) + weight[key] / whole
+        return coverage
+
+    def _title_shares(self, planned: list[Planned]) -> dict[str, float]:
+        """For each term, the share of the entries holding it whose title holds it too.
+
+        A word that names topics ("parkinson") stands in the titles of many of the
+        entries that use it; a generic one ("older", "adults") in few of them.
+        """
+        conn = self.conn
+        # fts5vocab counts a term's documents per column by reading its posting list:
+        # only the rarest words of the question come here (see TOPIC_BUDGET).
+        conn.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.kb_head_cols USING fts5vocab(main, head, 'col')")
+        out = {}
+        for item in planned:
+            if not item.stems or not item.df:
+                continue
+            titled = 0
+            for stem in dict.fromkeys(item.stems):
+                row = conn.execute(
+                    "SELECT doc FROM temp.kb_head_cols WHERE term = ? AND col = 'title'", (stem,)
+                ).fetchone()
+                titled = max(titled, row[0] if row else 0)
+            out[item.term.fts()] = min(1.0, titled / item.df)
+        return out
 
     def _fused(
         self,
