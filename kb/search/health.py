@@ -71,6 +71,7 @@ def _check(conn: sqlite3.Connection) -> IndexHealth:
     try:
         conn.execute("INSERT INTO fts(fts) VALUES ('integrity-check')")
         conn.execute("INSERT INTO head(head) VALUES ('integrity-check')")
+        conn.execute("INSERT INTO cjk(cjk) VALUES ('integrity-check')")
     finally:
         conn.execute("ROLLBACK")
     try:

@@ -6,6 +6,7 @@ import pytest
 
 from kb.models import Entry
 from kb.search import cjk
+from kb.search.health import CORRUPT, HEALTHY, check_health
 
 
 def make_entries() -> list[Entry]:
@@ -70,3 +71,11 @@ def test_cjk_store_without_such_text_has_no_rows(index_of):
     ix = index_of(make_entries()[3:])
     assert ix.conn.execute("SELECT count(*) FROM cjk").fetchone()[0] == 0
     assert ix.search("flu").hits
+
+
+def test_cjk_table_checked_by_the_health_check(index):
+    path = index.path
+    assert check_health(path).state == HEALTHY
+    # A row whose postings no longer agree with its text fails FTS5's integrity-check.
+    index.conn.execute("UPDATE cjk_content SET c1 = '別の 文字' WHERE id = 1")
+    assert check_health(path).state == CORRUPT
