@@ -1,8 +1,10 @@
 """Running a search: filters and planned MATCH in, a ranked page of hits with snippets out.
 
 Candidates are ranked by two BM25 scores fused (kb.search.fusion): the whole entry's and
-its head's (title, question, tags). With ``latest`` the matches are in date order
-instead. When nothing matches, one line says why.
+its head's (title, question, tags); a second stage then adds, to the best of them, the
+share of the question's rare, topic-naming words their heads hold. Chinese, Japanese and
+Korean words are found in their own table (kb.search.cjk). With ``latest`` the matches
+are in date order instead. When nothing matches, one line says why.
 """
 
 from __future__ import annotations
@@ -219,9 +221,12 @@ class Ranking(Planner, Reads):
         return self._hits(fused[offset : offset + limit], terms), total
 
     def _topic_coverage(self, ids: list[int], planned: list[Planned]) -> dict[int, float]:
-        """The share of the question's words, each weighed by its idf squared, that each of
-        these entries' heads holds; only the rarest words are looked up (see TOPIC_BUDGET),
-        the commoner ones, which weigh little, count only in the whole."""
+        """The share of the question's words that each of these entries' heads holds.
+
+        Each word weighs its idf squared, times its title share (_title_shares) when
+        TOPIC_TITLES is on. Only the rarest words are looked up (TOPIC_TERMS, TOPIC_BUDGET);
+        without title shares the commoner ones, which weigh little, count in the whole.
+        """
         total = max(self.count(), 1)
         usable = {p.term.fts(): p for p in planned if 0 < p.df <= total * COMMON_SHARE}
         if not ids or len(usable) < 2:
