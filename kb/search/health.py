@@ -89,6 +89,7 @@ def _check(conn: sqlite3.Connection, *, fts: bool = True) -> IndexHealth:
         try:
             conn.execute("INSERT INTO fts(fts) VALUES ('integrity-check')")
             conn.execute("INSERT INTO head(head) VALUES ('integrity-check')")
+            conn.execute("INSERT INTO cjk(cjk) VALUES ('integrity-check')")
         finally:
             conn.execute("ROLLBACK")
     try:

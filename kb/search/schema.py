@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-SCHEMA_VERSION = "3"
+SCHEMA_VERSION = "5"
 TOKENIZE = "porter unicode61 remove_diacritics 2"
 # Columns of the FTS table, in order, and their BM25 weights. FTS5's bm25() multiplies each
 # occurrence by its column's weight, saturates the weighted frequency (k1 = 1.2) and
@@ -62,6 +62,9 @@ CREATE VIRTUAL TABLE fts USING fts5(
 CREATE VIRTUAL TABLE head USING fts5(
     {", ".join(HEAD_COLUMNS)}, content='fts_source', content_rowid='id', tokenize='{TOKENIZE}'
 );
+-- Chinese, Japanese and Korean runs as overlapping character pairs (kb.search.cjk), for
+-- the entries that have any: unicode61 keeps a whole run as one token.
+CREATE VIRTUAL TABLE cjk USING fts5(head, body, tokenize='unicode61');
 CREATE VIRTUAL TABLE fts_vocab USING fts5vocab(fts, 'row');
 -- Document frequency of each stem, copied from fts_vocab: fts_vocab computes a term's
 -- count by reading its whole posting list, which costs milliseconds for common words at
@@ -73,6 +76,12 @@ CREATE TABLE words(
     word TEXT PRIMARY KEY, df INTEGER NOT NULL, head TEXT NOT NULL, len INTEGER NOT NULL
 ) WITHOUT ROWID;
 CREATE INDEX words_head ON words(head, len);
+-- Abbreviations the entries define ("urinary tract infection (UTI)"), folded, with how
+-- many definitions were seen (kb.search.abbreviations). Counted as entries are indexed;
+-- a rebuild counts them afresh.
+CREATE TABLE abbreviations(
+    short TEXT NOT NULL, long TEXT NOT NULL, n INTEGER NOT NULL, PRIMARY KEY(short, long)
+) WITHOUT ROWID;
 """
 
 # SQLite result codes that mean the file is not (or no longer) a usable database.

@@ -13,6 +13,7 @@ from typing import Any
 
 from kb.errors import SearchIndexError
 from kb.models import Entry, Expert
+from kb.search import abbreviations, cjk
 from kb.search.base import batches as _batches
 from kb.search.base import dumps as _dumps
 from kb.search.base import ids_json as _ids_json
@@ -148,7 +149,7 @@ class Writes(Vocabulary):
         with self._errors("rebuilding"), self._transaction() as conn:
             conn.execute("INSERT INTO fts(fts) VALUES ('delete-all')")
             conn.execute("INSERT INTO head(head) VALUES ('delete-all')")
-            for table in ("entries", "entry_tags", "experts", "terms", "words"):
+            for table in ("cjk", "abbreviations", "entries", "entry_tags", "experts", "terms", "words"):
                 conn.execute(f"DELETE FROM {table}")
             self._set_meta("last_id", None)
             experts: dict[str, Expert] = {}
@@ -235,6 +236,35 @@ class Writes(Vocabulary):
                 " WHERE id IN (SELECT value FROM json_each(?))",
                 (_ids_json(batch.ids),),
             )
+        self._insert_cjk(batch)
+        self._count_abbreviations(batch)
+
+    def _insert_cjk(self, batch: Prepared) -> None:
+        """Index the CJK runs of those entries of a batch that have any (kb.search.cjk)."""
+        # Rows are laid out as the entries table: title 2, tags 6, question 7, answer 8.
+        rows = [
+            (row[0], cjk.pairs_text(head), cjk.pairs_text(row[8]))
+            for row in batch.rows
+            if cjk.has_cjk(head := f"{row[2]}\n{row[6]}\n{row[7]}") or cjk.has_cjk(row[8])
+        ]
+        if rows:
+            self.conn.executemany("INSERT INTO cjk(rowid, head, body) VALUES (?, ?, ?)", rows)
+
+    def _count_abbreviations(self, batch: Prepared) -> None:
+        """Count the abbreviations the batch's answers define (kb.search.abbreviations).
+
+        Counts only grow: a removed entry's definitions stay until the next rebuild, which
+        costs a search nothing worse than an extra phrase that matches less.
+        """
+        found: dict[tuple[str, str], int] = {}
+        for row in batch.rows:
+            for pair in abbreviations.definitions(row[8]):
+                found[pair] = found.get(pair, 0) + 1
+        if found:
+            self.conn.executemany(
+                "INSERT INTO abbreviations VALUES (?, ?, ?) ON CONFLICT(short, long) DO UPDATE SET n = n + excluded.n",
+                [(short, long, n) for (short, long), n in found.items()],
+            )
 
     def _stored_expert(self, name: str) -> Expert | None:
         row = self.conn.execute("SELECT profile FROM experts WHERE name = ?", (name,)).fetchone()
@@ -272,6 +302,7 @@ class Writes(Vocabulary):
                 " WHERE id IN (SELECT value FROM json_each(?))",
                 (ids_json,),
             )
+        conn.execute("DELETE FROM cjk WHERE rowid IN (SELECT value FROM json_each(?))", (ids_json,))
         names = [
             r[0]
             for r in conn.execute(
