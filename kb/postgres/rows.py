@@ -77,23 +77,37 @@ def entry_from_row(row: tuple[Any, ...], raw: str | None = None) -> Entry:
     return entry
 
 
+def pg_text(value: str) -> str:
+    """Text as PostgreSQL can hold it: it has no NUL character, so U+FFFD stands in for one.
+
+    The only change of text between the backends (the files backend keeps a NUL); the
+    uid, computed before, stays the one of the text as given.
+    """
+    return value.replace("\x00", "\ufffd") if "\x00" in value else value
+
+
+def flat_json(record: dict[str, Any]) -> str:
+    """A flat record (a source, a profile) as JSON text jsonb accepts: no NUL in its strings."""
+    return orjson.dumps({k: pg_text(v) if isinstance(v, str) else v for k, v in record.items()}).decode()
+
+
 def stage_row(entry: Entry) -> tuple[Any, ...]:
     """An entry's values in STAGE_COLUMNS order, for COPY."""
     return (
         entry.id,
         entry.uid,
-        entry.title,
-        entry.display_title(),
-        entry.category,
-        entry.expert.name if entry.expert else None,
-        list(entry.tags),
-        entry.question,
-        entry.answer,
-        orjson.dumps(entry.source.to_dict()).decode(),
-        orjson.dumps(entry.extra).decode(),
+        pg_text(entry.title),
+        pg_text(entry.display_title()),
+        pg_text(entry.category),
+        pg_text(entry.expert.name) if entry.expert else None,
+        [pg_text(t) for t in entry.tags],
+        pg_text(entry.question),
+        pg_text(entry.answer),
+        flat_json(entry.source.to_dict()),
+        orjson.dumps(entry.extra).decode(),  # json keeps "\u0000" as written
         entry.created_at,
         entry.updated_at,
-        entry.raw,
+        pg_text(entry.raw) if entry.raw is not None else None,
     )
 
 

@@ -13,13 +13,11 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-import orjson
-
 from kb.backend import WriteResult
 from kb.errors import EditConflict, InvalidEntry, NotFound
 from kb.models import Entry, now_iso
 from kb.postgres.connection import scalar
-from kb.postgres.rows import STAGE_COLUMNS, STAGE_TABLE, profiles, stage_row
+from kb.postgres.rows import STAGE_COLUMNS, STAGE_TABLE, flat_json, pg_text, profiles, stage_row
 
 if TYPE_CHECKING:
     import psycopg
@@ -72,7 +70,7 @@ def merge_experts(conn: psycopg.Connection[Any], entries: Iterable[Entry]) -> No
         " SELECT n, p FROM unnest(%s::text[], %s::jsonb[]) AS u(n, p) ORDER BY n"
         " ON CONFLICT (name) DO UPDATE SET profile = experts.profile || excluded.profile"
         " WHERE experts.profile IS DISTINCT FROM experts.profile || excluded.profile",
-        (names, [orjson.dumps(found[n].to_dict()).decode() for n in names]),
+        ([pg_text(n) for n in names], [flat_json(found[n].to_dict()) for n in names]),
     )
 
 
@@ -140,7 +138,9 @@ def _insert(conn: psycopg.Connection[Any], entries: list[Entry], known: dict[str
         uid
         for (uid,) in conn.execute(
             f"INSERT INTO entries ({_COLUMNS}, head, body) SELECT {_STAGED}, {_HEAD}, {_BODY}"
-            " FROM kb_stage s ORDER BY s.id ON CONFLICT DO NOTHING RETURNING uid"
+            # In uid order: two writers whose batches share answers then wait for each
+            # other on the first shared uid instead of each holding one the other needs.
+            " FROM kb_stage s ORDER BY s.uid ON CONFLICT DO NOTHING RETURNING uid"
         )
     }
     lost = [e for e in entries if e.uid not in stored]

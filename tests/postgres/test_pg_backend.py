@@ -138,3 +138,9 @@ def test_postgres_check_and_repair_orphan_profiles(pg) -> None:
     assert [p.where for p in pg.check()] == ["experts"]
     assert pg.repair() == ["removed 1 expert profiles that no entry names"]
     assert pg.check() == []
+
+
+def test_postgres_stores_text_with_a_nul_character_as_u_fffd(pg) -> None:
+    (stored,) = pg.add_many([make_entry(1, answer="before\x00after", expert=Expert(name="N\x00ul"))]).added
+    read = pg.get(stored.id)
+    assert read.answer == "before\ufffdafter" and read.uid == stored.uid and read.expert.name == "N\ufffdul"
