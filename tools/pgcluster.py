@@ -35,7 +35,8 @@ def bindir() -> Path | None:
     """Where initdb and pg_ctl are: on PATH, else the newest of Debian's versions."""
     found = shutil.which("initdb")
     if found and shutil.which("pg_ctl"):
-        return Path(found).parent
+        # The real folder: PATH may hold links to a few of its programs only.
+        return Path(found).resolve().parent
     versions = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(Path(p).parts[-3]))
     return Path(versions[-1]).parent if versions else None
 
