@@ -168,10 +168,8 @@ class PostgresBackend:
     def reindex(self, progress: Callable[[int], None] | None = None) -> int:
         """Recompute every entry's vectors, the words and the stems' frequencies."""
         with self._writing("reindexing") as conn:
-            conn.execute(
-                "UPDATE entries SET head = head_vector(title, question, tags),"
-                " body = body_vector(title, question, answer, tags, expert, category)"
-            )
+            conn.execute("UPDATE entries SET body = body_vector(title, question, answer, tags, expert, category)")
+            conn.execute("UPDATE entries SET head = ts_filter(body, '{a,b}')")
             conn.execute("DELETE FROM words")
             ids = [i for (i,) in conn.execute("SELECT id FROM entries ORDER BY id")]
             for start in range(0, len(ids), 5000):

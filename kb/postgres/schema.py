@@ -66,7 +66,8 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
             'CREATE TABLE {s}.terms (lexeme text COLLATE "C" PRIMARY KEY, df integer NOT NULL)',
             'CREATE TABLE {s}.words (word text COLLATE "C" PRIMARY KEY, df integer NOT NULL)',
             "CREATE INDEX words_shape ON {s}.words (left(word, 1), length(word))",
-            # The weighted vectors, defined once for inserts, edits and reindexing.
+            # The weighted vector, defined once for inserts, edits and reindexing; the head's is
+            # its title and question lexemes (labels A and B), filtered out of it.
             f"""CREATE FUNCTION {{s}}.body_vector(title text, question text, answer text, tags text[],
                     expert text, category text) RETURNS tsvector
                 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT
@@ -74,10 +75,6 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
                 || setweight(to_tsvector('{TS_CONFIG}', question || ' ' || array_to_string(tags, ' ')), 'B')
                 || setweight(to_tsvector('{TS_CONFIG}', answer), 'C')
                 || setweight(to_tsvector('{TS_CONFIG}', coalesce(expert, '') || ' ' || category), 'D') $$""",
-            f"""CREATE FUNCTION {{s}}.head_vector(title text, question text, tags text[]) RETURNS tsvector
-                LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT
-                setweight(to_tsvector('{TS_CONFIG}', title), 'A')
-                || setweight(to_tsvector('{TS_CONFIG}', question || ' ' || array_to_string(tags, ' ')), 'B') $$""",
         ],
     ),
 ]

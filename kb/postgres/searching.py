@@ -136,17 +136,24 @@ def _analyse(
 def _scores(
     conn: psycopg.Connection[Any], chosen: Plan, where: reads.Where, depth: int, *, latest: bool = False
 ) -> tuple[dict[int, float], dict[int, float], int]:
-    """The best ``depth`` candidates by whole-entry score and by head score, and how many matched."""
+    """The best ``depth`` candidates by whole-entry score and by head score, and how many matched.
+
+    Each candidate's body is copied out of its compressed (TOAST) storage once, in ``m``:
+    handed to ts_rank as stored, it was decompressed again for every word (twice as slow).
+    """
     order = (
         ("coalesce(e.updated_at, e.created_at) DESC, e.id DESC",) * 2 if latest else ("whole DESC, id", "head DESC, id")
     )
     rows = conn.execute(
         f"""WITH t AS (SELECT to_tsquery('{TS_CONFIG}', s) AS q, w FROM unnest(%s::text[], %s::float8[]) AS u(s, w)),
+        m AS MATERIALIZED (
+            SELECT e.id, e.updated_at, e.created_at, e.body || ''::tsvector AS body, e.head
+            FROM entries e WHERE e.body @@ to_tsquery('{TS_CONFIG}', %s){where.sql("AND")}),
         c AS MATERIALIZED (
-            SELECT e.id, e.updated_at, e.created_at,
-                (SELECT sum(t.w * ts_rank('{BODY_WEIGHTS}', e.body, t.q, 1)) FROM t) AS whole,
-                (SELECT sum(t.w * ts_rank('{HEAD_WEIGHTS}', e.head, t.q, 1)) FROM t) AS head
-            FROM entries e WHERE e.body @@ to_tsquery('{TS_CONFIG}', %s){where.sql("AND")})
+            SELECT m.id, m.updated_at, m.created_at,
+                (SELECT sum(t.w * ts_rank('{BODY_WEIGHTS}', m.body, t.q, 1)) FROM t) AS whole,
+                (SELECT sum(t.w * ts_rank('{HEAD_WEIGHTS}', m.head, t.q, 1)) FROM t) AS head
+            FROM m)
         SELECT id, whole, head, (SELECT count(*) FROM c) FROM (
             (SELECT * FROM c AS e ORDER BY {order[0]} LIMIT %s)
             UNION (SELECT * FROM c AS e ORDER BY {order[1]} LIMIT %s)) AS top""",
