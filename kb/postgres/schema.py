@@ -22,6 +22,12 @@ TS_CONFIG = "english"
 # expert and category D (half: weak evidence of topic), as the files backend's WEIGHTS.
 BODY_WEIGHTS = "{0.5, 1.0, 1.0, 1.0}"
 HEAD_WEIGHTS = "{1.0, 1.0, 1.0, 1.0}"
+# ts_rank's normalization (a bit mask). 32 maps each word's rank r to r / (r + 1), a
+# saturation like BM25's, before it is weighted by the word's idf and summed. Measured on
+# the relevance benchmark (bench/RESULTS-postgres.md): 32 for both vectors beat 1 (divide
+# by 1 + log length; MAP>=2 0.437 -> 0.549), 0, 2, 8 and 16 and their mixes.
+BODY_NORMALIZATION = 32
+HEAD_NORMALIZATION = 32
 
 # Each migration: its number and its statements, run in one transaction. {s} is the schema.
 MIGRATIONS: list[tuple[int, list[str]]] = [

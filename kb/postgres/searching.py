@@ -17,7 +17,7 @@ from kb.errors import NotFound, QueryError
 from kb.postgres import reads
 from kb.postgres.connection import scalar
 from kb.postgres.planning import Plan, Planned, any_of, plan
-from kb.postgres.schema import BODY_WEIGHTS, HEAD_WEIGHTS, TS_CONFIG
+from kb.postgres.schema import BODY_NORMALIZATION, BODY_WEIGHTS, HEAD_NORMALIZATION, HEAD_WEIGHTS, TS_CONFIG
 from kb.search import fusion
 from kb.search import query as _query
 from kb.search.results import Hit, SearchResult
@@ -151,8 +151,8 @@ def _scores(
             FROM entries e WHERE e.body @@ to_tsquery('{TS_CONFIG}', %s){where.sql("AND")}),
         c AS MATERIALIZED (
             SELECT m.id, m.updated_at, m.created_at,
-                (SELECT sum(t.w * ts_rank('{BODY_WEIGHTS}', m.body, t.q, 1)) FROM t) AS whole,
-                (SELECT sum(t.w * ts_rank('{HEAD_WEIGHTS}', m.head, t.q, 1)) FROM t) AS head
+                (SELECT sum(t.w * ts_rank('{BODY_WEIGHTS}', m.body, t.q, {BODY_NORMALIZATION})) FROM t) AS whole,
+                (SELECT sum(t.w * ts_rank('{HEAD_WEIGHTS}', m.head, t.q, {HEAD_NORMALIZATION})) FROM t) AS head
             FROM m)
         SELECT id, whole, head, (SELECT count(*) FROM c) FROM (
             (SELECT * FROM c AS e ORDER BY {order[0]} LIMIT %s)
