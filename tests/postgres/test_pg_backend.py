@@ -144,3 +144,34 @@ def test_postgres_stores_text_with_a_nul_character_as_u_fffd(pg) -> None:
     (stored,) = pg.add_many([make_entry(1, answer="before\x00after", expert=Expert(name="N\x00ul"))]).added
     read = pg.get(stored.id)
     assert read.answer == "before\ufffdafter" and read.uid == stored.uid and read.expert.name == "N\ufffdul"
+
+
+def test_postgres_reindex_rebuilds_vectors_and_words(pg) -> None:
+    pg.add_many([make_entry(1, answer="Prune the rhododendrons in spring."), make_entry(2)])
+    pg.conn.execute("UPDATE entries SET body = ''::tsvector, head = ''::tsvector")
+    pg.conn.execute("DELETE FROM words")
+    assert pg.search("rhododendrons").hits == []
+    assert pg.reindex() == 2
+    assert [h.entry.id for h in pg.search("rhododendrons")] == [1]
+    assert "rhododendrons" in pg.search("rhododendrns").suggestions
+
+
+def test_postgres_export_stream_keeps_the_request_filters_and_the_raw_text(pg) -> None:
+    first, second = make_entry(1, category="Roses"), make_entry(2, category="Tulips")
+    first.raw = "the original page"
+    pg.add_many([first, second])
+    assert [(e.id, e.raw) for e in pg.iter_entries(with_raw=True)] == [(1, "the original page"), (2, None)]
+    assert [e.id for e in pg.iter_entries(Request(category="tul"))] == [2]
+    where = pg.locations()
+    assert where["entries"] == 2 and where["store_bytes"] > 0 and "kb-test-only" not in where["store"]
+
+
+def test_postgres_schema_name_comes_from_kb_pg_schema(monkeypatch: pytest.MonkeyPatch, pg_url: str) -> None:
+    from kb.errors import ConfigError
+    from kb.postgres.backend import PostgresBackend
+
+    monkeypatch.setenv("KB_PG_SCHEMA", "Team_KB")
+    assert PostgresBackend(pg_url).schema == "team_kb"
+    monkeypatch.setenv("KB_PG_SCHEMA", "kb; DROP TABLE x")
+    with pytest.raises(ConfigError, match="KB_PG_SCHEMA"):
+        PostgresBackend(pg_url)
