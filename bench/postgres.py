@@ -25,6 +25,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -140,6 +141,47 @@ def clients_at_once(url: str, schema: str, clients: int, per_client: int) -> tup
     return len(latencies) / elapsed, 1000 * latencies[int(0.95 * (len(latencies) - 1))]
 
 
+def _writer(url: str, schema: str, path: str, k: int, n: int, queue) -> None:
+    """One writer process: ingest every n-th record from k, plus a share every writer
+    ingests too, then add ten entries one at a time; put (stored, errors) on the queue."""
+    errors = 0
+    stored = 0
+    try:
+        with PostgresBackend(url, schema_name=schema) as backend:
+            entries = [e for i, e in enumerate(entries_of(Path(path))) if i % n == k or i < 500]
+            with backend.ingest_sink() as sink:
+                for start in range(0, len(entries), 2000):
+                    stored += len(sink.write(entries[start : start + 2000]).added)
+            for i in range(10):
+                one = Entry(question=f"Writer {k} question {i}?", answer=f"Writer {k} answer {i}.")
+                stored += len(backend.add_many([one]).added)
+    except Exception:
+        errors += 1
+    queue.put((stored, errors))
+
+
+def writers_at_once(url: str, path: Path, n: int) -> tuple[int, int, int, float]:
+    """``n`` processes ingesting slices of one corpus (and a share all of them ingest) and
+    adding entries at once; return (stored by all, count after, errors, seconds)."""
+    import multiprocessing
+
+    schema = "kb_bench_writers"
+    with PostgresBackend(url, schema_name=schema) as backend:
+        backend.conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+    queue: Any = multiprocessing.Queue()
+    procs = [multiprocessing.Process(target=_writer, args=(url, schema, str(path), k, n, queue)) for k in range(n)]
+    began = time.perf_counter()
+    for proc in procs:
+        proc.start()
+    results = [queue.get() for _ in procs]
+    for proc in procs:
+        proc.join()
+    elapsed = time.perf_counter() - began
+    with PostgresBackend(url, schema_name=schema) as backend:
+        count = backend.count()
+    return sum(r[0] for r in results), count, sum(r[1] for r in results), elapsed
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", type=Path, default=corpora.DEFAULT_CORPUS)
@@ -147,6 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--db", help="a PostgreSQL URL to use instead of a throwaway cluster")
     parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--writers", type=int, default=0, help="also run this many writer processes at once")
     args = parser.parse_args(argv)
     if not args.corpus.exists():
         print(f"corpus not found ({args.corpus}), skipping", file=sys.stderr)
@@ -188,6 +231,14 @@ def main(argv: list[str] | None = None) -> int:
             print(row, file=sys.stderr)
             files.close()
             pg.close()
+        if args.writers:
+            path = corpus_file(args.sizes.split(",")[0], args.corpus)
+            stored, count, errors, seconds = writers_at_once(url, path, args.writers)
+            print(
+                f"{args.writers} writers at once: {stored:,} entries stored in all, {count:,} counted after,"
+                f" {errors} errors, {seconds:.1f} s",
+                file=sys.stderr,
+            )
     finally:
         if cluster is not None:
             cluster.stop()
