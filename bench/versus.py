@@ -10,12 +10,20 @@ that folder first on the path; the rest of the environment is this venv's.
 
 Prints a Markdown table: median wall time, entries per second, peak memory of the
 process tree (kb and any indexing process) and the ratio of the second to the first.
+
+With ``--store`` and ``--lookup`` it times commands on an existing store instead, the
+two versions and the framework floor (``bench/floor.py``) in turns, and checks that both
+versions print the same bytes:
+
+    python bench/versus.py /tmp/kb-before . --store bench/out/stores/16k/kb.json \
+        --lookup "search bone marrow" --lookup "show 1" --runs 15
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import shutil
 import statistics
 import sys
@@ -44,6 +52,43 @@ def _ingest(checkout: Path, corpus: Path, scratch: Path, env: dict[str, str]) ->
     return sample
 
 
+def _lookups(args: argparse.Namespace, env: dict[str, str]) -> list[str]:
+    """Time each lookup by both versions and the floor in turns; the table's lines."""
+    lines = [
+        "| command | before s | after s | floor s | after / before | before / floor | after / floor |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    floor = [sys.executable, str(HERE / "floor.py"), "search", "bone", "marrow", "--limit", "10"]
+    for lookup in args.lookup:
+        words = shlex.split(lookup)
+        argvs = {
+            name: [sys.executable, "-m", "kb", "--db", str(args.store.resolve()), *words]
+            for name in ("before", "after")
+        }
+        envs = {
+            name: dict(env, PYTHONPATH=str(folder.resolve()))
+            for name, folder in (("before", args.before), ("after", args.after))
+        }
+        outputs = {}
+        for name, argv in argvs.items():
+            _, outputs[name] = run_once(argv, envs[name], ok=(0, 1), keep_stdout=True, cwd=args.store.parent)
+        if outputs["before"] != outputs["after"]:
+            print(f"{lookup}: the two versions print different output", file=sys.stderr)
+        walls: dict[str, list[float]] = {"before": [], "after": [], "floor": []}
+        for _ in range(args.runs):
+            for name in ("before", "after", "floor"):
+                argv = floor if name == "floor" else argvs[name]
+                sample, _ = run_once(argv, envs.get(name, env), ok=(0, 1), cwd=args.store.parent)
+                walls[name].append(sample.wall)
+        med = {k: statistics.median(v) for k, v in walls.items()}
+        lines.append(
+            f"| kb {lookup} | {med['before']:.3f} | {med['after']:.3f} | {med['floor']:.3f} | "
+            f"{med['after'] / med['before']:.2f}x | {med['before'] / med['floor']:.2f}x | "
+            f"{med['after'] / med['floor']:.2f}x |"
+        )
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("before", type=Path, help="folder holding the first version's kb package")
@@ -52,16 +97,27 @@ def main(argv: list[str] | None = None) -> int:
         "--corpus",
         type=Path,
         action="append",
-        required=True,
+        default=[],
         help="a JSONL file or a folder of files to ingest (repeatable)",
+    )
+    parser.add_argument("--store", type=Path, help="an existing store, for --lookup")
+    parser.add_argument(
+        "--lookup", action="append", default=[], help='a command to time on --store ("search bone marrow")'
     )
     parser.add_argument("--runs", type=int, default=3, help="timed runs of each version (after one warm-up each)")
     args = parser.parse_args(argv)
     for folder in (args.before, args.after):
         if not (folder / "kb" / "__init__.py").is_file():
             parser.error(f"{folder} holds no kb package")
+    if bool(args.store) != bool(args.lookup) or not (args.corpus or args.lookup):
+        parser.error("give --corpus, or --store with --lookup")
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "KB_DB")}
     env.pop("PYTHONDONTWRITEBYTECODE", None)
+    if args.lookup:
+        with tempfile.TemporaryDirectory(prefix="kb-versus-") as tmp:
+            env["PYTHONPYCACHEPREFIX"] = str(Path(tmp) / "pycache")
+            print("\n".join(_lookups(args, env)))
+        return 0
     lines = [
         "| corpus | records | version | median s | entries/s | peak MB (tree) | after / before |",
         "|---|---|---|---|---|---|---|",
