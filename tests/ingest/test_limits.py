@@ -4,6 +4,7 @@ read-only folder) leaving the old store intact with a one-line reason (exit 3).
 
 from __future__ import annotations
 
+import base64
 import os
 import resource
 import signal
@@ -169,15 +170,20 @@ def test_disk_full_keeps_the_old_store(tmpfs: Path | None, tmp_path: Path, kb_ru
 def test_file_size_limit_keeps_the_old_store(tmp_path: Path) -> None:
     """Writes fail with EFBIG past RLIMIT_FSIZE: the store's own write path reports it.
 
-    The store's shard (~250 kB) is larger than the limit (64 kB), which the index's first
-    writes (its WAL and 32 kB shared-memory file) stay under, so the store write fails first.
+    The store's shard (~250 kB compressed: the answers are random) is larger than the
+    limit (64 kB), which the index's first writes (its WAL and 32 kB shared-memory file)
+    stay under, so the store write fails first.
     """
     store = tmp_path / "kb.json"
     env = dict(os.environ, KB_DB=str(store))
     run = [sys.executable, "-m", "kb"]
     bulk = tmp_path / "bulk.jsonl"
     bulk.write_bytes(
-        b"".join(orjson.dumps({"question": f"Bulk question {i}?", "answer": "y" * 250}) + b"\n" for i in range(400))
+        b"".join(
+            orjson.dumps({"question": f"Bulk question {i}?", "answer": base64.b64encode(os.urandom(600)).decode()})
+            + b"\n"
+            for i in range(400)
+        )
     )
     assert subprocess.run([*run, "ingest", "-q", str(bulk)], env=env).returncode == 0
     before = store.read_bytes()
