@@ -105,10 +105,13 @@ def test_cli_creates_owner_only_index(kb_db: Path, kb_run) -> None:
 
 @pytest.fixture
 def tmpfs(tmp_path: Path) -> Iterator[Path | None]:
-    """A 512 kB tmpfs mounted for the test (None where mounting is not allowed)."""
+    """A 2 MB tmpfs mounted for the test (None where mounting is not allowed).
+
+    2 MB, not 1: the index of even a few entries takes ~400 kB in 16 kB pages.
+    """
     mnt = tmp_path / "mnt"
     mnt.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m,mode=0700", "tmpfs", str(mnt)], capture_output=True)
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m,mode=0700", "tmpfs", str(mnt)], capture_output=True)
     if done.returncode != 0:
         yield None
         return
