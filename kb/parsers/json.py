@@ -59,12 +59,35 @@ def clean_text(text: str) -> str:
     """
     if not text.isascii():
         text = _SURROGATE.sub("\ufffd", text)
+    if not _LINE_WORK.search(text):
+        return text.strip()  # most text: no CR and no blank before a line end
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     return "\n".join(line.rstrip() for line in text.split("\n")).strip()
 
 
+# A CR, or white space that rstrip() would take from the end of a line (re's \s for text
+# is str.isspace(), as rstrip's is).
+_LINE_WORK = re.compile(r"\r|[^\S\n]\n")
+
+
 def field_keys(keys: Iterable[str]) -> dict[str, str]:
     """Map each field of FIELD_ALIASES to the first of ``keys`` that names it."""
+    if isinstance(keys, dict):
+        # The records of a file mostly share their keys: each key set is mapped once.
+        shape = tuple(keys)
+        found = _KEY_MAPS.get(shape)
+        if found is None:
+            if len(_KEY_MAPS) >= 256:
+                _KEY_MAPS.clear()
+            found = _KEY_MAPS[shape] = _field_keys(shape)
+        return found
+    return _field_keys(keys)
+
+
+_KEY_MAPS: dict[tuple[Any, ...], dict[str, str]] = {}
+
+
+def _field_keys(keys: Iterable[str]) -> dict[str, str]:
     lowered: dict[str, str] = {}
     for key in keys:
         if isinstance(key, str):
