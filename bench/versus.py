@@ -8,12 +8,15 @@ that folder first on the path; the rest of the environment is this venv's.
     git worktree add /tmp/kb-before HEAD~3
     python bench/versus.py /tmp/kb-before . --corpus bench/out/corpora/medquad-16k.jsonl
 
-Prints a Markdown table: median wall time, entries per second, peak memory of the
-process tree (kb and any indexing process) and the ratio of the second to the first.
+Prints a Markdown table: median wall time, entries per second, CPU time, peak memory of
+the process tree (kb and any indexing process), the disk the store takes after an ingest
+(every file in its folder, and its ratio to the input) and the ratio of the second
+version to the first.
 
 With ``--store`` and ``--lookup`` it times commands on an existing store instead, the
 two versions and the framework floor (``bench/floor.py``) in turns, and checks that both
-versions print the same bytes:
+versions print the same bytes. Give ``--store`` twice when the versions' stores differ
+(the first is the first version's), so that neither rebuilds the other's index:
 
     python bench/versus.py /tmp/kb-before . --store bench/out/stores/16k/kb.json \
         --lookup "search bone marrow" --lookup "show 1" --runs 15
@@ -42,6 +45,11 @@ def _records(corpus: Path) -> int:
         return sum(1 for line in fh if line.strip())
 
 
+def _folder_bytes(folder: Path) -> int:
+    """Every file kb left in a store's folder: catalog, shards, backup, index."""
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+
+
 def _ingest(checkout: Path, corpus: Path, scratch: Path, env: dict[str, str]) -> Sample:
     shutil.rmtree(scratch, ignore_errors=True)
     scratch.mkdir(parents=True)
@@ -61,8 +69,9 @@ def _lookups(args: argparse.Namespace, env: dict[str, str]) -> list[str]:
     floor = [sys.executable, str(HERE / "floor.py"), "search", "bone", "marrow", "--limit", "10"]
     for lookup in args.lookup:
         words = shlex.split(lookup)
+        stores = {"before": args.store[0], "after": args.store[-1]}
         argvs = {
-            name: [sys.executable, "-m", "kb", "--db", str(args.store.resolve()), *words]
+            name: [sys.executable, "-m", "kb", "--db", str(stores[name].resolve()), *words]
             for name in ("before", "after")
         }
         envs = {
@@ -71,14 +80,14 @@ def _lookups(args: argparse.Namespace, env: dict[str, str]) -> list[str]:
         }
         outputs = {}
         for name, argv in argvs.items():
-            _, outputs[name] = run_once(argv, envs[name], ok=(0, 1), keep_stdout=True, cwd=args.store.parent)
+            _, outputs[name] = run_once(argv, envs[name], ok=(0, 1), keep_stdout=True, cwd=stores[name].parent)
         if outputs["before"] != outputs["after"]:
             print(f"{lookup}: the two versions print different output", file=sys.stderr)
         walls: dict[str, list[float]] = {"before": [], "after": [], "floor": []}
         for _ in range(args.runs):
             for name in ("before", "after", "floor"):
                 argv = floor if name == "floor" else argvs[name]
-                sample, _ = run_once(argv, envs.get(name, env), ok=(0, 1), cwd=args.store.parent)
+                sample, _ = run_once(argv, envs.get(name, env), ok=(0, 1), cwd=stores["after"].parent)
                 walls[name].append(sample.wall)
         med = {k: statistics.median(v) for k, v in walls.items()}
         lines.append(
@@ -100,7 +109,9 @@ def main(argv: list[str] | None = None) -> int:
         default=[],
         help="a JSONL file or a folder of files to ingest (repeatable)",
     )
-    parser.add_argument("--store", type=Path, help="an existing store, for --lookup")
+    parser.add_argument(
+        "--store", type=Path, action="append", default=[], help="an existing store, for --lookup (twice: one each)"
+    )
     parser.add_argument(
         "--lookup", action="append", default=[], help='a command to time on --store ("search bone marrow")'
     )
@@ -119,14 +130,16 @@ def main(argv: list[str] | None = None) -> int:
             print("\n".join(_lookups(args, env)))
         return 0
     lines = [
-        "| corpus | records | version | median s | entries/s | peak MB (tree) | after / before |",
-        "|---|---|---|---|---|---|---|",
+        "| corpus | records | version | median s | entries/s | CPU s | peak MB (tree) | disk MB (x input) "
+        "| after / before |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     with tempfile.TemporaryDirectory(prefix="kb-versus-") as tmp:
         env["PYTHONPYCACHEPREFIX"] = str(Path(tmp) / "pycache")
         for corpus in args.corpus:
             records = _records(corpus)
             samples: dict[str, list[Sample]] = {"before": [], "after": []}
+            disk: dict[str, int] = {}
             for n in range(args.runs + 1):
                 for name, folder in (("before", args.before), ("after", args.after)):
                     sample = _ingest(folder, corpus, Path(tmp) / name, env)
@@ -138,7 +151,10 @@ def main(argv: list[str] | None = None) -> int:
                     )
                     if n:
                         samples[name].append(sample)
+                    disk[name] = _folder_bytes(Path(tmp) / name)
             wall = {k: statistics.median(s.wall for s in v) for k, v in samples.items()}
+            cpu = {k: statistics.median(s.cpu for s in v) for k, v in samples.items()}
+            size = corpus.stat().st_size if corpus.is_file() else _folder_bytes(corpus)
             peak = {k: max(s.rss_mb for s in v) for k, v in samples.items()}
             for name in ("before", "after"):
                 ratio = (
@@ -148,7 +164,8 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 lines.append(
                     f"| {corpus.name} | {records:,} | {name} | {wall[name]:.2f} | "
-                    f"{records / wall[name]:,.0f} | {peak[name]:.0f} | {ratio} |"
+                    f"{records / wall[name]:,.0f} | {cpu[name]:.2f} | {peak[name]:.0f} | "
+                    f"{disk[name] / 1e6:.1f} ({disk[name] / size:.2f}x) | {ratio} |"
                 )
     print("\n".join(lines))
     return 0
