@@ -13,6 +13,7 @@ import os
 import re
 import stat
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -137,30 +138,34 @@ def _keep_backup(path: Path) -> None:
 
 def pack_shard(data: dict[str, Any]) -> bytes:
     """Serialise a shard's tables as compressed JSON Lines, each entry beside its raw text."""
-    entries: dict[str, Any] = data.get("entries") or {}
-    raw: dict[str, Any] = data.get("raw") or {}
-    lines = []
-    for key, doc in entries.items():
-        both: dict[str, Any] = {"entries": {key: doc}}
-        if key in raw:
-            both["raw"] = {key: raw[key]}
-        lines.append(orjson.dumps(both))
-    lines.extend(orjson.dumps({"raw": {key: doc}}) for key, doc in raw.items() if key not in entries)
-    rest = {name: table for name, table in data.items() if name not in ("entries", "raw")}
-    if rest:
-        lines.append(orjson.dumps(rest))
     members = []
     group: list[bytes] = []
     size = 0
-    for line in lines:
+    for line in _shard_lines(data):
         group.append(line)
         size += len(line)
-        if size >= MEMBER_BYTES:
+        if size >= MEMBER_BYTES:  # compressed as it fills: the text is never held whole
             members.append(_deflate(group))
             group, size = [], 0
     if group or not members:
         members.append(_deflate(group))
     return b"".join(members)
+
+
+def _shard_lines(data: dict[str, Any]) -> Iterator[bytes]:
+    entries: dict[str, Any] = data.get("entries") or {}
+    raw: dict[str, Any] = data.get("raw") or {}
+    for key, doc in entries.items():
+        both: dict[str, Any] = {"entries": {key: doc}}
+        if key in raw:
+            both["raw"] = {key: raw[key]}
+        yield orjson.dumps(both)
+    for key, doc in raw.items():
+        if key not in entries:
+            yield orjson.dumps({"raw": {key: doc}})
+    rest = {name: table for name, table in data.items() if name not in ("entries", "raw")}
+    if rest:
+        yield orjson.dumps(rest)
 
 
 def _deflate(lines: list[bytes]) -> bytes:
