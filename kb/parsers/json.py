@@ -59,15 +59,14 @@ def clean_text(text: str) -> str:
     """
     if not text.isascii():
         text = _SURROGATE.sub("\ufffd", text)
-    if not _LINE_WORK.search(text):
-        return text.strip()  # most text: no CR and no blank before a line end
+    if "\r" not in text and ("\n" not in text or (text.isascii() and not any(b in text for b in _BLANK_ENDS))):
+        return text.strip()  # most text: one line, or ASCII lines that end without blanks
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     return "\n".join(line.rstrip() for line in text.split("\n")).strip()
 
 
-# A CR, or white space that rstrip() would take from the end of a line (re's \s for text
-# is str.isspace(), as rstrip's is).
-_LINE_WORK = re.compile(r"\r|[^\S\n]\n")
+# An ASCII character that rstrip() takes from a line's end (str.isspace), before the LF.
+_BLANK_ENDS = tuple(f"{ch}\n" for ch in " \t\x0b\x0c\x1c\x1d\x1e\x1f")
 
 
 def field_keys(keys: Iterable[str]) -> dict[str, str]:
