@@ -63,8 +63,9 @@ def _ingest(checkout: Path, corpus: Path, scratch: Path, env: dict[str, str]) ->
 def _lookups(args: argparse.Namespace, env: dict[str, str]) -> list[str]:
     """Time each lookup by both versions and the floor in turns; the table's lines."""
     lines = [
-        "| command | before s | after s | floor s | after / before | before / floor | after / floor |",
-        "|---|---|---|---|---|---|---|",
+        "| command | before s | after s | floor s | after / before | before / floor | after / floor "
+        "| CPU ms before / after / floor | CPU after / floor |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     floor = [sys.executable, str(HERE / "floor.py"), "search", "bone", "marrow", "--limit", "10"]
     for lookup in args.lookup:
@@ -84,16 +85,20 @@ def _lookups(args: argparse.Namespace, env: dict[str, str]) -> list[str]:
         if outputs["before"] != outputs["after"]:
             print(f"{lookup}: the two versions print different output", file=sys.stderr)
         walls: dict[str, list[float]] = {"before": [], "after": [], "floor": []}
+        cpus: dict[str, list[float]] = {"before": [], "after": [], "floor": []}
         for _ in range(args.runs):
             for name in ("before", "after", "floor"):
                 argv = floor if name == "floor" else argvs[name]
                 sample, _ = run_once(argv, envs.get(name, env), ok=(0, 1), cwd=stores["after"].parent)
                 walls[name].append(sample.wall)
+                cpus[name].append(sample.cpu)
         med = {k: statistics.median(v) for k, v in walls.items()}
+        cpu = {k: statistics.median(v) * 1000 for k, v in cpus.items()}
         lines.append(
             f"| kb {lookup} | {med['before']:.3f} | {med['after']:.3f} | {med['floor']:.3f} | "
             f"{med['after'] / med['before']:.2f}x | {med['before'] / med['floor']:.2f}x | "
-            f"{med['after'] / med['floor']:.2f}x |"
+            f"{med['after'] / med['floor']:.2f}x | {cpu['before']:.0f} / {cpu['after']:.0f} / {cpu['floor']:.0f} | "
+            f"{cpu['after'] / cpu['floor']:.2f}x |"
         )
     return lines
 
