@@ -19,11 +19,13 @@ from kb.models import make_uid
 from kb.store import journal
 from kb.store.base import SCHEMA_VERSION
 from kb.store.shards import (
+    GZIP_MAGIC,
     TEMP_FILE,
     catalog_files,
     parse_document,
     parse_shard_file_name,
     shard_folder,
+    unpack,
 )
 
 # What load_strict says of a file kb may not read: not damage, and not to be replaced.
@@ -88,8 +90,10 @@ def salvage(blob: bytes) -> dict[str, Any]:
     (``raw_decode``), so a truncated end or garbage in the middle loses only the
     documents it touches. An entry is kept only if it is whole: question, answer, and a
     uid that matches them. Returns the tables found (meta, entries, experts, raw,
-    shards), in TinyDB's shape.
+    shards), in TinyDB's shape. A compressed shard is scanned in what inflates of it.
     """
+    if blob[:2] == GZIP_MAGIC:
+        blob = unpack(blob, tolerant=True)
     text = blob.decode("utf-8", errors="surrogateescape")
     decoder = json.JSONDecoder()
     found: dict[str, dict[str, Any]] = {name: {} for name in TABLES}

@@ -131,7 +131,7 @@ def iter_parse(lines: str | Iterable[str], name: str, mapping: str | None = None
     # formula-like cells defused: they are read back as they were stored.
     own = header[:2] == ["id", "uid"]
     position = 0
-    keys: set[str] = set()
+    keys: dict[str, int] = {}
     while True:
         start = reader.line_num + 1 + offset
         consumed.clear()

@@ -153,7 +153,7 @@ def parse(text: str, name: str) -> list[Entry]:
         category = _crumb_category(tree, title)
     items = schemaorg.qa_items(nodes)
     if items:
-        keys: set[str] = set()
+        keys: dict[str, int] = {}
         return [_entry(item, question_key(item.question, keys), name, text, url, category) for item in items]
     # An expert page saved from a browser is read as its text is; any other page by its
     # structure first (details, definition lists, headings that ask, accordions).

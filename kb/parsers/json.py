@@ -49,25 +49,30 @@ def clean_text(text: str) -> str:
     """
     if not text.isascii():
         text = _SURROGATE.sub("\ufffd", text)
+    if "\r" not in text and ("\n" not in text or (text.isascii() and not any(b in text for b in _BLANK_ENDS))):
+        return text.strip()  # most text: one line, or ASCII lines that end without blanks
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     return "\n".join(line.rstrip() for line in text.split("\n")).strip()
 
 
-def question_key(question: str, seen: set[str] | None = None) -> str:
+def question_key(question: str, seen: dict[str, int] | None = None) -> str:
     """Return the key of a record that has no id of its own: what it asks, hashed.
 
     Keyed by its question, a record keeps its key when records are inserted or removed
-    around it, or when its answer changes. A question asked again in the same file
-    (``seen`` holds the keys given so far) gets ``#2``, ``#3``...
+    around it, or when its answer changes. A question asked again in the same file gets
+    ``#2``, ``#3``...: ``seen`` counts how often each question was keyed so far, so a file
+    of many repeats costs one look-up each, not a walk over the earlier ones.
     """
     key = "q:" + hashlib.sha256(normalise_text(question).encode("utf-8")).hexdigest()[:16]
     if seen is not None:
-        base, n = key, 1
-        while key in seen:
-            n += 1
-            key = f"{base}#{n}"
-        seen.add(key)
+        n = seen[key] = seen.get(key, 0) + 1
+        if n > 1:
+            key = f"{key}#{n}"
     return key
+
+
+# An ASCII character that rstrip() takes from a line's end (str.isspace), before the LF.
+_BLANK_ENDS = tuple(f"{ch}\n" for ch in " \t\x0b\x0c\x1c\x1d\x1e\x1f")
 
 
 def _scalar_text(value: Any) -> str | None:
@@ -132,7 +137,7 @@ def record_to_entry(
     position: int,
     line: int | None,
     raw: str | None,
-    seen: set[str] | None = None,
+    seen: dict[str, int] | None = None,
     mapping: dict[str, str] | None = None,
 ) -> Entry | ParseError:
     """Turn one record (a parsed JSON object or CSV row) into an Entry, or say why not.
@@ -418,7 +423,7 @@ def iter_parse(
         if spans is not None and len(spans) != len(records):
             spans = None  # cannot happen for JSON orjson accepted; fall back rather than mislabel
     line, counted_to = 1, 0
-    keys: set[str] = set()
+    keys: dict[str, int] = {}
     for position, record in enumerate(records, 1):
         raw: str | None
         if spans is not None:

@@ -33,7 +33,7 @@ def iter_parse(lines: str | Iterable[str], name: str, mapping: str | None = None
     if isinstance(lines, str):
         lines = io.StringIO(lines)
     position = 0
-    keys: set[str] = set()
+    keys: dict[str, int] = {}
     fields = parse_mapping(mapping) if mapping else None
     for lineno, line in enumerate(lines, 1):
         if lineno == 1:

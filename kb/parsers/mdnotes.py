@@ -161,7 +161,7 @@ def parse_notes(lines: list[str], start: int, meta: tuple[str, list[str], Any], 
             path=name,
             hint="see `kb export --format md` for kb's own layout",
         )
-    keys: set[str] = set()
+    keys: dict[str, int] = {}
     entries = []
     for at, heading, answer_lines, section in found:
         question = clean_text(_Q_LABEL.sub("", heading, count=1))

@@ -90,7 +90,7 @@ def parse(text: str, name: str) -> list[Entry]:
     expert = Expert(name=headers["expert"]) if headers.get("expert") else None
 
     entries: list[Entry] = []
-    keys: set[str] = set()
+    keys: dict[str, int] = {}
     single = len(markers) == 2
     for n in range(0, len(markers), 2):
         q_at, kind, q_first = markers[n]

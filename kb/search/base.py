@@ -16,7 +16,10 @@ from typing import Any, Self
 from kb.errors import KbError, SearchIndexError
 from kb.models import Entry
 from kb.search.schema import (
+    ENTRY_COLUMNS,
+    ENTRY_FIELDS,
     INDEX_SUFFIXES,
+    PAGE_SIZE,
     SCHEMA,
     SCHEMA_VERSION,
     SchemaMismatch,
@@ -124,6 +127,8 @@ class IndexBase:
         # Temp tables belong to a connection: a new one has none of them yet.
         self._tokenizer_ready = self._counter_ready = self._words_staged = False
         conn.execute("PRAGMA busy_timeout = 10000")
+        if not self.read_only:
+            conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")  # a no-op once the file has pages
         if not (self.read_only or self.in_memory):
             # WAL lets searches go on reading the old index while a rebuild writes the new one.
             conn.execute("PRAGMA journal_mode = WAL")
@@ -218,15 +223,20 @@ class IndexBase:
             return int(self._meta("count") or 0)
 
     def _entry(self, row: sqlite3.Row | tuple) -> Entry:
-        question, answer, data = row[-3], row[-2], row[-1]
+        """The Entry of a row that ends with ENTRY_COLUMNS."""
+        *fields, shared, question, answer, data = row[-len(ENTRY_FIELDS) - 4 :]
         d = loads(data)
+        for name, value in zip(ENTRY_FIELDS, fields, strict=True):
+            d.setdefault(name, value)
+        if shared is not None:
+            d["source"] = {**loads(shared), **(d.get("source") or {})}
         d.setdefault("question", question)
         d.setdefault("answer", answer)
         return Entry.from_dict(d)
 
     def _entries_by_id(self, ids: list[int]) -> dict[int, Entry]:
         rows = self.conn.execute(
-            "SELECT id, question, answer, data FROM entries WHERE id IN (SELECT value FROM json_each(?))",
+            f"SELECT e.id, {ENTRY_COLUMNS} FROM entries e WHERE e.id IN (SELECT value FROM json_each(?))",
             (ids_json(ids),),
         )
         return {row[0]: self._entry(row) for row in rows}

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from kb.search.schema import HEAD_WEIGHTS, WEIGHTS
+from kb.search.schema import ENTRY_COLUMNS, HEAD_WEIGHTS, WEIGHTS
 
 SORTS = {
     "id": "e.id",
@@ -74,10 +74,9 @@ def order_by(sort: str, descending: bool = False) -> str:
 
 
 def list_page(where: Filters, sort: str, descending: bool, limit: int | None, offset: int) -> tuple[str, list[Any]]:
-    """A page of entries (question, answer, data) passing the filters, in this order."""
+    """A page of entries (ENTRY_COLUMNS) passing the filters, in this order."""
     sql = (
-        f"SELECT e.question, e.answer, e.data FROM entries e {where.where()}"
-        f" ORDER BY {order_by(sort, descending)} LIMIT ? OFFSET ?"
+        f"SELECT {ENTRY_COLUMNS} FROM entries e {where.where()} ORDER BY {order_by(sort, descending)} LIMIT ? OFFSET ?"
     )
     return sql, [*where.params, -1 if limit is None else int(limit), max(0, int(offset))]
 
@@ -107,7 +106,7 @@ def browse(
     order = "e.date DESC, e.id DESC" if latest else "e.id"
     count = (f"SELECT count(*) FROM entries e {cond}", params)
     page = (
-        f"SELECT e.question, e.answer, e.data FROM entries e {cond} ORDER BY {order} LIMIT ? OFFSET ?",
+        f"SELECT {ENTRY_COLUMNS} FROM entries e {cond} ORDER BY {order} LIMIT ? OFFSET ?",
         [*params, limit, offset],
     )
     return count, page

@@ -1,12 +1,13 @@
 """The store of record: TinyDB files, written atomically under an inter-process lock.
 
-A store is a catalog and its shards, all in TinyDB's JSON format:
+A store is a catalog and its shards, all holding TinyDB's JSON documents:
 
 - ``kb.json``, the catalog: tables ``meta`` (schema version, the last id handed out, the
   shard size, the generation of the last commit), ``experts`` (one merged profile per
   name, so a bio is stored once) and ``shards`` (doc id = shard number: its file and how
   many entries it holds);
-- ``kb.json.d/NNNNNN-G.json``, the shards: shard N holds the entries with ids
+- ``kb.json.d/NNNNNN-G.json``, the shards (compressed JSON Lines since schema 3, see
+  kb.store.shards): shard N holds the entries with ids
   ``(N-1)*S+1 .. N*S`` in table ``entries`` (doc id = the entry id people type; the
   expert is kept by name) and their original text in table ``raw``. G is the
   generation that wrote the file: a shard is never rewritten in place, a new version
@@ -63,7 +64,9 @@ if TYPE_CHECKING:
 
     from kb.store.lookup import ScanLookup
 
-SCHEMA_VERSION = 2
+# 1: entries in the catalog itself; 2: shards as JSON documents; 3: shards written
+# compressed (kb.store.shards.pack_shard). Every older layout is read as it is.
+SCHEMA_VERSION = 3
 DEFAULT_LOCK_TIMEOUT = 10.0
 # Shards a process keeps parsed at once; a changed shard pushed out is written to a
 # new file (named by the catalog only at the commit), so a long ingest holds at most

@@ -12,6 +12,7 @@ from kb.api import KnowledgeBase
 from kb.errors import StoreError
 from kb.models import Expert
 from kb.store import journal
+from kb.store.shards import parse_document
 from kb.store.store import Store, read_whole
 from tests.conftest import make_entry, run_kb
 
@@ -86,7 +87,7 @@ def test_journal_full_write_compacts(kb: KnowledgeBase, tmp_path: Path) -> None:
     assert not journal.journal_path(kb.path).exists()
     # The folded writes are in the shard files the catalog names, not in a journal.
     shards = [
-        orjson.loads((kb.store.shard_folder / doc["file"]).read_bytes())
+        parse_document((kb.store.shard_folder / doc["file"]).read_bytes())
         for doc in orjson.loads(kb.path.read_bytes())["shards"].values()
     ]
     assert sum(len(shard["entries"]) for shard in shards) == 5

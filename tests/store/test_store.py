@@ -118,13 +118,13 @@ def test_store_file_is_owner_only_and_valid_json(tmp_path: Path) -> None:
         store.apply([make_entry(1)])
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     catalog = json.loads(path.read_text())
-    assert catalog["meta"]["1"]["schema"] == 2
+    assert catalog["meta"]["1"]["schema"] == 3
     assert list(catalog["experts"].values())[0]["name"] == "Pat Doe"
     folder = shard_folder(path)
     assert stat.S_IMODE(folder.stat().st_mode) == 0o700
     shard = folder / catalog["shards"]["1"]["file"]
     assert stat.S_IMODE(shard.stat().st_mode) == 0o600
-    data = json.loads(shard.read_text())  # a TinyDB file: table -> id -> document
+    data = shards_module.parse_document(shard.read_bytes())  # TinyDB's shape: table -> id -> document
     assert data["entries"]["1"]["expert"] == "Pat Doe"
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
     assert not [p for p in folder.iterdir() if p.name.endswith(".tmp")]
@@ -435,7 +435,7 @@ def test_store_converts_a_single_file_store_at_its_first_write(tmp_path: Path, s
         added = reader.apply([make_entry(0), make_entry(40)])
     assert [e.id for e in added.added] == [8] and [e.id for e in added.unchanged] == [1]
     catalog = json.loads(path.read_text())
-    assert catalog["meta"]["1"]["schema"] == 2 and "entries" not in catalog
+    assert catalog["meta"]["1"]["schema"] == 3 and "entries" not in catalog
     assert path.with_name("kb.json.bak").read_bytes() == blob  # the old file is the backup
     fresh = Store(path)
     assert [e.id for e in fresh.iter_entries()] == [1, 2, 3, 4, 5, 6, 8]
