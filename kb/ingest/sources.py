@@ -17,10 +17,21 @@ import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, cast
+from typing import BinaryIO, cast
 
 from kb import parsers
 from kb.errors import KbError, ParseError
+from kb.ingest.caps import (
+    CHUNK,
+    JSON_SHARE,
+    FdReader,
+    LineCapped,
+    Prefixed,
+    megabytes,
+    read_capped,
+    read_head,
+    too_big,
+)
 from kb.models import Entry
 from kb.parsers import Skipped
 
@@ -31,10 +42,6 @@ STREAMED = parsers.STREAMED
 # so is one record of a streamed format: a 20 MB "page" is a mistake, and parsing one
 # whole would take memory and time. Bytes are counted as read, after decompression.
 DEFAULT_MAX_SIZE = 10_000_000  # bytes; --max-size takes MB (10^6 bytes) too
-# A JSON document is an array of many records, read whole: its cap is this many times
-# the single-document one.
-JSON_SHARE = 10
-CHUNK = 1 << 20
 HEAD_SIZE = 64 * 1024
 STDIN = "-"
 
@@ -414,10 +421,10 @@ def _read_stdin(options: ReadOptions) -> Iterator[Entry | Failure]:
     """Read standard input: JSON Lines and CSV record by record, anything else whole up
     to its cap (stdin has no size to check first, and may never end)."""
     stream = options.stdin if options.stdin is not None else sys.stdin.buffer
-    head = _read_head(stream)
+    head = read_head(stream, HEAD_SIZE)
     fmt = options.format or _guess_streamed(STDIN_NAME, head)
     if fmt in STREAMED and head.strip():
-        fh = io.BufferedReader(_Prefixed(head, stream), CHUNK)
+        fh = io.BufferedReader(Prefixed(head, stream), CHUNK)
         yield from _parse_stream(fh, STDIN_NAME, fmt, head, options, abspath=None)
         return
     data = head + read_capped(stream, _cap(options, fmt) - len(head), STDIN_NAME, already=len(head))
@@ -429,66 +436,10 @@ def _read_stdin(options: ReadOptions) -> Iterator[Entry | Failure]:
 STDIN_NAME = "<stdin>"
 
 
-def _read_head(stream: BinaryIO) -> bytes:
-    """The first HEAD_SIZE bytes of a stream (fewer only at its end; a pipe's read may
-    return less)."""
-    head = b""
-    while len(head) < HEAD_SIZE:
-        more = stream.read(HEAD_SIZE - len(head))
-        if not more:
-            break
-        head += more
-    return head
-
-
-class _Prefixed(io.RawIOBase):
-    """A stream whose first bytes were read already: those, then the rest of it."""
-
-    def __init__(self, head: bytes, rest: BinaryIO) -> None:
-        self._head = memoryview(head)
-        self._rest = rest
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        if self._head:
-            n = min(len(buffer), len(self._head))
-            buffer[:n] = self._head[:n]
-            self._head = self._head[n:]
-            return n
-        data = self._rest.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
-
-
 def _cap(options: ReadOptions, fmt: str | None, name: str = "") -> int:
     """The most bytes one document of ``fmt`` may hold."""
     is_json = fmt == "json" or (fmt is None and name.lower().endswith(".json"))
     return options.max_size * JSON_SHARE if is_json else options.max_size
-
-
-def read_capped(stream: Any, cap: int, name: str, *, already: int = 0) -> bytes:
-    """Read a stream to its end, refusing it (ParseError) once it passes ``cap`` bytes.
-
-    Read in chunks, so a stream that never ends (``/dev/zero``) or a compressed bomb
-    costs at most ``cap`` bytes of memory before it is refused.
-    """
-    chunks: list[bytes] = []
-    total = 0
-    while chunk := stream.read(CHUNK):
-        total += len(chunk)
-        if total > cap:
-            chunks.clear()
-            raise ParseError(_too_big(already + total, already + cap, over=True), path=name)
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _too_big(size: int, cap: int, *, over: bool = False) -> str:
-    shown, limit = _megabytes(size, cap)
-    what = "it holds more than" if over else f"file is {shown} MB, over"
-    return f"{what} the {limit} MB limit for one document (raise it with --max-size)"
 
 
 # Flags for reading a file by descriptor: no inheritance by child processes, and no
@@ -524,7 +475,7 @@ def _read_file(path: str, options: ReadOptions) -> Iterator[Entry | Failure | Sk
             _check_size(os.fstat(fd).st_size, path, path, options)
             # Read up to the cap still: a device or a growing file says nothing true first.
             cap = _cap(options, options.format, path)
-            data = head + read_capped(_FdReader(fd), cap - len(head), path, already=len(head))
+            data = head + read_capped(FdReader(fd), cap - len(head), path, already=len(head))
         else:
             _check_size(len(head), path, path, options)
             data = head
@@ -547,33 +498,11 @@ def _read_up_to(fd: int, size: int) -> bytes:
     return data
 
 
-class _FdReader:
-    """``read(n)`` on a file descriptor, for read_capped."""
-
-    def __init__(self, fd: int) -> None:
-        self.fd = fd
-
-    def read(self, size: int) -> bytes:
-        return os.read(self.fd, size)
-
-
 def _check_size(size: int, path: str, inner: str, options: ReadOptions) -> None:
     """Refuse a document over --max-size (a JSON document: over JSON_SHARE times it)."""
     cap = _cap(options, options.format, inner)
     if size > cap:
-        raise ParseError(_too_big(size, cap), path=path)
-
-
-def _megabytes(size: int, limit: int) -> tuple[str, str]:
-    """Write a file's size and the limit it passes in MB, with the digits that tell them apart.
-
-    A fixed one decimal said "0.0 MB, over the 0 MB limit" for a limit of --max-size 0.001.
-    """
-    for decimals in range(1, 13):
-        shown, cap = (f"{n / 1e6:,.{decimals}f}".rstrip("0").rstrip(".") for n in (size, limit))
-        if shown != cap:
-            break
-    return shown, cap
+        raise ParseError(too_big(size, cap), path=path)
 
 
 def _read_compressed(path: str, options: ReadOptions) -> Iterator[Entry | Failure | Skipped]:
@@ -702,7 +631,7 @@ def _parse_stream(
             number = oversized.pop(0)
             yield Failure(
                 name,
-                f"line {number} is over the {_megabytes(cap, cap)[1]} MB limit for one record (raise it with --max-size)",
+                f"line {number} is over the {megabytes(cap, cap)[1]} MB limit for one record (raise it with --max-size)",
                 number,
             )
 
@@ -735,46 +664,11 @@ def _parse_stream(
         raise ParseError("no question and answer found", path=name)
 
 
-class _LineCapped(io.RawIOBase):
-    """A binary stream that refuses a line longer than ``cap`` bytes (ParseError).
-
-    For the formats that read their own bytes: a dump holds one record per line, so a
-    line past the cap is a bomb, refused before the parser has to hold it.
-    """
-
-    def __init__(self, fh: BinaryIO, cap: int, name: str) -> None:
-        self._fh = fh
-        self._cap = cap
-        self._name = name
-        self._run = 0  # bytes since the last newline
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        data = self._fh.read(len(buffer))
-        first = data.find(b"\n")
-        if first < 0:
-            self._run += len(data)
-            longest = self._run
-        else:
-            # A line inside one read is shorter than the read (a few hundred kB at most).
-            longest = self._run + first
-            self._run = len(data) - data.rfind(b"\n") - 1
-        if longest > self._cap:
-            raise ParseError(
-                f"a line is over the {self._cap / 1e6:.0f} MB limit for one record (raise it with --max-size)",
-                path=self._name,
-            )
-        buffer[: len(data)] = data
-        return len(data)
-
-
 def _parse_binary(fh: BinaryIO, name: str, fmt: str, options: ReadOptions) -> Iterator[Entry | Failure | Skipped]:
     """Hand a format that reads its own bytes (a StackExchange dump) the open file."""
     abspath = os.path.abspath(name)
     parser = parsers.get(fmt)
-    fh = cast(BinaryIO, io.BufferedReader(_LineCapped(fh, options.max_size, name), CHUNK))
+    fh = cast(BinaryIO, io.BufferedReader(LineCapped(fh, options.max_size, name), CHUNK))
     for item in parser.iter_parse_file(fh, name, options.settings, options.progress):  # type: ignore[attr-defined]
         if isinstance(item, ParseError):
             yield Failure(item.path or name, item.reason, item.line)

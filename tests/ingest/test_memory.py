@@ -17,7 +17,6 @@ import signal
 import subprocess
 import sys
 import time
-import zlib
 from pathlib import Path
 
 import orjson
@@ -181,4 +180,3 @@ def test_memory_bomb_member_trick_is_a_real_bomb(tmp_path: Path) -> None:
         while chunk := fh.read(1 << 22):
             total += len(chunk)
     assert total > BOMB_MB << 20
-    assert zlib  # the members are deflate streams, as any gzip reader expects
