@@ -24,6 +24,14 @@ def db_path() -> Path | None:
     return Path(value).expanduser() if value else None
 
 
+def db_location() -> str | None:
+    """``$KB_DB`` as given: a path, or a URL that names another backend (``postgresql://...``).
+
+    ``db_path`` makes a Path of it, which folds a URL's ``//``; a URL must travel as text.
+    """
+    return _get("KB_DB") or None
+
+
 def pg_schema() -> str:
     """``$KB_PG_SCHEMA``: the PostgreSQL schema that holds kb's tables (default ``kb``).
 

@@ -55,3 +55,15 @@ def test_backend_registry_takes_a_third_backend() -> None:
         assert open_backend("mem://x", limit=3) == Request(category="mem://x", limit=3)
     finally:
         BACKENDS[:] = saved
+
+
+def test_kb_db_keeps_a_url_as_written(monkeypatch: pytest.MonkeyPatch) -> None:
+    from kb import config
+
+    monkeypatch.setenv("KB_DB", " postgresql://kb@db.example.org:5432/team?sslmode=require ")
+    assert config.db_location() == "postgresql://kb@db.example.org:5432/team?sslmode=require"
+    assert spec_for(config.db_location() or "").name == "postgres"
+    # What a Path makes of it: why the location must not travel as one.
+    assert str(config.db_path()) == "postgresql:/kb@db.example.org:5432/team?sslmode=require"
+    monkeypatch.delenv("KB_DB")
+    assert config.db_location() is None

@@ -14,7 +14,7 @@ from typing import Any
 
 from kb import config
 from kb.backend import EVERYTHING, Problem, Request, WriteResult
-from kb.errors import NotFound
+from kb.errors import NotFound, QueryError
 from kb.models import Entry
 from kb.postgres import reads, schema, searching, writes
 from kb.postgres.connection import connect, connection_name, database_errors, describe, in_recovery, standby_error
@@ -107,7 +107,7 @@ class PostgresBackend:
     def search(self, query: str, request: Request = EVERYTHING) -> SearchResult:
         empty = SearchResult([], 0, [], "the knowledge base is empty: add entries with 'kb ingest FILES' or 'kb add'")
         if not query.strip():
-            return searching.search(self.conn, query, request)  # raises QueryError
+            raise QueryError("the query is empty", hint='give words to search for, e.g. kb search "bone scan"')
         return self._read("searching", lambda c: searching.search(c, query, request), empty)
 
     def related(self, ref: int | str, limit: int = 5) -> builtins.list[Hit]:

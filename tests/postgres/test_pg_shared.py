@@ -8,7 +8,7 @@ import psycopg
 import pytest
 from psycopg.conninfo import make_conninfo
 
-from kb.errors import ReadOnlyLogin, ServerUnavailable, StoreError
+from kb.errors import QueryError, ReadOnlyLogin, ServerUnavailable, StoreError
 from kb.postgres.backend import PostgresBackend
 from tests.conftest import make_entry
 from tests.postgres.conftest import pgcluster
@@ -90,6 +90,8 @@ def test_postgres_server_down_is_one_line_naming_it() -> None:
     assert f"127.0.0.1:{port}" in message and "not running" in message
     assert "secret" not in message and "\n" not in message
     assert caught.value.exit_code == 3
+    with pytest.raises(QueryError):  # a usage error is told as such, server or not
+        PostgresBackend(f"postgresql://kb@127.0.0.1:{port}/kb").search("  ")
 
 
 def test_postgres_refused_password_is_one_line(pg_url: str) -> None:
