@@ -136,34 +136,41 @@ def keystrokes(db: Path, queries: list[str]) -> dict[str, list[float]]:
     return timings
 
 
-def startup(db: Path, runs: int) -> tuple[list[float], list[float]]:
-    """Spawn `kb browse` on a pseudo-terminal; time until its first results are on screen.
+def startup(db: Path, runs: int) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """Spawn `kb browse` and the bare app (browse_floor.py) in turns on a pseudo-terminal; time until the first results.
 
-    Returns the wall times and the CPU times (user + system, read from /proc at that moment).
+    Returns the wall times and the CPU times (user + system, read from /proc at that
+    moment) of each ("kb", "bare").
     """
     import pexpect
 
     kb = str(Path(sys.executable).with_name("kb"))
+    commands = {
+        "kb": (kb, ["--db", str(db), "browse"]),
+        "bare": (sys.executable, [str(Path(__file__).resolve().with_name("browse_floor.py"))]),
+    }
     env = dict(os.environ, TERM="xterm-256color", PYTHONPYCACHEPREFIX=str(REPO / "bench" / "out" / "pycache"))
     env.pop("PYTHONDONTWRITEBYTECODE", None)  # cache kb's bytecode, as an installed package has it
     env.pop("NO_COLOR", None)
     tick = os.sysconf("SC_CLK_TCK")
-    walls, cpus = [], []
+    walls: dict[str, list[float]] = {name: [] for name in commands}
+    cpus: dict[str, list[float]] = {name: [] for name in commands}
     for run in range(runs + 1):  # the first run warms the caches and is not counted
-        start = time.perf_counter()
-        child = pexpect.spawn(kb, ["--db", str(db), "browse"], env=env, dimensions=(24, 80), timeout=30)
-        child.expect("entries by id")
-        elapsed = time.perf_counter() - start
-        fields = Path(f"/proc/{child.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        cpu = (int(fields[11]) + int(fields[12])) / tick  # utime, stime
-        child.sendcontrol("q")
-        child.expect(pexpect.EOF)
-        child.close()
-        if child.exitstatus != 0:
-            raise SystemExit(f"kb browse exited {child.exitstatus} after Ctrl-Q")
-        if run:
-            walls.append(elapsed)
-            cpus.append(cpu)
+        for name, (program, args) in commands.items():
+            start = time.perf_counter()
+            child = pexpect.spawn(program, args, env=env, dimensions=(24, 80), timeout=30)
+            child.expect("entries by id")
+            elapsed = time.perf_counter() - start
+            fields = Path(f"/proc/{child.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            cpu = (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+            child.sendcontrol("q")
+            child.expect(pexpect.EOF)
+            child.close()
+            if child.exitstatus != 0:
+                raise SystemExit(f"{name} exited {child.exitstatus} after Ctrl-Q")
+            if run:
+                walls[name].append(elapsed)
+                cpus[name].append(cpu)
     return walls, cpus
 
 
@@ -173,13 +180,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=5, help="timed start-ups (after one warm-up)")
     parser.add_argument("--no-startup", action="store_true", help="only the keystrokes")
     parser.add_argument("--query", action="append", help="type this instead of the built-in queries (repeatable)")
+    parser.add_argument("--startup-only", action="store_true", help="only the start-up against the bare app")
     args = parser.parse_args(argv)
     if not args.db.exists():
         print(f"store not found: {args.db}", file=sys.stderr)
         return 1
-    timings = keystrokes(args.db, args.query or QUERIES)
     print("| what (ms) | samples | median | p90 | max |")
     print("|---|---|---|---|---|")
+    if not args.startup_only:
+        _print_keystrokes(keystrokes(args.db, args.query or QUERIES))
+    if not args.no_startup:
+        walls, cpus = startup(args.db, args.runs)
+        print(_summary("`kb browse` to first results on screen", walls["kb"]))
+        print(_summary("the bare Textual app to the same line on screen", walls["bare"]))
+        print(_summary("CPU time of `kb browse` to first results", cpus["kb"]))
+        print(_summary("CPU time of the bare app to the same line", cpus["bare"]))
+        ratios = [k / b for k, b in zip(walls["kb"], walls["bare"])]
+        print(f"| kb / bare, wall (run by run) | {len(ratios)} | {statistics.median(ratios):.2f}x | | |")
+    return 0
+
+
+def _print_keystrokes(timings: dict[str, list[float]]) -> None:
     print(_summary("search: KnowledgeBase.search (worker thread)", timings["search"]))
     print(_summary("update: the list and the preview take the hits", timings["update"]))
     print(_summary("frame wait: until Textual's next screen update (60 fps)", timings["frame wait"]))
@@ -197,11 +218,6 @@ def main(argv: list[str] | None = None) -> int:
             [a + b + c for a, b, c in zip(timings["search cpu"], timings["update cpu"], timings["paint cpu"])],
         )
     )
-    if not args.no_startup:
-        walls, cpus = startup(args.db, args.runs)
-        print(_summary("`kb browse` to first results on screen", walls))
-        print(_summary("CPU time of `kb browse` to first results", cpus))
-    return 0
 
 
 if __name__ == "__main__":

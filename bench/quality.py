@@ -263,13 +263,65 @@ def _old_weights() -> None:
     sql.SCORES["fts"] = "-bm25(fts, 10.0, 5.0, 2.0, 1.0, 1.0, 3.0)"
 
 
-ABLATIONS = {"head": _no_head, "weights": _old_weights}
+def _no_topic() -> None:
+    from kb.search import fusion
+
+    fusion.TOPIC_WEIGHT = 0.0
+
+
+def _no_title_share() -> None:
+    from kb.search import ranking
+
+    ranking.TOPIC_TITLES = False
+
+
+def _no_abbreviations() -> None:
+    from kb.search.planning import Planner
+
+    Planner._expansions = lambda self, should, known: []  # type: ignore[method-assign]
+
+
+def _no_numbers() -> None:
+    from kb.search import query
+
+    query._numbers = lambda sequence, out: [t for t in sequence if t is not None]
+
+
+def _no_long_cap() -> None:
+    from kb.search import planning, ranking
+
+    planning.MAX_QUERY_TERMS = ranking.MAX_QUERY_TERMS = 10**9
+
+
+def _no_conjunction() -> None:
+    from kb.search import planning
+
+    planning.MAX_CONJUNCTION_TERMS = 0
+
+
+ABLATIONS = {
+    "head": _no_head,
+    "weights": _old_weights,
+    "topic": _no_topic,
+    "titles": _no_title_share,
+    "abbreviations": _no_abbreviations,
+    "numbers": _no_numbers,
+    "long": _no_long_cap,
+    "conjunction": _no_conjunction,
+}
 
 
 ABLATION_RUNS = (
     ("without the head's BM25 (the whole entry only)", ["head"]),
     ("with the old field weights (title 10, question 5, answer 2)", ["weights"]),
     ("without both (kb before this benchmark)", ["head", "weights"]),
+    ("without the topic stage (rare words' share of the head)", ["topic"]),
+    ("topic stage with idf squared only (no title share)", ["titles"]),
+    ("without the abbreviations the entries define", ["abbreviations"]),
+    ("without bare numbers bound to their word", ["numbers"]),
+    ("without the 48-word cap on long questions", ["long"]),
+    ("without all the words first for 2-4 words", ["conjunction"]),
+    ("without all five (this round's start)", ["topic", "abbreviations", "numbers", "long", "conjunction"]),
 )
 
 

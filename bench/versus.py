@@ -8,14 +8,25 @@ that folder first on the path; the rest of the environment is this venv's.
     git worktree add /tmp/kb-before HEAD~3
     python bench/versus.py /tmp/kb-before . --corpus bench/out/corpora/medquad-16k.jsonl
 
-Prints a Markdown table: median wall time, entries per second, peak memory of the
-process tree (kb and any indexing process) and the ratio of the second to the first.
+Prints a Markdown table: median wall time, entries per second, CPU time, peak memory of
+the process tree (kb and any indexing process), the disk the store takes after an ingest
+(every file in its folder, and its ratio to the input) and the ratio of the second
+version to the first.
+
+With ``--store`` and ``--lookup`` it times commands on an existing store instead, the
+two versions and the framework floor (``bench/floor.py``) in turns, and checks that both
+versions print the same bytes. Give ``--store`` twice when the versions' stores differ
+(the first is the first version's), so that neither rebuilds the other's index:
+
+    python bench/versus.py /tmp/kb-before . --store bench/out/stores/16k/kb.json \
+        --lookup "search bone marrow" --lookup "show 1" --runs 15
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import shutil
 import statistics
 import sys
@@ -34,6 +45,11 @@ def _records(corpus: Path) -> int:
         return sum(1 for line in fh if line.strip())
 
 
+def _folder_bytes(folder: Path) -> int:
+    """Every file kb left in a store's folder: catalog, shards, backup, index."""
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+
+
 def _ingest(checkout: Path, corpus: Path, scratch: Path, env: dict[str, str]) -> Sample:
     shutil.rmtree(scratch, ignore_errors=True)
     scratch.mkdir(parents=True)
@@ -44,6 +60,49 @@ def _ingest(checkout: Path, corpus: Path, scratch: Path, env: dict[str, str]) ->
     return sample
 
 
+def _lookups(args: argparse.Namespace, env: dict[str, str]) -> list[str]:
+    """Time each lookup by both versions and the floor in turns; the table's lines."""
+    lines = [
+        "| command | before s | after s | floor s | after / before | before / floor | after / floor "
+        "| CPU ms before / after / floor | CPU after / floor |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    floor = [sys.executable, str(HERE / "floor.py"), "search", "bone", "marrow", "--limit", "10"]
+    for lookup in args.lookup:
+        words = shlex.split(lookup)
+        stores = {"before": args.store[0], "after": args.store[-1]}
+        argvs = {
+            name: [sys.executable, "-m", "kb", "--db", str(stores[name].resolve()), *words]
+            for name in ("before", "after")
+        }
+        envs = {
+            name: dict(env, PYTHONPATH=str(folder.resolve()))
+            for name, folder in (("before", args.before), ("after", args.after))
+        }
+        outputs = {}
+        for name, argv in argvs.items():
+            _, outputs[name] = run_once(argv, envs[name], ok=(0, 1), keep_stdout=True, cwd=stores[name].parent)
+        if outputs["before"] != outputs["after"]:
+            print(f"{lookup}: the two versions print different output", file=sys.stderr)
+        walls: dict[str, list[float]] = {"before": [], "after": [], "floor": []}
+        cpus: dict[str, list[float]] = {"before": [], "after": [], "floor": []}
+        for _ in range(args.runs):
+            for name in ("before", "after", "floor"):
+                argv = floor if name == "floor" else argvs[name]
+                sample, _ = run_once(argv, envs.get(name, env), ok=(0, 1), cwd=stores["after"].parent)
+                walls[name].append(sample.wall)
+                cpus[name].append(sample.cpu)
+        med = {k: statistics.median(v) for k, v in walls.items()}
+        cpu = {k: statistics.median(v) * 1000 for k, v in cpus.items()}
+        lines.append(
+            f"| kb {lookup} | {med['before']:.3f} | {med['after']:.3f} | {med['floor']:.3f} | "
+            f"{med['after'] / med['before']:.2f}x | {med['before'] / med['floor']:.2f}x | "
+            f"{med['after'] / med['floor']:.2f}x | {cpu['before']:.0f} / {cpu['after']:.0f} / {cpu['floor']:.0f} | "
+            f"{cpu['after'] / cpu['floor']:.2f}x |"
+        )
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("before", type=Path, help="folder holding the first version's kb package")
@@ -52,25 +111,40 @@ def main(argv: list[str] | None = None) -> int:
         "--corpus",
         type=Path,
         action="append",
-        required=True,
+        default=[],
         help="a JSONL file or a folder of files to ingest (repeatable)",
+    )
+    parser.add_argument(
+        "--store", type=Path, action="append", default=[], help="an existing store, for --lookup (twice: one each)"
+    )
+    parser.add_argument(
+        "--lookup", action="append", default=[], help='a command to time on --store ("search bone marrow")'
     )
     parser.add_argument("--runs", type=int, default=3, help="timed runs of each version (after one warm-up each)")
     args = parser.parse_args(argv)
     for folder in (args.before, args.after):
         if not (folder / "kb" / "__init__.py").is_file():
             parser.error(f"{folder} holds no kb package")
+    if bool(args.store) != bool(args.lookup) or not (args.corpus or args.lookup):
+        parser.error("give --corpus, or --store with --lookup")
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "KB_DB")}
     env.pop("PYTHONDONTWRITEBYTECODE", None)
+    if args.lookup:
+        with tempfile.TemporaryDirectory(prefix="kb-versus-") as tmp:
+            env["PYTHONPYCACHEPREFIX"] = str(Path(tmp) / "pycache")
+            print("\n".join(_lookups(args, env)))
+        return 0
     lines = [
-        "| corpus | records | version | median s | entries/s | peak MB (tree) | after / before |",
-        "|---|---|---|---|---|---|---|",
+        "| corpus | records | version | median s | entries/s | CPU s | peak MB (tree) | disk MB (x input) "
+        "| after / before |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     with tempfile.TemporaryDirectory(prefix="kb-versus-") as tmp:
         env["PYTHONPYCACHEPREFIX"] = str(Path(tmp) / "pycache")
         for corpus in args.corpus:
             records = _records(corpus)
             samples: dict[str, list[Sample]] = {"before": [], "after": []}
+            disk: dict[str, int] = {}
             for n in range(args.runs + 1):
                 for name, folder in (("before", args.before), ("after", args.after)):
                     sample = _ingest(folder, corpus, Path(tmp) / name, env)
@@ -82,7 +156,10 @@ def main(argv: list[str] | None = None) -> int:
                     )
                     if n:
                         samples[name].append(sample)
+                    disk[name] = _folder_bytes(Path(tmp) / name)
             wall = {k: statistics.median(s.wall for s in v) for k, v in samples.items()}
+            cpu = {k: statistics.median(s.cpu for s in v) for k, v in samples.items()}
+            size = corpus.stat().st_size if corpus.is_file() else _folder_bytes(corpus)
             peak = {k: max(s.rss_mb for s in v) for k, v in samples.items()}
             for name in ("before", "after"):
                 ratio = (
@@ -92,7 +169,8 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 lines.append(
                     f"| {corpus.name} | {records:,} | {name} | {wall[name]:.2f} | "
-                    f"{records / wall[name]:,.0f} | {peak[name]:.0f} | {ratio} |"
+                    f"{records / wall[name]:,.0f} | {cpu[name]:.2f} | {peak[name]:.0f} | "
+                    f"{disk[name] / 1e6:.1f} ({disk[name] / size:.2f}x) | {ratio} |"
                 )
     print("\n".join(lines))
     return 0

@@ -1,5 +1,5 @@
 """Run kb as `python -m kb`."""
 
-from kb.cli.app import run
+from kb.cli.app import main
 
-run()
+main()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import builtins
 import os
+import stat
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from kb import config, journalled
 from kb.entries import duplicate_error, entry_from_fields, fold_categories, normalise, validate, with_fields
-from kb.errors import SearchIndexError, StoreBusy, StoreError, StoreMissing
+from kb.errors import SearchIndexError, StoreBusy, StoreError, StoreMissing, UsageError
 from kb.models import Entry
 from kb.paths import default_db_path, file_size, index_path_for, store_signature
 
@@ -104,7 +105,14 @@ class KnowledgeBase:
                     # Read the catalog first: a file that is not a store (`--db README.md`)
                     # then stops the command before an index is created beside it.
                     self.store.last_id()
-                self._index = SearchIndex(self.index_path)
+                try:
+                    self._index = SearchIndex(self.index_path)
+                except SearchIndexError as exc:
+                    if exc.corrupt:
+                        raise
+                    # A full disk: SQLite cannot make its -wal and -shm files. A read
+                    # needs no space, so it is served as on read-only media.
+                    self._index = self._read_only_index()
             else:
                 self._index = self._read_only_index()
         return self._index
@@ -570,6 +578,7 @@ class KnowledgeBase:
         expert: str | None = None,
         tag: str | None = None,
         changes: FolderChanges | None = None,
+        force: bool = False,
     ) -> int:
         """Write entries from the store as ``jsonl``, ``json``, ``csv`` or ``md``; return how many.
 
@@ -578,16 +587,28 @@ class KnowledgeBase:
         an earlier export wrote there for entries no longer stored (unless they were
         changed since), noting them in ``changes``. The filters work as in ``list`` (any
         case, unique prefixes; an unknown value raises NotFound). The entries themselves
-        are read from the store of record, one at a time.
+        are read from the store of record, one at a time. An existing file (or, in a
+        folder, a file kb did not write or that was changed since) is replaced only with
+        ``force``; the store's own files never are. New files get the store's permissions.
         """
-        from kb.export import export_entries
+        from kb.export import export_entries, own_file
+
+        if isinstance(dest, (str, os.PathLike)) and own_file(dest, self.path, self.index_path):
+            raise UsageError(f"{dest} is one of the store's own files; kb export never writes there")
+        mode = 0o600
+        try:
+            mode = stat.S_IMODE(self.path.stat().st_mode) & 0o666
+        except OSError:
+            pass
 
         # JSON Lines is the backup format: it carries each entry's original text too.
         entries = self.iter_entries(with_raw=fmt == "jsonl")
         if category or expert or tag:
             wanted = {e.id for e in self.list(category=category, expert=expert, tag=tag, limit=None)}
             entries = (e for e in entries if e.id in wanted)
-        return export_entries(entries, fmt, dest, complete=not (category or expert or tag), changes=changes)
+        return export_entries(
+            entries, fmt, dest, complete=not (category or expert or tag), changes=changes, force=force, mode=mode
+        )
 
     def stats(self) -> Stats:
         """Count entries, categories, experts, tags and sources; measure the files."""

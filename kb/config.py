@@ -24,6 +24,28 @@ def db_path() -> Path | None:
     return Path(value).expanduser() if value else None
 
 
+def db_location() -> str | None:
+    """``$KB_DB`` as given: a path, or a URL that names another backend (``postgresql://...``).
+
+    ``db_path`` makes a Path of it, which folds a URL's ``//``; a URL must travel as text.
+    """
+    return _get("KB_DB") or None
+
+
+def pg_schema() -> str:
+    """``$KB_PG_SCHEMA``: the PostgreSQL schema that holds kb's tables (default ``kb``).
+
+    Raises:
+        ConfigError: the value is not a plain SQL name (letters, digits, underscores).
+    """
+    value = _get("KB_PG_SCHEMA") or "kb"
+    if not (value.replace("_", "a").isalnum() and value.isascii() and not value[0].isdigit() and len(value) <= 63):
+        from kb.errors import ConfigError
+
+        raise ConfigError(f"KB_PG_SCHEMA must be a plain name (letters, digits, _), not {value!r}")
+    return value.lower()
+
+
 def lock_timeout() -> float | None:
     """``$KB_LOCK_TIMEOUT``: seconds a write waits for another kb process (None: the default)."""
     value = _get("KB_LOCK_TIMEOUT")

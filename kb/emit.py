@@ -7,8 +7,9 @@ through one module.
 
 from __future__ import annotations
 
+import re
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -16,11 +17,32 @@ if TYPE_CHECKING:
     from kb.search.results import Hit
 
 
+# Characters JSON leaves raw that a terminal may act on: DEL, the C1 controls (0x9B is
+# a one-byte CSI to some terminals) and the bidirectional overrides and isolates, as
+# their UTF-8 bytes. They can only stand inside JSON strings, where \uXXXX means the same.
+_RAW_UNSAFE = re.compile(rb"\x7f|\xc2[\x80-\x9f]|\xe2\x80[\x8e\x8f\xaa-\xae]|\xe2\x81[\xa6-\xa9]")
+
+
+def _escaped(match: re.Match[bytes]) -> bytes:
+    return b"\\u%04x" % ord(match.group().decode("utf-8"))
+
+
 def _dumps(obj: Any, *, indent: bool) -> bytes:
     import orjson
 
     option = orjson.OPT_NON_STR_KEYS | (orjson.OPT_INDENT_2 if indent else 0)
-    return orjson.dumps(obj, option=option)
+    return _RAW_UNSAFE.sub(_escaped, orjson.dumps(obj, option=option))
+
+
+def _for_person() -> Callable[[str], str]:
+    """How text cells are written: as they are to a pipe or file; with controls and
+    escape sequences made visible on a terminal (``kb.render.text.clean``), where they
+    would retitle the window, write the clipboard or type into the shell."""
+    if not sys.stdout.isatty():
+        return str
+    from kb.render.text import clean
+
+    return clean
 
 
 def write_bytes(data: bytes) -> None:
@@ -50,11 +72,14 @@ def emit_records(records: Sequence[dict[str, Any]], fmt: str, *, columns: Sequen
     elif fmt == "csv":
         import csv
 
+        from kb.parsers.csv import defuse
+
+        safe = _for_person()
         cols = list(columns) or (list(records[0]) if records else [])
         writer = csv.writer(sys.stdout, lineterminator="\n")
-        writer.writerow(cols)
+        writer.writerow([safe(c) for c in cols])
         for r in records:
-            writer.writerow([_csv_cell(r.get(c)) for c in cols])
+            writer.writerow([safe(defuse(_csv_cell(r.get(c)))) for c in cols])
     else:
         raise ValueError(f"unknown output format {fmt!r}")
 
@@ -62,7 +87,8 @@ def emit_records(records: Sequence[dict[str, Any]], fmt: str, *, columns: Sequen
 def emit_names(names: Iterable[str]) -> None:
     """Print names one per line (``--format ids`` of categories, tags and experts); a line
     break inside a name would split it, so it is shown as a space."""
-    sys.stdout.write("".join(" ".join(name.splitlines()) + "\n" for name in names))
+    safe = _for_person()
+    sys.stdout.write("".join(safe(" ".join(name.splitlines())) + "\n" for name in names))
 
 
 def _csv_cell(value: Any) -> str:
@@ -97,12 +123,15 @@ def emit_entries(
     import csv
 
     from kb.export import CSV_COLUMNS, csv_row
+    from kb.parsers.csv import defuse
 
+    safe = _for_person()
     names = list(extra_columns)
     writer = csv.writer(sys.stdout, lineterminator="\n")
     writer.writerow([*CSV_COLUMNS, *names])
     for entry, more in zip(entries, extras):
-        writer.writerow([*csv_row(entry), *(_csv_cell(more.get(n)) for n in names)])
+        cells = [*csv_row(entry), *(defuse(_csv_cell(more.get(n))) for n in names)]
+        writer.writerow([safe(cell) for cell in cells])
 
 
 def related_records(hits: Iterable[Hit]) -> list[dict[str, Any]]:

@@ -72,6 +72,23 @@ class StoreBusy(StoreError):
     exit_code = 4
 
 
+class ServerUnavailable(StoreError):
+    """A database server cannot serve kb: down, refusing the login, or a read-only standby.
+
+    The message names the server (never its password) and the reason.
+    """
+
+
+class ReadOnlyLogin(StoreError):
+    """The database login may read but not write; the write was not made."""
+
+
+class EditConflict(KbError):
+    """An entry changed after it was read for an edit; the edit was not saved."""
+
+    exit_code = 1
+
+
 class SearchIndexError(KbError):
     """The search index could not be built or queried; ``corrupt`` when the file is damaged."""
 

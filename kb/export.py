@@ -60,14 +60,19 @@ def export_entries(
     *,
     complete: bool = True,
     changes: FolderChanges | None = None,
+    force: bool = False,
+    mode: int = 0o600,
 ) -> int:
     """Write ``entries`` in ``fmt`` to ``dest`` (a path, a binary stream, None for stdout).
 
     A file is written beside its final name and renamed into place at the end, so an
-    interrupted export never leaves half a file under that name. For ``md``, ``dest``
-    is a folder (created if missing) that gets one ``<id>-<slug>.md`` file per entry;
-    files an earlier export wrote there for entries not written now are removed when
-    ``complete`` (the export holds every entry), and noted in ``changes``.
+    interrupted export never leaves half a file under that name; an existing file is
+    replaced only with ``force``. New files get ``mode`` (the store's permissions). For
+    ``md``, ``dest`` is a folder (created if missing) that gets one ``<id>-<slug>.md``
+    file per entry; files an earlier export wrote there for entries not written now are
+    removed when ``complete`` (the export holds every entry), and noted in ``changes``;
+    a file there that kb did not write, or that was changed since kb wrote it, is
+    replaced only with ``force`` (the others are written, then ExportConflict names it).
     Returns the number of entries written.
     """
     if fmt == "md":
@@ -75,6 +80,11 @@ def export_entries(
             raise ValueError("the md export writes one file per entry: give a folder")
     elif fmt not in _WRITERS:
         raise ValueError(f"unknown export format {fmt!r}; choose one of: {', '.join(FORMATS)}")
+    if isinstance(dest, (str, os.PathLike)) and fmt != "md" and not force and os.path.lexists(dest):
+        raise UsageError(
+            f"{dest} exists; kb export does not write over a file",
+            hint="give another name, or --force to replace it",
+        )
     try:
         if fmt == "md":
             return _write_markdown(
@@ -82,8 +92,10 @@ def export_entries(
                 Path(dest),  # type: ignore[arg-type]  # md takes a folder path, never a stream
                 complete=complete,
                 changes=changes if changes is not None else FolderChanges(),
+                force=force,
+                mode=mode,
             )
-        with _target(dest) as out:
+        with _target(dest, mode) as out:
             return _WRITERS[fmt](entries, out)
     except BrokenPipeError:
         raise
@@ -92,8 +104,31 @@ def export_entries(
         raise KbError(f"cannot write the export to {where}: {exc.strerror or exc}") from exc
 
 
+class ExportConflict(KbError):
+    """An export left files alone that it would have written over: changed or not kb's."""
+
+
+def own_file(dest: str | os.PathLike[str], store: Path, index: Path) -> bool:
+    """Whether ``dest`` is one of the store's own files (catalog, backup, journal, lock,
+    shards, index, their temporary files), through any symbolic link."""
+    target = Path(os.path.realpath(dest))
+    for path in {Path(os.path.abspath(store)), Path(os.path.realpath(store))}:
+        folder = path.parent
+        shards = path.with_name(path.name + ".d")
+        if target == shards or shards in target.parents:
+            return True
+        if target.parent == folder and target.name.lstrip(".").startswith((path.name, index.name)):
+            return True
+    return False
+
+
+def _create(path: Path, mode: int) -> int:
+    """Open a file for writing; a new one gets ``mode`` (less what the umask takes)."""
+    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+
+
 @contextmanager
-def _target(dest: str | os.PathLike[str] | BinaryIO | None) -> Iterator[BinaryIO]:
+def _target(dest: str | os.PathLike[str] | BinaryIO | None, mode: int = 0o600) -> Iterator[BinaryIO]:
     if dest is None:
         sys.stdout.flush()
         out = getattr(sys.stdout, "buffer", None)
@@ -109,7 +144,7 @@ def _target(dest: str | os.PathLike[str] | BinaryIO | None) -> Iterator[BinaryIO
     path = Path(dest)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        with open(tmp, "wb") as fh:
+        with os.fdopen(_create(tmp, mode), "wb") as fh:
             yield fh
         os.replace(tmp, path)
     finally:
@@ -154,10 +189,13 @@ def _write_json(entries: Iterable[Entry], out: BinaryIO) -> int:
 
 
 def csv_row(entry: Entry) -> list[str]:
-    """Return an entry's cells in CSV_COLUMNS order."""
+    """Return an entry's cells in CSV_COLUMNS order, formula-like cells defused (the CSV
+    parser restores them when it reads kb's own CSV)."""
+    from kb.parsers.csv import defuse
+
     expert = entry.expert
     bio = [(getattr(expert, s) or "") if expert else "" for s in EXPERT_FIELDS]
-    return [
+    cells = [
         "" if entry.id is None else str(entry.id),
         entry.uid,
         entry.title,
@@ -170,6 +208,7 @@ def csv_row(entry: Entry) -> list[str]:
         entry.created_at or "",
         entry.updated_at or "",
     ]
+    return [defuse(cell) for cell in cells]
 
 
 def _write_csv(entries: Iterable[Entry], out: BinaryIO) -> int:
@@ -209,7 +248,9 @@ def markdown_name(entry: Entry) -> str:
 MANIFEST = ".kb-export.json"
 
 
-def _write_markdown(entries: Iterable[Entry], folder: Path, *, complete: bool, changes: FolderChanges) -> int:
+def _write_markdown(
+    entries: Iterable[Entry], folder: Path, *, complete: bool, changes: FolderChanges, force: bool, mode: int
+) -> int:
     import hashlib
 
     from kb.parsers.markdown import render_markdown
@@ -222,14 +263,23 @@ def _write_markdown(entries: Iterable[Entry], folder: Path, *, complete: bool, c
             f"{folder} looks like a file name; the md export writes one file per entry into a folder",
             hint=f"give a folder name, or create {folder} first if it is one",
         )
-    folder.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(mode=0o700 | (mode & 0o055), parents=True, exist_ok=True)
     before = _read_manifest(folder)
     written: dict[str, dict[str, Any]] = {}
+    spared: list[str] = []
     count = 0
     for entry in entries:
         name = markdown_name(entry)
+        path = folder / name
+        if not force and _not_ours(path, before.get(name)):
+            spared.append(name)
+            if name in before:
+                written[name] = before[name]
+            continue
         data = render_markdown(entry).encode("utf-8")
-        (folder / name).write_bytes(data)
+        fd = _create(path, mode)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
         written[name] = {"id": entry.id, "sha256": hashlib.sha256(data).hexdigest()}
         count += 1
     ids = {item["id"] for item in written.values()}
@@ -252,8 +302,29 @@ def _write_markdown(entries: Iterable[Entry], folder: Path, *, complete: bool, c
             changes.removed.append(name)
         else:
             changes.kept.append(name)
-    _write_manifest(folder, written)
+    _write_manifest(folder, written, mode)
+    if spared:
+        raise ExportConflict(
+            f"exported {count} entries to {folder}, but left {len(spared)} files as they are: they "
+            f"were changed since kb exported them, or kb did not write them: {', '.join(spared[:10])}"
+            + (f" (and {len(spared) - 10} more)" if len(spared) > 10 else ""),
+            hint="keep your changes elsewhere, or --force to write over them",
+        )
     return count
+
+
+def _not_ours(path: Path, item: dict[str, Any] | None) -> bool:
+    """Whether writing ``path`` would lose something: a file kb did not write there, or
+    one changed since (its hash is not the one the manifest recorded)."""
+    import hashlib
+
+    try:
+        current = path.read_bytes()
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return True
+    return item is None or hashlib.sha256(current).hexdigest() != item.get("sha256")
 
 
 def _read_manifest(folder: Path) -> dict[str, dict[str, Any]]:
@@ -273,8 +344,8 @@ def _read_manifest(folder: Path) -> dict[str, dict[str, Any]]:
     }
 
 
-def _write_manifest(folder: Path, files: dict[str, dict[str, Any]]) -> None:
-    with _target(folder / MANIFEST) as out:
+def _write_manifest(folder: Path, files: dict[str, dict[str, Any]], mode: int) -> None:
+    with _target(folder / MANIFEST, mode) as out:
         out.write(orjson.dumps({"kb_export": EXPORT_VERSION, "files": files}, option=orjson.OPT_INDENT_2) + b"\n")
 
 

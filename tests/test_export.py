@@ -136,8 +136,8 @@ def test_export_filters_by_category_expert_and_tag(tmp_path: Path) -> None:
     out = tmp_path / "x.jsonl"
     assert kb.export("jsonl", out, category="gardening") == 1
     assert json.loads(out.read_text(encoding="utf-8"))["category"] == "Gardening"
-    assert kb.export("jsonl", out, expert="Donald Higby, M.D.") == 2
-    assert kb.export("jsonl", out, tag="chemo") == 1
+    assert kb.export("jsonl", out, expert="Donald Higby, M.D.", force=True) == 2
+    assert kb.export("jsonl", out, tag="chemo", force=True) == 1
 
 
 def test_export_to_a_binary_stream(tmp_path: Path) -> None:
@@ -268,3 +268,86 @@ def test_list_search_and_export_write_the_same_csv(cli) -> None:
     found = list(csv.reader(io.StringIO(cli("search", "water", "--format", "csv").stdout)))
     assert found[0] == [*CSV_COLUMNS, "score", "snippet"]
     assert [found[1][i] for i in own] in [[row[i] for i in own] for row in exported[1:]]
+
+
+def test_export_never_writes_over_the_stores_own_files(kb_db: Path, kb_run, tmp_path: Path) -> None:
+    import os
+
+    for i in (1, 2):
+        assert kb_run("add", "-Q", f"Question {i}?", "-a", f"Answer {i}.").returncode == 0
+    link = tmp_path / "innocent.json"
+    link.symlink_to(kb_db)
+    shard = next((kb_db.parent / "kb.json.d").iterdir())
+    targets = [kb_db, shard, kb_db.with_name("kb.json.bak"), kb_db.with_name("kb.json.journal")]
+    targets += [kb_db.with_name("kb.index.sqlite"), kb_db.with_name("kb.index.sqlite-wal"), link]
+    before = {p: p.read_bytes() for p in targets if p.exists()}
+    for target in targets:
+        done = kb_run("export", "-o", str(target), "--force")
+        assert done.returncode == 2, (target, done.stderr)
+        assert b"store's own files" in done.stderr and b"Traceback" not in done.stderr
+    assert {p: p.read_bytes() for p in targets if p.exists()} == before
+    assert not os.path.exists(shard.parent / "notes")
+    assert kb_run("export", "-F", "md", "-o", str(shard.parent / "notes")).returncode == 2
+
+
+def test_export_does_not_write_over_a_file_without_force(kb_db: Path, kb_run, tmp_path: Path) -> None:
+    assert kb_run("add", "-Q", "Question?", "-a", "Answer.").returncode == 0
+    out = tmp_path / "mine.jsonl"
+    out.write_bytes(b"precious\n")
+    done = kb_run("export", "-o", str(out))
+    assert done.returncode == 2 and b"--force" in done.stderr and out.read_bytes() == b"precious\n"
+    forced = kb_run("export", "-o", str(out), "--force")
+    assert forced.returncode == 0 and b"Question?" in out.read_bytes()
+
+
+def test_export_files_get_the_stores_permissions(kb_db: Path, kb_run, tmp_path: Path) -> None:
+    import os
+    import stat
+
+    assert kb_run("add", "-Q", "Question?", "-a", "Answer.").returncode == 0
+    assert stat.S_IMODE(kb_db.stat().st_mode) == 0o600
+    old = os.umask(0o022)
+    try:
+        assert kb_run("export", "-o", str(tmp_path / "all.csv"), "-F", "csv").returncode == 0
+        assert kb_run("export", "-F", "md", "-o", str(tmp_path / "notes")).returncode == 0
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "all.csv").stat().st_mode) == 0o600
+    assert stat.S_IMODE((tmp_path / "notes").stat().st_mode) == 0o700
+    assert {stat.S_IMODE(p.stat().st_mode) for p in (tmp_path / "notes").iterdir()} == {0o600}
+
+
+def test_export_csv_defuses_formulas_and_reads_back_the_same(kb_db: Path, kb_run, tmp_path: Path) -> None:
+    """Cells a spreadsheet would run get a leading ' (OWASP); kb reads its own CSV back unchanged."""
+    import csv
+
+    records = [
+        {
+            "title": '=HYPERLINK("http://evil.example","click")',
+            "category": "@SUM(1+1)",
+            "question": "+cmd|' /C calc'!A0 is it safe?",
+            "answer": "-2+3 is what it says.",
+            "tags": ["=tag", "'=quoted"],
+            "expert": "=Dr Formula",
+        },
+        {"title": "'=already quoted", "category": "-5", "question": "\t=1+1 with a tab?", "answer": "Plain."},
+    ]
+    source = tmp_path / "in.jsonl"
+    source.write_bytes(b"".join(orjson_line(r) for r in records))
+    assert kb_run("ingest", "-q", str(source)).returncode == 0
+    out = tmp_path / "out.csv"
+    assert kb_run("export", "-F", "csv", "-o", str(out)).returncode == 0
+    rows = list(csv.reader(out.read_text(encoding="utf-8").splitlines()))
+    for row in rows[1:]:
+        for cell in row:
+            assert not cell.startswith(("=", "+", "@", "\t")) and not (cell.startswith("-") and cell != "-5"), cell
+    assert '\'=HYPERLINK("http://evil.example","click")' in rows[1]
+    again = tmp_path / "again" / "kb.json"
+    assert kb_run("ingest", "-q", str(out), env={"KB_DB": str(again)}).returncode == 0
+    _assert_same(KnowledgeBase.open(kb_db), KnowledgeBase.open(again), bios=False)
+
+
+def orjson_line(record: dict) -> bytes:
+    import orjson
+
+    return orjson.dumps(record) + b"\n"

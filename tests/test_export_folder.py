@@ -108,3 +108,25 @@ def test_export_folder_cli_file_name_is_a_usage_error(cli, kb_db: Path, tmp_path
     existing.write_text("x", encoding="utf-8")
     result = cli("export", "-F", "md", "-o", str(existing))
     assert result.exit_code == 2 and existing.read_text(encoding="utf-8") == "x"
+
+
+def test_export_folder_again_keeps_files_edited_since_and_names_them(kb_db: Path, tmp_path: Path, kb_run) -> None:
+    """A second `kb export -F md -o notes/` never writes over a file the user edited."""
+    _kb(kb_db).close()
+    folder = tmp_path / "notes"
+    assert kb_run("export", "-F", "md", "-o", str(folder)).returncode == 0
+    first, second = sorted(p for p in folder.glob("*.md"))[:2]
+    first.write_text(first.read_text(encoding="utf-8") + "\nMy own note.\n", encoding="utf-8")
+    edited = first.read_bytes()
+    second.unlink()
+    again = kb_run("export", "-F", "md", "-o", str(folder))
+    assert again.returncode == 1
+    assert first.name in again.stderr.decode() and "--force" in again.stderr.decode()
+    assert b"Traceback" not in again.stderr
+    assert first.read_bytes() == edited and second.exists()  # the others were written
+    third = kb_run("export", "-F", "md", "-o", str(folder))
+    assert third.returncode == 1 and first.name in third.stderr.decode()  # still known as edited
+    forced = kb_run("export", "-F", "md", "-o", str(folder), "--force")
+    assert forced.returncode == 0, forced.stderr
+    assert b"My own note." not in first.read_bytes()
+    assert kb_run("export", "-F", "md", "-o", str(folder)).returncode == 0

@@ -119,6 +119,32 @@ PIECES = [
     "Knowledgeability = 10",
     "Followup",
     "Comment",
+    # FAQ pages without markup, Markdown notes, other column names.
+    "<details>",
+    "<summary>",
+    "</summary>",
+    "<dl><dt>",
+    "<dd>",
+    "<h3>",
+    "</h3>",
+    '<button aria-expanded="false" aria-controls="p1">',
+    '<div id="p1" hidden>',
+    '<a href="#p1" aria-expanded="true">',
+    '<div class="faq">',
+    '<span class="schema-faq-question">',
+    '<p class="schema-faq-answer">',
+    "<footer>",
+    "<aside>",
+    "## How do I?",
+    "### Why?",
+    "**Why?**",
+    "```",
+    "~~~",
+    "Question Text,Answer Text,Topic",
+    '{"meta": {}, "faqs": [',
+    '"prompt":',
+    '"response":',
+    "question_id",
 ]
 TEXTS = st.one_of(
     st.text(),
@@ -175,14 +201,20 @@ SUFFIXES = st.sampled_from(
     [".txt", ".md", ".json", ".jsonl", ".csv", ".html", "-Posts.xml", "-Users.xml", ".gz", ".json.gz", ""]
 )
 FORCED = st.sampled_from([None, *parsers.FORMATS])
+MAPS = st.one_of(
+    st.just(""),
+    st.sampled_from(["question=Question Text,answer=Answer Text", "question=q,answer=a,category=Topic"]),
+    st.lists(st.sampled_from(["question", "answer", "category", "tags", "="]), max_size=6).map(",".join),
+)
 
 
 @FUZZ
-@given(data=BYTES, suffix=SUFFIXES, fmt=FORCED)
-def test_read_source_never_raises(scratch: Path, data: bytes, suffix: str, fmt: str | None) -> None:
+@given(data=BYTES, suffix=SUFFIXES, fmt=FORCED, mapping=MAPS)
+def test_read_source_never_raises(scratch: Path, data: bytes, suffix: str, fmt: str | None, mapping: str) -> None:
     path = scratch / f"input{suffix}"
     path.write_bytes(data)
-    for item in read_source(str(path), ReadOptions(format=fmt)):
+    settings = {"map": mapping} if mapping else {}
+    for item in read_source(str(path), ReadOptions(format=fmt, settings=settings)):
         assert isinstance(item, (Entry, Failure)), type(item)
         if isinstance(item, Failure):
             text = str(item)
@@ -198,3 +230,26 @@ def test_read_source_stdin_never_raises(data: bytes) -> None:
         assert isinstance(item, (Entry, Failure))
         if isinstance(item, Failure):
             assert "\n" not in str(item)
+
+
+@FUZZ
+@given(body=TEXTS)
+def test_html_faq_structure_reader_never_raises(body: str) -> None:
+    from selectolax.lexbor import LexborHTMLParser
+
+    from kb.parsers import htmlfaq
+
+    for pair in htmlfaq.find(LexborHTMLParser("<html><body><main>" + body), "FAQ"):
+        assert pair.question.strip() and pair.answer.strip()
+        assert "\n" not in pair.question
+
+
+@FUZZ
+@given(text=TEXTS)
+def test_markdown_notes_reader_never_raises(text: str) -> None:
+    from kb.parsers import mdnotes
+
+    lines = text.split("\n")
+    for at, question, answer, _ in mdnotes.find_questions(lines, 0):
+        assert 0 <= at < len(lines) and question
+        assert all(line in lines for line in answer)

@@ -193,3 +193,35 @@ def test_json_output_keeps_the_true_text(hostile_store: Path, args: tuple[str, .
     assert record["expert"]["name"] == RECORD["expert"]
     assert record["tags"] == RECORD["tags"]
     assert OSC8_LINK in record["question"] and "\r" not in record["question"]
+
+
+MACHINE = [
+    ("list", "categories", "--format", "ids"),
+    ("list", "tags", "--format", "ids"),
+    ("experts", "--format", "ids"),
+    ("list", "--format", "csv"),
+    ("list", "categories", "--format", "csv"),
+    ("experts", "--format", "csv"),
+    ("search", "hostile", "--format", "csv"),
+    ("show", "1", "--format", "json"),
+    ("list", "--format", "jsonl"),
+]
+
+
+def test_machine_formats_are_inert_on_a_terminal(hostile_store: Path) -> None:
+    """--format ids, csv, json and jsonl printed for a person: nothing the terminal acts on."""
+    for args in MACHINE:
+        code, out = _on_terminal(hostile_store, *args)
+        what = " ".join(args) + " (terminal)"
+        assert code == 0, (what, out[-500:])
+        _assert_inert(out, what, terminal=True)
+        assert b"\x1b" not in out, f"{what}: an escape reached the terminal"
+
+
+def test_machine_formats_keep_the_true_text_when_piped(hostile_store: Path) -> None:
+    """Piped into a script, ids and CSV carry the text as stored; JSON escapes it losslessly."""
+    names = _piped(hostile_store, "list", "categories", "--format", "ids").stdout.decode()
+    assert f"Cat{CSI_COLOUR}{LINK_MARKUP}" in names.splitlines()
+    listed = _piped(hostile_store, "list", "--format", "json").stdout
+    assert "\u202e".encode() not in listed and b"\\u202e" in listed and b"\\u009b" in listed
+    assert orjson.loads(listed)[0]["title"] == clean_text(RECORD["title"])

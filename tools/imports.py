@@ -54,7 +54,8 @@ LAYERS = (
     ("kb.doctor",),
     ("kb.api",),
     ("kb.entries", "kb.export", "kb.ingest", "kb.journalled"),
-    ("kb.search", "kb.store"),
+    # kb.backend is the seam's protocol; kb.store and kb.postgres are the backends behind it.
+    ("kb.search", "kb.store", "kb.postgres", "kb.backend"),
     ("kb.parsers",),
     # kb/__init__.py imports nothing when it runs: its names load on first use.
     ("kb.models", "kb.errors", "kb.paths", "kb.config", "kb"),
@@ -65,9 +66,10 @@ ONLY = {
     "click": ("kb.cli",),
     "textual": ("kb.tui",),
     "rich": ("kb.cli", "kb.tui", "kb.render"),
+    "psycopg": ("kb.postgres",),
 }
 # Packages of one layer that must not import each other.
-APART = (("kb.search", "kb.store"),)
+APART = (("kb.search", "kb.store"), ("kb.postgres", "kb.store"))
 
 
 def _within(name: str, prefix: str) -> bool:

@@ -37,6 +37,14 @@ def ingest(
         Optional[str],
         typer.Option("--site", help="StackExchange dumps: the category (default: the dump folder's name)."),
     ] = None,
+    column_map: Annotated[
+        Optional[str],
+        typer.Option(
+            "--map",
+            help="CSV, JSON and JSONL: which columns or keys hold which fields, "
+            "e.g. question=Prompt,answer=Reply,category=Topic.",
+        ),
+    ] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Parse and report, write nothing.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON on stdout.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no summary.")] = False,
@@ -68,6 +76,14 @@ def ingest(
             raise typer.BadParameter(f"{parser_format!r} is not one of: {', '.join(FORMATS)}", param_hint="--format")
     if answers is not None and answers not in ("accepted", "best", "all"):
         raise typer.BadParameter(f"{answers!r} is not one of: accepted, best, all", param_hint="--answers")
+    if column_map is not None:
+        from kb.errors import ParseError
+        from kb.parsers.fields import parse_mapping
+
+        try:
+            parse_mapping(column_map)
+        except ParseError as exc:
+            raise typer.BadParameter(exc.reason, param_hint="--map") from None
     if max_size is not None and max_size != max_size:
         # NaN passes Click's range check (it compares false with everything).
         raise typer.BadParameter("not a number of MB", param_hint="--max-size")
@@ -89,7 +105,9 @@ def ingest(
                 progress=bar.advance if bar else None,
                 status=bar.status if bar else None,
                 keep="brief" if as_json else "counts",
-                settings={k: v for k, v in (("answers", answers), ("site", site)) if v is not None},
+                settings={
+                    k: v for k, v in (("answers", answers), ("site", site), ("map", column_map)) if v is not None
+                },
             )
     except IngestInterrupted as exc:
         sys.stderr.write(f"{exc}\n")

@@ -98,12 +98,16 @@ def _compose(start: "Entry") -> "Entry":
 
 def _piped_entries(fields: dict) -> "list[Entry]":
     """Read entries from stdin when it is not a terminal; options given override their fields."""
+    from kb import config
     from kb.entries import parse_entries, with_fields
-    from kb.ingest.sources import decode
+    from kb.ingest.sources import DEFAULT_MAX_SIZE, JSON_SHARE, decode, read_capped
 
     if interactive():
         return []
-    data = typer.get_binary_stream("stdin").read()
+    # Read up to a cap: a pipe may never end (`kb add </dev/zero`).
+    mb = config.max_size_mb()
+    cap = int(mb * 1e6) if mb else DEFAULT_MAX_SIZE
+    data = read_capped(typer.get_binary_stream("stdin"), cap * JSON_SHARE, "<stdin>")
     if not data.strip():
         return []
     overrides = {k: v for k, v in fields.items() if v and k not in ("question", "answer", "tags")}
@@ -297,12 +301,16 @@ def export(
     category: CategoryOption = None,
     expert: ExpertOption = None,
     tag: Annotated[Optional[str], typer.Option("--tag", "-t", help="Only entries with this tag.")] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Write over an existing file, or files changed since the last export.")
+    ] = False,
     db: DbOption = None,
 ) -> None:
     """Write entries out as JSON Lines, JSON, CSV or Markdown files, for backup or bulk load.
 
     `kb ingest` reads every format back into the same entries. Exit 1 when a filter
-    matched nothing.
+    matched nothing. An existing file is never written over without --force; in a
+    folder, neither is a file changed since kb exported it.
 
     Example: kb export --format md --output notes/ --category Gardening
     """
@@ -314,7 +322,9 @@ def export(
 
     filtered = bool(category or expert or tag)
     changes = FolderChanges()
-    count = open_kb(db).export(fmt.value, output, category=category, expert=expert, tag=tag, changes=changes)
+    count = open_kb(db).export(
+        fmt.value, output, category=category, expert=expert, tag=tag, changes=changes, force=force
+    )
     if output is not None:
         render.notice(f"exported {count} entries to {output}")
     if changes.removed:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import stat
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from kb.doctor.files import (
     temp_files,
 )
 from kb.doctor.report import NAMED, NOTE, OK, PROBLEM, SHARD_TABLES, Report, as_int, meta_of, name_some, shard_size_of
+from kb.errors import StoreBusy, StoreError
 from kb.search.health import CORRUPT, FOREIGN, MISSING, OLD_SCHEMA, UNOPENABLE, check_health, indexed_uids
 from kb.store import journal
 from kb.store.base import SCHEMA_VERSION
@@ -44,11 +46,20 @@ def check(path: str | os.PathLike[str] | None = None) -> Report:
         report.add("store", NOTE, f"{kb.path} does not exist yet (kb creates it on the first write)")
         return report
     held = _lock_held(kb)
-    with kb.store.locked():
+    with ExitStack() as stack:
+        unlocked = None
+        try:
+            stack.enter_context(kb.store.locked())
+        except StoreBusy:
+            raise
+        except StoreError as exc:
+            # Read-only media: no lock can be taken there, and no kb process can write
+            # there either. A check reads only, so it goes on, and says so.
+            unlocked = str(exc)
         walk = check_store(kb, report)
         _check_backup(kb, report)
         check_index(kb, walk, report)
-        _check_files(kb, report, held)
+        _check_files(kb, report, held, unlocked)
     return report
 
 
@@ -111,14 +122,7 @@ def check_store(kb: KnowledgeBase, report: Report) -> _Walk | None:
         f"{path} parses ({size:,} bytes"
         + (", the single-file layout kb converts at its next write)" if legacy else ")"),
     )
-    try:
-        ops, _ = journal.read_ops(path, path.stat())
-    except ValueError as exc:
-        ops = []
-        report.add("journal", PROBLEM, f"{exc}", fix="not repaired automatically; the files are left as they are")
-    except OSError as exc:
-        ops = []
-        report.add("journal", PROBLEM, f"cannot read the journal: {exc.strerror or exc}")
+    ops = _check_journal(path, catalog, report)
     _check_permissions(path, catalog, report)
     meta = meta_of(catalog)
     schema = as_int(meta.get("schema"))
@@ -139,6 +143,58 @@ def check_store(kb: KnowledgeBase, report: Report) -> _Walk | None:
     walk = _walk(kb, catalog, [op for op in ops if op[0] in SHARD_TABLES], legacy, report)
     _report_entries(catalog, walk, report)
     return walk
+
+
+def _check_journal(path: Path, catalog: dict[str, Any], report: Report) -> list[journal.Op]:
+    """Check the journal of small writes and those kept aside; return the ops that apply."""
+    ops: list[journal.Op] = []
+    try:
+        ops, writes, state = journal.read_ops(path, catalog, path.stat())
+    except ValueError as exc:
+        report.add("journal", PROBLEM, f"{exc}", fix="not repaired automatically; the files are left as they are")
+        return []
+    except OSError as exc:
+        report.add("journal", PROBLEM, f"cannot read the journal: {exc.strerror or exc}")
+        return []
+    name = journal.journal_path(path).name
+    if state == journal.APPLIES:
+        report.add("journal", OK, f"{name}: {writes} small writes since the last commit, read with the store")
+    elif state == journal.STALE:
+        report.add("journal", NOTE, f"{name} was already folded into {path.name}; the next write removes it")
+    elif state == journal.FOREIGN:
+        report.add(
+            "journal",
+            PROBLEM,
+            f"{name} does not belong to this {path.name} (it was written on another version of it, "
+            f"as when files of two copies are mixed), so kb does not read it; it holds "
+            + describe_journal(journal.read(journal.journal_path(path))),
+            fix="kb keeps it aside at the next write; nothing in it is deleted",
+        )
+    for aside in journal.kept_aside(path):
+        report.add(
+            "journal",
+            PROBLEM,
+            f"{aside.name} was kept aside: it did not belong to {path.name} when kb found it, "
+            f"so its writes are not in the store; it holds " + describe_journal(journal.read(aside)),
+            fix="see each entry it names with 'kb show ID', add back what is missing, then delete the file",
+        )
+    return ops
+
+
+def describe_journal(found: journal.Journal) -> str:
+    """Say what a journal holds: how many writes, the ids it sets and the ids it removes."""
+    try:
+        ops = found.ops()
+    except ValueError as exc:
+        return f"{len(found.lines)} writes ({exc})"
+    written = sorted({int(i) for t, i, d in ops if t == "entries" and d is not None and i.isdigit()})
+    removed = sorted({int(i) for t, i, d in ops if t == "entries" and d is None and i.isdigit()})
+    parts = [f"{len(found.lines)} writes"]
+    if written:
+        parts.append("entries added or edited: ids " + name_some([str(i) for i in written]))
+    if removed:
+        parts.append("entries removed: ids " + name_some([str(i) for i in removed]))
+    return "; ".join(parts)
 
 
 def _walk(kb: KnowledgeBase, catalog: dict[str, Any], ops: list[journal.Op], legacy: bool, report: Report) -> _Walk:
@@ -323,7 +379,15 @@ def check_index(kb: KnowledgeBase, walk: _Walk | None, report: Report) -> None:
             fix="kb doctor --repair rebuilds it now",
         )
         return
-    report.add("index", OK, f"{path.name} opens; SQLite and FTS5 integrity checks pass")
+    if health.fts_checked:
+        report.add("index", OK, f"{path.name} opens; SQLite and FTS5 integrity checks pass")
+    else:
+        report.add(
+            "index",
+            OK,
+            f"{path.name} opens; SQLite's quick_check passes (FTS5's integrity-check needs to write "
+            "beside the file, which is not possible here, so it was not run)",
+        )
     if walk is None:
         return
     if health.signature != kb.store.signature():
@@ -353,7 +417,7 @@ def check_index(kb: KnowledgeBase, walk: _Walk | None, report: Report) -> None:
     report.add("freshness", OK, f"the index is current: the same {indexed} entries as the store")
 
 
-def _check_files(kb: KnowledgeBase, report: Report, held: bool) -> None:
+def _check_files(kb: KnowledgeBase, report: Report, held: bool, unlocked: str | None) -> None:
     leftovers = temp_files(kb.path) + stray_shard_files(kb.path)
     if leftovers:
         size = sum(file_size(p) for p in leftovers)
@@ -368,7 +432,14 @@ def _check_files(kb: KnowledgeBase, report: Report, held: bool) -> None:
         report.add("temp files", OK, "no files left by interrupted writes")
     lock = kb.store.lock_path
     assert lock is not None  # a store on disk has a lock file
-    if held:
+    if unlocked is not None:
+        report.add(
+            "lock",
+            NOTE,
+            f"checked without the store's lock ({unlocked}); a kb process writing to the store "
+            "meanwhile could make this report mix two versions",
+        )
+    elif held:
         report.add("lock", NOTE, f"{lock.name} was held by another kb process; the check waited for it")
     else:
         report.add("lock", OK, f"{lock.name} is free")

@@ -16,14 +16,20 @@ import orjson
 from kb import paths
 from kb.doctor.report import TABLES, as_int, meta_of
 from kb.models import make_uid
+from kb.store import journal
 from kb.store.base import SCHEMA_VERSION
 from kb.store.shards import (
+    GZIP_MAGIC,
     TEMP_FILE,
     catalog_files,
     parse_document,
     parse_shard_file_name,
     shard_folder,
+    unpack,
 )
+
+# What load_strict says of a file kb may not read: not damage, and not to be replaced.
+NO_PERMISSION = "kb may not read it"
 
 
 def entry_problems(doc_id: str, doc: Any) -> list[str]:
@@ -54,6 +60,8 @@ def load_strict(path: Path, tables: tuple[str, ...] = ()) -> tuple[dict[str, Any
         blob = path.read_bytes()
     except FileNotFoundError:
         return None, "the file is missing"
+    except PermissionError as exc:
+        return None, f"{NO_PERMISSION} ({exc.strerror or exc})"
     except OSError as exc:
         return None, f"cannot read it: {exc.strerror or exc}"
     if not blob.strip():
@@ -82,8 +90,10 @@ def salvage(blob: bytes) -> dict[str, Any]:
     (``raw_decode``), so a truncated end or garbage in the middle loses only the
     documents it touches. An entry is kept only if it is whole: question, answer, and a
     uid that matches them. Returns the tables found (meta, entries, experts, raw,
-    shards), in TinyDB's shape.
+    shards), in TinyDB's shape. A compressed shard is scanned in what inflates of it.
     """
+    if blob[:2] == GZIP_MAGIC:
+        blob = unpack(blob, tolerant=True)
     text = blob.decode("utf-8", errors="surrogateescape")
     decoder = json.JSONDecoder()
     found: dict[str, dict[str, Any]] = {name: {} for name in TABLES}
@@ -129,6 +139,8 @@ def salvage(blob: bytes) -> dict[str, Any]:
     for key in ("shard_size", "generation"):
         if as_int(meta.get(key)):
             out_meta[key] = as_int(meta.get(key))
+    if isinstance(meta.get("commit"), str):
+        out_meta["commit"] = meta["commit"]
     return {
         "meta": {"1": out_meta},
         "entries": entries,
@@ -214,14 +226,7 @@ def unused_name(path: Path) -> Path:
 
 def write_new(path: Path, blob: bytes) -> None:
     """Write a new owner-only file (never replacing one) and fsync it."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        view = memoryview(blob)
-        while view:
-            view = view[os.write(fd, view) :]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    journal.write_file(path, blob, exclusive=True)
 
 
 def replace_file(path: Path, blob: bytes) -> None:
@@ -230,6 +235,7 @@ def replace_file(path: Path, blob: bytes) -> None:
     Not ``store.write_atomically``: that keeps the replaced file as the backup, and the
     file replaced here is the damaged one, which must not push out the last good copy.
     """
+    path = Path(os.path.realpath(path)) if os.path.islink(path) else path  # written through a link
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     write_new(tmp, blob)
     os.replace(tmp, path)

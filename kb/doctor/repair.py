@@ -9,6 +9,7 @@ missing or corrupt index is rebuilt; files of dead writers are removed.
 
 from __future__ import annotations
 
+import glob
 import os
 import stat
 import time
@@ -22,6 +23,7 @@ import orjson
 from kb.api import KnowledgeBase
 from kb.doctor.check import backup_entries, check, check_index, check_store
 from kb.doctor.files import (
+    NO_PERMISSION,
     backup_path,
     load_strict,
     replace_file,
@@ -60,7 +62,7 @@ def repair(path: str | os.PathLike[str] | None = None) -> Report:
             modes = _modes(kb.path)
             usable = _repair_catalog(kb, actions, unrepaired)
             if usable:
-                usable = _repair_shards(kb, actions, lost)
+                usable = _repair_shards(kb, actions, lost, unrepaired)
             _say_mode_changes(modes, _modes(kb.path), actions)
             _repair_permissions(kb.path, actions)
             leftovers = [(p, "the leftover temporary file") for p in temp_files(kb.path)]
@@ -151,15 +153,7 @@ def _repair_catalog(kb: KnowledgeBase, actions: list[str], unrepaired: list[str]
     stamp = time.strftime("%Y%m%d-%H%M%S")
     blob = store.read_bytes() if exists else b""
     found = salvage(blob)
-    ops: list[journal.Op] = []
-    writes = 0
-    if exists:
-        # Small writes since the last commit sit in the journal, which names the damaged
-        # catalog by its inode: its whole documents apply to what is recovered.
-        try:
-            ops, writes = journal.read_ops(store, store.stat(), same_file=True)
-        except ValueError as exc:
-            actions.append(f"the journal of small writes could not be replayed ({exc}); it was left in place")
+    writes = _journal_of_damaged(store, found, actions) if exists else 0
     if found["entries"]:
         # The single-file layout: the entries themselves are in the damaged file.
         rebuilt, count = {k: found[k] for k in ("meta", "entries", "experts", "raw")}, len(found["entries"])
@@ -175,10 +169,10 @@ def _repair_catalog(kb: KnowledgeBase, actions: list[str], unrepaired: list[str]
         write_new(target, orjson.dumps(rebuilt))
         actions.append(f"salvaged {count} whole entries from the damaged store into {target.name}")
     if usable_backup and backup_count >= count:
-        new_blob = backup_path(store).read_bytes()
+        chosen = orjson.loads(backup_path(store).read_bytes())
         what = f"restored the store from {backup_path(store).name} ({backup_count} entries; the {kind} hold {count})"
     elif count:
-        new_blob = orjson.dumps(rebuilt)
+        chosen = rebuilt
         what = f"restored the store from the {count} entries of the {kind}" + (
             f" ({backup_path(store).name} holds only {backup_count})"
             if usable_backup
@@ -199,13 +193,44 @@ def _repair_catalog(kb: KnowledgeBase, actions: list[str], unrepaired: list[str]
         except OSError:  # no hard links here: a rename, then a short moment without a store
             os.rename(store, aside)
         actions.append(f"kept the damaged store as {aside.name}")
-    replace_file(store, new_blob)
+    # The journal of the damaged catalog is bound to the recovered one before that is put
+    # in place: from the rename on, every reader replays it, and a repair killed at any
+    # moment loses none of its writes. Its ops set whole documents, so they apply to
+    # whichever version is recovered.
+    token = journal.new_token()
+    chosen.setdefault("meta", {}).setdefault("1", {})["commit"] = token
+    rebound = journal.rebased(store, token) if writes else None
+    if rebound is not None:
+        replace_file(journal.journal_path(store), rebound)
+    replace_file(store, orjson.dumps(chosen))
     actions.append(what)
-    if ops:
+    if writes:
         with _without_backup(kb.store) as repaired, repaired.transaction():
-            repaired.apply_ops(ops)
+            repaired.fold_journal()
         actions.append(f"replayed {writes} journalled writes over the recovered store")
     return True
+
+
+def _journal_of_damaged(store: Path, found: dict[str, Any], actions: list[str]) -> int:
+    """How many small writes the journal holds for the damaged catalog (0 when it holds
+    none, or belongs to another version).
+
+    The journal names its catalog by a token inside it, which the salvage may have read
+    back, and by the inode it was started on, which damage written in place keeps.
+    """
+    own = journal.read(journal.journal_path(store))
+    if own.header is None:
+        return 0
+    token = meta_of(found).get("commit")
+    assert own.header is not None
+    if own.file != str(store.stat().st_ino) and not (token and token in (own.base, own.header.get("from"))):
+        return 0
+    try:
+        own.ops()
+    except ValueError as exc:
+        actions.append(f"the journal of small writes could not be replayed ({exc}); it was left in place")
+        return 0
+    return len(own.lines)
 
 
 def _catalog_from_files(folder: Path, found: dict[str, Any]) -> tuple[dict[str, Any], int]:
@@ -244,7 +269,9 @@ def _catalog_from_files(folder: Path, found: dict[str, Any]) -> tuple[dict[str, 
     return {"meta": {"1": catalog_meta}, "experts": found.get("experts", {}), "shards": shards}, total
 
 
-def _repair_shards(kb: KnowledgeBase, actions: list[str], lost: list[tuple[int, list[int]]]) -> bool:
+def _repair_shards(
+    kb: KnowledgeBase, actions: list[str], lost: list[tuple[int, list[int]]], unrepaired: list[str]
+) -> bool:
     """Replace each unreadable shard by the best of its salvage, the backup's version and
     older versions on disk; return whether the store is usable afterwards.
 
@@ -261,6 +288,7 @@ def _repair_shards(kb: KnowledgeBase, actions: list[str], lost: list[tuple[int, 
     stamp = time.strftime("%Y%m%d-%H%M%S")
     replacements: dict[int, dict[str, Any]] = {}
     recount: dict[str, int] = {}
+    damaged: list[str] = []
     for key, doc in catalog.get("shards", {}).items():
         if not key.isdigit() or not isinstance(doc, dict) or not isinstance(doc.get("file"), str):
             continue
@@ -270,6 +298,11 @@ def _repair_shards(kb: KnowledgeBase, actions: list[str], lost: list[tuple[int, 
             if as_int(doc.get("entries")) != len(data["entries"]):
                 recount[key] = len(data["entries"])
             continue
+        if why is not None and why.startswith(NO_PERMISSION):
+            # Not damage: its entries are there, kb may not read them. Replacing the
+            # file would lose them; the owner can give the permission back.
+            unrepaired.append(f"shard file {folder.name}/{name}: {why}; give kb read access to it and run this again")
+            continue
         best, said = _best_version(folder, name, number, size, backup_shards.get(key))
         replacements[number] = best
         kept = {int(k) for k in best["entries"] if k.isdigit()}
@@ -278,20 +311,39 @@ def _repair_shards(kb: KnowledgeBase, actions: list[str], lost: list[tuple[int, 
         if missing:
             lost.append((missing, listed))
         if (folder / name).exists():
-            aside = unused_name(folder / f"{name}.damaged-{stamp}")
-            os.rename(folder / name, aside)
+            # A second name first: the damaged bytes stay on disk whatever happens next.
+            aside = _keep_aside(folder / name, stamp)
             actions.append(f"kept the damaged shard file as {folder.name}/{aside.name}")
+            damaged.append(name)
         actions.append(f"shard {number} ({name}: {why}): {said}")
     if not replacements and not recount:
-        return True
-    # The catalog being replaced names a damaged file: it must not become the backup.
+        return not unrepaired
+    # What was salvaged is committed before the damaged file loses its name, so a kill at
+    # any moment leaves a catalog whose every file is whole or a damaged file still in
+    # place for the next repair. The catalog being replaced names a damaged file: it
+    # must not become the backup.
     with _without_backup(kb.store) as fixed, fixed.transaction():
         for number, data in replacements.items():
             fixed.put_shard(number, data)
         fixed.set_shard_counts(recount)
+    for name in damaged:
+        try:
+            (folder / name).unlink()
+        except OSError:
+            pass  # the next commit removes it: no catalog names it now
     if recount:
         actions.append(f"corrected the catalog's entry counts of {len(recount)} shard files")
-    return True
+    return not unrepaired
+
+
+def _keep_aside(path: Path, stamp: str) -> Path:
+    """Give a damaged file a second name, ``<name>.damaged-<time>``, that no commit removes."""
+    aside = unused_name(path.with_name(f"{path.name}.damaged-{stamp}"))
+    try:
+        os.link(path, aside)
+    except OSError:  # no hard links here: a copy of its bytes
+        write_new(aside, path.read_bytes())
+    return aside
 
 
 def _best_version(folder: Path, name: str, number: int, size: int, backup_doc: Any) -> tuple[dict[str, Any], str]:
@@ -307,11 +359,17 @@ def _best_version(folder: Path, name: str, number: int, size: int, backup_doc: A
             data, _ = load_strict(folder / other, SHARD_TABLES)
             if data is not None:
                 candidates.append((f"the older version {other}", data))
-    if (folder / name).exists():
-        found = salvage((folder / name).read_bytes())
+    # The file itself, and copies an interrupted earlier repair kept aside.
+    damaged = [(folder / name, "it")] if (folder / name).exists() else []
+    damaged += [(path, path.name) for path in sorted(folder.glob(f"{glob.escape(name)}.damaged-*"))]
+    for path, label in damaged:
+        try:
+            found = salvage(path.read_bytes())
+        except OSError:
+            continue
         entries = {k: v for k, v in found["entries"].items() if shard_of(int(k), size) == number}
         raw = {k: v for k, v in found["raw"].items() if k in entries}
-        candidates.append(("the whole entries salvaged from it", {"entries": entries, "raw": raw}))
+        candidates.append((f"the whole entries salvaged from {label}", {"entries": entries, "raw": raw}))
     if not candidates:
         return {"entries": {}, "raw": {}}, "nothing could be recovered; its entries are lost"
     # The most entries wins; on a tie, the earlier candidate (a committed version).

@@ -16,6 +16,7 @@ import os
 import struct
 import sys
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -86,6 +87,8 @@ class BatchWriter:
         # a record matching one a second time is a repeat too, not "unchanged" (a bitmap:
         # 125 kB at a million ids, where a set of them would take tens of MB).
         self.met = bytearray()
+        # The store's lock, taken with the first entries to write and held to the end.
+        self._lock = ExitStack()
 
     def add(self, entry: Entry) -> None:
         self.pending.append(entry)
@@ -96,12 +99,15 @@ class BatchWriter:
                 self.size = min(self.size * 2, max(MAX_BATCH, self.first_batch))
 
     def finish(self) -> None:
-        self._apply(bulk=False)
-        if self.dry_run:
-            self.abandon()
-        else:
-            self._commit()
-        self._close_feeder()
+        try:
+            self._apply(bulk=False)
+            if self.dry_run:
+                self.abandon()
+            else:
+                self._commit()
+            self._close_feeder()
+        finally:
+            self._lock.close()
 
     def saved(self) -> int:
         """Return how many entries this ingest has committed (after ``abandon``).
@@ -118,14 +124,18 @@ class BatchWriter:
         return max(0, now - self.count_before) + self.updated_saved
 
     def abandon(self) -> None:
-        if self.open:
-            self.store.rollback()
-            self.open = False
-        self._close_feeder()
+        try:
+            if self.open:
+                self.store.rollback()
+                self.open = False
+            self._close_feeder()
+        finally:
+            self._lock.close()
 
     def _start(self, bulk: bool) -> None:
-        """Make the index current and start its feeder: a process when the input fills
-        a chunk before it ends (a bulk ingest), else a thread."""
+        """Take the store's lock, make the index current and start its feeder: a process
+        when the input fills a chunk before it ends (a bulk ingest), else a thread."""
+        self._lock.enter_context(self.store.locked())
         self.started = True
         if not self.dry_run:
             try:

@@ -48,33 +48,35 @@ def ingest(
     report = IngestReport(dry_run=dry_run, keep=keep)
     writer = BatchWriter(kb, report, dry_run)
     entries = 0
-    with kb.store.locked():
-        try:
-            for source in expand_paths(paths):
-                if isinstance(source, Failure):
-                    report.failures.append(source)
-                    continue
-                for item in read_source(source, options):
-                    if isinstance(item, Failure):
-                        report.failures.append(item)
-                    elif isinstance(item, Skipped):
-                        report.skipped[item.reason] = report.skipped.get(item.reason, 0) + item.count
-                    else:
-                        report.note_kept_aside(source, item)
-                        writer.add(item)
-                        entries += 1
-                        if status is not None and entries % 500 == 0:
-                            status("reading", entries, report.files)
-                report.files += 1
-                if status is not None:
-                    status("reading", entries, report.files)
+    # No lock yet: the writer takes the store's lock when it has its first entries to
+    # write, so reading and parsing the first input (a slow pipe, a huge page) keeps no
+    # other kb process waiting.
+    try:
+        for source in expand_paths(paths):
+            if isinstance(source, Failure):
+                report.failures.append(source)
+                continue
+            for item in read_source(source, options):
+                if isinstance(item, Failure):
+                    report.failures.append(item)
+                elif isinstance(item, Skipped):
+                    report.skipped[item.reason] = report.skipped.get(item.reason, 0) + item.count
+                else:
+                    report.note_kept_aside(source, item)
+                    writer.add(item)
+                    entries += 1
+                    if status is not None and entries % 500 == 0:
+                        status("reading", entries, report.files)
+            report.files += 1
             if status is not None:
-                status("indexing", entries, report.files)
-            writer.finish()
-        except KeyboardInterrupt:
-            writer.abandon()
-            raise IngestInterrupted(writer.saved(), dry_run=dry_run) from None
-        except BaseException:
-            writer.abandon()
-            raise
+                status("reading", entries, report.files)
+        if status is not None:
+            status("indexing", entries, report.files)
+        writer.finish()
+    except KeyboardInterrupt:
+        writer.abandon()
+        raise IngestInterrupted(writer.saved(), dry_run=dry_run) from None
+    except BaseException:
+        writer.abandon()
+        raise
     return report

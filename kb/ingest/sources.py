@@ -21,13 +21,26 @@ from typing import BinaryIO, cast
 
 from kb import parsers
 from kb.errors import KbError, ParseError
+from kb.ingest.caps import (
+    CHUNK,
+    JSON_SHARE,
+    FdReader,
+    LineCapped,
+    Prefixed,
+    megabytes,
+    read_capped,
+    read_head,
+    too_big,
+)
 from kb.models import Entry
 from kb.parsers import Skipped
 
-# Formats whose files are read record by record, so their size is not capped.
+# Formats whose files are read record by record: the file's size is not capped, each
+# record's is.
 STREAMED = parsers.STREAMED
-# Single-document formats (pages, Markdown, Q/A text) larger than this are refused:
-# a 20 MB "page" is a mistake, and parsing one whole would take memory and time.
+# Single-document formats (pages, Markdown, Q/A text) larger than this are refused, and
+# so is one record of a streamed format: a 20 MB "page" is a mistake, and parsing one
+# whole would take memory and time. Bytes are counted as read, after decompression.
 DEFAULT_MAX_SIZE = 10_000_000  # bytes; --max-size takes MB (10^6 bytes) too
 HEAD_SIZE = 64 * 1024
 STDIN = "-"
@@ -308,18 +321,35 @@ def _detect_encoding(data: bytes, name: str) -> str:
     from charset_normalizer import from_bytes
 
     sample = data[: 512 * 1024]
-    best = from_bytes(sample).best()
+    matches = from_bytes(sample)
+    best = matches.best()
     if best is None or best.encoding in ("utf_16", "utf_32"):
         raise ParseError("undecodable bytes: not UTF-8, and no other text encoding fits", path=name)
     # Code pages that agree on these bytes are indistinguishable; scraped Western pages
     # are by far most often cp1252, so name it whenever it reads the text the same way.
     if best.encoding != "cp1252":
         try:
-            if sample.decode("cp1252") == str(best):
-                return "cp1252"
+            western = sample.decode("cp1252")
         except UnicodeDecodeError:
-            pass
+            return _canonical(best.encoding)
+        if western == str(best):
+            return "cp1252"
+        # A short text gives the detector little to go on: "Café" came out as Mac
+        # Latin-2, "Crème" as cp1250. When another code page reads the bytes as well as
+        # the best one, the detector is guessing: take the common Western one, provided it
+        # reads as Western text does (accented letters among plain ones, not whole words
+        # of them, as Cyrillic read as cp1252 gives).
+        unsure = len(matches) > 1 and matches[1].chaos - best.chaos < 0.05
+        if unsure and _reads_western(western):
+            return "cp1252"
     return _canonical(best.encoding)
+
+
+def _reads_western(text: str) -> bool:
+    """Tell whether most letters of ``text`` are plain ASCII ones, as in Western languages."""
+    letters = sum(1 for c in text if c.isalpha())
+    accented = sum(1 for c in text if c.isalpha() and not c.isascii())
+    return letters > 0 and accented * 4 <= letters
 
 
 def _canonical(encoding: str) -> str:
@@ -328,6 +358,8 @@ def _canonical(encoding: str) -> str:
 
 def _head_encoding(head: bytes, name: str) -> str:
     """Choose the encoding of a streamed file from its first bytes."""
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf-16"  # what spreadsheet programs write as "Unicode text"
     if b"\x00" in head[:8192]:
         raise ParseError("binary file (contains NUL bytes), not Q&A text", path=name)
     if head.startswith(b"\xef\xbb\xbf"):
@@ -386,11 +418,28 @@ def read_source(path: str, options: ReadOptions) -> Iterator[Entry | Failure | S
 
 
 def _read_stdin(options: ReadOptions) -> Iterator[Entry | Failure]:
+    """Read standard input: JSON Lines and CSV record by record, anything else whole up
+    to its cap (stdin has no size to check first, and may never end)."""
     stream = options.stdin if options.stdin is not None else sys.stdin.buffer
-    data = stream.read()
+    head = read_head(stream, HEAD_SIZE)
+    fmt = options.format or _guess_streamed(STDIN_NAME, head)
+    if fmt in STREAMED and head.strip():
+        fh = io.BufferedReader(Prefixed(head, stream), CHUNK)
+        yield from _parse_stream(fh, STDIN_NAME, fmt, head, options, abspath=None)
+        return
+    data = head + read_capped(stream, _cap(options, fmt) - len(head), STDIN_NAME, already=len(head))
     if not data.strip():
-        raise ParseError("standard input is empty", path="<stdin>")
-    yield from _parse_document(data, "<stdin>", None, options)
+        raise ParseError("standard input is empty", path=STDIN_NAME)
+    yield from _parse_document(data, STDIN_NAME, None, options)
+
+
+STDIN_NAME = "<stdin>"
+
+
+def _cap(options: ReadOptions, fmt: str | None, name: str = "") -> int:
+    """The most bytes one document of ``fmt`` may hold."""
+    is_json = fmt == "json" or (fmt is None and name.lower().endswith(".json"))
+    return options.max_size * JSON_SHARE if is_json else options.max_size
 
 
 # Flags for reading a file by descriptor: no inheritance by child processes, and no
@@ -424,7 +473,9 @@ def _read_file(path: str, options: ReadOptions) -> Iterator[Entry | Failure | Sk
         # A file shorter than the head has been read whole.
         if len(head) == HEAD_SIZE:
             _check_size(os.fstat(fd).st_size, path, path, options)
-            data = head + _read_rest(fd)
+            # Read up to the cap still: a device or a growing file says nothing true first.
+            cap = _cap(options, options.format, path)
+            data = head + read_capped(FdReader(fd), cap - len(head), path, already=len(head))
         else:
             _check_size(len(head), path, path, options)
             data = head
@@ -447,33 +498,11 @@ def _read_up_to(fd: int, size: int) -> bytes:
     return data
 
 
-def _read_rest(fd: int) -> bytes:
-    chunks = []
-    while chunk := os.read(fd, 1 << 20):
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 def _check_size(size: int, path: str, inner: str, options: ReadOptions) -> None:
-    """Refuse a document over --max-size (a .json file is exempt: its parser streams it)."""
-    if size > options.max_size and (options.format or "") != "json" and not inner.lower().endswith(".json"):
-        shown, limit = _megabytes(size, options.max_size)
-        raise ParseError(
-            f"file is {shown} MB, over the {limit} MB limit for one document (raise it with --max-size)",
-            path=path,
-        )
-
-
-def _megabytes(size: int, limit: int) -> tuple[str, str]:
-    """Write a file's size and the limit it passes in MB, with the digits that tell them apart.
-
-    A fixed one decimal said "0.0 MB, over the 0 MB limit" for a limit of --max-size 0.001.
-    """
-    for decimals in range(1, 13):
-        shown, cap = (f"{n / 1e6:,.{decimals}f}".rstrip("0").rstrip(".") for n in (size, limit))
-        if shown != cap:
-            break
-    return shown, cap
+    """Refuse a document over --max-size (a JSON document: over JSON_SHARE times it)."""
+    cap = _cap(options, options.format, inner)
+    if size > cap:
+        raise ParseError(too_big(size, cap), path=path)
 
 
 def _read_compressed(path: str, options: ReadOptions) -> Iterator[Entry | Failure | Skipped]:
@@ -498,9 +527,10 @@ def _read_compressed(path: str, options: ReadOptions) -> Iterator[Entry | Failur
             fh.seek(0)
             yield from _parse_stream(fh, path, fmt, head, options)
             return
-        _check_size(size, path, inner, options)
+        # The size that counts is what it decompresses to, read up to the cap.
+        cap = _cap(options, options.format, inner)
         try:
-            data = head + fh.read() if len(head) == HEAD_SIZE else head
+            data = head + read_capped(fh, cap - len(head), path, already=len(head)) if len(head) == HEAD_SIZE else head
         except (OSError, EOFError) as exc:
             raise ParseError(f"cannot decompress: {exc}", path=path) from None
     if options.progress:
@@ -536,7 +566,7 @@ def _parse_document(data: bytes, name: str, abspath: str | None, options: ReadOp
         # StringIO splits lines at \n and \r only (str.splitlines would also split at
         # U+2028 inside a JSON string), and newline="" keeps them for the csv module.
         lines = io.StringIO(text, newline="") if fmt in STREAMED else text
-        items: Iterable[Entry | ParseError] = parser.iter_parse(lines, name)
+        items: Iterable[Entry | ParseError] = parser.iter_parse(lines, name, **_record_options(options))
     else:
         items = parser.parse(text, name)
     found = reported = False
@@ -553,11 +583,21 @@ def _parse_document(data: bytes, name: str, abspath: str | None, options: ReadOp
         raise ParseError("no question and answer found", path=name)
 
 
-def _parse_stream(fh: BinaryIO, name: str, fmt: str, head: bytes, options: ReadOptions) -> Iterator[Entry | Failure]:
-    """Parse a JSONL/CSV file record by record, in bounded memory.
+def _record_options(options: ReadOptions) -> dict[str, str]:
+    """What record formats (CSV, JSON, JSONL) take from the command line: ``--map``."""
+    return {"mapping": options.settings["map"]} if "map" in options.settings else {}
+
+
+def _parse_stream(
+    fh: BinaryIO, name: str, fmt: str, head: bytes, options: ReadOptions, *, abspath: str | None = ""
+) -> Iterator[Entry | Failure]:
+    """Parse a JSONL/CSV file (or standard input: ``abspath`` None) record by record, in
+    bounded memory.
 
     Each record's sha256 is that of its own text: the file's hash would be known only
-    at its end, which would mean holding every record until then.
+    at its end, which would mean holding every record until then. A line longer than
+    --max-size is skipped unread (its record fails), so one huge record costs no more
+    memory than the cap.
     """
     encoding = _head_encoding(head, name)
     # Progress counts bytes of the file on disk: for a .gz file, the compressed stream's
@@ -565,20 +605,42 @@ def _parse_stream(fh: BinaryIO, name: str, fmt: str, head: bytes, options: ReadO
     position = getattr(fh, "fileobj", fh)
     text = io.TextIOWrapper(fh, encoding=encoding, errors="strict", newline="")
     parser = parsers.get(fmt)
-    abspath = os.path.abspath(name)
+    if abspath == "":
+        abspath = os.path.abspath(name)
+    progress = options.progress if abspath is not None else None
     found = failed = False
     line_no = 0
     reported = 0
+    cap = options.max_size
+    oversized: list[int] = []
 
-    def counted(lines: Iterable[str]) -> Iterator[str]:
+    def counted() -> Iterator[str]:
         nonlocal line_no
-        for line in lines:
+        while line := text.readline(cap + 1):
             line_no += 1
+            if len(line) > cap and not line.endswith("\n"):
+                while (rest := text.readline(CHUNK)) and not rest.endswith("\n"):
+                    pass
+                oversized.append(line_no)
+                yield "\n"  # a blank line in its place: the parsers skip those
+                continue
             yield line
+
+    def too_long() -> Iterator[Failure]:
+        while oversized:
+            number = oversized.pop(0)
+            yield Failure(
+                name,
+                f"line {number} is over the {megabytes(cap, cap)[1]} MB limit for one record (raise it with --max-size)",
+                number,
+            )
 
     try:
         # The registry's Parser protocol names parse() only; streamed formats have iter_parse.
-        for item in parser.iter_parse(counted(text), name):  # type: ignore[attr-defined]
+        for item in parser.iter_parse(counted(), name, **_record_options(options)):  # type: ignore[attr-defined]
+            if oversized:
+                failed = True
+                yield from too_long()
             if isinstance(item, ParseError):
                 failed = True
                 yield Failure(item.path or name, item.reason, item.line)
@@ -586,15 +648,18 @@ def _parse_stream(fh: BinaryIO, name: str, fmt: str, head: bytes, options: ReadO
             found = True
             sha = hashlib.sha256(item.raw.encode("utf-8")).hexdigest() if item.raw else None
             yield _stamp(item, abspath, sha, encoding)
-            if options.progress and line_no % 2048 == 0:
+            if progress and line_no % 2048 == 0:
                 pos = position.tell()
-                options.progress(pos - reported)
+                progress(pos - reported)
                 reported = pos
     except UnicodeDecodeError:
         failed = True
         yield Failure(name, f"undecodable bytes after line {line_no} (read as {encoding}); the lines before were kept")
-    if options.progress:
-        options.progress(max(0, os.path.getsize(name) - reported))
+    if oversized:
+        failed = True
+        yield from too_long()
+    if progress:
+        progress(max(0, os.path.getsize(name) - reported))
     if not found and not failed:
         raise ParseError("no question and answer found", path=name)
 
@@ -603,6 +668,7 @@ def _parse_binary(fh: BinaryIO, name: str, fmt: str, options: ReadOptions) -> It
     """Hand a format that reads its own bytes (a StackExchange dump) the open file."""
     abspath = os.path.abspath(name)
     parser = parsers.get(fmt)
+    fh = cast(BinaryIO, io.BufferedReader(LineCapped(fh, options.max_size, name), CHUNK))
     for item in parser.iter_parse_file(fh, name, options.settings, options.progress):  # type: ignore[attr-defined]
         if isinstance(item, ParseError):
             yield Failure(item.path or name, item.reason, item.line)

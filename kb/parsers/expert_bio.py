@@ -19,8 +19,8 @@ _LABELS: list[tuple[str, str]] = [
     ("awards", r"awards?(?:\s*(?:and|&|/)\s*honou?rs)?|honou?rs(?:\s*(?:and|&|/)\s*awards?)?"),
     ("clients", r"(?:past\s*/\s*present\s+)?clients"),
 ]
-_LABEL_ALONE = [(f, re.compile(rf"^\s*(?:{p})\s*:?\s*$", re.IGNORECASE)) for f, p in _LABELS]
-_LABEL_INLINE = [(f, re.compile(rf"^\s*(?:{p})\s*:\s*(\S.*)$", re.IGNORECASE)) for f, p in _LABELS]
+_LABEL_ALONE = [(f, re.compile(rf"^\s*+(?:{p})\s*+:?\s*+$", re.IGNORECASE)) for f, p in _LABELS]
+_LABEL_INLINE = [(f, re.compile(rf"^\s*+(?:{p})\s*+:\s*+(\S.*)$", re.IGNORECASE)) for f, p in _LABELS]
 
 
 def bio_label(line: str) -> tuple[str, str] | None:

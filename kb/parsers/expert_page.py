@@ -168,9 +168,9 @@ _OPENERS: list[tuple[re.Pattern[str], float]] = [
     ),
     (
         re.compile(
-            r"^(?:that's|that is|this is|what an?|a|great|good|excellent|interesting)\s+"
-            r"(?:a\s+|an\s+)?(?:very\s+)?(?:good|great|excellent|common|interesting|tough|"
-            r"difficult|fair|important)?\s*question"
+            r"^(?:that's|that is|this is|what an?|a|great|good|excellent|interesting)\s++"
+            r"(?:a\s++|an\s++)?(?:very\s++)?(?:(?:good|great|excellent|common|interesting|tough|"
+            r"difficult|fair|important)\s++)?question"
         ),
         2.5,
     ),
@@ -212,7 +212,7 @@ _Q_CLOSERS: list[tuple[re.Pattern[str], float]] = [
         2.0,
     ),
     (re.compile(r"\bplease (?:help|advise)\b"), 1.5),
-    (re.compile(r"\b(?:what|how) (?:do|should|can|would) (?:i|we)\b[^.?!]*\?"), 0.5),
+    (re.compile(r"\b(?:what|how) (?:do|should|can|would) (?:i|we)\b[^.?!]{0,300}+\?"), 0.5),
 ]
 # A short closing paragraph ("Thanks, Susan", "Regards,\nTom") ends a message.
 _CLOSING_LINE = re.compile(r"^(?:thanks|thank you|many thanks|regards|best|sincerely|cheers)\b[^\n]{0,30}$|^-+\s*\w+")
@@ -230,7 +230,7 @@ _ASKING_YOU = re.compile(r"\b(?:can|could|would|will) you\b|\bdo you (?:think|kn
 
 _ABBREVIATIONS = {"dr", "mr", "mrs", "ms", "st", "vs", "prof", "jr", "sr", "e.g", "i.e", "etc", "approx", "no"}
 _SENTENCE_BREAK = re.compile(
-    r"(?<=[.!?])[\"')\]\u201d\u2019]*([ \t]+)(?=[\"'(\[\u201c\u2018]?[A-Z0-9])|([ \t]*\n[ \t]*)"
+    r"(?<=[.!?])[\"')\]\u201d\u2019]*+([ \t]++)(?=[\"'(\[\u201c\u2018]?[A-Z0-9])|((?<![ \t])[ \t]*+\n[ \t]*+)"
 )
 
 
@@ -341,7 +341,7 @@ def _sentence_split(text: str, name_tokens: set[str]) -> tuple[str, str] | None:
             spans.append((start, stop))
     if not spans:
         # Last resort: a "?" followed by more words, even without a capital letter.
-        spans = [m.span() for m in re.finditer(r"(?<=\?)\s+(?=\S)", text)]
+        spans = [m.span() for m in re.finditer(r"(?<=\?)\s++(?=\S)", text)]
     if not spans:
         return None
     bounds = [0] + [s for s, _ in spans] + [len(text)]
@@ -401,7 +401,7 @@ def _split_body(lines: list[str], numbers: list[int], name_tokens: set[str]) -> 
 # ---------------------------------------------------------------------------
 # Public interface
 
-_QA_MARKER = re.compile(r"^\s*(?:q|a|question|answer)\s*[:.)]", re.IGNORECASE | re.MULTILINE)
+_QA_MARKER = re.compile(r"^[ \t]*+(?:q|a|question|answer)[ \t]*+[:.)]", re.IGNORECASE | re.MULTILINE)
 
 
 def detect(text: str, name: str) -> float:
@@ -416,8 +416,8 @@ def detect(text: str, name: str) -> float:
     if markers:
         return 0.8
     first = lines[0].strip()
-    # JSON, Markdown and CSV belong to other parsers.
-    if first[:1] in "{[#" or first.startswith("---"):
+    # JSON, Markdown, CSV and markup belong to other parsers.
+    if first[:1] in "{[#<" or first.startswith("---"):
         return 0.0
     if _QA_MARKER.search("\n".join(lines[:200])):
         return 0.05
@@ -428,12 +428,35 @@ def detect(text: str, name: str) -> float:
     return 0.1
 
 
+# Below this, not even a "Category/Title" first line or a footer marker: not an expert page.
+_LEAST = 0.3
+
+
+def _refuse(text: str, name: str) -> None:
+    """Raise the ParseError for a text forced to be read as an expert page that is none."""
+    from kb import parsers
+
+    try:
+        other = parsers.detect(text, name, among=tuple(f for f in parsers.DETECT_ORDER if f != NAME))
+    except ParseError:
+        other = None
+    raise ParseError(
+        "not an expert page: no 'Category/Title' first line and no footer "
+        "('All Answers', 'Answers by Expert')" + (f"; it reads as {other}" if other else ""),
+        path=name,
+        line=1,
+        hint=f"read it with --format {other}" if other else None,
+    )
+
+
 def parse(text: str, name: str) -> list[Entry]:
     """Parse one expert page into a single Entry.
 
     Raises:
         ParseError: when the page holds no recognisable question and answer.
     """
+    if detect(text, name) < _LEAST:
+        _refuse(text, name)
     lines = _prepare(text)
     numbers = list(range(1, len(lines) + 1))
     filled = [i for i, line in enumerate(lines) if line.strip()]

@@ -18,8 +18,11 @@ from typing import Any
 
 from kb.errors import ParseError
 from kb.models import Entry, Expert, Source
+from kb.parsers.json import question_key
 
 NAME = "html"
+# The footer words of a scraped expert page (kb.parsers's registry lists them too).
+_EXPERT_MARKERS = ("All Answers", "Answers by Expert", "Ask Experts")
 
 # Tags whose presence near the top says "HTML" (after a first "<").
 _HTML_HINTS = (
@@ -131,8 +134,9 @@ def parse(text: str, name: str) -> list[Entry]:
     from selectolax.lexbor import LexborHTMLParser
 
     from kb.parsers import schemaorg
+    from kb.parsers.htmltext import bounded_markup
 
-    tree = LexborHTMLParser(_clean_input(text))
+    tree = LexborHTMLParser(bounded_markup(_clean_input(text)))
     if tree.body is None:
         raise ParseError("empty page: no question and answer", path=name)
     # Each lookup below costs a walk of the whole tree; the page's text says (in a few
@@ -149,11 +153,30 @@ def parse(text: str, name: str) -> list[Entry]:
         category = _crumb_category(tree, title)
     items = schemaorg.qa_items(nodes)
     if items:
-        return [_entry(item, n, name, text, url, category) for n, item in enumerate(items, 1)]
+        keys: dict[str, int] = {}
+        return [_entry(item, question_key(item.question, keys), name, text, url, category) for item in items]
+    # An expert page saved from a browser is read as its text is; any other page by its
+    # structure first (details, definition lists, headings that ask, accordions).
+    if not any(marker in text for marker in _EXPERT_MARKERS):
+        from kb.parsers import htmlfaq
+
+        pairs = htmlfaq.find(tree, title)
+        if pairs:
+            return [_pair_entry(pair, name, text, url, category) for pair in pairs]
     return _from_text(tree, h1, title, category, url, name, text)
 
 
-def _entry(item: Any, n: int, name: str, raw: str, url: str, category: str) -> Entry:
+def _pair_entry(pair: Any, name: str, raw: str, url: str, category: str) -> Entry:
+    return Entry(
+        question=pair.question,
+        answer=pair.answer,
+        category=pair.category or category,
+        source=Source(path=name, format=NAME, external_id=url or None, key=question_key(pair.question)),
+        raw=raw,
+    )
+
+
+def _entry(item: Any, key: str, name: str, raw: str, url: str, category: str) -> Entry:
     ref = item.ref if item.ref.casefold().startswith(("http://", "https://")) else ""
     return Entry(
         question=item.question,
@@ -161,7 +184,7 @@ def _entry(item: Any, n: int, name: str, raw: str, url: str, category: str) -> E
         title=item.title,
         category=category,
         expert=Expert(name=item.author) if item.author else None,
-        source=Source(path=name, format=NAME, external_id=ref or url or None, key=f"q{n}"),
+        source=Source(path=name, format=NAME, external_id=ref or url or None, key=key),
         raw=raw,
     )
 

@@ -117,6 +117,10 @@ _FURNITURE = frozenset(
         "skip",
         "popup",
         "modal",
+        "sidebar",
+        "comments",
+        "widget",
+        "disqus",
     }
 )
 _FURNITURE_ROLES = frozenset({"navigation", "banner", "search", "dialog", "alertdialog", "complementary-ad"})
@@ -165,6 +169,71 @@ def is_furniture(node: Any, inside_content: bool) -> bool:
 # A regular expression over plain text (not markup) finds them, far faster than a
 # translate() of every text.
 _CONTROL = re.compile("[\x00-\x08\x0b\x0e-\x1f\x7f]")
+
+
+# Markup nested deeper than this is read as if flat below it. Building the tree of deeply
+# nested markup costs the HTML5 parser time in the square of the depth (each new element
+# looks through the elements still open): 100k nested <ul><li> took over 300 s. Browsers
+# bound the depth the same way (Blink's parser nests at most 512 elements).
+MAX_DEPTH = 512
+# A tag runs to its ">" or to the next "<", so an unclosed one cannot make the scan go back.
+_TAG = re.compile(r"<(?:(!--)|(/?)([A-Za-z][A-Za-z0-9:-]*+)[^<>]*+>?)")
+# Elements that never hold others, and those whose start closes an open one of their kind
+# (a <li> ends the <li> before it): neither can nest by itself, so neither is counted.
+_UNCOUNTED = frozenset(
+    {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
+    | {"p", "li", "dt", "dd", "option", "optgroup", "tr", "td", "th", "html", "head", "body"}
+)
+# Elements whose content is text up to their end tag, never markup.
+_RAW_TEXT = {
+    name: re.compile(f"</{name}", re.IGNORECASE)
+    for name in ("script", "style", "textarea", "title", "xmp", "noembed", "noframes", "iframe")
+}
+
+
+def bounded_markup(text: str) -> str:
+    """Return ``text`` with the start and end tags nested deeper than MAX_DEPTH left out.
+
+    One pass over the tags, counting open elements as the parser would keep them (an end
+    tag counts only when an element of its name is open); comments and raw text
+    (scripts, styles) are skipped whole. Text is never removed, only tags.
+    """
+    if text.count("<") <= MAX_DEPTH:  # most pages: not tags enough to nest that deep
+        return text
+    kept: list[str] = []
+    depth, last, pos = 0, 0, 0
+    open_names: dict[str, int] = {}
+    search = _TAG.search
+    while (m := search(text, pos)) is not None:
+        pos = m.end()
+        if m.group(1):  # a comment: tags inside it are text
+            close = text.find("-->", pos)
+            pos = len(text) if close < 0 else close + 3
+            continue
+        name = m.group(3).lower()
+        if name in _UNCOUNTED:
+            continue
+        if not m.group(2):
+            raw = _RAW_TEXT.get(name)
+            if raw is not None:
+                close_tag = raw.search(text, pos)
+                pos = len(text) if close_tag is None else close_tag.start()
+            depth += 1
+            open_names[name] = open_names.get(name, 0) + 1
+            drop = depth > MAX_DEPTH and raw is None
+        elif open_names.get(name):
+            open_names[name] -= 1
+            drop = depth > MAX_DEPTH and name not in _RAW_TEXT
+            depth -= 1
+        else:
+            continue
+        if drop:
+            kept.append(text[last : m.start()])
+            last = m.end()
+    if not kept:
+        return text
+    kept.append(text[last:])
+    return "".join(kept)
 
 
 def drop_controls(text: str) -> str:

@@ -15,6 +15,7 @@ record is reported with its number and line and the others are kept.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -22,23 +23,12 @@ from typing import Any
 import orjson
 
 from kb.errors import ParseError
-from kb.models import EXPERT_FIELDS, Entry, Expert, Source, is_export_record, split_tags
+from kb.models import EXPERT_FIELDS, Entry, Expert, Source, is_export_record, normalise_text, split_tags
+from kb.parsers.fields import FIELD_ALIASES, advice, field_keys, parse_mapping
+
+__all__ = ["FIELD_ALIASES", "clean_text", "field_keys", "question_key", "record_to_entry"]
 
 NAME = "json"
-
-# Field -> accepted keys, lower case, preferred first. Kept small on purpose: every alias
-# is one more way for an unrelated column to be misread as a question.
-FIELD_ALIASES: dict[str, tuple[str, ...]] = {
-    "question": ("question", "q"),
-    "answer": ("answer", "a"),
-    "title": ("title",),
-    "category": ("category",),
-    "tags": ("tags",),
-    "expert": ("expert",),
-    "id": ("id",),
-    "created_at": ("created_at",),
-    "updated_at": ("updated_at",),
-}
 
 # Keys of a top-level object that hold the list of records.
 WRAPPER_KEYS = ("entries", "items", "data")
@@ -59,23 +49,30 @@ def clean_text(text: str) -> str:
     """
     if not text.isascii():
         text = _SURROGATE.sub("\ufffd", text)
+    if "\r" not in text and ("\n" not in text or (text.isascii() and not any(b in text for b in _BLANK_ENDS))):
+        return text.strip()  # most text: one line, or ASCII lines that end without blanks
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     return "\n".join(line.rstrip() for line in text.split("\n")).strip()
 
 
-def field_keys(keys: Iterable[str]) -> dict[str, str]:
-    """Map each field of FIELD_ALIASES to the first of ``keys`` that names it."""
-    lowered: dict[str, str] = {}
-    for key in keys:
-        if isinstance(key, str):
-            lowered.setdefault(key.strip().lstrip("\ufeff").lower(), key)
-    found: dict[str, str] = {}
-    for fieldname, aliases in FIELD_ALIASES.items():
-        for alias in aliases:
-            if alias in lowered:
-                found[fieldname] = lowered[alias]
-                break
-    return found
+def question_key(question: str, seen: dict[str, int] | None = None) -> str:
+    """Return the key of a record that has no id of its own: what it asks, hashed.
+
+    Keyed by its question, a record keeps its key when records are inserted or removed
+    around it, or when its answer changes. A question asked again in the same file gets
+    ``#2``, ``#3``...: ``seen`` counts how often each question was keyed so far, so a file
+    of many repeats costs one look-up each, not a walk over the earlier ones.
+    """
+    key = "q:" + hashlib.sha256(normalise_text(question).encode("utf-8")).hexdigest()[:16]
+    if seen is not None:
+        n = seen[key] = seen.get(key, 0) + 1
+        if n > 1:
+            key = f"{key}#{n}"
+    return key
+
+
+# An ASCII character that rstrip() takes from a line's end (str.isspace), before the LF.
+_BLANK_ENDS = tuple(f"{ch}\n" for ch in " \t\x0b\x0c\x1c\x1d\x1e\x1f")
 
 
 def _scalar_text(value: Any) -> str | None:
@@ -133,12 +130,20 @@ def _found(record: dict[str, Any]) -> str:
 
 
 def record_to_entry(
-    record: Any, *, name: str, fmt: str, position: int, line: int | None, raw: str | None
+    record: Any,
+    *,
+    name: str,
+    fmt: str,
+    position: int,
+    line: int | None,
+    raw: str | None,
+    seen: dict[str, int] | None = None,
+    mapping: dict[str, str] | None = None,
 ) -> Entry | ParseError:
     """Turn one record (a parsed JSON object or CSV row) into an Entry, or say why not.
 
-    ``position`` is the record's 1-based number in its file: the key when the record has
-    no id of its own, and how the error names it.
+    ``position`` is the record's 1-based number in its file, how an error names it. A
+    record without an id of its own is keyed by its question (the keys the file gave so far, ``seen``, see question_key).
     """
     if not isinstance(record, dict):
         kind = type(record).__name__ if record is not None else "null"
@@ -146,7 +151,7 @@ def record_to_entry(
         return ParseError(f"record {position} is not an object (found {kind})", path=name, line=line)
     if is_export_record(record):
         return _restored(record, name=name, position=position, line=line)
-    keys = field_keys(record)
+    keys = field_keys(record, mapping)
     values: dict[str, str] = {}
     for required in ("question", "answer"):
         key = keys.get(required)
@@ -160,6 +165,8 @@ def record_to_entry(
             )
         if not text:
             what = "is empty" if key is not None else f"is missing (found: {_found(record)})"
+            if key is None:
+                what += advice(record, mapping)
             return ParseError(f"record {position}: {required!r} {what}", path=name, line=line)
         values[required] = text
 
@@ -183,7 +190,7 @@ def record_to_entry(
             path=name,
             format=fmt,
             external_id=external_id,
-            key=external_id or str(position),
+            key=external_id or question_key(values["question"], seen),
             line=line,
         ),
         created_at=_scalar_text(optional("created_at")) or None,
@@ -343,24 +350,51 @@ def _record_spans(text: str, open_at: int) -> list[tuple[int, int]]:
     return spans
 
 
-def _records(data: Any) -> tuple[list[Any], str | None] | None:
-    """Return the records of a parsed document and the wrapper key holding them."""
+def _holds_records(value: Any, mapping: dict[str, str] | None) -> bool:
+    return isinstance(value, list) and _looks_like_qa(value, mapping)
+
+
+def _find_list(data: dict[str, Any], mapping: dict[str, str] | None, depth: int = 0) -> list[Any] | None:
+    """The first list of Q&A records under any key, a few levels down (``{"meta": .., "faqs": [..]}``)."""
+    for value in data.values():
+        if _holds_records(value, mapping):
+            return value
+    if depth < 3:
+        for value in data.values():
+            found = _find_list(value, mapping, depth + 1) if isinstance(value, dict) else None
+            if found is not None:
+                return found
+    return None
+
+
+def _records(data: Any, mapping: dict[str, str] | None = None) -> tuple[list[Any], str | None] | None:
+    """Return the records of a parsed document and the top-level key holding them (if one)."""
     if isinstance(data, list):
         return data, None
     if isinstance(data, dict):
-        if "question" not in field_keys(data):
+        if "question" not in field_keys(data, mapping):
             for key in WRAPPER_KEYS:
                 if isinstance(data.get(key), list):
                     return data[key], key
+            for key, value in data.items():
+                if _holds_records(value, mapping):
+                    return value, key
+            found = _find_list(data, mapping)
+            if found is not None:
+                return found, None
         return [data], None
     return None
 
 
-def iter_parse(text_or_lines: str | Iterable[str], name: str) -> Iterator[Entry | ParseError]:
+def iter_parse(
+    text_or_lines: str | Iterable[str], name: str, mapping: str | None = None
+) -> Iterator[Entry | ParseError]:
     """Yield an Entry for each good record and a ParseError for each bad one.
 
     A document that is not valid JSON, or not an object or array, yields one ParseError.
+    ``mapping`` is ``--map``'s value: which keys hold which fields.
     """
+    fields = parse_mapping(mapping) if mapping else None
     if isinstance(text_or_lines, str):
         text = text_or_lines
     else:
@@ -371,21 +405,25 @@ def iter_parse(text_or_lines: str | Iterable[str], name: str) -> Iterator[Entry 
     except orjson.JSONDecodeError as exc:
         yield decode_error(exc, name=name)
         return
-    found = _records(data)
+    found = _records(data, fields)
     if found is None:
         kind = {bool: "a boolean", int: "a number", float: "a number", str: "a string"}.get(type(data), "null")
         yield ParseError(f"expected an object or an array of objects, found {kind}", path=name, line=1)
         return
     records, wrapper = found
-    if len(records) == 1 and wrapper is None and isinstance(data, dict):
+    spans: list[tuple[int, int]] | None = None
+    if wrapper is None and isinstance(data, dict) and (len(records) != 1 or records[0] is not data):
+        pass  # a list further down: each record is written out again as its raw text
+    elif len(records) == 1 and wrapper is None and isinstance(data, dict):
         start = _SPACE.match(text).end()  # type: ignore[union-attr]
-        spans: list[tuple[int, int]] | None = [(start, len(text.rstrip()))]
+        spans = [(start, len(text.rstrip()))]
     else:
         open_at = _array_start(text, wrapper)
         spans = _record_spans(text, open_at) if open_at is not None else None
         if spans is not None and len(spans) != len(records):
             spans = None  # cannot happen for JSON orjson accepted; fall back rather than mislabel
     line, counted_to = 1, 0
+    keys: dict[str, int] = {}
     for position, record in enumerate(records, 1):
         raw: str | None
         if spans is not None:
@@ -397,7 +435,9 @@ def iter_parse(text_or_lines: str | Iterable[str], name: str) -> Iterator[Entry 
         else:
             raw = orjson.dumps(record).decode()
             at = None
-        yield record_to_entry(record, name=name, fmt=NAME, position=position, line=at, raw=raw)
+        yield record_to_entry(
+            record, name=name, fmt=NAME, position=position, line=at, raw=raw, seen=keys, mapping=fields
+        )
 
 
 def parse(text: str, name: str) -> list[Entry]:
@@ -405,10 +445,10 @@ def parse(text: str, name: str) -> list[Entry]:
     return collect(iter_parse(text, name))
 
 
-def _looks_like_qa(records: list[Any]) -> bool:
+def _looks_like_qa(records: list[Any], mapping: dict[str, str] | None = None) -> bool:
     for record in records[:20]:
         if isinstance(record, dict):
-            keys = field_keys(record)
+            keys = field_keys(record, mapping)
             if "question" in keys and "answer" in keys:
                 return True
     return False

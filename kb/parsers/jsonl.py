@@ -18,12 +18,13 @@ import orjson
 
 from kb.errors import ParseError
 from kb.models import Entry
+from kb.parsers.fields import parse_mapping
 from kb.parsers.json import collect, decode_error, field_keys, record_to_entry
 
 NAME = "jsonl"
 
 
-def iter_parse(lines: str | Iterable[str], name: str) -> Iterator[Entry | ParseError]:
+def iter_parse(lines: str | Iterable[str], name: str, mapping: str | None = None) -> Iterator[Entry | ParseError]:
     """Yield an Entry per good line and a ParseError per bad one; blank lines are skipped.
 
     Pass a file object (or ``io.StringIO``) rather than ``str.splitlines()``, which also
@@ -32,6 +33,8 @@ def iter_parse(lines: str | Iterable[str], name: str) -> Iterator[Entry | ParseE
     if isinstance(lines, str):
         lines = io.StringIO(lines)
     position = 0
+    keys: dict[str, int] = {}
+    fields = parse_mapping(mapping) if mapping else None
     for lineno, line in enumerate(lines, 1):
         if lineno == 1:
             line = line.lstrip("\ufeff")
@@ -46,7 +49,9 @@ def iter_parse(lines: str | Iterable[str], name: str) -> Iterator[Entry | ParseE
             error = decode_error(exc, name=name)
             yield ParseError(error.reason, path=name, line=lineno)
             continue
-        yield record_to_entry(record, name=name, fmt=NAME, position=position, line=lineno, raw=record_text)
+        yield record_to_entry(
+            record, name=name, fmt=NAME, position=position, line=lineno, raw=record_text, seen=keys, mapping=fields
+        )
 
 
 def parse(text: str, name: str) -> list[Entry]:

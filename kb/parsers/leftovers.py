@@ -23,7 +23,7 @@ _RATING = re.compile(
     re.IGNORECASE,
 )
 # A line on its own that opens a follow-up exchange.
-_FOLLOW_UP = re.compile(r"^\s*(?:follow[\s-]?up|additional\s+question)(?:\s+question)?\s*:?\s*$", re.IGNORECASE)
+_FOLLOW_UP = re.compile(r"^\s*+(?:follow[\s-]?up|additional\s++question)(?:\s++question)?\s*+:?\s*+$", re.IGNORECASE)
 
 FOLLOW_UP_TAG = "follow-up"
 

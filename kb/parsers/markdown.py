@@ -1,6 +1,6 @@
 """Markdown input and output: front matter, then ``## Question`` and ``## Answer`` sections.
 
-``parse`` reads one entry per file: optional YAML-style front matter between ``---`` lines
+``parse`` reads kb's own shape, one entry per file: optional YAML-style front matter between ``---`` lines
 (title, category, tags, expert, created_at, and updated_at when the uid beside it still
 matches the text; id and other keys are ignored), then a
 Question and an Answer heading (levels 1-3, any case). A level-1 heading before them
@@ -8,7 +8,8 @@ titles the entry when the front matter does not. ``render_markdown`` writes the 
 shape, and is what export, ``kb add --editor`` and ``kb edit`` use, so that
 ``parse(render_markdown(e))`` gives back e's title, category, tags, expert and created_at
 exactly, and its question and answer as ``clean_text`` leaves them (line ends as LF, no
-trailing blanks per line, no blank edges).
+trailing blanks per line, no blank edges). A file without those sections is read as notes
+(``kb.parsers.mdnotes``): a heading or bold line per question.
 
 The front matter reader is a small subset of YAML, written here to avoid a dependency:
 ``key: value`` with plain, ``"double"`` (JSON escapes) or ``'single'`` quoted scalars,
@@ -27,19 +28,24 @@ from typing import Any
 from kb.errors import ParseError
 from kb.models import EXPERT_FIELDS, Entry, Expert, Source, make_uid, split_tags
 from kb.parsers.json import clean_text
+from kb.parsers.mdnotes import find_questions, heading_text, parse_notes
 
 NAME = "markdown"
 
-# A section heading, as Markdown allows it: up to three spaces, one to three '#'.
-_SECTION_BODY = r" {0,3}(?P<hashes>#{1,3})\s+(?P<section>question|answer)\s*:?\s*#*\s*"
+# A section heading, as Markdown allows it: up to three spaces, one to three '#'. Runs
+# of blanks side by side are possessive (``*+``), so a long line costs one pass, not the
+# cube of its length (a heading followed by 20k spaces took minutes).
+_SECTION_BODY = r" {0,3}(?P<hashes>#{1,3})\s++(?P<section>question|answer)\s*+:?\s*+#*+\s*+"
 _SECTION = re.compile(rf"^{_SECTION_BODY}$", re.IGNORECASE)
 # The same line protected by render_markdown: one more backslash than it had.
 _ESCAPED = re.compile(rf"^\\+{_SECTION_BODY}$", re.IGNORECASE)
 _NEEDS_ESCAPE = re.compile(rf"^\\*{_SECTION_BODY}$", re.IGNORECASE)
-_H1 = re.compile(r"^ {0,3}#[ \t]+(?P<text>.*?)[ \t]*#*[ \t]*$")
+_H1 = re.compile(r"^ {0,3}#[ \t]++(?P<text>.*)$")
 # Keys are words, maybe with spaces, '/' or '.' ("education/credentials"); the first
 # ": " ends the key, so a value may hold colons ("title: Re: roses").
-_KEY = re.compile(r"^(?P<key>[A-Za-z_][\w ./-]*?)[ \t]*:(?:[ \t]+(?P<rest>.*))?$")
+# The key is read possessively and its trailing blanks stripped after: a lazy key that
+# may hold spaces, then a run of blanks, retried every split of a long blank run.
+_KEY = re.compile(r"^(?P<key>[A-Za-z_][\w ./-]*+)[ \t]*+:(?:[ \t]++(?P<rest>.*))?$")
 _BLOCK = re.compile(r"^(?P<style>[|>])[+-]?[1-9]?[ \t]*(?:#.*)?$")
 _FENCES = ("---", "...")
 
@@ -97,7 +103,7 @@ class _FrontMatter:
             m = _KEY.match(line.strip())
             if m is None:
                 raise self.error(index, f"expected 'key: value', found {line.strip()[:40]!r}")
-            key, rest = m.group("key").lower(), (m.group("rest") or "").strip()
+            key, rest = m.group("key").rstrip().lower(), (m.group("rest") or "").strip()
             value, index = self.value(index, level, rest, nested=nested)
             values.setdefault(key, value)
         return values, index
@@ -321,11 +327,13 @@ def parse(text: str, name: str) -> list[Entry]:
             current.append(_unescape(line))
         elif not heading_title:
             h1 = _H1.match(line)
-            if h1 and h1.group("text"):
-                heading_title = clean_text(h1.group("text"))
+            if h1 and heading_text(h1.group("text")):
+                heading_title = clean_text(heading_text(h1.group("text")))
 
-    if "question" not in sections:
-        raise ParseError("no '## Question' section", path=name, hint="see `kb export --format md` for the layout")
+    if not sections:
+        # Notes: a heading (or bold line) per question.
+        category, tags, expert = _as_text(meta.get("category")), _tags(meta.get("tags")), _expert(meta.get("expert"))
+        return parse_notes(lines, start, (category, tags, expert), name)
     q_line, q_lines = sections["question"]
     if "answer" not in sections:
         raise ParseError(f"question at line {q_line} has no '## Answer' section", path=name, line=q_line)
@@ -405,6 +413,9 @@ def detect(text: str, name: str) -> float:
     """Score how surely ``text`` is kb Markdown: Question and Answer headings."""
     lines = text.lstrip("\ufeff").replace("\r", "\n").split("\n", 5000)[:5000]
     found = {m.group("section").lower() for m in map(_SECTION.match, lines) if m}
-    if found != {"question", "answer"}:
-        return 0.0
-    return 0.95 if lines[0].rstrip() == "---" else 0.9
+    if found == {"question", "answer"}:
+        return 0.95 if lines[0].rstrip() == "---" else 0.9
+    # Notes: headings that ask, with text under them.
+    questions = find_questions(lines, 0) if "#" in text or "**" in text or "__" in text else []
+    answered = sum(1 for _, _, answer, _ in questions if any(line.strip() for line in answer))
+    return 0.0 if not answered else 0.7 if answered > 1 else 0.5

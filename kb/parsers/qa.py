@@ -22,16 +22,18 @@ import re
 
 from kb.errors import ParseError
 from kb.models import Entry, Expert, Source, split_tags
-from kb.parsers.json import clean_text
+from kb.parsers.json import clean_text, question_key
 
 NAME = "qa"
 
+# Possessive quantifiers (``*+``) never give back what they took: two runs of blanks side
+# by side cannot retry every split between them, which made a line of 10k spaces cost 4 s.
 _MARKER = re.compile(
-    r"^[ \t]*(?:\*\*|__)?[ \t]*(?P<word>question|answer|q|a)(?:[ \t]*\d+)?[ \t]*"
-    r"(?:\*\*|__)?[ \t]*(?P<punct>[:.])(?:\*\*|__)?",
+    r"^[ \t]*+(?:\*\*|__)?[ \t]*+(?P<word>question|answer|q|a)(?:[ \t]*+\d++)?[ \t]*+"
+    r"(?:\*\*|__)?[ \t]*+(?P<punct>[:.])(?:\*\*|__)?",
     re.IGNORECASE,
 )
-_HEADER = re.compile(r"^[ \t]*(?P<key>title|category|tags|expert)[ \t]*:(?P<value>.*)$", re.IGNORECASE)
+_HEADER = re.compile(r"^[ \t]*+(?P<key>title|category|tags|expert)[ \t]*+:(?P<value>.*)$", re.IGNORECASE)
 
 
 def _marker(line: str) -> tuple[str, str, str] | None:
@@ -47,7 +49,12 @@ def _read_marker(m: re.Match[str], line: str) -> tuple[str, str, str] | None:
         if word in ("q", "a") or (rest and not rest[0].isspace()):
             return None
     kind = "q" if word.lower().startswith("q") else "a"
-    return kind, punct, rest.strip()
+    rest = rest.strip()
+    for bold in ("**", "__"):
+        # "**Q: How do I ...?**": the bold that opened before the marker closes here.
+        if rest.endswith(bold) and rest.count(bold) % 2 == 1:
+            rest = rest[:-2].rstrip()
+    return kind, punct, rest
 
 
 def _markers(lines: list[str]) -> list[tuple[int, str, str]]:
@@ -83,6 +90,7 @@ def parse(text: str, name: str) -> list[Entry]:
     expert = Expert(name=headers["expert"]) if headers.get("expert") else None
 
     entries: list[Entry] = []
+    keys: dict[str, int] = {}
     single = len(markers) == 2
     for n in range(0, len(markers), 2):
         q_at, kind, q_first = markers[n]
@@ -115,7 +123,7 @@ def parse(text: str, name: str) -> list[Entry]:
                 category=headers.get("category", ""),
                 tags=split_tags(headers.get("tags", "")),
                 expert=expert,
-                source=Source(path=name, format=NAME, key=str(n // 2 + 1), line=start + 1),
+                source=Source(path=name, format=NAME, key=question_key(question, keys), line=start + 1),
                 raw=raw,
             )
         )

@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from kb.parsers.htmltext import drop_controls, elements, to_text
+from kb.parsers.htmltext import bounded_markup, drop_controls, elements, to_text
 
 # A hostile page could nest items without end; deeper than this is not a Q&A.
 _MAX_DEPTH = 40
@@ -150,7 +150,7 @@ def _text(value: Any) -> str:
     if "<" in value or "&" in value:
         from selectolax.lexbor import LexborHTMLParser
 
-        body = LexborHTMLParser(value).body
+        body = LexborHTMLParser(bounded_markup(value)).body
         return to_text(body) if body is not None else ""
     return drop_controls(value).strip()
 

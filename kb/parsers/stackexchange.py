@@ -239,7 +239,9 @@ def _ingest(
                         _int(row.get("ParentId"), -1),
                         _int(row.get("Score")),
                         row.get("Body", ""),
-                        _int(row.get("OwnerUserId"), -1),
+                        # No OwnerUserId: a deleted user, named by OwnerDisplayName. (-1 is the
+                        # dump's "Community" user, so it cannot stand for "none".)
+                        _int(row.get("OwnerUserId")) or None,
                         row.get("OwnerDisplayName"),
                     )
                 )
@@ -288,12 +290,12 @@ def _entries(db: sqlite3.Connection, name: str, mode: str, site: str) -> Iterato
 
     from selectolax.lexbor import LexborHTMLParser
 
-    from kb.parsers.htmltext import drop_controls, to_text
+    from kb.parsers.htmltext import bounded_markup, drop_controls, to_text
 
     def text(body: str) -> str:
         if "<" not in body and "&" not in body:
             return drop_controls(body).strip()
-        root = LexborHTMLParser(body).body
+        root = LexborHTMLParser(bounded_markup(body)).body
         return to_text(root) if root is not None else ""
 
     query = (

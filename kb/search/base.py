@@ -15,7 +15,18 @@ from typing import Any, Self
 
 from kb.errors import KbError, SearchIndexError
 from kb.models import Entry
-from kb.search.schema import INDEX_SUFFIXES, SCHEMA, SCHEMA_VERSION, SchemaMismatch, is_corrupt, split_sql
+from kb.search.schema import (
+    ENTRY_COLUMNS,
+    ENTRY_FIELDS,
+    INDEX_SUFFIXES,
+    PAGE_SIZE,
+    SCHEMA,
+    SCHEMA_VERSION,
+    SchemaMismatch,
+    is_corrupt,
+    read_only_uri,
+    split_sql,
+)
 
 # The budget of postings a search's candidate terms may match (see planning.py).
 CANDIDATE_BUDGET = 8_000
@@ -116,6 +127,8 @@ class IndexBase:
         # Temp tables belong to a connection: a new one has none of them yet.
         self._tokenizer_ready = self._counter_ready = self._words_staged = False
         conn.execute("PRAGMA busy_timeout = 10000")
+        if not self.read_only:
+            conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")  # a no-op once the file has pages
         if not (self.read_only or self.in_memory):
             # WAL lets searches go on reading the old index while a rebuild writes the new one.
             conn.execute("PRAGMA journal_mode = WAL")
@@ -144,18 +157,7 @@ class IndexBase:
             raise SchemaMismatch(f"index schema {version}, expected {SCHEMA_VERSION}")
 
     def _read_only_uri(self) -> str:
-        """A URI that opens the file without writing anything beside it.
-
-        A WAL database needs its -shm file to be read normally; on read-only media that
-        file cannot be made, so without a -wal file (kb's last connection checkpoints and
-        removes it) the file is opened as immutable: no locks, no -shm.
-        See https://www.sqlite.org/wal.html#readonly and https://www.sqlite.org/uri.html.
-        """
-        from urllib.parse import quote
-
-        wal = Path(f"{self.path}-wal")
-        options = "mode=ro" if wal.exists() and wal.stat().st_size else "mode=ro&immutable=1"
-        return f"file:{quote(str(self.path.resolve()))}?{options}"
+        return read_only_uri(self.path)
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -221,15 +223,20 @@ class IndexBase:
             return int(self._meta("count") or 0)
 
     def _entry(self, row: sqlite3.Row | tuple) -> Entry:
-        question, answer, data = row[-3], row[-2], row[-1]
+        """The Entry of a row that ends with ENTRY_COLUMNS."""
+        *fields, shared, question, answer, data = row[-len(ENTRY_FIELDS) - 4 :]
         d = loads(data)
+        for name, value in zip(ENTRY_FIELDS, fields, strict=True):
+            d.setdefault(name, value)
+        if shared is not None:
+            d["source"] = {**loads(shared), **(d.get("source") or {})}
         d.setdefault("question", question)
         d.setdefault("answer", answer)
         return Entry.from_dict(d)
 
     def _entries_by_id(self, ids: list[int]) -> dict[int, Entry]:
         rows = self.conn.execute(
-            "SELECT id, question, answer, data FROM entries WHERE id IN (SELECT value FROM json_each(?))",
+            f"SELECT e.id, {ENTRY_COLUMNS} FROM entries e WHERE e.id IN (SELECT value FROM json_each(?))",
             (ids_json(ids),),
         )
         return {row[0]: self._entry(row) for row in rows}

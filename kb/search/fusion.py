@@ -30,6 +30,13 @@ HEAD_WEIGHT = 2.0
 # with the question scores a small fraction of the best one, an entry on the same topic
 # that asks the same thing nearly as much.
 OTHERS_SHARE = 0.5
+# The second stage: how much the share of a question's rare words that an entry's head
+# holds adds to its fused score, and how many of the best fused entries it re-orders.
+# Each word weighs its idf squared, so the words that name a topic ("parkinson") outweigh
+# generic ones that happen to fill a short title ("older adults"). The weight was chosen
+# by 5-fold cross-validation on the relevance benchmark (bench/RESULTS-quality.md).
+TOPIC_WEIGHT = 2.0
+TOPIC_WINDOW = 50
 # How many of each table's best candidates are fused (at least a page's worth more).
 CANDIDATES = 100
 # Each table's scores are read this many times deeper than the candidates it gives, so
@@ -53,6 +60,16 @@ def fuse(whole: Mapping[int, float], head: Mapping[int, float]) -> list[tuple[in
     ]
     fused.sort(key=lambda item: (-item[1], item[0]))
     return fused
+
+
+def add_topic(fused: list[tuple[int, float]], coverage: Mapping[int, float]) -> list[tuple[int, float]]:
+    """Add each candidate's topic coverage (0..1, see kb.search.ranking) times TOPIC_WEIGHT
+    to its fused score; return the list re-sorted, best first."""
+    if not coverage:
+        return fused
+    out = [(i, score + TOPIC_WEIGHT * coverage.get(i, 0.0)) for i, score in fused]
+    out.sort(key=lambda item: (-item[1], item[0]))
+    return out
 
 
 def close_to_best(hits: Sequence[Hit]) -> list[Hit]:

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from kb.search.schema import INDEX_SUFFIXES, SCHEMA_VERSION
+from kb.search.schema import INDEX_SUFFIXES, SCHEMA_VERSION, is_corrupt, read_only_uri
 
 MISSING, UNOPENABLE, CORRUPT, FOREIGN, OLD_SCHEMA, HEALTHY = (
     "missing",
@@ -39,6 +39,9 @@ class IndexHealth:
     schema: str | None = None
     signature: str | None = None
     count: int = 0
+    # False when nothing could be written beside the file (read-only media, a full disk):
+    # FTS5's integrity-check is a write command, so only SQLite's quick_check ran.
+    fts_checked: bool = True
 
 
 def check_health(path: str | os.PathLike[str]) -> IndexHealth:
@@ -52,13 +55,27 @@ def check_health(path: str | os.PathLike[str]) -> IndexHealth:
         return IndexHealth(UNOPENABLE, error=str(exc))
     try:
         return _check(conn)
+    except sqlite3.OperationalError as exc:
+        if is_corrupt(exc):
+            return IndexHealth(CORRUPT, error=str(exc))
+        first = exc  # SQLite could not write beside the file (its -shm): check read-only
+    except sqlite3.DatabaseError as exc:
+        return IndexHealth(CORRUPT, error=str(exc))
+    finally:
+        conn.close()
+    try:
+        conn = sqlite3.connect(read_only_uri(path), uri=True, isolation_level=None)
+    except sqlite3.Error:
+        return IndexHealth(UNOPENABLE, error=str(first))
+    try:
+        return _check(conn, fts=False)
     except sqlite3.DatabaseError as exc:
         return IndexHealth(CORRUPT, error=str(exc))
     finally:
         conn.close()
 
 
-def _check(conn: sqlite3.Connection) -> IndexHealth:
+def _check(conn: sqlite3.Connection, *, fts: bool = True) -> IndexHealth:
     verdict = conn.execute("PRAGMA quick_check").fetchone()[0]
     if verdict != "ok":
         raise sqlite3.DatabaseError(f"quick_check: {verdict}")
@@ -67,22 +84,26 @@ def _check(conn: sqlite3.Connection) -> IndexHealth:
     meta = dict(conn.execute("SELECT key, value FROM meta"))
     if meta.get("schema") != SCHEMA_VERSION:
         return IndexHealth(OLD_SCHEMA, schema=meta.get("schema"))
-    conn.execute("BEGIN")
-    try:
-        conn.execute("INSERT INTO fts(fts) VALUES ('integrity-check')")
-        conn.execute("INSERT INTO head(head) VALUES ('integrity-check')")
-    finally:
-        conn.execute("ROLLBACK")
+    if fts:
+        conn.execute("BEGIN")
+        try:
+            conn.execute("INSERT INTO fts(fts) VALUES ('integrity-check')")
+            conn.execute("INSERT INTO head(head) VALUES ('integrity-check')")
+            conn.execute("INSERT INTO cjk(cjk) VALUES ('integrity-check')")
+        finally:
+            conn.execute("ROLLBACK")
     try:
         count = int(meta.get("count") or 0)
     except ValueError:
         count = 0
-    return IndexHealth(HEALTHY, schema=meta.get("schema"), signature=meta.get("signature"), count=count)
+    return IndexHealth(
+        HEALTHY, schema=meta.get("schema"), signature=meta.get("signature"), count=count, fts_checked=fts
+    )
 
 
 def indexed_uids(path: str | os.PathLike[str]) -> Iterator[tuple[int, str]]:
     """Yield (id, uid) of every entry the index at ``path`` holds."""
-    conn = sqlite3.connect(Path(path), isolation_level=None)
+    conn = sqlite3.connect(read_only_uri(Path(path)), uri=True, isolation_level=None)
     try:
         yield from conn.execute("SELECT id, uid FROM entries")
     finally:
@@ -100,7 +121,7 @@ def indexed_ids(path: str | os.PathLike[str], low: int, high: int) -> list[int]:
     if not path.exists():
         return []
     try:
-        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        conn = sqlite3.connect(read_only_uri(path), uri=True)
         try:
             rows = conn.execute("SELECT id FROM entries WHERE id BETWEEN ? AND ? ORDER BY id", (low, high))
             return [int(row[0]) for row in rows]

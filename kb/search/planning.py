@@ -5,8 +5,10 @@ How a natural-language question stays cheap is explained at :meth:`Planner._plan
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
+from kb.search import abbreviations
 from kb.search import query as _query
 from kb.search.base import dumps as _dumps
 from kb.search.schema import TOKENIZE
@@ -28,6 +30,17 @@ MIN_SCORING_TERMS = 3
 # A term in more than half of the entries gets idf ~0 from FTS5's bm25 (it clamps the
 # negative idf to 1e-6), so it is dropped before the query is built.
 COMMON_SHARE = 0.5
+# A question longer than this many distinct words (a pasted text) is searched by its most
+# informative ones: those it repeats and the index holds rarely (see _informative). Chosen
+# on the relevance benchmark (bench/quality.py): its longest real questions have ~60
+# distinct content words and lose nothing at 48; fewer cost them.
+MAX_QUERY_TERMS = 48
+# A query of this many words or fewer first asks for the entries that hold them all (see
+# Planner._conjunction); a longer question seldom has any.
+MAX_CONJUNCTION_TERMS = 4
+# An abbreviation is expanded in queries once the entries define it this many times: one
+# definition may be a one-off or a misreading.
+MIN_DEFINITIONS = 2
 
 
 @dataclass
@@ -110,6 +123,9 @@ class Planner(Vocabulary):
         should = planned[: len(parsed.should)]
         must = planned[len(parsed.should) :]
         suggestions: list[str] = []
+        if len(should) > MAX_QUERY_TERMS:
+            # A pasted text: its words unknown to the index are not typos worth a guess.
+            return self._informative(should), must, suggestions
         extra: list[_query.Term] = []
         known = {fold(w) for t in terms for w in t.words}
         for item in planned:
@@ -127,22 +143,88 @@ class Planner(Vocabulary):
                     if completion not in known:
                         known.add(completion)
                         extra.append(_query.Term([completion], text=completion))
-            for word in item.term.words:
+            # A phrase's df is its rarest word's: each word is judged by its own, so that
+            # "heart" in "heart atack" is never corrected because "atack" is unknown.
+            word_dfs = [freqs.get(s, 0) for s in item.stems] if len(item.stems) == len(item.term.words) else []
+            for k, word in enumerate(item.term.words):
                 folded = fold(word)
                 if len(folded) < 4 or not folded.isalpha():
                     continue
-                best = self._suggest(folded, min_df=max(item.df, 1) * 10 if item.df else 0, limit=2)
+                df = word_dfs[k] if word_dfs else item.df
+                if df > SPELL_MAX_DF:
+                    continue
+                best = self._suggest(folded, min_df=df * 10 if df else 0, limit=2)
                 for suggestion, _ in best:
                     if suggestion not in suggestions and suggestion not in known:
                         suggestions.append(suggestion)
                         if not item.term.is_phrase and item in should:
                             extra.append(_query.Term([suggestion], text=suggestion))
+        extra.extend(self._expansions(should, known))
         if extra:
-            extra_stems = self._stems([t.words[0] for t in extra])
+            extra_stems = self._stems([" ".join(t.words) for t in extra])
             freqs = self._doc_freqs({s for group in extra_stems for s in group})
             for term, group in zip(extra, extra_stems):
                 should.append(Planned(term, min((freqs.get(s, 0) for s in group), default=0), group))
         return should, must, suggestions
+
+    def _expansions(self, should: list[Planned], known: set[str]) -> list[_query.Term]:
+        """The long forms of the query's words that the entries define as abbreviations.
+
+        "UTIs" also searches "urinary tract infection" when the entries' titles and
+        questions spell the term out more often than they abbreviate it ("COPD" is then
+        left alone: those entries use it). A short form needs two definitions; the
+        commonest long form wins.
+        """
+        forms: dict[str, str] = {}
+        for item in should:
+            if item.term.is_phrase or item.term.prefix:
+                continue
+            for form in abbreviations.short_forms(fold(item.term.words[0])):
+                forms.setdefault(form, item.term.words[0])
+        if not forms:
+            return []
+        rows = self.conn.execute(
+            "SELECT short, long FROM abbreviations WHERE short IN (SELECT value FROM json_each(?)) AND n >= ?"
+            " ORDER BY n DESC, long",
+            (_dumps(sorted(forms)).decode(), MIN_DEFINITIONS),
+        ).fetchall()
+        out: list[_query.Term] = []
+        expanded: set[str] = set()
+        for short, long in rows:
+            if forms[short] in expanded or long in known:
+                continue
+            expanded.add(forms[short])
+            if self._heads_naming(long) <= self._heads_naming(short):
+                continue
+            known.add(long)
+            words = long.split()
+            out.append(_query.Term(words, text=long))
+        return out
+
+    def _heads_naming(self, text: str, most: int = 1000) -> int:
+        """How many entries' heads (title, question, tags) hold this phrase, up to ``most``."""
+        phrase = _query.Term(text.split()).fts()
+        return int(
+            self.conn.execute(
+                "SELECT count(*) FROM (SELECT 1 FROM head WHERE head MATCH ? LIMIT ?)", (phrase, most)
+            ).fetchone()[0]
+        )
+
+    def _informative(self, should: list[Planned]) -> list[Planned]:
+        """The ``MAX_QUERY_TERMS`` terms of a long text that say most about it.
+
+        Each known term weighs its idf times a damped count of its uses in the text
+        (1 + ln n), so a text's recurring subject outweighs a rare word said once.
+        """
+        total = max(self.count(), 1)
+
+        def weight(p: Planned) -> float:
+            idf = math.log((total - p.df + 0.5) / (p.df + 0.5))
+            return idf * (1.0 + math.log(p.term.count))
+
+        known = [p for p in should if 0 < p.df <= total * COMMON_SHARE]
+        known.sort(key=weight, reverse=True)
+        return known[:MAX_QUERY_TERMS]
 
     def _analyse_plain(self, parsed: _query.ParsedQuery) -> list[Planned]:
         """Attach document frequencies to the single-word terms, without spelling fixes."""
@@ -150,6 +232,27 @@ class Planner(Vocabulary):
         stems = self._stems([t.words[0] for t in words])
         freqs = self._doc_freqs({s for group in stems for s in group})
         return [Planned(t, min((freqs.get(s, 0) for s in g), default=0), g) for t, g in zip(words, stems)]
+
+    def _conjunction(self, should: list[Planned], must: list[Planned], asked: int) -> str | None:
+        """The MATCH of the entries holding every word of a short query, or None.
+
+        A query of a few words ("bone marrow") whose words are all common matches a large
+        share of the index with OR, and bm25 scores every match (at 1M entries, 114k rows
+        for "bone marrow", against 21k holding both words). When the entries holding all
+        the words are enough to fill the lists a search reads, the ranking would put them
+        first anyway: the caller then searches them alone. ``asked`` is the number of
+        terms the person typed; spelling guesses appended after them rule this out, as
+        do required terms and words the index does not hold.
+        """
+        if must or len(should) != asked or not 2 <= asked <= MAX_CONJUNCTION_TERMS:
+            return None
+        if any(p.df == 0 or p.term.prefix for p in should):
+            return None
+        ceiling = max(self.count(), 1) * COMMON_SHARE
+        usable = sorted((p for p in should if p.df <= ceiling), key=lambda p: p.df)
+        if len(usable) < 2:
+            return None
+        return " AND ".join(p.term.fts() for p in usable)
 
     def _plan(
         self,

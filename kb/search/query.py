@@ -62,6 +62,8 @@ class Term:
     prefix: bool = False
     column: str | None = None
     text: str = ""
+    #: How many times the query holds this term (a long pasted text repeats its topic).
+    count: int = 1
 
     def fts(self) -> str:
         """Return this term as a safe FTS5 expression (quoted, optional prefix/column)."""
@@ -101,7 +103,11 @@ def parse(query: str) -> ParsedQuery:
     """Parse a query string; never raises, whatever the input."""
     out = ParsedQuery()
     text = (query or "").translate(_APOSTROPHES)
+    # The plain words in order, None for a dropped one, to pair bare numbers (_numbers).
+    sequence: list[Term | None] = []
     for kind, name, value, quoted in _scan(text):
+        if kind == "word" and not quoted:
+            sequence.append(None)
         if kind == "field":
             if name == "title":
                 term = _make_term(value, phrase=quoted, out=out)
@@ -121,9 +127,50 @@ def parse(query: str) -> ParsedQuery:
             # Quoting says "this exactly": a quoted word or phrase is required.
             out.must.append(term)
         else:
-            out.should.append(term)
-    out.should = _dedupe(out.should)
+            sequence[-1] = term
+    out.should = _dedupe(_numbers(sequence, out))
     return out
+
+
+def _numbers(sequence: list[Term | None], out: ParsedQuery) -> list[Term]:
+    """The plain terms, with each bare number bound to a word beside it.
+
+    A number names something only with its word ("type 2", "spastic paraplegia 39",
+    "3 year"); alone it matches any entry that has it ("a fever of 39" is not about
+    spastic paraplegia 39). So a number becomes a phrase with the word before it, or else
+    the word after it, and is dropped when a stop word stands on both sides.
+    """
+    terms = [t for t in sequence if t is not None]
+    if len(terms) < 2:
+        return terms
+    result: list[Term] = []
+    for i, term in enumerate(sequence):
+        if term is None:
+            continue
+        if len(term.words) != 1 or not term.words[0].isdigit() or term.prefix:
+            result.append(term)
+            continue
+        before = sequence[i - 1] if i > 0 else None
+        after = sequence[i + 1] if i + 1 < len(sequence) else None
+        if before is not None and not before.prefix:
+            words = [*before.words, *term.words]
+        elif after is not None and not after.prefix:
+            words = [*term.words, *after.words]
+        else:
+            out.stopped.append(term.words[0])
+            continue
+        result.append(Term(words, text=" ".join(words)))
+    # Numbers alone ("39 and 40") are all there is to search.
+    return result or terms
+
+
+def loosened(parsed: ParsedQuery) -> ParsedQuery:
+    """The same query with nothing required or excluded: its phrases and words all ranked.
+
+    For a pasted text, whose quotation marks and dashes are punctuation, not operators.
+    """
+    terms = [Term(t.words, t.prefix, None, t.text, t.count) for t in parsed.should + parsed.must]
+    return ParsedQuery(should=_dedupe(terms), filters=parsed.filters, stopped=parsed.stopped)
 
 
 def _scan(text: str):
@@ -196,11 +243,11 @@ def _make_term(raw: str, *, phrase: bool, out: ParsedQuery | None) -> Term | Non
 
 
 def _dedupe(terms: list[Term]) -> list[Term]:
-    seen: set[tuple] = set()
-    out = []
+    seen: dict[tuple, Term] = {}
     for term in terms:
         key = (tuple(w.lower() for w in term.words), term.prefix, term.column)
-        if key not in seen:
-            seen.add(key)
-            out.append(term)
-    return out
+        if key in seen:
+            seen[key].count += 1
+        else:
+            seen[key] = term
+    return list(seen.values())

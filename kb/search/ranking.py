@@ -1,22 +1,35 @@
 """Running a search: filters and planned MATCH in, a ranked page of hits with snippets out.
 
 Candidates are ranked by two BM25 scores fused (kb.search.fusion): the whole entry's and
-its head's (title, question, tags). With ``latest`` the matches are in date order
-instead. When nothing matches, one line says why.
+its head's (title, question, tags); a second stage then adds, to the best of them, the
+share of the question's rare, topic-naming words their heads hold. Chinese, Japanese and
+Korean words are found in their own table (kb.search.cjk). With ``latest`` the matches
+are in date order instead. When nothing matches, one line says why.
 """
 
 from __future__ import annotations
 
+import math
 import sqlite3
 
 from kb.errors import KbError, NotFound, QueryError, SearchIndexError
-from kb.search import fusion, sql
+from kb.search import cjk, fusion, sql
 from kb.search import query as _query
-from kb.search.planning import Planner
+from kb.search.base import ids_json
+from kb.search.planning import COMMON_SHARE, MAX_QUERY_TERMS, Planned, Planner
 from kb.search.reads import Reads
 from kb.search.results import Hit, SearchResult
 from kb.search.snippets import lead as _lead
 from kb.search.snippets import snippets, split_marks
+
+# The second stage (kb.search.fusion.add_topic) looks up at most this many of a question's
+# rarest words in the candidates' heads, and stops before their postings pass the budget:
+# FTS5 reads a word's whole posting list to test a few entries (~0.35 us a posting).
+TOPIC_TERMS = 8
+TOPIC_BUDGET = 20_000
+# Each word's weight there is also scaled by the share of the entries using it that have it
+# in their title: a corpus statistic of how much the word names topics (_title_shares).
+TOPIC_TITLES = True
 
 
 class Ranking(Planner, Reads):
@@ -92,8 +105,21 @@ class Ranking(Planner, Reads):
                 return SearchResult([], 0, [], reason)
             return self._browse(parsed, where, limit, offset, latest)
 
-        should, must, suggestions = self._analyse(parsed)
-        positive = self._plan(should, must)
+        if len(parsed.should) + len(parsed.must) > MAX_QUERY_TERMS:
+            parsed = _query.loosened(parsed)
+        parsed, cjk_match = _split_cjk(parsed)
+        should, must, suggestions = self._analyse(parsed) if parsed.has_text else ([], [], [])
+        positive = None
+        if not parsed.has_text:
+            pass
+        elif not latest and total_entries >= self._list_depth(limit, offset):
+            conjunction = self._conjunction(should, must, len(parsed.should))
+            if conjunction is not None and self._enough(conjunction, where, self._list_depth(limit, offset)):
+                positive = conjunction
+        if positive is None and parsed.has_text:
+            positive = self._plan(should, must)
+        if cjk_match is not None and (positive is None or not latest):
+            return self._search_cjk(positive, cjk_match, where, limit, offset, [p.term for p in should + must])
         if positive is None:
             missing = [p.term.text for p in must if p.df == 0]
             reason = ("no entry has " + ", ".join(repr(m) for m in missing)) if missing else "no entry has these words"
@@ -103,12 +129,53 @@ class Ranking(Planner, Reads):
             match = f"({positive}) NOT ({' OR '.join(t.fts() for t in parsed.exclude)})"
         terms = [p.term for p in should + must]
         hits, total = self._rank(
-            match, where, limit=limit, offset=offset, latest=latest, terms=terms, excluding=bool(parsed.exclude)
+            match,
+            where,
+            limit=limit,
+            offset=offset,
+            latest=latest,
+            terms=terms,
+            excluding=bool(parsed.exclude),
+            planned=should + must,
         )
         reason = None
         if not hits:
             reason = self._why_nothing(positive, match, where, total, filters)
         return SearchResult(hits, total, suggestions, reason)
+
+    def _search_cjk(
+        self,
+        positive: str | None,
+        cjk_match: str,
+        where: sql.Filters,
+        limit: int,
+        offset: int,
+        terms: list[_query.Term],
+    ) -> SearchResult:
+        """Rank a query with Chinese, Japanese or Korean words: their runs are found in the
+        ``cjk`` table (kb.search.cjk), its other words as usual, and an entry found both
+        ways scores the sum."""
+        depth = self._list_depth(limit, offset) // fusion.SCORE_DEPTH
+        fused, total = self._fused("cjk", cjk_match, f"{{head}} : ({cjk_match})", where, depth)
+        if positive is not None:
+            words, words_total = self._fused("fts", positive, positive, where, depth, head_table="head")
+            summed = dict(words)
+            for entry_id, score in fused:
+                summed[entry_id] = summed.get(entry_id, 0.0) + score
+            fused = sorted(summed.items(), key=lambda item: (-item[1], item[0]))
+            total = max(total, words_total)
+        hits = self._hits(fused[offset : offset + limit], terms)
+        reason = None if hits else ("no entry has these words" if not total else f"only {total} entries match")
+        return SearchResult(hits, total, [], reason)
+
+    @staticmethod
+    def _list_depth(limit: int, offset: int) -> int:
+        """How deep each of the two ranked lists is read (see _rank)."""
+        return max(fusion.CANDIDATES, offset + limit + fusion.CANDIDATES // 4) * fusion.SCORE_DEPTH
+
+    def _enough(self, match: str, where: sql.Filters, depth: int) -> bool:
+        """Whether at least ``depth`` entries match ``match`` and pass the filters."""
+        return bool(self.conn.execute(*sql.at_least(match, where, depth)).fetchone()[0] >= depth)
 
     def _unknown_filter(self, filters: dict[str, list[str]]) -> str | None:
         for kind, values in filters.items():
@@ -142,12 +209,94 @@ class Ranking(Planner, Reads):
         latest: bool,
         terms: list[_query.Term],
         excluding: bool = False,
+        planned: list[Planned] | None = None,
     ) -> tuple[list[Hit], int]:
         """Run the planned MATCH; return the page of hits and the total number of matches."""
         if latest:
             return self._rank_by_date(match, where, limit=limit, offset=offset, terms=terms)
+        depth = self._list_depth(limit, offset) // fusion.SCORE_DEPTH
+        fused, total = self._fused("fts", match, match, where, depth, head_table="head", excluding=excluding)
+        if planned and fusion.TOPIC_WEIGHT:
+            window = [i for i, _ in fused[: fusion.TOPIC_WINDOW]]
+            fused = fusion.add_topic(fused, self._topic_coverage(window, planned))
+        return self._hits(fused[offset : offset + limit], terms), total
+
+    def _topic_coverage(self, ids: list[int], planned: list[Planned]) -> dict[int, float]:
+        """The share of the question's words that each of these entries' heads holds.
+
+        Each word weighs its idf squared, times its title share (_title_shares) when
+        TOPIC_TITLES is on. Only the rarest words are looked up (TOPIC_TERMS, TOPIC_BUDGET);
+        without title shares the commoner ones, which weigh little, count in the whole.
+        """
+        total = max(self.count(), 1)
+        usable = {p.term.fts(): p for p in planned if 0 < p.df <= total * COMMON_SHARE}
+        if not ids or len(usable) < 2:
+            return {}
+        kept: list[tuple[str, Planned]] = []
+        postings = 0
+        for key, item in sorted(usable.items(), key=lambda kv: kv[1].df)[:TOPIC_TERMS]:
+            postings += item.df
+            if postings > TOPIC_BUDGET:
+                break
+            kept.append((key, item))
+        titled = self._title_shares([item for _, item in kept]) if TOPIC_TITLES else {}
+        weight = {}
+        for key, p in usable.items():
+            weight[key] = math.log((total - p.df + 0.5) / (p.df + 0.5)) ** 2
+            if TOPIC_TITLES:
+                weight[key] *= titled.get(key, 0.0)
+        whole = sum(weight.values()) or 1.0
+        coverage: dict[int, float] = {}
+        for key, _item in kept:
+            for (entry_id,) in self.conn.execute(
+                "SELECT rowid FROM head WHERE head MATCH ? AND rowid IN (SELECT value FROM json_each(?))",
+                (key, ids_json(ids)),
+            ):
+                coverage[entry_id] = coverage.get(entry_id, 0.0) + weight[key] / whole
+        return coverage
+
+    def _title_shares(self, planned: list[Planned]) -> dict[str, float]:
+        """For each term, the share of the entries holding it whose title holds it too.
+
+        A word that names topics ("parkinson") stands in the titles of many of the
+        entries that use it; a generic one ("older", "adults") in few of them.
+        """
         conn = self.conn
-        depth = max(fusion.CANDIDATES, offset + limit + fusion.CANDIDATES // 4)
+        # fts5vocab counts a term's documents per column by reading its posting list:
+        # only the rarest words of the question come here (see TOPIC_BUDGET).
+        conn.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.kb_head_cols USING fts5vocab(main, head, 'col')")
+        out = {}
+        for item in planned:
+            if not item.stems or not item.df:
+                continue
+            titled = 0
+            for stem in dict.fromkeys(item.stems):
+                row = conn.execute(
+                    "SELECT doc FROM temp.kb_head_cols WHERE term = ? AND col = 'title'", (stem,)
+                ).fetchone()
+                titled = max(titled, row[0] if row else 0)
+            out[item.term.fts()] = min(1.0, titled / item.df)
+        return out
+
+    def _fused(
+        self,
+        table: str,
+        match: str,
+        head_match: str,
+        where: sql.Filters,
+        depth: int,
+        *,
+        head_table: str | None = None,
+        excluding: bool = False,
+    ) -> tuple[list[tuple[int, float]], int]:
+        """Score the matches of ``table`` as a whole and by their head; return the fused
+        (id, score) of the best ``depth`` of each list, best first, and the number of matches.
+
+        The head is its own table (``head_table``) or, for the ``cjk`` table, its ``head``
+        column (``head_match`` holds the column filter).
+        """
+        conn = self.conn
+        head_table = head_table or table
         # Looking exact scores up for a list of entries costs a pass over every match
         # (FTS5 does not seek to a list of rowids: 250 ms for a 20-word question at 100k
         # entries), while reading a list deeper costs little (the matches are scored
@@ -155,18 +304,18 @@ class Ranking(Planner, Reads):
         # than the candidates they give, and an entry beyond a list's end scores at most
         # its last score, which stands in for it.
         score_depth = depth * fusion.SCORE_DEPTH
-        whole = dict(conn.execute(*sql.top("fts", match, where, score_depth)).fetchall())
+        whole = dict(conn.execute(*sql.top(table, match, where, score_depth)).fetchall())
         if not whole:
             return [], 0
         complete = len(whole) < score_depth  # every match is in hand
-        head = dict(conn.execute(*sql.top("head", match, where, score_depth)).fetchall())
+        head = dict(conn.execute(*sql.top(head_table, head_match, where, score_depth)).fetchall())
         head_floor = min(head.values()) if len(head) >= score_depth else 0.0
         # The head's columns are a part of the entry's, so an entry the head found is a
         # match of the whole query too, unless its other columns hold an excluded word.
         found_by_head = [i for i in list(head)[:depth] if i not in whole]
         if found_by_head and not complete:
             if excluding:
-                whole.update(conn.execute(*sql.scores("fts", match, found_by_head)).fetchall())
+                whole.update(conn.execute(*sql.scores(table, match, found_by_head)).fetchall())
             else:
                 whole_floor = min(whole.values())
                 whole.update((i, whole_floor) for i in found_by_head)
@@ -175,9 +324,8 @@ class Ranking(Planner, Reads):
         if complete:
             total = len(whole)
         else:
-            statements = sql.ranked(match, where, False, limit, offset)
-            total = conn.execute(statements.count, statements.count_params).fetchone()[0]
-        return self._hits(fused[offset : offset + limit], terms), total
+            total = conn.execute(*sql.count_in(table, match, where)).fetchone()[0]
+        return fused, total
 
     def _rank_by_date(
         self, match: str, where: sql.Filters, *, limit: int, offset: int, terms: list[_query.Term]
@@ -233,3 +381,20 @@ def _refuse_empty(query: str) -> None:
         return
     message = "the query only excludes words" if parsed is not None and parsed.exclude else "the query is empty"
     raise QueryError(message, hint='give words to search for, e.g. kb search "bone scan"')
+
+
+def _split_cjk(parsed: _query.ParsedQuery) -> tuple[_query.ParsedQuery, str | None]:
+    """Take the terms with Chinese, Japanese or Korean characters out of a query; return
+    the rest and the MATCH of the ``cjk`` table that finds any of them (None if none)."""
+    found = [t for t in parsed.should + parsed.must if cjk.has_cjk(" ".join(t.words))]
+    if not found:
+        return parsed, None
+    phrases = dict.fromkeys(p for t in found for p in cjk.phrases(" ".join(t.words)))
+    rest = _query.ParsedQuery(
+        should=[t for t in parsed.should if t not in found],
+        must=[t for t in parsed.must if t not in found],
+        exclude=parsed.exclude,
+        filters=parsed.filters,
+        stopped=parsed.stopped,
+    )
+    return rest, " OR ".join(phrases)

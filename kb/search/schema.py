@@ -7,8 +7,9 @@ version is thrown away and rebuilt from the store on open.
 from __future__ import annotations
 
 import sqlite3
+from pathlib import Path
 
-SCHEMA_VERSION = "3"
+SCHEMA_VERSION = "6"
 TOKENIZE = "porter unicode61 remove_diacritics 2"
 # Columns of the FTS table, in order, and their BM25 weights. FTS5's bm25() multiplies each
 # occurrence by its column's weight, saturates the weighted frequency (k1 = 1.2) and
@@ -23,6 +24,21 @@ WEIGHTS = (2.0, 2.0, 2.0, 1.0, 1.0, 2.0)
 # by their own (short) length, which the answer cannot outvote (kb.search.fusion).
 HEAD_COLUMNS = ("title", "question", "tags")
 HEAD_WEIGHTS = (1.0, 1.0, 1.0)
+
+# What a read selects to make an Entry (kb.search.base.IndexBase._entry): the columns that
+# hold fields of Entry.to_dict(), the source's fields shared by its file, and ``data``, the
+# JSON of the rest, where none of these is repeated (at 16k entries from one JSON Lines
+# file they took 4.6 MB of it).
+ENTRY_FIELDS = ("id", "uid", "title", "category")
+SHARED_SOURCE = ("path", "format", "copyright", "encoding")
+ENTRY_COLUMNS = (
+    "e.id, e.uid, e.title, e.category, (SELECT doc FROM sources WHERE id = e.file), e.question, e.answer, e.data"
+)
+# Pages of 16 kB rather than SQLite's 4 kB: a row with a long answer then fits one page
+# instead of spilling into a chain of overflow pages, each partly empty (at 16k MedQuAD
+# entries the file shrank from 62 to 55 MB). Set when the file is made; a file of another
+# page size keeps its own.
+PAGE_SIZE = 16384
 
 # The index file (named by kb.paths.index_path_for) and the files SQLite keeps beside it.
 INDEX_SUFFIXES = ("", "-wal", "-shm", "-journal")
@@ -40,9 +56,12 @@ CREATE TABLE entries(
     question TEXT NOT NULL,
     answer TEXT NOT NULL,
     date TEXT NOT NULL,           -- updated_at or created_at, for sorting by date
-    data BLOB NOT NULL,           -- the rest of Entry.to_dict() as JSON
-    src TEXT                      -- source path and record key (see _source_ref), for ingest
+    data BLOB NOT NULL,           -- the rest of Entry.to_dict() as JSON (ENTRY_COLUMNS)
+    src INTEGER,                  -- hash of the source path and record key (see source_ref), for ingest
+    file INTEGER                  -- the source's fields shared by a file's records: sources.id
 );
+-- What every record of one file has alike in its source (path, format...), once.
+CREATE TABLE sources(id INTEGER PRIMARY KEY, doc TEXT NOT NULL UNIQUE);
 CREATE INDEX entries_uid ON entries(uid);
 CREATE INDEX entries_src ON entries(src) WHERE src IS NOT NULL;
 CREATE INDEX entries_label ON entries(label COLLATE NOCASE, id);
@@ -61,6 +80,9 @@ CREATE VIRTUAL TABLE fts USING fts5(
 CREATE VIRTUAL TABLE head USING fts5(
     {", ".join(HEAD_COLUMNS)}, content='fts_source', content_rowid='id', tokenize='{TOKENIZE}'
 );
+-- Chinese, Japanese and Korean runs as overlapping character pairs (kb.search.cjk), for
+-- the entries that have any: unicode61 keeps a whole run as one token.
+CREATE VIRTUAL TABLE cjk USING fts5(head, body, tokenize='unicode61');
 CREATE VIRTUAL TABLE fts_vocab USING fts5vocab(fts, 'row');
 -- Document frequency of each stem, copied from fts_vocab: fts_vocab computes a term's
 -- count by reading its whole posting list, which costs milliseconds for common words at
@@ -72,6 +94,12 @@ CREATE TABLE words(
     word TEXT PRIMARY KEY, df INTEGER NOT NULL, head TEXT NOT NULL, len INTEGER NOT NULL
 ) WITHOUT ROWID;
 CREATE INDEX words_head ON words(head, len);
+-- Abbreviations the entries define ("urinary tract infection (UTI)"), folded, with how
+-- many definitions were seen (kb.search.abbreviations). Counted as entries are indexed;
+-- a rebuild counts them afresh.
+CREATE TABLE abbreviations(
+    short TEXT NOT NULL, long TEXT NOT NULL, n INTEGER NOT NULL, PRIMARY KEY(short, long)
+) WITHOUT ROWID;
 """
 
 # SQLite result codes that mean the file is not (or no longer) a usable database.
@@ -92,3 +120,18 @@ def split_sql(script: str) -> list[str]:
     """Split the schema script into statements (none of ours contain a ';' in a string)."""
     lines = [line.split("--", 1)[0] for line in script.splitlines()]
     return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
+
+
+def read_only_uri(path: Path) -> str:
+    """A URI that opens an index file without writing anything beside it.
+
+    A WAL database needs its -shm file to be read normally; on read-only media (or a
+    full disk) that file cannot be made, so without a -wal file (kb's last connection
+    checkpoints and removes it) the file is opened as immutable: no locks, no -shm.
+    See https://www.sqlite.org/wal.html#readonly and https://www.sqlite.org/uri.html.
+    """
+    from urllib.parse import quote
+
+    wal = Path(f"{path}-wal")
+    options = "mode=ro" if wal.exists() and wal.stat().st_size else "mode=ro&immutable=1"
+    return f"file:{quote(str(path.resolve()))}?{options}"

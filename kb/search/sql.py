@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from kb.search.schema import HEAD_WEIGHTS, WEIGHTS
+from kb.search.schema import ENTRY_COLUMNS, HEAD_WEIGHTS, WEIGHTS
 
 SORTS = {
     "id": "e.id",
@@ -20,7 +20,11 @@ SORTS = {
 FILTER_KINDS = ("category", "expert", "tag")
 _BM25 = "-bm25(fts, " + ", ".join(str(w) for w in WEIGHTS) + ")"
 # The two full-text tables a search ranks with (kb.search.schema), and their BM25 scores.
-SCORES = {"fts": _BM25, "head": "-bm25(head, " + ", ".join(str(w) for w in HEAD_WEIGHTS) + ")"}
+SCORES = {
+    "fts": _BM25,
+    "head": "-bm25(head, " + ", ".join(str(w) for w in HEAD_WEIGHTS) + ")",
+    "cjk": "-bm25(cjk)",
+}
 
 
 @dataclass
@@ -70,10 +74,9 @@ def order_by(sort: str, descending: bool = False) -> str:
 
 
 def list_page(where: Filters, sort: str, descending: bool, limit: int | None, offset: int) -> tuple[str, list[Any]]:
-    """A page of entries (question, answer, data) passing the filters, in this order."""
+    """A page of entries (ENTRY_COLUMNS) passing the filters, in this order."""
     sql = (
-        f"SELECT e.question, e.answer, e.data FROM entries e {where.where()}"
-        f" ORDER BY {order_by(sort, descending)} LIMIT ? OFFSET ?"
+        f"SELECT {ENTRY_COLUMNS} FROM entries e {where.where()} ORDER BY {order_by(sort, descending)} LIMIT ? OFFSET ?"
     )
     return sql, [*where.params, -1 if limit is None else int(limit), max(0, int(offset))]
 
@@ -103,7 +106,7 @@ def browse(
     order = "e.date DESC, e.id DESC" if latest else "e.id"
     count = (f"SELECT count(*) FROM entries e {cond}", params)
     page = (
-        f"SELECT e.question, e.answer, e.data FROM entries e {cond} ORDER BY {order} LIMIT ? OFFSET ?",
+        f"SELECT {ENTRY_COLUMNS} FROM entries e {cond} ORDER BY {order} LIMIT ? OFFSET ?",
         [*params, limit, offset],
     )
     return count, page
@@ -157,6 +160,12 @@ def top(table: str, match: str, where: Filters, depth: int) -> tuple[str, list[A
     return f"SELECT {table}.rowid, {SCORES[table]} AS score {body} ORDER BY score DESC LIMIT ?", [*args, depth]
 
 
+def at_least(match: str, where: Filters, count: int) -> tuple[str, list[Any]]:
+    """How many entries match and pass the filters, counted up to ``count`` (and no further)."""
+    body, args = _body("fts", match, where)
+    return f"SELECT count(*) FROM (SELECT 1 {body} LIMIT ?)", [*args, count]
+
+
 def scores(table: str, match: str, ids: list[int]) -> tuple[str, list[Any]]:
     """(rowid, score) in one full-text table of those of ``ids`` that match ``match``."""
     return (
@@ -177,6 +186,12 @@ def similar(table: str, match: str, exclude_id: int, limit: int) -> tuple[str, l
         " ORDER BY score DESC LIMIT ?",
         [match, exclude_id, limit],
     )
+
+
+def count_in(table: str, match: str, where: Filters) -> tuple[str, list[Any]]:
+    """How many entries of one full-text table match ``match`` and pass the filters."""
+    body, args = _body(table, match, where)
+    return f"SELECT count(*) {body}", args
 
 
 def count_matches(match: str) -> tuple[str, list[Any]]:

@@ -9,15 +9,17 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from hashlib import blake2b
 from typing import Any
 
 from kb.errors import SearchIndexError
 from kb.models import Entry, Expert
+from kb.search import abbreviations, cjk
 from kb.search.base import batches as _batches
 from kb.search.base import dumps as _dumps
 from kb.search.base import ids_json as _ids_json
 from kb.search.base import loads as _loads
-from kb.search.schema import FTS_COLUMNS, HEAD_COLUMNS
+from kb.search.schema import ENTRY_FIELDS, FTS_COLUMNS, HEAD_COLUMNS, SHARED_SOURCE
 from kb.search.snippets import has_marks as _has_marks
 from kb.search.snippets import strip_marks
 from kb.search.spelling import Vocabulary
@@ -57,6 +59,10 @@ def prepare(entries: Iterable[Entry]) -> Prepared:
         entry_id = int(entry.id)
         data = entry.to_dict()
         question, answer = data.pop("question"), data.pop("answer")
+        for name in ENTRY_FIELDS:
+            del data[name]
+        source = data["source"]
+        shared = _dumps({name: source.pop(name) for name in SHARED_SOURCE}).decode()
         # snippet() marks matches with \x02/\x03, so the indexed text must hold none
         # (a marker in a snippet is then always ours). The rare text that does is
         # blanked in the columns and kept exactly in the JSON.
@@ -79,7 +85,8 @@ def prepare(entries: Iterable[Entry]) -> Prepared:
                 answer,
                 entry.updated_at or entry.created_at or "",
                 _dumps(data).decode(),
-                _source_ref(entry),
+                source_ref(entry.source.path, entry.source.key),
+                shared,  # made a sources.id when inserted
             )
         )
         batch.tags.extend((t, entry_id) for t in {t.casefold(): t for t in entry_tags}.values())
@@ -88,12 +95,17 @@ def prepare(entries: Iterable[Entry]) -> Prepared:
     return batch
 
 
-def _source_ref(entry: Entry) -> str | None:
-    """The file and record an entry was read from, as one indexed value (None if not from a file)."""
-    src = entry.source
-    if not src.path or src.key is None:
+def source_ref(path: str | None, key: str | None) -> int | None:
+    """The file and record an entry was read from, as one indexed integer (None if not from a file).
+
+    A hash (64 bits of BLAKE2b), so that the column and its index cost 8 bytes an entry
+    rather than a path and a key (2.3 MB at 16k entries); a lookup compares the path and
+    key kept in ``data`` before it trusts a match.
+    """
+    if not path or key is None:
         return None
-    return f"{src.path}\x1f{src.key}"
+    digest = blake2b(f"{path}\x1f{key}".encode("utf-8", "surrogatepass"), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
 
 
 class Writes(Vocabulary):
@@ -118,13 +130,20 @@ class Writes(Vocabulary):
 
     def ids_for_sources(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], int]:
         """Return the id of the entry read from each of these (source path, record key)."""
-        wanted = {f"{path}\x1f{key}": (path, key) for path, key in keys}
+        wanted = {(str(path), str(key)) for path, key in keys}
+        refs = list({source_ref(path, key) for path, key in wanted} - {None})
         found: dict[tuple[str, str], int] = {}
         with self._errors("looking up sources"):
-            for batch in _batches(list(wanted), 500):
+            for batch in _batches(refs, 500):
                 marks = ",".join("?" * len(batch))
-                for ref, entry_id in self.conn.execute(f"SELECT src, id FROM entries WHERE src IN ({marks})", batch):
-                    found[wanted[ref]] = entry_id
+                rows = self.conn.execute(
+                    "SELECT (SELECT json_extract(doc, '$.path') FROM sources WHERE id = e.file),"
+                    f" json_extract(e.data, '$.source.key'), e.id FROM entries e WHERE e.src IN ({marks})",
+                    batch,
+                )
+                for path, key, entry_id in rows:
+                    if (str(path), str(key)) in wanted:
+                        found[(str(path), str(key))] = entry_id
         return found
 
     @property
@@ -148,7 +167,7 @@ class Writes(Vocabulary):
         with self._errors("rebuilding"), self._transaction() as conn:
             conn.execute("INSERT INTO fts(fts) VALUES ('delete-all')")
             conn.execute("INSERT INTO head(head) VALUES ('delete-all')")
-            for table in ("entries", "entry_tags", "experts", "terms", "words"):
+            for table in ("cjk", "abbreviations", "entries", "entry_tags", "experts", "terms", "words"):
                 conn.execute(f"DELETE FROM {table}")
             self._set_meta("last_id", None)
             experts: dict[str, Expert] = {}
@@ -223,8 +242,10 @@ class Writes(Vocabulary):
                 experts[key] = self._stored_expert(expert.name) or expert
             # The newer entry's sections win; the older fill what it lacks.
             experts[key] = expert.merged(experts.get(key))
+        files = self._source_ids(row[-1] for row in batch.rows)
+        rows = [(*row[:-1], files[row[-1]]) for row in batch.rows]
         try:
-            conn.executemany("INSERT INTO entries VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", batch.rows)
+            conn.executemany("INSERT INTO entries VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
         except sqlite3.IntegrityError as exc:
             raise SearchIndexError(f"two entries share one id: {exc}") from exc
         conn.executemany("INSERT OR IGNORE INTO entry_tags VALUES (?, ?)", batch.tags)
@@ -235,6 +256,47 @@ class Writes(Vocabulary):
                 " WHERE id IN (SELECT value FROM json_each(?))",
                 (_ids_json(batch.ids),),
             )
+        self._insert_cjk(batch)
+        self._count_abbreviations(batch)
+
+    def _insert_cjk(self, batch: Prepared) -> None:
+        """Index the CJK runs of those entries of a batch that have any (kb.search.cjk)."""
+        # Rows are laid out as the entries table: title 2, tags 6, question 7, answer 8.
+        rows = [
+            (row[0], cjk.pairs_text(head), cjk.pairs_text(row[8]))
+            for row in batch.rows
+            if cjk.has_cjk(head := f"{row[2]}\n{row[6]}\n{row[7]}") or cjk.has_cjk(row[8])
+        ]
+        if rows:
+            self.conn.executemany("INSERT INTO cjk(rowid, head, body) VALUES (?, ?, ?)", rows)
+
+    def _count_abbreviations(self, batch: Prepared) -> None:
+        """Count the abbreviations the batch's answers define (kb.search.abbreviations).
+
+        Counts only grow: a removed entry's definitions stay until the next rebuild, which
+        costs a search nothing worse than an extra phrase that matches less.
+        """
+        found: dict[tuple[str, str], int] = {}
+        for row in batch.rows:
+            for pair in abbreviations.definitions(row[8]):
+                found[pair] = found.get(pair, 0) + 1
+        if found:
+            self.conn.executemany(
+                "INSERT INTO abbreviations VALUES (?, ?, ?) ON CONFLICT(short, long) DO UPDATE SET n = n + excluded.n",
+                [(short, long, n) for (short, long), n in found.items()],
+            )
+
+    def _source_ids(self, docs: Iterable[str]) -> dict[str, int]:
+        """The id in ``sources`` of each source's shared fields (as JSON), added when new.
+
+        Looked up for each batch, inside its transaction: an id remembered longer could
+        outlive a rolled-back insert.
+        """
+        ids = {}
+        for doc in set(docs):
+            self.conn.execute("INSERT OR IGNORE INTO sources(doc) VALUES (?)", (doc,))
+            ids[doc] = self.conn.execute("SELECT id FROM sources WHERE doc = ?", (doc,)).fetchone()[0]
+        return ids
 
     def _stored_expert(self, name: str) -> Expert | None:
         row = self.conn.execute("SELECT profile FROM experts WHERE name = ?", (name,)).fetchone()
@@ -272,6 +334,7 @@ class Writes(Vocabulary):
                 " WHERE id IN (SELECT value FROM json_each(?))",
                 (ids_json,),
             )
+        conn.execute("DELETE FROM cjk WHERE rowid IN (SELECT value FROM json_each(?))", (ids_json,))
         names = [
             r[0]
             for r in conn.execute(

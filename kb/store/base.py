@@ -1,12 +1,13 @@
 """The store of record: TinyDB files, written atomically under an inter-process lock.
 
-A store is a catalog and its shards, all in TinyDB's JSON format:
+A store is a catalog and its shards, all holding TinyDB's JSON documents:
 
 - ``kb.json``, the catalog: tables ``meta`` (schema version, the last id handed out, the
   shard size, the generation of the last commit), ``experts`` (one merged profile per
   name, so a bio is stored once) and ``shards`` (doc id = shard number: its file and how
   many entries it holds);
-- ``kb.json.d/NNNNNN-G.json``, the shards: shard N holds the entries with ids
+- ``kb.json.d/NNNNNN-G.json``, the shards (compressed JSON Lines since schema 3, see
+  kb.store.shards): shard N holds the entries with ids
   ``(N-1)*S+1 .. N*S`` in table ``entries`` (doc id = the entry id people type; the
   expert is kept by name) and their original text in table ``raw``. G is the
   generation that wrote the file: a shard is never rewritten in place, a new version
@@ -63,12 +64,17 @@ if TYPE_CHECKING:
 
     from kb.store.lookup import ScanLookup
 
-SCHEMA_VERSION = 2
+# 1: entries in the catalog itself; 2: shards as JSON documents; 3: shards written
+# compressed (kb.store.shards.pack_shard). Every older layout is read as it is.
+SCHEMA_VERSION = 3
 DEFAULT_LOCK_TIMEOUT = 10.0
 # Shards a process keeps parsed at once; a changed shard pushed out is written to a
 # new file (named by the catalog only at the commit), so a long ingest holds at most
 # this many whatever the store's size.
 KEEP_LOADED = 4
+# How many times a read outside a transaction starts again because a writer replaced a
+# shard file under it (each time, a new catalog is on disk).
+MAX_RETRIES = 50
 
 
 class _Retry(Exception):
@@ -297,7 +303,10 @@ class StoreBase:
             try:
                 data = self._files.read_shard(doc["file"])
             except FileNotFoundError:
-                if not self._depth:
+                # Outside a transaction a writer may have replaced the file since this
+                # catalog was read: then the catalog on disk is a new one, and the read
+                # starts again. The same catalog naming a missing file is damage.
+                if not self._depth and self._files.version() != snap.version:
                     raise _Retry from None
                 raise damaged(self.path or "", f"its shard file {doc['file']} is missing") from None
         else:
@@ -308,12 +317,18 @@ class StoreBase:
 
     def _with_retry(self, read):
         """Run a read outside a transaction again if a writer replaced a shard file under it."""
-        for _ in range(5):
+        for _ in range(MAX_RETRIES):
             try:
                 return read()
             except _Retry:
                 self._forget()
-        return read()
+        raise self._too_many_retries()
+
+    def _too_many_retries(self) -> StoreError:
+        return StoreError(
+            f"store {self.path} changed under every one of {MAX_RETRIES} attempts to read it",
+            hint="try again when the writers are done",
+        )
 
     def _write_shard(self, number: int, data: dict[str, Any]) -> None:
         """Write a changed shard to a new file that the commit's catalog will name."""
@@ -354,17 +369,23 @@ class StoreBase:
         meta["last_id"] = max(self._top_id or 0, int(meta.get("last_id", 0) or 0))
         if self._generation is not None:
             meta["generation"] = self._generation
+        # The journal is bound to this token, never to the file's inode or times (which a
+        # copy or a restore changes); the replaced catalog's token marks its journal, if
+        # a crash leaves it behind, as folded in.
+        meta["folded"] = journal.commit_token(catalog)
+        meta["commit"] = journal.new_token()
         self._files.sync()
         self._files.write_catalog(catalog, backup=self.rotate_backup)
         # Committed: the files written are the store's now, whatever fails below (a
         # failed commit deletes the files it wrote, and these must stay).
         self._written.clear()
         # The new catalog holds every journalled write; a crash before this line leaves a
-        # journal naming the old catalog, which is then ignored (as this one would be if
-        # it could not be removed).
+        # journal naming the old catalog's token, which the new one calls folded (as it
+        # would if it could not be removed). A journal that did not belong to the old
+        # catalog was not folded in: it is kept aside, never dropped.
         if self.path is not None:
             try:
-                journal.discard(self.path)
+                journal.discard(self.path, snap.journal_state)
             except OSError:
                 pass
         # Keep the files of the new catalog and of the backup (the replaced catalog, or
@@ -375,6 +396,7 @@ class StoreBase:
                 self._files.remove(name)
         snap.ops = {}
         snap.legacy = None
+        snap.journal_state = journal.NONE
         snap.version = self._files.version()
         self._dirty.clear()
         self._generation = None
@@ -389,7 +411,7 @@ class StoreBase:
         if not self._written:
             return
         try:
-            catalog, _ops = self._files.read_catalog()
+            catalog, _ops, _state = self._files.read_catalog()
         except StoreError:
             catalog = None
         named = catalog_files(catalog) if catalog is not None else set()
@@ -456,6 +478,7 @@ class StoreBase:
         after that commit come from two versions.
         """
         done = 0
+        retries = 0
         while True:
             try:
                 later = [n for n in self._numbers() if n > done]
@@ -464,6 +487,10 @@ class StoreBase:
                 number = min(later)
                 data = self._shard(number) if self._depth else self._read_shard(number)
             except _Retry:
+                # Each retry follows a commit by another writer; a bounded number of them.
+                retries += 1
+                if retries >= MAX_RETRIES:
+                    raise self._too_many_retries() from None
                 self._forget()
                 continue
             raw = data["raw"] if with_raw else None

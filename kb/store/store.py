@@ -42,6 +42,9 @@ class Store(StoreBase):
         """
         if self.path is None or not self.path.exists() or journal.wants_compaction(self.path):
             return False
+        # A catalog written before commit tokens gets one from a full write first.
+        if journal.commit_token(self._view().catalog) is None:
+            return False
         return int(self._meta().get("schema", 0) or 0) >= SCHEMA_VERSION
 
     def journal_ops_for(self, entries: Iterable[Entry], *, last_id: int | None = None) -> list[journal.Op]:
@@ -61,7 +64,7 @@ class Store(StoreBase):
         """Append one write to the journal (the caller holds the lock)."""
         assert self.path is not None
         try:
-            journal.append(self.path, ops)
+            journal.append(self.path, ops, self._view().catalog)
         except OSError as exc:
             raise StoreError(
                 f"cannot write store {self.path}: {exc.strerror or exc}; the previous version was kept"
@@ -259,18 +262,9 @@ class Store(StoreBase):
                 shards[key]["entries"] = count
                 self._catalog_changed = True
 
-    def apply_ops(self, ops: Iterable[journal.Op]) -> None:
-        """Apply journal ops in a transaction (a repair replaying a journal by hand)."""
+    def fold_journal(self) -> None:
+        """Commit the journal's writes into the shards and the catalog (a repair)."""
         self._require_transaction()
-        size = self._view().shard_size
-        for table, doc_id, doc in ops:
-            if table in ("entries", "raw"):
-                if doc_id.isdigit():
-                    journal.apply_op(self._changed(shard_of(int(doc_id), size)), table, doc_id, doc)
-                    if table == "entries" and doc is not None:
-                        self._top_id = max(self._next_id() - 1, int(doc_id))
-            else:
-                journal.apply_op(self._view().catalog, table, doc_id, doc)
         self._catalog_changed = True
 
     def _require_transaction(self) -> None:

@@ -14,11 +14,12 @@ from pathlib import Path
 import orjson
 import pytest
 
+import kb.store.shards as shards_module
 from kb.doctor.check import check
 from kb.doctor.files import salvage
 from kb.doctor.repair import repair
 from kb.models import make_uid
-from kb.store.shards import shard_folder, write_atomically
+from kb.store.shards import parse_document, shard_folder, write_atomically
 from kb.store.store import read_whole
 
 
@@ -249,7 +250,8 @@ def test_salvage_recovers_only_whole_entries_at_every_cut(tmp_path: Path, kb_db:
 
 def test_salvage_skips_garbage_in_the_middle(tmp_path: Path, kb_db: Path, kb_run) -> None:
     assert kb_run("ingest", "-q", str(_jsonl(tmp_path, "a.jsonl", 0, 30))).returncode == 0
-    blob = bytearray(_shard_file(kb_db).read_bytes())
+    # The shard as one JSON document, as schema 2 wrote it (compressed ones: below).
+    blob = bytearray(orjson.dumps(parse_document(_shard_file(kb_db).read_bytes())))
     middle = blob.index(b"fault number 15")
     blob[middle : middle + 20] = b'\x00\xff{{]]"\\' * 2 + b"\x00" * 6
     data = salvage(bytes(blob))
@@ -262,12 +264,28 @@ def test_salvage_skips_garbage_in_the_middle(tmp_path: Path, kb_db: Path, kb_run
     assert len(read_whole(kb_db)["entries"]) == 30
 
 
+def test_salvage_of_a_compressed_shard_loses_only_the_damaged_member(
+    tmp_path: Path, kb_db: Path, kb_run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert kb_run("ingest", "-q", str(_jsonl(tmp_path, "a.jsonl", 0, 30))).returncode == 0
+    data = parse_document(_shard_file(kb_db).read_bytes())
+    monkeypatch.setattr(shards_module, "MEMBER_BYTES", 1)  # a member per entry
+    blob = bytearray(shards_module.pack_shard(data))
+    assert blob.count(shards_module.MEMBER_HEADER) == 30
+    middle = len(blob) // 2
+    blob[middle : middle + 20] = b"\x00" * 20
+    found = salvage(bytes(blob))
+    uids = {d["uid"] for d in found["entries"].values()}
+    assert len(uids) in (28, 29) and uids < _uids(0, 30)
+    assert all(key in found["raw"] for key in found["entries"])
+
+
 # -- what doctor checks inside a store that parses -----------------------------------------
 
 
 def test_doctor_reports_bad_entries(filled: Path) -> None:
     shard = _shard_file(filled)
-    data = orjson.loads(shard.read_bytes())
+    data = parse_document(shard.read_bytes())
     entries = data["entries"]
     entries["2"]["answer"] = "changed behind kb's back"  # uid no longer matches
     entries["3"]["question"] = ""
@@ -352,7 +370,7 @@ def test_doctor_repair_rebuilds_corrupt_and_stale_index(filled: Path, kb_run) ->
     assert _findings(report)["freshness"] == "ok"
     # A stale index (the store changed behind its back) is noted, and rebuilt on repair.
     shard = _shard_file(filled)
-    data = orjson.loads(shard.read_bytes())
+    data = parse_document(shard.read_bytes())
     del data["entries"]["1"]
     shard.write_bytes(orjson.dumps(data))
     catalog = orjson.loads(filled.read_bytes())
@@ -405,10 +423,32 @@ def test_repair_salvage_keeps_journalled_writes(filled: Path, kb_run) -> None:
 
 def test_check_names_entries_kept_in_the_wrong_shard_file(filled: Path) -> None:
     shard = _shard_file(filled)
-    data = orjson.loads(shard.read_bytes())
+    data = parse_document(shard.read_bytes())
     data["entries"]["5000"] = data["entries"].pop("3")  # id 5000 belongs to shard 3
     write_atomically(shard, orjson.dumps(data))
     report = check(filled)
     wrong = [f.detail for f in report.findings if f.check == "ids" and "wrong shard" in f.detail]
     assert wrong == ["1 entries sit in the wrong shard file: ids 5000"]
     assert not report.healthy
+
+
+def test_doctor_repair_unreadable_shard_is_one_line_and_left_alone(filled: Path, cli, monkeypatch) -> None:
+    """A shard kb may not read is not damage: repair says so in one line and replaces nothing."""
+    shard = _shard_file(filled)
+    catalog, content = filled.read_bytes(), shard.read_bytes()
+    real = Path.read_bytes
+
+    def denied(self: Path) -> bytes:
+        if self == shard:
+            raise PermissionError(13, "Permission denied")
+        return real(self)
+
+    monkeypatch.setattr(Path, "read_bytes", denied)
+    done = cli("doctor", "--repair")
+    assert done.exit_code == 1
+    said = [line for line in done.stdout.splitlines() if "kb may not read it" in line]
+    assert len(said) == 1 and shard.name in said[0], done.stdout
+    assert "Traceback" not in done.stdout + done.stderr
+    monkeypatch.undo()
+    assert filled.read_bytes() == catalog and shard.read_bytes() == content
+    assert not list(shard.parent.glob("*.damaged-*"))

@@ -115,3 +115,29 @@ def test_interrupts_at_many_moments_never_damage_the_store(tmp_path: Path) -> No
     assert again.returncode == 0, again.stderr
     with KnowledgeBase.open(store) as kb:
         assert kb.store.count() == RECORDS
+
+
+def test_ingest_reads_before_it_takes_the_lock(tmp_path: Path) -> None:
+    """While an ingest is still reading its input (a slow pipe), other writers go on."""
+    db = tmp_path / "kb.json"
+    env = dict(os.environ, KB_DB=str(db), KB_LOCK_TIMEOUT="2")
+    assert subprocess.run([sys.executable, "-m", "kb", "add", "-Q", "First?", "-a", "Yes."], env=env).returncode == 0
+    ingest = subprocess.Popen(
+        [sys.executable, "-m", "kb", "ingest", "-q", "-F", "qa", "-"],
+        env=env,
+        stdin=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert ingest.stdin is not None
+    ingest.stdin.write(b"Q: Slowly piped?\nA: Yes, a line at a time.\n")
+    ingest.stdin.flush()
+    time.sleep(1.0)  # the ingest has started and is waiting for the rest of its input
+    added = subprocess.run(
+        [sys.executable, "-m", "kb", "add", "-Q", "Meanwhile?", "-a", "Added."], env=env, capture_output=True
+    )
+    assert added.returncode == 0, added.stderr  # not "busy"
+    ingest.stdin.write(b"\nQ: And the end?\nA: Here.\n")
+    ingest.stdin.close()
+    assert ingest.wait(timeout=60) == 0, ingest.stderr.read() if ingest.stderr else b""
+    listed = subprocess.run([sys.executable, "-m", "kb", "list", "--format", "ids"], env=env, capture_output=True)
+    assert listed.stdout.split() == [b"1", b"2", b"3", b"4"]

@@ -4,6 +4,7 @@ read-only folder) leaving the old store intact with a one-line reason (exit 3).
 
 from __future__ import annotations
 
+import base64
 import os
 import resource
 import signal
@@ -104,10 +105,13 @@ def test_cli_creates_owner_only_index(kb_db: Path, kb_run) -> None:
 
 @pytest.fixture
 def tmpfs(tmp_path: Path) -> Iterator[Path | None]:
-    """A 512 kB tmpfs mounted for the test (None where mounting is not allowed)."""
+    """A 2 MB tmpfs mounted for the test (None where mounting is not allowed).
+
+    2 MB, not 1: the index of even a few entries takes ~400 kB in 16 kB pages.
+    """
     mnt = tmp_path / "mnt"
     mnt.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m,mode=0700", "tmpfs", str(mnt)], capture_output=True)
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m,mode=0700", "tmpfs", str(mnt)], capture_output=True)
     if done.returncode != 0:
         yield None
         return
@@ -166,18 +170,40 @@ def test_disk_full_keeps_the_old_store(tmpfs: Path | None, tmp_path: Path, kb_ru
     assert kb_run("search", "disk full", env=env).returncode == 0
 
 
+def test_reads_work_on_a_full_disk(tmpfs: Path | None, kb_run) -> None:
+    """Reading needs no free space: the index is intact and current, only the disk is full."""
+    if tmpfs is None:
+        pytest.skip("mount is not allowed here")
+    env = {"KB_DB": str(tmpfs / "kb.json")}
+    assert kb_run("ingest", "-q", str(DATA / "entries.jsonl"), env=env).returncode == 0
+    assert kb_run("list", env=env).returncode == 0  # the index is current, its WAL folded in
+    word = orjson.loads((DATA / "entries.jsonl").read_bytes().splitlines()[0])["title"]
+    _fill(tmpfs)
+    before = _snapshot(tmpfs)
+    for args in (("list",), ("search", word), ("show", "1"), ("stats",), ("list", "categories"), ("doctor",)):
+        done = kb_run(*args, env=env)
+        assert done.returncode == 0, (args, done.stdout, done.stderr)
+        assert done.stdout and b"Error" not in done.stderr, args
+    assert _snapshot(tmpfs) == before
+
+
 def test_file_size_limit_keeps_the_old_store(tmp_path: Path) -> None:
     """Writes fail with EFBIG past RLIMIT_FSIZE: the store's own write path reports it.
 
-    The store's shard (~250 kB) is larger than the limit (64 kB), which the index's first
-    writes (its WAL and 32 kB shared-memory file) stay under, so the store write fails first.
+    The store's shard (~250 kB compressed: the answers are random) is larger than the
+    limit (64 kB), which the index's first writes (its WAL and 32 kB shared-memory file)
+    stay under, so the store write fails first.
     """
     store = tmp_path / "kb.json"
     env = dict(os.environ, KB_DB=str(store))
     run = [sys.executable, "-m", "kb"]
     bulk = tmp_path / "bulk.jsonl"
     bulk.write_bytes(
-        b"".join(orjson.dumps({"question": f"Bulk question {i}?", "answer": "y" * 250}) + b"\n" for i in range(400))
+        b"".join(
+            orjson.dumps({"question": f"Bulk question {i}?", "answer": base64.b64encode(os.urandom(600)).decode()})
+            + b"\n"
+            for i in range(400)
+        )
     )
     assert subprocess.run([*run, "ingest", "-q", str(bulk)], env=env).returncode == 0
     before = store.read_bytes()

@@ -395,3 +395,27 @@ def test_parse_arbitrary_text_raises_only_parse_error(text: str) -> None:
 @given(st.one_of(st.text(), _PAGES))
 def test_detect_arbitrary_text_is_a_probability(text: str) -> None:
     assert 0.0 <= expert_page.detect(text, "fuzz.txt") <= 1.0
+
+
+def test_expert_page_forced_on_other_formats_refuses_them(tmp_path):
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    for sample, other in (("entries.json", "json"), ("faq_page.html", "html"), ("faq.txt", "qa")):
+        done = subprocess.run(
+            [sys.executable, "-m", "kb", "--db", str(tmp_path / "kb.json"), "ingest", "-F", "expert-page"]
+            + [str(root / "data" / sample), "--json"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 1, sample
+        report = json.loads(done.stdout)
+        assert report["counts"]["added"] == 0
+        [failure] = report["failures"]
+        assert failure["reason"] == (
+            "not an expert page: no 'Category/Title' first line and no footer "
+            f"('All Answers', 'Answers by Expert'); it reads as {other}"
+        )
+        assert "Traceback" not in done.stderr

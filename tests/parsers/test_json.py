@@ -6,13 +6,13 @@ from pathlib import Path
 
 import orjson
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kb.errors import ParseError
 from kb.models import Entry
 from kb.parsers import json as json_parser
-from kb.parsers.json import clean_text, record_to_entry
+from kb.parsers.json import clean_text, field_keys, question_key, record_to_entry
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "json"
@@ -41,7 +41,7 @@ def test_json_sample_parses_all_fields():
 def test_json_single_object_and_wrappers():
     one = '{"question": "Why?", "answer": "Because."}'
     (entry,) = json_parser.parse(one, "x")
-    assert entry.raw == one and entry.source.key == "1" and entry.source.line == 1
+    assert entry.raw == one and entry.source.key == question_key("Why?") and entry.source.line == 1
     for key in ("entries", "items", "data"):
         text = '{"version": 1,\n "%s": [\n  {"Question": "Why?", "Answer": "Because."}]}' % key
         (entry,) = json_parser.parse(text, "x")
@@ -158,3 +158,24 @@ def test_json_arbitrary_documents_raise_only_parse_error(value, indent):
         for item, record in zip(items, value):
             if isinstance(item, Entry):
                 assert orjson.loads(item.raw) == (record if len(value) > 1 else value)
+
+
+def _clean_text_by_lines(text: str) -> str:
+    # clean_text as it was before its fast path: every line stripped on the right.
+    if not text.isascii():
+        text = "".join("\ufffd" if "\ud800" <= ch <= "\udfff" else ch for ch in text)
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return "\n".join(line.rstrip() for line in text.split("\n")).strip()
+
+
+@given(st.text(alphabet=st.sampled_from(list("ab \t\n\r\x0b\x0c\x1c\x1f\x85\xa0\u2028\u3000\ud800é")), max_size=40))
+@settings(max_examples=400, deadline=None)
+def test_clean_text_fast_path_gives_the_same_text(text: str) -> None:
+    assert clean_text(text) == _clean_text_by_lines(text)
+
+
+def test_field_keys_of_records_sharing_keys_are_mapped_alike() -> None:
+    first = field_keys({"Question": "q", "Answer": "a", "id": 1})
+    again = field_keys({"Question": "other", "Answer": "b", "id": 2})
+    assert first == again == {"question": "Question", "answer": "Answer", "id": "id"}
+    assert field_keys({"q": 1, "a": 2}) != first

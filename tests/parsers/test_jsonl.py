@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from kb.errors import ParseError
 from kb.models import Entry
 from kb.parsers import jsonl
+from kb.parsers.json import question_key
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "jsonl"
@@ -49,7 +50,7 @@ def test_jsonl_streams_from_any_iterable():
 
     items = list(jsonl.iter_parse(lines(), "gen"))
     assert [e.question for e in items] == ["Q1?", "Q2?", "Q3?"]
-    assert [e.source.key for e in items] == ["1", "2", "3"]
+    assert [e.source.key for e in items] == [question_key(e.question) for e in items]
 
 
 def test_jsonl_keeps_u2028_inside_strings():

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from kb.errors import ParseError
 from kb.parsers import qa
+from kb.parsers.json import question_key
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "qa"
@@ -25,7 +26,7 @@ def test_qa_sample_parses_every_pair_with_headers():
         assert e.tags == ["home", "maintenance", "diy"]
         assert e.expert is not None and e.expert.name == "Marta Kowalczyk"
         assert e.source.format == "qa" and e.source.path == "data/faq.txt"
-    assert [e.source.key for e in entries] == ["1", "2", "3"]
+    assert [e.source.key for e in entries] == [question_key(e.question) for e in entries]
     # The pair starts at its Title line; the third pair has no title of its own.
     assert entries[0].source.line == 5
     assert text.split("\n")[entries[2].source.line - 1].startswith("Q:")
@@ -40,7 +41,7 @@ def test_qa_single_pair_keeps_whole_text_as_raw():
     (entry,) = qa.parse(text, "one.txt")
     assert entry.raw == text
     assert entry.question == "Is it safe to microwave a mug with a metal rim?"
-    assert entry.source.line == 1 and entry.source.key == "1"
+    assert entry.source.line == 1 and entry.source.key == question_key(entry.question)
 
 
 def test_qa_long_markers_multiline_and_crlf():

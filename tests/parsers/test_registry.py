@@ -90,9 +90,11 @@ def test_registry_record_keys_are_unique(fmt):
 
 
 def test_registry_every_data_file_ingests_cleanly():
+    from kb.ingest.sources import decode
+
     for path in sorted(DATA.iterdir()):
         if path.is_file():  # the StackExchange dump is a folder: see test_stackexchange.py
-            text = path.read_text(encoding="utf-8")
+            text = decode(path.read_bytes(), path.name)[0]
             fmt = parsers.detect(text, str(path))
             assert parsers.get(fmt).parse(text, str(path)), path
 

@@ -208,3 +208,22 @@ def test_stackexchange_skipped_counts_read_right_in_the_summary(tmp_path):
     lines = [" ".join(line.split()) for line in run.stderr.splitlines()]
     assert "skipped StackExchange questions without an answer: 1" in lines
     assert "skipped StackExchange dump files other than Posts.xml (Users.xml is read with it): 1" in lines
+
+
+def test_stackexchange_deleted_user_is_credited_by_the_name_the_dump_gives(tmp_path):
+    posts = _dump(
+        tmp_path / "dump",
+        [
+            _row(Id=1, PostTypeId=1, Title="Smoker fuel", Body="<p>What burns longest?</p>", Tags="|smoker|"),
+            _row(Id=2, PostTypeId=2, ParentId=1, Score=4, Body="<p>Pine needles.</p>", OwnerDisplayName="old_keeper"),
+            _row(Id=3, PostTypeId=1, Title="Wax", Body="<p>How do I clean wax?</p>", Tags="|wax|"),
+            _row(Id=4, PostTypeId=2, ParentId=3, Score=1, Body="<p>Melt it.</p>", OwnerUserId=-1),
+        ],
+        users=[_row(Id=-1, DisplayName="Community"), _row(Id=7, DisplayName="Ines")],
+    )
+    entries = _entries(_read(posts))
+    got = [(e.title, e.question, e.answer, e.tags, e.expert.name if e.expert else None) for e in entries]
+    assert got == [
+        ("Smoker fuel", "What burns longest?", "Pine needles.", ["smoker"], "old_keeper"),
+        ("Wax", "How do I clean wax?", "Melt it.", ["wax"], "Community"),
+    ]

@@ -369,6 +369,27 @@ def test_search_no_suggestion_for_known_words(index):
     assert index.search("osteoporosis").suggestions == []
 
 
+def test_search_no_suggestion_for_known_word_in_a_phrase(index):
+    # The phrase matches nothing because of its second word; its first word is known.
+    # "scan" is one letter from "scans", which the index holds too.
+    result = index.search('"scan negatve"')
+    assert result.suggestions == ["negative"]
+
+
+def test_search_long_pasted_text_uses_its_informative_words(index):
+    # A text far longer than any question, with quotes and dashes as punctuation, whose
+    # subject (osteoporosis, calcium) recurs among many words the index does not hold.
+    filler = " ".join(f"word{i}x" for i in range(400))
+    text = (
+        'My mother - she is 80 - was told "brittle bones" by her doctor. '
+        + filler
+        + " osteoporosis calcium osteoporosis medicine osteoporosis"
+    ) * 3
+    result = index.search(text)
+    assert result.reason is None
+    assert ids(result)[:1] == [3]
+
+
 def test_vocabulary_suggest(index):
     assert index.vocabulary_suggest("angnia")[:1] == ["angina"]
     assert index.vocabulary_suggest("zz") == []

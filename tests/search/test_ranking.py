@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 
 from kb.models import Entry
-from kb.search.index import SearchIndex
 
 FIXTURE = Path(__file__).parent / "fixtures" / "ranking_entries.json"
 
@@ -61,13 +60,9 @@ CASES = [
 
 
 @pytest.fixture(scope="module")
-def index(tmp_path_factory):
+def index(module_index_of):
     records = json.loads(FIXTURE.read_text(encoding="utf-8"))
-    entries = [Entry.from_dict(r) for r in records]
-    ix = SearchIndex(tmp_path_factory.mktemp("ranking") / "kb.index.sqlite")
-    ix.rebuild(entries, "fixture")
-    yield ix
-    ix.close()
+    return module_index_of([Entry.from_dict(r) for r in records])
 
 
 @pytest.mark.parametrize("question,expected,first", CASES, ids=[c[0][:40] for c in CASES])

@@ -289,3 +289,105 @@ def test_ingest_killed_just_after_each_commit_loses_nothing(corpus, tmp_path: Pa
     assert tally.totals[-1] == N_FILES
     # Most commit points were hit (two commits a millisecond apart can both land first).
     assert len(tally.totals) >= 8 and tally.killed >= 7, tally
+
+
+# `kb doctor --repair` with every rename, link and unlink counted: the process kills
+# itself (SIGKILL) just after the Nth one, so run N of the ladder dies right after the
+# Nth step that changes which file holds what.
+_KILL_AFTER_NTH_FILE_STEP = """
+import os, signal, sys
+limit, seen = int(sys.argv.pop(1)), [0]
+def counted(real):
+    def step(*args, **kwargs):
+        out = real(*args, **kwargs)
+        seen[0] += 1
+        if seen[0] == limit:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return out
+    return step
+for name in ("replace", "rename", "link", "unlink"):
+    setattr(os, name, counted(getattr(os, name)))
+sys.argv[0] = "kb"
+from kb.cli.app import run
+run()
+"""
+
+
+def _repair_killed_after(store: Path, step: int) -> int:
+    proc = subprocess.run(
+        [sys.executable, "-c", _KILL_AFTER_NTH_FILE_STEP, str(step), "doctor", "--repair", "--json"],
+        env=_env(store),
+        capture_output=True,
+        timeout=60,
+    )
+    assert b"Traceback" not in proc.stderr, proc.stderr
+    return proc.returncode
+
+
+def _stored(store: Path) -> dict[str, str]:
+    return {key: doc["uid"] for key, doc in read_whole(store)["entries"].items()}
+
+
+def _damaged_store(root: Path, what: str, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A store of 5 shards of 4 entries and 3 journalled writes, then damaged on disk;
+    returns the damaged file."""
+    from kb.api import KnowledgeBase
+    from kb.store import shards as shards_module
+    from tests.conftest import make_entry
+
+    monkeypatch.setattr(shards_module, "SHARD_SIZE", 4)
+    store = root / "kb.json"
+    kb = KnowledgeBase.open(store)
+    kb.add_many([make_entry(i) for i in range(1, 21)])
+    kb.add(make_entry(21))
+    kb.add(make_entry(22))
+    kb.remove(3)
+    kb.close()
+    damaged = store
+    if what == "shard":
+        damaged = store.with_name("kb.json.d") / orjson.loads(store.read_bytes())["shards"]["2"]["file"]
+    blob = damaged.read_bytes()
+    damaged.write_bytes(blob[: len(blob) * 2 // 3])
+    return damaged
+
+
+@pytest.mark.parametrize("what", ["shard", "catalog"])
+def test_repair_killed_after_each_step_loses_nothing(what: str, tmp_path: Path, monkeypatch) -> None:
+    """Kill `kb doctor --repair` after each of its file steps in turn; a repair run
+    afterwards always ends with what an uninterrupted repair restores, and the damaged
+    file's bytes are never lost."""
+    import shutil
+
+    damaged = _damaged_store(tmp_path / "template", what, monkeypatch)
+    template = tmp_path / "template"
+    reference = tmp_path / "reference"
+    shutil.copytree(template, reference)
+    done = subprocess.run(
+        [sys.executable, "-m", "kb", "doctor", "--repair", "--json"],
+        env=_env(reference / "kb.json"),
+        capture_output=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stdout
+    expected = _stored(reference / "kb.json")
+    assert "21" in expected and "22" in expected and "3" not in expected  # the journal was replayed
+    steps = 0
+    for step in range(1, 60):
+        run = tmp_path / f"run{step}"
+        shutil.copytree(template, run)
+        store = run / "kb.json"
+        if _repair_killed_after(store, step) != -signal.SIGKILL:
+            break
+        steps += 1
+        again = subprocess.run(
+            [sys.executable, "-m", "kb", "doctor", "--repair", "--json"],
+            env=_env(store),
+            capture_output=True,
+            timeout=60,
+        )
+        assert again.returncode == 0, (step, again.stdout)
+        assert _stored(store) == expected, f"killed after step {step}"
+        kept = {p.read_bytes() for p in run.rglob("*") if p.is_file()}
+        assert damaged.read_bytes() in kept, f"killed after step {step}: the damaged file's bytes are gone"
+    print(f"\nrepair ladder ({what}): killed after each of {steps} file steps")
+    assert steps >= 3, steps

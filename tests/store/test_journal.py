@@ -12,6 +12,7 @@ from kb.api import KnowledgeBase
 from kb.errors import StoreError
 from kb.models import Expert
 from kb.store import journal
+from kb.store.shards import parse_document
 from kb.store.store import Store, read_whole
 from tests.conftest import make_entry, run_kb
 
@@ -86,7 +87,7 @@ def test_journal_full_write_compacts(kb: KnowledgeBase, tmp_path: Path) -> None:
     assert not journal.journal_path(kb.path).exists()
     # The folded writes are in the shard files the catalog names, not in a journal.
     shards = [
-        orjson.loads((kb.store.shard_folder / doc["file"]).read_bytes())
+        parse_document((kb.store.shard_folder / doc["file"]).read_bytes())
         for doc in orjson.loads(kb.path.read_bytes())["shards"].values()
     ]
     assert sum(len(shard["entries"]) for shard in shards) == 5
@@ -179,3 +180,86 @@ def test_journal_failed_append_leaves_it_as_it_was(kb: KnowledgeBase, monkeypatc
     assert path.read_bytes() == before
     monkeypatch.setattr(journal.os, "write", real_write)
     assert [e.question for e in kb.list()][-1] == make_entry(101).question
+
+
+def _ids(db: Path) -> list[str]:
+    listed = run_kb("--db", str(db), "list", "--format", "ids")
+    assert listed.returncode in (0, 1), listed.stderr
+    return listed.stdout.decode().split()
+
+
+def _journalled_store(db: Path) -> list[str]:
+    """A store whose last writes (two adds, a remove) are in the journal only; its ids."""
+    stdin = b"".join(b'{"question": "Question %d?", "answer": "Answer %d."}\n' % (i, i) for i in range(3))
+    assert run_kb("--db", str(db), "ingest", "-q", "-F", "jsonl", "-", input=stdin).returncode == 0
+    for i in (3, 4):
+        added = run_kb("--db", str(db), "add", "-Q", f"Question {i}?", "-a", f"Answer {i}.")
+        assert added.returncode == 0, added.stderr
+    assert run_kb("--db", str(db), "remove", "--yes", "2").returncode == 0
+    assert journal.journal_path(db).exists()
+    return _ids(db)
+
+
+def test_journal_survives_a_copy_of_the_store(tmp_path: Path) -> None:
+    import subprocess
+
+    db = tmp_path / "store" / "kb.json"
+    db.parent.mkdir()
+    ids = _journalled_store(db)
+    assert ids == ["1", "3", "4", "5"]
+    copy = tmp_path / "copy"
+    subprocess.run(["cp", "-a", str(db.parent), str(copy)], check=True)
+    copied = copy / "kb.json"
+    assert _ids(copied) == ids
+    doctor = run_kb("--db", str(copied), "doctor", "--json")
+    assert doctor.returncode == 0, doctor.stdout
+    # The next write on the copy takes a new id and keeps every earlier write.
+    added = run_kb("--db", str(copied), "add", "-Q", "Question 9?", "-a", "Answer 9.")
+    assert added.stdout.strip() == b"6"
+    assert _ids(copied) == [*ids, "6"]
+
+
+def test_journal_survives_touch_of_the_catalog(tmp_path: Path) -> None:
+    db = tmp_path / "kb.json"
+    ids = _journalled_store(db)
+    later = db.stat().st_mtime_ns + 5_000_000_000
+    os.utime(db, ns=(later, later))
+    assert _ids(db) == ids
+    assert run_kb("--db", str(db), "add", "-Q", "Question 9?", "-a", "Answer 9.").stdout.strip() == b"6"
+
+
+def test_journal_that_does_not_belong_is_kept_aside_and_named(tmp_path: Path) -> None:
+    db = tmp_path / "kb.json"
+    _journalled_store(db)
+    other = tmp_path / "other.json"
+    _journalled_store(other)
+    # A journal from another store's history lands beside this catalog (a sync folder
+    # mixing two versions): kb does not read it, and never drops it.
+    foreign = journal.journal_path(other).read_bytes()
+    journal.journal_path(db).write_bytes(foreign)
+    assert _ids(db) == ["1", "2", "3"]
+    doctor = run_kb("--db", str(db), "doctor", "--json")
+    assert doctor.returncode == 1
+    found = [f for f in orjson.loads(doctor.stdout)["findings"] if f["check"] == "journal"]
+    assert found[0]["status"] == "problem" and "does not belong" in found[0]["detail"]
+    assert "ids 4, 5" in found[0]["detail"] and "removed: ids 2" in found[0]["detail"]
+    added = run_kb("--db", str(db), "add", "-Q", "Question 9?", "-a", "Answer 9.")
+    assert added.returncode == 0, added.stderr
+    aside = journal.kept_aside(db)
+    assert len(aside) == 1 and aside[0].read_bytes() == foreign
+    doctor = run_kb("--db", str(db), "doctor", "--json")
+    named = [f["detail"] for f in orjson.loads(doctor.stdout)["findings"] if f["check"] == "journal"]
+    assert any(aside[0].name in d and "ids 4, 5" in d for d in named)
+
+
+def test_journal_of_a_catalog_before_tokens_still_applies(kb: KnowledgeBase) -> None:
+    """A journal written by an earlier kb names the catalog's inode, size and mtime."""
+    kb.add(make_entry(30))
+    path = journal.journal_path(kb.path)
+    lines = path.read_bytes().split(b"\n")
+    old_head = {"kb_journal": 1, "base": journal.base_version(kb.path.stat())}
+    path.write_bytes(orjson.dumps(old_head) + b"\n" + b"\n".join(lines[1:]))
+    assert len(stored(kb.path)["entries"]) == 4
+    KnowledgeBase.open(kb.path).add(make_entry(31))  # appends, rebinding it to the token
+    assert len(stored(kb.path)["entries"]) == 5
+    assert orjson.loads(path.read_bytes().split(b"\n")[0])["kb_journal"] == journal.VERSION

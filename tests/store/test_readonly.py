@@ -146,3 +146,21 @@ def test_read_only_store_with_a_stale_index_is_read_from_the_store(store: Path) 
     _check_readers(store, expected, notice=True, entries=entries)
     done = run_kb("search", "bone scan", env={"KB_DB": str(store)})
     assert done.returncode == 0
+
+
+def test_read_only_store_is_checked_by_doctor_without_the_lock(store: Path) -> None:
+    """`kb doctor` on read-only media checks everything it can read, and says it took no lock."""
+    (store.parent / "kb.json.lock").unlink(missing_ok=True)
+    env = {"KB_DB": str(store)}
+    before = _files(store.parent)
+    with read_only(store.parent):
+        done = run_kb("doctor", "--json", env=env)
+        assert done.returncode == 0, done.stdout
+        findings = {f["check"]: f for f in json.loads(done.stdout)["findings"]}
+        assert findings["lock"]["status"] == "note" and "without the store's lock" in findings["lock"]["detail"]
+        assert findings["index"]["status"] == "ok" and findings["freshness"]["status"] == "ok"
+        assert findings["entries"]["status"] == "ok"
+        repair = run_kb("doctor", "--repair", env=env)
+        assert repair.returncode == 3 and b"Traceback" not in repair.stderr
+        assert len(repair.stderr.decode().strip().splitlines()) == 1, repair.stderr
+    assert _files(store.parent) == before

@@ -19,7 +19,7 @@ from kb.errors import StoreBusy, StoreError
 from kb.models import Source
 from kb.store.shards import shard_folder
 from kb.store.store import Store, read_whole
-from tests.conftest import make_entry
+from tests.conftest import make_entry, run_kb
 
 
 @pytest.fixture(params=["memory", "file"])
@@ -118,13 +118,13 @@ def test_store_file_is_owner_only_and_valid_json(tmp_path: Path) -> None:
         store.apply([make_entry(1)])
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     catalog = json.loads(path.read_text())
-    assert catalog["meta"]["1"]["schema"] == 2
+    assert catalog["meta"]["1"]["schema"] == 3
     assert list(catalog["experts"].values())[0]["name"] == "Pat Doe"
     folder = shard_folder(path)
     assert stat.S_IMODE(folder.stat().st_mode) == 0o700
     shard = folder / catalog["shards"]["1"]["file"]
     assert stat.S_IMODE(shard.stat().st_mode) == 0o600
-    data = json.loads(shard.read_text())  # a TinyDB file: table -> id -> document
+    data = shards_module.parse_document(shard.read_bytes())  # TinyDB's shape: table -> id -> document
     assert data["entries"]["1"]["expert"] == "Pat Doe"
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
     assert not [p for p in folder.iterdir() if p.name.endswith(".tmp")]
@@ -435,7 +435,7 @@ def test_store_converts_a_single_file_store_at_its_first_write(tmp_path: Path, s
         added = reader.apply([make_entry(0), make_entry(40)])
     assert [e.id for e in added.added] == [8] and [e.id for e in added.unchanged] == [1]
     catalog = json.loads(path.read_text())
-    assert catalog["meta"]["1"]["schema"] == 2 and "entries" not in catalog
+    assert catalog["meta"]["1"]["schema"] == 3 and "entries" not in catalog
     assert path.with_name("kb.json.bak").read_bytes() == blob  # the old file is the backup
     fresh = Store(path)
     assert [e.id for e in fresh.iter_entries()] == [1, 2, 3, 4, 5, 6, 8]
@@ -450,10 +450,40 @@ def test_store_commit_keeps_its_files_when_a_step_after_the_catalog_fails(tmp_pa
     with Store(path).transaction() as store:
         store.apply([make_entry(1)])
 
-    def stuck(_path):
+    def stuck(_path, _state):
         raise PermissionError("journal cannot be removed")
 
     monkeypatch.setattr(journal, "discard", stuck)
     with Store(path).transaction() as store:
         store.apply([make_entry(2)])
     assert [e.id for e in Store(path).iter_entries()] == [1, 2]
+
+
+def test_store_missing_shard_file_is_one_line_for_every_command(tmp_path: Path) -> None:
+    """A shard file gone from disk: reads that need it stop at once with exit 3, never spin."""
+    db = tmp_path / "kb.json"
+    stdin = b"".join(b'{"question": "Question %d?", "answer": "Answer %d."}\n' % (i, i) for i in range(2100))
+    assert run_kb("--db", str(db), "ingest", "-q", "-F", "jsonl", "-", input=stdin).returncode == 0
+    (shard_folder(db) / json.loads(db.read_text())["shards"]["2"]["file"]).unlink()
+    for command in (["export"], ["stats"], ["show", "--raw", "2050"], ["export", "-F", "csv"]):
+        done = run_kb("--db", str(db), *command, timeout=30)
+        assert done.returncode == 3, (command, done.stderr)
+        err = done.stderr.decode()
+        assert "is missing" in err and "Traceback" not in err and len(err.strip().splitlines()) <= 2, err
+
+
+def test_store_symlinked_catalog_is_written_through_the_link(tmp_path: Path) -> None:
+    """A kb.json that is a symbolic link stays one; its target gets every commit."""
+    real = tmp_path / "synced" / "real.json"
+    real.parent.mkdir()
+    db = tmp_path / "store" / "kb.json"
+    db.parent.mkdir()
+    db.symlink_to(real)
+    for i in (1, 2):  # the first makes the store, the second is journalled
+        assert run_kb("--db", str(db), "add", "-Q", f"Question {i}?", "-a", f"Answer {i}.").returncode == 0
+    stdin = b'{"question": "Question 3?", "answer": "Answer 3."}\n'
+    assert run_kb("--db", str(db), "ingest", "-q", "-F", "jsonl", "-", input=stdin).returncode == 0
+    assert db.is_symlink() and os.readlink(db) == str(real)
+    assert len(read_whole(real, shards=shard_folder(db))["entries"]) == 3
+    assert run_kb("--db", str(db), "list", "--format", "ids").stdout.split() == [b"1", b"2", b"3"]
+    assert stat.S_IMODE(real.stat().st_mode) == 0o600

@@ -1,0 +1,280 @@
+"""The seam between kb's front (KnowledgeBase, the CLI) and where entries live.
+
+A backend is the store of record and its search together: the files backend (TinyDB
+shards, journal and SQLite FTS5 index) or PostgreSQL. It implements :class:`Backend`;
+the front passes it a :class:`Request` (filters, sort and page as one value) and gets
+entries, hits and facets back. Which backend serves a store location is decided here
+alone, by :func:`open_backend`: a URL's scheme names one, and anything else is a path
+for the default. Backends register as :class:`BackendSpec` rows and are imported by
+module name on first use, so choosing one never imports the others.
+"""
+
+from __future__ import annotations
+
+import builtins
+import importlib
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from kb.errors import UsageError
+
+if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
+
+    from kb.models import Entry
+    from kb.search.results import ExpertSummary, Hit, SearchResult
+
+#: The filters every reading command takes, in the order people see them.
+FILTER_KINDS = ("category", "expert", "tag")
+#: Orders of ``list`` (search ranks by relevance unless told ``date``).
+SORTS = ("id", "title", "category", "date")
+
+
+@dataclass(frozen=True)
+class Request:
+    """What a read asks for besides its subject: filters, order and page, as one value.
+
+    Filter values ignore case and may be unique prefixes (as ``kb list --category onc``).
+    ``sort`` None means the command's own order: id for ``list``, relevance for
+    ``search``; ``"date"`` puts the newest first in a search. ``limit`` None means every
+    entry; a search's default page is ``SEARCH_PAGE``.
+    """
+
+    category: str | None = None
+    expert: str | None = None
+    tag: str | None = None
+    sort: str | None = None
+    descending: bool = False
+    limit: int | None = None
+    offset: int = 0
+
+    def __post_init__(self) -> None:
+        if self.sort is not None and self.sort not in SORTS:
+            raise UsageError(f"unknown sort {self.sort!r}", hint="sort by " + ", ".join(SORTS))
+        if self.limit is not None and self.limit < 0:
+            raise UsageError(f"the limit must be 0 or more, not {self.limit}")
+        if self.offset < 0:
+            raise UsageError(f"the offset must be 0 or more, not {self.offset}")
+
+    @property
+    def filters(self) -> dict[str, str]:
+        """The filters given, by kind (category, expert, tag)."""
+        return {kind: value for kind in FILTER_KINDS if (value := getattr(self, kind))}
+
+    @property
+    def filtered(self) -> bool:
+        return bool(self.filters)
+
+    @property
+    def latest(self) -> bool:
+        """Whether a search orders its matches by date instead of relevance."""
+        return self.sort == "date"
+
+    def page(self, limit: int | None, offset: int = 0) -> Request:
+        """The same request for another page."""
+        return replace(self, limit=limit, offset=offset)
+
+    def unpaged(self) -> Request:
+        """The same filters and order, every entry."""
+        return replace(self, limit=None, offset=0)
+
+
+#: A search's page when the request gives no limit.
+SEARCH_PAGE = 10
+EVERYTHING = Request()
+
+
+@dataclass
+class WriteResult:
+    """What one write did: entries added, updated in place (same source record), and
+    those already stored (same uid), each carrying its stored id."""
+
+    added: list[Entry] = field(default_factory=list)
+    updated: list[Entry] = field(default_factory=list)
+    unchanged: list[Entry] = field(default_factory=list)
+
+
+@dataclass
+class Problem:
+    """One thing ``check`` found wrong: what, where, and whether ``repair`` can fix it."""
+
+    what: str
+    where: str
+    repairable: bool = False
+
+
+class IngestSink(Protocol):
+    """Where an ingest writes its batches: each ``write`` is committed on its own, so an
+    interrupted ingest keeps every batch before the one being written."""
+
+    def write(self, entries: builtins.list[Entry], *, update_by_source: bool = True) -> WriteResult:
+        """Store a batch: new uids are added, a changed record of a known source replaces
+        its entry, a known uid is left as it is."""
+        ...
+
+    def saved(self) -> int:
+        """How many entries the committed batches added or updated."""
+        ...
+
+    def close(self) -> None:
+        """Finish: bring derived data (search statistics, vocabulary) up to date."""
+        ...
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """Everything the front asks of a store: one implementation per kind of store.
+
+    Reads take a :class:`Request`; writes take entries and apply the backend's write
+    rules (ids, timestamps, the uid check, source matching) in one place. Errors are
+    KbError subclasses: NotFound, InvalidEntry/Duplicate, EditConflict, StoreError
+    (ServerUnavailable, ReadOnlyLogin), QueryError.
+    """
+
+    #: The backend's registry name ("files", "postgres").
+    name: str
+
+    @property
+    def location(self) -> str:
+        """Where it lives, as people may show it (a path, or a URL without its password)."""
+        ...
+
+    def close(self) -> None: ...
+
+    # -- reading ---------------------------------------------------------------------
+
+    def get(self, ref: int | str) -> Entry:
+        """The entry with this integer id or unique uid prefix (NotFound otherwise)."""
+        ...
+
+    def raw(self, ref: int | str) -> str | None:
+        """The original text the entry was read from."""
+        ...
+
+    def list(self, request: Request = EVERYTHING) -> builtins.list[Entry]: ...
+
+    def count(self, request: Request = EVERYTHING) -> int: ...
+
+    def search(self, query: str, request: Request = EVERYTHING) -> SearchResult:
+        """Rank entries for a question or keywords (kb.search.query's syntax), one page."""
+        ...
+
+    def related(self, ref: int | str, limit: int = 5) -> builtins.list[Hit]: ...
+
+    # -- facets ----------------------------------------------------------------------
+
+    def categories(self) -> builtins.list[tuple[str, int]]: ...
+
+    def tags(self) -> builtins.list[tuple[str, int]]: ...
+
+    def experts(self) -> builtins.list[ExpertSummary]: ...
+
+    def expert(self, name: str) -> ExpertSummary: ...
+
+    # -- writing ---------------------------------------------------------------------
+
+    def add_many(self, entries: Iterable[Entry]) -> WriteResult:
+        """Add entries in one write (already normalised and validated by the front)."""
+        ...
+
+    def update(self, entry: Entry, *, read_at: str | None = None) -> Entry:
+        """Replace the stored entry ``entry.id``; EditConflict when it changed since
+        ``read_at`` (the ``updated_at`` it had when read; default ``entry.updated_at``)."""
+        ...
+
+    def remove(self, ids: Iterable[int]) -> builtins.list[int]:
+        """Remove entries by id; return the ids that existed."""
+        ...
+
+    def ingest_sink(self) -> AbstractContextManager[IngestSink]:
+        """A sink for an ingest's batches, closed (or abandoned on error) by the with block."""
+        ...
+
+    # -- upkeep ----------------------------------------------------------------------
+
+    def reindex(self, progress: Callable[[int], None] | None = None) -> int:
+        """Rebuild derived search data from the record; return how many entries it holds."""
+        ...
+
+    def check(self) -> builtins.list[Problem]: ...
+
+    def repair(self) -> builtins.list[str]:
+        """Fix what ``check`` finds repairable; return one line per fix."""
+        ...
+
+    def iter_entries(self, request: Request = EVERYTHING, *, with_raw: bool = False) -> Iterator[Entry]:
+        """Every entry the request's filters keep, in id order, one at a time (export, stats)."""
+        ...
+
+    def size_bytes(self) -> int | None:
+        """How much room the store takes (files, or the tables' relations)."""
+        ...
+
+    def locations(self) -> dict[str, Any]:
+        """Where the store lives and what holds it, for ``kb path``."""
+        ...
+
+
+@dataclass(frozen=True)
+class BackendSpec:
+    """A backend's registry row: its name, the URL schemes it serves, and where it is."""
+
+    name: str
+    schemes: tuple[str, ...]
+    module: str
+    # The module's function that opens it: ``opener(location, **options) -> Backend``.
+    opener: str = "open_backend"
+
+
+# The files backend is the default for every location that is not a URL of another one;
+# it joins this table when it moves behind the seam.
+BACKENDS: builtins.list[BackendSpec] = [
+    BackendSpec("postgres", ("postgresql", "postgres"), "kb.postgres"),
+]
+
+
+def register(spec: BackendSpec) -> None:
+    """Add a backend (its schemes then open it), or replace the one of the same name."""
+    BACKENDS[:] = [s for s in BACKENDS if s.name != spec.name] + [spec]
+
+
+def scheme_of(location: str) -> str | None:
+    """The URL scheme of a location (``postgresql`` of ``postgresql://...``), None for a path.
+
+    A Windows drive (``C:\\``) is a path, not a scheme.
+    """
+    head, sep, _ = location.partition("://")
+    if not sep or len(head) < 2 or not head.replace("+", "").replace("-", "").replace(".", "").isalnum():
+        return None
+    return head.lower()
+
+
+def spec_for(location: str) -> BackendSpec | None:
+    """The backend that serves this location; None for a path (the default backend's).
+
+    Raises:
+        UsageError: a URL whose scheme no backend serves.
+    """
+    scheme = scheme_of(location)
+    if scheme is None:
+        return None
+    for spec in BACKENDS:
+        if scheme in spec.schemes:
+            return spec
+    known = ", ".join(f"{s}://" for spec in BACKENDS for s in spec.schemes)
+    raise UsageError(f"kb cannot open a store at {scheme}:// URLs", hint=f"give a file path or one of: {known}")
+
+
+def open_backend(location: str, **options: Any) -> Backend:
+    """Open the backend that serves ``location`` (a URL of a registered scheme).
+
+    Raises:
+        UsageError: the location is a path (the default backend's, opened by the front)
+            or a URL of an unknown scheme.
+    """
+    spec = spec_for(location)
+    if spec is None:
+        raise UsageError(f"{location} is a path: the files backend opens it")
+    opener: Callable[..., Backend] = getattr(importlib.import_module(spec.module), spec.opener)
+    return opener(location, **options)

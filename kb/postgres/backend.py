@@ -1,0 +1,267 @@
+"""PostgresBackend: kb's Backend protocol (kb.backend) on a PostgreSQL database.
+
+One connection per backend, in autocommit mode: each read is one statement or a few, and
+each write runs in its own transaction. Readers never create or change anything: before
+the first write the schema does not exist and the knowledge base reads as empty.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from kb import config
+from kb.backend import EVERYTHING, Problem, Request, WriteResult
+from kb.errors import NotFound, QueryError
+from kb.models import Entry
+from kb.postgres import reads, schema, searching, writes
+from kb.postgres.connection import connect, connection_name, database_errors, describe, in_recovery, standby_error
+from kb.search.results import ExpertSummary, Hit, SearchResult
+
+
+class PostgresBackend:
+    """A knowledge base in one schema of a PostgreSQL database."""
+
+    name = "postgres"
+
+    def __init__(self, url: str, *, schema_name: str | None = None) -> None:
+        self.url = url
+        self.schema = schema_name or config.pg_schema()
+        self._conn: Any = None
+        self._version: int | None = None
+
+    # -- the connection ----------------------------------------------------------------
+
+    @property
+    def conn(self) -> Any:
+        if self._conn is None:
+            self._conn = connect(self.url, schema=self.schema)
+            import orjson
+            from psycopg.types.json import set_json_loads
+
+            set_json_loads(orjson.loads, self._conn)
+        return self._conn
+
+    @property
+    def location(self) -> str:
+        where = connection_name(self._conn) if self._conn is not None else describe(self.url)
+        return f"postgresql://{where}" + (f" (schema {self.schema})" if self.schema != "kb" else "")
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def __enter__(self) -> PostgresBackend:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _readable(self) -> bool:
+        """Whether kb's tables exist (checked once); False reads as an empty knowledge base."""
+        if self._version is None:
+            self._version = schema.check_readable(self.conn, self.location)
+        return self._version > 0
+
+    @contextmanager
+    def _writing(self, doing: str) -> Iterator[Any]:
+        """A transaction for a write, after creating or migrating the schema if needed."""
+        conn = self.conn
+        with database_errors(conn, doing):
+            if self._version != schema.LATEST:
+                if in_recovery(conn):
+                    raise standby_error(conn)
+                schema.ensure(conn, self.schema)
+                self._version = schema.LATEST
+            with conn.transaction():
+                yield conn
+
+    def _read(self, doing: str, action: Callable[[Any], Any], empty: Any) -> Any:
+        conn = self.conn
+        with database_errors(conn, doing):
+            if not self._readable():
+                return empty() if callable(empty) else empty
+            return action(conn)
+
+    # -- reading -----------------------------------------------------------------------
+
+    def get(self, ref: int | str) -> Entry:
+        def missing() -> Entry:
+            raise NotFound(f"no entry with id or uid prefix {str(ref).strip()}")
+
+        return self._read("reading an entry", lambda c: reads.get(c, ref), missing)
+
+    def raw(self, ref: int | str) -> str | None:
+        entry = self.get(ref)
+        return self._read("reading an entry", lambda c: reads.raw(c, entry.stored_id()), None)
+
+    def list(self, request: Request = EVERYTHING) -> builtins.list[Entry]:
+        return self._read("listing entries", lambda c: reads.list_entries(c, request), [])
+
+    def count(self, request: Request = EVERYTHING) -> int:
+        return self._read("counting entries", lambda c: reads.count(c, request), 0)
+
+    def search(self, query: str, request: Request = EVERYTHING) -> SearchResult:
+        empty = SearchResult([], 0, [], "the knowledge base is empty: add entries with 'kb ingest FILES' or 'kb add'")
+        if not query.strip():
+            raise QueryError("the query is empty", hint='give words to search for, e.g. kb search "bone scan"')
+        return self._read("searching", lambda c: searching.search(c, query, request), empty)
+
+    def related(self, ref: int | str, limit: int = 5) -> builtins.list[Hit]:
+        return self._read("finding related entries", lambda c: searching.related(c, ref, limit), [])
+
+    def categories(self) -> builtins.list[tuple[str, int]]:
+        return self._read("listing categories", reads.categories, [])
+
+    def tags(self) -> builtins.list[tuple[str, int]]:
+        return self._read("listing tags", reads.tags, [])
+
+    def experts(self) -> builtins.list[ExpertSummary]:
+        return self._read("listing experts", reads.experts, [])
+
+    def expert(self, name: str) -> ExpertSummary:
+        def missing() -> ExpertSummary:
+            raise NotFound(f"no expert {name!r}")
+
+        return self._read("reading an expert", lambda c: reads.expert(c, name), missing)
+
+    def iter_entries(self, request: Request = EVERYTHING, *, with_raw: bool = False) -> Iterator[Entry]:
+        conn = self.conn
+        with database_errors(conn, "reading entries"):
+            if not self._readable():
+                return
+            yield from reads.iter_entries(conn, request, with_raw=with_raw)
+
+    # -- writing -----------------------------------------------------------------------
+
+    def add_many(self, entries: Iterable[Entry]) -> WriteResult:
+        entries = builtins.list(entries)
+        with self._writing("adding entries") as conn:
+            result = writes.write_batch(conn, entries, update_by_source=False)
+        self._refresh_terms()
+        return result
+
+    def update(self, entry: Entry, *, read_at: str | None = None) -> Entry:
+        with self._writing("saving an edit") as conn:
+            return writes.update(conn, entry, read_at if read_at is not None else entry.updated_at)
+
+    def remove(self, ids: Iterable[int]) -> builtins.list[int]:
+        with self._writing("removing entries") as conn:
+            return writes.remove(conn, ids)
+
+    @contextmanager
+    def ingest_sink(self) -> Iterator[_Sink]:
+        sink = _Sink(self)
+        yield sink
+        sink.close()
+
+    def _refresh_terms(self, *, force: bool = False) -> None:
+        conn = self.conn
+        with database_errors(conn, "counting words"):
+            writes.refresh_terms(conn, force=force)
+
+    # -- upkeep ------------------------------------------------------------------------
+
+    def reindex(self, progress: Callable[[int], None] | None = None) -> int:
+        """Recompute every entry's vectors, the words and the stems' frequencies."""
+        with self._writing("reindexing") as conn:
+            conn.execute("UPDATE entries SET body = body_vector(title, question, answer, tags, expert, category)")
+            conn.execute("UPDATE entries SET head = ts_filter(body, '{a,b}')")
+            conn.execute("DELETE FROM words")
+            ids = [i for (i,) in conn.execute("SELECT id FROM entries ORDER BY id")]
+            for start in range(0, len(ids), 5000):
+                writes.count_words(conn, ids[start : start + 5000], 1)
+                if progress is not None:
+                    progress(min(start + 5000, len(ids)))
+        self._refresh_terms(force=True)
+        return len(ids)
+
+    def check(self) -> builtins.list[Problem]:
+        """What can be checked in PostgreSQL: the schema's version, orphans, the vocabulary."""
+
+        def run(conn: Any) -> builtins.list[Problem]:
+            found = []
+            orphans = conn.execute(
+                "SELECT count(*) FROM experts x WHERE NOT EXISTS (SELECT 1 FROM entries e WHERE e.expert = x.name)"
+            ).fetchone()[0]
+            if orphans:
+                found.append(Problem(f"{orphans} expert profiles that no entry names", "experts", True))
+            missing = conn.execute(
+                "SELECT count(*) FROM entries e WHERE e.expert IS NOT NULL"
+                " AND NOT EXISTS (SELECT 1 FROM experts x WHERE x.name = e.expert)"
+            ).fetchone()[0]
+            if missing:
+                found.append(Problem(f"{missing} entries name an expert with no profile", "entries", True))
+            return found
+
+        return self._read("checking", run, [])
+
+    def repair(self) -> builtins.list[str]:
+        done: builtins.list[str] = []
+        problems = self.check()
+        if not any(p.repairable for p in problems):
+            return done
+        with self._writing("repairing") as conn:
+            gone = conn.execute(
+                "DELETE FROM experts x WHERE NOT EXISTS (SELECT 1 FROM entries e WHERE e.expert = x.name)"
+            ).rowcount
+            if gone:
+                done.append(f"removed {gone} expert profiles that no entry names")
+            made = conn.execute(
+                "INSERT INTO experts (name, profile) SELECT DISTINCT expert, jsonb_build_object('name', expert)"
+                " FROM entries WHERE expert IS NOT NULL ON CONFLICT DO NOTHING"
+            ).rowcount
+            if made:
+                done.append(f"gave {made} experts a profile with their name")
+        return done
+
+    def size_bytes(self) -> int | None:
+        def run(conn: Any) -> int:
+            row = conn.execute(
+                "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c"
+                " JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relkind IN ('r', 'm')",
+                (self.schema,),
+            ).fetchone()
+            return int(row[0]) if row else 0
+
+        return self._read("measuring", run, 0)
+
+    def locations(self) -> dict[str, Any]:
+        return {
+            "store": self.location,
+            "store_bytes": self.size_bytes(),
+            "index": None,
+            "index_bytes": None,
+            "entries": self.count(),
+            "categories": len(self.categories()),
+            "experts": len(self.experts()),
+        }
+
+
+class _Sink:
+    """An ingest's batches into PostgreSQL: one transaction each (kb.backend.IngestSink)."""
+
+    def __init__(self, backend: PostgresBackend) -> None:
+        self.backend = backend
+        self._saved = 0
+
+    def write(self, entries: builtins.list[Entry], *, update_by_source: bool = True) -> WriteResult:
+        with self.backend._writing("ingesting") as conn:
+            result = writes.write_batch(conn, entries, update_by_source=update_by_source)
+        self._saved += len(result.added) + len(result.updated)
+        return result
+
+    def saved(self) -> int:
+        return self._saved
+
+    def close(self) -> None:
+        if self._saved:
+            self.backend._refresh_terms()
+
+
+def open_backend(location: str, **options: Any) -> PostgresBackend:
+    """Open a PostgreSQL knowledge base by its libpq URL (kb.backend's registry calls this)."""
+    return PostgresBackend(location, schema_name=options.get("schema_name"))

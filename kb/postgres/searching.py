@@ -1,0 +1,317 @@
+"""Search in PostgreSQL: the files backend's query parser and fusion, PostgreSQL's vectors.
+
+A query is parsed by kb.search.query, its words weighed with the stored document
+frequencies and planned (kb.postgres.planning); the candidates the GIN index finds are
+scored twice, over the whole entry (``body``) and over its head (``head``), each word's
+``ts_rank`` weighted by its idf, and the two scores are combined by kb.search.fusion, the
+same code that ranks the files backend's hits. Snippets come from ``ts_headline``, with
+the highlights turned into offsets by kb.search.snippets.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from kb.backend import SEARCH_PAGE, Request
+from kb.errors import NotFound, QueryError
+from kb.postgres import reads
+from kb.postgres.connection import scalar
+from kb.postgres.planning import Plan, Planned, any_of, plan
+from kb.postgres.schema import BODY_NORMALIZATION, BODY_WEIGHTS, HEAD_NORMALIZATION, HEAD_WEIGHTS, TS_CONFIG
+from kb.search import fusion
+from kb.search import query as _query
+from kb.search.results import Hit, SearchResult
+from kb.search.snippets import MARK_END, MARK_START, lead, split_marks
+from kb.search.spelling import SPELL_MAX_DF, fold
+
+if TYPE_CHECKING:
+    import psycopg
+
+_HEADLINE = f"StartSel={MARK_START}, StopSel={MARK_END}, MaxWords=24, MinWords=12, MaxFragments=1"
+# Related entries (kb show): see related().
+RELATED_MAX_DF = 20_000
+RELATED_SHARE = 0.3
+RELATED_BUDGET = 2_000
+
+
+def total_entries(conn: psycopg.Connection[Any]) -> int:
+    """How many entries there are: the planner's estimate past a few thousand (exact enough
+    for idf, and free), else a count."""
+    row = conn.execute("SELECT reltuples FROM pg_class WHERE oid = to_regclass('entries')").fetchone()
+    if row is not None and row[0] >= 5000:
+        return int(row[0])
+    return int(scalar(conn, "SELECT count(*) FROM entries"))
+
+
+def _frequencies(conn: psycopg.Connection[Any], terms: list[_query.Term]) -> list[int]:
+    """Each term's document frequency: its rarest stem's, from the ``terms`` snapshot, or
+    counted in the index for stems the snapshot lacks (new since its refresh)."""
+    if not terms:
+        return []
+    rows = conn.execute(
+        f"SELECT n, coalesce(min(coalesce(t.df, (SELECT count(*) FROM entries WHERE body @@ l::tsquery))), 0)"
+        f" FROM unnest(%s::text[]) WITH ORDINALITY AS u(text, n)"
+        f" LEFT JOIN LATERAL unnest(tsvector_to_array(to_tsvector('{TS_CONFIG}', u.text))) AS l ON true"
+        f" LEFT JOIN terms t ON t.lexeme = l GROUP BY n ORDER BY n",
+        ([" ".join(t.words) for t in terms],),
+    ).fetchall()
+    freqs = [int(df) for _, df in rows]
+    for i, term in enumerate(terms):
+        if term.prefix:
+            stem = fold(term.words[0])
+            freqs[i] = int(
+                scalar(
+                    conn,
+                    "SELECT coalesce(sum(df), 0) FROM (SELECT df FROM terms WHERE lexeme >= %s AND lexeme < %s"
+                    " LIMIT 5000) AS p",
+                    (stem, stem + "\U0010ffff"),
+                )
+            )
+    return freqs
+
+
+def suggest(conn: psycopg.Connection[Any], word: str, *, min_df: int, limit: int) -> list[tuple[str, int]]:
+    """Up to ``limit`` (word, df) of the vocabulary closest in spelling to ``word``.
+
+    Candidates share the first letter and are within a few letters in length, as in the
+    files backend (kb.search.spelling); edits are counted with a swap as one.
+    """
+    if len(word) < 4:
+        return []
+    edits = 1 if len(word) <= 5 else 2 if len(word) <= 9 else 3
+    rows = conn.execute(
+        "SELECT word, df FROM words WHERE left(word, 1) = %s AND length(word) BETWEEN %s AND %s AND df > %s",
+        (word[0], len(word) - edits, len(word) + edits, min_df),
+    ).fetchall()
+    from rapidfuzz.distance import OSA
+
+    ranked = sorted(
+        (distance, -df, candidate)
+        for candidate, df in rows
+        if candidate != word and (distance := OSA.distance(word, candidate, score_cutoff=edits)) <= edits
+    )
+    return [(c, -d) for dist, d, c in ranked if dist == ranked[0][0]][:limit]
+
+
+def _analyse(
+    conn: psycopg.Connection[Any], parsed: _query.ParsedQuery
+) -> tuple[list[Planned], list[Planned], list[str]]:
+    """Weigh the query's terms; add likelier spellings and completions of rare words.
+
+    Returns the should-terms (with the additions), the must-terms and "did you mean".
+    """
+    terms = parsed.should + parsed.must
+    planned = [Planned(t, df) for t, df in zip(terms, _frequencies(conn, terms))]
+    should, must = planned[: len(parsed.should)], planned[len(parsed.should) :]
+    suggestions: list[str] = []
+    extra: list[_query.Term] = []
+    known = {fold(w) for t in terms for w in t.words}
+    for item in planned:
+        if item.term.prefix or item.df > SPELL_MAX_DF:
+            continue
+        alone = not item.term.is_phrase and item in should
+        first = fold(item.term.words[0])
+        if item.df == 0 and alone and len(first) >= 4:
+            # A word never seen may be the start of words that are ("chemo").
+            for (completion,) in conn.execute(
+                "SELECT word FROM words WHERE word > %s AND word < %s ORDER BY df DESC LIMIT 2",
+                (first, first + "\U0010ffff"),
+            ):
+                if completion not in known:
+                    known.add(completion)
+                    extra.append(_query.Term([completion], text=completion))
+        for word in item.term.words:
+            folded = fold(word)
+            if len(folded) < 4 or not folded.isalpha():
+                continue
+            for suggestion, _ in suggest(conn, folded, min_df=max(item.df, 1) * 10 if item.df else 0, limit=2):
+                if suggestion not in suggestions and suggestion not in known:
+                    suggestions.append(suggestion)
+                    if alone:
+                        extra.append(_query.Term([suggestion], text=suggestion))
+    should += [Planned(t, df) for t, df in zip(extra, _frequencies(conn, extra))]
+    return should, must, suggestions
+
+
+def _scores(
+    conn: psycopg.Connection[Any], chosen: Plan, where: reads.Where, depth: int, *, latest: bool = False
+) -> tuple[dict[int, float], dict[int, float], int]:
+    """The best ``depth`` candidates by whole-entry score and by head score, and how many matched.
+
+    Each candidate's body is copied out of its compressed (TOAST) storage once, in ``m``:
+    handed to ts_rank as stored, it was decompressed again for every word (twice as slow).
+    """
+    order = (
+        ("coalesce(e.updated_at, e.created_at) DESC, e.id DESC",) * 2 if latest else ("whole DESC, id", "head DESC, id")
+    )
+    rows = conn.execute(
+        f"""WITH t AS (SELECT to_tsquery('{TS_CONFIG}', s) AS q, w FROM unnest(%s::text[], %s::float8[]) AS u(s, w)),
+        m AS MATERIALIZED (
+            SELECT e.id, e.updated_at, e.created_at, e.body || ''::tsvector AS body, e.head
+            FROM entries e WHERE e.body @@ to_tsquery('{TS_CONFIG}', %s){where.sql("AND")}),
+        c AS MATERIALIZED (
+            SELECT m.id, m.updated_at, m.created_at,
+                (SELECT sum(t.w * ts_rank('{BODY_WEIGHTS}', m.body, t.q, {BODY_NORMALIZATION})) FROM t) AS whole,
+                (SELECT sum(t.w * ts_rank('{HEAD_WEIGHTS}', m.head, t.q, {HEAD_NORMALIZATION})) FROM t) AS head
+            FROM m)
+        SELECT id, whole, head, (SELECT count(*) FROM c) FROM (
+            (SELECT * FROM c AS e ORDER BY {order[0]} LIMIT %s)
+            UNION (SELECT * FROM c AS e ORDER BY {order[1]} LIMIT %s)) AS top""",
+        [[s for s, _ in chosen.scoring], [w for _, w in chosen.scoring], chosen.match, *where.params, depth, depth],
+    ).fetchall()
+    total = int(rows[0][3]) if rows else 0
+    return {r[0]: float(r[1] or 0) for r in rows}, {r[0]: float(r[2] or 0) for r in rows}, total
+
+
+def _hits(conn: psycopg.Connection[Any], ranked: list[tuple[int, float]], terms: list[_query.Term]) -> list[Hit]:
+    """The page's entries with snippets from the question or answer, whichever shows more."""
+    ids = [i for i, _ in ranked]
+    entries = reads.entries_by_id(conn, ids)
+    marked: dict[int, str] = {}
+    if terms and ids:
+        rows = conn.execute(
+            f"""SELECT id, ts_headline('{TS_CONFIG}', translate(question, %s, '  '), q, %s),
+                   ts_headline('{TS_CONFIG}', translate(answer, %s, '  '), q, %s)
+            FROM entries, to_tsquery('{TS_CONFIG}', %s) AS q WHERE id = ANY(%s)""",
+            (MARK_START + MARK_END, _HEADLINE, MARK_START + MARK_END, _HEADLINE, any_of(terms), ids),
+        )
+        for entry_id, question, answer in rows:
+            best = max((question or "", answer or ""), key=lambda s: s.count(MARK_START))
+            if MARK_START in best:
+                marked[entry_id] = best
+    hits = []
+    for i, score in ranked:
+        if i in entries:
+            text, spans = split_marks(marked[i]) if i in marked else (lead(entries[i].question), [])
+            hits.append(Hit(entries[i], round(score, 4), text, spans))
+    return hits
+
+
+def search(conn: psycopg.Connection[Any], query: str, request: Request) -> SearchResult:
+    """Rank entries for ``query`` (see the module docstring); one page of hits."""
+    if not query.strip():
+        raise QueryError("the query is empty", hint='give words to search for, e.g. kb search "bone scan"')
+    total = total_entries(conn)
+    if not total:
+        return SearchResult([], 0, [], "the knowledge base is empty: add entries with 'kb ingest FILES' or 'kb add'")
+    limit = SEARCH_PAGE if request.limit is None else (request.limit or total)
+    parsed = _query.parse(query)
+    filters = {k: list(v) for k, v in parsed.filters.items()}
+    for kind, value in request.filters.items():
+        filters.setdefault(kind, []).append(value)
+    for kind, values in filters.items():
+        for value in values:
+            try:
+                reads.resolve(conn, kind, value, strict=True)
+            except NotFound as exc:
+                return SearchResult([], 0, [], exc.message + (f" ({exc.hint})" if exc.hint else ""))
+    where = reads.where_of(conn, filters, strict=False)
+    if not parsed.has_text:
+        if not filters:
+            words = ", ".join(dict.fromkeys(parsed.stopped))
+            return SearchResult(
+                [], 0, [], f"the query has only common words ({words})" if words else "the query is empty"
+            )
+        return _browse(conn, parsed, where, limit, request)
+    should, must, suggestions = _analyse(conn, parsed)
+    chosen = plan(should, must, parsed.exclude, total)
+    if chosen is None:
+        missing = [p.term.text for p in must if p.df == 0]
+        why = ("no entry has " + ", ".join(repr(m) for m in missing)) if missing else "no entry has these words"
+        return SearchResult([], 0, suggestions, why)
+    depth = max(fusion.CANDIDATES, request.offset + limit + fusion.CANDIDATES // 4)
+    whole, head, matched = _scores(conn, chosen, where, depth, latest=request.latest)
+    if request.latest:
+        dated = reads.entries_by_id(conn, list(whole))
+        order = sorted(whole, key=lambda i: (dated[i].updated_at or dated[i].created_at or "", i), reverse=True)
+        ranked = [(i, whole[i]) for i in order]
+    else:
+        ranked = fusion.fuse(whole, head)
+    page = ranked[request.offset : request.offset + limit]
+    hits = _hits(conn, page, [p.term for p in should + must])
+    reason: str | None = None
+    if not hits:
+        reason = (
+            f"only {matched} entries match; nothing at this offset" if matched else _why_nothing(conn, chosen, filters)
+        )
+    return SearchResult(hits, matched, suggestions, reason)
+
+
+def _why_nothing(conn: psycopg.Connection[Any], chosen: Plan, filters: dict[str, list[str]]) -> str:
+    if filters:
+        unfiltered = int(
+            scalar(conn, f"SELECT count(*) FROM entries WHERE body @@ to_tsquery('{TS_CONFIG}', %s)", (chosen.match,))
+        )
+        if unfiltered:
+            described = ", ".join(f"{k} {' or '.join(repr(v) for v in vs)}" for k, vs in filters.items() if vs)
+            noun = "entry matches" if unfiltered == 1 else "entries match"
+            return f"{unfiltered} {noun} but none with {described}"
+    return "no entry has these words"
+
+
+def _browse(
+    conn: psycopg.Connection[Any], parsed: _query.ParsedQuery, where: reads.Where, limit: int, request: Request
+) -> SearchResult:
+    """A query of filters only (and maybe exclusions): the matching entries, newest or lowest id first."""
+    if parsed.exclude:
+        where.add(f"NOT e.body @@ to_tsquery('{TS_CONFIG}', %s)", any_of(parsed.exclude))
+    total = int(scalar(conn, f"SELECT count(*) FROM entries e{where.sql()}", where.params))
+    order = "coalesce(e.updated_at, e.created_at) DESC, e.id DESC" if request.latest else "e.id"
+    ids = [
+        r[0]
+        for r in conn.execute(
+            f"SELECT e.id FROM entries e{where.sql()} ORDER BY {order} LIMIT %s OFFSET %s",
+            [*where.params, limit, request.offset],
+        )
+    ]
+    entries = reads.entries_by_id(conn, ids)
+    hits = [Hit(entries[i], 0.0, lead(entries[i].question)) for i in ids if i in entries]
+    reason = None if hits else ("no entry passes these filters" if total == 0 else f"only {total} entries match")
+    return SearchResult(hits, total, [], reason)
+
+
+def related(conn: psycopg.Connection[Any], ref: int | str, limit: int = 5) -> list[Hit]:
+    """The entries whose heads share this one's title and rarest words (kb show).
+
+    As the files backend (kb.search.related): the rarest words within a small budget pick
+    the candidates; an entry is related when its head scores at least RELATED_SHARE of
+    this entry's own head and shares a word of the title, or twice that without one.
+    """
+    entry = reads.get(conn, ref)
+    parsed = _query.parse(entry.title + " " + entry.question[:2000])
+    title_words = {w.lower() for t in _query.parse(entry.title).should for w in t.words}
+    words = [t for t in parsed.should if not t.is_phrase][:200]
+    useful = [p for p in (Planned(t, df) for t, df in zip(words, _frequencies(conn, words))) if p.df > 1]
+    title = [p for p in useful if p.term.words[0].lower() in title_words]
+    rest = sorted((p for p in useful if p not in title), key=lambda p: p.df)[:8]
+    if limit <= 0 or not any(p.df <= RELATED_MAX_DF for p in useful):
+        return []
+    chosen = plan(title + rest, [], [], total_entries(conn), budget=RELATED_BUDGET, min_candidates=1)
+    if chosen is None:
+        return []
+    where = reads.Where()
+    _, head, _ = _scores(conn, chosen, where, limit + 1)
+    own = head.pop(entry.stored_id(), None)
+    if own is None:
+        own = _scores(conn, chosen, _only(entry.stored_id()), 1)[1].get(entry.stored_id())
+    if not own:
+        return []
+    rows = sorted(((i, s) for i, s in head.items() if s >= RELATED_SHARE * own), key=lambda r: (-r[1], r[0]))[:limit]
+    topic: set[int] = set()
+    if title and rows:
+        topic = {
+            r[0]
+            for r in conn.execute(
+                f"SELECT id FROM entries WHERE id = ANY(%s) AND head @@ to_tsquery('{TS_CONFIG}', %s)",
+                ([i for i, _ in rows], any_of([p.term for p in title])),
+            )
+        }
+    rows = [(i, s) for i, s in rows if i in topic or s >= 2 * RELATED_SHARE * own]
+    entries = reads.entries_by_id(conn, [i for i, _ in rows])
+    return [Hit(entries[i], round(s, 4), lead(entries[i].question)) for i, s in rows if i in entries]
+
+
+def _only(entry_id: int) -> reads.Where:
+    where = reads.Where()
+    where.add("e.id = %s", entry_id)
+    return where

@@ -1,0 +1,177 @@
+"""The PostgreSQL backend against a real server: writes, reads, facets and the write rules."""
+
+from __future__ import annotations
+
+import pytest
+
+from kb.backend import Backend, Request, open_backend
+from kb.errors import EditConflict, InvalidEntry, NotFound
+from kb.models import Entry, Expert, Source
+from tests.conftest import make_entry
+
+
+def test_postgres_backend_is_a_backend_chosen_by_its_url(pg_url: str, pg_schema: str) -> None:
+    backend = open_backend(pg_url, schema_name=pg_schema)
+    try:
+        assert isinstance(backend, Backend)
+        assert backend.name == "postgres"
+        assert "kb-test-only" not in backend.location and "postgresql://" in backend.location
+    finally:
+        backend.close()
+
+
+def test_postgres_reader_of_an_empty_database_creates_nothing(pg, pg_url: str, pg_schema: str) -> None:
+    import psycopg
+
+    assert pg.count() == 0 and pg.list() == [] and pg.categories() == []
+    assert pg.search("bone scan").reason.startswith("the knowledge base is empty")
+    with pytest.raises(NotFound):
+        pg.get(1)
+    with psycopg.connect(pg_url) as conn:
+        assert conn.execute("SELECT to_regnamespace(%s)", (pg_schema,)).fetchone()[0] is None
+
+
+def test_postgres_add_assigns_ids_in_order_and_reports_duplicates(pg) -> None:
+    first = pg.add_many([make_entry(1), make_entry(2), make_entry(1)])
+    assert [e.id for e in first.added] == [1, 2]
+    assert [e.id for e in first.unchanged] == [1]  # the twin in the same batch
+    again = pg.add_many([make_entry(2), make_entry(3)])
+    assert [e.id for e in again.unchanged] == [2] and [e.id for e in again.added] == [3]
+    pg.remove([3])
+    assert [e.id for e in pg.add_many([make_entry(4)]).added] == [4]  # 3 is never handed out again
+    stored = pg.get(1)
+    assert stored.created_at and stored.updated_at and stored.expert == Expert(name="Pat Doe", expertise="Gardens")
+
+
+def test_postgres_list_filters_sorts_and_pages_with_one_request(pg) -> None:
+    pg.add_many(
+        [
+            make_entry(1, title="Zinc", category="Oncology (General Cancer)", tags=["Bone"]),
+            make_entry(2, title="apple", category="Cardiology", expert=Expert(name="Donald Higby, M.D.")),
+            make_entry(3, title="Mango", category="Oncology (General Cancer)", tags=["bone", "x"]),
+        ]
+    )
+    assert [e.id for e in pg.list(Request(category="onc"))] == [1, 3]
+    assert [e.id for e in pg.list(Request(expert="higby"))] == [2]
+    assert [e.id for e in pg.list(Request(tag="BONE"))] == [1, 3]
+    assert [e.title for e in pg.list(Request(sort="title"))] == ["apple", "Mango", "Zinc"]
+    assert [e.id for e in pg.list(Request(sort="id", descending=True, limit=1, offset=1))] == [2]
+    assert pg.count(Request(category="Oncology (General Cancer)")) == 2
+    with pytest.raises(NotFound) as missing:
+        pg.list(Request(category="Onkology"))
+    assert "did you mean" in (missing.value.hint or "")
+    assert pg.tags()[0][1] == 2 and dict(pg.categories())["Cardiology"] == 1
+    summary = pg.expert("donald")
+    assert summary.name == "Donald Higby, M.D." and summary.count == 1
+
+
+def test_postgres_get_by_uid_prefix_and_raw_text(pg) -> None:
+    entry = make_entry(1)
+    entry.raw = "Q: the original\nA: text"
+    (stored,) = pg.add_many([entry]).added
+    assert pg.get(stored.uid[:6]).id == stored.id
+    assert pg.raw(stored.uid[:6]) == "Q: the original\nA: text"
+    with pytest.raises(NotFound):
+        pg.get("zzzz")
+
+
+def test_postgres_expert_profiles_are_stored_once_and_merged(pg) -> None:
+    pg.add_many([make_entry(1, expert=Expert(name="Ann", expertise="Hearts"))])
+    pg.add_many([make_entry(2, expert=Expert(name="Ann", education="MD"))])
+    profile = pg.get(1).expert
+    assert profile == Expert(name="Ann", expertise="Hearts", education="MD") == pg.get(2).expert
+    assert pg.conn.execute("SELECT count(*) FROM experts").fetchone()[0] == 1
+
+
+def test_postgres_edit_of_a_changed_entry_is_refused(pg) -> None:
+    pg.add_many([make_entry(1)])
+    mine, theirs = pg.get(1), pg.get(1)
+    theirs.answer = "Their answer, saved first."
+    theirs.refresh_uid()
+    pg.update(theirs)
+    mine.answer = "My answer, saved second."
+    mine.refresh_uid()
+    with pytest.raises(EditConflict, match="changed since you read it"):
+        pg.update(mine)
+    assert pg.get(1).answer == "Their answer, saved first."
+    # Read again, the same edit goes through; every edit leaves a new updated_at.
+    again = pg.get(1)
+    again.answer = "My answer, saved second."
+    again.refresh_uid()
+    saved = pg.update(again)
+    assert saved.updated_at != theirs.updated_at and pg.get(1).answer == "My answer, saved second."
+
+
+def test_postgres_edit_into_another_entry_is_refused(pg) -> None:
+    pg.add_many([make_entry(1), make_entry(2)])
+    edited = pg.get(2)
+    edited.question, edited.answer = make_entry(1).question, make_entry(1).answer
+    edited.refresh_uid()
+    with pytest.raises(InvalidEntry, match="entry 1 already has"):
+        pg.update(edited)
+
+
+def test_postgres_ingest_updates_a_changed_record_of_the_same_file(pg) -> None:
+    def record(answer: str) -> Entry:
+        return make_entry(1, answer=answer, source=Source(path="faq.txt", format="qa", key="0"))
+
+    with pg.ingest_sink() as sink:
+        first = sink.write([record("Water them weekly.")]).added[0]
+    with pg.ingest_sink() as sink:
+        result = sink.write([record("Water them daily.")])
+        assert sink.saved() == 1
+    assert [e.id for e in result.updated] == [first.id] and not result.added
+    stored = pg.get(first.id)
+    assert stored.answer == "Water them daily." and stored.created_at == first.created_at
+    assert pg.count() == 1
+
+
+def test_postgres_remove_returns_what_existed(pg) -> None:
+    pg.add_many([make_entry(1), make_entry(2)])
+    assert pg.remove([2, 7, 2]) == [2]
+    assert pg.count() == 1
+
+
+def test_postgres_check_and_repair_orphan_profiles(pg) -> None:
+    pg.add_many([make_entry(1, expert=Expert(name="Gone")), make_entry(2)])
+    pg.remove([1])
+    assert [p.where for p in pg.check()] == ["experts"]
+    assert pg.repair() == ["removed 1 expert profiles that no entry names"]
+    assert pg.check() == []
+
+
+def test_postgres_stores_text_with_a_nul_character_as_u_fffd(pg) -> None:
+    (stored,) = pg.add_many([make_entry(1, answer="before\x00after", expert=Expert(name="N\x00ul"))]).added
+    read = pg.get(stored.id)
+    assert read.answer == "before\ufffdafter" and read.uid == stored.uid and read.expert.name == "N\ufffdul"
+
+
+def test_postgres_reindex_rebuilds_vectors_and_words(pg) -> None:
+    pg.add_many([make_entry(1, answer="Prune the rhododendrons in spring."), make_entry(2)])
+    pg.conn.execute("UPDATE entries SET body = ''::tsvector, head = ''::tsvector")
+    pg.conn.execute("DELETE FROM words")
+    assert pg.search("rhododendrons").hits == []
+    assert pg.reindex() == 2
+    assert [h.entry.id for h in pg.search("rhododendrons")] == [1]
+    assert "rhododendrons" in pg.search("rhododendrns").suggestions
+
+
+def test_postgres_export_stream_keeps_the_request_filters_and_the_raw_text(pg) -> None:
+    first, second = make_entry(1, category="Roses"), make_entry(2, category="Tulips")
+    first.raw = "the original page"
+    pg.add_many([first, second])
+    assert [(e.id, e.raw) for e in pg.iter_entries(with_raw=True)] == [(1, "the original page"), (2, None)]
+    assert [e.id for e in pg.iter_entries(Request(category="tul"))] == [2]
+    where = pg.locations()
+    assert where["entries"] == 2 and where["store_bytes"] > 0 and "kb-test-only" not in where["store"]
+
+
+def test_postgres_schema_name_comes_from_kb_pg_schema(monkeypatch: pytest.MonkeyPatch, pg_url: str) -> None:
+    from kb.errors import ConfigError
+    from kb.postgres.backend import PostgresBackend
+
+    monkeypatch.setenv("KB_PG_SCHEMA", "Team_KB")
+    assert PostgresBackend(pg_url).schema == "team_kb"
+    monkeypatch.setenv("KB_PG_SCHEMA", "kb; DROP TABLE x")
+    with pytest.raises(ConfigError, match="KB_PG_SCHEMA"):
+        PostgresBackend(pg_url)

@@ -1,0 +1,115 @@
+"""Search in PostgreSQL: the query syntax of kb.search.query, ranking, snippets, spelling, related."""
+
+from __future__ import annotations
+
+import pytest
+
+from kb.backend import Request
+from kb.errors import QueryError
+from kb.models import Entry, Expert
+
+ENTRIES = [
+    Entry(
+        title="False negative on bone scan",
+        category="Oncology",
+        question="I have breast cancer. Can a bone scan be falsely negative?",
+        answer="Yes. A bone scan can miss lytic lesions; an MRI or PET/CT shows them.",
+        expert=Expert(name="Donald Higby, M.D."),
+        tags=["imaging"],
+    ),
+    Entry(
+        title="Chemotherapy and hair loss",
+        category="Oncology",
+        question="Will chemotherapy make my hair fall out?",
+        answer="Many chemotherapy drugs cause hair loss; it grows back after treatment.",
+        expert=Expert(name="Ann Smith"),
+    ),
+    Entry(
+        title="Watering tomatoes",
+        category="Gardening",
+        question="How often should I water tomato plants?",
+        answer="Water deeply twice a week; a scan of the soil moisture helps. Bone meal feeds them.",
+        tags=["vegetables"],
+    ),
+    Entry(
+        title="Noonan syndrome treatment",
+        category="Genetics",
+        question="How is Noonan syndrome treated?",
+        answer="Treatment depends on the symptoms: heart surgery, growth hormone and therapy.",
+    ),
+    Entry(
+        title="Noonan syndrome inheritance",
+        category="Genetics",
+        question="Is Noonan syndrome inherited?",
+        answer="It is autosomal dominant: a parent with Noonan syndrome passes it on half the time.",
+    ),
+]
+
+
+@pytest.fixture
+def filled(pg):
+    pg.add_many([Entry.from_dict(e.to_dict()) for e in ENTRIES])
+    return pg
+
+
+def _ids(result) -> list[int]:
+    return [h.entry.id for h in result]
+
+
+def test_postgres_search_ranks_the_entry_about_the_question_first(filled) -> None:
+    result = filled.search("my mother has breast cancer, can her bone scan be wrong?")
+    assert _ids(result)[0] == 1
+    assert _ids(filled.search("how is noonan syndrome treated"))[0] == 4
+    assert _ids(filled.search("is noonan syndrome passed on to children"))[0] == 5
+
+
+def test_postgres_search_snippet_offsets_mark_the_matched_words(filled) -> None:
+    hit = filled.search("hair loss").hits[0]
+    assert hit.entry.id == 2
+    marked = [hit.snippet[a:b].lower() for a, b in hit.highlights]
+    assert marked and all(word.startswith(("hair", "loss")) for word in marked)
+    assert "\x02" not in hit.snippet and "\x03" not in hit.snippet
+
+
+def test_postgres_search_phrases_exclusions_prefixes_and_fields(filled) -> None:
+    assert _ids(filled.search('"bone scan"')) == [1]  # the tomato answer has both words, apart
+    assert 3 not in _ids(filled.search("bone -tomato"))
+    assert set(_ids(filled.search("chemo*"))) == {2}
+    assert _ids(filled.search("title:watering")) == [3]
+    assert _ids(filled.search("syndrome category:genetics")) in ([4, 5], [5, 4])
+    assert _ids(filled.search("bone", Request(category="gardening"))) == [3]
+    assert _ids(filled.search("scan expert:higby")) == [1]
+
+
+def test_postgres_search_explains_an_empty_result(filled) -> None:
+    assert filled.search("xylophone").reason == "no entry has these words"
+    assert filled.search("the and of").reason.startswith("the query has only common words")
+    assert "did you mean" in filled.search("bone category:onkology").reason
+    assert filled.search("bone category:genetics").reason == "2 entries match but none with category 'genetics'"
+    with pytest.raises(QueryError):
+        filled.search("  ")
+
+
+def test_postgres_search_suggests_spellings_from_the_vocabulary(filled) -> None:
+    result = filled.search("chemotheraphy")
+    assert "chemotherapy" in result.suggestions
+    assert _ids(result)[0] == 2  # the likely spelling is searched too
+
+
+def test_postgres_search_pages_and_dates(filled) -> None:
+    every = filled.search("syndrome OR bone", Request(limit=0))
+    assert every.total == len(every.hits) >= 3
+    second = filled.search("syndrome OR bone", Request(limit=1, offset=1))
+    assert _ids(second) == _ids(every)[1:2]
+    newest = filled.search("noonan", Request(sort="date"))
+    assert sorted(_ids(newest), reverse=True) == _ids(newest)  # same second: higher id first
+
+
+def test_postgres_filters_alone_browse(filled) -> None:
+    result = filled.search("category:oncology")
+    assert _ids(result) == [1, 2] and result.total == 2
+
+
+def test_postgres_related_entries_share_the_topic(filled) -> None:
+    assert [h.entry.id for h in filled.related(4)] == [5]
+    assert filled.related(3) == []

@@ -1,0 +1,110 @@
+"""Many people at once: writers racing, a login that may only read, servers that cannot serve."""
+
+from __future__ import annotations
+
+import threading
+
+import psycopg
+import pytest
+from psycopg.conninfo import make_conninfo
+
+from kb.errors import QueryError, ReadOnlyLogin, ServerUnavailable, StoreError
+from kb.postgres.backend import PostgresBackend
+from tests.conftest import make_entry
+from tests.postgres.conftest import pgcluster
+
+
+def test_postgres_writers_at_once_store_each_answer_once(pg_url: str, pg_schema: str) -> None:
+    results: list = []
+    errors: list = []
+    start = threading.Barrier(6)
+
+    def writer(k: int) -> None:
+        with PostgresBackend(pg_url, schema_name=pg_schema) as backend:
+            # Each writer its own objects, as each person's kb process has.
+            shared = [make_entry(n) for n in range(40)]
+            own = [make_entry(1000 + 10 * k + i) for i in range(10)]
+            # Half of them in the opposite order: they must not deadlock.
+            batch = [*shared, *own] if k % 2 else [*own, *reversed(shared)]
+            start.wait()
+            try:
+                results.append(backend.add_many(batch))
+            except Exception as exc:  # collected: the assertion names it
+                errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(k,)) for k in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert errors == []
+    assert sum(len(r.added) for r in results) == 40 + 60
+    with PostgresBackend(pg_url, schema_name=pg_schema) as backend:
+        assert backend.count() == 100
+        ids = {e.uid: e.id for e in backend.list()}
+    # Whoever lost a race was told the id the winner stored.
+    for result in results:
+        assert all(ids[e.uid] == e.id for e in result.unchanged + result.added)
+
+
+@pytest.fixture
+def reader_url(pg, pg_url: str, pg_schema: str):
+    """A login that may only read this test's schema (as the README tells admins to make one)."""
+    pg.add_many([make_entry(1)])
+    role = pg_schema + "_reader"
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(f"CREATE ROLE {role} LOGIN PASSWORD 'reads'")
+        conn.execute(f"GRANT USAGE ON SCHEMA {pg_schema} TO {role}")
+        conn.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA {pg_schema} TO {role}")
+    yield make_conninfo(pg_url, user=role, password="reads")
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(f"DROP OWNED BY {role}")
+        conn.execute(f"DROP ROLE {role}")
+
+
+def test_postgres_read_only_login_reads_and_may_not_write(reader_url: str, pg_schema: str) -> None:
+    with PostgresBackend(reader_url, schema_name=pg_schema) as reader:
+        assert reader.count() == 1 and reader.get(1).id == 1
+        assert reader.search("gardening").hits[0].entry.id == 1
+        assert reader.related(1) == [] and reader.experts()[0].name == "Pat Doe"
+        with pytest.raises(ReadOnlyLogin, match="^this login may only read$"):
+            reader.add_many([make_entry(2)])
+        with pytest.raises(ReadOnlyLogin):
+            reader.remove([1])
+        assert reader.count() == 1
+
+
+def test_postgres_read_only_login_cannot_create_the_schema(reader_url: str) -> None:
+    with PostgresBackend(reader_url, schema_name="kb_never_made") as reader:
+        assert reader.count() == 0
+        with pytest.raises(ReadOnlyLogin, match="may only read"):
+            reader.add_many([make_entry(2)])
+
+
+def test_postgres_server_down_is_one_line_naming_it() -> None:
+    port = pgcluster.free_port()
+    with PostgresBackend(f"postgresql://kb:secret@127.0.0.1:{port}/kb") as backend:
+        with pytest.raises(ServerUnavailable) as caught:
+            backend.count()
+    message = str(caught.value)
+    assert f"127.0.0.1:{port}" in message and "not running" in message
+    assert "secret" not in message and "\n" not in message
+    assert caught.value.exit_code == 3
+    with pytest.raises(QueryError):  # a usage error is told as such, server or not
+        PostgresBackend(f"postgresql://kb@127.0.0.1:{port}/kb").search("  ")
+
+
+def test_postgres_refused_password_is_one_line(pg_url: str) -> None:
+    wrong = make_conninfo(pg_url, password="not-the-password")
+    with PostgresBackend(wrong) as backend:
+        with pytest.raises(ServerUnavailable, match="refused the password") as caught:
+            backend.list()
+    assert "not-the-password" not in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_postgres_tables_of_a_newer_kb_are_not_read(pg, pg_url: str, pg_schema: str) -> None:
+    pg.add_many([make_entry(1)])
+    pg.conn.execute("UPDATE meta SET value = '99' WHERE key = 'schema'")
+    with PostgresBackend(pg_url, schema_name=pg_schema) as later:
+        with pytest.raises(StoreError, match="version 99"):
+            later.count()

@@ -1,0 +1,68 @@
+"""Ranking on a real knowledge base: questions as people type them, on the MedQuAD corpus.
+
+Each question names a condition (or a drug) with everyday words around it; the
+condition's own entry must come first, or, where the question asks a kind of thing about
+it, among the first three. Skipped when the corpus (MedQuAD, Ben Abacha and
+Demner-Fushman 2019, CC BY 4.0) is not beside the checkout; it is read in place.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+
+from kb.models import Entry
+
+MEDQUAD = Path(__file__).resolve().parents[3] / "shared" / "corpora" / "medquad.jsonl.gz"
+
+pytestmark = pytest.mark.skipif(not MEDQUAD.exists(), reason="medquad corpus not present")
+
+# (question, the title of the entry that answers it, how high it must rank)
+CASES = [
+    ("my mom was told she has macular degeneration", "macular degeneration", 1),
+    ("my mom was told she has macular degeneration what does that mean", "macular degeneration", 3),
+    ("my husband has shingles is it contagious", "shingles", 1),
+    ("my husband was diagnosed with shingles is it contagious", "shingles", 1),
+    ("early signs of parkinsons disease", "parkinson disease", 1),
+    ("early signs of parkinsons disease in older adults", "parkinson disease", 3),
+    ("my 3 year old has a fever of 39 what should i do", "fever", 3),
+    ("I keep getting UTIs", "urinary tract infections", 1),
+    ("heart atack", "heart attack", 1),
+]
+
+
+@pytest.fixture(scope="module")
+def index(module_index_of):
+    entries = []
+    with gzip.open(MEDQUAD, "rt", encoding="utf-8") as handle:
+        for number, line in enumerate(handle, 1):
+            record = json.loads(line)
+            fields = {k: record.get(k) or "" for k in ("title", "question", "answer", "category")}
+            entries.append(Entry(id=number, **fields))
+    return module_index_of(entries)
+
+
+@pytest.mark.parametrize("question,title,within", CASES, ids=[c[0][:48] for c in CASES])
+def test_ranking_medquad_the_condition_entry_first(index, question, title, within):
+    titles = [hit.entry.title.lower() for hit in index.search(question, limit=within).hits]
+    assert title in titles, titles
+
+
+def test_ranking_medquad_spelled_right_words_get_no_suggestion(index):
+    result = index.search('"heart atack"')
+    assert result.suggestions == ["attack"]
+
+
+def test_ranking_medquad_long_pasted_text_finds_its_subject(index):
+    # The answers of one condition pasted whole: about 15,000 characters.
+    rows = index.conn.execute(
+        "SELECT answer FROM entries WHERE lower(title) = 'parkinson disease' ORDER BY length(answer) DESC"
+    ).fetchall()
+    text = "\n".join(r[0] for r in rows)[:15000]
+    assert len(text) > 10000
+    result = index.search(text, limit=3)
+    assert result.reason is None and result.total > 100
+    assert "parkinson disease" in [hit.entry.title.lower() for hit in result.hits]
