@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from kb.api import KnowledgeBase
-from tests.conftest import DATA, SEEDS
+from tests.conftest import DATA, SEEDS, run_kb
 
 RECORDS = [
     {"title": "Anemia", "question": "What is anemia?", "answer": "Too few red cells."},
@@ -154,8 +154,11 @@ MEDQUAD = Path(__file__).resolve().parents[3] / "shared" / "corpora" / "medquad.
 
 @pytest.mark.skipif(not MEDQUAD.exists(), reason=f"the MedQuAD corpus is not at {MEDQUAD}")
 def test_medquad_reingested_is_16375_unchanged_and_48_duplicates(kb_db: Path) -> None:
-    with KnowledgeBase.open(kb_db) as kb:
-        first = kb.ingest([str(MEDQUAD)], keep="counts")
-        again = kb.ingest([str(MEDQUAD)], dry_run=True, keep="counts")
-        assert first.counts["added"] == kb.count() == 16375
-        assert again.counts == {"added": 0, "updated": 0, "unchanged": 16375, "duplicates": 48}
+    # Real processes: an ingest of 16k entries in the test process would leave it large,
+    # and a child forked from it later starts its peak memory there (tests/ingest/test_memory.py).
+    first = run_kb("ingest", "--quiet", str(MEDQUAD), timeout=600)
+    assert first.returncode == 0, first.stderr
+    again = run_kb("ingest", "--dry-run", "--json", str(MEDQUAD), timeout=600)
+    assert again.returncode == 0, again.stderr
+    counts = json.loads(again.stdout)["counts"]
+    assert counts == {"added": 0, "updated": 0, "unchanged": 16375, "duplicates": 48, "failed": 0}
