@@ -239,7 +239,8 @@ def test_html_faq_structure_reader_never_raises(body: str) -> None:
 
     from kb.parsers import htmlfaq
 
-    for pair in htmlfaq.find(LexborHTMLParser("<html><body><main>" + body), "FAQ"):
+    page = "<html><body><main>" + body
+    for pair in htmlfaq.find(LexborHTMLParser(page), "FAQ", page.lower()):
         assert pair.question.strip() and pair.answer.strip()
         assert "\n" not in pair.question
 
