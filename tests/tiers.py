@@ -65,6 +65,13 @@ SLOW: dict[str, frozenset[str]] = {
             "test_edit_with_editor_arguments",
         }
     ),
+    "tests/cli/test_exit.py": frozenset(
+        {
+            "test_exit_closes_the_index_and_folds_its_log",
+            "test_exit_delivers_every_byte_of_a_long_output",
+            "test_exit_keeps_each_command_status",
+        }
+    ),
     "tests/cli/test_exit_codes.py": frozenset(
         {
             "test_command_asked_for_what_is_not_there",
@@ -91,6 +98,7 @@ SLOW: dict[str, frozenset[str]] = {
             "test_add_no_input_on_a_tty_names_missing_fields",
             "test_add_prompts_for_what_is_missing",
             "test_add_with_question_and_answer_does_not_prompt",
+            "test_add_without_a_tty_is_an_error_naming_fields",
             "test_edit_invalid_text_declined_leaves_the_store",
             "test_edit_invalid_text_offers_to_reopen_the_editor",
             "test_remove_asks_and_removes_on_yes",
@@ -136,6 +144,7 @@ SLOW: dict[str, frozenset[str]] = {
             "test_doctor_repair_nothing_to_recover_leaves_file",
             "test_doctor_repair_rebuilds_corrupt_and_stale_index",
             "test_doctor_repair_restores_backup_when_it_holds_more",
+            "test_doctor_repair_unreadable_shard_is_one_line_and_left_alone",
             "test_doctor_reports_bad_entries",
             "test_doctor_table_output_is_plain_text",
             "test_doctor_without_a_store",
@@ -143,6 +152,7 @@ SLOW: dict[str, frozenset[str]] = {
             "test_index_damaged_inside_is_rebuilt_by_list",
             "test_ingest_leaves_last_good_copy",
             "test_repair_salvage_keeps_journalled_writes",
+            "test_salvage_of_a_compressed_shard_loses_only_the_damaged_member",
             "test_salvage_recovers_only_whole_entries_at_every_cut",
             "test_salvage_skips_garbage_in_the_middle",
         }
@@ -175,6 +185,7 @@ SLOW: dict[str, frozenset[str]] = {
     ),
     "tests/ingest/test_interrupt.py": frozenset(
         {
+            "test_ingest_reads_before_it_takes_the_lock",
             "test_interrupt_says_what_was_saved_and_a_rerun_completes",
             "test_interrupts_at_many_moments_never_damage_the_store",
         }
@@ -187,7 +198,17 @@ SLOW: dict[str, frozenset[str]] = {
             "test_file_size_limit_keeps_the_old_store",
             "test_max_size_option_and_environment",
             "test_read_only_folder_keeps_the_old_store",
+            "test_reads_work_on_a_full_disk",
             "test_streamed_formats_are_not_capped",
+        }
+    ),
+    "tests/ingest/test_memory.py": frozenset(
+        {
+            "test_memory_200_mb_record_is_refused_in_one_line",
+            "test_memory_dev_zero_is_refused_in_one_line",
+            "test_memory_endless_jsonl_on_stdin_streams",
+            "test_memory_gzip_bomb_is_refused_in_bounded_memory",
+            "test_memory_head_of_endless_jsonl_is_stored",
         }
     ),
     "tests/ingest/test_pipeline.py": frozenset(
@@ -211,7 +232,14 @@ SLOW: dict[str, frozenset[str]] = {
     "tests/parsers/test_expert_page.py": frozenset(
         {
             "test_detect_arbitrary_text_is_a_probability",
+            "test_expert_page_forced_on_other_formats_refuses_them",
             "test_parse_arbitrary_text_raises_only_parse_error",
+        }
+    ),
+    "tests/parsers/test_fields.py": frozenset(
+        {
+            "test_ingest_short_cp1252_files_read_as_cp1252",
+            "test_ingest_utf16_csv_and_map_through_kb",
         }
     ),
     "tests/parsers/test_html.py": frozenset(
@@ -219,9 +247,16 @@ SLOW: dict[str, frozenset[str]] = {
             "test_html_ingest_cli_reads_pages",
         }
     ),
+    "tests/parsers/test_ids_by_question.py": frozenset(
+        {
+            "test_inserting_a_record_adds_one_entry_and_moves_no_id",
+        }
+    ),
     "tests/parsers/test_json.py": frozenset(
         {
+            "test_clean_text_fast_path_gives_the_same_text",
             "test_json_arbitrary_documents_raise_only_parse_error",
+            "test_json_arbitrary_text_raises_only_parse_error",
         }
     ),
     "tests/parsers/test_jsonl.py": frozenset(
@@ -232,6 +267,13 @@ SLOW: dict[str, frozenset[str]] = {
     "tests/parsers/test_leftovers.py": frozenset(
         {
             "test_leftovers_follow_up_link_resolves_with_kb_show",
+        }
+    ),
+    "tests/parsers/test_linear.py": frozenset(
+        {
+            "test_html_reads_deep_nesting_with_a_bounded_depth",
+            "test_ingest_of_a_megabyte_of_blanks_from_stdin_ends_in_seconds",
+            "test_parsers_are_linear_on_hostile_text",
         }
     ),
     "tests/parsers/test_markdown.py": frozenset(
@@ -258,12 +300,41 @@ SLOW: dict[str, frozenset[str]] = {
             "test_stackexchange_truncated_dump_through_the_cli",
         }
     ),
+    "tests/postgres/test_pg_backend.py": frozenset(
+        {
+            "test_postgres_backend_is_a_backend_chosen_by_its_url",
+        }
+    ),
+    "tests/postgres/test_pg_replica.py": frozenset(
+        {
+            "test_postgres_replica_refuses_an_edit_too",
+            "test_postgres_replica_serves_what_the_primary_stored",
+        }
+    ),
+    "tests/postgres/test_pg_roundtrip.py": frozenset(
+        {
+            "test_postgres_round_trip_of_medquad_is_byte_identical",
+            "test_postgres_round_trip_of_the_samples_is_byte_identical",
+        }
+    ),
+    "tests/postgres/test_pg_shared.py": frozenset(
+        {
+            "test_postgres_read_only_login_cannot_create_the_schema",
+            "test_postgres_writers_at_once_store_each_answer_once",
+        }
+    ),
     "tests/search/test_index.py": frozenset(
         {
             "test_index_progress_every_thousand",
             "test_query_terms_are_always_quoted",
             "test_search_arbitrary_text_never_raises",
+            "test_search_long_pasted_text_uses_its_informative_words",
             "test_two_processes_creating_the_index_at_once_both_open_it",
+        }
+    ),
+    "tests/search/test_ranking_medquad.py": frozenset(
+        {
+            "test_ranking_medquad_the_condition_entry_first",
         }
     ),
     "tests/store/test_concurrency.py": frozenset(
@@ -279,16 +350,21 @@ SLOW: dict[str, frozenset[str]] = {
             "test_doctor_cleans_up_after_a_killed_ingest",
             "test_ingest_killed_at_many_moments_loses_nothing",
             "test_ingest_killed_just_after_each_commit_loses_nothing",
+            "test_repair_killed_after_each_step_loses_nothing",
         }
     ),
     "tests/store/test_journal.py": frozenset(
         {
             "test_journal_cli_add_and_remove_round",
             "test_journal_damaged_whole_line_refuses_and_keeps_files",
+            "test_journal_survives_a_copy_of_the_store",
+            "test_journal_survives_touch_of_the_catalog",
+            "test_journal_that_does_not_belong_is_kept_aside_and_named",
         }
     ),
     "tests/store/test_readonly.py": frozenset(
         {
+            "test_read_only_store_is_checked_by_doctor_without_the_lock",
             "test_read_only_store_with_a_current_index_is_read",
             "test_read_only_store_with_a_stale_index_is_read_from_the_store",
             "test_read_only_store_without_its_index_is_read_from_the_store",
@@ -297,6 +373,14 @@ SLOW: dict[str, frozenset[str]] = {
     "tests/store/test_store.py": frozenset(
         {
             "test_store_lock_timeout_says_busy",
+            "test_store_missing_shard_file_is_one_line_for_every_command",
+            "test_store_symlinked_catalog_is_written_through_the_link",
+        }
+    ),
+    "tests/store/test_upgrade.py": frozenset(
+        {
+            "test_upgrade_first_write_compresses_and_keeps_everything",
+            "test_upgrade_old_store_reads_everything_unchanged",
         }
     ),
     "tests/test_bench_smoke.py": frozenset(
@@ -307,13 +391,23 @@ SLOW: dict[str, frozenset[str]] = {
     ),
     "tests/test_export.py": frozenset(
         {
+            "test_export_csv_defuses_formulas_and_reads_back_the_same",
+            "test_export_does_not_write_over_a_file_without_force",
+            "test_export_files_get_the_stores_permissions",
+            "test_export_never_writes_over_the_stores_own_files",
             "test_export_round_trip_property",
             "test_list_search_and_export_write_the_same_csv",
+        }
+    ),
+    "tests/test_export_folder.py": frozenset(
+        {
+            "test_export_folder_again_keeps_files_edited_since_and_names_them",
         }
     ),
     "tests/test_fuzz.py": frozenset(
         {
             "test_detect_raises_only_parse_error",
+            "test_html_faq_structure_reader_never_raises",
             "test_parser_raises_only_parse_error",
             "test_read_source_never_raises",
         }
@@ -324,6 +418,8 @@ SLOW: dict[str, frozenset[str]] = {
             "test_hostile_text_is_inert_when_piped",
             "test_hostile_text_is_visible_and_literal",
             "test_json_output_keeps_the_true_text",
+            "test_machine_formats_are_inert_on_a_terminal",
+            "test_machine_formats_keep_the_true_text_when_piped",
         }
     ),
     "tests/test_imports.py": frozenset(
@@ -345,6 +441,7 @@ SLOW: dict[str, frozenset[str]] = {
     ),
     "tests/tui/test_browse.py": frozenset(
         {
+            "test_browse_a_query_with_nothing_to_search_for_yet_is_a_note_not_an_error",
             "test_browse_copy_puts_the_answer_on_the_clipboard",
             "test_browse_copy_says_when_the_terminal_cannot",
             "test_browse_ctrl_c_quits_with_the_interrupt_code",
@@ -374,7 +471,7 @@ SLOW: dict[str, frozenset[str]] = {
             "test_browse_edit_runs_the_editor_and_shows_the_result",
             "test_browse_in_a_terminal_ctrl_c_quits",
             "test_browse_in_a_terminal_find_read_quit",
-            "test_browse_without_a_terminal_points_to_search",
+            "test_other_commands_do_not_import_textual",
         }
     ),
 }
