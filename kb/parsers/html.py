@@ -160,7 +160,7 @@ def parse(text: str, name: str) -> list[Entry]:
     if not any(marker in text for marker in _EXPERT_MARKERS):
         from kb.parsers import htmlfaq
 
-        pairs = htmlfaq.find(tree, title)
+        pairs = htmlfaq.find(tree, title, lowered)
         if pairs:
             return [_pair_entry(pair, name, text, url, category) for pair in pairs]
     return _from_text(tree, h1, title, category, url, name, text)

@@ -29,6 +29,21 @@ _TARGETS = ("aria-controls", "data-bs-target", "data-target", "href")
 _Q_LABEL = re.compile(r"^(?:q|question)[ \t]*+\d*+[ \t]*+[:.)][ \t]*+", re.IGNORECASE)
 _A_LABEL = re.compile(r"^(?:a|answer)[ \t]*+[:.)][ \t]*+", re.IGNORECASE)
 _FAQ_WORDS = ("faq", "frequently asked", "questions")
+# What a question of these shapes shows in the (lower-cased) markup: most pages read as
+# text (an article, an expert page) show none of it and are spared the walk. Each
+# pattern opens with a literal, which the regex engine scans for quickly; one
+# case-insensitive alternation of them all cost 0.3 ms a page.
+_MARKED_TAGS = ("<summary", "<dt", "aria-expanded")
+_QUESTION_CLASS = re.compile(r"class\s*+=\s*+[\"'][^\"'<>]*question")
+_ASKING_HEADING = re.compile(r"\?[\"'\u201d\u2019)\]\s]*+(?:</[a-z0-9]+>\s*+)*</h[2-6]")
+
+
+def _hinted(lowered: str) -> bool:
+    if any(tag in lowered for tag in _MARKED_TAGS):
+        return True
+    if "question" in lowered and _QUESTION_CLASS.search(lowered):
+        return True
+    return "?" in lowered and _ASKING_HEADING.search(lowered) is not None
 
 
 @dataclass
@@ -270,10 +285,13 @@ def _answer_text(nodes: list[Any]) -> str:
     return _A_LABEL.sub("", "\n\n".join(parts), count=1).strip()
 
 
-def find(tree: Any, title: str) -> list[Pair]:
-    """Return the questions and answers the page's structure holds (none: an empty list)."""
+def find(tree: Any, title: str, lowered: str) -> list[Pair]:
+    """Return the questions and answers the page's structure holds (none: an empty list).
+
+    ``lowered`` is the page's markup in lower case, to tell cheaply whether it can hold any.
+    """
     body = tree.body
-    if body is None:
+    if body is None or not _hinted(lowered):
         return []
     reader = _Reader(tree)
     reader.walk(body, _says_faq(title))

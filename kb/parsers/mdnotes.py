@@ -5,7 +5,9 @@ paragraphs, lists and code blocks; a bold question on a line of its own followed
 paragraph; or ``**Q: ...**`` / ``A: ...`` lines (read by the Q/A parser). A heading that
 does not ask is a section: the nearest one above a question is its category (the file's
 ``# Title`` when there is no other), unless the front matter names one. A heading below
-the question's rank stays in its answer; code blocks are never read as structure.
+the question's rank stays in its answer; code blocks are never read as structure. Where
+most questions share one rank, a heading that asks above it is a section ("Still have
+questions?"), and in a FAQ every heading at that rank is a question, asking or not.
 """
 
 from __future__ import annotations

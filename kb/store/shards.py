@@ -223,7 +223,8 @@ def _parse_lines(text: bytes) -> dict[str, Any]:
     # No line holds a raw newline (JSON escapes it in strings), so the lines joined by
     # commas are one JSON array: one orjson call instead of one per entry.
     docs = _loads(b"[" + text.strip(b"\n").replace(b"\n", b",") + b"]")
-    data: dict[str, Any] = {}
+    # A shard whose entries were all removed has no lines: its tables are still there, empty.
+    data: dict[str, Any] = {"entries": {}, "raw": {}}
     for doc in docs:
         if not isinstance(doc, dict):
             raise orjson.JSONDecodeError("a line of the shard is not an object", "", 0)

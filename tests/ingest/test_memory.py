@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import gzip
 import os
-import resource
 import signal
 import subprocess
 import sys
@@ -26,10 +25,6 @@ PEAK_MB = 300
 BOMB_MB = 400
 # The address-space limit: far above what kb should take, well below what would hurt.
 LIMIT_BYTES = 2 << 30
-
-
-def _limit() -> None:
-    resource.setrlimit(resource.RLIMIT_AS, (LIMIT_BYTES, LIMIT_BYTES))
 
 
 def _member(data: bytes) -> bytes:
@@ -46,33 +41,49 @@ def _bomb(path: Path, prefix: bytes, suffix: bytes) -> Path:
     return path
 
 
+# Peak memory is read in a small launcher process that runs kb as its child: a child's
+# ru_maxrss starts at the resident size of the process it was forked from (Linux keeps
+# the high-water mark across execve), so kb forked straight from a pytest that has grown
+# to 300 MB in the full suite would report 300 MB whatever it used itself. The launcher
+# sets the limit, waits for kb, and writes "exit-code peak-kB" to the file it is given;
+# SIGTERM makes it kill kb and still report.
+_LAUNCHER = """
+import os, resource, signal, sys
+report, limit, argv = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
+pid = os.fork()
+if pid == 0:
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    os.execv(argv[0], argv)
+signal.signal(signal.SIGTERM, lambda *_: os.kill(pid, signal.SIGKILL))
+_, status, usage = os.wait4(pid, 0)
+with open(report, "w") as out:
+    out.write(f"{os.waitstatus_to_exitcode(status)} {usage.ru_maxrss}")
+"""
+
+
 def _run(args: list[str], db: Path, *, stdin=None, timeout: float = 60) -> tuple[int, bytes, float]:
     """Run kb; return (exit code, stderr, peak resident MB) once it ends, or is killed
     after ``timeout`` seconds (exit code -9 then)."""
     env = dict(os.environ, KB_DB=str(db), NO_COLOR="1")
+    report = db.parent / f".peak-{time.monotonic_ns()}"
+    db.parent.mkdir(parents=True, exist_ok=True)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "kb", *args],
+        [sys.executable, "-c", _LAUNCHER, str(report), str(LIMIT_BYTES), sys.executable, "-m", "kb", *args],
         env=env,
         stdin=stdin if stdin is not None else subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
-        preexec_fn=_limit,
     )
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        # wait4 (not Popen.poll, which would reap the child and lose its usage), without
-        # blocking: the process is killed at the deadline.
-        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-        if pid:
-            proc.returncode = os.waitstatus_to_exitcode(status)
-            assert proc.stderr is not None
-            return proc.returncode, proc.stderr.read(), usage.ru_maxrss / 1024
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGKILL)
-    _pid, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
     assert proc.stderr is not None
-    return proc.returncode, proc.stderr.read(), usage.ru_maxrss / 1024
+    err = proc.stderr.read()
+    code, peak_kb = report.read_text().split()
+    report.unlink()
+    return int(code), err, int(peak_kb) / 1024
 
 
 BOMBS = {

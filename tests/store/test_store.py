@@ -487,3 +487,12 @@ def test_store_symlinked_catalog_is_written_through_the_link(tmp_path: Path) -> 
     assert len(read_whole(real, shards=shard_folder(db))["entries"]) == 3
     assert run_kb("--db", str(db), "list", "--format", "ids").stdout.split() == [b"1", b"2", b"3"]
     assert stat.S_IMODE(real.stat().st_mode) == 0o600
+
+
+def test_store_shard_emptied_by_removals_reads_back_with_its_tables() -> None:
+    """A compressed shard with no entry left has no lines; it still reads as a shard (doctor
+    and repair count its entries)."""
+    blob = shards_module.pack_shard({"entries": {}, "raw": {}})
+    assert shards_module.parse_document(blob) == {"entries": {}, "raw": {}}
+    one = {"entries": {"5": {"uid": "x"}}, "raw": {"5": "text"}}
+    assert shards_module.parse_document(shards_module.pack_shard(one)) == one
