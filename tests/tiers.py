@@ -272,7 +272,6 @@ SLOW: dict[str, frozenset[str]] = {
     "tests/parsers/test_linear.py": frozenset(
         {
             "test_html_reads_deep_nesting_with_a_bounded_depth",
-            "test_ingest_of_a_megabyte_of_blanks_from_stdin_ends_in_seconds",
             "test_parsers_are_linear_on_hostile_text",
         }
     ),
