@@ -306,7 +306,9 @@ class KnowledgeBase:
 
         Entries are committed in batches that double in size (2,000, 4,000, ... up to
         16,384), so a crash loses at most the batch being written; the index follows in
-        a second process or thread (see kb/ingest/pipeline.py); Ctrl-C rolls back the open
+        a second process or thread (see kb/ingest/pipeline.py). The store's lock is held
+        only while a batch is written and indexed, so other writers go on between
+        batches; the parsed entries of one batch wait in memory. Ctrl-C rolls back the open
         batch and raises IngestInterrupted (a KeyboardInterrupt) with the number of entries
         committed before it. Memory stays flat whatever the input's size, except for
         what the report keeps: ``keep="entries"`` (the default) keeps every entry read,

@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import struct
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -45,18 +45,25 @@ class Feeder(Protocol):
 
     def put(self, entries: list[Entry], signature: str | None) -> int: ...
 
+    def wait(self, seq: int) -> None: ...
+
+    def stopped(self) -> bool: ...
+
     def close(self) -> None: ...
 
 
 class BatchWriter:
-    """Store batches that double in size, indexed as they fill.
+    """Store batches that double in size, each written under the lock on its own.
 
-    Entries are applied to the store in chunks of CHUNK, and each chunk goes to the
-    feeder at once; the store's transaction commits when it holds ``size`` entries, and
-    only then does the index record the store's new version. So the index works
-    alongside parsing instead of waiting for the store, a crash loses at most the open
-    batch, and an index that got ahead of the store is noticed by its version and
-    rebuilt. A dry run applies everything and rolls it back.
+    Parsed entries wait in memory (no lock) until a batch is full; then the store's lock
+    is taken, the batch applied in chunks of CHUNK, each chunk sent at once to the
+    feeder that indexes it, the transaction committed, and the lock held until the feeder
+    has taken in the batch and recorded the store's new version. So between batches the
+    store and the index agree, another process's `kb add` writes both as it would with no
+    ingest running, and the next batch starts from what it left. A crash loses at most
+    the batch being written; an index that got ahead of the store (a crash inside a
+    batch) is noticed by its version and rebuilt. A dry run applies everything in one
+    transaction, under the lock from its first entries to its end, and rolls it back.
     """
 
     CHUNK = 1000
@@ -71,9 +78,10 @@ class BatchWriter:
         self.size = self.first_batch
         self.pending: list[Entry] = []
         self.in_transaction = 0
-        # What an interrupted ingest has saved: the store's count before it began, and
-        # the entries updated in the open batch and in the batches committed.
-        self.count_before: int | None = None
+        # What an interrupted ingest has saved: the entries added and updated in the
+        # batches committed, and those of the open batch until its commit is settled.
+        self.added_in_batch = 0
+        self.added_saved = 0
         self.updated_in_batch = 0
         self.updated_saved = 0
         self.open = False
@@ -81,47 +89,42 @@ class BatchWriter:
         self.feeder: Feeder | None = None
         self.lookup: IndexLookup | None = None
         # The store's last id before this ingest: an entry already stored under a later
-        # id was added by this ingest, so a record that matches it is a repeat.
+        # id was added by this ingest (or by a small write made between its batches,
+        # which is new to it too), so a record that matches it is a repeat.
         self.last_id_before: int | None = None
         # One bit per earlier id: the stored entries this ingest has met already, so that
         # a record matching one a second time is a repeat too, not "unchanged" (a bitmap:
         # 125 kB at a million ids, where a set of them would take tens of MB).
         self.met = bytearray()
-        # The store's lock, taken with the first entries to write and held to the end.
+        # The store's lock: a dry run's, held from its first entries to its end.
         self._lock = ExitStack()
 
     def add(self, entry: Entry) -> None:
         self.pending.append(entry)
-        if len(self.pending) >= min(self.CHUNK, self.size):
-            self._apply(bulk=True)
-            if self.in_transaction >= self.size and not self.dry_run:
-                self._commit()
-                self.size = min(self.size * 2, max(MAX_BATCH, self.first_batch))
+        if self.dry_run:
+            if len(self.pending) >= min(self.CHUNK, self.size):
+                self._apply(bulk=True)
+        elif len(self.pending) >= self.size:
+            self._write_batch(bulk=True)
+            self.size = min(self.size * 2, max(MAX_BATCH, self.first_batch))
 
     def finish(self) -> None:
         try:
-            self._apply(bulk=False)
             if self.dry_run:
+                self._apply(bulk=False)
                 self.abandon()
             else:
-                self._commit()
+                # A bulk ingest is one whose input fills a chunk (see _start).
+                self._write_batch(bulk=len(self.pending) >= min(self.CHUNK, self.size))
             self._close_feeder()
         finally:
             self._lock.close()
 
     def saved(self) -> int:
-        """Return how many entries this ingest has committed (after ``abandon``).
-
-        The added ones are counted in the store itself, so an interrupt that fell inside
-        a commit counts right on whichever side of the catalog's replacement it fell.
-        """
-        if self.count_before is None or self.dry_run:
+        """Return how many entries this ingest has committed (after ``abandon``)."""
+        if self.dry_run:
             return 0
-        try:
-            now = self.store.count()
-        except KbError:
-            now = self.count_before
-        return max(0, now - self.count_before) + self.updated_saved
+        return self.added_saved + self.updated_saved
 
     def abandon(self) -> None:
         try:
@@ -132,10 +135,36 @@ class BatchWriter:
         finally:
             self._lock.close()
 
+    def _write_batch(self, bulk: bool) -> None:
+        """Write the pending entries as one batch: take the lock, apply and commit them,
+        wait for the index to take them in and record the store's version, let go."""
+        if not self.pending:
+            return
+        with self.store.locked():
+            if self.started and self.feeder is not None:
+                # A small write between batches keeps the index current; if it could
+                # not, the index is rebuilt before this batch looks keys up in it.
+                try:
+                    self.kb.make_index_current()
+                except SearchIndexError as exc:
+                    # An index that may lack a small write's entries cannot answer this
+                    # batch's lookups: the store answers them, and the index is rebuilt
+                    # on its next use.
+                    self.kb.index_write_failed(exc)
+                    self._close_feeder()
+                    self.lookup = None
+            entries, self.pending = self.pending, []
+            for start in range(0, len(entries), self.CHUNK):
+                self.pending = entries[start : start + self.CHUNK]
+                self._apply(bulk)
+            del entries
+            self._commit()
+
     def _start(self, bulk: bool) -> None:
-        """Take the store's lock, make the index current and start its feeder: a process
-        when the input fills a chunk before it ends (a bulk ingest), else a thread."""
-        self._lock.enter_context(self.store.locked())
+        """Make the index current and start its feeder (the caller holds the lock): a
+        process when the input fills a chunk before it ends (a bulk ingest), else a thread."""
+        if self.dry_run:
+            self._lock.enter_context(self.store.locked())
         self.started = True
         if not self.dry_run:
             try:
@@ -159,7 +188,6 @@ class BatchWriter:
             self.open = True
             if self.last_id_before is None:
                 self.last_id_before = self.store.last_id()
-                self.count_before = self.store.count()
         lookup = self.lookup
         if lookup is not None and self.feeder is not None:
             lookup.forget_through(self.feeder.done)
@@ -167,6 +195,7 @@ class BatchWriter:
         self.pending = []
         self.in_transaction += len(result.added) + len(result.updated) + len(result.unchanged)
         changed = result.added + result.updated
+        self.added_in_batch += len(result.added)
         self.updated_in_batch += len(result.updated)
         for entry in changed + result.unchanged:
             # The store's shard holds the original text now; the report and the index
@@ -198,15 +227,38 @@ class BatchWriter:
         return met
 
     def _commit(self) -> None:
+        """Commit the open batch, and wait (still under the lock) until the feeder has
+        indexed it and recorded the store's new version, or has stopped indexing."""
         if not self.open:
             return
         self.open = False
-        self.store.commit()
-        self.updated_saved += self.updated_in_batch
-        self.updated_in_batch = 0
+        before = self.store.signature()
+        try:
+            self.store.commit()
+        except BaseException:
+            # Interrupted inside the commit: the lock is still held, so the store's
+            # version tells on which side of the catalog's replacement it stopped.
+            try:
+                if self.store.signature() != before:
+                    self._count_batch()
+            except KbError:
+                pass
+            raise
+        self._count_batch()
         self.in_transaction = 0
         if self.feeder is not None:
-            self.feeder.put([], self.store.signature())
+            self.feeder.wait(self.feeder.put([], self.store.signature()))
+            if self.feeder.stopped():
+                # The index stays at an older version, to be rebuilt on its next use; the
+                # next batches look keys up in the store itself, since small writes may
+                # change it between batches behind the chunks the lookup still holds.
+                self._close_feeder()
+                self.lookup = None
+
+    def _count_batch(self) -> None:
+        self.added_saved += self.added_in_batch
+        self.updated_saved += self.updated_in_batch
+        self.added_in_batch = self.updated_in_batch = 0
 
     def _close_feeder(self) -> None:
         feeder, self.feeder = self.feeder, None
@@ -387,6 +439,8 @@ class IndexThread:
         self.index_error: SearchIndexError | None = None
         self._seq = 0
         self.done = 0
+        # The last item dealt with, indexed or not (after a failure nothing more is written).
+        self._handled = 0
         self._thread = threading.Thread(target=self._run, name="kb-index", daemon=True)
         self._thread.start()
 
@@ -395,14 +449,16 @@ class IndexThread:
             item = self._queue.get()
             if item is None:
                 break
-            if self._error is not None:
-                continue
             seq, entries, signature = item
+            if self._error is not None:
+                self._handled = seq
+                continue
             try:
                 if self._indexer.take(entries, signature):
                     self.done = seq
             except BaseException as exc:
                 self._error = exc
+            self._handled = seq
         if self._error is None:
             self._indexer.finish()
         self.index_error = self._indexer.failed
@@ -414,6 +470,14 @@ class IndexThread:
         self._seq += 1
         self._queue.put((self._seq, entries, signature))
         return self._seq
+
+    def wait(self, seq: int) -> None:
+        """Return once item ``seq`` has been dealt with (or the thread has stopped)."""
+        _wait_for(lambda: self._handled >= seq or not self._thread.is_alive())
+
+    def stopped(self) -> bool:
+        """Whether indexing has stopped (failed, or the thread is gone)."""
+        return self._handled > self.done or not self._thread.is_alive()
 
     def close(self) -> None:
         """Wait for the queued items; raise what the thread raised, if anything but an
@@ -429,6 +493,16 @@ class IndexThread:
 # commit costs FTS5 a segment flush, and one per chunk was about a quarter of its time.
 GROUP = 8
 _FRAME = struct.Struct(">I")
+
+
+def _wait_for(condition: Callable[[], bool]) -> None:
+    """Poll ``condition`` until it holds: the feeders' answers come from their own thread."""
+    import time
+
+    pause = 0.0005
+    while not condition():
+        time.sleep(pause)
+        pause = min(pause * 2, 0.01)
 
 
 def _send(stream: Any, payload: bytes) -> None:
@@ -451,9 +525,10 @@ class IndexProcess:
 
     Each item goes down the child's stdin as one frame (``[seq, prepared rows or null,
     signature]``, see kb.search.writes.Prepared), and ``["end"]`` after the last; the child
-    answers on stdout with ``[seq]`` as each item is committed to the index, and with
-    ``["end", error or null]`` once it has refreshed the vocabularies. A thread here reads the answers, so
-    ``done`` is current without asking. The child ignores Ctrl-C (the ingest decides
+    answers on stdout with ``[seq]`` as each item is committed to the index (``[seq, false]``
+    once indexing has failed and the item was dropped), and with ``["end", error or null]``
+    once it has refreshed the vocabularies. A thread here reads the answers, so ``done``
+    is current without asking. The child ignores Ctrl-C (the ingest decides
     what an interrupt means); if this process dies, the child's input ends without
     ``["end"]``, and it stops after the item in hand, claiming nothing.
     """
@@ -464,6 +539,7 @@ class IndexProcess:
         self._proc = proc
         self._seq = 0
         self.done = 0
+        self._handled = 0  # as IndexThread's
         self.index_error: SearchIndexError | None = None
         self._ended: list[Any] | None = None
         self._reader = threading.Thread(target=self._read_answers, name="kb-index-answers", daemon=True)
@@ -501,7 +577,9 @@ class IndexProcess:
             if answer and answer[0] == "end":
                 self._ended = answer
                 return
-            self.done = answer[0]
+            if len(answer) == 1:
+                self.done = answer[0]
+            self._handled = answer[0]
 
     def put(self, entries: list[Entry], signature: str | None) -> int:
         import orjson
@@ -519,6 +597,14 @@ class IndexProcess:
             except OSError:
                 self._lost()
         return self._seq
+
+    def wait(self, seq: int) -> None:
+        """Return once the child has dealt with item ``seq`` (or has gone, or the pipe has)."""
+        _wait_for(lambda: self._handled >= seq or self.index_error is not None or not self._reader.is_alive())
+
+    def stopped(self) -> bool:
+        """Whether indexing has stopped (failed, or the child or its pipe is gone)."""
+        return self._handled > self.done or self.index_error is not None or not self._reader.is_alive()
 
     def close(self) -> None:
         """Say the input is complete, wait for the child's last answer, and take its
@@ -606,8 +692,9 @@ def _serve(index_path: str) -> int:
                 seq, batch, signature = item
                 if batch:
                     batches.append(Prepared.from_json(batch))
-            if indexer.take_group(batches, signature):
-                _send(answers, orjson.dumps([seq]))
+            # [seq] once indexed; [seq, false] once indexing has failed (nothing more is
+            # written, so the parent need not wait for this item).
+            _send(answers, orjson.dumps([seq] if indexer.take_group(batches, signature) else [seq, False]))
     except BrokenPipeError:
         return 0  # the parent is gone
     except BaseException:

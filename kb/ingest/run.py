@@ -48,9 +48,9 @@ def ingest(
     report = IngestReport(dry_run=dry_run, keep=keep)
     writer = BatchWriter(kb, report, dry_run)
     entries = 0
-    # No lock yet: the writer takes the store's lock when it has its first entries to
-    # write, so reading and parsing the first input (a slow pipe, a huge page) keeps no
-    # other kb process waiting.
+    # No lock here: the writer takes the store's lock for each batch it writes and lets
+    # it go after the commit, so reading and parsing (a slow pipe, a huge page, a long
+    # file) keeps no other kb process waiting.
     try:
         for source in expand_paths(paths):
             if isinstance(source, Failure):

@@ -141,3 +141,69 @@ def test_ingest_reads_before_it_takes_the_lock(tmp_path: Path) -> None:
     assert ingest.wait(timeout=60) == 0, ingest.stderr.read() if ingest.stderr else b""
     listed = subprocess.run([sys.executable, "-m", "kb", "list", "--format", "ids"], env=env, capture_output=True)
     assert listed.stdout.split() == [b"1", b"2", b"3", b"4"]
+
+
+def test_adds_during_a_long_ingest_succeed_and_both_are_kept(tmp_path: Path) -> None:
+    """The ingest holds the lock only while it commits a batch: `kb add` from another
+    process gets in between batches, and the store and index keep every entry."""
+    import threading
+
+    db = tmp_path / "kb.json"
+    # Small batches, so the ingest commits often while its input trickles in; an add
+    # would give up ("busy") after 5 s, far less than the ingest takes.
+    env = dict(os.environ, KB_DB=str(db), KB_BATCH_SIZE="100", KB_LOCK_TIMEOUT="5", NO_COLOR="1")
+    pieces, per_piece = 30, 100
+    ingest = subprocess.Popen(
+        [sys.executable, "-m", "kb", "ingest", "-q", "-F", "jsonl", "-"],
+        env=env,
+        stdin=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert ingest.stdin is not None
+    stdin = ingest.stdin
+
+    def feed() -> None:
+        for piece in range(pieces):
+            records = range(piece * per_piece, (piece + 1) * per_piece)
+            stdin.write(
+                b"".join(
+                    orjson.dumps({"id": f"t{i}", "question": f"Trickled question {i}?", "answer": "Trickled. " * 40})
+                    + b"\n"
+                    for i in records
+                )
+            )
+            stdin.flush()
+            time.sleep(0.3)
+        stdin.close()
+
+    feeder = threading.Thread(target=feed)
+    feeder.start()
+    deadline = time.monotonic() + 60
+    while not db.exists() and time.monotonic() < deadline:
+        time.sleep(0.01)  # the ingest's first commit
+    adds = []
+    for n in range(5):
+        adds.append(
+            subprocess.run(
+                [sys.executable, "-m", "kb", "add", "-Q", f"Meanwhile {n} about zebras?", "-a", "Added."],
+                env=env,
+                capture_output=True,
+                timeout=60,
+            )
+        )
+        time.sleep(0.3)
+    ingest_was_running = ingest.poll() is None
+    feeder.join()
+    assert ingest.wait(timeout=120) == 0, ingest.stderr.read() if ingest.stderr else b""
+    for added in adds:
+        assert added.returncode == 0 and b"busy" not in added.stderr, added.stderr
+    assert ingest_was_running  # the adds fell inside the ingest, not after it
+    total = pieces * per_piece + 5
+    with KnowledgeBase.open(db) as kb:
+        assert sorted(e.stored_id() for e in kb.store.iter_entries()) == list(range(1, total + 1))  # distinct ids
+        assert kb.store.count() == total and kb.count() == total
+        assert kb._open_index().signature == kb._signature()  # the index is current
+        assert len(kb.search("zebras", limit=10).hits) == 5
+        assert kb.search("trickled question 2999").hits[0].entry.question == "Trickled question 2999?"
+    doctor = subprocess.run([sys.executable, "-m", "kb", "doctor"], env=env, capture_output=True)
+    assert doctor.returncode == 0, doctor.stdout + doctor.stderr
