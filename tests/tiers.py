@@ -185,6 +185,7 @@ SLOW: dict[str, frozenset[str]] = {
     ),
     "tests/ingest/test_interrupt.py": frozenset(
         {
+            "test_adds_during_a_long_ingest_succeed_and_both_are_kept",
             "test_ingest_reads_before_it_takes_the_lock",
             "test_interrupt_says_what_was_saved_and_a_rerun_completes",
             "test_interrupts_at_many_moments_never_damage_the_store",
