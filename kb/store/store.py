@@ -129,8 +129,10 @@ class Store(StoreBase):
         """Add new entries, update those whose source record changed, skip known uids.
 
         An entry whose uid is already stored is unchanged (the same page saved under two
-        names is one entry). Otherwise, an entry from the same file and record key as a
-        stored one replaces it, keeping its id and created_at. Everything else is added.
+        names is one entry), unless it comes from the stored one's own file and record key
+        with another category, title, tags or expert: then it updates it. Otherwise, an
+        entry from the same file and record key as a stored one replaces it, keeping its id
+        and created_at. Everything else is added.
         ``lookup`` says which uids and source records are stored (default: a scan of
         the store, kept for the transaction).
         """
@@ -149,6 +151,16 @@ class Store(StoreBase):
             if entry.uid in known or entry.uid in pending:
                 twin = known.get(entry.uid)
                 entry.id = twin if twin is not None else None
+                old = self._relabelled(twin, entry) if update_by_source and not entry.restored else None
+                if old is not None and twin is not None:
+                    # Same text from the same record, read with another category, title,
+                    # tags or expert (a second ingest with --site): the stored one takes them.
+                    entry.created_at = old.get("created_at") or stamp
+                    entry.updated_at = stamp
+                    keys.note_replaced(old["uid"], entry)
+                    self._put([entry])
+                    result.updated.append(entry)
+                    continue
                 result.unchanged.append(entry)
                 continue
             # A restored entry is one version of its record among others: it never
@@ -184,6 +196,31 @@ class Store(StoreBase):
         self._put(result.added)
         self._merge_experts(result.added + result.updated)
         return result
+
+    def _relabelled(self, twin: int | None, entry: Entry) -> dict[str, Any] | None:
+        """The stored doc ``twin`` when ``entry`` comes from its source record with other labels.
+
+        Labels are what an entry's uid leaves out: category, title, tags and expert. A twin
+        read from another file or record (the same page saved twice) stays as it is.
+        """
+        src = source_key(entry)
+        if twin is None or src is None:
+            return None
+        old = self._doc(twin)
+        if old is None:
+            return None
+        old_src = old.get("source") or {}
+        if (old_src.get("path"), str(old_src.get("key"))) != src:
+            return None
+        expert = entry.expert.name if entry.expert else None
+        if (
+            (old.get("category") or "") == entry.category
+            and (old.get("title") or "") == entry.title
+            and list(old.get("tags") or []) == list(entry.tags)
+            and (old.get("expert") or None) == expert
+        ):
+            return None
+        return old
 
     def _claim_ids(self, entries: list[Entry]) -> set[int]:
         """Let restored entries keep their ids where no stored entry holds them; clear the rest.

@@ -67,6 +67,64 @@ def test_ingest_changed_file_updates_its_entry(kb: KnowledgeBase, tmp_path: Path
     assert kb.count() == 1
 
 
+def test_ingest_again_with_site_moves_the_dump_to_that_category(kb: KnowledgeBase) -> None:
+    dump = str(DATA / "stackexchange" / "beekeeping.stackexchange.com")
+    first = kb.ingest([dump])
+    assert first.added and {e.category for e in first.added} == {"beekeeping.stackexchange.com"}
+    again = kb.ingest([dump], settings={"site": "Other"})
+    assert again.added == [] and again.unchanged == []
+    assert sorted(e.id for e in again.updated) == sorted(e.id for e in first.added)
+    for old in first.added:
+        new = kb.get(old.id)
+        assert new.category == "Other" and new.uid == old.uid
+        assert new.created_at == old.created_at and new.updated_at and new.updated_at >= old.updated_at
+    assert kb.count() == len(first.added)
+    assert [c for c, _ in kb.categories()] == ["Other"]
+
+
+@pytest.mark.parametrize(
+    ("name", "before", "after"),
+    [
+        (
+            "faq.md",
+            "# Garden\n\n## How often should I water tomatoes?\n\nDeeply, twice a week.\n",
+            "# Vegetables\n\n## How often should I water tomatoes?\n\nDeeply, twice a week.\n",
+        ),
+        (
+            "faq.jsonl",
+            '{"question": "How often should I water tomatoes?", "answer": "Deeply, twice a week.",'
+            ' "category": "Garden", "tags": ["water"]}\n',
+            '{"question": "How often should I water tomatoes?", "answer": "Deeply, twice a week.",'
+            ' "category": "Vegetables", "tags": ["water", "tomato"]}\n',
+        ),
+    ],
+    ids=["markdown", "jsonl"],
+)
+def test_ingest_same_text_new_category_updates_the_entry(
+    kb: KnowledgeBase, tmp_path: Path, name: str, before: str, after: str
+) -> None:
+    path = write(tmp_path / name, before)
+    first = kb.ingest([str(path)])
+    assert len(first.added) == 1 and first.added[0].category == "Garden"
+    write(path, after)
+    second = kb.ingest([str(path)])
+    assert second.added == [] and second.unchanged == []
+    assert [e.id for e in second.updated] == [first.added[0].id]
+    entry = kb.get(first.added[0].id)
+    assert entry.category == "Vegetables" and entry.uid == first.added[0].uid
+    assert entry.question == "How often should I water tomatoes?" and entry.answer == "Deeply, twice a week."
+    assert kb.count() == 1
+    third = kb.ingest([str(path)])
+    assert third.updated == [] and [e.id for e in third.unchanged] == [entry.id]
+
+
+def test_ingest_same_text_in_another_file_leaves_the_stored_entry(kb: KnowledgeBase, tmp_path: Path) -> None:
+    first = kb.ingest([str(write(tmp_path / "a.txt", FAQ))])
+    other = kb.ingest([str(write(tmp_path / "b.txt", FAQ.replace("Gardening", "Cooking")))])
+    assert other.updated == [] and other.added == [] and len(other.unchanged) == 1
+    assert kb.get(first.added[0].id).category == "Gardening"
+
+
 def test_ingest_dry_run_writes_nothing(kb: KnowledgeBase, kb_db: Path) -> None:
     report = kb.ingest([str(DATA)], dry_run=True)
     assert report.added and report.dry_run

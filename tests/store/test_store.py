@@ -16,7 +16,7 @@ from tinydb.storages import MemoryStorage
 import kb.store.base as store_module
 import kb.store.shards as shards_module
 from kb.errors import StoreBusy, StoreError
-from kb.models import Source
+from kb.models import Expert, Source
 from kb.store.shards import shard_folder
 from kb.store.store import Store, read_whole
 from tests.conftest import make_entry, run_kb
@@ -57,6 +57,40 @@ def test_store_same_source_key_updates_in_place(store: Store) -> None:
     assert store.count() == 1
     assert store.get(1).answer == "A better answer."
     assert store.get(1).created_at is not None
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"category": "Other"}, {"title": "New title"}, {"tags": ["t", "u"]}, {"expert": Expert(name="Lee Roe")}],
+    ids=["category", "title", "tags", "expert"],
+)
+def test_store_same_text_same_source_new_labels_updates(store: Store, change: dict) -> None:
+    def source() -> Source:
+        return Source(path="/x/dump/Posts.xml", key="7", format="stackexchange")
+
+    with store.transaction():
+        first = store.apply([make_entry(1, source=source())]).added[0]
+    relabelled = make_entry(1, source=source(), **change)
+    assert relabelled.uid == first.uid
+    with store.transaction():
+        result = store.apply([relabelled])
+    assert result.unchanged == [] and [e.id for e in result.updated] == [first.id]
+    stored = store.get(first.id)
+    for name, value in change.items():
+        assert getattr(stored, name) == value
+    assert stored.created_at == first.created_at and store.count() == 1
+    with store.transaction():
+        again = store.apply([make_entry(1, source=source(), **change)])
+    assert again.updated == [] and [e.id for e in again.unchanged] == [first.id]
+
+
+def test_store_same_text_other_source_new_labels_is_unchanged(store: Store) -> None:
+    with store.transaction():
+        store.apply([make_entry(1, source=Source(path="/x/a.txt", key="1", format="qa"))])
+    with store.transaction():
+        result = store.apply([make_entry(1, category="Other", source=Source(path="/x/b.txt", key="1", format="qa"))])
+    assert result.updated == [] and [e.id for e in result.unchanged] == [1]
+    assert store.get(1).category == "General"
 
 
 def test_store_ids_never_reused_after_remove(store: Store) -> None:
