@@ -79,6 +79,9 @@ def _norm(text: str) -> str:
 
 _MARKERS = {"all answers", "answers by expert", "answers by expert:", "ask experts", "ask an expert"}
 _BY_EXPERT = re.compile(r"^answers by expert\s*:\s*(\S.*)$", re.IGNORECASE)
+# The links a page shows beside the expert's name, run into its line when the page's
+# links stand side by side ("Answers by Expert: Jane Roe Ask Experts").
+_NAME_LINKS = re.compile(r"\s*\b(?:ask experts|ask an expert|all answers)\s*$", re.IGNORECASE)
 
 _COPYRIGHT = re.compile(
     r"^\s*(?:©|\(c\)|copyright\b)\s*(?:©|\(c\))?\s*"
@@ -598,7 +601,7 @@ def _parse_footer(lines: list[str], numbers: list[int], footer_at: int) -> tuple
     while i < len(lines) and (not lines[i].strip() or _is_marker(lines[i])):
         match = _BY_EXPERT.match(lines[i].strip())
         if match:
-            name = match.group(1).strip()
+            name = _NAME_LINKS.sub("", match.group(1)).strip()
         i += 1
     rest = list(range(i, len(lines)))
 

@@ -189,14 +189,55 @@ def _entry(item: Any, key: str, name: str, raw: str, url: str, category: str) ->
     )
 
 
+# What stands between the links of a breadcrumb trail ("Home > Health > Oncology").
+_TRAIL_SEPARATORS = " \t\r\n\xa0>\u203a\u00bb/|\u2192:-\u00b7.0123456789"
+
+
+def _drop_trails(tree: Any, h1: Any) -> None:
+    """Leave out the trails of links above the title that no class names as furniture.
+
+    A block that holds two links or more and nothing else but separators (a breadcrumb
+    as links between '>' signs, or as a list of links) is navigation, not the start of
+    the question.
+    """
+    trails = []
+    stop = h1.mem_id
+    for node in tree.body.traverse():
+        if node.mem_id == stop:
+            break
+        if node.tag not in _TRAIL_TAGS:
+            continue
+        links = [a.text(deep=True) for a in node.traverse() if a.tag == "a"]
+        if len(links) < 2:
+            continue
+        rest = node.text(deep=True)
+        for link in links:
+            rest = rest.replace(link, "", 1)
+        if not rest.strip(_TRAIL_SEPARATORS) and any(link.strip() for link in links):
+            trails.append(node)
+    kept = {node.mem_id for node in trails}
+    for node in trails:
+        parent = node.parent
+        while parent is not None and parent.mem_id not in kept:
+            parent = parent.parent
+        if parent is None:
+            node.decompose()
+
+
+_TRAIL_TAGS = frozenset({"div", "p", "nav", "ol", "ul", "span", "section"})
+
+
 def _from_text(tree: Any, h1: Any, title: str, category: str, url: str, name: str, raw: str) -> list[Entry]:
     """Read the page's main text with the text parsers (Q/A labels, an expert page's layout)."""
     from kb import parsers
     from kb.parsers.htmltext import to_text
 
     if h1 is not None:
+        _drop_trails(tree, h1)
         h1.decompose()  # the title, given to the entry apart from the body text
-    body = to_text(tree.body, drop_furniture=True)
+    # An expert's block stays even where the page puts it in a sidebar.
+    keep = ("Answers by Expert",) if "Answers by Expert" in raw else ()
+    body = to_text(tree.body, drop_furniture=True, keep=keep)
     entries: list[Entry] = []
     try:
         # The footer markers' words come first: the detector itself reads every line.

@@ -317,14 +317,16 @@ def _section_label(heading: Any) -> tuple[str, int | None] | None:
     return None
 
 
-def to_text(root: Any, *, drop_furniture: bool = False) -> str:
+def to_text(root: Any, *, drop_furniture: bool = False, keep: tuple[str, ...] = ()) -> str:
     """Render an element (and what it holds) as readable text.
 
     Paragraphs are separated by blank lines, ``<br>`` breaks a line, list items become
     ``- `` (or ``1. ``) lines, table cells are joined with `` | ``, and ``<pre>`` blocks
     are kept verbatim between ``` fences. With ``drop_furniture``, navigation, banners,
-    cookie notices, ads and hidden parts are left out too. The walk is iterative, so
-    deeply nested markup cannot exhaust the stack.
+    cookie notices, ads and hidden parts are left out too, except those that hold one
+    of the texts in ``keep`` (an expert's block in a page's sidebar): their own furniture
+    is still left out. The walk is iterative, so deeply nested markup cannot exhaust the
+    stack.
     """
     out = _Writer()
     lists: list[list[int | None]] = []  # one [counter or None] per open list
@@ -367,7 +369,8 @@ def to_text(root: Any, *, drop_furniture: bool = False) -> str:
                 out.verbatim(node.text(deep=True))
                 continue
             if drop_furniture and node is not root and is_furniture(node, content_depth > 0):
-                continue
+                if not (keep and _holds(node, keep)):
+                    continue
             if tag in _HEADINGS:
                 label = _section_label(node)
                 if label is not None:
@@ -395,7 +398,12 @@ def to_text(root: Any, *, drop_furniture: bool = False) -> str:
             elif tag == "hr":
                 continue
             stack.append(tag)
-        elif tag in _DROP or (drop_furniture and node.attributes and is_furniture(node, content_depth > 0)):
+        elif tag in _DROP or (
+            drop_furniture
+            and node.attributes
+            and is_furniture(node, content_depth > 0)
+            and not (keep and _holds(node, keep))
+        ):
             continue
         elif tag == "br":
             out.end_line()
@@ -410,3 +418,9 @@ def to_text(root: Any, *, drop_furniture: bool = False) -> str:
             stack.append(child)
             child = child.prev
     return out.result()
+
+
+def _holds(node: Any, texts: tuple[str, ...]) -> bool:
+    """Tell whether one of ``texts`` is in what ``node`` holds."""
+    inner = node.text(deep=True)
+    return any(text in inner for text in texts)

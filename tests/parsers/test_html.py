@@ -199,3 +199,31 @@ def test_html_ingest_cli_reads_pages(tmp_path):
     [failure] = report["failures"]
     assert failure["path"].endswith("about.htm") and "no question and answer" in failure["reason"]
     assert "Traceback" not in run.stderr
+
+
+# The seed page as a browser's "Save page as..." writes it, in the layouts such a site had:
+# the breadcrumb trail as a list of links, as links between '>' signs (with or without a
+# class that names it), with schema.org microdata; the expert's block in a sidebar; the
+# expert's name as a link, on its own line or followed by the "Ask Experts" link.
+SAVED_ABOUT_PAGES = sorted(p.name for p in FIXTURES.glob("saved_about_*.html"))
+
+
+@pytest.mark.parametrize("page", SAVED_ABOUT_PAGES)
+def test_html_seed_page_saved_from_a_browser_reads_as_its_text(page: str) -> None:
+    [entry] = html.parse(_read(page), page)
+    seed = next((ROOT / "seeds").glob("*.txt"))
+    [from_text] = expert_page.parse(seed.read_text(encoding="utf-8"), seed.name)
+    assert entry.title == "false negatiave on bone scan"
+    assert entry.category == "Oncology (General Cancer)"
+    assert entry.expert is not None and entry.expert.name == "Donald Higby, M.D."
+    assert entry.question == from_text.question and entry.answer == from_text.answer
+    assert entry.uid == from_text.uid
+    assert entry.expert.expertise == from_text.expert.expertise
+    assert entry.expert.experience == from_text.expert.experience
+    assert entry.source.copyright == "©2017 About.com"
+    for furniture in ("Home", "Health", "Ask Experts", "All Answers", "Search"):
+        assert furniture not in entry.question + entry.answer + entry.expert.name
+
+
+def test_html_saved_about_pages_are_all_there() -> None:
+    assert len(SAVED_ABOUT_PAGES) == 5
