@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import struct
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -33,6 +34,10 @@ if TYPE_CHECKING:
 # A commit writes the catalog and the shards still held (the last one partly filled),
 # not the whole store, so batches stop doubling here: a crash loses at most this many.
 MAX_BATCH = 16_384
+# How often (seconds) an ingest holding the lock looks for another writer waiting for
+# it, and how long it then leaves the lock free for that writer to take.
+LOOK_EVERY = 0.02
+LET_IN_FOR = 1.0
 
 
 class Feeder(Protocol):
@@ -53,17 +58,20 @@ class Feeder(Protocol):
 
 
 class BatchWriter:
-    """Store batches that double in size, each written under the lock on its own.
+    """Store batches that double in size, under a lock kept until another writer waits.
 
-    Parsed entries wait in memory (no lock) until a batch is full; then the store's lock
-    is taken, the batch applied in chunks of CHUNK, each chunk sent at once to the
-    feeder that indexes it, the transaction committed, and the lock held until the feeder
-    has taken in the batch and recorded the store's new version. So between batches the
-    store and the index agree, another process's `kb add` writes both as it would with no
-    ingest running, and the next batch starts from what it left. A crash loses at most
-    the batch being written; an index that got ahead of the store (a crash inside a
-    batch) is noticed by its version and rebuilt. A dry run applies everything in one
-    transaction, under the lock from its first entries to its end, and rolls it back.
+    Parsed entries wait in memory (no lock) until the first batch is full; then the
+    store's lock is taken and kept: the batch is applied in chunks of CHUNK, each chunk
+    sent at once to the feeder that indexes it, and the transaction committed, the feeder
+    recording the store's new version once it has indexed the batch, while parsing goes
+    on. When another writer waits for the lock (Store.writer_waiting), the open batch is
+    committed, the feeder waited for, and the lock let go, so the waiter's `kb add` finds
+    store and index in agreement and writes both as with no ingest running; later
+    entries wait in memory again until a batch is full, and the next batch starts from
+    what the waiter left. A crash loses at most the batch being written; an index that
+    got ahead of the store (a crash inside a batch) is noticed by its version and
+    rebuilt. A dry run applies everything in one transaction, under the lock from its
+    first entries to its end, and rolls it back.
     """
 
     CHUNK = 1000
@@ -96,17 +104,36 @@ class BatchWriter:
         # a record matching one a second time is a repeat too, not "unchanged" (a bitmap:
         # 125 kB at a million ids, where a set of them would take tens of MB).
         self.met = bytearray()
-        # The store's lock: a dry run's, held from its first entries to its end.
+        # The store's lock: a dry run's, held from its first entries to its end; an
+        # ingest's, from its first batch until another writer waits (see _let_in).
         self._lock = ExitStack()
+        self._holding = False
+        # The feeder's item that records the last batch committed, and when add() next
+        # looks for a writer waiting for the lock.
+        self._signed = 0
+        self._next_look = 0.0
 
     def add(self, entry: Entry) -> None:
         self.pending.append(entry)
         if self.dry_run:
             if len(self.pending) >= min(self.CHUNK, self.size):
                 self._apply(bulk=True)
-        elif len(self.pending) >= self.size:
-            self._write_batch(bulk=True)
-            self.size = min(self.size * 2, max(MAX_BATCH, self.first_batch))
+        elif not self._holding:
+            if len(self.pending) >= self.size:
+                self._write_batch(bulk=True)
+        else:
+            if len(self.pending) >= min(self.CHUNK, self.size):
+                self._apply(bulk=True)
+                if self.in_transaction >= self.size:
+                    self._end_batch(let_in=True)
+                    return
+            now = time.monotonic()
+            if now >= self._next_look:
+                # A few stats a second: another writer waiting ends the batch early.
+                self._next_look = now + LOOK_EVERY
+                if self.store.writer_waiting():
+                    self._apply(bulk=True)
+                    self._end_batch(let_in=True)
 
     def finish(self) -> None:
         try:
@@ -115,10 +142,10 @@ class BatchWriter:
                 self.abandon()
             else:
                 # A bulk ingest is one whose input fills a chunk (see _start).
-                self._write_batch(bulk=len(self.pending) >= min(self.CHUNK, self.size))
+                self._write_batch(bulk=len(self.pending) >= min(self.CHUNK, self.size), last=True)
             self._close_feeder()
         finally:
-            self._lock.close()
+            self._release()
 
     def saved(self) -> int:
         """Return how many entries this ingest has committed (after ``abandon``)."""
@@ -133,17 +160,19 @@ class BatchWriter:
                 self.open = False
             self._close_feeder()
         finally:
-            self._lock.close()
+            self._release()
 
-    def _write_batch(self, bulk: bool) -> None:
-        """Write the pending entries as one batch: take the lock, apply and commit them,
-        wait for the index to take them in and record the store's version, let go."""
-        if not self.pending:
+    def _write_batch(self, bulk: bool, last: bool = False) -> None:
+        """Write the pending entries as one batch, taking the lock first if it is not held
+        (the first batch, or the first after another writer was let in)."""
+        if not self.pending and not self.open:
             return
-        with self.store.locked():
+        if not self._holding:
+            self._lock.enter_context(self.store.locked())
+            self._holding = True
             if self.started and self.feeder is not None:
-                # A small write between batches keeps the index current; if it could
-                # not, the index is rebuilt before this batch looks keys up in it.
+                # A small write let in between batches keeps the index current; if it
+                # could not, the index is rebuilt before this batch looks keys up in it.
                 try:
                     self.kb.make_index_current()
                 except SearchIndexError as exc:
@@ -153,12 +182,40 @@ class BatchWriter:
                     self.kb.index_write_failed(exc)
                     self._close_feeder()
                     self.lookup = None
-            entries, self.pending = self.pending, []
-            for start in range(0, len(entries), self.CHUNK):
-                self.pending = entries[start : start + self.CHUNK]
-                self._apply(bulk)
-            del entries
-            self._commit()
+        entries, self.pending = self.pending, []
+        for start in range(0, len(entries), self.CHUNK):
+            self.pending = entries[start : start + self.CHUNK]
+            self._apply(bulk)
+        del entries
+        self._end_batch(let_in=not last)
+
+    def _end_batch(self, let_in: bool) -> None:
+        """Commit the open batch; if another writer waits for the lock, let it in."""
+        self._commit()
+        self.size = min(self.size * 2, max(MAX_BATCH, self.first_batch))
+        if let_in and self.store.writer_waiting():
+            self._let_in()
+
+    def _let_in(self) -> None:
+        """Let a waiting writer have the lock: wait until the feeder has indexed every
+        batch committed, so the index is current whenever the lock is free, release the
+        lock, and give the waiter a moment to take it. The next batch takes it again."""
+        if self.feeder is not None:
+            self.feeder.wait(self._signed)
+            if self.feeder.stopped():
+                # The index stays at an older version, to be rebuilt on its next use; the
+                # next batches look keys up in the store itself, since small writes may
+                # change it between batches behind the chunks the lookup still holds.
+                self._close_feeder()
+                self.lookup = None
+        self._release()
+        deadline = time.monotonic() + LET_IN_FOR
+        while self.store.writer_waiting() and time.monotonic() < deadline:
+            time.sleep(0.005)
+
+    def _release(self) -> None:
+        self._holding = False
+        self._lock.close()
 
     def _start(self, bulk: bool) -> None:
         """Make the index current and start its feeder (the caller holds the lock): a
@@ -227,8 +284,8 @@ class BatchWriter:
         return met
 
     def _commit(self) -> None:
-        """Commit the open batch, and wait (still under the lock) until the feeder has
-        indexed it and recorded the store's new version, or has stopped indexing."""
+        """Commit the open batch (the lock stays held) and send the store's new version
+        to the feeder, to record once it has indexed the batch."""
         if not self.open:
             return
         self.open = False
@@ -247,13 +304,9 @@ class BatchWriter:
         self._count_batch()
         self.in_transaction = 0
         if self.feeder is not None:
-            self.feeder.wait(self.feeder.put([], self.store.signature()))
-            if self.feeder.stopped():
-                # The index stays at an older version, to be rebuilt on its next use; the
-                # next batches look keys up in the store itself, since small writes may
-                # change it between batches behind the chunks the lookup still holds.
-                self._close_feeder()
-                self.lookup = None
+            # The feeder records the version once it has indexed the batch; the ingest
+            # goes on parsing meanwhile, and waits for it only to let another writer in.
+            self._signed = self.feeder.put([], self.store.signature())
 
     def _count_batch(self) -> None:
         self.added_saved += self.added_in_batch
@@ -497,8 +550,6 @@ _FRAME = struct.Struct(">I")
 
 def _wait_for(condition: Callable[[], bool]) -> None:
     """Poll ``condition`` until it holds: the feeders' answers come from their own thread."""
-    import time
-
     pause = 0.0005
     while not condition():
         time.sleep(pause)

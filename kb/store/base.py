@@ -68,6 +68,10 @@ if TYPE_CHECKING:
 # compressed (kb.store.shards.pack_shard). Every older layout is read as it is.
 SCHEMA_VERSION = 3
 DEFAULT_LOCK_TIMEOUT = 10.0
+# A writer waiting for the lock refreshes its marker this often (seconds); a marker left
+# unrefreshed for WAIT_STALE seconds is a dead waiter's.
+WAIT_POLL = 0.05
+WAIT_STALE = 3.0
 # Shards a process keeps parsed at once; a changed shard pushed out is written to a
 # new file (named by the catalog only at the commit), so a long ingest holds at most
 # this many whatever the store's size.
@@ -218,7 +222,10 @@ class StoreBase:
         lock = self._lock
         waited = self.lock_timeout if timeout is None else timeout
         try:
-            lock.acquire(timeout=waited)
+            try:
+                lock.acquire(timeout=0)
+            except Timeout:
+                self._wait_announced(lock, waited)
         except Timeout:
             raise StoreBusy(
                 f"store {self.path} is busy: another kb process has held it for over {waited:g} s",
@@ -227,6 +234,77 @@ class StoreBase:
         except OSError as exc:
             raise StoreError(f"cannot lock store {self.path}: {exc.strerror or exc}") from exc
         return self._lock
+
+    @property
+    def wait_marker_path(self) -> Path | None:
+        """The file a writer keeps beside the lock while it waits for it (see _wait_announced)."""
+        return self.path.with_name(self.path.name + ".lock.wait") if self.path else None
+
+    def _wait_announced(self, lock: BaseFileLock, waited: float) -> None:
+        """Wait up to ``waited`` seconds for a lock another process holds, saying so.
+
+        While it waits, the marker file beside the lock names this process and its mtime
+        is refreshed, so a long ingest that holds the lock across its batches knows to
+        let it go (see writer_waiting); the marker is removed once the lock is held or
+        the wait is given up, unless a later waiter has written its own over it.
+        """
+        import time
+
+        from filelock import Timeout
+
+        marker = self.wait_marker_path
+        assert marker is not None
+        mine = str(os.getpid()).encode()
+        deadline = time.monotonic() + waited
+        try:
+            while True:
+                try:
+                    fd = os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                    try:
+                        os.write(fd, mine)
+                    finally:
+                        os.close(fd)
+                except OSError:
+                    pass  # read-only media: wait unannounced
+                try:
+                    lock.acquire(timeout=max(0.0, min(WAIT_POLL, deadline - time.monotonic())), poll_interval=0.01)
+                    return
+                except Timeout:
+                    if time.monotonic() >= deadline:
+                        raise
+        finally:
+            try:
+                if marker.read_bytes() == mine:
+                    marker.unlink()
+            except OSError:
+                pass
+
+    def writer_waiting(self) -> bool:
+        """Whether another live process waits for the lock (one stat when none does).
+
+        A marker whose process is gone, or that its writer stopped refreshing (killed
+        while waiting, its pid perhaps reused), is stale and ignored.
+        """
+        import time
+
+        marker = self.wait_marker_path
+        if marker is None:
+            return False
+        try:
+            if time.time() - marker.stat().st_mtime > WAIT_STALE:
+                return False
+            pid = int(marker.read_bytes() or b"0")
+        except (OSError, ValueError):
+            return False
+        if pid <= 0 or pid == os.getpid():
+            return False
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except OSError:
+            pass  # alive, owned by another user
+        return True
 
     def _forget(self) -> None:
         """Drop everything read or changed: the next use reads the files afresh."""

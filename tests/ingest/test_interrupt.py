@@ -144,8 +144,8 @@ def test_ingest_reads_before_it_takes_the_lock(tmp_path: Path) -> None:
 
 
 def test_adds_during_a_long_ingest_succeed_and_both_are_kept(tmp_path: Path) -> None:
-    """The ingest holds the lock only while it commits a batch: `kb add` from another
-    process gets in between batches, and the store and index keep every entry."""
+    """The ingest keeps the lock across batches only until another writer waits: `kb add`
+    from another process gets in between batches, and the store and index keep every entry."""
     import threading
 
     db = tmp_path / "kb.json"

@@ -274,3 +274,50 @@ def test_index_process_never_claims_a_version_with_entries_past_it(tmp_path: Pat
     assert [a[0] for a in answers] in ([2, 3], [1, 2, 3])
     with SearchIndex(index) as opened:
         assert opened.signature != "v1"
+
+
+def _dead_pid() -> int:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_a_stale_wait_marker_neither_slows_nor_blocks_an_ingest(tmp_path: Path, monkeypatch) -> None:
+    """A writer killed while it waited for the lock leaves its marker behind: an ingest
+    that holds the lock across its batches must not take it for a live waiter."""
+    monkeypatch.setenv("KB_BATCH_SIZE", "100")
+    kb = KnowledgeBase.open(tmp_path / "kb.json")
+    marker = kb.store.wait_marker_path
+    assert marker is not None
+    marker.write_bytes(str(_dead_pid()).encode())
+    assert not kb.store.writer_waiting()
+    let_in: list[int] = []
+    real_let_in = pipeline.BatchWriter._let_in
+    monkeypatch.setattr(pipeline.BatchWriter, "_let_in", lambda self: let_in.append(1) or real_let_in(self))
+    started = time.monotonic()
+    report = kb.ingest([str(_jsonl(tmp_path / "bulk.jsonl", range(2500)))], keep="counts")
+    assert time.monotonic() - started < 30
+    assert report.counts["added"] == 2500 and kb.count() == 2500 and _index_is_current(kb)
+    assert let_in == []  # the lock was kept from the first batch to the end
+
+
+def test_a_wait_marker_counts_only_while_its_writer_lives_and_refreshes_it(tmp_path: Path) -> None:
+    kb = KnowledgeBase.open(tmp_path / "kb.json")
+    marker = kb.store.wait_marker_path
+    assert marker is not None and not kb.store.writer_waiting()
+    waiter = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        marker.write_bytes(str(waiter.pid).encode())
+        assert kb.store.writer_waiting()
+        old = time.time() - 60
+        os.utime(marker, (old, old))  # no longer refreshed: its writer is stuck or gone
+        assert not kb.store.writer_waiting()
+        marker.write_bytes(str(os.getpid()).encode())
+        assert not kb.store.writer_waiting()  # this process's own marker
+    finally:
+        waiter.kill()
+        waiter.wait()
+    marker.write_bytes(str(waiter.pid).encode())
+    assert not kb.store.writer_waiting()
+    marker.write_bytes(b"garbage")
+    assert not kb.store.writer_waiting()

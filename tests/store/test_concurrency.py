@@ -193,6 +193,8 @@ def test_lock_held_too_long_says_busy(tmp_path: Path) -> None:
             assert first.startswith("Error: store ") and "is busy" in first, first
             assert len(rest) <= 1 and "Traceback" not in done.stderr.decode()
             assert done.stdout == b""
+            # It announced its wait beside the lock, and took the marker away on giving up.
+            assert not store.with_name("kb.json.lock.wait").exists()
         # Reading needs no lock while the index is current: searches go on.
         found = _kb(store, "search", "lock", KB_LOCK_TIMEOUT="0.5")
         assert found.returncode == 0 and b"lock" in found.stdout.lower()
