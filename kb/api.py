@@ -18,11 +18,12 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from kb import config, journalled
 from kb.entries import duplicate_error, entry_from_fields, fold_categories, normalise, validate, with_fields
-from kb.errors import SearchIndexError, StoreBusy, StoreError, StoreMissing, UsageError
-from kb.models import Entry
-from kb.paths import default_db_path, file_size, index_path_for, store_signature
+from kb.errors import AlreadyAnswered, SearchIndexError, StoreBusy, StoreError, StoreMissing, UsageError
+from kb.models import ANSWERED, Entry
+from kb.paths import default_db_path, drafts_path_for, file_size, index_path_for, store_signature
 
 if TYPE_CHECKING:
+    from kb.asking import Inbox, Posted
     from kb.export import FolderChanges, Stats
     from kb.ingest.pipeline import IndexLookup
     from kb.ingest.sources import IngestReport
@@ -466,17 +467,27 @@ class KnowledgeBase:
         limit: int = 10,
         offset: int = 0,
         latest: bool = False,
+        status: str | None = ANSWERED,
     ) -> SearchResult:
         """Search for a question or keywords; return the page of hits, best first.
 
         The result is a sequence of ``Hit`` (entry, score, plain-text snippet and its
         highlighted spans) that also says how many entries matched (``total``), "did you
         mean" spellings (``suggestions``) and, when empty, why (``reason``). Filters
-        combine with ``field:value`` terms in the query; ``latest`` orders by date.
+        combine with ``field:value`` terms in the query; ``latest`` orders by date. Open
+        questions (waiting for an answer) are left out unless ``status`` is "open" (only
+        them) or None (every entry).
         """
         return self._read(
             lambda i: i.search(
-                query, category=category, expert=expert, tag=tag, limit=limit, offset=offset, latest=latest
+                query,
+                category=category,
+                expert=expert,
+                tag=tag,
+                limit=limit,
+                offset=offset,
+                latest=latest,
+                status=status,
             )
         )
 
@@ -488,6 +499,7 @@ class KnowledgeBase:
         expert: str | None = None,
         tag: str | None = None,
         others: int = 4,
+        status: str | None = ANSWERED,
     ) -> SearchResult:
         """Answer a question: the best hit first, then up to ``others`` that answer it nearly as well.
 
@@ -497,7 +509,9 @@ class KnowledgeBase:
         """
         from kb.search.fusion import close_to_best
 
-        result = self.search(question, category=category, expert=expert, tag=tag, limit=1 + max(0, others))
+        result = self.search(
+            question, category=category, expert=expert, tag=tag, limit=1 + max(0, others), status=status
+        )
         return replace(result, hits=close_to_best(result.hits))
 
     def list(
@@ -510,17 +524,78 @@ class KnowledgeBase:
         descending: bool = False,
         limit: int | None = None,
         offset: int = 0,
+        status: str | None = None,
     ) -> builtins.list[Entry]:
-        """Return entries, filtered (any case, unique prefixes) and sorted by id, title, category or date."""
+        """Return entries, filtered (any case, unique prefixes) and sorted by id, title, category or date.
+
+        ``status`` "open" keeps the questions waiting for an answer, "answered" the rest.
+        """
         return self._read(
             lambda i: i.list(
-                category=category, expert=expert, tag=tag, sort=sort, descending=descending, limit=limit, offset=offset
+                category=category,
+                expert=expert,
+                tag=tag,
+                sort=sort,
+                descending=descending,
+                limit=limit,
+                offset=offset,
+                status=status,
             )
         )
 
-    def count(self, *, category: str | None = None, expert: str | None = None, tag: str | None = None) -> int:
-        """Count the entries, or those that ``category``/``expert``/``tag`` keep (as in ``list``)."""
-        return self._read(lambda i: i.count(category=category, expert=expert, tag=tag))
+    def count(
+        self,
+        *,
+        category: str | None = None,
+        expert: str | None = None,
+        tag: str | None = None,
+        status: str | None = None,
+    ) -> int:
+        """Count the entries, or those that ``category``/``expert``/``tag``/``status`` keep (as in ``list``)."""
+        return self._read(lambda i: i.count(category=category, expert=expert, tag=tag, status=status))
+
+    def follow_ups(self, ref: int | str) -> builtins.list[Entry]:
+        """The entries posted as follow-ups of this one (``kb post --follow-up``), by id."""
+        return self._read(lambda i: i.follow_ups(self.get(ref).stored_id()))
+
+    # -- asking and answering (kb.asking) ----------------------------------------------
+
+    def post(self, question: str, **fields: Any) -> Posted:
+        """Store a question that waits for an expert; see kb.asking.post for ``fields``."""
+        from kb import asking
+
+        return asking.post(self, question, **fields)
+
+    def answer(self, ref: int | str, text: str, *, expert: str | None = None) -> Entry:
+        """Answer an open question (refused with AlreadyAnswered, the text kept in a draft, when it is not)."""
+        from kb import asking
+
+        return asking.answer(self, ref, text, expert=expert)
+
+    def inbox(self, expert: str | None = None) -> Inbox:
+        """The open questions for an expert (every one without), oldest first, with their waits."""
+        from kb import asking
+
+        return asking.inbox(self, expert)
+
+    @property
+    def drafts_path(self) -> Path:
+        """Where answers that could not be stored are kept (kb.paths.drafts_path_for)."""
+        return drafts_path_for(self.path)
+
+    def answer_open(self, entry: Entry) -> Entry:
+        """Store an answered question if the stored one is still open; return it as stored.
+
+        Checked and written under the store's lock, so of two writers answering one
+        question at once exactly one succeeds.
+
+        Raises:
+            AlreadyAnswered: the stored entry is no longer open (nothing was written).
+        """
+        with self.store.locked():
+            if not self.get(entry.stored_id()).is_open:
+                raise AlreadyAnswered(f"#{entry.id} is already answered")
+            return self.update(entry)
 
     def related(self, ref: int | str, limit: int = 5) -> builtins.list[Hit]:
         return self._read(lambda i: i.related(ref, limit=limit))

@@ -17,6 +17,8 @@ from kb.models import Entry, Expert, Source, split_tags
 def validate(entry: Entry, *, hint: str | None = None) -> None:
     """Raise InvalidEntry (with this hint) unless the entry has a question and an answer."""
     missing = missing_fields(entry)
+    if entry.is_open and entry.answer.strip():
+        raise InvalidEntry("an open question has no answer yet", hint="answer it with 'kb answer ID'")
     if missing:
         raise InvalidEntry(f"missing {' and '.join(missing)}: an entry needs a question and an answer", hint=hint)
 
@@ -98,8 +100,12 @@ def fold_categories(entries: Iterable[Entry], known: Iterable[str]) -> list[Entr
 
 
 def missing_fields(entry: Entry) -> list[str]:
-    """Return the required fields ``entry`` lacks: "question", "answer", both or none."""
-    return [name for name in ("question", "answer") if not getattr(entry, name).strip()]
+    """Return the required fields ``entry`` lacks: "question", "answer", both or none.
+
+    An open question (posted, waiting for an expert) needs only its question.
+    """
+    required = ("question",) if entry.is_open else ("question", "answer")
+    return [name for name in required if not getattr(entry, name).strip()]
 
 
 def parse_entries(text: str, name: str = "<stdin>") -> list[Entry]:

@@ -89,6 +89,15 @@ class EditConflict(KbError):
     exit_code = 1
 
 
+class AlreadyAnswered(EditConflict):
+    """The question was answered (by someone else, perhaps meanwhile); this answer was not
+    stored, and ``draft`` names the file that keeps its text."""
+
+    def __init__(self, message: str, *, draft: str | None = None, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.draft = draft
+
+
 class SearchIndexError(KbError):
     """The search index could not be built or queried; ``corrupt`` when the file is damaged."""
 

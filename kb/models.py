@@ -28,6 +28,16 @@ EXPERT_FIELDS = (
 EXPORT_MARKER = "kb_export"
 EXPORT_VERSION = 1
 
+# An entry is an answered question, or an open one that waits for an expert's answer
+# (``kb post``). Entries read from files, and every entry stored before questions could
+# be posted, are answered.
+OPEN = "open"
+ANSWERED = "answered"
+STATUSES = (OPEN, ANSWERED)
+# The fields of an asked question, in the order its JSON shows them; each is left out of
+# the JSON while it has no value, so an entry that was never asked looks as it always did.
+ASKING_FIELDS = ("asked_by", "asked_for", "asked_at", "answered_at", "follows")
+
 
 def is_export_record(record: Any) -> bool:
     """Tell whether a parsed record is a line of kb's own JSON Lines export."""
@@ -154,7 +164,11 @@ class Entry:
     ``raw`` is the original text the entry was parsed from (the whole page, or the one
     record of a JSONL/CSV file); it is kept in the store but not part of ``to_dict``.
     ``extra`` keeps the fields of an imported record that kb has no place for (MedQuAD's
-    ``url`` and ``qtype``, say), as they were. ``restored`` marks an entry read back from
+    ``url`` and ``qtype``, say), as they were. ``status`` is ``"open"`` for a posted
+    question that waits for its answer (``answer`` is then empty), ``"answered"``
+    otherwise; ``asked_by``/``asked_for`` name who asked and the expert it is addressed
+    to, ``asked_at``/``answered_at`` say when, and ``follows`` is the id of the entry a
+    follow-up question follows. ``restored`` marks an entry read back from
     kb's own JSON Lines export: it keeps its source, dates and (where free) its id instead
     of taking the export file's.
     """
@@ -171,6 +185,12 @@ class Entry:
     uid: str = ""
     created_at: str | None = None
     updated_at: str | None = None
+    status: str = ANSWERED
+    asked_by: str | None = None
+    asked_for: str | None = None
+    asked_at: str | None = None
+    answered_at: str | None = None
+    follows: int | None = None
     raw: str | None = field(default=None, repr=False, compare=False)
     restored: bool = field(default=False, repr=False, compare=False)
 
@@ -202,7 +222,14 @@ class Entry:
             "extra": dict(self.extra),
             "created_at": self.created_at,
             "updated_at": self.updated_at,
+            "status": self.status,
+            **{name: value for name in ASKING_FIELDS if (value := getattr(self, name)) is not None},
         }
+
+    @property
+    def is_open(self) -> bool:
+        """Whether this is a posted question still waiting for its answer."""
+        return self.status == OPEN
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Entry:
@@ -210,6 +237,7 @@ class Entry:
         if isinstance(tags, str):
             tags = split_tags(tags)
         return cls(
+            **asking_fields(data),
             question=str(data.get("question") or ""),
             answer=str(data.get("answer") or ""),
             title=str(data.get("title") or ""),
@@ -237,6 +265,23 @@ class Entry:
             return self.title
         first = self.question.strip().splitlines()[0] if self.question.strip() else ""
         return first[:80]
+
+
+def asking_fields(data: dict[str, Any]) -> dict[str, Any]:
+    """The status and asking fields of an entry's dict, values of the wrong type dropped.
+
+    A dict without ``status`` (every entry stored before questions could be posted) is
+    answered; so is one whose status is not a known one.
+    """
+    out: dict[str, Any] = {"status": OPEN if data.get("status") == OPEN else ANSWERED}
+    for name in ASKING_FIELDS:
+        value = data.get(name)
+        if name == "follows":
+            if type(value) is int and value > 0:
+                out[name] = value
+        elif isinstance(value, str) and value:
+            out[name] = value
+    return out
 
 
 def split_tags(text: str) -> list[str]:

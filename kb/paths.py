@@ -25,6 +25,19 @@ def index_path_for(store_path: str | os.PathLike[str]) -> Path:
     return path.with_name(path.stem + ".index.sqlite")
 
 
+def drafts_path_for(store_path: str | os.PathLike[str] | None) -> Path:
+    """Return the folder that keeps answers a store refused: ``kb.json`` -> ``kb.drafts``.
+
+    A store that is not a file (a server's URL) keeps them in the user's data folder.
+    """
+    if store_path is None:
+        from platformdirs import user_data_path
+
+        return user_data_path("kb", appauthor=False) / "drafts"
+    path = Path(store_path)
+    return path.with_name(path.stem + ".drafts")
+
+
 def journal_path_for(store_path: Path) -> Path:
     """Return where a store's journal of small writes lives: ``kb.json`` -> ``kb.json.journal``."""
     return store_path.with_name(store_path.name + ".journal")

@@ -53,7 +53,7 @@ LAYERS = (
     ("kb.cli", "kb.tui", "kb.render", "kb.emit", "kb.__main__"),
     ("kb.doctor",),
     ("kb.api",),
-    ("kb.entries", "kb.export", "kb.ingest", "kb.journalled"),
+    ("kb.asking", "kb.entries", "kb.export", "kb.ingest", "kb.journalled"),
     # kb.backend is the seam's protocol; kb.store and kb.postgres are the backends behind it.
     ("kb.search", "kb.store", "kb.postgres", "kb.backend"),
     ("kb.parsers",),

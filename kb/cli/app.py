@@ -1,7 +1,7 @@
 """The `kb` app: the root group, the table of commands, error mapping, and the entry point.
 
 Commands live one family per module (ingest.py; lookup.py: search/list/show/experts/
-reindex/path; browse.py: browse; write.py: add/edit/remove/export/stats; admin.py:
+reindex/path; browse.py: browse; asking.py: post/answer/inbox; write.py: add/edit/remove/export/stats; admin.py:
 doctor) as plain functions. This module registers them on the app, and never the other
 way round: the command modules import only kb.cli.options and what is below kb.cli
 (browse.py also kb.tui, the full-screen app, inside its command). Like pip's
@@ -71,6 +71,9 @@ COMMANDS: dict[str, Command] = {
     "list": Command("kb.cli.lookup", "list_entries"),
     "show": Command("kb.cli.lookup", "show"),
     "browse": Command("kb.cli.browse", "browse"),
+    "post": Command("kb.cli.asking", "post"),
+    "answer": Command("kb.cli.asking", "answer"),
+    "inbox": Command("kb.cli.asking", "inbox"),
     "experts": Command("kb.cli.lookup", "experts"),
     "reindex": Command("kb.cli.lookup", "reindex"),
     "path": Command("kb.cli.lookup", "path"),

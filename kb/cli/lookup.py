@@ -4,6 +4,7 @@ All of them are served from the search index (kept current by KnowledgeBase); on
 `show --raw` reads the store of record.
 """
 
+import shlex
 from enum import Enum
 from typing import Annotated, Optional
 
@@ -47,6 +48,9 @@ ExpertFilter = Annotated[
     ),
 ]
 TagFilter = Annotated[Optional[str], typer.Option("--tag", "-t", help="Only entries with this tag.")]
+IncludeOpen = Annotated[
+    bool, typer.Option("--open", help="Include open questions (waiting for an answer), marked [open].")
+]
 
 
 class Sort(str, Enum):
@@ -71,6 +75,7 @@ def search(
     expert: ExpertFilter = None,
     tag: TagFilter = None,
     latest: Annotated[bool, typer.Option("--latest", help="Newest first instead of best first.")] = False,
+    include_open: IncludeOpen = False,
     limit: LimitOption = 10,
     offset: OffsetOption = 0,
     fmt: FormatOption = OutputFormat.table,
@@ -78,6 +83,8 @@ def search(
     db: DbOption = None,
 ) -> None:
     """Search questions and answers, best matches first. Exit code 1 when nothing matches.
+
+    Open questions (posted, waiting for an answer) are left out unless --open.
 
     Type a question as you would ask it; stop words are dropped and entries that share
     more (and rarer) words with it rank first. Fields: title:, category:, expert:, tag:.
@@ -88,7 +95,14 @@ def search(
 
     kb = open_kb(db)
     result = kb.search(
-        " ".join(query), category=category, expert=expert, tag=tag, limit=limit, offset=offset, latest=latest
+        " ".join(query),
+        category=category,
+        expert=expert,
+        tag=tag,
+        limit=limit,
+        offset=offset,
+        latest=latest,
+        status=None if include_open else "answered",
     )
     out = output_format(fmt, as_json)
     if out == "table":
@@ -115,6 +129,7 @@ def ask(
         int, typer.Option("--others", min=0, max=MAX_COUNT, help="How many other answers to list under it.")
     ] = 4,
     pager: Annotated[bool, typer.Option("--pager/--no-pager", help="Page a long answer on a terminal.")] = True,
+    include_open: IncludeOpen = False,
     fmt: ReportFormatOption = ReportFormat.table,
     as_json: JsonOption = False,
     db: DbOption = None,
@@ -122,17 +137,22 @@ def ask(
     """Answer a question: the best entry in full, then the next best one line each.
 
     Ranked exactly as `kb search` ranks. Exit code 1 when nothing matches (the reason and
-    any "did you mean" on stderr). --format json prints {"answer": ..., "others": [...]}.
+    any "did you mean" on stderr, and how to post the question for an expert).
+    --format json prints {"answer": ..., "others": [...]}.
 
     Example: kb ask "can chemotherapy make a bone scan come back falsely negative?"
     """
     from kb import render
 
     kb = open_kb(db)
-    result = kb.ask(" ".join(question), category=category, expert=expert, tag=tag, others=others)
+    text = " ".join(question)
+    result = kb.ask(
+        text, category=category, expert=expert, tag=tag, others=others, status=None if include_open else "answered"
+    )
     out = output_format(fmt, as_json)
     if not result.hits:
         render.search_notes(result)
+        render.notice(f"no answer yet: ask an expert with: kb post {shlex.quote(text)}")
         if out == "json":
             render.emit_json({"answer": None, "others": []})
         raise typer.Exit(code=1)
@@ -154,6 +174,8 @@ def list_entries(
     tag: TagFilter = None,
     sort: Annotated[Sort, typer.Option("--sort", "-s", help="Order by id, title, category or date.")] = Sort.id,
     desc: Annotated[bool, typer.Option("--desc", help="Reverse the order.")] = False,
+    only_open: Annotated[bool, typer.Option("--open", help="Only open questions (waiting for an answer).")] = False,
+    only_answered: Annotated[bool, typer.Option("--answered", help="Only answered entries.")] = False,
     limit: LimitOption = 50,
     offset: OffsetOption = 0,
     fmt: FormatOption = OutputFormat.table,
@@ -161,14 +183,17 @@ def list_entries(
     db: DbOption = None,
 ) -> None:
     """List entries (or categories, experts or tags, with their counts), a page at a time.
-    Exit 1 when a filter matches nothing.
+    Exit 1 when a filter matches nothing. Open questions are marked [open].
 
-    Examples: kb list --category Oncology --sort date --desc ; kb list categories ; kb list tags
+    Examples: kb list --category Oncology --sort date --desc ; kb list --open ; kb list categories
     """
     from kb import render
 
     if what is not Listing.entries:
         _refuse_entry_options(what.value)
+    if only_open and only_answered:
+        refuse("--answered", "--open and --answered each leave the other out: give one")
+    status = "open" if only_open else "answered" if only_answered else None
     kb = open_kb(db)
     out = output_format(fmt, as_json)
     if what is Listing.categories:
@@ -181,9 +206,16 @@ def list_entries(
         render.expert_counts(kb.experts(), out)
         return
     entries = kb.list(
-        category=category, expert=expert, tag=tag, sort=sort.value, descending=desc, limit=limit or None, offset=offset
+        category=category,
+        expert=expert,
+        tag=tag,
+        sort=sort.value,
+        descending=desc,
+        limit=limit or None,
+        offset=offset,
+        status=status,
     )
-    filters = {"category": category, "expert": expert, "tag": tag}
+    filters = {"category": category, "expert": expert, "tag": tag, "status": status}
     filtered = any(filters.values())
     if out == "table":
         render.entry_table(entries, total=kb.count(**filters), offset=offset, filtered=filtered)
@@ -203,6 +235,8 @@ _ENTRY_OPTIONS = {
     "tag": "--tag",
     "sort": "--sort",
     "desc": "--desc",
+    "only_open": "--open",
+    "only_answered": "--answered",
     "limit": "--limit",
     "offset": "--offset",
 }
@@ -227,7 +261,8 @@ def show(
     as_json: JsonOption = False,
     db: DbOption = None,
 ) -> None:
-    """Show entries in full: question, answer, the expert's card, source, related entries.
+    """Show entries in full: question, answer, the expert's card, source, related entries,
+    the entry it follows up and its follow-ups (kb post --follow-up).
 
     Example: kb show 12 ; kb show 6ad1 --format json
     """
@@ -244,7 +279,12 @@ def show(
         for entry in entries:
             render.raw_text(kb.raw(entry.stored_id()), entry)
     elif out == "table":
-        render.entries_full(entries, lambda e: kb.related(e.stored_id(), limit=related) if related else [], pager=pager)
+        render.entries_full(
+            entries,
+            lambda e: kb.related(e.stored_id(), limit=related) if related else [],
+            pager=pager,
+            links=lambda e: _links(kb, e),
+        )
     elif given("related"):
         # Asked for by name: each record gains "related" (id, uid, title, question, score).
         from kb.emit import related_records
@@ -258,6 +298,19 @@ def show(
         render.emit_json(render.entry_record(entries[0]))
     else:
         render.emit_entries(entries, out)
+
+
+def _links(kb, entry):
+    """The entry that ``entry`` follows up (None when none, or removed) and its follow-ups."""
+    from kb.errors import NotFound
+
+    followed = None
+    if entry.follows is not None:
+        try:
+            followed = kb.get(entry.follows)
+        except NotFound:
+            pass
+    return followed, kb.follow_ups(entry.stored_id())
 
 
 def experts(
@@ -282,7 +335,7 @@ def experts(
         return
     summary = kb.expert(name)
     answers = kb.list(expert=summary.name, limit=limit or None)
-    render.expert_profile(summary, answers, out)
+    render.expert_profile(summary, answers, out, waiting=len(kb.inbox(summary.name).questions))
 
 
 def reindex(db: DbOption = None) -> None:

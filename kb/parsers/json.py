@@ -23,7 +23,19 @@ from typing import Any
 import orjson
 
 from kb.errors import ParseError
-from kb.models import EXPERT_FIELDS, Entry, Expert, Source, is_export_record, normalise_text, split_tags
+from kb.models import (
+    ASKING_FIELDS,
+    EXPERT_FIELDS,
+    OPEN,
+    STATUSES,
+    Entry,
+    Expert,
+    Source,
+    asking_fields,
+    is_export_record,
+    normalise_text,
+    split_tags,
+)
 from kb.parsers.fields import FIELD_ALIASES, advice, field_keys, parse_mapping
 
 __all__ = ["FIELD_ALIASES", "clean_text", "field_keys", "question_key", "record_to_entry"]
@@ -152,8 +164,10 @@ def record_to_entry(
     if is_export_record(record):
         return _restored(record, name=name, position=position, line=line)
     keys = field_keys(record, mapping)
-    values: dict[str, str] = {}
-    for required in ("question", "answer"):
+    values: dict[str, str] = {"answer": ""}
+    # kb's own JSON (``--format json``) says whether each entry is answered, and who asked.
+    asking = asking_fields(record)
+    for required in ("question",) if asking["status"] == OPEN else ("question", "answer"):
         key = keys.get(required)
         value = record.get(key) if key is not None else None
         text = _scalar_text(value)
@@ -178,8 +192,13 @@ def record_to_entry(
     expert = _expert(optional("expert"))
     if expert is not None:
         expert = _flat_bio(record, expert)
+    # Taken only when they read as kb's own: another system's "status" stays in extra.
+    own = {name for name in ASKING_FIELDS if name in asking}
+    if record.get("status") in STATUSES:
+        own.add("status")
     return Entry(
-        extra=_extra(record, set(keys.values())),
+        **asking,
+        extra=_extra(record, set(keys.values()) | own),
         question=values["question"],
         answer=values["answer"],
         title=_scalar_text(optional("title")) or "",
@@ -224,7 +243,9 @@ def _restored(record: dict[str, Any], *, name: str, position: int, line: int | N
     the same bytes; the uid is computed from it, so a line edited by hand gets its own.
     Values of the wrong type (the line is still untrusted input) are dropped, not fatal.
     """
-    for required in ("question", "answer"):
+    asking = asking_fields(record)
+    # An open question (kb post) waits for its answer: it has none yet.
+    for required in ("question",) if asking["status"] == OPEN else ("question", "answer"):
         if not _verbatim(record.get(required)).strip():
             return ParseError(f"record {position}: {required!r} is missing or empty", path=name, line=line)
     src = record["source"]
@@ -238,7 +259,7 @@ def _restored(record: dict[str, Any], *, name: str, position: int, line: int | N
     entry_id = record.get("id")
     entry = Entry(
         question=record["question"],
-        answer=record["answer"],
+        answer=_verbatim(record.get("answer")),
         title=_verbatim(record.get("title")),
         category=_verbatim(record.get("category")),
         expert=Expert.from_dict(expert) if isinstance(expert, (dict, str)) else None,
@@ -249,6 +270,7 @@ def _restored(record: dict[str, Any], *, name: str, position: int, line: int | N
         raw=record.get("raw") if isinstance(record.get("raw"), str) else None,
         extra=dict(record["extra"]) if isinstance(record.get("extra"), dict) else {},
         restored=True,
+        **asking,
     )
     if type(entry_id) is int and entry_id > 0:
         entry.id = entry_id  # the id it had: the store keeps it where it is free

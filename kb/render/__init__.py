@@ -30,6 +30,9 @@ from kb.emit import (
     hit_extras,
     write_bytes,
 )
+from kb.render.asking import answered as answered
+from kb.render.asking import inbox as inbox
+from kb.render.asking import posted as posted
 from kb.render.columns import aligned
 from kb.render.consoles import console as console
 from kb.render.consoles import error as error
@@ -52,6 +55,8 @@ def _line_for(entry: Entry, *, prefix: str = "", question: bool = False) -> Text
     line = Text(prefix)
     line.append(f"#{entry.id}", style="bold cyan")
     line.append("  ")
+    if entry.is_open:
+        line.append(OPEN_MARK, style="bold yellow")
     title = _one_line(entry.display_title())
     line.append(title, style="bold")
     own = _one_line(entry.question)
@@ -199,11 +204,17 @@ def _repeated_titles(entries: Sequence[Entry]) -> set[str]:
 
 
 def _title_cell(entry: Entry, repeated: set[str]) -> str:
-    """An entry's title, or its own question when other rows show the same title."""
+    """An entry's title, or its own question when other rows show the same title; an
+    open question is marked so."""
     title = entry.display_title()
+    mark = OPEN_MARK if entry.is_open else ""
     if title in repeated and entry.question.strip():
-        return _one_line(entry.question)
-    return _one_line(title)
+        return mark + _one_line(entry.question)
+    return mark + _one_line(title)
+
+
+# How a question waiting for its answer is marked in lists and search results.
+OPEN_MARK = "[open] "
 
 
 def entry_lines(entries: Iterable[Entry], *, repeated: AbstractSet[str] = frozenset()) -> None:
@@ -277,20 +288,35 @@ def expert_card(expert: Expert, *, sections: Iterable[str] | None = None, lead: 
 
 
 def _entry_renderables(
-    entry: Entry, related: list[Hit], *, card: bool, related_title: str = "Related"
+    entry: Entry,
+    related: list[Hit],
+    *,
+    card: bool,
+    related_title: str = "Related",
+    links: tuple[Entry | None, list[Entry]] = (None, []),
 ) -> list[RenderableType]:
     from rich.text import Text
+
+    from kb.render.asking import waiting_line
 
     parts: list[Any] = []
     header = Text()
     header.append(f"#{entry.id}  ", style="bold cyan")
+    if entry.is_open:
+        header.append(OPEN_MARK, style="bold yellow")
     header.append(clean(entry.display_title()), style="bold")
     parts.append(header)
     sub = [clean(x) for x in (entry.category, ", ".join(entry.tags) if entry.tags else "") if x]
     if sub:
         parts.append(Text("  ".join(sub), style="magenta"))
+    followed, follow_ups = links
+    if followed is not None:
+        parts.append(_line_for(followed, prefix="Follows up "))
     parts.append(_panel(entry.question, "Question", "blue"))
-    parts.append(_panel(entry.answer, "Answer", "green"))
+    if entry.is_open:
+        parts.append(Text(waiting_line(entry), style="yellow"))
+    else:
+        parts.append(_panel(entry.answer, "Answer", "green"))
     if entry.expert:
         if card:
             sections = ("expertise", "experience", "education", "awards")
@@ -312,6 +338,10 @@ def _entry_renderables(
     if entry.updated_at:
         facts.append(f"updated {clean(entry.updated_at[:10])}")
     parts.append(Text("Source: " + " · ".join(facts), style="dim"))
+    if follow_ups:
+        parts.append(Text("Follow-ups", style="bold"))
+        for other in follow_ups:
+            parts.append(_line_for(other, prefix="  ", question=True))
     if related:
         parts.append(Text(related_title, style="bold"))
         for hit in related:
@@ -320,10 +350,17 @@ def _entry_renderables(
     return parts
 
 
-def entries_full(entries: list[Entry], related: Callable[[Entry], list[Hit]], *, pager: bool = True) -> None:
+def entries_full(
+    entries: list[Entry],
+    related: Callable[[Entry], list[Hit]],
+    *,
+    pager: bool = True,
+    links: Callable[[Entry], tuple[Entry | None, list[Entry]]] | None = None,
+) -> None:
     """Print entries for reading; page them when they are longer than the terminal.
 
     An expert's card is shown once, however many of their answers are printed.
+    ``links`` gives an entry's (the entry it follows up, its follow-ups).
     """
     out = console()
     shown_experts: set[str] = set()
@@ -333,7 +370,7 @@ def entries_full(entries: list[Entry], related: Callable[[Entry], list[Hit]], *,
         card = bool(name) and name not in shown_experts
         if name:
             shown_experts.add(name)
-        renderables += _entry_renderables(entry, related(entry), card=card)
+        renderables += _entry_renderables(entry, related(entry), card=card, links=links(entry) if links else (None, []))
     _print_paged(out, renderables, pager=pager)
 
 
@@ -461,8 +498,9 @@ def expert_counts(summaries: list[ExpertSummary], fmt: str) -> None:
     console().print(table)
 
 
-def expert_profile(summary: ExpertSummary, answers: list[Entry], fmt: str) -> None:
-    """Print one expert's profile, where they answer, and their answers."""
+def expert_profile(summary: ExpertSummary, answers: list[Entry], fmt: str, waiting: int | None = None) -> None:
+    """Print one expert's profile, where they answer, their answers, and how many open
+    questions wait in their inbox (``waiting``, when known)."""
     from rich.text import Text
 
     if fmt == "csv":  # the flat form: the expert as one row
@@ -473,6 +511,8 @@ def expert_profile(summary: ExpertSummary, answers: list[Entry], fmt: str) -> No
         return
     if fmt != "table":
         record = _expert_record(summary)
+        if waiting is not None:
+            record["inbox"] = waiting
         record["answers"] = [entry_record(e) for e in answers]
         emit_json(record) if fmt == "json" else emit_records([record], fmt)
         return
@@ -484,6 +524,13 @@ def expert_profile(summary: ExpertSummary, answers: list[Entry], fmt: str) -> No
             f"  {cats}" if cats else "", style="magenta"
         )
     )
+    if waiting:
+        noun = "question waits" if waiting == 1 else "questions wait"
+        import shlex
+
+        out.print(
+            Text(f"{waiting} open {noun} in their inbox (kb inbox {clean(shlex.quote(summary.name))})", style="yellow")
+        )
     for e in answers:
         out.print(_line_for(e, prefix="  "), overflow="ellipsis", no_wrap=True)
 

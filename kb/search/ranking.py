@@ -13,6 +13,7 @@ import math
 import sqlite3
 
 from kb.errors import KbError, NotFound, QueryError, SearchIndexError
+from kb.models import ANSWERED
 from kb.search import cjk, fusion, sql
 from kb.search import query as _query
 from kb.search.base import ids_json
@@ -45,10 +46,12 @@ class Ranking(Planner, Reads):
         limit: int = 10,
         offset: int = 0,
         latest: bool = False,
+        status: str | None = None,
     ) -> SearchResult:
         """Search entries for a question or keywords; see the module docstring of kb.search.query.
 
-        Filters given here combine (AND) with ``field:value`` filters in the query.
+        Filters given here combine (AND) with ``field:value`` filters in the query;
+        ``status`` keeps only open questions or only answered entries (None: both).
         With ``latest`` the matches are ordered by date, newest first, not by relevance.
         A ``limit`` of 0 returns every match.
 
@@ -60,7 +63,7 @@ class Ranking(Planner, Reads):
         _refuse_empty(query)
         with self._errors("searching"):
             try:
-                return self._search(query, category, expert, tag, limit, offset, latest)
+                return self._search(query, category, expert, tag, limit, offset, latest, status)
             except (KbError, sqlite3.Error):
                 raise
             except Exception as exc:  # a bug in planning must not look like a crash
@@ -75,6 +78,7 @@ class Ranking(Planner, Reads):
         limit: int,
         offset: int,
         latest: bool,
+        status: str | None = None,
     ) -> SearchResult:
         total_entries = self.count()
         if not total_entries:
@@ -92,7 +96,7 @@ class Ranking(Planner, Reads):
         bad = self._unknown_filter(filters)
         if bad:
             return SearchResult([], 0, [], bad)
-        where = sql.filters(self.resolve_filters(filters, strict=False))
+        where = sql.filters(self.resolve_filters(filters, strict=False), self.status_filter(status))
 
         reason: str | None
         if not parsed.has_text:
@@ -140,7 +144,7 @@ class Ranking(Planner, Reads):
         )
         reason = None
         if not hits:
-            reason = self._why_nothing(positive, match, where, total, filters)
+            reason = self._why_nothing(positive, match, where, total, filters, status)
         return SearchResult(hits, total, suggestions, reason)
 
     def _search_cjk(
@@ -353,7 +357,13 @@ class Ranking(Planner, Reads):
         return hits
 
     def _why_nothing(
-        self, positive: str, match: str, where: sql.Filters, total: int, filters: dict[str, list[str]]
+        self,
+        positive: str,
+        match: str,
+        where: sql.Filters,
+        total: int,
+        filters: dict[str, list[str]],
+        status: str | None = None,
     ) -> str:
         conn = self.conn
         if total:
@@ -365,7 +375,13 @@ class Ranking(Planner, Reads):
                     f"{kind} {' or '.join(repr(v) for v in values)}" for kind, values in filters.items() if values
                 )
                 noun = "entry matches" if unfiltered == 1 else "entries match"
-                return f"{unfiltered} {noun} but none with {described}"
+                if described or status != ANSWERED:
+                    described = ", ".join(filter(None, [described, f"status {status}" if status else ""]))
+                    return f"{unfiltered} {noun} but none with {described}"
+                # Only the status filter is left: what matched waits for its answer.
+                if unfiltered == 1:
+                    return "1 open question matches; it waits for an answer (search with --open to see it)"
+                return f"{unfiltered} open questions match; they wait for answers (search with --open to see them)"
         if match != positive:
             base = conn.execute(*sql.count_matches(positive)).fetchone()[0]
             if base:

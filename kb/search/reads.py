@@ -10,7 +10,7 @@ import builtins
 import re
 
 from kb.errors import NotFound, QueryError
-from kb.models import Entry, Expert
+from kb.models import ANSWERED, OPEN, STATUSES, Entry, Expert
 from kb.search import sql
 from kb.search.base import IndexBase
 from kb.search.base import loads as _loads
@@ -68,10 +68,11 @@ class Reads(IndexBase):
         descending: bool = False,
         limit: int | None = None,
         offset: int = 0,
+        status: str | None = None,
     ) -> builtins.list[Entry]:
         """Return entries, filtered and sorted (by id, title, category or date).
 
-        Filters ignore case. ``category`` and ``expert`` also accept a unique prefix, or a
+        ``status`` keeps only the open questions or the answered entries. Filters ignore case. ``category`` and ``expert`` also accept a unique prefix, or a
         unique word start inside the name ("higby" for "Donald Higby, M.D.").
 
         Raises:
@@ -81,22 +82,60 @@ class Reads(IndexBase):
         if sort not in sql.SORTS:
             raise QueryError(f"unknown sort {sort!r}", hint="sort by " + ", ".join(sql.SORTS))
         with self._errors("listing entries"):
-            where = self._entry_filters(category, expert, tag)
+            where = self._entry_filters(category, expert, tag, status)
             statement, params = sql.list_page(where, sort, descending, limit, offset)
             return [self._entry(row) for row in self.conn.execute(statement, params)]
 
-    def count(self, *, category: str | None = None, expert: str | None = None, tag: str | None = None) -> int:
+    def count(
+        self,
+        *,
+        category: str | None = None,
+        expert: str | None = None,
+        tag: str | None = None,
+        status: str | None = None,
+    ) -> int:
         """Return the number of entries, or of those the filters (as in ``list``) keep."""
-        if not (category or expert or tag):
+        if not (category or expert or tag or status):
             return super().count()
         with self._errors("counting entries"):
-            statement, params = sql.count_entries(self._entry_filters(category, expert, tag))
+            statement, params = sql.count_entries(self._entry_filters(category, expert, tag, status))
             return int(self.conn.execute(statement, params).fetchone()[0])
 
-    def _entry_filters(self, category: str | None, expert: str | None, tag: str | None) -> sql.Filters:
+    def _entry_filters(
+        self, category: str | None, expert: str | None, tag: str | None, status: str | None = None
+    ) -> sql.Filters:
         """The conditions of list's filters, resolved strictly (NotFound for a name nothing has)."""
         given = {"category": category, "expert": expert, "tag": tag}
-        return sql.filters(self.resolve_filters({k: [v] for k, v in given.items() if v}, strict=True))
+        names = self.resolve_filters({k: [v] for k, v in given.items() if v}, strict=True)
+        return sql.filters(names, self.status_filter(status))
+
+    def follow_ups(self, entry_id: int) -> builtins.list[Entry]:
+        """The entries that follow up the entry ``entry_id``, by id."""
+        with self._errors("reading follow-ups"):
+            ids = [r[0] for r in self.conn.execute("SELECT id FROM entries WHERE follows = ? ORDER BY id", (entry_id,))]
+            found = self._entries_by_id(ids)
+            return [found[i] for i in ids if i in found]
+
+    def has_open(self) -> bool:
+        """Whether any entry is an open question (read from a partial index: microseconds)."""
+        return self.conn.execute(f"SELECT 1 FROM entries WHERE status = '{OPEN}' LIMIT 1").fetchone() is not None
+
+    def status_filter(self, status: str | None) -> str | None:
+        """The status a read must filter by: None when every entry passes it anyway.
+
+        Answered entries are nearly all of them: with no open question stored, keeping
+        them asks nothing, and a search is spared joining its matches to their rows.
+
+        Raises:
+            QueryError: a status that is neither open nor answered.
+        """
+        if status is None:
+            return None
+        if status not in STATUSES:
+            raise QueryError(f"unknown status {status!r}", hint="give " + " or ".join(STATUSES))
+        if status == ANSWERED and not self.has_open():
+            return None
+        return status
 
     def categories(self) -> builtins.list[tuple[str, int]]:
         """Return each non-empty category with its entry count, most entries first."""

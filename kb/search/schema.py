@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-SCHEMA_VERSION = "6"
+SCHEMA_VERSION = "7"
 TOKENIZE = "porter unicode61 remove_diacritics 2"
 # Columns of the FTS table, in order, and their BM25 weights. FTS5's bm25() multiplies each
 # occurrence by its column's weight, saturates the weighted frequency (k1 = 1.2) and
@@ -57,6 +57,8 @@ CREATE TABLE entries(
     answer TEXT NOT NULL,
     date TEXT NOT NULL,           -- updated_at or created_at, for sorting by date
     data BLOB NOT NULL,           -- the rest of Entry.to_dict() as JSON (ENTRY_COLUMNS)
+    status TEXT NOT NULL,         -- 'answered', or 'open' for a question waiting for its answer
+    follows INTEGER,              -- the id of the entry a follow-up question follows
     src INTEGER,                  -- hash of the source path and record key (see source_ref), for ingest
     file INTEGER                  -- the source's fields shared by a file's records: sources.id
 );
@@ -68,6 +70,10 @@ CREATE INDEX entries_label ON entries(label COLLATE NOCASE, id);
 CREATE INDEX entries_category ON entries(category COLLATE NOCASE, id);
 CREATE INDEX entries_expert ON entries(expert COLLATE NOCASE, id);
 CREATE INDEX entries_date ON entries(date, id);
+-- Open questions are few beside the answers: this finds them (and whether there are any)
+-- without reading the answers' rows.
+CREATE INDEX entries_open ON entries(id) WHERE status = 'open';
+CREATE INDEX entries_follows ON entries(follows, id) WHERE follows IS NOT NULL;
 CREATE TABLE entry_tags(
     tag TEXT NOT NULL COLLATE NOCASE, id INTEGER NOT NULL, PRIMARY KEY(tag, id)
 ) WITHOUT ROWID;

@@ -42,13 +42,17 @@ class Filters:
         return "WHERE " + " AND ".join(self.clauses) if self.clauses else ""
 
 
-def filters(names: dict[str, list[str]]) -> Filters:
-    """Build the conditions for filters resolved to stored names, by kind.
+def filters(names: dict[str, list[str]], status: str | None = None) -> Filters:
+    """Build the conditions for filters resolved to stored names, by kind, and a status.
 
     A kind present with no names (the value matched nothing) makes the condition false.
+    ``status`` keeps only the open questions or only the answered entries (None: both).
     """
     clauses: list[str] = []
     params: list[Any] = []
+    if status is not None:
+        clauses.append("e.status = ?")
+        params.append(status)
     for kind in FILTER_KINDS:
         if kind not in names:
             continue

@@ -85,6 +85,8 @@ def prepare(entries: Iterable[Entry]) -> Prepared:
                 answer,
                 entry.updated_at or entry.created_at or "",
                 _dumps(data).decode(),
+                entry.status,
+                entry.follows,
                 source_ref(entry.source.path, entry.source.key),
                 shared,  # made a sources.id when inserted
             )
@@ -245,7 +247,7 @@ class Writes(Vocabulary):
         files = self._source_ids(row[-1] for row in batch.rows)
         rows = [(*row[:-1], files[row[-1]]) for row in batch.rows]
         try:
-            conn.executemany("INSERT INTO entries VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+            conn.executemany("INSERT INTO entries VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
         except sqlite3.IntegrityError as exc:
             raise SearchIndexError(f"two entries share one id: {exc}") from exc
         conn.executemany("INSERT OR IGNORE INTO entry_tags VALUES (?, ?)", batch.tags)

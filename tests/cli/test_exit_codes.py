@@ -32,6 +32,9 @@ EMPTY = {
     "export": ([], 0),
     "stats": ([], 0),
     "doctor": ([], 0),
+    "post": (["Why is the sky blue?"], 0),  # posting writes: it needs no entries
+    "answer": (["1", "--answer", "Light scatters."], 1),
+    "inbox": ([], 0),  # nothing waits: not an error
 }
 # command -> arguments that ask a filled store for something it does not hold (exit 1)
 UNMATCHED = {
@@ -51,6 +54,9 @@ UNMATCHED = {
     "export": ["--tag", "no-such-tag"],
     "stats": None,
     "doctor": None,
+    "post": ["--follow-up", "999", "Why?"],  # follows an entry that is not there
+    "answer": ["999", "--answer", "Because."],
+    "inbox": ["nobody at all"],
 }
 
 

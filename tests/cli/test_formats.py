@@ -21,6 +21,7 @@ import typer.main
 
 from kb.api import KnowledgeBase
 from kb.cli.app import build
+from kb.errors import Duplicate
 from kb.parsers import FORMATS as INPUT_FORMATS
 from tests.conftest import DATA, SEEDS
 
@@ -38,10 +39,32 @@ def _remove_args(fmt: str, kb: KnowledgeBase) -> list[str]:
     return [str(entry.id), "--yes"]
 
 
+def _post_args(fmt: str, kb: KnowledgeBase) -> list[str]:
+    return [f"Is a question posted as {fmt} kept open?", "--category", "Gardening", "--for", "higby"]
+
+
+def _answer_args(fmt: str, kb: KnowledgeBase) -> list[str]:
+    posted = kb.post(f"Will this question be answered as {fmt}?").entry
+    return [str(posted.id), "--answer", "Yes, it will.", "--expert", "higby"]
+
+
+def _with_open(args: list[str]) -> Callable[[str, KnowledgeBase], list[str]]:
+    """Arguments for a call that needs an open question stored (posted once per format)."""
+
+    def call(fmt: str, kb: KnowledgeBase) -> list[str]:
+        try:
+            kb.post(f"How often should I water a cactus as {fmt}?", category="Gardening", asked_for="higby")
+        except Duplicate:
+            pass
+        return args
+
+    return call
+
+
 CALLS: dict[str, list[list[str] | Callable[[str, KnowledgeBase], list[str]]]] = {
-    "list": [[], ["categories"], ["experts"], ["tags"], ["-c", "Home"]],
-    "search": [["water"], ["category:Home"]],
-    "ask": [["how often should I water"], ["water", "--category", "Gardening"]],
+    "list": [[], ["categories"], ["experts"], ["tags"], ["-c", "Home"], _with_open(["--open"]), ["--answered"]],
+    "search": [["water"], ["category:Home"], _with_open(["cactus", "--open"])],
+    "ask": [["how often should I water"], ["water", "--category", "Gardening"], _with_open(["cactus", "--open"])],
     "show": [["1"], ["1", "2"]],
     "experts": [[], ["higby"]],
     "path": [[]],
@@ -50,6 +73,9 @@ CALLS: dict[str, list[list[str] | Callable[[str, KnowledgeBase], list[str]]]] = 
     "edit": [["1"]],
     "remove": [_remove_args],
     "rm": [_remove_args],
+    "post": [_post_args],
+    "answer": [_answer_args],
+    "inbox": [_with_open([]), _with_open(["higby"])],
 }
 # Commands whose --format names something else than the output: checked below on their own.
 OWN_FORMATS = {"ingest", "export"}

@@ -33,6 +33,9 @@ MISSING = {
     "export": ([], 1, True),
     "stats": ([], 1, True),
     "doctor": ([], 0, False),  # it reports that the store does not exist yet
+    "post": (["   "], 2, False),  # no question: refused before any write
+    "answer": (["1", "--answer", "Because."], 1, True),
+    "inbox": ([], 1, True),
 }
 
 
