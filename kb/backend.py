@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from kb.errors import UsageError
+from kb.models import STATUSES
 
 if TYPE_CHECKING:
     from contextlib import AbstractContextManager
@@ -38,18 +39,22 @@ class Request:
     Filter values ignore case and may be unique prefixes (as ``kb list --category onc``).
     ``sort`` None means the command's own order: id for ``list``, relevance for
     ``search``; ``"date"`` puts the newest first in a search. ``limit`` None means every
-    entry; a search's default page is ``SEARCH_PAGE``.
+    entry; a search's default page is ``SEARCH_PAGE``. ``status`` keeps only the open
+    questions (``"open"``) or only the answered entries (``"answered"``); None keeps both.
     """
 
     category: str | None = None
     expert: str | None = None
     tag: str | None = None
+    status: str | None = None
     sort: str | None = None
     descending: bool = False
     limit: int | None = None
     offset: int = 0
 
     def __post_init__(self) -> None:
+        if self.status is not None and self.status not in STATUSES:
+            raise UsageError(f"unknown status {self.status!r}", hint="give " + " or ".join(STATUSES))
         if self.sort is not None and self.sort not in SORTS:
             raise UsageError(f"unknown sort {self.sort!r}", hint="sort by " + ", ".join(SORTS))
         if self.limit is not None and self.limit < 0:

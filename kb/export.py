@@ -11,6 +11,7 @@ import csv
 import io
 import os
 import re
+import statistics
 import sys
 import unicodedata
 from collections import Counter
@@ -22,6 +23,7 @@ from typing import Any, BinaryIO
 
 import orjson
 
+from kb.asking import answer_wait
 from kb.errors import KbError, UsageError
 from kb.models import EXPERT_FIELDS, EXPORT_MARKER, EXPORT_VERSION, Entry
 from kb.paths import file_size
@@ -368,11 +370,18 @@ class Stats:
     store_bytes: int = 0
     index_path: str = ""
     index_bytes: int = 0
+    # Posted questions: how many still wait, and the median seconds the answered ones
+    # waited for their answer (None when none was posted and answered).
+    open: int = 0
+    median_wait: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "db": self.path,
             "entries": self.entries,
+            "open": self.open,
+            "answered": self.entries - self.open,
+            "median_wait_seconds": None if self.median_wait is None else round(self.median_wait),
             "categories": len(self.categories),
             "experts": self.experts,
             "tags": self.tags,
@@ -397,9 +406,14 @@ def collect_stats(
     experts: set[str] = set()
     tags: set[str] = set()
     files: dict[str, str] = {}  # path -> the format it was read as
-    total = 0
+    total = waiting = 0
+    waits: list[float] = []
     for entry in entries:
         total += 1
+        if entry.is_open:
+            waiting += 1
+        elif (wait := answer_wait(entry)) is not None:
+            waits.append(wait)
         categories[entry.category] += 1
         formats[entry.source.format or "unknown"] += 1
         if entry.expert:
@@ -422,4 +436,6 @@ def collect_stats(
         index_path=str(index_path),
         # SQLite keeps recent writes in a -wal file beside the index until a checkpoint.
         index_bytes=(file_size(index_path) or 0) + (file_size(f"{index_path}-wal") or 0),
+        open=waiting,
+        median_wait=statistics.median(waits) if waits else None,
     )

@@ -84,6 +84,7 @@ def stats_table(stats: Stats, top: int = 15) -> None:
         ("store", f"{clean(stats.path)} ({human_size(stats.store_bytes)})"),
         ("index", f"{clean(stats.index_path)} ({human_size(stats.index_bytes)})"),
         ("entries", str(stats.entries)),
+        ("status", _waiting(stats)),
         ("categories", str(len(stats.categories))),
         ("experts", str(stats.experts)),
         ("tags", str(stats.tags)),
@@ -105,6 +106,16 @@ def stats_table(stats: Stats, top: int = 15) -> None:
     out.print(chart)
     if len(stats.categories) > top:
         out.print(Text(f"... and {len(stats.categories) - top} more categories", style="dim"))
+
+
+def _waiting(stats: Stats) -> str:
+    """How many posted questions wait, and how long answered ones waited (the median)."""
+    from kb.asking import duration
+
+    text = f"{stats.open:,} open, {stats.entries - stats.open:,} answered"
+    if stats.median_wait is not None:
+        text += f"; median wait for an answer {duration(stats.median_wait)}"
+    return text
 
 
 def _count(n: int, noun: str) -> str:
