@@ -19,6 +19,12 @@ SLOW: dict[str, frozenset[str]] = {
             "test_add_prompted_category_folds_to_the_stored_spelling",
         }
     ),
+    "tests/cli/test_asking.py": frozenset(
+        {
+            "test_hostile_text_in_questions_and_answers_stays_inert",
+            "test_two_answers_at_once_one_is_stored_the_other_kept",
+        }
+    ),
     "tests/cli/test_ask.py": frozenset(
         {
             "test_ask_answers_the_seed_question_with_the_seed",

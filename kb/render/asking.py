@@ -92,13 +92,13 @@ def inbox(box: Inbox, fmt: str, limit: int | None = None) -> None:
 
 
 def _asked(entry: Entry) -> str:
-    """Who asked and for whom, as one short phrase."""
+    """Who asked and for whom, as one short phrase (made safe to print)."""
     parts = []
     if entry.asked_by:
         parts.append(f"asked by {entry.asked_by}")
     if entry.asked_for:
         parts.append(f"for {entry.asked_for}")
-    return " ".join(parts)
+    return clean(" ".join(parts))
 
 
 def waiting_line(entry: Entry) -> str:
