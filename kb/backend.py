@@ -167,6 +167,10 @@ class Backend(Protocol):
 
     def related(self, ref: int | str, limit: int = 5) -> builtins.list[Hit]: ...
 
+    def follow_ups(self, entry_id: int) -> builtins.list[Entry]:
+        """The entries posted as follow-ups of this one (``follows`` = its id), by id."""
+        ...
+
     # -- facets ----------------------------------------------------------------------
 
     def categories(self) -> builtins.list[tuple[str, int]]: ...
@@ -186,6 +190,12 @@ class Backend(Protocol):
     def update(self, entry: Entry, *, read_at: str | None = None) -> Entry:
         """Replace the stored entry ``entry.id``; EditConflict when it changed since
         ``read_at`` (the ``updated_at`` it had when read; default ``entry.updated_at``)."""
+        ...
+
+    def answer_open(self, entry: Entry) -> Entry:
+        """Store an answered question (``entry``, its id that of an open one) only if the
+        stored entry is still open, checked and written as one step against every other
+        writer; AlreadyAnswered (nothing written) otherwise."""
         ...
 
     def remove(self, ids: Iterable[int]) -> builtins.list[int]:

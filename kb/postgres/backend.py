@@ -113,6 +113,10 @@ class PostgresBackend:
     def related(self, ref: int | str, limit: int = 5) -> builtins.list[Hit]:
         return self._read("finding related entries", lambda c: searching.related(c, ref, limit), [])
 
+    def follow_ups(self, entry_id: int) -> builtins.list[Entry]:
+        """The entries posted as follow-ups of the entry ``entry_id``."""
+        return self._read("reading follow-ups", lambda c: reads.follow_ups(c, entry_id), [])
+
     def categories(self) -> builtins.list[tuple[str, int]]:
         return self._read("listing categories", reads.categories, [])
 
@@ -147,6 +151,11 @@ class PostgresBackend:
     def update(self, entry: Entry, *, read_at: str | None = None) -> Entry:
         with self._writing("saving an edit") as conn:
             return writes.update(conn, entry, read_at if read_at is not None else entry.updated_at)
+
+    def answer_open(self, entry: Entry) -> Entry:
+        """Store an answered question only while the stored one is open (AlreadyAnswered otherwise)."""
+        with self._writing("saving an answer") as conn:
+            return writes.answer_open(conn, entry)
 
     def remove(self, ids: Iterable[int]) -> builtins.list[int]:
         with self._writing("removing entries") as conn:

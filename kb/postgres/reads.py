@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from kb.backend import FILTER_KINDS, Request
 from kb.errors import NotFound
-from kb.models import Entry, Expert
+from kb.models import ANSWERED, OPEN, Entry, Expert
 from kb.postgres.connection import scalar
 from kb.postgres.rows import ENTRY_COLUMNS, FROM_ENTRIES, entry_from_row
 from kb.search.results import ExpertSummary
@@ -150,7 +150,28 @@ def where_of(conn: psycopg.Connection[Any], filters: dict[str, builtins.list[str
 
 
 def request_where(conn: psycopg.Connection[Any], request: Request) -> Where:
-    return where_of(conn, {k: [v] for k, v in request.filters.items()}, strict=True)
+    where = where_of(conn, {k: [v] for k, v in request.filters.items()}, strict=True)
+    add_status(conn, where, request.status)
+    return where
+
+
+def add_status(conn: psycopg.Connection[Any], where: Where, status: str | None) -> None:
+    """Keep only the entries of this status (None: all). Answered entries are nearly all
+    of them: with no open question stored, keeping them asks nothing of the query."""
+    if status is None or (status == ANSWERED and not has_open(conn)):
+        return
+    where.add("e.status = %s", status)
+
+
+def has_open(conn: psycopg.Connection[Any]) -> bool:
+    """Whether any entry is an open question (read from a partial index)."""
+    return scalar(conn, f"SELECT EXISTS (SELECT 1 FROM entries WHERE status = '{OPEN}')") is True
+
+
+def follow_ups(conn: psycopg.Connection[Any], entry_id: int) -> builtins.list[Entry]:
+    """The entries that follow up the entry ``entry_id``, by id."""
+    rows = conn.execute(f"SELECT {ENTRY_COLUMNS} FROM {FROM_ENTRIES} WHERE e.follows = %s ORDER BY e.id", (entry_id,))
+    return [entry_from_row(row) for row in rows]
 
 
 def list_entries(conn: psycopg.Connection[Any], request: Request) -> builtins.list[Entry]:

@@ -13,14 +13,18 @@ from typing import Any
 
 import orjson
 
-from kb.models import Entry, Expert, Source
+from kb.models import ASKING_FIELDS, Entry, Expert, Source, asking_fields
 
 # The columns a read selects (entries ``e`` left-joined to experts ``x``), in ENTRY order.
 ENTRY_COLUMNS = (
     "e.id, e.uid, e.title, e.category, e.question, e.answer, e.expert, x.profile,"
-    " e.tags, e.source, e.extra, e.created_at, e.updated_at"
+    " e.tags, e.source, e.extra, e.created_at, e.updated_at,"
+    " e.status, e.asked_by, e.asked_for, e.asked_at, e.answered_at, e.follows"
 )
 FROM_ENTRIES = "entries e LEFT JOIN experts x ON x.name = e.expert"
+
+# The columns of an asked question (kb.models.ASKING_FIELDS, after its status).
+ASKING_COLUMNS = ("status", *ASKING_FIELDS)
 
 # The staging table an ingest batch is copied into before it is inserted (kb.postgres.writes).
 STAGE_COLUMNS = (
@@ -38,10 +42,12 @@ STAGE_COLUMNS = (
     "created_at",
     "updated_at",
     "raw",
+    *ASKING_COLUMNS,
 )
 STAGE_TABLE = """CREATE TEMP TABLE IF NOT EXISTS kb_stage (
     id bigint, uid text, title text, label text, category text, expert text, tags text[],
-    question text, answer text, source jsonb, extra json, created_at text, updated_at text, raw text
+    question text, answer text, source jsonb, extra json, created_at text, updated_at text, raw text,
+    status text, asked_by text, asked_for text, asked_at text, answered_at text, follows bigint
 ) ON COMMIT DELETE ROWS"""
 
 
@@ -54,7 +60,8 @@ def _json(value: Any) -> Any:
 
 def entry_from_row(row: tuple[Any, ...], raw: str | None = None) -> Entry:
     """Rebuild an Entry from a row of ENTRY_COLUMNS."""
-    (id_, uid, title, category, question, answer, expert, profile, tags, source, extra, created, updated) = row
+    (id_, uid, title, category, question, answer, expert, profile, tags, source, extra, created, updated) = row[:13]
+    asking = dict(zip(ASKING_COLUMNS, row[13:], strict=True))
     person: Expert | None = None
     if expert:
         person = Expert.from_dict(_json(profile)) if profile is not None else None
@@ -72,6 +79,7 @@ def entry_from_row(row: tuple[Any, ...], raw: str | None = None) -> Entry:
         uid=uid,
         created_at=created,
         updated_at=updated,
+        **asking_fields(asking),
     )
     entry.raw = raw
     return entry
@@ -108,6 +116,8 @@ def stage_row(entry: Entry) -> tuple[Any, ...]:
         entry.created_at,
         entry.updated_at,
         pg_text(entry.raw) if entry.raw is not None else None,
+        entry.status,
+        *(pg_text(v) if isinstance(v := getattr(entry, name), str) else v for name in ASKING_FIELDS),
     )
 
 

@@ -83,6 +83,23 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
                 || setweight(to_tsvector('{TS_CONFIG}', coalesce(expert, '') || ' ' || category), 'D') $$""",
         ],
     ),
+    (
+        2,
+        [
+            # Questions that wait for an expert (kb post): an entry's status, who asked it
+            # for whom and when, when it was answered, and the entry a follow-up follows.
+            # Every entry stored before is answered.
+            """ALTER TABLE {s}.entries
+                ADD COLUMN status text NOT NULL DEFAULT 'answered',
+                ADD COLUMN asked_by text,
+                ADD COLUMN asked_for text,
+                ADD COLUMN asked_at text,
+                ADD COLUMN answered_at text,
+                ADD COLUMN follows bigint""",
+            "CREATE INDEX entries_open ON {s}.entries (id) WHERE status = 'open'",
+            "CREATE INDEX entries_follows ON {s}.entries (follows, id) WHERE follows IS NOT NULL",
+        ],
+    ),
 ]
 LATEST = MIGRATIONS[-1][0]
 

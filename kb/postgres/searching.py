@@ -206,6 +206,7 @@ def search(conn: psycopg.Connection[Any], query: str, request: Request) -> Searc
             except NotFound as exc:
                 return SearchResult([], 0, [], exc.message + (f" ({exc.hint})" if exc.hint else ""))
     where = reads.where_of(conn, filters, strict=False)
+    reads.add_status(conn, where, request.status)
     if not parsed.has_text:
         if not filters:
             words = ", ".join(dict.fromkeys(parsed.stopped))

@@ -16,8 +16,8 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from kb.backend import WriteResult
-from kb.errors import EditConflict, InvalidEntry, NotFound
-from kb.models import Entry, now_iso
+from kb.errors import AlreadyAnswered, EditConflict, InvalidEntry, NotFound
+from kb.models import OPEN, Entry, now_iso
 from kb.postgres.connection import scalar
 from kb.postgres.rows import STAGE_COLUMNS, STAGE_TABLE, flat_json, pg_text, profiles, stage_row
 from kb.search.spelling import fold
@@ -263,6 +263,23 @@ def update(conn: psycopg.Connection[Any], entry: Entry, read_at: str | None) -> 
     _replace(conn, [entry])
     merge_experts(conn, [entry])
     return entry
+
+
+def answer_open(conn: psycopg.Connection[Any], entry: Entry) -> Entry:
+    """Store an answered question if the stored one is still open (its row locked while
+    checked and written, so of two writers answering at once one succeeds).
+
+    Raises:
+        AlreadyAnswered: the stored entry is no longer open; nothing was written.
+        NotFound: no entry has ``entry.id``.
+    """
+    entry_id = entry.stored_id()
+    row = conn.execute("SELECT status FROM entries WHERE id = %s FOR UPDATE", (entry_id,)).fetchone()
+    if row is None:
+        raise NotFound(f"no entry with id {entry_id}", hint="it was removed after you read it; nothing was saved")
+    if row[0] != OPEN:
+        raise AlreadyAnswered(f"#{entry_id} is already answered")
+    return update(conn, entry, None)
 
 
 def remove(conn: psycopg.Connection[Any], ids: Iterable[int]) -> list[int]:
