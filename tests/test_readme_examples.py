@@ -29,6 +29,7 @@ NEEDS_A_TERMINAL = {
     'EDITOR="code --wait" kb edit 1 --format json': "opens the VS Code editor (tests/cli/test_editor.py)",
     "kb browse": "a full-screen app on a terminal (tests/tui/test_browse_terminal.py)",
     'kb browse "bone scan"': "a full-screen app on a terminal (tests/tui/test_browse_terminal.py)",
+    "kb browse --open": "a full-screen app on a terminal (tests/tui/test_browse_asking.py)",
 }
 
 # A note of the reader's own, for `kb add < note.md` (the bundled data/note.md is already ingested).

@@ -140,7 +140,7 @@ def answer(
     if text is None and answer_file is not None:
         text = _read_answer_file(answer_file)
     if text is None:
-        text = _write_in_editor(kb.get(ref))
+        text = write_answer(kb.get(ref))
     entry = kb.answer(ref, text, expert=expert)
     if out in ("table", "ids"):
         typer.echo(str(entry.id))
@@ -169,7 +169,7 @@ def _read_answer_file(path: Path) -> str:
 SCISSORS = "# ------------------------ >8 ------------------------"
 
 
-def _write_in_editor(question: "Entry") -> str:
+def write_answer(question: "Entry") -> str:
     """Open the editor on a template that shows the question; return what was written above it."""
     from kb import asking
     from kb.cli.editor import edit_text

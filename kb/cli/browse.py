@@ -14,13 +14,17 @@ from kb.cli.options import DbOption, open_kb
 
 def browse(
     query: Annotated[Optional[list[str]], typer.Argument(help="Start with this search already typed.")] = None,
+    include_open: Annotated[
+        bool, typer.Option("--open", help="Include open questions (waiting for an answer), marked [open].")
+    ] = False,
     db: DbOption = None,
 ) -> None:
     """Search as you type and read answers full screen, with the keyboard alone.
 
     The hits are ranked as `kb search` ranks them, with the same query syntax; the
     selected entry is previewed beside the list. Enter opens it, Escape goes back, c copies
-    the answer, e edits it, r lists related entries, f filters by category or expert, ?
+    the answer, e edits it, r lists related entries, f filters by category or expert, o
+    shows the open questions (oldest first, with their wait) and a answers one, ?
     (or F1) shows every key, Ctrl-Q quits. Needs a terminal: in scripts, use kb search.
 
     Example: kb browse "bone scan"
@@ -35,6 +39,6 @@ def browse(
     empty = kb.count() == 0
     from kb.tui.app import BrowseApp
 
-    browser = BrowseApp(kb, " ".join(query or []), empty=empty)
+    browser = BrowseApp(kb, " ".join(query or []), empty=empty, include_open=include_open)
     browser.run()
     raise typer.Exit(code=browser.return_code or 0)

@@ -55,6 +55,7 @@ class SearchBox(Input):
         Binding("enter", "submit", "Open"),
         Binding("escape", "app.clear_or_quit", "Clear/quit"),
         Binding("ctrl+f", "app.facets", "Facets"),
+        Binding("ctrl+o", "app.open_questions", "Open questions"),
     ]
 
 
@@ -112,6 +113,8 @@ class BrowseApp(App[int]):
         Binding("c", "copy", "Copy"),
         Binding("e", "edit", "Edit"),
         Binding("r", "related", "Related"),
+        Binding("o", "open_questions", "Open questions"),
+        Binding("a", "answer", "Answer"),
         Binding("q", "quit", "Quit", show=False),
     ]
     CSS = """
@@ -127,9 +130,15 @@ class BrowseApp(App[int]):
     #status { height: 1; padding: 0 1; }
     """
 
-    def __init__(self, kb: KnowledgeBase, query: str = "", *, empty: bool | None = None) -> None:
+    def __init__(
+        self, kb: KnowledgeBase, query: str = "", *, empty: bool | None = None, include_open: bool = False
+    ) -> None:
         super().__init__()
         self.kb = kb
+        # Open questions (waiting for an answer) are left out, as kb search leaves them,
+        # unless asked for (kb browse --open); the open-questions view (o) shows only them.
+        self.include_open = include_open
+        self.open_view = False
         # A reader would otherwise print a notice on stderr, over the screen.
         kb.on_stale = self._index_in_use
         kb.on_rebuild = None
@@ -218,12 +227,17 @@ class BrowseApp(App[int]):
             self.call_from_thread(self.show_results, seq, query, result)
 
     def _query(self, query: str, category: str | None, expert: str | None) -> tuple[list[Entry], Text]:
-        """Run one search the way `kb search` ranks it; an empty query lists entries by id."""
+        """Run one search the way `kb search` ranks it; an empty query lists entries by id
+        (the open questions oldest first, in their view)."""
+        status = "open" if self.open_view else None if self.include_open else "answered"
         if not query.strip():
-            entries = self.kb.list(category=category, expert=expert, limit=LIMIT)
-            return entries, Text(opening_note(len(entries), self.kb.count(category=category, expert=expert)))
+            if self.open_view:
+                return waiting_list(self.kb, category, expert)
+            entries = self.kb.list(category=category, expert=expert, limit=LIMIT, status=status)
+            total = self.kb.count(category=category, expert=expert, status=status)
+            return entries, Text(opening_note(len(entries), total))
         try:
-            result = self.kb.search(query, category=category, expert=expert, limit=LIMIT)
+            result = self.kb.search(query, category=category, expert=expert, limit=LIMIT, status=status)
         except QueryError as exc:  # '"' as the first key of a phrase: not yet words to search for
             return [], Text(clean(exc.message), style="bold")
         entries = [hit.entry for hit in result]
@@ -256,6 +270,8 @@ class BrowseApp(App[int]):
         ]
         if filters:
             note.append("   filter " + clean(", ".join(filters)) + " (f: change)", style="italic")
+        if self.open_view:
+            note.append("   open questions (o: every entry, a: answer)", style="italic")
         if self._stale:
             note.append("   another kb process is writing: results may miss its newest entries", style="italic")
         self.status(note)
@@ -326,7 +342,9 @@ class BrowseApp(App[int]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # On the pick and help screens the letters are not for the entry behind them.
-        if action in ("copy", "edit", "related", "facets") and isinstance(self.screen, (PickScreen, HelpScreen)):
+        if action in ("copy", "edit", "related", "facets", "answer", "open_questions") and isinstance(
+            self.screen, (PickScreen, HelpScreen)
+        ):
             return False
         return True
 
@@ -433,6 +451,56 @@ class BrowseApp(App[int]):
             if isinstance(screen, ReaderScreen) and screen.entry.id == updated.id:
                 screen.replace_entry(updated)
         self.search(self.search_box.value)
+
+    def action_open_questions(self) -> None:
+        """Switch between every entry and the open questions (oldest first, with their wait)."""
+        if self.empty:
+            return
+        if isinstance(self.screen, ReaderScreen):
+            self.pop_screen()
+        self.open_view = not self.open_view
+        self.search(self.search_box.value)
+
+    def action_answer(self) -> None:
+        """Answer the open question in the editor, as `kb answer ID` does: the app steps aside."""
+        entry = self.current_entry()
+        if entry is None or entry.id is None:
+            return
+        if not entry.is_open:
+            self.notify(f"#{entry.id} is answered already (e edits it)", markup=False)
+            return
+        from textual.app import SuspendNotSupported
+
+        from kb.cli.asking import write_answer
+
+        try:
+            with self._lock, self.suspend():
+                stored = self.kb.answer(entry.id, write_answer(entry))
+        except SuspendNotSupported:
+            self.notify("cannot answer here: this terminal cannot hand over to an editor", severity="warning")
+            return
+        except KbError as exc:
+            message = clean(exc.message + (f" ({exc.hint})" if exc.hint else ""))
+            self.notify(message, title="not saved", severity="error", markup=False, timeout=12)
+            return
+        self.notify(f"#{stored.id} answered: kb search finds it now", markup=False)
+        for screen in self.screen_stack:
+            if isinstance(screen, ReaderScreen) and screen.entry.id == stored.id:
+                screen.replace_entry(stored)
+        self.search(self.search_box.value)
+
+
+def waiting_list(kb: KnowledgeBase, category: str | None, expert: str | None) -> tuple[list[Entry], Text]:
+    """The open questions oldest first (with the facet filter), and the status line over them."""
+    questions = [w.entry for w in kb.inbox().questions]
+    if category or expert:
+        kept = {e.id for e in kb.list(category=category, expert=expert, status="open", limit=None)}
+        questions = [q for q in questions if q.id in kept]
+    if not questions:
+        return [], Text("no open questions: every question has its answer", style="bold")
+    shown = questions[:LIMIT]
+    noun = "open question" if len(questions) == 1 else "open questions"
+    return shown, Text(f"{len(questions):,} {noun}, oldest first")
 
 
 def _ask_reopen(error: KbError) -> bool:

@@ -252,6 +252,7 @@ KEYS = (
             ("Enter", "open the selected hit (the first until you move)"),
             ("Escape", "clear the search box; quit when it is empty"),
             ("Ctrl-F", "facets: filter by a category or an expert"),
+            ("Ctrl-O", "open questions (waiting for an answer), oldest first; again: every entry"),
         ),
     ),
     (
@@ -262,6 +263,8 @@ KEYS = (
             ("e", "edit the entry in $VISUAL / $EDITOR, as kb edit does"),
             ("r", "related entries"),
             ("f", "facets: categories and experts with counts; pick one to filter"),
+            ("o", "open questions, oldest first, with how long each has waited; again: every entry"),
+            ("a", "answer the open question in $VISUAL / $EDITOR, as kb answer does"),
             ("Escape", "back to the search box"),
             ("q", "quit"),
         ),
@@ -271,7 +274,7 @@ KEYS = (
         (
             ("PgUp/PgDn, Home/End", "scroll (Up/Down too)"),
             ("/", "find in the entry; Enter, then n: next match (/ again: change the text)"),
-            ("c, e, r", "copy, edit, related, as above"),
+            ("c, e, r, a", "copy, edit, related, answer, as above"),
             ("Escape", "close the find box, then go back to the list"),
         ),
     ),

@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING
 
 from rich.text import Text
 
-from kb.render import clean, expert_card, reflow
+from kb.render import OPEN_MARK, clean, expert_card, reflow
+from kb.render.asking import waiting_line
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -71,8 +72,12 @@ def hit_row(entry: Entry, pattern: re.Pattern[str] | None, width: int) -> Text:
     """Two lines for the hit list: the title (bold), then category · expert, then the question."""
     width = max(width, 10)
     title = highlight(one_line(entry.display_title()) or f"#{entry.id}", pattern, style="bold")
+    if entry.is_open:
+        title = Text(OPEN_MARK, style="bold yellow").append_text(title)
     title.truncate(width, overflow="ellipsis")
     meta = " · ".join(clean(x) for x in (entry.category, entry.expert.name if entry.expert else "") if x)
+    if entry.is_open:
+        meta = " · ".join(x for x in (f"waiting {waiting(entry)}", meta) if x)
     second = Text()
     if meta:
         second.append(one_line(meta), style="italic")
@@ -101,6 +106,10 @@ def entry_text(
         out.append("\n" + "  ·  ".join(facts), style="italic")
     for label, body in (("Question", entry.question), ("Answer", entry.answer)):
         out.append(f"\n\n{label}\n", style="bold underline")
+        if label == "Answer" and entry.is_open:
+            line = waiting_line(entry).replace("answer it with: kb answer", "a: answer it here, or kb answer")
+            out.append(line, style="yellow")
+            continue
         # Paragraphs the source hard-wrapped are reflowed to the screen, as `kb show` does.
         body = reflow(body.replace("\r\n", "\n").strip())
         if limit is not None and len(body) > limit:
@@ -109,6 +118,15 @@ def entry_text(
     if find is not None:
         out.highlight_regex(find, FOUND)
     return out
+
+
+def waiting(entry: Entry) -> str:
+    """How long an open question has waited so far (3h 5m)."""
+    from datetime import UTC, datetime
+
+    from kb.asking import duration, waited
+
+    return duration(waited(entry, datetime.now(UTC)))
 
 
 _BIO = ("expertise", "experience", "organizations", "publications", "education", "awards", "clients")
