@@ -51,11 +51,14 @@ def _runtime_imports(tree: ast.AST) -> list[ast.Import | ast.ImportFrom]:
 # Layers, top to bottom: a module may import its own layer and those below it, never above.
 LAYERS = (
     ("kb.cli", "kb.tui", "kb.render", "kb.emit", "kb.__main__"),
-    ("kb.doctor",),
     ("kb.api",),
-    ("kb.entries", "kb.export", "kb.ingest", "kb.journalled"),
-    # kb.backend is the seam's protocol; kb.store and kb.postgres are the backends behind it.
-    ("kb.search", "kb.store", "kb.postgres", "kb.backend"),
+    # The backends behind the seam: kb.files (kb.store + kb.search) and kb.postgres.
+    ("kb.files", "kb.postgres"),
+    ("kb.doctor",),
+    # kb.files.paired keeps the files backend's store and index in step.
+    ("kb.entries", "kb.export", "kb.ingest", "kb.journalled", "kb.files.paired"),
+    # kb.backend is the seam's protocol.
+    ("kb.search", "kb.store", "kb.backend"),
     ("kb.parsers",),
     # kb/__init__.py imports nothing when it runs: its names load on first use.
     ("kb.models", "kb.errors", "kb.paths", "kb.config", "kb"),

@@ -293,9 +293,8 @@ def reindex(db: DbOption = None) -> None:
     from kb import render
 
     kb = open_kb(db)
-    with kb.store.locked():
-        count = kb.rebuild_index()
-    render.notice(f"indexed {count} entries into {kb.index_path}")
+    count = kb.reindex()
+    render.notice(f"indexed {count} entries into {kb.index_location}")
 
 
 def path(fmt: RecordFormatOption = RecordFormat.table, as_json: JsonOption = False, db: DbOption = None) -> None:
@@ -309,4 +308,4 @@ def path(fmt: RecordFormatOption = RecordFormat.table, as_json: JsonOption = Fal
     render.locations(kb.locations(), output_format(fmt, as_json))
     if not kb.exists():
         # Where the store would be is still an answer: kb path exits 0 and creates nothing.
-        render.notice(f"no store at {kb.path} yet: 'kb ingest FILES' or 'kb add' creates it")
+        render.notice(f"no store at {kb.location} yet: 'kb ingest FILES' or 'kb add' creates it")

@@ -131,8 +131,8 @@ class BrowseApp(App[int]):
         super().__init__()
         self.kb = kb
         # A reader would otherwise print a notice on stderr, over the screen.
-        kb.on_stale = self._index_in_use
-        kb.on_rebuild = None
+        kb.hooks.on_stale = self._index_in_use
+        kb.hooks.on_rebuild = None
         self.initial_query = query
         self.empty = empty
         self.category: str | None = None
@@ -163,7 +163,7 @@ class BrowseApp(App[int]):
         if self.empty is None:
             self.empty = self.kb.count() == 0
         if self.empty:
-            self.preview.show_message(views.empty_store_text(str(self.kb.path)))
+            self.preview.show_message(views.empty_store_text(self.kb.location))
             self.status(Text("no entries yet", style="bold"))
             return
         self.search(self.initial_query)
