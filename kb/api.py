@@ -49,11 +49,17 @@ class KnowledgeBase:
         location: str | os.PathLike[str] | None = None,
         *,
         lock_timeout: float | None = None,
+        as_is: bool = False,
         backend: Backend | None = None,
     ) -> None:
+        """Open the backend that serves ``location`` (see ``open``).
+
+        ``as_is`` reads whatever search data there is without checking or rebuilding it,
+        and creates nothing (for shell completion, which must answer at once).
+        """
         if backend is None:
             where = os.fspath(location) if location is not None else default_location()
-            backend = open_backend(where, lock_timeout=lock_timeout)
+            backend = open_backend(where, lock_timeout=lock_timeout, as_is=as_is)
         self.backend: Backend = backend
 
     @classmethod

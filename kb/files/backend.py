@@ -241,4 +241,4 @@ class FilesBackend(StoreWithIndex):
 
 def open_backend(location: str, **options: Any) -> FilesBackend:
     """Open the store at a path (kb.backend's registry calls this)."""
-    return FilesBackend(location, lock_timeout=options.get("lock_timeout"))
+    return FilesBackend(location, lock_timeout=options.get("lock_timeout"), as_is=options.get("as_is", False))

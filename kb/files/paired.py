@@ -32,7 +32,9 @@ READ_WAIT = 1.0
 class StoreWithIndex:
     """A store file and the search index beside it, kept in step."""
 
-    def __init__(self, path: str | os.PathLike[str] | None = None, *, lock_timeout: float | None = None) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str] | None = None, *, lock_timeout: float | None = None, as_is: bool = False
+    ) -> None:
         self.path = Path(path).expanduser() if path is not None else default_db_path()
         if lock_timeout is None:
             lock_timeout = config.lock_timeout()
@@ -44,6 +46,9 @@ class StoreWithIndex:
         self._nothing: SearchIndex | None = None
         # What the front is told while a read works (a rebuild, a stale or temporary index).
         self.hooks = Hooks()
+        # Read the index as it is: no version check, no rebuild, nothing created (a
+        # shell's completion must answer at once); no index file reads as empty.
+        self.as_is = as_is
 
     def close(self) -> None:
         for index in (self._index, self._nothing):
@@ -165,6 +170,8 @@ class StoreWithIndex:
 
         A store that does not exist reads as empty and is not created.
         """
+        if self.as_is:
+            return action(self._index_as_is())
         if not self.exists():
             return action(self._empty_index())
         try:
@@ -173,6 +180,15 @@ class StoreWithIndex:
             if not exc.corrupt:
                 raise
         return action(self._renewed_index())
+
+    def _index_as_is(self) -> SearchIndex:
+        if self._index is None:
+            if not self.index_path.is_file():
+                return self._empty_index()
+            from kb.search.index import SearchIndex
+
+            self._index = SearchIndex(self.index_path)
+        return self._index
 
     def _empty_index(self) -> SearchIndex:
         """An index in memory with no entries, standing for a store not created yet."""
