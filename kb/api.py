@@ -217,69 +217,44 @@ class KnowledgeBase:
         """Return the original text an entry was read from (read from the store)."""
         return self.backend.raw(ref)
 
-    def search(
-        self,
-        query: str,
-        *,
-        category: str | None = None,
-        expert: str | None = None,
-        tag: str | None = None,
-        limit: int = 10,
-        offset: int = 0,
-        latest: bool = False,
-    ) -> SearchResult:
+    def search(self, query: str, request: Request | None = None, /, **filters: Any) -> SearchResult:
         """Search for a question or keywords; return the page of hits, best first.
 
-        The result is a sequence of ``Hit`` (entry, score, plain-text snippet and its
+        ``request`` (kb.backend.Request) carries the filters and the page; scripts may
+        give them as keywords instead: ``category``, ``expert``, ``tag`` (any case, unique
+        prefixes), ``limit`` (default 10), ``offset``, ``latest`` (newest first). The
+        result is a sequence of ``Hit`` (entry, score, plain-text snippet and its
         highlighted spans) that also says how many entries matched (``total``), "did you
         mean" spellings (``suggestions``) and, when empty, why (``reason``). Filters
-        combine with ``field:value`` terms in the query; ``latest`` orders by date.
+        combine with ``field:value`` terms in the query.
         """
-        request = Request(
-            category=category, expert=expert, tag=tag, limit=limit, offset=offset, sort="date" if latest else None
-        )
-        return self.backend.search(query, request)
+        return self.backend.search(query, _request(request, filters))
 
-    def ask(
-        self,
-        question: str,
-        *,
-        category: str | None = None,
-        expert: str | None = None,
-        tag: str | None = None,
-        others: int = 4,
-    ) -> SearchResult:
+    def ask(self, question: str, request: Request | None = None, /, *, others: int = 4, **filters: Any) -> SearchResult:
         """Answer a question: the best hit first, then up to ``others`` that answer it nearly as well.
 
-        Ranked as ``search`` ranks; the other answers are those whose score is at least
-        kb.search.fusion.OTHERS_SHARE of the best one's, so that a question the knowledge
-        base answers once is not padded out with entries that share a word with it.
+        Ranked as ``search`` ranks, with its filters; the other answers are those whose
+        score is at least kb.search.fusion.OTHERS_SHARE of the best one's, so that a
+        question the knowledge base answers once is not padded out with entries that
+        share a word with it.
         """
         from kb.search.fusion import close_to_best
 
-        result = self.search(question, category=category, expert=expert, tag=tag, limit=1 + max(0, others))
+        result = self.search(question, _request(request, filters).page(1 + max(0, others)))
         return replace(result, hits=close_to_best(result.hits))
 
-    def list(
-        self,
-        *,
-        category: str | None = None,
-        expert: str | None = None,
-        tag: str | None = None,
-        sort: str = "id",
-        descending: bool = False,
-        limit: int | None = None,
-        offset: int = 0,
-    ) -> builtins.list[Entry]:
-        """Return entries, filtered (any case, unique prefixes) and sorted by id, title, category or date."""
-        request = Request(
-            category=category, expert=expert, tag=tag, sort=sort, descending=descending, limit=limit, offset=offset
-        )
-        return self.backend.list(request)
+    def list(self, request: Request | None = None, /, **filters: Any) -> builtins.list[Entry]:
+        """Return entries, filtered (any case, unique prefixes) and sorted by id, title, category or date.
 
-    def count(self, *, category: str | None = None, expert: str | None = None, tag: str | None = None) -> int:
-        """Count the entries, or those that ``category``/``expert``/``tag`` keep (as in ``list``)."""
-        return self.backend.count(Request(category=category, expert=expert, tag=tag))
+        ``request`` carries the filters, order and page, or give them as keywords:
+        ``category``, ``expert``, ``tag``, ``sort``, ``descending``, ``limit`` (default:
+        all), ``offset``.
+        """
+        return self.backend.list(_request(request, filters))
+
+    def count(self, request: Request | None = None, /, **filters: Any) -> int:
+        """Count the entries, or those the request's (or keywords') filters keep, as in ``list``."""
+        return self.backend.count(_request(request, filters))
 
     def related(self, ref: int | str, limit: int = 5) -> builtins.list[Hit]:
         return self.backend.related(ref, limit=limit)
@@ -333,20 +308,20 @@ class KnowledgeBase:
         self,
         fmt: str,
         dest: str | os.PathLike[str] | BinaryIO | None = None,
+        request: Request | None = None,
         *,
-        category: str | None = None,
-        expert: str | None = None,
-        tag: str | None = None,
         changes: FolderChanges | None = None,
         force: bool = False,
+        **filters: Any,
     ) -> int:
         """Write entries from the store as ``jsonl``, ``json``, ``csv`` or ``md``; return how many.
 
         ``dest`` is a file path, a binary stream, or None for stdout; for ``md`` it is a
         folder that gets one file per entry, and an unfiltered export removes the files
         an earlier export wrote there for entries no longer stored (unless they were
-        changed since), noting them in ``changes``. The filters work as in ``list`` (any
-        case, unique prefixes; an unknown value raises NotFound). The entries themselves
+        changed since), noting them in ``changes``. The request's filters (or the keywords
+        ``category``, ``expert``, ``tag``) work as in ``list`` (any case, unique prefixes;
+        an unknown value raises NotFound). The entries themselves
         are read from the store of record, one at a time. An existing file (or, in a
         folder, a file kb did not write or that was changed since) is replaced only with
         ``force``; the store's own files never are. New files get the store's permissions.
@@ -356,7 +331,7 @@ class KnowledgeBase:
         if isinstance(dest, (str, os.PathLike)) and self.backend.owns(dest):
             raise UsageError(f"{dest} is one of the store's own files; kb export never writes there")
         mode = self.backend.new_file_mode()
-        request = Request(category=category, expert=expert, tag=tag)
+        request = _request(request, filters)
         # JSON Lines is the backup format: it carries each entry's original text too.
         entries = self.iter_entries(request, with_raw=fmt == "jsonl")
         return export_entries(
@@ -373,6 +348,19 @@ class KnowledgeBase:
             index_path=self.backend.index_file(),
             store_bytes=self.backend.size_bytes() or 0,
         )
+
+
+def _request(request: Request | None, filters: dict[str, Any]) -> Request:
+    """The request a read was given: a Request, or the same as keywords (``latest=True``
+    for ``sort="date"``); not both."""
+    if request is None:
+        latest = filters.pop("latest", False)
+        if latest:
+            filters.setdefault("sort", "date")
+        return Request(**filters)
+    if filters:
+        raise TypeError("pass a Request or keyword filters, not both")
+    return request
 
 
 __all__ = ["KnowledgeBase"]

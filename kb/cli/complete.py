@@ -28,10 +28,10 @@ def complete_ids(ctx: Any, incomplete: str) -> list[tuple[str, str]]:
     text = incomplete.strip().lstrip("#").lower()
 
     def find(kb: "KnowledgeBase") -> "list[tuple[str, str]]":
-        if kb.count() <= _COMPLETE_ALL_BELOW:
-            entries = kb.list(limit=None)
-        else:
-            entries = kb.list(sort="id", descending=True, limit=_MAX_ITEMS)
+        from kb.backend import Request
+
+        newest = Request(sort="id", descending=True, limit=_MAX_ITEMS)
+        entries = kb.list() if kb.count() <= _COMPLETE_ALL_BELOW else kb.list(newest)
         by_id = [(str(e.id), _plain(e.display_title())) for e in entries if str(e.id).startswith(text)]
         if by_id or not text:
             return by_id
