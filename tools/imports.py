@@ -73,6 +73,19 @@ ONLY = {
 }
 # Packages of one layer that must not import each other.
 APART = (("kb.search", "kb.store"), ("kb.postgres", "kb.store"))
+# What stands behind the backend seam: the front's callers (the CLI, the TUI) reach it
+# only through kb.api.KnowledgeBase. (kb.search's shared parts, the query parser and the
+# result types, are not on this list.)
+FRONT = ("kb.cli", "kb.tui")
+BEHIND_SEAM = (
+    "kb.files",
+    "kb.postgres",
+    "kb.store",
+    "kb.doctor",
+    "kb.journalled",
+    "kb.ingest.pipeline",
+    "kb.search.index",
+)
 
 
 def _within(name: str, prefix: str) -> bool:
@@ -107,6 +120,8 @@ def breaches(graph: dict[str, set[str]], paths: dict[str, Path]) -> list[str]:
         for target in sorted(graph[name]):
             if layer_of(target) < layer_of(name):
                 out.append(f"{name} imports {target}, a layer above it")
+            if any(_within(name, f) for f in FRONT) and any(_within(target, b) for b in BEHIND_SEAM):
+                out.append(f"{name} imports {target}, behind the backend seam (go through kb.api)")
             for a, b in APART:
                 if (_within(name, a) and _within(target, b)) or (_within(name, b) and _within(target, a)):
                     out.append(f"{name} imports {target}: {a} and {b} stay apart")
