@@ -3,7 +3,7 @@
 They append to the journal (kb.store.journal) and look up uids and ids in the index,
 which the store's lock and the version check keep exactly in step with the store: neither
 file is read or rewritten whole, so their cost does not grow with the store (a full
-rewrite is ~5 s at 100k entries). KnowledgeBase (kb.api) decides when a write may go
+rewrite is ~5 s at 100k entries). The files backend (kb.files.backend) decides when a write may go
 this way (``Store.can_journal``) and holds the lock around it.
 """
 
@@ -15,10 +15,10 @@ from kb.errors import InvalidEntry, NotFound, SearchIndexError
 from kb.models import Entry, now_iso
 
 if TYPE_CHECKING:
-    from kb.api import KnowledgeBase
+    from kb.files.paired import StoreWithIndex
 
 
-def add(kb: KnowledgeBase, entries: list[Entry]) -> tuple[list[Entry], list[Entry]]:
+def add(kb: StoreWithIndex, entries: list[Entry]) -> tuple[list[Entry], list[Entry]]:
     """Store the new entries under the next ids; return (added, duplicates already stored)."""
     index = kb.index
     known = index.ids_for_uids(e.uid for e in entries)
@@ -47,7 +47,7 @@ def add(kb: KnowledgeBase, entries: list[Entry]) -> tuple[list[Entry], list[Entr
     return added, duplicates
 
 
-def update(kb: KnowledgeBase, entry: Entry) -> Entry:
+def update(kb: StoreWithIndex, entry: Entry) -> Entry:
     """Replace a stored entry (by its id), keeping its created date and original text."""
     index = kb.index
     old = index.get(entry.id) if entry.id is not None else None
@@ -69,7 +69,7 @@ def update(kb: KnowledgeBase, entry: Entry) -> Entry:
     return entry
 
 
-def remove(kb: KnowledgeBase, entries: list[Entry]) -> list[Entry]:
+def remove(kb: StoreWithIndex, entries: list[Entry]) -> list[Entry]:
     """Remove these entries; return the ones that were stored."""
     index = kb.index
     present = set(index.ids_for_uids(e.uid for e in entries).values())

@@ -39,11 +39,11 @@ def test_backend_scheme_of_a_location(location: str, scheme: str | None) -> None
 
 def test_backend_chosen_by_scheme_and_paths_left_to_the_default() -> None:
     assert spec_for("postgresql://h/db").name == "postgres" == spec_for("postgres://h/db").name
-    assert spec_for("/tmp/kb.json") is None
+    assert spec_for("/tmp/kb.json").name == "files" == spec_for("kb.json").name
     with pytest.raises(UsageError, match="notes://"):
         spec_for("notes://x")
-    with pytest.raises(UsageError, match="files backend"):
-        open_backend("/tmp/kb.json")
+    files = open_backend("/tmp/kb.json")
+    assert files.name == "files" and files.location == "/tmp/kb.json" and not files.exists()
 
 
 def test_backend_registry_takes_a_third_backend() -> None:

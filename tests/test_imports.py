@@ -30,3 +30,10 @@ def test_the_checker_sees_a_breach() -> None:
     assert "kb.store.base imports kb.api, a layer above it" in found
     assert "kb.store.base imports kb.search.index: kb.search and kb.store stay apart" in found
     assert imports.circles({"a": {"b"}, "b": {"a"}, "c": set()}) == [["a", "b"]]
+    reaching = {
+        "kb.cli.complete": {"kb.search.index", "kb.search.query"},
+        "kb.search.index": set(),
+        "kb.search.query": set(),
+    }
+    found = imports.breaches(reaching, {name: ROOT / "kb" / "errors.py" for name in reaching})
+    assert found == ["kb.cli.complete imports kb.search.index, behind the backend seam (go through kb.api)"]

@@ -51,11 +51,14 @@ def _runtime_imports(tree: ast.AST) -> list[ast.Import | ast.ImportFrom]:
 # Layers, top to bottom: a module may import its own layer and those below it, never above.
 LAYERS = (
     ("kb.cli", "kb.tui", "kb.render", "kb.emit", "kb.__main__"),
-    ("kb.doctor",),
     ("kb.api",),
-    ("kb.asking", "kb.entries", "kb.export", "kb.ingest", "kb.journalled"),
-    # kb.backend is the seam's protocol; kb.store and kb.postgres are the backends behind it.
-    ("kb.search", "kb.store", "kb.postgres", "kb.backend"),
+    # The backends behind the seam: kb.files (kb.store + kb.search) and kb.postgres.
+    ("kb.files", "kb.postgres"),
+    ("kb.doctor",),
+    # kb.files.paired keeps the files backend's store and index in step.
+    ("kb.asking", "kb.entries", "kb.export", "kb.ingest", "kb.journalled", "kb.files.paired"),
+    # kb.backend is the seam's protocol.
+    ("kb.search", "kb.store", "kb.backend"),
     ("kb.parsers",),
     # kb/__init__.py imports nothing when it runs: its names load on first use.
     ("kb.models", "kb.errors", "kb.paths", "kb.config", "kb"),
@@ -70,6 +73,19 @@ ONLY = {
 }
 # Packages of one layer that must not import each other.
 APART = (("kb.search", "kb.store"), ("kb.postgres", "kb.store"))
+# What stands behind the backend seam: the front's callers (the CLI, the TUI) reach it
+# only through kb.api.KnowledgeBase. (kb.search's shared parts, the query parser and the
+# result types, are not on this list.)
+FRONT = ("kb.cli", "kb.tui")
+BEHIND_SEAM = (
+    "kb.files",
+    "kb.postgres",
+    "kb.store",
+    "kb.doctor",
+    "kb.journalled",
+    "kb.ingest.pipeline",
+    "kb.search.index",
+)
 
 
 def _within(name: str, prefix: str) -> bool:
@@ -104,6 +120,8 @@ def breaches(graph: dict[str, set[str]], paths: dict[str, Path]) -> list[str]:
         for target in sorted(graph[name]):
             if layer_of(target) < layer_of(name):
                 out.append(f"{name} imports {target}, a layer above it")
+            if any(_within(name, f) for f in FRONT) and any(_within(target, b) for b in BEHIND_SEAM):
+                out.append(f"{name} imports {target}, behind the backend seam (go through kb.api)")
             for a, b in APART:
                 if (_within(name, a) and _within(target, b)) or (_within(name, b) and _within(target, a)):
                     out.append(f"{name} imports {target}: {a} and {b} stay apart")

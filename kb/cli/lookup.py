@@ -92,18 +92,12 @@ def search(
     Example: kb search "can chemo make a bone scan come back falsely negative?"
     """
     from kb import render
+    from kb.backend import Request
 
+    status = None if include_open else "answered"
+    request = Request(category, expert, tag, status, sort="date" if latest else None, limit=limit, offset=offset)
     kb = open_kb(db)
-    result = kb.search(
-        " ".join(query),
-        category=category,
-        expert=expert,
-        tag=tag,
-        limit=limit,
-        offset=offset,
-        latest=latest,
-        status=None if include_open else "answered",
-    )
+    result = kb.search(" ".join(query), request)
     out = output_format(fmt, as_json)
     if out == "table":
         render.search_results(result, offset=offset)
@@ -143,12 +137,12 @@ def ask(
     Example: kb ask "can chemotherapy make a bone scan come back falsely negative?"
     """
     from kb import render
+    from kb.backend import Request
 
     kb = open_kb(db)
     text = " ".join(question)
-    result = kb.ask(
-        text, category=category, expert=expert, tag=tag, others=others, status=None if include_open else "answered"
-    )
+    status = None if include_open else "answered"
+    result = kb.ask(text, Request(category, expert, tag, status), others=others)
     out = output_format(fmt, as_json)
     if not result.hits:
         render.search_notes(result)
@@ -205,23 +199,17 @@ def list_entries(
     if what is Listing.experts:
         render.expert_counts(kb.experts(), out)
         return
-    entries = kb.list(
-        category=category,
-        expert=expert,
-        tag=tag,
-        sort=sort.value,
-        descending=desc,
-        limit=limit or None,
-        offset=offset,
-        status=status,
+    from kb.backend import Request
+
+    request = Request(
+        category, expert, tag, status, sort=sort.value, descending=desc, limit=limit or None, offset=offset
     )
-    filters = {"category": category, "expert": expert, "tag": tag, "status": status}
-    filtered = any(filters.values())
+    entries = kb.list(request)
     if out == "table":
-        render.entry_table(entries, total=kb.count(**filters), offset=offset, filtered=filtered)
+        render.entry_table(entries, total=kb.count(request), offset=offset, filtered=request.filtered)
     else:
         render.emit_entries(entries, out)
-    if not entries and filtered and not kb.count(**filters):
+    if not entries and request.filtered and not kb.count(request):
         # A filter matched nothing. An empty store, or an offset past the last of the
         # entries a filter keeps, is not an error (the footer says what there is).
         raise typer.Exit(code=1)
@@ -334,7 +322,9 @@ def experts(
         render.expert_counts(kb.experts()[: limit or None], out)
         return
     summary = kb.expert(name)
-    answers = kb.list(expert=summary.name, limit=limit or None)
+    from kb.backend import Request
+
+    answers = kb.list(Request(expert=summary.name, limit=limit or None))
     render.expert_profile(summary, answers, out, waiting=len(kb.inbox(summary.name).questions))
 
 
@@ -346,9 +336,8 @@ def reindex(db: DbOption = None) -> None:
     from kb import render
 
     kb = open_kb(db)
-    with kb.store.locked():
-        count = kb.rebuild_index()
-    render.notice(f"indexed {count} entries into {kb.index_path}")
+    count = kb.reindex()
+    render.notice(f"indexed {count} entries into {kb.index_location}")
 
 
 def path(fmt: RecordFormatOption = RecordFormat.table, as_json: JsonOption = False, db: DbOption = None) -> None:
@@ -362,4 +351,4 @@ def path(fmt: RecordFormatOption = RecordFormat.table, as_json: JsonOption = Fal
     render.locations(kb.locations(), output_format(fmt, as_json))
     if not kb.exists():
         # Where the store would be is still an answer: kb path exits 0 and creates nothing.
-        render.notice(f"no store at {kb.path} yet: 'kb ingest FILES' or 'kb add' creates it")
+        render.notice(f"no store at {kb.location} yet: 'kb ingest FILES' or 'kb add' creates it")

@@ -26,7 +26,7 @@ from kb.errors import KbError, SearchIndexError
 from kb.models import Entry
 
 if TYPE_CHECKING:
-    from kb.api import KnowledgeBase
+    from kb.files.paired import StoreWithIndex
     from kb.ingest.sources import IngestReport
     from kb.search.index import SearchIndex
     from kb.search.writes import Prepared
@@ -76,7 +76,7 @@ class BatchWriter:
 
     CHUNK = 1000
 
-    def __init__(self, kb: KnowledgeBase, report: IngestReport, dry_run: bool) -> None:
+    def __init__(self, kb: StoreWithIndex, report: IngestReport, dry_run: bool) -> None:
         self.kb = kb
         self.store = kb.store
         self.report = report
@@ -534,7 +534,7 @@ class IndexThread:
 
     def close(self) -> None:
         """Wait for the queued items; raise what the thread raised, if anything but an
-        index error (see KnowledgeBase.index_write_failed)."""
+        index error (see StoreWithIndex.index_write_failed)."""
         self._queue.put(None)
         self._thread.join()
         if self._error is not None:
@@ -659,7 +659,7 @@ class IndexProcess:
 
     def close(self) -> None:
         """Say the input is complete, wait for the child's last answer, and take its
-        verdict: an index error is kept for KnowledgeBase.index_write_failed; anything else
+        verdict: an index error is kept for StoreWithIndex.index_write_failed; anything else
         the child raised is raised here, as the thread feeder would."""
         import orjson
 
