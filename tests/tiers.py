@@ -19,6 +19,14 @@ SLOW: dict[str, frozenset[str]] = {
             "test_add_prompted_category_folds_to_the_stored_spelling",
         }
     ),
+    "tests/postgres/test_pg_asking_cli.py": frozenset(
+        {
+            "test_pg_asking_exit_codes",
+            "test_pg_asking_formats",
+            "test_pg_one_question_from_post_to_answer_to_search",
+            "test_pg_two_answers_at_once_one_is_stored_the_other_kept",
+        }
+    ),
     "tests/cli/test_asking.py": frozenset(
         {
             "test_hostile_text_in_questions_and_answers_stays_inert",

@@ -220,11 +220,13 @@ def test_hostile_text_in_questions_and_answers_stays_inert(desk: Path) -> None:
     assert "\x1b" in record["answer"]  # JSON keeps the true text
 
 
-def test_two_answers_at_once_one_is_stored_the_other_kept(desk: Path, tmp_path: Path) -> None:
-    """Two real `kb answer` processes, both in their editors with the question open, save at
-    the same moment: one answer is stored, the other is refused and kept in its draft."""
-    with KnowledgeBase.open(desk) as kb:
-        question = kb.post("Can I compost citrus peel?").entry.stored_id()
+def race_two_answers(env: dict[str, str], question: str, tmp_path: Path) -> tuple[str, str, str]:
+    """Run two real `kb answer` processes (Ann's and Bob's) on one question, both in their
+    editors with the question open, and let them save at the same moment.
+
+    Returns (the winner, the loser, the loser's stderr), after checking one exited 0 and
+    the other 1 with who answered and the draft that keeps the loser's text.
+    """
     go = tmp_path / "go"
     editor = tmp_path / "editor.sh"
     # Each editor writes its answer, says it is ready, and waits for the go file.
@@ -234,31 +236,33 @@ def test_two_answers_at_once_one_is_stored_the_other_kept(desk: Path, tmp_path: 
     editor.chmod(0o755)
     procs = []
     for name in ("Ann", "Bob"):
-        env = dict(
-            os.environ,
-            KB_DB=str(desk),
-            NO_COLOR="1",
-            EDITOR=str(editor),
-            ANSWER=f"{name} says yes.",
-            READY=str(tmp_path / f"ready-{name}"),
-        )
-        env.pop("VISUAL", None)
-        cmd = [sys.executable, "-m", "kb", "answer", str(question), "--expert", name]
-        procs.append(subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE))
+        full = dict(os.environ, **env, NO_COLOR="1", EDITOR=str(editor), ANSWER=f"{name} says yes.")
+        full.update(READY=str(tmp_path / f"ready-{name}"))
+        full.pop("VISUAL", None)
+        cmd = [sys.executable, "-m", "kb", "answer", question, "--expert", name]
+        procs.append(subprocess.Popen(cmd, env=full, stdout=subprocess.PIPE, stderr=subprocess.PIPE))
     deadline = time.monotonic() + 60
     while not all((tmp_path / f"ready-{n}").exists() for n in ("Ann", "Bob")):
         assert time.monotonic() < deadline, "the editors did not start"
         time.sleep(0.02)
     go.touch()
-    outcomes = [(p.wait(timeout=60), p.stdout.read(), p.stderr.read()) for p in procs]  # type: ignore[union-attr]
-    codes = sorted(code for code, _, _ in outcomes)
-    assert codes == [0, 1], outcomes
-    ((_, _, lost_err),) = [o for o in outcomes if o[0] == 1]
-    winner = ["Ann", "Bob"][[o[0] for o in outcomes].index(0)]
+    outcomes = [(p.wait(timeout=60), p.stderr.read().decode()) for p in procs]  # type: ignore[union-attr]
+    assert sorted(code for code, _ in outcomes) == [0, 1], outcomes
+    winner = ["Ann", "Bob"][[code for code, _ in outcomes].index(0)]
     loser = "Bob" if winner == "Ann" else "Ann"
-    assert f"already answered by {winner}" in lost_err.decode()
-    draft = re.search(r"kept in (\S+\.txt)", lost_err.decode())
+    refused = next(err for code, err in outcomes if code == 1)
+    assert f"already answered by {winner}" in refused
+    draft = re.search(r"kept in (\S+\.txt)", refused)
     assert draft and Path(draft.group(1)).read_text() == f"{loser} says yes.\n"
+    return winner, loser, refused
+
+
+def test_two_answers_at_once_one_is_stored_the_other_kept(desk: Path, tmp_path: Path) -> None:
+    """Two real `kb answer` processes save their answers to one open question at once:
+    one answer is stored, the other is refused and kept in its draft."""
+    with KnowledgeBase.open(desk) as kb:
+        question = kb.post("Can I compost citrus peel?").entry.stored_id()
+    winner, _, _ = race_two_answers({"KB_DB": str(desk)}, str(question), tmp_path)
     with KnowledgeBase.open(desk) as kb:
         stored = kb.get(question)
         assert stored.answer == f"{winner} says yes." and stored.expert and stored.expert.name == winner
