@@ -25,7 +25,7 @@ import orjson
 
 from kb.asking import answer_wait
 from kb.errors import KbError, UsageError
-from kb.models import EXPERT_FIELDS, EXPORT_MARKER, EXPORT_VERSION, Entry
+from kb.models import ASKING_FIELDS, EXPERT_FIELDS, EXPORT_MARKER, EXPORT_VERSION, Entry
 from kb.paths import file_size
 
 FORMATS = ("jsonl", "json", "csv", "md")
@@ -44,6 +44,9 @@ CSV_COLUMNS = (
     *(f"expert_{section}" for section in EXPERT_FIELDS),
     "created_at",
     "updated_at",
+    # A posted question's: whether it waits for an answer, who asked it for whom, when.
+    "status",
+    *ASKING_FIELDS,
 )
 
 
@@ -209,6 +212,8 @@ def csv_row(entry: Entry) -> list[str]:
         *bio,
         entry.created_at or "",
         entry.updated_at or "",
+        entry.status,
+        *("" if (value := getattr(entry, name)) is None else str(value) for name in ASKING_FIELDS),
     ]
     return [defuse(cell) for cell in cells]
 

@@ -277,6 +277,9 @@ def asking_fields(data: dict[str, Any]) -> dict[str, Any]:
     for name in ASKING_FIELDS:
         value = data.get(name)
         if name == "follows":
+            # An id: a number in JSON, digits in a CSV cell.
+            if isinstance(value, str) and value.strip().isdigit():
+                value = int(value)
             if type(value) is int and value > 0:
                 out[name] = value
         elif isinstance(value, str) and value:

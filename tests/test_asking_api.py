@@ -204,3 +204,17 @@ def test_open_questions_and_links_survive_export_and_ingest_byte_for_byte(kb: Kn
         assert copy.list(status="open")[0].asked_for == "Donald Higby, M.D."
         assert [e.id for e in copy.follow_ups(2)] == [done.id]
     assert second.read_bytes() == first.read_bytes()
+
+
+@pytest.mark.parametrize("fmt", ["json", "csv"])
+def test_open_questions_keep_their_fields_through_json_and_csv(kb: KnowledgeBase, tmp_path: Path, fmt: str) -> None:
+    kb.post("Do PET scans replace bone scans?", asked_by="sue", asked_for="higby", follows=1)
+    dest = tmp_path / f"out.{fmt}"
+    kb.export(fmt, dest)
+    with KnowledgeBase.open(tmp_path / "copy" / "kb.json") as copy:
+        report = copy.ingest([str(dest)])
+        assert not report.failures
+        [question] = copy.list(status="open")
+        assert (question.asked_by, question.asked_for, question.follows) == ("sue", "Donald Higby, M.D.", 1)
+        assert question.extra == {} and question.answer == ""
+        assert all(e.extra == {} for e in copy.list(status="answered"))

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import BinaryIO, cast
 
 from kb import parsers
+from kb.entries import missing_fields
 from kb.errors import KbError, ParseError
 from kb.ingest.caps import (
     CHUNK,
@@ -689,7 +690,7 @@ def _stamp(entry: Entry, abspath: str | None, sha: str | None, encoding: str) ->
         entry.source.key = None
     entry.source.sha256 = sha
     entry.source.encoding = encoding
-    if not entry.question.strip() or not entry.answer.strip():
+    if missing_fields(entry):  # an open question (status "open") needs no answer yet
         return Failure(abspath or "<stdin>", "entry has an empty question or answer", entry.source.line)
     return entry
 
