@@ -218,3 +218,15 @@ def test_open_questions_keep_their_fields_through_json_and_csv(kb: KnowledgeBase
         assert (question.asked_by, question.asked_for, question.follows) == ("sue", "Donald Higby, M.D.", 1)
         assert question.extra == {} and question.answer == ""
         assert all(e.extra == {} for e in copy.list(status="answered"))
+
+
+def test_an_open_question_reads_back_from_markdown_and_is_edited_as_one(kb: KnowledgeBase, tmp_path: Path) -> None:
+    from kb.parsers.markdown import parse, render_markdown
+
+    posted = kb.post("Is the typo in this questoin fixable?", asked_by="sue", follows=1).entry
+    [back] = parse(render_markdown(kb.get(posted.stored_id())), "q.md")
+    assert (back.status, back.answer, back.asked_by, back.follows) == ("open", "", "sue", 1)
+    edited = kb.update(posted.stored_id(), question="Is the typo in this question fixable?")
+    assert edited.is_open and kb.get(posted.stored_id()).question.endswith("question fixable?")
+    with pytest.raises(InvalidEntry):
+        kb.update(posted.stored_id(), answer="Typed into an edit.")  # answering is kb answer's

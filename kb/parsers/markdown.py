@@ -26,7 +26,7 @@ import re
 from typing import Any
 
 from kb.errors import ParseError
-from kb.models import EXPERT_FIELDS, Entry, Expert, Source, make_uid, split_tags
+from kb.models import ASKING_FIELDS, EXPERT_FIELDS, OPEN, Entry, Expert, Source, asking_fields, make_uid, split_tags
 from kb.parsers.json import clean_text
 from kb.parsers.mdnotes import find_questions, heading_text, parse_notes
 
@@ -341,7 +341,8 @@ def parse(text: str, name: str) -> list[Entry]:
     question, answer = clean_text("\n".join(q_lines)), clean_text("\n".join(a_lines))
     if not question:
         raise ParseError(f"question at line {q_line} is empty", path=name, line=q_line)
-    if not answer:
+    asking = asking_fields(meta)
+    if not answer and asking["status"] != OPEN:
         raise ParseError(f"answer at line {a_line} is empty", path=name, line=a_line)
 
     created = meta.get("created_at")
@@ -364,6 +365,7 @@ def parse(text: str, name: str) -> list[Entry]:
             updated_at=_as_text(updated) or None,
             source=Source(path=name, format=NAME, key="1", line=1),
             raw=text,
+            **asking,
         )
     ]
 
@@ -398,6 +400,13 @@ def render_markdown(entry: Entry) -> str:
             value = getattr(entry.expert, section)
             if value:
                 out.append(_scalar(section, value, "  "))
+    if entry.is_open:
+        # A question waiting for its answer: its empty answer section is not a mistake.
+        out.append("status: open")
+        for name in ASKING_FIELDS:
+            value = getattr(entry, name)
+            if value is not None:
+                out.append(f"{name}: {value}" if name == "follows" else _scalar(name, value, ""))
     if entry.created_at:
         out.append(_scalar("created_at", entry.created_at, ""))
     if entry.updated_at:
