@@ -13,7 +13,7 @@ __version__ = "0.1.0"
 
 if TYPE_CHECKING:
     from kb.api import KnowledgeBase
-    from kb.errors import Duplicate, InvalidEntry, KbError, NotFound
+    from kb.errors import AlreadyAnswered, Duplicate, InvalidEntry, KbError, NotFound
     from kb.models import Entry, Expert, Source
 
 _LAZY = {
@@ -25,9 +25,11 @@ _LAZY = {
     "NotFound": "kb.errors",
     "InvalidEntry": "kb.errors",
     "Duplicate": "kb.errors",
+    "AlreadyAnswered": "kb.errors",
 }
 
 __all__ = [
+    "AlreadyAnswered",
     "Duplicate",
     "Entry",
     "Expert",

@@ -31,6 +31,7 @@ from kb.emit import (
     write_bytes,
 )
 from kb.render.asking import answered as answered
+from kb.render.asking import answered_after
 from kb.render.asking import inbox as inbox
 from kb.render.asking import posted as posted
 from kb.render.columns import aligned
@@ -337,6 +338,8 @@ def _entry_renderables(
         facts.append("question/answer split guessed")
     if entry.updated_at:
         facts.append(f"updated {clean(entry.updated_at[:10])}")
+    if not entry.is_open and entry.asked_at:
+        facts.append(answered_after(entry))
     parts.append(Text("Source: " + " · ".join(facts), style="dim"))
     if follow_ups:
         parts.append(Text("Follow-ups", style="bold"))

@@ -118,3 +118,12 @@ def answered(entry: Entry) -> None:
     """Say on stderr that a question was answered, and by whom."""
     who = f" by {clean(entry.expert.name)}" if entry.expert else ""
     notice(f"answered #{entry.id}{who}; it is now found by kb search and kb ask")
+
+
+def answered_after(entry: Entry) -> str:
+    """A posted question's history in a few words: asked by whom, answered how long after."""
+    from kb.asking import answer_wait, duration
+
+    text = _asked(entry) or "asked"
+    wait = answer_wait(entry)
+    return text + (f", answered after {duration(wait)}" if wait is not None else "")
