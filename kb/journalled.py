@@ -41,7 +41,7 @@ def add(kb: StoreWithIndex, entries: list[Entry]) -> tuple[list[Entry], list[Ent
         kb.store.journal_write(kb.store.journal_ops_for(added, last_id=next_id - 1))
         try:
             index.set_last_id(next_id - 1)
-            index.upsert(added, kb._signature())
+            index.upsert(added, kb.store_version())
         except SearchIndexError as exc:
             kb.index_write_failed(exc)
     return added, duplicates
@@ -63,7 +63,7 @@ def update(kb: StoreWithIndex, entry: Entry) -> Entry:
     kb.store.journal_write(kb.store.journal_ops_for([entry]))
     entry.raw = raw
     try:
-        index.upsert([entry], kb._signature())
+        index.upsert([entry], kb.store_version())
     except SearchIndexError as exc:
         kb.index_write_failed(exc)
     return entry
@@ -78,7 +78,7 @@ def remove(kb: StoreWithIndex, entries: list[Entry]) -> list[Entry]:
         ops = [(table, str(e.id), None) for e in gone for table in ("entries", "raw")]
         kb.store.journal_write(ops)
         try:
-            index.delete([e.stored_id() for e in gone], kb._signature())
+            index.delete([e.stored_id() for e in gone], kb.store_version())
         except SearchIndexError as exc:
             kb.index_write_failed(exc)
     return gone

@@ -79,7 +79,7 @@ class Store(StoreBase):
         if lookup is not None:
             return lookup
         if self._scan is None:
-            self._scan = ScanLookup(self)
+            self._scan = ScanLookup(self.iter_documents())
         return self._scan
 
     def _doc_for(self, entry: Entry) -> dict[str, Any]:
