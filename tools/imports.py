@@ -59,7 +59,7 @@ LAYERS = (
     ("kb.files", "kb.postgres"),
     ("kb.doctor",),
     # kb.files.paired keeps the files backend's store and index in step.
-    ("kb.entries", "kb.export", "kb.ingest", "kb.journalled", "kb.files.paired"),
+    ("kb.entries", "kb.export", "kb.ingest", "kb.files.paired"),
     # kb.backend is the seam's protocol.
     ("kb.search", "kb.store", "kb.backend"),
     ("kb.parsers",),
@@ -85,7 +85,6 @@ BEHIND_SEAM = (
     "kb.postgres",
     "kb.store",
     "kb.doctor",
-    "kb.journalled",
     "kb.ingest.pipeline",
     "kb.search.index",
 )

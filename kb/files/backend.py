@@ -2,7 +2,7 @@
 
 The pairing of store and index, and keeping them in step, is kb.files.paired's; this
 module answers the protocol's reads from the index and routes its writes: a small write
-through the store's journal (kb.journalled), anything else as a full commit, an ingest
+through the store's journal (kb.files.journalled), anything else as a full commit, an ingest
 through kb.ingest.pipeline's batch writer, a check or repair through kb.doctor.
 """
 
@@ -17,9 +17,9 @@ from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kb import journalled
 from kb.backend import EVERYTHING, SEARCH_PAGE, BatchSink, Problem, Request, WriteResult
 from kb.errors import EditConflict, NotFound
+from kb.files import journalled
 from kb.files.paired import StoreWithIndex
 from kb.models import Entry
 from kb.paths import file_size

@@ -3,7 +3,7 @@
 ``StoreWithIndex`` keeps them in step: every write goes to the store first, then to the
 index, under the store's lock; every read that the index can serve is, after a cheap
 check that the index reflects the store's current version (rebuilt, under the lock, when
-it does not). The journal's small writes (kb.journalled), ingest's pipeline and the
+it does not). The journal's small writes (kb.files.journalled), ingest's pipeline and the
 doctor work on this pair; kb.files.backend puts the Backend protocol on top of it.
 """
 
