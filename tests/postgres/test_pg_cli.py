@@ -134,6 +134,17 @@ def test_pg_cli_completion_reads_the_server(filled: dict[str, str], monkeypatch:
     assert ("1", "false negatiave on bone scan") in complete_ids(None, "1")
 
 
+def test_pg_cli_doctor_finds_and_repairs_orphan_rows(filled: dict[str, str], pg_url: str, pg_schema: str) -> None:
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(f"INSERT INTO {pg_schema}.experts (name, profile) VALUES ('Nobody', '{{}}')")
+    found = run_kb("doctor", "--json", env=filled)
+    report = json.loads(found.stdout)
+    assert found.returncode == 1 and not report["healthy"]
+    assert any("no entry names" in f["detail"] and f["fix"] for f in report["findings"])
+    repaired = json.loads(kb_ok("doctor", "--repair", "--json", env=filled))
+    assert repaired["healthy"] and any("removed 1 expert" in a for a in repaired["actions"])
+
+
 def test_pg_cli_db_option_takes_a_url(pg_url: str, pg_schema: str) -> None:
     env = {"KB_PG_SCHEMA": pg_schema}
     kb_ok("--db", pg_url, "add", "--question", "Q one?", "--answer", "A one.", env=env)
