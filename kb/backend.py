@@ -264,7 +264,8 @@ class Backend(Protocol):
 
     def update(self, entry: Entry, *, read_at: str | None = None) -> Entry:
         """Replace the stored entry ``entry.id``; EditConflict when it changed since
-        ``read_at`` (the ``updated_at`` it had when read; default ``entry.updated_at``)."""
+        ``read_at`` (the ``updated_at`` it had when read). Without ``read_at``, PostgreSQL
+        compares ``entry.updated_at``; the files backend, one machine's, does not check."""
         ...
 
     def answer_open(self, entry: Entry) -> Entry:

@@ -67,3 +67,19 @@ def test_kb_db_keeps_a_url_as_written(monkeypatch: pytest.MonkeyPatch) -> None:
     assert str(config.db_path()) == "postgresql:/kb@db.example.org:5432/team?sslmode=require"
     monkeypatch.delenv("KB_DB")
     assert config.db_location() is None
+
+
+def test_files_backend_is_a_backend_and_refuses_an_edit_of_a_changed_entry(kb_db) -> None:
+    from kb.api import KnowledgeBase
+    from kb.backend import Backend
+    from kb.errors import EditConflict
+    from tests.conftest import make_entry
+
+    with KnowledgeBase.open(kb_db) as kb:
+        assert isinstance(kb.backend, Backend) and kb.backend.name == "files"
+        stored = kb.add(make_entry(1))
+        stored.answer = "My edit."
+        with pytest.raises(EditConflict, match="changed"):
+            kb.update(stored, read_at="2000-01-01T00:00:00+00:00")
+        assert kb.get(1).answer == "Answer number 1: water the plants."
+        assert kb.update(stored, read_at=kb.get(1).updated_at).answer == "My edit."

@@ -323,6 +323,8 @@ SLOW: dict[str, frozenset[str]] = {
         {
             "test_pg_cli_browse_in_a_terminal",
             "test_pg_cli_db_option_takes_a_url",
+            "test_pg_cli_doctor_finds_and_repairs_orphan_rows",
+            "test_pg_cli_edit_of_an_entry_changed_meanwhile_is_refused",
             "test_pg_cli_every_reading_command",
             "test_pg_cli_every_writing_command",
             "test_pg_cli_reading_an_empty_database_refuses_by_name_and_creates_nothing",

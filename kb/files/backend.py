@@ -2,7 +2,8 @@
 
 The pairing of store and index, and keeping them in step, is kb.files.paired's; this
 module answers the protocol's reads from the index and routes its writes: a small write
-through the store's journal (kb.journalled), anything else as a full commit, an ingest
+through the store's journal (kb.files.journalled, imported by writes only), anything
+else as a full commit, an ingest
 through kb.ingest.pipeline's batch writer, a check or repair through kb.doctor.
 """
 
@@ -17,7 +18,6 @@ from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kb import journalled
 from kb.backend import EVERYTHING, SEARCH_PAGE, BatchSink, Problem, Request, WriteResult
 from kb.errors import AlreadyAnswered, EditConflict, NotFound
 from kb.files.paired import StoreWithIndex
@@ -123,6 +123,8 @@ class FilesBackend(StoreWithIndex):
             return WriteResult()
         with self.store.locked():
             if self.store.can_journal():
+                from kb.files import journalled
+
                 added, unchanged = journalled.add(self, entries)
                 return WriteResult(added=added, unchanged=unchanged)
             return self._write(entries, update_by_source=False)
@@ -148,6 +150,8 @@ class FilesBackend(StoreWithIndex):
                         hint=f"see it with 'kb show {entry.id}' and edit it again",
                     )
             if self.store.can_journal():
+                from kb.files import journalled
+
                 return journalled.update(self, entry)
             lookup = self.key_lookup()
             with self.store.transaction():
@@ -174,6 +178,8 @@ class FilesBackend(StoreWithIndex):
                 continue
         with self.store.locked():
             if self.store.can_journal():
+                from kb.files import journalled
+
                 return [e.stored_id() for e in journalled.remove(self, entries)]
             lookup = self.key_lookup()
             with self.store.transaction():

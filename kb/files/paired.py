@@ -3,7 +3,7 @@
 ``StoreWithIndex`` keeps them in step: every write goes to the store first, then to the
 index, under the store's lock; every read that the index can serve is, after a cheap
 check that the index reflects the store's current version (rebuilt, under the lock, when
-it does not). The journal's small writes (kb.journalled), ingest's pipeline and the
+it does not). The journal's small writes (kb.files.journalled), ingest's pipeline and the
 doctor work on this pair; kb.files.backend puts the Backend protocol on top of it.
 """
 
@@ -118,7 +118,7 @@ class StoreWithIndex:
         if self.index_path.exists():
             try:
                 index = SearchIndex(self.index_path, read_only=True)
-                if index.signature == self._signature():
+                if index.signature == self.store_version():
                     return index
                 index.close()
             except SearchIndexError:
@@ -216,13 +216,13 @@ class StoreWithIndex:
         index = self._open_index()
         if index.in_memory:
             return index
-        if index.signature != self._signature():
+        if index.signature != self.store_version():
             if index.read_only:
                 return self._renewed_index()
             try:
                 with self.store.locked(timeout=min(READ_WAIT, self.store.lock_timeout)):
                     # Another process may have rebuilt it while we waited for the lock.
-                    if index.signature != self._signature():
+                    if index.signature != self.store_version():
                         self.rebuild_index()
             except StoreBusy:
                 # A writer (a long ingest, say) holds the lock and is bringing the index
@@ -231,7 +231,7 @@ class StoreWithIndex:
                     self.hooks.on_stale()
         return index
 
-    def _signature(self) -> str:
+    def store_version(self) -> str:
         """The store file's version token, without loading the store module (a read's
         fast path: one stat)."""
         try:
@@ -295,7 +295,7 @@ class StoreWithIndex:
 
     def make_index_current(self) -> None:
         """Rebuild the index if it does not reflect the store (the caller holds the lock)."""
-        if self._open_index().signature != self._signature():
+        if self._open_index().signature != self.store_version():
             self.rebuild_index()
 
     def key_lookup(self) -> IndexLookup | None:

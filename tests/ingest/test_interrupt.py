@@ -204,7 +204,7 @@ def test_adds_during_a_long_ingest_succeed_and_both_are_kept(tmp_path: Path) -> 
             range(1, total + 1)
         )  # distinct ids
         assert kb.backend.store.count() == total and kb.count() == total
-        assert kb.backend._open_index().signature == kb.backend._signature()  # the index is current
+        assert kb.backend._open_index().signature == kb.backend.store_version()  # the index is current
         assert len(kb.search("zebras", limit=10).hits) == 5
         assert kb.search("trickled question 2999").hits[0].entry.question == "Trickled question 2999?"
     doctor = subprocess.run([sys.executable, "-m", "kb", "doctor"], env=env, capture_output=True)

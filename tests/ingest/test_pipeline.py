@@ -52,7 +52,7 @@ def feeders(monkeypatch) -> list[str]:
 
 
 def _index_is_current(kb: KnowledgeBase) -> bool:
-    return kb.backend._open_index().signature == kb.backend._signature()
+    return kb.backend._open_index().signature == kb.backend.store_version()
 
 
 def test_bulk_ingest_feeds_a_second_process(tmp_path: Path, feeders: list[str]) -> None:

@@ -7,6 +7,7 @@ where entries live, it is compared with the same command on a files store.
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -134,6 +135,17 @@ def test_pg_cli_completion_reads_the_server(filled: dict[str, str], monkeypatch:
     assert ("1", "false negatiave on bone scan") in complete_ids(None, "1")
 
 
+def test_pg_cli_doctor_finds_and_repairs_orphan_rows(filled: dict[str, str], pg_url: str, pg_schema: str) -> None:
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(f"INSERT INTO {pg_schema}.experts (name, profile) VALUES ('Nobody', '{{}}')")
+    found = run_kb("doctor", "--json", env=filled)
+    report = json.loads(found.stdout)
+    assert found.returncode == 1 and not report["healthy"]
+    assert any("no entry names" in f["detail"] and f["fix"] for f in report["findings"])
+    repaired = json.loads(kb_ok("doctor", "--repair", "--json", env=filled))
+    assert repaired["healthy"] and any("removed 1 expert" in a for a in repaired["actions"])
+
+
 def test_pg_cli_db_option_takes_a_url(pg_url: str, pg_schema: str) -> None:
     env = {"KB_PG_SCHEMA": pg_schema}
     kb_ok("--db", pg_url, "add", "--question", "Q one?", "--answer", "A one.", env=env)
@@ -192,3 +204,21 @@ def test_pg_cli_browse_in_a_terminal(filled: dict[str, str], tmp_path: Path) -> 
         assert term.exit_status() == 0
     finally:
         term.close()
+
+
+def test_pg_cli_edit_of_an_entry_changed_meanwhile_is_refused(pg_env: dict[str, str], tmp_path: Path) -> None:
+    kb_ok("add", "--question", "Why is the sky blue?", "--answer", "Air scatters blue light.", env=pg_env)
+    # The "editor" is someone else's edit made while ours is open, then ours.
+    meddler = (
+        "import os, subprocess\n"
+        "others = dict(os.environ, EDITOR=os.environ['KB_INNER_EDITOR'])\n"
+        f"subprocess.run([{sys.executable!r}, '-m', 'kb', 'edit', '1'], check=True, env=others)\n"
+    )
+    theirs = "open(path, 'w').write(text.replace('blue light', 'short waves'))\n"
+    inner = write_editor(tmp_path / "editors", "inner.py", theirs)
+    outer = write_editor(tmp_path / "editors", "outer.py", meddler + REPLACE_ANSWER)
+    env = {**pg_env, "VISUAL": "", "KB_INNER_EDITOR": str(inner)}
+    result = run_kb("edit", "1", env={**env, "EDITOR": str(outer)})
+    err = result.stderr.decode()
+    assert result.returncode != 0 and "changed since you read it" in err and "Traceback" not in err
+    assert "short waves" in json.loads(kb_ok("show", "1", "--format", "json", env=env))["answer"]

@@ -166,11 +166,11 @@ def test_journal_failed_append_leaves_it_as_it_was(kb: KnowledgeBase, monkeypatc
         raise OSError(errno.ENOSPC, "No space left on device")
 
     path = journal.journal_path(kb.backend.path)
-    signature = kb.backend._signature()
+    signature = kb.backend.store_version()
     monkeypatch.setattr(journal.os, "write", full_disk)
     with pytest.raises(StoreError, match="No space left"):
         kb.add(make_entry(100))
-    assert not path.exists() and kb.backend._signature() == signature  # no empty journal left behind
+    assert not path.exists() and kb.backend.store_version() == signature  # no empty journal left behind
     monkeypatch.setattr(journal.os, "write", real_write)
     kb.add(make_entry(101))
     before = path.read_bytes()
