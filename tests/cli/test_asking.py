@@ -78,7 +78,7 @@ def test_list_open_and_answered_split_the_entries(cli, desk: Path) -> None:
     assert cli("list", "categories", "--open").exit_code == 2
 
 
-def test_list_open_of_a_store_without_open_questions_is_empty_not_an_error(cli, desk: Path) -> None:
+def test_list_open_with_no_open_question_is_an_unmatched_filter(cli, desk: Path) -> None:
     result = cli("list", "--open", "--json")
     assert result.exit_code == 1 and json.loads(result.stdout) == []
 
