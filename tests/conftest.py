@@ -60,11 +60,17 @@ def runner():
 def cli(runner):
     """Invoke the kb app in-process: cli("search", "x") -> Result (stdout/stderr apart)."""
     from kb.cli.app import build
+    from kb.cli.options import close_opened
 
     app = build()
 
     def invoke(*args: str, input: str | bytes | None = None):
-        return runner.invoke(app, list(args), input=input, catch_exceptions=False)
+        try:
+            return runner.invoke(app, list(args), input=input, catch_exceptions=False)
+        finally:
+            # As the process's exit would: else each run's index files stay open, and a
+            # long test session runs out of file descriptors (select() fails past 1024).
+            close_opened()
 
     return invoke
 

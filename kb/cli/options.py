@@ -110,15 +110,28 @@ def open_kb(db: Optional[str], *, must_exist: bool = True) -> "KnowledgeBase":
 
     root_db = root_options.get("db")
     kb = KnowledgeBase.open(db if db is not None else root_db if isinstance(root_db, str) else None)
+    # Closing the index's last connection checkpoints SQLite's write-ahead log into the
+    # file and deletes it; left open until exit, the log stays as large as the last write.
+    if not opened:
+        atexit.register(close_opened)
+    opened.append(kb)
     if must_exist:
         kb.require()
     kb.hooks.on_rebuild = _rebuild_progress
     kb.hooks.on_stale = _stale_notice
     kb.hooks.on_temporary_index = _temporary_index_notice
-    # Closing the index's last connection checkpoints SQLite's write-ahead log into the
-    # file and deletes it; left open until exit, the log stays as large as the last write.
-    atexit.register(kb.close)
     return kb
+
+
+# The knowledge bases commands opened in this process, closed at exit; code that runs
+# commands in-process (tests) calls close_opened after each, or every run's files stay open.
+opened: "list[KnowledgeBase]" = []
+
+
+def close_opened() -> None:
+    """Close every knowledge base a command opened (its index connections and files)."""
+    while opened:
+        opened.pop().close()
 
 
 def interactive() -> bool:
