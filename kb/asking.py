@@ -3,25 +3,49 @@ answer, answering each once, follow-ups, and how long questions waited.
 
 A posted question is an Entry whose status is "open" and whose answer is empty
 (kb.models); answering it makes it an entry like any other. KnowledgeBase (kb.api)
-delegates here. The one write that must be atomic, storing an answer only while the
+delegates here, and is passed in as a ``Desk``. The one write that must be atomic, storing an answer only while the
 question is still open, is ``KnowledgeBase.answer_open``: each backend makes it so.
 """
 
 from __future__ import annotations
 
+import builtins
 import os
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 from kb.entries import normalise, validate
 from kb.errors import AlreadyAnswered, Duplicate, InvalidEntry, NotFound, QueryError
 from kb.models import ANSWERED, OPEN, Entry, Expert, Source, now_iso
 
 if TYPE_CHECKING:
-    from kb.api import KnowledgeBase
-    from kb.search.results import Hit
+    from collections.abc import Iterable
+
+    from kb.search.results import ExpertSummary, Hit, SearchResult
+
+
+class Desk(Protocol):
+    """What asking needs of the knowledge base: KnowledgeBase (kb.api) is one. A protocol,
+    so this module never imports the front that delegates to it."""
+
+    @property
+    def drafts_path(self) -> Path: ...
+
+    def get(self, ref: int | str) -> Entry: ...
+
+    def list(self, request: None = None, /, **filters: Any) -> builtins.list[Entry]: ...
+
+    def ask(self, question: str, request: None = None, /, *, others: int = 4, **filters: Any) -> SearchResult: ...
+
+    def add(self, entry: Entry | None = None, /, **fields: Any) -> Entry: ...
+
+    def expert(self, name: str) -> ExpertSummary: ...
+
+    def fold_categories(self, entries: Iterable[Entry]) -> builtins.list[Entry]: ...
+
+    def answer_open(self, entry: Entry) -> Entry: ...
 
 
 @dataclass
@@ -88,7 +112,7 @@ def new_question(
 
 
 def post(
-    kb: KnowledgeBase,
+    kb: Desk,
     question: str,
     *,
     title: str = "",
@@ -127,7 +151,7 @@ def post(
     return Posted(stored, answered, [hit for hit in asked if hit.entry.id != stored.id])
 
 
-def _similar(kb: KnowledgeBase, question: str, status: str) -> list[Hit]:
+def _similar(kb: Desk, question: str, status: str) -> list[Hit]:
     """What ``kb ask`` shows for the question among entries of this status."""
     try:
         return list(kb.ask(question, status=status).hits)
@@ -135,7 +159,7 @@ def _similar(kb: KnowledgeBase, question: str, status: str) -> list[Hit]:
         return []
 
 
-def _known_expert(kb: KnowledgeBase, name: str) -> str | None:
+def _known_expert(kb: Desk, name: str) -> str | None:
     """The stored name of the expert ``name`` stands for (any unique form), or None.
 
     Raises:
@@ -150,7 +174,7 @@ def _known_expert(kb: KnowledgeBase, name: str) -> str | None:
         raise
 
 
-def expert_for(kb: KnowledgeBase, name: str) -> Expert:
+def expert_for(kb: Desk, name: str) -> Expert:
     """The profile of the expert ``name`` stands for, or a new one by that name."""
     cleaned = one_line(name)
     if cleaned is None:
@@ -169,9 +193,7 @@ def answered_entry(question: Entry, text: str, expert: Expert | None) -> Entry:
     return entry
 
 
-def answer(
-    kb: KnowledgeBase, ref: int | str, text: str, *, expert: str | None = None, drafts: Path | None = None
-) -> Entry:
+def answer(kb: Desk, ref: int | str, text: str, *, expert: str | None = None, drafts: Path | None = None) -> Entry:
     """Answer an open question; return the entry as stored.
 
     Refused with AlreadyAnswered when the entry is not open, or when another writer
@@ -232,7 +254,7 @@ def save_draft(folder: Path, entry_id: int, text: str) -> Path:
     raise InvalidEntry(f"cannot find a free file name for the draft in {folder}")
 
 
-def inbox(kb: KnowledgeBase, expert: str | None = None, *, now: datetime | None = None) -> Inbox:
+def inbox(kb: Desk, expert: str | None = None, *, now: datetime | None = None) -> Inbox:
     """The open questions for an expert, oldest first, with how long each has waited.
 
     An expert's are those addressed to them, and those addressed to nobody in a category
@@ -253,7 +275,7 @@ def inbox(kb: KnowledgeBase, expert: str | None = None, *, now: datetime | None 
     return Inbox(name, categories, [Waiting(q, waited(q, moment)) for q in questions])
 
 
-def _whose(kb: KnowledgeBase, expert: str, questions: list[Entry]) -> tuple[str, list[str]]:
+def _whose(kb: Desk, expert: str, questions: list[Entry]) -> tuple[str, list[str]]:
     """The expert's stored name and the categories they answered in."""
     try:
         summary = kb.expert(expert)

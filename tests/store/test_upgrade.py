@@ -54,7 +54,10 @@ def _export(env: dict[str, str]) -> list[dict]:
 
 def _assert_everything_kept(env: dict[str, str]) -> None:
     expected = _expected()
-    assert _export(env)[: len(expected["export"])] == expected["export"]
+    # Entries gained a status since that kb (open questions, kb post): every one it
+    # stored reads as answered, and nothing else of it changed.
+    answered = [{**record, "status": "answered"} for record in expected["export"]]
+    assert _export(env)[: len(expected["export"])] == answered
     for ref, text in expected["raw"].items():
         done = run_kb("show", "--raw", ref, env=env)
         assert done.returncode == 0, done.stderr
