@@ -120,11 +120,12 @@ class KnowledgeBase:
     ) -> IngestReport:
         """Read Q&A files into the store and its search data; return what happened.
 
-        In the files backend, entries are committed in batches that double in size (2,000, 4,000, ... up to
-        16,384), so a crash loses at most the batch being written; the index follows in
-        a second process or thread (see kb/ingest/pipeline.py). The store's lock is held
-        only while a batch is written and indexed, so other writers go on between
-        batches; the parsed entries of one batch wait in memory. Ctrl-C rolls back the open
+        Entries are committed in batches that double in size (2,000, 4,000, ... up to
+        16,384), so a crash loses at most the batch being written. In the files backend
+        the index follows in a second process or thread (see kb/ingest/pipeline.py), and
+        the store's lock is held only while a batch is written and indexed, so other
+        writers go on between batches; PostgreSQL commits each batch in its own
+        transaction (kb/ingest/sink.py). Ctrl-C rolls back the open
         batch and raises IngestInterrupted (a KeyboardInterrupt) with the number of entries
         committed before it. Memory stays flat whatever the input's size, except for
         what the report keeps: ``keep="entries"`` (the default) keeps every entry read,

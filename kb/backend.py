@@ -14,6 +14,7 @@ from __future__ import annotations
 import builtins
 import importlib
 import os
+import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -363,6 +364,10 @@ def scheme_of(location: str) -> str | None:
     return head.lower()
 
 
+# A libpq keyword/value connection string ("host=db dbname=kb user=me").
+_CONNINFO = re.compile(r"(?:^|\s)(?:host|hostaddr|port|dbname|user|password|service)=")
+
+
 def spec_for(location: str) -> BackendSpec:
     """The backend that serves this location: a path is the default (files) backend's.
 
@@ -371,6 +376,12 @@ def spec_for(location: str) -> BackendSpec:
     """
     scheme = scheme_of(location)
     if scheme is None:
+        if _CONNINFO.search(location):
+            # Taken as a path, it would become a store file named after the settings.
+            raise UsageError(
+                "that looks like a PostgreSQL connection string (key=value ...); kb takes a URL",
+                hint="give it as postgresql://USER@HOST:PORT/DBNAME (PG* variables and ~/.pgpass fill in the rest)",
+            )
         return next((spec for spec in BACKENDS if spec.name == DEFAULT.name), DEFAULT)
     for spec in BACKENDS:
         if scheme in spec.schemes:

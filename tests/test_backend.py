@@ -42,6 +42,8 @@ def test_backend_chosen_by_scheme_and_paths_left_to_the_default() -> None:
     assert spec_for("/tmp/kb.json").name == "files" == spec_for("kb.json").name
     with pytest.raises(UsageError, match="notes://"):
         spec_for("notes://x")
+    with pytest.raises(UsageError, match="connection string"):
+        spec_for("host=db.example.org dbname=kb user=me")
     files = open_backend("/tmp/kb.json")
     assert files.name == "files" and files.location == "/tmp/kb.json" and not files.exists()
 

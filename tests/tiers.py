@@ -321,6 +321,7 @@ SLOW: dict[str, frozenset[str]] = {
     ),
     "tests/postgres/test_pg_cli.py": frozenset(
         {
+            "test_pg_cli_a_login_that_may_only_read",
             "test_pg_cli_browse_in_a_terminal",
             "test_pg_cli_db_option_takes_a_url",
             "test_pg_cli_doctor_finds_and_repairs_orphan_rows",

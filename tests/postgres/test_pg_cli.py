@@ -88,6 +88,9 @@ def test_pg_cli_every_reading_command(filled: dict[str, str]) -> None:
     assert kb_ok("show", shown["uid"][:8], "--format", "ids", env=env) == "1\n"
     hits = json.loads(kb_ok("search", "squeaky door hinge", "--format", "json", env=env))
     assert hits[0]["title"] == "Squeaky door hinge" and "snippet" in hits[0]
+    for sort in ("id", "title", "category", "date"):
+        both = [kb_ok("list", "--sort", sort, *desc, "--format", "ids", env=env).split() for desc in ([], ["--desc"])]
+        assert both[0] and sorted(both[0]) == sorted(both[1])
     gardening = json.loads(kb_ok("list", "--category", "garden", "--format", "json", env=env))
     assert gardening and {e["category"] for e in gardening} == {"Gardening"}
     assert kb_ok("search", "water", "--category", "gardening", "--format", "ids", env=env).split()
