@@ -16,7 +16,7 @@ from kb import config
 from kb.backend import EVERYTHING, Problem, Request, WriteResult
 from kb.errors import NotFound, QueryError
 from kb.models import Entry
-from kb.postgres import reads, schema, searching, writes
+from kb.postgres import postings, reads, schema, searching, writes
 from kb.postgres.connection import connect, connection_name, database_errors, describe, in_recovery, standby_error
 from kb.search.results import ExpertSummary, Hit, SearchResult
 
@@ -141,7 +141,7 @@ class PostgresBackend:
         entries = builtins.list(entries)
         with self._writing("adding entries") as conn:
             result = writes.write_batch(conn, entries, update_by_source=False)
-        self._refresh_terms()
+        self._refresh_statistics()
         return result
 
     def update(self, entry: Entry, *, read_at: str | None = None) -> Entry:
@@ -158,10 +158,10 @@ class PostgresBackend:
         yield sink
         sink.close()
 
-    def _refresh_terms(self, *, force: bool = False) -> None:
+    def _refresh_statistics(self, *, force: bool = False) -> None:
         conn = self.conn
         with database_errors(conn, "counting words"):
-            writes.refresh_terms(conn, force=force)
+            writes.refresh_statistics(conn, force=force)
 
     # -- upkeep ------------------------------------------------------------------------
 
@@ -171,12 +171,13 @@ class PostgresBackend:
             conn.execute("UPDATE entries SET body = body_vector(title, question, answer, tags, expert, category)")
             conn.execute("UPDATE entries SET head = ts_filter(body, '{a,b}')")
             conn.execute("DELETE FROM words")
+            postings.rebuild(conn, postings.stored(conn))
             ids = [i for (i,) in conn.execute("SELECT id FROM entries ORDER BY id")]
             for start in range(0, len(ids), 5000):
                 writes.count_words(conn, ids[start : start + 5000], 1)
                 if progress is not None:
                     progress(min(start + 5000, len(ids)))
-        self._refresh_terms(force=True)
+        self._refresh_statistics(force=True)
         return len(ids)
 
     def check(self) -> builtins.list[Problem]:
@@ -259,7 +260,7 @@ class _Sink:
 
     def close(self) -> None:
         if self._saved:
-            self.backend._refresh_terms()
+            self.backend._refresh_statistics()
 
 
 def open_backend(location: str, **options: Any) -> PostgresBackend:

@@ -1,11 +1,13 @@
-"""Search in PostgreSQL: the files backend's query parser and fusion, PostgreSQL's vectors.
+"""Search in PostgreSQL: the files backend's query parser, planning, BM25 and fusion.
 
-A query is parsed by kb.search.query, its words weighed with the stored document
-frequencies and planned (kb.postgres.planning); the candidates the GIN index finds are
-scored twice, over the whole entry (``body``) and over its head (``head``), each word's
-``ts_rank`` weighted by its idf, and the two scores are combined by kb.search.fusion, the
-same code that ranks the files backend's hits. Snippets come from ``ts_headline``, with
-the highlights turned into offsets by kb.search.snippets.
+A query is parsed by kb.search.query; its words are stemmed as the files backend's index
+stems them and weighed with the stored document frequencies (kb.postgres.postings), and
+kb.search.planning chooses which pick the candidates. The candidates are scored twice by
+BM25 as FTS5 computes it, over the whole entry and over its head (title, question, tags),
+from the postings alone, and the two scores are combined by kb.search.fusion, the same
+code that ranks the files backend's hits. Quoted phrases, ``title:`` terms and exclusions
+are matched by the entries' ``tsvector``s. Snippets come from ``ts_headline``, with the
+highlights turned into offsets by kb.search.snippets.
 """
 
 from __future__ import annotations
@@ -14,12 +16,14 @@ from typing import TYPE_CHECKING, Any
 
 from kb.backend import SEARCH_PAGE, Request
 from kb.errors import NotFound, QueryError
-from kb.postgres import reads
+from kb.postgres import postings, reads
 from kb.postgres.connection import scalar
-from kb.postgres.planning import Plan, Planned, any_of, plan
-from kb.postgres.schema import BODY_NORMALIZATION, BODY_WEIGHTS, HEAD_NORMALIZATION, HEAD_WEIGHTS, TS_CONFIG
+from kb.postgres.planning import K1, B, Plan, any_of, plan
+from kb.postgres.schema import TS_CONFIG
 from kb.search import fusion
 from kb.search import query as _query
+from kb.search.base import CANDIDATE_BUDGET
+from kb.search.planning import Planned
 from kb.search.results import Hit, SearchResult
 from kb.search.snippets import MARK_END, MARK_START, lead, split_marks
 from kb.search.spelling import SPELL_MAX_DF, fold
@@ -32,42 +36,38 @@ _HEADLINE = f"StartSel={MARK_START}, StopSel={MARK_END}, MaxWords=24, MinWords=1
 RELATED_MAX_DF = 20_000
 RELATED_SHARE = 0.3
 RELATED_BUDGET = 2_000
+# A prefix (``chemo*``) scores by this many of its commonest completions.
+PREFIX_STEMS = 50
 
 
 def total_entries(conn: psycopg.Connection[Any]) -> int:
-    """How many entries there are: the planner's estimate past a few thousand (exact enough
-    for idf, and free), else a count."""
-    row = conn.execute("SELECT reltuples FROM pg_class WHERE oid = to_regclass('entries')").fetchone()
-    if row is not None and row[0] >= 5000:
-        return int(row[0])
-    return int(scalar(conn, "SELECT count(*) FROM entries"))
+    """How many entries there are (kept exact by every write, in ``corpus``)."""
+    return int(scalar(conn, "SELECT entries FROM corpus") or 0)
 
 
-def _frequencies(conn: psycopg.Connection[Any], terms: list[_query.Term]) -> list[int]:
-    """Each term's document frequency: its rarest stem's, from the ``terms`` snapshot, or
-    counted in the index for stems the snapshot lacks (new since its refresh)."""
-    if not terms:
-        return []
-    rows = conn.execute(
-        f"SELECT n, coalesce(min(coalesce(t.df, (SELECT count(*) FROM entries WHERE body @@ l::tsquery))), 0)"
-        f" FROM unnest(%s::text[]) WITH ORDINALITY AS u(text, n)"
-        f" LEFT JOIN LATERAL unnest(tsvector_to_array(to_tsvector('{TS_CONFIG}', u.text))) AS l ON true"
-        f" LEFT JOIN terms t ON t.lexeme = l GROUP BY n ORDER BY n",
-        ([" ".join(t.words) for t in terms],),
-    ).fetchall()
-    freqs = [int(df) for _, df in rows]
-    for i, term in enumerate(terms):
+def _planned(
+    conn: psycopg.Connection[Any], terms: list[_query.Term], freqs: dict[str, tuple[int, int]]
+) -> list[Planned]:
+    """The terms with their stems and document frequencies (a phrase's: its rarest stem's;
+    a prefix's: the sum over its commonest completions, which are its stems). Each stem's
+    frequencies in the entries and in their heads are added to ``freqs``."""
+    groups = postings.tokenizer().stems([" ".join(t.words) for t in terms])
+    wanted = sorted({s for g in groups for s in g} - freqs.keys())
+    for stem, df, hdf in conn.execute("SELECT term, df, hdf FROM stems WHERE term = ANY(%s)", (wanted,)):
+        freqs[stem] = (int(df), int(hdf))
+    out = []
+    for term, group in zip(terms, groups):
         if term.prefix:
             stem = fold(term.words[0])
-            freqs[i] = int(
-                scalar(
-                    conn,
-                    "SELECT coalesce(sum(df), 0) FROM (SELECT df FROM terms WHERE lexeme >= %s AND lexeme < %s"
-                    " LIMIT 5000) AS p",
-                    (stem, stem + "\U0010ffff"),
-                )
-            )
-    return freqs
+            rows = conn.execute(
+                "SELECT term, df, hdf FROM stems WHERE term >= %s AND term < %s ORDER BY df DESC LIMIT %s",
+                (stem, stem + "\U0010ffff", PREFIX_STEMS),
+            ).fetchall()
+            freqs.update((t, (int(d), int(h))) for t, d, h in rows)
+            out.append(Planned(term, sum(int(d) for _, d, _ in rows), [t for t, _, _ in rows]))
+        else:
+            out.append(Planned(term, min((freqs.get(s, (0, 0))[0] for s in group), default=0), group))
+    return out
 
 
 def suggest(conn: psycopg.Connection[Any], word: str, *, min_df: int, limit: int) -> list[tuple[str, int]]:
@@ -94,14 +94,14 @@ def suggest(conn: psycopg.Connection[Any], word: str, *, min_df: int, limit: int
 
 
 def _analyse(
-    conn: psycopg.Connection[Any], parsed: _query.ParsedQuery
+    conn: psycopg.Connection[Any], parsed: _query.ParsedQuery, freqs: dict[str, tuple[int, int]]
 ) -> tuple[list[Planned], list[Planned], list[str]]:
     """Weigh the query's terms; add likelier spellings and completions of rare words.
 
     Returns the should-terms (with the additions), the must-terms and "did you mean".
     """
     terms = parsed.should + parsed.must
-    planned = [Planned(t, df) for t, df in zip(terms, _frequencies(conn, terms))]
+    planned = _planned(conn, terms, freqs)
     should, must = planned[: len(parsed.should)], planned[len(parsed.should) :]
     suggestions: list[str] = []
     extra: list[_query.Term] = []
@@ -129,35 +129,75 @@ def _analyse(
                     suggestions.append(suggestion)
                     if alone:
                         extra.append(_query.Term([suggestion], text=suggestion))
-    should += [Planned(t, df) for t, df in zip(extra, _frequencies(conn, extra))]
+    should += _planned(conn, extra, freqs)
     return should, must, suggestions
 
 
 def _scores(
-    conn: psycopg.Connection[Any], chosen: Plan, where: reads.Where, depth: int, *, latest: bool = False
+    conn: psycopg.Connection[Any],
+    chosen: Plan,
+    where: reads.Where,
+    depth: int,
+    *,
+    exclude: str | None = None,
+    latest: bool = False,
 ) -> tuple[dict[int, float], dict[int, float], int]:
     """The best ``depth`` candidates by whole-entry score and by head score, and how many matched.
 
-    Each candidate's body is copied out of its compressed (TOAST) storage once, in ``m``:
-    handed to ts_rank as stored, it was decompressed again for every word (twice as slow).
+    BM25 as FTS5's bm25() computes it, over the postings of the plan's stems alone (read
+    from the index): each stem's weighted count saturated by k1 and normalised by the
+    entry's length against the average, times its idf, summed per entry.
     """
-    order = (
-        ("coalesce(e.updated_at, e.created_at) DESC, e.id DESC",) * 2 if latest else ("whole DESC, id", "head DESC, id")
+    tokens, head_tokens, entries = conn.execute("SELECT tokens, head_tokens, entries FROM corpus").fetchone() or (
+        0,
+        0,
+        0,
     )
+    average = max(tokens / max(entries, 1), 1.0)
+    head_average = max(head_tokens / max(entries, 1), 1.0)
+    conditions = ["s.cand"]
+    params: list[Any] = []
+    if chosen.required is not None:
+        conditions.append(f"e.body @@ to_tsquery('{TS_CONFIG}', %s)")
+        params.append(chosen.required)
+    if exclude is not None:
+        conditions.append(f"NOT e.body @@ to_tsquery('{TS_CONFIG}', %s)")
+        params.append(exclude)
+    joined = bool(where) or latest or len(conditions) > 1
+    if where:
+        conditions.append(where.sql("").strip())
+        params.extend(where.params)
+    if latest:
+        order = ("date DESC, id DESC",) * 2
+    else:
+        order = ("whole DESC, id", "head DESC, id")
     rows = conn.execute(
-        f"""WITH t AS (SELECT to_tsquery('{TS_CONFIG}', s) AS q, w FROM unnest(%s::text[], %s::float8[]) AS u(s, w)),
-        m AS MATERIALIZED (
-            SELECT e.id, e.updated_at, e.created_at, e.body || ''::tsvector AS body, e.head
-            FROM entries e WHERE e.body @@ to_tsquery('{TS_CONFIG}', %s){where.sql("AND")}),
+        f"""WITH q AS (SELECT * FROM unnest(%s::text[], %s::float8[], %s::float8[], %s::bool[]) AS q(term, w, hw, cand)),
+        s AS MATERIALIZED (
+            SELECT p.entry,
+                sum(q.w * p.tf / (p.tf + {K1} * ({1 - B} + {B} * p.len / %s))) * {K1 + 1} AS whole,
+                sum(q.hw * p.htf / (p.htf + {K1} * ({1 - B} + {B} * p.hlen / %s))) * {K1 + 1} AS head,
+                bool_or(q.cand) AS cand, bool_or(q.cand AND p.htf > 0) AS hcand
+            FROM q JOIN postings p ON p.term = q.term GROUP BY p.entry),
         c AS MATERIALIZED (
-            SELECT m.id, m.updated_at, m.created_at,
-                (SELECT sum(t.w * ts_rank('{BODY_WEIGHTS}', m.body, t.q, {BODY_NORMALIZATION})) FROM t) AS whole,
-                (SELECT sum(t.w * ts_rank('{HEAD_WEIGHTS}', m.head, t.q, {HEAD_NORMALIZATION})) FROM t) AS head
-            FROM m)
+            SELECT s.entry AS id, s.whole, CASE WHEN s.hcand THEN s.head ELSE 0 END AS head
+                {", coalesce(e.updated_at, e.created_at) AS date" if latest else ""}
+            FROM s {"JOIN entries e ON e.id = s.entry" if joined else ""}
+            WHERE {" AND ".join(conditions)})
         SELECT id, whole, head, (SELECT count(*) FROM c) FROM (
-            (SELECT * FROM c AS e ORDER BY {order[0]} LIMIT %s)
-            UNION (SELECT * FROM c AS e ORDER BY {order[1]} LIMIT %s)) AS top""",
-        [[s for s, _ in chosen.scoring], [w for _, w in chosen.scoring], chosen.match, *where.params, depth, depth],
+            (SELECT * FROM c ORDER BY {order[0]} LIMIT %s)
+            UNION (SELECT * FROM c ORDER BY {order[1]} LIMIT %s)) AS top""",
+        [
+            chosen.stems,
+            chosen.whole_idf,
+            chosen.head_idf,
+            chosen.candidate,
+            average,
+            head_average,
+            *params,
+            depth,
+            depth,
+        ],
     ).fetchall()
     total = int(rows[0][3]) if rows else 0
     return {r[0]: float(r[1] or 0) for r in rows}, {r[0]: float(r[2] or 0) for r in rows}, total
@@ -213,14 +253,16 @@ def search(conn: psycopg.Connection[Any], query: str, request: Request) -> Searc
                 [], 0, [], f"the query has only common words ({words})" if words else "the query is empty"
             )
         return _browse(conn, parsed, where, limit, request)
-    should, must, suggestions = _analyse(conn, parsed)
-    chosen = plan(should, must, parsed.exclude, total)
+    freqs: dict[str, tuple[int, int]] = {}
+    should, must, suggestions = _analyse(conn, parsed, freqs)
+    chosen = plan(should, must, freqs, total, budget=CANDIDATE_BUDGET)
     if chosen is None:
         missing = [p.term.text for p in must if p.df == 0]
         why = ("no entry has " + ", ".join(repr(m) for m in missing)) if missing else "no entry has these words"
         return SearchResult([], 0, suggestions, why)
     depth = max(fusion.CANDIDATES, request.offset + limit + fusion.CANDIDATES // 4)
-    whole, head, matched = _scores(conn, chosen, where, depth, latest=request.latest)
+    exclude = any_of(parsed.exclude) if parsed.exclude else None
+    whole, head, matched = _scores(conn, chosen, where, depth, exclude=exclude, latest=request.latest)
     if request.latest:
         dated = reads.entries_by_id(conn, list(whole))
         order = sorted(whole, key=lambda i: (dated[i].updated_at or dated[i].created_at or "", i), reverse=True)
@@ -232,20 +274,28 @@ def search(conn: psycopg.Connection[Any], query: str, request: Request) -> Searc
     reason: str | None = None
     if not hits:
         reason = (
-            f"only {matched} entries match; nothing at this offset" if matched else _why_nothing(conn, chosen, filters)
+            f"only {matched} entries match; nothing at this offset"
+            if matched
+            else _why_nothing(conn, chosen, filters, exclude)
         )
     return SearchResult(hits, matched, suggestions, reason)
 
 
-def _why_nothing(conn: psycopg.Connection[Any], chosen: Plan, filters: dict[str, list[str]]) -> str:
+def _why_nothing(
+    conn: psycopg.Connection[Any], chosen: Plan, filters: dict[str, list[str]], exclude: str | None
+) -> str:
+    """Why a search found nothing, in the files backend's words."""
     if filters:
-        unfiltered = int(
-            scalar(conn, f"SELECT count(*) FROM entries WHERE body @@ to_tsquery('{TS_CONFIG}', %s)", (chosen.match,))
-        )
+        unfiltered = _scores(conn, chosen, reads.Where(), 1, exclude=exclude)[2]
         if unfiltered:
             described = ", ".join(f"{k} {' or '.join(repr(v) for v in vs)}" for k, vs in filters.items() if vs)
             noun = "entry matches" if unfiltered == 1 else "entries match"
             return f"{unfiltered} {noun} but none with {described}"
+    if exclude is not None:
+        base = _scores(conn, chosen, reads.Where(), 1)[2]
+        if base:
+            noun = "entry matches" if base == 1 else "entries match"
+            return f"{base} {noun} but all contain excluded words"
     return "no entry has these words"
 
 
@@ -281,12 +331,13 @@ def related(conn: psycopg.Connection[Any], ref: int | str, limit: int = 5) -> li
     parsed = _query.parse(entry.title + " " + entry.question[:2000])
     title_words = {w.lower() for t in _query.parse(entry.title).should for w in t.words}
     words = [t for t in parsed.should if not t.is_phrase][:200]
-    useful = [p for p in (Planned(t, df) for t, df in zip(words, _frequencies(conn, words))) if p.df > 1]
+    freqs: dict[str, tuple[int, int]] = {}
+    useful = [p for p in _planned(conn, words, freqs) if p.df > 1]
     title = [p for p in useful if p.term.words[0].lower() in title_words]
     rest = sorted((p for p in useful if p not in title), key=lambda p: p.df)[:8]
     if limit <= 0 or not any(p.df <= RELATED_MAX_DF for p in useful):
         return []
-    chosen = plan(title + rest, [], [], total_entries(conn), budget=RELATED_BUDGET, min_candidates=1)
+    chosen = plan(title + rest, [], freqs, total_entries(conn), budget=RELATED_BUDGET, min_candidates=1)
     if chosen is None:
         return []
     where = reads.Where()
