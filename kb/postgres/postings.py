@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 _IN_HEAD = [c in HEAD_COLUMNS for c in FTS_COLUMNS]
 # Whole numbers where the weights are (they are): a count then formats fast for COPY.
-_WEIGHTS = [int(w) if w == int(w) else w for w in WEIGHTS]
+_WEIGHTS: list[Any] = [int(w) for w in WEIGHTS] if all(w == int(w) for w in WEIGHTS) else list(WEIGHTS)
 _WORD = re.compile(r"[^\W_]+")
 # The words a tokenizer remembers the stems of before it starts afresh (memory: ~100 MB).
 KNOWN_WORDS = 500_000
@@ -108,7 +108,7 @@ class Tokenizer:
         known = self.known
         out = Counted()
         for entry, words in zip(entries, texts):
-            whole: Counter[str] = Counter()
+            whole: Counter[str] = Counter()  # weighted counts
             head: Counter[str] = Counter()
             size = head_size = 0
             for k, column in enumerate(words):

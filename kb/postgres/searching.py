@@ -12,6 +12,7 @@ highlights turned into offsets by kb.search.snippets.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from kb.backend import SEARCH_PAGE, Request
@@ -19,6 +20,7 @@ from kb.errors import NotFound, QueryError
 from kb.postgres import postings, reads
 from kb.postgres.connection import scalar
 from kb.postgres.planning import K1, B, Plan, any_of, plan
+from kb.postgres.rows import ENTRY_COLUMNS, FROM_ENTRIES, entry_from_row
 from kb.postgres.schema import TS_CONFIG
 from kb.search import fusion
 from kb.search import query as _query
@@ -31,6 +33,8 @@ from kb.search.spelling import SPELL_MAX_DF, fold
 if TYPE_CHECKING:
     import psycopg
 
+    from kb.models import Entry
+
 _HEADLINE = f"StartSel={MARK_START}, StopSel={MARK_END}, MaxWords=24, MinWords=12, MaxFragments=1"
 # Related entries (kb show): see related().
 RELATED_MAX_DF = 20_000
@@ -40,9 +44,18 @@ RELATED_BUDGET = 2_000
 PREFIX_STEMS = 50
 
 
-def total_entries(conn: psycopg.Connection[Any]) -> int:
-    """How many entries there are (kept exact by every write, in ``corpus``)."""
-    return int(scalar(conn, "SELECT entries FROM corpus") or 0)
+@dataclass
+class Corpus:
+    """The totals BM25 needs (kept exact by every write, in the ``corpus`` table)."""
+
+    entries: int
+    tokens: int
+    head_tokens: int
+
+
+def corpus(conn: psycopg.Connection[Any]) -> Corpus:
+    row = conn.execute("SELECT entries, tokens, head_tokens FROM corpus").fetchone()
+    return Corpus(*(int(v) for v in row)) if row else Corpus(0, 0, 0)
 
 
 def _planned(
@@ -53,8 +66,9 @@ def _planned(
     frequencies in the entries and in their heads are added to ``freqs``."""
     groups = postings.tokenizer().stems([" ".join(t.words) for t in terms])
     wanted = sorted({s for g in groups for s in g} - freqs.keys())
-    for stem, df, hdf in conn.execute("SELECT term, df, hdf FROM stems WHERE term = ANY(%s)", (wanted,)):
-        freqs[stem] = (int(df), int(hdf))
+    if wanted:
+        for stem, df, hdf in conn.execute("SELECT term, df, hdf FROM stems WHERE term = ANY(%s)", (wanted,)):
+            freqs[stem] = (int(df), int(hdf))
     out = []
     for term, group in zip(terms, groups):
         if term.prefix:
@@ -136,25 +150,24 @@ def _analyse(
 def _scores(
     conn: psycopg.Connection[Any],
     chosen: Plan,
+    totals: Corpus,
     where: reads.Where,
     depth: int,
     *,
     exclude: str | None = None,
     latest: bool = False,
+    head_only: bool = False,
 ) -> tuple[dict[int, float], dict[int, float], int]:
     """The best ``depth`` candidates by whole-entry score and by head score, and how many matched.
 
     BM25 as FTS5's bm25() computes it, over the postings of the plan's stems alone (read
     from the index): each stem's weighted count saturated by k1 and normalised by the
-    entry's length against the average, times its idf, summed per entry.
+    entry's length against the average, times its idf, summed per entry. With
+    ``head_only`` only the heads are scored (and matched): most postings are of answers,
+    and the index skips them.
     """
-    tokens, head_tokens, entries = conn.execute("SELECT tokens, head_tokens, entries FROM corpus").fetchone() or (
-        0,
-        0,
-        0,
-    )
-    average = max(tokens / max(entries, 1), 1.0)
-    head_average = max(head_tokens / max(entries, 1), 1.0)
+    average = max(totals.tokens / max(totals.entries, 1), 1.0)
+    head_average = max(totals.head_tokens / max(totals.entries, 1), 1.0)
     conditions = ["s.cand"]
     params: list[Any] = []
     if chosen.required is not None:
@@ -178,7 +191,7 @@ def _scores(
                 sum(q.w * p.tf / (p.tf + {K1} * ({1 - B} + {B} * p.len / %s))) * {K1 + 1} AS whole,
                 sum(q.hw * p.htf / (p.htf + {K1} * ({1 - B} + {B} * p.hlen / %s))) * {K1 + 1} AS head,
                 bool_or(q.cand) AS cand, bool_or(q.cand AND p.htf > 0) AS hcand
-            FROM q JOIN postings p ON p.term = q.term GROUP BY p.entry),
+            FROM q JOIN postings p ON p.term = q.term{" AND p.htf > 0" if head_only else ""} GROUP BY p.entry),
         c AS MATERIALIZED (
             SELECT s.entry AS id, s.whole, CASE WHEN s.hcand THEN s.head ELSE 0 END AS head
                 {", coalesce(e.updated_at, e.created_at) AS date" if latest else ""}
@@ -204,26 +217,29 @@ def _scores(
 
 
 def _hits(conn: psycopg.Connection[Any], ranked: list[tuple[int, float]], terms: list[_query.Term]) -> list[Hit]:
-    """The page's entries with snippets from the question or answer, whichever shows more."""
+    """The page's entries with snippets from the question or answer, whichever shows more
+    (one query: on a busy server each round trip costs milliseconds)."""
     ids = [i for i, _ in ranked]
-    entries = reads.entries_by_id(conn, ids)
-    marked: dict[int, str] = {}
-    if terms and ids:
-        rows = conn.execute(
-            f"""SELECT id, ts_headline('{TS_CONFIG}', translate(question, %s, '  '), q, %s),
-                   ts_headline('{TS_CONFIG}', translate(answer, %s, '  '), q, %s)
-            FROM entries, to_tsquery('{TS_CONFIG}', %s) AS q WHERE id = ANY(%s)""",
-            (MARK_START + MARK_END, _HEADLINE, MARK_START + MARK_END, _HEADLINE, any_of(terms), ids),
-        )
-        for entry_id, question, answer in rows:
-            best = max((question or "", answer or ""), key=lambda s: s.count(MARK_START))
-            if MARK_START in best:
-                marked[entry_id] = best
+    if not terms or not ids:
+        entries = reads.entries_by_id(conn, ids)
+        return [Hit(entries[i], round(score, 4), lead(entries[i].question)) for i, score in ranked if i in entries]
+    rows = conn.execute(
+        f"""SELECT {ENTRY_COLUMNS}, ts_headline('{TS_CONFIG}', translate(e.question, %s, '  '), q, %s),
+               ts_headline('{TS_CONFIG}', translate(e.answer, %s, '  '), q, %s)
+        FROM {FROM_ENTRIES}, to_tsquery('{TS_CONFIG}', %s) AS q WHERE e.id = ANY(%s)""",
+        (MARK_START + MARK_END, _HEADLINE, MARK_START + MARK_END, _HEADLINE, any_of(terms), ids),
+    )
+    found: dict[int, tuple[Entry, str | None]] = {}
+    for row in rows:
+        entry = entry_from_row(row[:-2])
+        best = max((row[-2] or "", row[-1] or ""), key=lambda s: s.count(MARK_START))
+        found[entry.stored_id()] = (entry, best if MARK_START in best else None)
     hits = []
     for i, score in ranked:
-        if i in entries:
-            text, spans = split_marks(marked[i]) if i in marked else (lead(entries[i].question), [])
-            hits.append(Hit(entries[i], round(score, 4), text, spans))
+        if i in found:
+            entry, marked = found[i]
+            text, spans = split_marks(marked) if marked else (lead(entry.question), [])
+            hits.append(Hit(entry, round(score, 4), text, spans))
     return hits
 
 
@@ -231,7 +247,8 @@ def search(conn: psycopg.Connection[Any], query: str, request: Request) -> Searc
     """Rank entries for ``query`` (see the module docstring); one page of hits."""
     if not query.strip():
         raise QueryError("the query is empty", hint='give words to search for, e.g. kb search "bone scan"')
-    total = total_entries(conn)
+    totals = corpus(conn)
+    total = totals.entries
     if not total:
         return SearchResult([], 0, [], "the knowledge base is empty: add entries with 'kb ingest FILES' or 'kb add'")
     limit = SEARCH_PAGE if request.limit is None else (request.limit or total)
@@ -262,7 +279,7 @@ def search(conn: psycopg.Connection[Any], query: str, request: Request) -> Searc
         return SearchResult([], 0, suggestions, why)
     depth = max(fusion.CANDIDATES, request.offset + limit + fusion.CANDIDATES // 4)
     exclude = any_of(parsed.exclude) if parsed.exclude else None
-    whole, head, matched = _scores(conn, chosen, where, depth, exclude=exclude, latest=request.latest)
+    whole, head, matched = _scores(conn, chosen, totals, where, depth, exclude=exclude, latest=request.latest)
     if request.latest:
         dated = reads.entries_by_id(conn, list(whole))
         order = sorted(whole, key=lambda i: (dated[i].updated_at or dated[i].created_at or "", i), reverse=True)
@@ -276,23 +293,23 @@ def search(conn: psycopg.Connection[Any], query: str, request: Request) -> Searc
         reason = (
             f"only {matched} entries match; nothing at this offset"
             if matched
-            else _why_nothing(conn, chosen, filters, exclude)
+            else _why_nothing(conn, chosen, totals, filters, exclude)
         )
     return SearchResult(hits, matched, suggestions, reason)
 
 
 def _why_nothing(
-    conn: psycopg.Connection[Any], chosen: Plan, filters: dict[str, list[str]], exclude: str | None
+    conn: psycopg.Connection[Any], chosen: Plan, totals: Corpus, filters: dict[str, list[str]], exclude: str | None
 ) -> str:
     """Why a search found nothing, in the files backend's words."""
     if filters:
-        unfiltered = _scores(conn, chosen, reads.Where(), 1, exclude=exclude)[2]
+        unfiltered = _scores(conn, chosen, totals, reads.Where(), 1, exclude=exclude)[2]
         if unfiltered:
             described = ", ".join(f"{k} {' or '.join(repr(v) for v in vs)}" for k, vs in filters.items() if vs)
             noun = "entry matches" if unfiltered == 1 else "entries match"
             return f"{unfiltered} {noun} but none with {described}"
     if exclude is not None:
-        base = _scores(conn, chosen, reads.Where(), 1)[2]
+        base = _scores(conn, chosen, totals, reads.Where(), 1)[2]
         if base:
             noun = "entry matches" if base == 1 else "entries match"
             return f"{base} {noun} but all contain excluded words"
@@ -337,14 +354,15 @@ def related(conn: psycopg.Connection[Any], ref: int | str, limit: int = 5) -> li
     rest = sorted((p for p in useful if p not in title), key=lambda p: p.df)[:8]
     if limit <= 0 or not any(p.df <= RELATED_MAX_DF for p in useful):
         return []
-    chosen = plan(title + rest, [], freqs, total_entries(conn), budget=RELATED_BUDGET, min_candidates=1)
+    totals = corpus(conn)
+    chosen = plan(title + rest, [], freqs, totals.entries, budget=RELATED_BUDGET, min_candidates=1)
     if chosen is None:
         return []
     where = reads.Where()
-    _, head, _ = _scores(conn, chosen, where, limit + 1)
+    _, head, _ = _scores(conn, chosen, totals, where, limit + 1, head_only=True)
     own = head.pop(entry.stored_id(), None)
     if own is None:
-        own = _scores(conn, chosen, _only(entry.stored_id()), 1)[1].get(entry.stored_id())
+        own = _scores(conn, chosen, totals, _only(entry.stored_id()), 1, head_only=True)[1].get(entry.stored_id())
     if not own:
         return []
     rows = sorted(((i, s) for i, s in head.items() if s >= RELATED_SHARE * own), key=lambda r: (-r[1], r[0]))[:limit]
