@@ -98,6 +98,14 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
             "DELETE FROM {s}.meta WHERE key = 'terms_count'",
         ],
     ),
+    (
+        3,
+        [
+            # The heads' postings alone (a tenth of them), for related entries (kb show),
+            # which score heads only: through postings_term they read every answer's too.
+            "CREATE INDEX postings_head ON {s}.postings (term, entry) INCLUDE (htf, hlen) WHERE htf > 0",
+        ],
+    ),
 ]
 LATEST = MIGRATIONS[-1][0]
 

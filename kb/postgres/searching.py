@@ -157,14 +157,15 @@ def _scores(
     exclude: str | None = None,
     latest: bool = False,
     head_only: bool = False,
+    entry: int | None = None,
 ) -> tuple[dict[int, float], dict[int, float], int]:
     """The best ``depth`` candidates by whole-entry score and by head score, and how many matched.
 
     BM25 as FTS5's bm25() computes it, over the postings of the plan's stems alone (read
     from the index): each stem's weighted count saturated by k1 and normalised by the
     entry's length against the average, times its idf, summed per entry. With
-    ``head_only`` only the heads are scored (and matched): most postings are of answers,
-    and the index skips them.
+    ``head_only`` only the heads are scored (and matched), from the heads' own index;
+    with ``entry``, only that entry.
     """
     average = max(totals.tokens / max(totals.entries, 1), 1.0)
     head_average = max(totals.head_tokens / max(totals.entries, 1), 1.0)
@@ -192,14 +193,17 @@ def _scores(
             SELECT s.id, s.whole, s.head{", coalesce(e.updated_at, e.created_at) AS date" if latest else ""}
             FROM s JOIN entries e ON e.id = s.id{" WHERE " + " AND ".join(conditions) if conditions else ""}),"""
     order = ("date DESC, id DESC",) * 2 if latest else ("whole DESC, id", "head DESC, id")
+    # Heads alone read only the heads' index (postings_head), which holds no tf or len.
+    whole = "0" if head_only else "sum(q.w * p.tf / (p.tf + %s + %s * p.len))"
     rows = conn.execute(
         f"""WITH q AS (SELECT * FROM unnest(%s::text[], %s::float8[], %s::float8[], %s::bool[]) AS q(term, w, hw, cand)),
         s AS MATERIALIZED (
             SELECT p.entry AS id,
-                sum(q.w * p.tf / (p.tf + %s + %s * p.len)) AS whole,
+                {whole} AS whole,
                 CASE WHEN bool_or(q.cand AND p.htf > 0) THEN sum(q.hw * p.htf / (p.htf + %s + %s * p.hlen)) ELSE 0 END
                     AS head
-            FROM q JOIN postings p ON p.term = q.term{" AND p.htf > 0" if head_only else ""} GROUP BY p.entry
+            FROM q JOIN postings p ON p.term = q.term{" AND p.htf > 0" if head_only else ""}
+                {"" if entry is None else "AND p.entry = %s"} GROUP BY p.entry
             {"" if all(chosen.candidate) else "HAVING bool_or(q.cand)"}),
         {joined if source == "c" else ""}
         n AS (SELECT count(*) AS n FROM {source})
@@ -211,10 +215,10 @@ def _scores(
             chosen.whole_idf,
             chosen.head_idf,
             chosen.candidate,
-            lengths[0],
-            lengths[1],
+            *([] if head_only else lengths[:2]),
             lengths[0],
             lengths[2],
+            *([] if entry is None else [entry]),
             *params,
             depth,
             depth,
@@ -370,7 +374,9 @@ def related(conn: psycopg.Connection[Any], ref: int | str, limit: int = 5) -> li
     _, head, _ = _scores(conn, chosen, totals, where, limit + 1, head_only=True)
     own = head.pop(entry.stored_id(), None)
     if own is None:
-        own = _scores(conn, chosen, totals, _only(entry.stored_id()), 1, head_only=True)[1].get(entry.stored_id())
+        own = _scores(conn, chosen, totals, reads.Where(), 1, head_only=True, entry=entry.stored_id())[1].get(
+            entry.stored_id()
+        )
     if not own:
         return []
     rows = sorted(((i, s) for i, s in head.items() if s >= RELATED_SHARE * own), key=lambda r: (-r[1], r[0]))[:limit]
@@ -386,9 +392,3 @@ def related(conn: psycopg.Connection[Any], ref: int | str, limit: int = 5) -> li
     rows = [(i, s) for i, s in rows if i in topic or s >= 2 * RELATED_SHARE * own]
     entries = reads.entries_by_id(conn, [i for i, _ in rows])
     return [Hit(entries[i], round(s, 4), lead(entries[i].question)) for i, s in rows if i in entries]
-
-
-def _only(entry_id: int) -> reads.Where:
-    where = reads.Where()
-    where.add("e.id = %s", entry_id)
-    return where
