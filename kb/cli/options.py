@@ -11,7 +11,6 @@ every parameter's annotation string with eval() on each run (measured: ~30 ms).
 import atexit
 import sys
 from enum import Enum
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
@@ -49,8 +48,12 @@ class ReportFormat(str, Enum):
 
 
 DbOption = Annotated[
-    Optional[Path],
-    typer.Option("--db", help="Store file (default: $KB_DB, else the user data folder).", show_default=False),
+    Optional[str],
+    typer.Option(
+        "--db",
+        help="Store file, or a PostgreSQL URL postgresql://... (default: $KB_DB, else the user data folder).",
+        show_default=False,
+    ),
 ]
 FormatOption = Annotated[OutputFormat, typer.Option("--format", "-F", help="Output format.", case_sensitive=False)]
 RecordFormatOption = Annotated[
@@ -96,21 +99,22 @@ def output_format(fmt: Enum, as_json: bool) -> str:
     return "json" if as_json else fmt.value
 
 
-def open_kb(db: Optional[Path], *, must_exist: bool = True) -> "KnowledgeBase":
+def open_kb(db: Optional[str], *, must_exist: bool = True) -> "KnowledgeBase":
     """Open the knowledge base named by --db (on the command or before it), $KB_DB or the default.
 
-    Reading a store that does not exist is an error (exit 1, naming the path and how to
-    create one) and creates nothing; commands that write pass ``must_exist=False``.
+    ``db`` is a path or a URL (``postgresql://...``). Reading a store that does not exist
+    is an error (exit 1, naming where and how to create one) and creates nothing;
+    commands that write pass ``must_exist=False``.
     """
     from kb.api import KnowledgeBase
 
     root_db = root_options.get("db")
-    kb = KnowledgeBase.open(db if db is not None else root_db if isinstance(root_db, Path) else None)
+    kb = KnowledgeBase.open(db if db is not None else root_db if isinstance(root_db, str) else None)
     if must_exist:
         kb.require()
-    kb.on_rebuild = _rebuild_progress
-    kb.on_stale = _stale_notice
-    kb.on_temporary_index = _temporary_index_notice
+    kb.hooks.on_rebuild = _rebuild_progress
+    kb.hooks.on_stale = _stale_notice
+    kb.hooks.on_temporary_index = _temporary_index_notice
     # Closing the index's last connection checkpoints SQLite's write-ahead log into the
     # file and deletes it; left open until exit, the log stays as large as the last write.
     atexit.register(kb.close)
