@@ -56,6 +56,9 @@ def test_postgres_list_filters_sorts_and_pages_with_one_request(pg) -> None:
     assert [e.id for e in pg.list(Request(tag="BONE"))] == [1, 3]
     assert [e.title for e in pg.list(Request(sort="title"))] == ["apple", "Mango", "Zinc"]
     assert [e.id for e in pg.list(Request(sort="id", descending=True, limit=1, offset=1))] == [2]
+    assert [e.id for e in pg.list(Request(sort="date", descending=True))] == [3, 2, 1]
+    # "general" starts a word inside the name, as in the files backend (kb.search.reads.resolve_name)
+    assert [e.id for e in pg.list(Request(category="general"))] == [1, 3]
     assert pg.count(Request(category="Oncology (General Cancer)")) == 2
     with pytest.raises(NotFound) as missing:
         pg.list(Request(category="Onkology"))
