@@ -73,11 +73,29 @@ def store(request: pytest.FixtureRequest, kb_db: Path, monkeypatch: pytest.Monke
     if request.param == "files":
         yield str(kb_db)
         return
+    import weakref
+
+    from kb.postgres.backend import PostgresBackend
+
     url = request.getfixturevalue("pg_url")
     schema = "kb_test_" + uuid.uuid4().hex[:12]
     monkeypatch.setenv("KB_DB", url)
     monkeypatch.setenv("KB_PG_SCHEMA", schema)
+    # Commands run in this process (the cli fixture) leave their knowledge base open for
+    # exit (kb.cli.options.open_kb); on the shared server their connections are closed here.
+    opened: list[weakref.ref[PostgresBackend]] = []
+    init = PostgresBackend.__init__
+
+    def tracked(self: PostgresBackend, *args: object, **kwargs: object) -> None:
+        init(self, *args, **kwargs)  # type: ignore[arg-type]
+        opened.append(weakref.ref(self))
+
+    monkeypatch.setattr(PostgresBackend, "__init__", tracked)
     yield url
+    for ref in opened:
+        backend = ref()
+        if backend is not None:
+            backend.close()
     import psycopg
 
     with psycopg.connect(url, autocommit=True) as conn:
