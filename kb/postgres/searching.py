@@ -25,7 +25,7 @@ from kb.postgres.schema import TS_CONFIG
 from kb.search import fusion
 from kb.search import query as _query
 from kb.search.base import CANDIDATE_BUDGET
-from kb.search.planning import Planned
+from kb.search.planning import Planned, conjunction
 from kb.search.results import Hit, SearchResult
 from kb.search.snippets import MARK_END, MARK_START, lead, split_marks
 from kb.search.spelling import SPELL_MAX_DF, fold
@@ -162,6 +162,8 @@ def _scores(
     latest: bool = False,
     head_only: bool = False,
     entry: int | None = None,
+    every: list[str] | None = None,
+    enough: int = 0,
 ) -> tuple[dict[int, float], dict[int, float], int]:
     """The best ``depth`` candidates by whole-entry score and by head score, and how many matched.
 
@@ -169,7 +171,9 @@ def _scores(
     from the index): each stem's weighted count saturated by k1 and normalised by the
     entry's length against the average, times its idf, summed per entry. With
     ``head_only`` only the heads are scored (and matched), from the heads' own index;
-    with ``entry``, only that entry.
+    with ``entry``, only that entry. With ``every`` (stems), the candidates are those
+    holding all of them when at least ``enough`` do (the files backend's conjunction of a
+    short query, kb.search.planning.conjunction): the sorts then read those alone.
     """
     average = max(totals.tokens / max(totals.entries, 1), 1.0)
     head_average = max(totals.head_tokens / max(totals.entries, 1), 1.0)
@@ -194,9 +198,15 @@ def _scores(
     # the aggregate cost ~20 % of a two-word search.
     source = "c" if conditions or latest else "s"
     joined = f"""c AS MATERIALIZED (
-            SELECT s.id, s.whole, s.head{", coalesce(e.updated_at, e.created_at) AS date" if latest else ""}
+            SELECT s.id, s.whole, s.head{", s.held" if every else ""}
+                {", coalesce(e.updated_at, e.created_at) AS date" if latest else ""}
             FROM s JOIN entries e ON e.id = s.id{" WHERE " + " AND ".join(conditions) if conditions else ""}),"""
     order = ("date DESC, id DESC",) * 2 if latest else ("whole DESC, id", "head DESC, id")
+    picked, chosen_rows = "", source
+    if every:
+        picked = f"""a AS MATERIALIZED (SELECT * FROM {source} WHERE held = %s
+            OR (SELECT count(*) FROM {source} WHERE held = %s) < %s),"""
+        chosen_rows = "a"
     # Heads alone read only the heads' index (postings_head), which holds no tf or len.
     whole = "0" if head_only else "sum(q.w * p.tf / (p.tf + %s + %s * p.len))"
     rows = conn.execute(
@@ -206,14 +216,16 @@ def _scores(
                 {whole} AS whole,
                 CASE WHEN bool_or(q.cand AND p.htf > 0) THEN sum(q.hw * p.htf / (p.htf + %s + %s * p.hlen)) ELSE 0 END
                     AS head
+                {", count(*) FILTER (WHERE p.term = ANY(%s::text[])) AS held" if every else ""}
             FROM q JOIN postings p ON p.term = q.term{" AND p.htf > 0" if head_only else ""}
                 {"" if entry is None else "AND p.entry = %s"} GROUP BY p.entry
             {"" if all(chosen.candidate) else "HAVING bool_or(q.cand)"}),
         {joined if source == "c" else ""}
-        n AS (SELECT count(*) AS n FROM {source})
+        {picked}
+        n AS (SELECT count(*) AS n FROM {chosen_rows})
         SELECT id, whole, head, (SELECT n FROM n) FROM (
-            (SELECT id, whole, head FROM {source} ORDER BY {order[0]} LIMIT %s)
-            UNION (SELECT id, whole, head FROM {source} ORDER BY {order[1]} LIMIT %s)) AS top""",
+            (SELECT id, whole, head FROM {chosen_rows} ORDER BY {order[0]} LIMIT %s)
+            UNION (SELECT id, whole, head FROM {chosen_rows} ORDER BY {order[1]} LIMIT %s)) AS top""",
         [
             chosen.stems,
             chosen.whole_idf,
@@ -222,8 +234,10 @@ def _scores(
             *([] if head_only else lengths[:2]),
             lengths[0],
             lengths[2],
+            *([every] if every else []),
             *([] if entry is None else [entry]),
             *params,
+            *([len(every), len(every), enough] if every else []),
             depth,
             depth,
         ],
@@ -295,7 +309,21 @@ def search(conn: psycopg.Connection[Any], query: str, request: Request) -> Searc
         return SearchResult([], 0, suggestions, why)
     depth = max(fusion.CANDIDATES, request.offset + limit + fusion.CANDIDATES // 4)
     exclude = any_of(parsed.exclude) if parsed.exclude else None
-    whole, head, matched = _scores(conn, chosen, totals, where, depth, exclude=exclude, latest=request.latest)
+    every: list[str] | None = None
+    if not request.latest and total >= depth * fusion.SCORE_DEPTH:
+        held = conjunction(should, must, len(parsed.should), total)
+        every = list(dict.fromkeys(stem for p in held for stem in p.stems)) if held else None
+    whole, head, matched = _scores(
+        conn,
+        chosen,
+        totals,
+        where,
+        depth,
+        exclude=exclude,
+        latest=request.latest,
+        every=every,
+        enough=depth * fusion.SCORE_DEPTH,
+    )
     if request.latest:
         dated = reads.entries_by_id(conn, list(whole))
         order = sorted(whole, key=lambda i: (dated[i].updated_at or dated[i].created_at or "", i), reverse=True)

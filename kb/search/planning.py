@@ -94,6 +94,18 @@ def choose(
     return Choice(candidates, _within(scoring_terms, MIN_SCORING_TERMS, SCORING_BUDGET))
 
 
+def conjunction(should: list[Planned], must: list[Planned], asked: int, total: int) -> list[Planned] | None:
+    """The terms every entry must hold when a short query is searched by its conjunction
+    (see :meth:`Planner._conjunction`), or None. Pure: the PostgreSQL backend uses it too."""
+    if must or len(should) != asked or not 2 <= asked <= MAX_CONJUNCTION_TERMS:
+        return None
+    if any(p.df == 0 or p.term.prefix for p in should):
+        return None
+    ceiling = max(total, 1) * COMMON_SHARE
+    usable = sorted((p for p in should if p.df <= ceiling), key=lambda p: p.df)
+    return usable if len(usable) >= 2 else None
+
+
 def _within(items: list[Planned], at_least: int, budget: int) -> list[Planned]:
     """The first items whose postings fit the budget, and never fewer than ``at_least``."""
     kept: list[Planned] = []
@@ -298,15 +310,8 @@ class Planner(Vocabulary):
         terms the person typed; spelling guesses appended after them rule this out, as
         do required terms and words the index does not hold.
         """
-        if must or len(should) != asked or not 2 <= asked <= MAX_CONJUNCTION_TERMS:
-            return None
-        if any(p.df == 0 or p.term.prefix for p in should):
-            return None
-        ceiling = max(self.count(), 1) * COMMON_SHARE
-        usable = sorted((p for p in should if p.df <= ceiling), key=lambda p: p.df)
-        if len(usable) < 2:
-            return None
-        return " AND ".join(p.term.fts() for p in usable)
+        usable = conjunction(should, must, asked, self.count())
+        return None if usable is None else " AND ".join(p.term.fts() for p in usable)
 
     def _plan(
         self,
