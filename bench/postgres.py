@@ -190,6 +190,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--db", help="a PostgreSQL URL to use instead of a throwaway cluster")
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--writers", type=int, default=0, help="also run this many writer processes at once")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="keep the stores (files: bench/out/pg-stores/, PostgreSQL: the schemas) and time searches on them"
+        " when they are there, without ingesting again (the ingest rates are then not measured)",
+    )
     args = parser.parse_args(argv)
     if not args.corpus.exists():
         print(f"corpus not found ({args.corpus}), skipping", file=sys.stderr)
@@ -205,20 +211,30 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for name in args.sizes.split(","):
             path = corpus_file(name, args.corpus)
+            store = (OUT.parent / "pg-stores" if args.reuse else scratch) / name / "kb.json"
+            reused = args.reuse and store.exists()
             began = time.perf_counter()
-            files = KnowledgeBase.open(scratch / name / "kb.json")
-            files.ingest([str(path)], keep="counts")
+            files = KnowledgeBase.open(store)
+            if not reused:
+                files.ingest([str(path)], keep="counts")
             files_s = time.perf_counter() - began
             schema = f"kb_bench_{name}"
             pg = PostgresBackend(url, schema_name=schema)
-            pg.conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
-            count, pg_s, write_s = ingest_postgres(pg, path)
+            if args.reuse and pg.count():
+                count, pg_s, write_s = pg.count(), 0.0, 0.0
+            else:
+                pg.conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+                count, pg_s, write_s = ingest_postgres(pg, path)
             some = files.list(limit=1, offset=min(count // 2, files.count() - 1))[0].id or 1
+
+            def rate(seconds: float) -> str:
+                return f"{count / seconds:,.0f}" if seconds else "(reused)"
+
             row = {
                 "size": f"{count:,}",
-                "files ingest (entries/s)": f"{count / files_s:,.0f}",
-                "pg ingest, all (entries/s)": f"{count / pg_s:,.0f}",
-                "pg writes only (entries/s)": f"{count / write_s:,.0f}",
+                "files ingest (entries/s)": rate(0.0 if reused else files_s),
+                "pg ingest, all (entries/s)": rate(pg_s),
+                "pg writes only (entries/s)": rate(write_s),
             }
             for label, question in (("2 words", TWO_WORDS), ("20 words", TWENTY_WORDS)):
                 row[f"files {label} (ms)"] = f"{median_ms(lambda q=question: files.search(q), args.runs):.1f}"

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -36,6 +40,68 @@ def kb_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """The superuser URL of a running PostgreSQL server: KB_TEST_PG_URL (CI starts one), or
+    a throwaway cluster started here for the session and stopped at its end. Without
+    either (no PostgreSQL binaries found), the tests that need it skip with one line."""
+    given = os.environ.get("KB_TEST_PG_URL", "").strip()
+    if given:
+        yield given
+        return
+    sys.path.insert(0, str(ROOT / "tools"))
+    import pgcluster
+
+    sys.path.pop(0)
+    if pgcluster.bindir() is None:
+        pytest.skip("no PostgreSQL binaries (initdb, pg_ctl) found and KB_TEST_PG_URL unset")
+    folder = Path(tempfile.mkdtemp(prefix="kb-pg-"))
+    folder.chmod(0o755)  # the cluster's owner is another user when the tests run as root
+    cluster = pgcluster.start(folder / "primary")
+    try:
+        yield cluster.url()
+    finally:
+        cluster.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(params=["files", "postgres"])
+def store(request: pytest.FixtureRequest, kb_db: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A fresh store for a behaviour test that must hold on both backends, set as KB_DB:
+    the files store's path, or the test server's URL with a schema of this test's own
+    (KB_PG_SCHEMA, dropped afterwards)."""
+    if request.param == "files":
+        yield str(kb_db)
+        return
+    import weakref
+
+    from kb.postgres.backend import PostgresBackend
+
+    url = request.getfixturevalue("pg_url")
+    schema = "kb_test_" + uuid.uuid4().hex[:12]
+    monkeypatch.setenv("KB_DB", url)
+    monkeypatch.setenv("KB_PG_SCHEMA", schema)
+    # Commands run in this process (the cli fixture) leave their knowledge base open for
+    # exit (kb.cli.options.open_kb); on the shared server their connections are closed here.
+    opened: list[weakref.ref[PostgresBackend]] = []
+    init = PostgresBackend.__init__
+
+    def tracked(self: PostgresBackend, *args: object, **kwargs: object) -> None:
+        init(self, *args, **kwargs)  # type: ignore[arg-type]
+        opened.append(weakref.ref(self))
+
+    monkeypatch.setattr(PostgresBackend, "__init__", tracked)
+    yield url
+    for ref in opened:
+        backend = ref()
+        if backend is not None:
+            backend.close()
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
 @pytest.fixture
 def empty_store(kb_db: Path) -> Path:
     """Create the store at KB_DB holding no entries: one added, then removed.
@@ -44,7 +110,7 @@ def empty_store(kb_db: Path) -> Path:
     """
     from kb.api import KnowledgeBase
 
-    with KnowledgeBase.open(kb_db) as kb:
+    with KnowledgeBase.open(os.environ["KB_DB"]) as kb:  # the ``store`` fixture's, when a test asks for it
         kb.remove(kb.add(question="Is this store empty?", answer="It will be.").stored_id())
     return kb_db
 

@@ -9,6 +9,8 @@ import os
 import re
 import subprocess
 import sys
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
@@ -79,11 +81,26 @@ COMMANDS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def hostile_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A store holding the hostile JSONL record (id 1) and the hostile Q/A file (id 2)."""
+@pytest.fixture(scope="module", params=["files", "postgres"])
+def hostile_store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path | str]:
+    """A store holding the hostile JSONL record (id 1) and the hostile Q/A file (id 2), on
+    each backend: a files store, or a schema of its own on the test server."""
     root = tmp_path_factory.mktemp("hostile")
-    store = root / "kb.json"
+    if request.param == "postgres":
+        url = request.getfixturevalue("pg_url")
+        schema = "kb_test_hostile_" + uuid.uuid4().hex[:8]
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("KB_PG_SCHEMA", schema)
+            yield _filled_hostile(root, url)
+        import psycopg
+
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        return
+    yield _filled_hostile(root, root / "kb.json")
+
+
+def _filled_hostile(root: Path, store: Path | str) -> Path | str:
     (root / "evil.jsonl").write_bytes(orjson.dumps(RECORD) + b"\n")
     (root / "evil.txt").write_text(QA_FILE, encoding="utf-8")
     for name in ("evil.jsonl", "evil.txt"):
@@ -97,7 +114,7 @@ def hostile_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return store
 
 
-def _env(store: Path, *, colour: bool = False) -> dict[str, str]:
+def _env(store: Path | str, *, colour: bool = False) -> dict[str, str]:
     env = dict(os.environ, KB_DB=str(store))
     if colour:
         env.pop("NO_COLOR", None)
@@ -119,11 +136,11 @@ def _assert_inert(out: bytes, what: str, *, terminal: bool) -> None:
         assert b"\x1b" not in out and b"\r" not in out, f"{what}: escape or CR in piped output"
 
 
-def _piped(store: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
+def _piped(store: Path | str, *args: str) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run([sys.executable, "-m", "kb", *args], env=_env(store), capture_output=True, timeout=60)
 
 
-def _on_terminal(store: Path, *args: str) -> tuple[int, bytes]:
+def _on_terminal(store: Path | str, *args: str) -> tuple[int, bytes]:
     child = pexpect.spawn(
         sys.executable, ["-m", "kb", *args], env=_env(store, colour=True), dimensions=(40, 160), timeout=60
     )
@@ -134,7 +151,7 @@ def _on_terminal(store: Path, *args: str) -> tuple[int, bytes]:
 
 
 @pytest.mark.parametrize("args", COMMANDS, ids=lambda a: " ".join(a))
-def test_hostile_text_is_inert_when_piped(hostile_store: Path, args: tuple[str, ...]) -> None:
+def test_hostile_text_is_inert_when_piped(hostile_store: Path | str, args: tuple[str, ...]) -> None:
     done = _piped(hostile_store, *args)
     assert done.returncode == 0, done.stderr
     assert b"Traceback" not in done.stderr
@@ -142,7 +159,7 @@ def test_hostile_text_is_inert_when_piped(hostile_store: Path, args: tuple[str, 
     _assert_inert(done.stderr, " ".join(args) + " (stderr)", terminal=False)
 
 
-def test_hostile_text_is_inert_on_a_terminal(hostile_store: Path) -> None:
+def test_hostile_text_is_inert_on_a_terminal(hostile_store: Path | str) -> None:
     for args in [*COMMANDS, ("show", "1", "2"), ("show", "1", "--raw"), ("show", "2", "--raw")]:
         code, out = _on_terminal(hostile_store, *args)
         what = " ".join(args) + " (terminal)"
@@ -153,7 +170,7 @@ def test_hostile_text_is_inert_on_a_terminal(hostile_store: Path) -> None:
     assert SGR.search(out), "Rich emitted no colour: the terminal path was not exercised"
 
 
-def test_hostile_text_is_visible_and_literal(hostile_store: Path) -> None:
+def test_hostile_text_is_visible_and_literal(hostile_store: Path | str) -> None:
     out = _piped(hostile_store, "show", "1", "--no-pager").stdout.decode()
     assert "␛[2J" in out and "␛]0;pwned␇" in out, "escapes should show as control pictures"
     assert "[bold red]x[/]" in out and "[link=http://evil]click[/link]" in out, "markup must print as text"
@@ -182,7 +199,7 @@ def test_hostile_ingest_report_is_inert(tmp_path: Path) -> None:
     [("show", "1", "--format", "json"), ("list", "--format", "json"), ("search", "hostile", "--format", "json")],
     ids=lambda a: a[0],
 )
-def test_json_output_keeps_the_true_text(hostile_store: Path, args: tuple[str, ...]) -> None:
+def test_json_output_keeps_the_true_text(hostile_store: Path | str, args: tuple[str, ...]) -> None:
     done = _piped(hostile_store, *args)
     assert done.returncode == 0
     assert b"\x1b" not in done.stdout  # JSON escapes control characters (\u001b)
@@ -208,7 +225,7 @@ MACHINE = [
 ]
 
 
-def test_machine_formats_are_inert_on_a_terminal(hostile_store: Path) -> None:
+def test_machine_formats_are_inert_on_a_terminal(hostile_store: Path | str) -> None:
     """--format ids, csv, json and jsonl printed for a person: nothing the terminal acts on."""
     for args in MACHINE:
         code, out = _on_terminal(hostile_store, *args)
@@ -218,7 +235,7 @@ def test_machine_formats_are_inert_on_a_terminal(hostile_store: Path) -> None:
         assert b"\x1b" not in out, f"{what}: an escape reached the terminal"
 
 
-def test_machine_formats_keep_the_true_text_when_piped(hostile_store: Path) -> None:
+def test_machine_formats_keep_the_true_text_when_piped(hostile_store: Path | str) -> None:
     """Piped into a script, ids and CSV carry the text as stored; JSON escapes it losslessly."""
     names = _piped(hostile_store, "list", "categories", "--format", "ids").stdout.decode()
     assert f"Cat{CSI_COLOUR}{LINK_MARKUP}" in names.splitlines()

@@ -71,12 +71,14 @@ def test_readme_usage_has_examples() -> None:
     assert set(NEEDS_A_TERMINAL) <= set(commands), "an allow-listed example is gone from the README"
 
 
-def test_readme_usage_examples_run_as_shown(tmp_path: Path) -> None:
+def test_readme_usage_examples_run_as_shown(tmp_path: Path, store: str) -> None:
+    """On both backends: KB_DB is a fresh folder store, or the test server with a schema of
+    this test's own (``store``)."""
     (tmp_path / "seeds").symlink_to(ROOT / "seeds")
     (tmp_path / "data").symlink_to(ROOT / "data")
     (tmp_path / "note.md").write_text(NOTE, encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if k not in ("VISUAL", "EDITOR", "PAGER")}
-    env.update(KB_DB=str(tmp_path / "store" / "kb.json"), PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}", NO_COLOR="1")
+    env.update(KB_DB=store, PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}", NO_COLOR="1")
     failed = []
     for command in usage_commands(README.read_text(encoding="utf-8")):
         if command in NEEDS_A_TERMINAL:

@@ -347,6 +347,7 @@ SLOW: dict[str, frozenset[str]] = {
     "tests/postgres/test_pg_shared.py": frozenset(
         {
             "test_postgres_read_only_login_cannot_create_the_schema",
+            "test_postgres_writer_processes_at_once_count_exactly",
             "test_postgres_writers_at_once_store_each_answer_once",
         }
     ),

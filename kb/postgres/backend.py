@@ -18,7 +18,7 @@ from kb import config
 from kb.backend import EVERYTHING, BatchSink, Hooks, Problem, Request, WriteResult
 from kb.errors import NotFound, QueryError, StoreMissing
 from kb.models import Entry
-from kb.postgres import reads, schema, searching, writes
+from kb.postgres import postings, reads, schema, searching, writes
 from kb.postgres.connection import connect, connection_name, database_errors, describe, in_recovery, standby_error
 from kb.search.results import ExpertSummary, Hit, SearchResult
 
@@ -177,7 +177,7 @@ class PostgresBackend:
         entries = builtins.list(entries)
         with self._writing("adding entries") as conn:
             result = writes.write_batch(conn, entries, update_by_source=False)
-        self._refresh_terms()
+        self._refresh_statistics()
         return result
 
     def update(self, entry: Entry, *, read_at: str | None = None) -> Entry:
@@ -199,7 +199,7 @@ class PostgresBackend:
         all go into one transaction that is rolled back at the end (nothing is kept,
         not even the tables of a knowledge base not written yet)."""
         if not dry_run:
-            sink = BatchSink(self._write_batch, lambda saved: self._refresh_terms() if saved else None)
+            sink = BatchSink(self._write_batch, lambda saved: self._refresh_statistics() if saved else None)
             yield sink
             sink.close()
             return
@@ -221,10 +221,10 @@ class PostgresBackend:
         with self._writing("ingesting") as conn:
             return writes.write_batch(conn, entries, update_by_source=update_by_source)
 
-    def _refresh_terms(self, *, force: bool = False) -> None:
+    def _refresh_statistics(self, *, force: bool = False) -> None:
         conn = self.conn
         with database_errors(conn, "counting words"):
-            writes.refresh_terms(conn, force=force)
+            writes.refresh_statistics(conn, force=force)
 
     # -- upkeep ------------------------------------------------------------------------
 
@@ -234,12 +234,13 @@ class PostgresBackend:
             conn.execute("UPDATE entries SET body = body_vector(title, question, answer, tags, expert, category)")
             conn.execute("UPDATE entries SET head = ts_filter(body, '{a,b}')")
             conn.execute("DELETE FROM words")
+            postings.rebuild(conn, postings.stored(conn))
             ids = [i for (i,) in conn.execute("SELECT id FROM entries ORDER BY id")]
             for start in range(0, len(ids), 5000):
                 writes.count_words(conn, ids[start : start + 5000], 1)
                 if progress is not None:
                     progress(min(start + 5000, len(ids)))
-        self._refresh_terms(force=True)
+        self._refresh_statistics(force=True)
         return len(ids)
 
     def check(self) -> builtins.list[Problem]:

@@ -1,17 +1,14 @@
-"""Turning a parsed query (kb.search.query) into PostgreSQL ``tsquery`` text, and choosing
-which of its words pick the candidates: pure functions, no database.
+"""Turning a parsed query (kb.search.query) into what the PostgreSQL backend runs: pure
+functions, no database.
 
 The terms come from kb.search.query, so both backends read a query alike: phrases,
-``-exclusions``, ``prefix*``, ``title:`` and ``field:value`` filters. A term's words are
-letters and digits only (the parser splits on everything else), so they can be written
-into tsquery text without quoting; PostgreSQL stems them with the same configuration as
-the entries (``to_tsquery('english', ...)``).
-
-Planning follows the files backend (kb.search.planning): an OR over every word of a long
-question matches nearly every entry, and each match costs a rank. So words in more than
-half of the entries are dropped, the rarest words (within a budget of postings, at least
-two) pick the candidates, and the others only add to the candidates' scores. Each word's
-score is weighted by its BM25 idf, which ``ts_rank`` alone lacks.
+``-exclusions``, ``prefix*``, ``title:`` and ``field:value`` filters. Which words pick the
+candidates and which only re-score them is the files backend's own choice
+(kb.search.planning.choose). Words are scored by BM25 over the postings
+(kb.postgres.postings) with FTS5's idf, k1 and b, so that a word weighs what it weighs in
+the files backend. Required terms and exclusions are matched by the entries' ``tsvector``s
+(phrases need positions): a term's words are letters and digits only (the parser splits on
+everything else), so they are written into tsquery text without quoting.
 """
 
 from __future__ import annotations
@@ -19,14 +16,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from kb.search.planning import Planned, choose
 from kb.search.query import Term
 
-# Postings the candidate words may match before the commoner ones only re-score them.
-CANDIDATE_BUDGET = 8_000
-MIN_CANDIDATE_TERMS = 2
-# Words that re-score: at most this many (each costs a rank per candidate).
-MAX_SCORING_TERMS = 24
-COMMON_SHARE = 0.5
+# As FTS5's bm25(): a word's saturation and the weight of the entry's length.
+K1 = 1.2
+B = 0.75
 
 
 def tsquery(term: Term) -> str:
@@ -47,63 +42,53 @@ def all_of(terms: list[Term]) -> str:
     return " & ".join(tsquery(t) for t in terms)
 
 
-@dataclass
-class Planned:
-    """A term with its document frequency."""
-
-    term: Term
-    df: int
+def idf(df: int, total: int) -> float:
+    """FTS5's inverse document frequency (a floor of 1e-6 for words in most entries)."""
+    value = math.log((total - df + 0.5) / (df + 0.5)) if df < total else 0.0
+    return value if value > 0 else 1e-6
 
 
 @dataclass
 class Plan:
-    """What to run: the tsquery that picks candidates, and the scoring terms with weights."""
+    """What to run.
 
-    match: str
-    scoring: list[tuple[str, float]]
+    ``required`` is the tsquery every candidate matches (the query's quoted phrases and
+    ``title:`` terms), or None when any candidate stem will do; the stems score with their
+    idf over the whole entry and over the head, and ``candidate`` marks the ones that pick
+    the entries (the required terms' stems, when there are required terms). As in FTS5's
+    head table, an entry's head scores only when it holds a candidate.
+    """
 
-
-def idf(df: int, total: int) -> float:
-    """BM25's inverse document frequency (never below a small positive floor)."""
-    return max(math.log(1 + (total - df + 0.5) / (df + 0.5)), 1e-6)
+    required: str | None
+    stems: list[str]
+    whole_idf: list[float]
+    head_idf: list[float]
+    candidate: list[bool]
 
 
 def plan(
     should: list[Planned],
     must: list[Planned],
-    exclude: list[Term],
+    frequencies: dict[str, tuple[int, int]],
     total: int,
     *,
-    budget: int = CANDIDATE_BUDGET,
-    min_candidates: int = MIN_CANDIDATE_TERMS,
+    budget: int,
+    min_candidates: int = 2,
 ) -> Plan | None:
-    """Choose candidates and scoring terms; None when no entry can match.
-
-    Required terms (quoted phrases, ``title:``) are the candidates when there are any.
-    """
-    total = max(total, 1)
-    ceiling = total * COMMON_SHARE if total >= 1000 else total
-    usable = sorted((p for p in should if 0 < p.df <= ceiling), key=lambda p: p.df)
-    if not usable and should and not must:
-        usable = sorted((p for p in should if p.df > 0), key=lambda p: p.df)[:2]
-    if must:
-        if any(p.df == 0 for p in must):
-            return None
-        match = all_of([p.term for p in must])
-        rest = usable
-    else:
-        if not usable:
-            return None
-        chosen: list[Planned] = []
-        postings = 0
-        for item in usable:
-            if len(chosen) >= min_candidates and postings + item.df > budget:
-                break
-            chosen.append(item)
-            postings += item.df
-        match = any_of([p.term for p in chosen])
-        rest = usable
-    if exclude:
-        match = f"({match}) & !({any_of(exclude)})"
-    scoring = [(tsquery(p.term), idf(p.df, total)) for p in (must + rest)[:MAX_SCORING_TERMS]]
-    return Plan(match, scoring)
+    """Choose candidates and scoring stems (``frequencies``: a stem's df in the entries and
+    in their heads); None when no entry can match."""
+    chosen = choose(should, must, total, budget=budget, min_candidates=min_candidates)
+    if chosen is None:
+        return None
+    scores: dict[str, bool] = {}
+    for item in chosen.candidates + chosen.scoring:
+        for stem in item.stems:
+            scores[stem] = scores.get(stem, False) or item in chosen.candidates
+    stems = list(scores)
+    return Plan(
+        required=all_of([p.term for p in must]) if must else None,
+        stems=stems,
+        whole_idf=[idf(frequencies.get(s, (0, 0))[0], total) for s in stems],
+        head_idf=[idf(frequencies.get(s, (0, 0))[1], total) for s in stems],
+        candidate=[scores[s] for s in stems],
+    )

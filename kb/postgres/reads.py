@@ -16,6 +16,7 @@ from kb.errors import NotFound
 from kb.models import ANSWERED, OPEN, Entry, Expert
 from kb.postgres.connection import scalar
 from kb.postgres.rows import ENTRY_COLUMNS, FROM_ENTRIES, entry_from_row
+from kb.search.reads import resolve_name
 from kb.search.results import ExpertSummary
 from kb.search.spelling import did_you_mean
 
@@ -105,32 +106,8 @@ def resolve(conn: psycopg.Connection[Any], kind: str, value: str, *, strict: boo
         known = [r[0] for r in conn.execute("SELECT DISTINCT t FROM entries, unnest(tags) t")]
         raise NotFound(f"no tag {value!r}", hint=did_you_mean(value, known))
     column = {"category": "category", "expert": "expert"}[kind]
-    like = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    for condition, param in (
-        (f"lower({column}) = lower(%s)", value),
-        (f"{column} ILIKE %s", like + "%"),
-        (f"{column} ILIKE %s", "% " + like + "%"),
-    ):
-        names = [
-            r[0]
-            for r in conn.execute(
-                f"SELECT DISTINCT {column} FROM entries WHERE {condition} AND {column} != '' LIMIT 20", (param,)
-            )
-        ]
-        distinct = {n.casefold() for n in names}
-        if len(distinct) == 1:
-            return names
-        if len(distinct) > 1:
-            if not strict:
-                return []
-            raise NotFound(
-                f"{kind} {value!r} is ambiguous",
-                hint="candidates: " + ", ".join(sorted(set(names), key=str.casefold)[:10]),
-            )
-    if not strict:
-        return []
-    known = [r[0] for r in conn.execute(f"SELECT DISTINCT {column} FROM entries WHERE {column} != ''")]
-    raise NotFound(f"no {kind} {value!r}", hint=did_you_mean(value, known))
+    conditions = {"exact": f"lower({column}) = lower(%s)", "like": f"{column} ILIKE %s"}
+    return resolve_name(kind, value, column, conditions, lambda q, a: [r[0] for r in conn.execute(q, a)], strict=strict)
 
 
 def where_of(conn: psycopg.Connection[Any], filters: dict[str, builtins.list[str]], *, strict: bool) -> Where:

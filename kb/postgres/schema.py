@@ -1,9 +1,10 @@
 """kb's tables in PostgreSQL: one schema, created by the first write and carried forward
 by numbered migrations; readers only check the version and never change anything.
 
-Text is searched through two weighted ``tsvector`` columns kept beside each entry: ``body``
-(the whole entry) and ``head`` (title, question and tags: what the entry is about and
-asks), as the files backend keeps two FTS5 tables (kb.search.fusion says why).
+Search scores BM25 over ``postings`` (kb.postgres.postings: the files backend's stems,
+counted over the whole entry and over its head, as it keeps two FTS5 tables). Two weighted
+``tsvector`` columns beside each entry, ``body`` and ``head``, match quoted phrases,
+``title:`` terms and exclusions, and give snippets.
 """
 
 from __future__ import annotations
@@ -18,16 +19,6 @@ if TYPE_CHECKING:
 
 # The text search configuration: English stemming, as the files backend's porter tokenizer.
 TS_CONFIG = "english"
-# ts_rank's weights for labels {D, C, B, A}. Body: title A, question and tags B, answer C,
-# expert and category D (half: weak evidence of topic), as the files backend's WEIGHTS.
-BODY_WEIGHTS = "{0.5, 1.0, 1.0, 1.0}"
-HEAD_WEIGHTS = "{1.0, 1.0, 1.0, 1.0}"
-# ts_rank's normalization (a bit mask). 32 maps each word's rank r to r / (r + 1), a
-# saturation like BM25's, before it is weighted by the word's idf and summed. Measured on
-# the relevance benchmark (bench/RESULTS-postgres.md): 32 for both vectors beat 1 (divide
-# by 1 + log length; MAP>=2 0.437 -> 0.549), 0, 2, 8 and 16 and their mixes.
-BODY_NORMALIZATION = 32
-HEAD_NORMALIZATION = 32
 
 # Each migration: its number and its statements, run in one transaction. {s} is the schema.
 MIGRATIONS: list[tuple[int, list[str]]] = [
@@ -85,6 +76,38 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
     ),
     (
         2,
+        [
+            # BM25 as the files backend scores it (kb.postgres.postings): one row per stem
+            # and entry, everything scoring needs in the index, so that it is read alone.
+            """CREATE TABLE {s}.postings (
+                term text COLLATE "C" NOT NULL,
+                entry bigint NOT NULL,
+                tf real NOT NULL,
+                htf real NOT NULL,
+                len integer NOT NULL,
+                hlen integer NOT NULL
+            )""",
+            "CREATE INDEX postings_term ON {s}.postings (term, entry) INCLUDE (tf, htf, len, hlen)",
+            'CREATE TABLE {s}.stems (term text COLLATE "C" PRIMARY KEY, df integer NOT NULL, hdf integer NOT NULL)',
+            """CREATE TABLE {s}.corpus (
+                entries bigint NOT NULL, tokens bigint NOT NULL, head_tokens bigint NOT NULL
+            )""",
+            "INSERT INTO {s}.corpus VALUES (0, 0, 0)",
+            # The snapshot of PostgreSQL's lexemes that ts_rank's weights came from.
+            "DROP TABLE {s}.terms",
+            "DELETE FROM {s}.meta WHERE key = 'terms_count'",
+        ],
+    ),
+    (
+        3,
+        [
+            # The heads' postings alone (a tenth of them), for related entries (kb show),
+            # which score heads only: through postings_term they read every answer's too.
+            "CREATE INDEX postings_head ON {s}.postings (term, entry) INCLUDE (htf, hlen) WHERE htf > 0",
+        ],
+    ),
+    (
+        4,
         [
             # Questions that wait for an expert (kb post): an entry's status, who asked it
             # for whom and when, when it was answered, and the entry a follow-up follows.
@@ -160,6 +183,10 @@ def ensure(conn: psycopg.Connection[Any], schema: str) -> None:
                 continue
             for statement in _statements(schema, statements):
                 conn.execute(statement)
+            if number == 2 and found >= 1:
+                from kb.postgres import postings
+
+                postings.rebuild(conn, postings.stored(conn))
             conn.execute(
                 "INSERT INTO meta (key, value) VALUES ('schema', %s)"
                 " ON CONFLICT (key) DO UPDATE SET value = excluded.value",

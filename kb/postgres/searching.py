@@ -1,25 +1,31 @@
-"""Search in PostgreSQL: the files backend's query parser and fusion, PostgreSQL's vectors.
+"""Search in PostgreSQL: the files backend's query parser, planning, BM25 and fusion.
 
-A query is parsed by kb.search.query, its words weighed with the stored document
-frequencies and planned (kb.postgres.planning); the candidates the GIN index finds are
-scored twice, over the whole entry (``body``) and over its head (``head``), each word's
-``ts_rank`` weighted by its idf, and the two scores are combined by kb.search.fusion, the
-same code that ranks the files backend's hits. Snippets come from ``ts_headline``, with
-the highlights turned into offsets by kb.search.snippets.
+A query is parsed by kb.search.query; its words are stemmed as the files backend's index
+stems them and weighed with the stored document frequencies (kb.postgres.postings), and
+kb.search.planning chooses which pick the candidates. The candidates are scored twice by
+BM25 as FTS5 computes it, over the whole entry and over its head (title, question, tags),
+from the postings alone, and the two scores are combined by kb.search.fusion, the same
+code that ranks the files backend's hits. Quoted phrases, ``title:`` terms and exclusions
+are matched by the entries' ``tsvector``s. Snippets come from ``ts_headline``, with the
+highlights turned into offsets by kb.search.snippets.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from kb.backend import SEARCH_PAGE, Request
 from kb.errors import NotFound, QueryError
-from kb.postgres import reads
+from kb.postgres import postings, reads
 from kb.postgres.connection import scalar
-from kb.postgres.planning import Plan, Planned, any_of, plan
-from kb.postgres.schema import BODY_NORMALIZATION, BODY_WEIGHTS, HEAD_NORMALIZATION, HEAD_WEIGHTS, TS_CONFIG
+from kb.postgres.planning import K1, B, Plan, any_of, plan
+from kb.postgres.rows import ENTRY_COLUMNS, FROM_ENTRIES, entry_from_row
+from kb.postgres.schema import TS_CONFIG
 from kb.search import fusion
 from kb.search import query as _query
+from kb.search.base import CANDIDATE_BUDGET
+from kb.search.planning import Planned, conjunction
 from kb.search.results import Hit, SearchResult
 from kb.search.snippets import MARK_END, MARK_START, lead, split_marks
 from kb.search.spelling import SPELL_MAX_DF, fold
@@ -27,47 +33,59 @@ from kb.search.spelling import SPELL_MAX_DF, fold
 if TYPE_CHECKING:
     import psycopg
 
+    from kb.models import Entry
+
 _HEADLINE = f"StartSel={MARK_START}, StopSel={MARK_END}, MaxWords=24, MinWords=12, MaxFragments=1"
+# A snippet is looked for in this many first characters of an answer: ts_headline parses
+# all it is given, and the longest answers made it most of a two-word search (10 MedQuAD
+# answers: 17.7 ms whole, 7.5 ms cut at 3,000; nine in ten are shorter than 2,500).
+SNIPPET_TEXT = 4000
 # Related entries (kb show): see related().
 RELATED_MAX_DF = 20_000
 RELATED_SHARE = 0.3
 RELATED_BUDGET = 2_000
+# A prefix (``chemo*``) scores by this many of its commonest completions.
+PREFIX_STEMS = 50
 
 
-def total_entries(conn: psycopg.Connection[Any]) -> int:
-    """How many entries there are: the planner's estimate past a few thousand (exact enough
-    for idf, and free), else a count."""
-    row = conn.execute("SELECT reltuples FROM pg_class WHERE oid = to_regclass('entries')").fetchone()
-    if row is not None and row[0] >= 5000:
-        return int(row[0])
-    return int(scalar(conn, "SELECT count(*) FROM entries"))
+@dataclass
+class Corpus:
+    """The totals BM25 needs (kept exact by every write, in the ``corpus`` table)."""
+
+    entries: int
+    tokens: int
+    head_tokens: int
 
 
-def _frequencies(conn: psycopg.Connection[Any], terms: list[_query.Term]) -> list[int]:
-    """Each term's document frequency: its rarest stem's, from the ``terms`` snapshot, or
-    counted in the index for stems the snapshot lacks (new since its refresh)."""
-    if not terms:
-        return []
-    rows = conn.execute(
-        f"SELECT n, coalesce(min(coalesce(t.df, (SELECT count(*) FROM entries WHERE body @@ l::tsquery))), 0)"
-        f" FROM unnest(%s::text[]) WITH ORDINALITY AS u(text, n)"
-        f" LEFT JOIN LATERAL unnest(tsvector_to_array(to_tsvector('{TS_CONFIG}', u.text))) AS l ON true"
-        f" LEFT JOIN terms t ON t.lexeme = l GROUP BY n ORDER BY n",
-        ([" ".join(t.words) for t in terms],),
-    ).fetchall()
-    freqs = [int(df) for _, df in rows]
-    for i, term in enumerate(terms):
+def corpus(conn: psycopg.Connection[Any]) -> Corpus:
+    row = conn.execute("SELECT entries, tokens, head_tokens FROM corpus").fetchone()
+    return Corpus(*(int(v) for v in row)) if row else Corpus(0, 0, 0)
+
+
+def _planned(
+    conn: psycopg.Connection[Any], terms: list[_query.Term], freqs: dict[str, tuple[int, int]]
+) -> list[Planned]:
+    """The terms with their stems and document frequencies (a phrase's: its rarest stem's;
+    a prefix's: the sum over its commonest completions, which are its stems). Each stem's
+    frequencies in the entries and in their heads are added to ``freqs``."""
+    groups = postings.tokenizer().stems([" ".join(t.words) for t in terms])
+    wanted = sorted({s for g in groups for s in g} - freqs.keys())
+    if wanted:
+        for stem, df, hdf in conn.execute("SELECT term, df, hdf FROM stems WHERE term = ANY(%s)", (wanted,)):
+            freqs[stem] = (int(df), int(hdf))
+    out = []
+    for term, group in zip(terms, groups):
         if term.prefix:
             stem = fold(term.words[0])
-            freqs[i] = int(
-                scalar(
-                    conn,
-                    "SELECT coalesce(sum(df), 0) FROM (SELECT df FROM terms WHERE lexeme >= %s AND lexeme < %s"
-                    " LIMIT 5000) AS p",
-                    (stem, stem + "\U0010ffff"),
-                )
-            )
-    return freqs
+            rows = conn.execute(
+                "SELECT term, df, hdf FROM stems WHERE term >= %s AND term < %s ORDER BY df DESC LIMIT %s",
+                (stem, stem + "\U0010ffff", PREFIX_STEMS),
+            ).fetchall()
+            freqs.update((t, (int(d), int(h))) for t, d, h in rows)
+            out.append(Planned(term, sum(int(d) for _, d, _ in rows), [t for t, _, _ in rows]))
+        else:
+            out.append(Planned(term, min((freqs.get(s, (0, 0))[0] for s in group), default=0), group))
+    return out
 
 
 def suggest(conn: psycopg.Connection[Any], word: str, *, min_df: int, limit: int) -> list[tuple[str, int]]:
@@ -94,14 +112,14 @@ def suggest(conn: psycopg.Connection[Any], word: str, *, min_df: int, limit: int
 
 
 def _analyse(
-    conn: psycopg.Connection[Any], parsed: _query.ParsedQuery
+    conn: psycopg.Connection[Any], parsed: _query.ParsedQuery, freqs: dict[str, tuple[int, int]]
 ) -> tuple[list[Planned], list[Planned], list[str]]:
     """Weigh the query's terms; add likelier spellings and completions of rare words.
 
     Returns the should-terms (with the additions), the must-terms and "did you mean".
     """
     terms = parsed.should + parsed.must
-    planned = [Planned(t, df) for t, df in zip(terms, _frequencies(conn, terms))]
+    planned = _planned(conn, terms, freqs)
     should, must = planned[: len(parsed.should)], planned[len(parsed.should) :]
     suggestions: list[str] = []
     extra: list[_query.Term] = []
@@ -129,61 +147,129 @@ def _analyse(
                     suggestions.append(suggestion)
                     if alone:
                         extra.append(_query.Term([suggestion], text=suggestion))
-    should += [Planned(t, df) for t, df in zip(extra, _frequencies(conn, extra))]
+    should += _planned(conn, extra, freqs)
     return should, must, suggestions
 
 
 def _scores(
-    conn: psycopg.Connection[Any], chosen: Plan, where: reads.Where, depth: int, *, latest: bool = False
+    conn: psycopg.Connection[Any],
+    chosen: Plan,
+    totals: Corpus,
+    where: reads.Where,
+    depth: int,
+    *,
+    exclude: str | None = None,
+    latest: bool = False,
+    head_only: bool = False,
+    entry: int | None = None,
+    every: list[str] | None = None,
+    enough: int = 0,
 ) -> tuple[dict[int, float], dict[int, float], int]:
     """The best ``depth`` candidates by whole-entry score and by head score, and how many matched.
 
-    Each candidate's body is copied out of its compressed (TOAST) storage once, in ``m``:
-    handed to ts_rank as stored, it was decompressed again for every word (twice as slow).
+    BM25 as FTS5's bm25() computes it, over the postings of the plan's stems alone (read
+    from the index): each stem's weighted count saturated by k1 and normalised by the
+    entry's length against the average, times its idf, summed per entry. With
+    ``head_only`` only the heads are scored (and matched), from the heads' own index;
+    with ``entry``, only that entry. With ``every`` (stems), the candidates are those
+    holding all of them when at least ``enough`` do (the files backend's conjunction of a
+    short query, kb.search.planning.conjunction): the sorts then read those alone.
     """
-    order = (
-        ("coalesce(e.updated_at, e.created_at) DESC, e.id DESC",) * 2 if latest else ("whole DESC, id", "head DESC, id")
-    )
+    average = max(totals.tokens / max(totals.entries, 1), 1.0)
+    head_average = max(totals.head_tokens / max(totals.entries, 1), 1.0)
+    # BM25's saturation tf / (tf + k1 (1 - b + b len / avg)) as tf / (tf + a + c len), its
+    # constants computed here and sent as float8: written as SQL literals they are numeric,
+    # whose arithmetic took 70 ms for the 14k postings of "bone marrow" (float8: 12 ms).
+    # The factor k1 + 1 is left out: fusion divides each score by the best one.
+    lengths = [K1 * (1 - B), K1 * B / average, K1 * B / head_average]
+    conditions: list[str] = []
+    params: list[Any] = []
+    if chosen.required is not None:
+        conditions.append(f"e.body @@ to_tsquery('{TS_CONFIG}', %s)")
+        params.append(chosen.required)
+    if exclude is not None:
+        conditions.append(f"NOT e.body @@ to_tsquery('{TS_CONFIG}', %s)")
+        params.append(exclude)
+    if where:
+        conditions.append(where.sql("").strip())
+        params.extend(where.params)
+    # The scores are aggregated once (s) and, when the entries' columns are needed (filters,
+    # required words, exclusions, dates), joined to them once (c); each extra pass over
+    # the aggregate cost ~20 % of a two-word search.
+    source = "c" if conditions or latest else "s"
+    joined = f"""c AS MATERIALIZED (
+            SELECT s.id, s.whole, s.head{", s.held" if every else ""}
+                {", coalesce(e.updated_at, e.created_at) AS date" if latest else ""}
+            FROM s JOIN entries e ON e.id = s.id{" WHERE " + " AND ".join(conditions) if conditions else ""}),"""
+    order = ("date DESC, id DESC",) * 2 if latest else ("whole DESC, id", "head DESC, id")
+    picked, chosen_rows = "", source
+    if every:
+        picked = f"""a AS MATERIALIZED (SELECT * FROM {source} WHERE held = %s
+            OR (SELECT count(*) FROM {source} WHERE held = %s) < %s),"""
+        chosen_rows = "a"
+    # Heads alone read only the heads' index (postings_head), which holds no tf or len.
+    whole = "0" if head_only else "sum(q.w * p.tf / (p.tf + %s + %s * p.len))"
     rows = conn.execute(
-        f"""WITH t AS (SELECT to_tsquery('{TS_CONFIG}', s) AS q, w FROM unnest(%s::text[], %s::float8[]) AS u(s, w)),
-        m AS MATERIALIZED (
-            SELECT e.id, e.updated_at, e.created_at, e.body || ''::tsvector AS body, e.head
-            FROM entries e WHERE e.body @@ to_tsquery('{TS_CONFIG}', %s){where.sql("AND")}),
-        c AS MATERIALIZED (
-            SELECT m.id, m.updated_at, m.created_at,
-                (SELECT sum(t.w * ts_rank('{BODY_WEIGHTS}', m.body, t.q, {BODY_NORMALIZATION})) FROM t) AS whole,
-                (SELECT sum(t.w * ts_rank('{HEAD_WEIGHTS}', m.head, t.q, {HEAD_NORMALIZATION})) FROM t) AS head
-            FROM m)
-        SELECT id, whole, head, (SELECT count(*) FROM c) FROM (
-            (SELECT * FROM c AS e ORDER BY {order[0]} LIMIT %s)
-            UNION (SELECT * FROM c AS e ORDER BY {order[1]} LIMIT %s)) AS top""",
-        [[s for s, _ in chosen.scoring], [w for _, w in chosen.scoring], chosen.match, *where.params, depth, depth],
+        f"""WITH q AS (SELECT * FROM unnest(%s::text[], %s::float8[], %s::float8[], %s::bool[]) AS q(term, w, hw, cand)),
+        s AS MATERIALIZED (
+            SELECT p.entry AS id,
+                {whole} AS whole,
+                CASE WHEN bool_or(q.cand AND p.htf > 0) THEN sum(q.hw * p.htf / (p.htf + %s + %s * p.hlen)) ELSE 0 END
+                    AS head
+                {", count(*) FILTER (WHERE p.term = ANY(%s::text[])) AS held" if every else ""}
+            FROM q JOIN postings p ON p.term = q.term{" AND p.htf > 0" if head_only else ""}
+                {"" if entry is None else "AND p.entry = %s"} GROUP BY p.entry
+            {"" if all(chosen.candidate) else "HAVING bool_or(q.cand)"}),
+        {joined if source == "c" else ""}
+        {picked}
+        n AS (SELECT count(*) AS n FROM {chosen_rows})
+        SELECT id, whole, head, (SELECT n FROM n) FROM (
+            (SELECT id, whole, head FROM {chosen_rows} ORDER BY {order[0]} LIMIT %s)
+            UNION (SELECT id, whole, head FROM {chosen_rows} ORDER BY {order[1]} LIMIT %s)) AS top""",
+        [
+            chosen.stems,
+            chosen.whole_idf,
+            chosen.head_idf,
+            chosen.candidate,
+            *([] if head_only else lengths[:2]),
+            lengths[0],
+            lengths[2],
+            *([every] if every else []),
+            *([] if entry is None else [entry]),
+            *params,
+            *([len(every), len(every), enough] if every else []),
+            depth,
+            depth,
+        ],
     ).fetchall()
     total = int(rows[0][3]) if rows else 0
     return {r[0]: float(r[1] or 0) for r in rows}, {r[0]: float(r[2] or 0) for r in rows}, total
 
 
 def _hits(conn: psycopg.Connection[Any], ranked: list[tuple[int, float]], terms: list[_query.Term]) -> list[Hit]:
-    """The page's entries with snippets from the question or answer, whichever shows more."""
+    """The page's entries with snippets from the question or answer, whichever shows more
+    (one query: on a busy server each round trip costs milliseconds)."""
     ids = [i for i, _ in ranked]
-    entries = reads.entries_by_id(conn, ids)
-    marked: dict[int, str] = {}
-    if terms and ids:
-        rows = conn.execute(
-            f"""SELECT id, ts_headline('{TS_CONFIG}', translate(question, %s, '  '), q, %s),
-                   ts_headline('{TS_CONFIG}', translate(answer, %s, '  '), q, %s)
-            FROM entries, to_tsquery('{TS_CONFIG}', %s) AS q WHERE id = ANY(%s)""",
-            (MARK_START + MARK_END, _HEADLINE, MARK_START + MARK_END, _HEADLINE, any_of(terms), ids),
-        )
-        for entry_id, question, answer in rows:
-            best = max((question or "", answer or ""), key=lambda s: s.count(MARK_START))
-            if MARK_START in best:
-                marked[entry_id] = best
+    if not terms or not ids:
+        entries = reads.entries_by_id(conn, ids)
+        return [Hit(entries[i], round(score, 4), lead(entries[i].question)) for i, score in ranked if i in entries]
+    rows = conn.execute(
+        f"""SELECT {ENTRY_COLUMNS}, ts_headline('{TS_CONFIG}', translate(e.question, %s, '  '), q, %s),
+               ts_headline('{TS_CONFIG}', translate(left(e.answer, {SNIPPET_TEXT}), %s, '  '), q, %s)
+        FROM {FROM_ENTRIES}, to_tsquery('{TS_CONFIG}', %s) AS q WHERE e.id = ANY(%s)""",
+        (MARK_START + MARK_END, _HEADLINE, MARK_START + MARK_END, _HEADLINE, any_of(terms), ids),
+    )
+    found: dict[int, tuple[Entry, str | None]] = {}
+    for row in rows:
+        entry = entry_from_row(row[:-2])
+        best = max((row[-2] or "", row[-1] or ""), key=lambda s: s.count(MARK_START))
+        found[entry.stored_id()] = (entry, best if MARK_START in best else None)
     hits = []
     for i, score in ranked:
-        if i in entries:
-            text, spans = split_marks(marked[i]) if i in marked else (lead(entries[i].question), [])
-            hits.append(Hit(entries[i], round(score, 4), text, spans))
+        if i in found:
+            entry, marked = found[i]
+            text, spans = split_marks(marked) if marked else (lead(entry.question), [])
+            hits.append(Hit(entry, round(score, 4), text, spans))
     return hits
 
 
@@ -191,7 +277,8 @@ def search(conn: psycopg.Connection[Any], query: str, request: Request) -> Searc
     """Rank entries for ``query`` (see the module docstring); one page of hits."""
     if not query.strip():
         raise QueryError("the query is empty", hint='give words to search for, e.g. kb search "bone scan"')
-    total = total_entries(conn)
+    totals = corpus(conn)
+    total = totals.entries
     if not total:
         return SearchResult([], 0, [], "the knowledge base is empty: add entries with 'kb ingest FILES' or 'kb add'")
     limit = SEARCH_PAGE if request.limit is None else (request.limit or total)
@@ -214,14 +301,30 @@ def search(conn: psycopg.Connection[Any], query: str, request: Request) -> Searc
                 [], 0, [], f"the query has only common words ({words})" if words else "the query is empty"
             )
         return _browse(conn, parsed, where, limit, request)
-    should, must, suggestions = _analyse(conn, parsed)
-    chosen = plan(should, must, parsed.exclude, total)
+    freqs: dict[str, tuple[int, int]] = {}
+    should, must, suggestions = _analyse(conn, parsed, freqs)
+    chosen = plan(should, must, freqs, total, budget=CANDIDATE_BUDGET)
     if chosen is None:
         missing = [p.term.text for p in must if p.df == 0]
         why = ("no entry has " + ", ".join(repr(m) for m in missing)) if missing else "no entry has these words"
         return SearchResult([], 0, suggestions, why)
     depth = max(fusion.CANDIDATES, request.offset + limit + fusion.CANDIDATES // 4)
-    whole, head, matched = _scores(conn, chosen, where, depth, latest=request.latest)
+    exclude = any_of(parsed.exclude) if parsed.exclude else None
+    every: list[str] | None = None
+    if not request.latest and total >= depth * fusion.SCORE_DEPTH:
+        held = conjunction(should, must, len(parsed.should), total)
+        every = list(dict.fromkeys(stem for p in held for stem in p.stems)) if held else None
+    whole, head, matched = _scores(
+        conn,
+        chosen,
+        totals,
+        where,
+        depth,
+        exclude=exclude,
+        latest=request.latest,
+        every=every,
+        enough=depth * fusion.SCORE_DEPTH,
+    )
     if request.latest:
         dated = reads.entries_by_id(conn, list(whole))
         order = sorted(whole, key=lambda i: (dated[i].updated_at or dated[i].created_at or "", i), reverse=True)
@@ -233,20 +336,28 @@ def search(conn: psycopg.Connection[Any], query: str, request: Request) -> Searc
     reason: str | None = None
     if not hits:
         reason = (
-            f"only {matched} entries match; nothing at this offset" if matched else _why_nothing(conn, chosen, filters)
+            f"only {matched} entries match; nothing at this offset"
+            if matched
+            else _why_nothing(conn, chosen, totals, filters, exclude)
         )
     return SearchResult(hits, matched, suggestions, reason)
 
 
-def _why_nothing(conn: psycopg.Connection[Any], chosen: Plan, filters: dict[str, list[str]]) -> str:
+def _why_nothing(
+    conn: psycopg.Connection[Any], chosen: Plan, totals: Corpus, filters: dict[str, list[str]], exclude: str | None
+) -> str:
+    """Why a search found nothing, in the files backend's words."""
     if filters:
-        unfiltered = int(
-            scalar(conn, f"SELECT count(*) FROM entries WHERE body @@ to_tsquery('{TS_CONFIG}', %s)", (chosen.match,))
-        )
+        unfiltered = _scores(conn, chosen, totals, reads.Where(), 1, exclude=exclude)[2]
         if unfiltered:
             described = ", ".join(f"{k} {' or '.join(repr(v) for v in vs)}" for k, vs in filters.items() if vs)
             noun = "entry matches" if unfiltered == 1 else "entries match"
             return f"{unfiltered} {noun} but none with {described}"
+    if exclude is not None:
+        base = _scores(conn, chosen, totals, reads.Where(), 1)[2]
+        if base:
+            noun = "entry matches" if base == 1 else "entries match"
+            return f"{base} {noun} but all contain excluded words"
     return "no entry has these words"
 
 
@@ -282,37 +393,35 @@ def related(conn: psycopg.Connection[Any], ref: int | str, limit: int = 5) -> li
     parsed = _query.parse(entry.title + " " + entry.question[:2000])
     title_words = {w.lower() for t in _query.parse(entry.title).should for w in t.words}
     words = [t for t in parsed.should if not t.is_phrase][:200]
-    useful = [p for p in (Planned(t, df) for t, df in zip(words, _frequencies(conn, words))) if p.df > 1]
+    freqs: dict[str, tuple[int, int]] = {}
+    useful = [p for p in _planned(conn, words, freqs) if p.df > 1]
     title = [p for p in useful if p.term.words[0].lower() in title_words]
     rest = sorted((p for p in useful if p not in title), key=lambda p: p.df)[:8]
     if limit <= 0 or not any(p.df <= RELATED_MAX_DF for p in useful):
         return []
-    chosen = plan(title + rest, [], [], total_entries(conn), budget=RELATED_BUDGET, min_candidates=1)
+    totals = corpus(conn)
+    chosen = plan(title + rest, [], freqs, totals.entries, budget=RELATED_BUDGET, min_candidates=1)
     if chosen is None:
         return []
     where = reads.Where()
-    _, head, _ = _scores(conn, chosen, where, limit + 1)
+    _, head, _ = _scores(conn, chosen, totals, where, limit + 1, head_only=True)
     own = head.pop(entry.stored_id(), None)
     if own is None:
-        own = _scores(conn, chosen, _only(entry.stored_id()), 1)[1].get(entry.stored_id())
+        own = _scores(conn, chosen, totals, reads.Where(), 1, head_only=True, entry=entry.stored_id())[1].get(
+            entry.stored_id()
+        )
     if not own:
         return []
     rows = sorted(((i, s) for i, s in head.items() if s >= RELATED_SHARE * own), key=lambda r: (-r[1], r[0]))[:limit]
-    topic: set[int] = set()
-    if title and rows:
-        topic = {
-            r[0]
-            for r in conn.execute(
-                f"SELECT id FROM entries WHERE id = ANY(%s) AND head @@ to_tsquery('{TS_CONFIG}', %s)",
-                ([i for i, _ in rows], any_of([p.term for p in title])),
-            )
-        }
-    rows = [(i, s) for i, s in rows if i in topic or s >= 2 * RELATED_SHARE * own]
-    entries = reads.entries_by_id(conn, [i for i, _ in rows])
-    return [Hit(entries[i], round(s, 4), lead(entries[i].question)) for i, s in rows if i in entries]
-
-
-def _only(entry_id: int) -> reads.Where:
-    where = reads.Where()
-    where.add("e.id = %s", entry_id)
-    return where
+    # The entries, and whether their heads hold a word of this one's title: one query.
+    found = conn.execute(
+        f"SELECT {ENTRY_COLUMNS}, EXISTS (SELECT 1 FROM postings p WHERE p.term = ANY(%s) AND p.entry = e.id"
+        f" AND p.htf > 0) FROM {FROM_ENTRIES} WHERE e.id = ANY(%s)",
+        ([stem for p in title for stem in p.stems], [i for i, _ in rows]),
+    ).fetchall()
+    entries = {int(r[0]): (entry_from_row(r[:-1]), bool(r[-1])) for r in found}
+    return [
+        Hit(entries[i][0], round(s, 4), lead(entries[i][0].question))
+        for i, s in rows
+        if i in entries and (entries[i][1] or s >= 2 * RELATED_SHARE * own)
+    ]

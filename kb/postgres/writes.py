@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from kb.backend import WriteResult
 from kb.errors import AlreadyAnswered, EditConflict, InvalidEntry, NotFound
 from kb.models import OPEN, Entry, now_iso
+from kb.postgres import postings
 from kb.postgres.connection import scalar
 from kb.postgres.rows import STAGE_COLUMNS, STAGE_TABLE, flat_json, pg_text, profiles, stage_row
 from kb.search.spelling import fold
@@ -169,6 +170,7 @@ def _insert(conn: psycopg.Connection[Any], entries: list[Entry], known: dict[str
             " ORDER BY s.uid ON CONFLICT DO NOTHING RETURNING uid"
         )
     }
+    postings.add(conn, [e for e in entries if e.uid in stored])
     lost = [e for e in entries if e.uid not in stored]
     if lost:
         known.update(
@@ -215,12 +217,15 @@ def _replace(conn: psycopg.Connection[Any], entries: list[Entry]) -> None:
     written without raw text keeps the stored one."""
     ids = [e.stored_id() for e in entries]
     count_words(conn, ids, -1)
+    for old in postings.stored(conn, ids):
+        postings.remove(conn, old)
     _stage(conn, entries)
     assignments = ", ".join(f"{c} = s.{c}" for c in STAGE_COLUMNS if c not in ("id", "raw"))
     conn.execute(
         f"UPDATE entries e SET {assignments}, raw = coalesce(s.raw, e.raw), head = {_HEAD}, body = v.b"
         f" {_VECTORS} WHERE e.id = s.id"
     )
+    postings.add(conn, entries)
 
 
 def _later(stamp: str, than: str | None) -> str:
@@ -287,32 +292,34 @@ def remove(conn: psycopg.Connection[Any], ids: Iterable[int]) -> list[int]:
     wanted = [int(i) for i in dict.fromkeys(ids) if i is not None]
     present = [i for (i,) in conn.execute("SELECT id FROM entries WHERE id = ANY(%s) FOR UPDATE", (wanted,))]
     count_words(conn, present, -1)
+    for old in postings.stored(conn, present):
+        postings.remove(conn, old)
     conn.execute("DELETE FROM entries WHERE id = ANY(%s)", (present,))
     gone = set(present)
     return [i for i in wanted if i in gone]
 
 
-def refresh_terms(conn: psycopg.Connection[Any], *, force: bool = False) -> bool:
-    """Refresh the stems' document frequencies when the entries grew or shrank by a fifth
-    since the last time (always while there are few); return whether it ran.
+def refresh_statistics(conn: psycopg.Connection[Any], *, force: bool = False) -> bool:
+    """ANALYZE the entries and postings when they grew or shrank by a fifth since the last
+    time (always while there are few); return whether it ran.
 
-    A pass over every entry's vector, so it is amortised like the files backend's
-    vocabulary: geometric growth makes it cost a constant share of an ingest. A writer
-    that finds another one refreshing leaves it to them.
+    The planner's row estimates are what keep a search on the postings' index; geometric
+    growth makes this a constant share of an ingest. A writer that finds another one at
+    it leaves it to them.
     """
     with conn.transaction():
-        if not scalar(conn, "SELECT pg_try_advisory_xact_lock(hashtext('kb terms ' || current_schema()))"):
+        if not scalar(conn, "SELECT pg_try_advisory_xact_lock(hashtext('kb statistics ' || current_schema()))"):
             return False
-        count = int(scalar(conn, "SELECT count(*) FROM entries"))
-        last = int(scalar(conn, "SELECT value FROM meta WHERE key = 'terms_count'") or 0)
+        count = int(scalar(conn, "SELECT entries FROM corpus"))
+        last = int(scalar(conn, "SELECT value FROM meta WHERE key = 'analyzed_count'") or 0)
         if not force and count >= 2000 and abs(count - last) <= last / 5:
             return False
-        conn.execute("DELETE FROM terms")
-        conn.execute("INSERT INTO terms (lexeme, df) SELECT word, ndoc FROM ts_stat('SELECT body FROM entries')")
         conn.execute(
-            "INSERT INTO meta (key, value) VALUES ('terms_count', %s)"
+            "INSERT INTO meta (key, value) VALUES ('analyzed_count', %s)"
             " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             (str(count),),
         )
         conn.execute("ANALYZE entries")
+        conn.execute("ANALYZE postings")
+        conn.execute("ANALYZE stems")
     return True

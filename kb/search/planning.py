@@ -52,6 +52,72 @@ class Planned:
     stems: list[str]
 
 
+@dataclass
+class Choice:
+    """Which terms pick the candidates (all of them required when ``must`` was given, else
+    any one) and which only re-score them."""
+
+    candidates: list[Planned]
+    scoring: list[Planned]
+
+
+def choose(
+    should: list[Planned],
+    must: list[Planned],
+    total: int,
+    *,
+    budget: int,
+    min_candidates: int = MIN_CANDIDATE_TERMS,
+) -> Choice | None:
+    """Steps 1-4 of :meth:`Planner._plan`, on terms with their document frequencies among
+    ``total`` entries; None when no entry can match. Pure: the PostgreSQL backend plans
+    with it too (kb.postgres.searching)."""
+    total = max(total, 1)
+    # In a small index nothing is slow, and a word in half of 40 entries may still be
+    # the only one that finds an entry: drop common words only where it matters.
+    ceiling = total * COMMON_SHARE if total >= 1000 else total
+    usable = [p for p in should if 0 < p.df <= ceiling]
+    if not usable and should and not must:
+        # Only very common words: keep the rarest so that the query still matches.
+        usable = sorted((p for p in should if p.df > 0), key=lambda p: p.df)[:2]
+    usable.sort(key=lambda p: p.df)
+    if must:
+        if any(p.df == 0 for p in must):
+            return None
+        candidates = must
+        scoring_terms = usable
+    else:
+        if not usable:
+            return None
+        candidates = _within(usable, min_candidates, budget)
+        scoring_terms = usable[len(candidates) :]
+    return Choice(candidates, _within(scoring_terms, MIN_SCORING_TERMS, SCORING_BUDGET))
+
+
+def conjunction(should: list[Planned], must: list[Planned], asked: int, total: int) -> list[Planned] | None:
+    """The terms every entry must hold when a short query is searched by its conjunction
+    (see :meth:`Planner._conjunction`), or None. Pure: the PostgreSQL backend uses it too."""
+    if must or len(should) != asked or not 2 <= asked <= MAX_CONJUNCTION_TERMS:
+        return None
+    if any(p.df == 0 or p.term.prefix for p in should):
+        return None
+    ceiling = max(total, 1) * COMMON_SHARE
+    usable = sorted((p for p in should if p.df <= ceiling), key=lambda p: p.df)
+    return usable if len(usable) >= 2 else None
+
+
+def _within(items: list[Planned], at_least: int, budget: int) -> list[Planned]:
+    """The first items whose postings fit the budget, and never fewer than ``at_least``."""
+    kept: list[Planned] = []
+    postings = 0
+    for item in items:
+        if len(kept) >= at_least and postings + item.df > budget:
+            break
+        kept.append(item)
+        postings += item.df
+    return kept
+
+
 class Planner(Vocabulary):
     """Tokenize a query as the index does, weigh its words, and build the MATCH expression."""
 
@@ -244,15 +310,8 @@ class Planner(Vocabulary):
         terms the person typed; spelling guesses appended after them rule this out, as
         do required terms and words the index does not hold.
         """
-        if must or len(should) != asked or not 2 <= asked <= MAX_CONJUNCTION_TERMS:
-            return None
-        if any(p.df == 0 or p.term.prefix for p in should):
-            return None
-        ceiling = max(self.count(), 1) * COMMON_SHARE
-        usable = sorted((p for p in should if p.df <= ceiling), key=lambda p: p.df)
-        if len(usable) < 2:
-            return None
-        return " AND ".join(p.term.fts() for p in usable)
+        usable = conjunction(should, must, asked, self.count())
+        return None if usable is None else " AND ".join(p.term.fts() for p in usable)
 
     def _plan(
         self,
@@ -283,39 +342,11 @@ class Planner(Vocabulary):
         ``budget`` defaults to the index's ``candidate_budget``.
         """
         budget = self.candidate_budget if budget is None else budget
-        total = max(self.count(), 1)
-        # In a small index nothing is slow, and a word in half of 40 entries may still be
-        # the only one that finds an entry: drop common words only where it matters.
-        ceiling = total * COMMON_SHARE if total >= 1000 else total
-        usable = [p for p in should if 0 < p.df <= ceiling]
-        if not usable and should and not must:
-            # Only very common words: keep the rarest so that the query still matches.
-            usable = sorted((p for p in should if p.df > 0), key=lambda p: p.df)[:2]
-        usable.sort(key=lambda p: p.df)
-        if must:
-            if any(p.df == 0 for p in must):
-                return None
-            candidates = " AND ".join(p.term.fts() for p in must)
-            scoring_terms = usable
-        else:
-            if not usable:
-                return None
-            chosen: list[Planned] = []
-            postings = 0
-            for item in usable:
-                if len(chosen) >= min_candidates and postings + item.df > budget:
-                    break
-                chosen.append(item)
-                postings += item.df
-            candidates = " OR ".join(p.term.fts() for p in chosen)
-            scoring_terms = usable[len(chosen) :]
-        scoring: list[str] = []
-        postings = 0
-        for item in scoring_terms:
-            if len(scoring) >= MIN_SCORING_TERMS and postings + item.df > SCORING_BUDGET:
-                break
-            scoring.append(item.term.fts())
-            postings += item.df
+        chosen = choose(should, must, self.count(), budget=budget, min_candidates=min_candidates)
+        if chosen is None:
+            return None
+        candidates = (" AND " if must else " OR ").join(p.term.fts() for p in chosen.candidates)
+        scoring = [p.term.fts() for p in chosen.scoring]
         expr = f"({candidates})"
         if scoring:
             others = " OR ".join(scoring)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import builtins
 import re
+from collections.abc import Callable
 
 from kb.errors import NotFound, QueryError
 from kb.models import ANSWERED, OPEN, STATUSES, Entry, Expert
@@ -215,39 +216,10 @@ class Reads(IndexBase):
             known = [r[0] for r in conn.execute("SELECT DISTINCT tag FROM entry_tags")]
             raise NotFound(f"no tag {value!r}", hint=did_you_mean(value, known))
         column = {"category": "category", "expert": "expert"}[kind]
-        like = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        # A word starts after any character that is not a letter or digit: "general"
-        # selects "Oncology (General Cancer)" as "cancer" does.
-        word_start = re.compile(r"(?<![^\W_])" + re.escape(value), re.IGNORECASE)
-        steps = (
-            (f"{column} = ? COLLATE NOCASE", value, None),
-            (f"{column} LIKE ? ESCAPE '\\'", like + "%", None),
-            (f"{column} LIKE ? ESCAPE '\\'", "%" + like + "%", word_start),
+        conditions = {"exact": f"{column} = ? COLLATE NOCASE", "like": f"{column} LIKE ? ESCAPE '\\'"}
+        return resolve_name(
+            kind, value, column, conditions, lambda q, a: [r[0] for r in conn.execute(q, a)], strict=strict
         )
-        for condition, param, pattern in steps:
-            names = [
-                r[0]
-                for r in conn.execute(
-                    f"SELECT DISTINCT {column} FROM entries WHERE {condition} AND {column} != ''"
-                    + ("" if pattern else " LIMIT 20"),
-                    (param,),
-                )
-                if pattern is None or pattern.search(r[0])
-            ][:20]
-            distinct = {n.casefold() for n in names}
-            if len(distinct) == 1:
-                return names
-            if len(distinct) > 1:
-                if not strict:
-                    return []
-                raise NotFound(
-                    f"{kind} {value!r} is ambiguous",
-                    hint="candidates: " + ", ".join(sorted(set(names), key=str.casefold)[:10]),
-                )
-        if not strict:
-            return []
-        known = [r[0] for r in conn.execute(f"SELECT DISTINCT {column} FROM entries WHERE {column} != ''")]
-        raise NotFound(f"no {kind} {value!r}", hint=did_you_mean(value, known))
 
     def resolve_filters(self, filters: dict[str, builtins.list[str]], *, strict: bool) -> dict[str, builtins.list[str]]:
         """Resolve each kind's filter values to the stored names they stand for.
@@ -260,3 +232,45 @@ class Reads(IndexBase):
             if values:
                 names[kind] = [name for value in values for name in self._resolve(kind, value, strict=strict)]
         return names
+
+
+def resolve_name(
+    kind: str,
+    value: str,
+    column: str,
+    conditions: dict[str, str],
+    fetch: Callable[[str, tuple[str, ...]], builtins.list[str]],
+    *,
+    strict: bool,
+) -> builtins.list[str]:
+    """The stored category or expert names ``value`` stands for: the exact name (ignoring
+    case), else a unique prefix, else a unique word start inside the name.
+
+    Shared by both backends, which give their SQL: ``conditions["exact"]`` holds when
+    ``column`` equals its parameter ignoring case, ``conditions["like"]`` when it matches it
+    as a LIKE pattern ignoring case (backslash escapes); ``fetch(statement, parameters)``
+    runs a statement and gives its first column. With ``strict``, a value that matches
+    nothing or is ambiguous raises NotFound; otherwise it resolves to no names.
+    """
+    select = f"SELECT DISTINCT {column} FROM entries WHERE {column} != ''"
+    like = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    # A word starts after any character that is not a letter or digit: "general"
+    # selects "Oncology (General Cancer)" as "cancer" does.
+    word_start = re.compile(r"(?<![^\W_])" + re.escape(value), re.IGNORECASE)
+    steps = (("exact", value, None), ("like", like + "%", None), ("like", "%" + like + "%", word_start))
+    for step, param, pattern in steps:
+        statement = f"{select} AND {conditions[step]}" + ("" if pattern else " LIMIT 20")
+        found = [n for n in fetch(statement, (param,)) if pattern is None or pattern.search(n)][:20]
+        distinct = {n.casefold() for n in found}
+        if len(distinct) == 1:
+            return found
+        if len(distinct) > 1:
+            if not strict:
+                return []
+            raise NotFound(
+                f"{kind} {value!r} is ambiguous",
+                hint="candidates: " + ", ".join(sorted(set(found), key=str.casefold)[:10]),
+            )
+    if not strict:
+        return []
+    raise NotFound(f"no {kind} {value!r}", hint=did_you_mean(value, fetch(select, ())))

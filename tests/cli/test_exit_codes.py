@@ -2,7 +2,8 @@
 
 Each command is run on an empty store (one that exists and holds no entries; a store
 that does not exist is tests/cli/test_reading_creates_nothing.py's), then asked for
-something that is not there in a filled one. The table must name every command the app has, so a new command gets a row.
+something that is not there in a filled one, on both backends (``store``). The table must
+name every command the app has, so a new command gets a row.
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ def test_the_tables_name_every_command() -> None:
 
 
 @pytest.mark.parametrize("name", sorted(COMMANDS))
-def test_command_on_an_empty_store(name: str, cli, tmp_path, empty_store) -> None:
+def test_command_on_an_empty_store(name: str, store: str, cli, tmp_path, empty_store) -> None:
     (tmp_path / "empty").mkdir()
     args, expected = EMPTY[name]
     result = cli(name, *[a.format(empty=tmp_path / "empty") for a in args])
@@ -75,7 +76,7 @@ def test_command_on_an_empty_store(name: str, cli, tmp_path, empty_store) -> Non
 
 
 @pytest.mark.parametrize("name", sorted(n for n, args in UNMATCHED.items() if args is not None))
-def test_command_asked_for_what_is_not_there(name: str, cli, tmp_path) -> None:
+def test_command_asked_for_what_is_not_there(name: str, store: str, cli, tmp_path) -> None:
     assert cli("ingest", "--quiet", str(DATA)).exit_code == 0
     stored = json.loads(cli("list", "--json", "--limit", "1").stdout)[0]
     args = [

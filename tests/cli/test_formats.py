@@ -115,9 +115,10 @@ def _cases() -> list[tuple[str, str, int]]:
 
 
 @pytest.fixture
-def samples(kb_db: Path, monkeypatch: pytest.MonkeyPatch) -> KnowledgeBase:
+def samples(store: str, monkeypatch: pytest.MonkeyPatch) -> KnowledgeBase:
+    """The samples in a store of each backend (``store``): every format on both."""
     monkeypatch.setenv("EDITOR", "true")  # `kb edit` then finds no changes and prints the entry
-    kb = KnowledgeBase.open(kb_db)
+    kb = KnowledgeBase.open(store)
     kb.ingest([str(SEEDS), str(DATA)])
     yield kb
     kb.close()

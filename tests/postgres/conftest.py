@@ -1,5 +1,5 @@
-"""A real PostgreSQL server for the backend's tests: KB_TEST_PG_URL (CI starts one), or a
-throwaway cluster started here for the session and stopped at its end.
+"""The PostgreSQL backend's tests: the server is tests/conftest.py's ``pg_url``
+(KB_TEST_PG_URL, which CI starts, or a throwaway cluster for the session).
 
 Each test gets its own schema (KB_PG_SCHEMA's job), dropped afterwards, so tests share
 the server but never each other's tables. Without PostgreSQL binaries and without
@@ -8,10 +8,7 @@ KB_TEST_PG_URL the tests skip, with one line saying so.
 
 from __future__ import annotations
 
-import os
-import shutil
 import sys
-import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,28 +17,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
-import pgcluster  # noqa: E402
+import pgcluster  # noqa: E402, F401  (the replica tests and the CLI tests start clusters with it)
 
 sys.path.pop(0)
-
-
-@pytest.fixture(scope="session")
-def pg_url() -> Iterator[str]:
-    """The superuser URL of a running server."""
-    given = os.environ.get("KB_TEST_PG_URL", "").strip()
-    if given:
-        yield given
-        return
-    if pgcluster.bindir() is None:
-        pytest.skip("no PostgreSQL binaries (initdb, pg_ctl) found and KB_TEST_PG_URL unset")
-    folder = Path(tempfile.mkdtemp(prefix="kb-pg-"))
-    folder.chmod(0o755)  # the cluster's owner is another user when the tests run as root
-    cluster = pgcluster.start(folder / "primary")
-    try:
-        yield cluster.url()
-    finally:
-        cluster.stop()
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture

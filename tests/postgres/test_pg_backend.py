@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kb.backend import Backend, Request, open_backend
-from kb.errors import EditConflict, InvalidEntry, NotFound
+from kb.errors import EditConflict, InvalidEntry, NotFound, StoreError
 from kb.models import Entry, Expert, Source
 from tests.conftest import make_entry
 
@@ -56,6 +56,9 @@ def test_postgres_list_filters_sorts_and_pages_with_one_request(pg) -> None:
     assert [e.id for e in pg.list(Request(tag="BONE"))] == [1, 3]
     assert [e.title for e in pg.list(Request(sort="title"))] == ["apple", "Mango", "Zinc"]
     assert [e.id for e in pg.list(Request(sort="id", descending=True, limit=1, offset=1))] == [2]
+    assert [e.id for e in pg.list(Request(sort="date", descending=True))] == [3, 2, 1]
+    # "general" starts a word inside the name, as in the files backend (kb.search.reads.resolve_name)
+    assert [e.id for e in pg.list(Request(category="general"))] == [1, 3]
     assert pg.count(Request(category="Oncology (General Cancer)")) == 2
     with pytest.raises(NotFound) as missing:
         pg.list(Request(category="Onkology"))
@@ -146,13 +149,15 @@ def test_postgres_stores_text_with_a_nul_character_as_u_fffd(pg) -> None:
     assert read.answer == "before\ufffdafter" and read.uid == stored.uid and read.expert.name == "N\ufffdul"
 
 
-def test_postgres_reindex_rebuilds_vectors_and_words(pg) -> None:
+def test_postgres_reindex_rebuilds_vectors_postings_and_words(pg) -> None:
     pg.add_many([make_entry(1, answer="Prune the rhododendrons in spring."), make_entry(2)])
     pg.conn.execute("UPDATE entries SET body = ''::tsvector, head = ''::tsvector")
+    pg.conn.execute("TRUNCATE postings, stems")
     pg.conn.execute("DELETE FROM words")
     assert pg.search("rhododendrons").hits == []
     assert pg.reindex() == 2
     assert [h.entry.id for h in pg.search("rhododendrons")] == [1]
+    assert [h.entry.id for h in pg.search('"prune the rhododendrons"')] == [1]
     assert "rhododendrons" in pg.search("rhododendrns").suggestions
 
 
@@ -175,3 +180,17 @@ def test_postgres_schema_name_comes_from_kb_pg_schema(monkeypatch: pytest.Monkey
     monkeypatch.setenv("KB_PG_SCHEMA", "kb; DROP TABLE x")
     with pytest.raises(ConfigError, match="KB_PG_SCHEMA"):
         PostgresBackend(pg_url)
+
+
+def test_postgres_schema_1_is_carried_forward_with_postings_for_the_stored_entries(pg) -> None:
+    pg.add_many([make_entry(1, answer="Prune the rhododendrons in spring."), make_entry(2)])
+    # As version 1 left it: no postings, the lexemes' snapshot instead.
+    pg.conn.execute("DROP TABLE postings, stems, corpus")
+    pg.conn.execute('CREATE TABLE terms (lexeme text COLLATE "C" PRIMARY KEY, df integer NOT NULL)')
+    pg.conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema'")
+    pg._version = None
+    with pytest.raises(StoreError, match="version 1, older"):
+        pg.search("rhododendrons")
+    pg.add_many([make_entry(3, answer="Rhododendrons like acid soil.")])
+    assert sorted(h.entry.id for h in pg.search("rhododendrons")) == [1, 3]
+    assert pg.conn.execute("SELECT entries FROM corpus").fetchone()[0] == 3

@@ -113,3 +113,19 @@ def test_postgres_filters_alone_browse(filled) -> None:
 def test_postgres_related_entries_share_the_topic(filled) -> None:
     assert [h.entry.id for h in filled.related(4)] == [5]
     assert filled.related(3) == []
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["noonan syndrome", "can a bone scan be wrong about cancer", "water tomato", '"noonan syndrome" heart', "chemo*"],
+)
+def test_postgres_scores_as_the_files_backend(filled, tmp_path, query) -> None:
+    """BM25 over the postings gives the files backend's order (kb.postgres.postings); the
+    scores differ by the files backend's second stage (fusion.add_topic), not run here."""
+    from kb.api import KnowledgeBase
+
+    files = KnowledgeBase(tmp_path / "kb")
+    files.add_many([Entry.from_dict(e.to_dict()) for e in ENTRIES])
+    ours = [(h.entry.id, h.score) for h in filled.search(query)]
+    theirs = [(h.entry.id, h.score) for h in files.search(query)]
+    assert [i for i, _ in ours] == [i for i, _ in theirs]

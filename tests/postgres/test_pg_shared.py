@@ -47,6 +47,50 @@ def test_postgres_writers_at_once_store_each_answer_once(pg_url: str, pg_schema:
         assert all(ids[e.uid] == e.id for e in result.unchanged + result.added)
 
 
+def _writer_process(url: str, schema: str, k: int, queue) -> None:
+    """One person's kb: an ingest (answers every writer has, and its own), then adds one by one."""
+    try:
+        with PostgresBackend(url, schema_name=schema) as backend:
+            shared = [make_entry(n) for n in range(30)]
+            own = [make_entry(2000 + 20 * k + i) for i in range(10)]
+            with backend.ingest_sink() as sink:
+                added = len(sink.write([*shared, *own] if k % 2 else [*own, *reversed(shared)]).added)
+            for i in range(5):
+                added += len(backend.add_many([make_entry(5000 + 10 * k + i)]).added)
+        queue.put((added, None))
+    except Exception as exc:  # reported to the test, which names it
+        queue.put((0, repr(exc)))
+
+
+def test_postgres_writer_processes_at_once_count_exactly(pg_url: str, pg_schema: str) -> None:
+    """8 processes ingesting and adding at once: no error, every entry once, and the search
+    statistics every write keeps (document frequencies, totals) exact."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    procs = [context.Process(target=_writer_process, args=(pg_url, pg_schema, k, queue)) for k in range(8)]
+    for proc in procs:
+        proc.start()
+    results = [queue.get(timeout=120) for _ in procs]
+    for proc in procs:
+        proc.join(30)
+    assert [error for _, error in results if error] == []
+    assert sum(added for added, _ in results) == 30 + 8 * 10 + 8 * 5
+    with PostgresBackend(pg_url, schema_name=pg_schema) as backend:
+        assert backend.count() == 150
+        conn = backend.conn
+        assert conn.execute("SELECT entries FROM corpus").fetchone()[0] == 150
+        assert (
+            conn.execute("SELECT sum(df) FROM stems").fetchone()[0]
+            == conn.execute("SELECT count(*) FROM postings").fetchone()[0]
+        )
+        assert conn.execute("SELECT count(DISTINCT entry) FROM postings").fetchone()[0] == 150
+        assert [h.entry.id for h in backend.search(make_entry(2000).question)][:1] == [
+            backend.get(make_entry(2000).uid[:8]).id
+        ]
+
+
 @pytest.fixture
 def reader_url(pg, pg_url: str, pg_schema: str):
     """A login that may only read this test's schema (as the README tells admins to make one)."""

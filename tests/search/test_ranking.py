@@ -3,7 +3,8 @@
 The fixture (tests/search/fixtures/ranking_entries.json) is a small Q&A set of our own writing
 across health, home and computer topics. Each question below is phrased unlike its entry
 (lower case, typos, long-winded, partial words) and must find that entry first or in the
-top 3. Weights are not tuned to these cases; see WEIGHTS in kb/index.py.
+top 3. Weights are not tuned to these cases; see WEIGHTS in kb/index.py. Every case runs on
+both backends: the files backend's index, and PostgreSQL (its postings score the same BM25).
 """
 
 from __future__ import annotations
@@ -59,10 +60,40 @@ CASES = [
 ]
 
 
-@pytest.fixture(scope="module")
-def index(module_index_of):
+class _OnPostgres:
+    """The PostgreSQL backend, searched as the tests search the files backend's index."""
+
+    def __init__(self, backend) -> None:
+        self.backend = backend
+
+    def search(self, question: str, limit: int = 10):
+        from kb.backend import Request
+
+        return self.backend.search(question, Request(limit=limit))
+
+
+@pytest.fixture(scope="module", params=["files", "postgres"])
+def index(request, module_index_of):
+    """The fixture's entries on each backend (ids 1.. in order on both)."""
     records = json.loads(FIXTURE.read_text(encoding="utf-8"))
-    return module_index_of([Entry.from_dict(r) for r in records])
+    entries = [Entry.from_dict(r) for r in records]
+    if request.param == "files":
+        yield module_index_of(entries)
+        return
+    import uuid
+
+    import psycopg
+
+    from kb.postgres.backend import PostgresBackend
+
+    url = request.getfixturevalue("pg_url")
+    schema = "kb_test_ranking_" + uuid.uuid4().hex[:8]
+    backend = PostgresBackend(url, schema_name=schema)
+    backend.add_many(entries)
+    yield _OnPostgres(backend)
+    backend.close()
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
 
 
 @pytest.mark.parametrize("question,expected,first", CASES, ids=[c[0][:40] for c in CASES])

@@ -1,0 +1,210 @@
+"""Postings: the words of each entry, counted as the files backend's index counts them, so
+that a search in PostgreSQL scores BM25 exactly as FTS5 does (kb.postgres.searching).
+
+PostgreSQL's ``ts_rank`` is not BM25 (it knows no document frequencies and saturates a
+word's weight its own way); measured on the relevance benchmark it stayed at ~92 % of the
+files backend however it was weighted (bench/RESULTS-postgres.md). So each entry's text is
+tokenized here by SQLite's FTS5 with the files backend's own tokenizer and columns
+(kb.search.schema), and stored as one row per (stem, entry): the stem's weighted count in
+the whole entry (``tf``, by kb.search.schema.WEIGHTS) and in its head (``htf``), with the
+entry's lengths in tokens (``len``, ``hlen``) beside them, so that scoring reads the index
+alone. ``stems`` keeps each stem's document frequency in the entries and in their heads,
+and ``corpus`` the totals that BM25's average length needs; every write keeps them exact.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import threading
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from itertools import chain
+from typing import TYPE_CHECKING, Any
+
+from kb.postgres.rows import ENTRY_COLUMNS, FROM_ENTRIES, entry_from_row, pg_text
+from kb.search.schema import FTS_COLUMNS, HEAD_COLUMNS, TOKENIZE, WEIGHTS
+
+if TYPE_CHECKING:
+    import psycopg
+
+    from kb.models import Entry
+
+_IN_HEAD = [c in HEAD_COLUMNS for c in FTS_COLUMNS]
+# Whole numbers where the weights are (they are): a count then formats fast for COPY.
+_WEIGHTS: list[Any] = [int(w) for w in WEIGHTS] if all(w == int(w) for w in WEIGHTS) else list(WEIGHTS)
+_WORD = re.compile(r"[^\W_]+")
+# The words a tokenizer remembers the stems of before it starts afresh (memory: ~100 MB).
+KNOWN_WORDS = 500_000
+
+
+def columns(entry: Entry) -> tuple[str, ...]:
+    """The entry's text in FTS_COLUMNS' order, as the files backend indexes it (and as
+    PostgreSQL stores it: counted again from the stored row, it must give the same stems)."""
+    tags = "\n".join(dict.fromkeys(t for t in entry.tags if t))
+    texts = {
+        "title": entry.title,
+        "question": entry.question,
+        "answer": entry.answer,
+        "expert": entry.expert.name if entry.expert else "",
+        "category": entry.category,
+        "tags": tags,
+    }
+    return tuple(pg_text(texts[c]) for c in FTS_COLUMNS)
+
+
+@dataclass
+class Counted:
+    """A batch's postings rows and what they add to ``stems`` and ``corpus``."""
+
+    rows: list[tuple[str, int, float, float, int, int]] = field(default_factory=list)
+    df: Counter[str] = field(default_factory=Counter)
+    hdf: Counter[str] = field(default_factory=Counter)
+    tokens: int = 0
+    head_tokens: int = 0
+
+
+class Tokenizer:
+    """Text to the files index's stems: words are found here, and each word new to this
+    tokenizer is stemmed once by FTS5 itself (SQLite in memory, the files backend's
+    tokenizer), so that a batch's millions of words cost a dictionary lookup each.
+
+    A word is a run of letters and digits, as FTS5's unicode61 tokenizer splits text (it
+    may split the odd run with combining marks differently; the same text always gives
+    the same stems, which is what adding and removing postings need).
+    """
+
+    def __init__(self) -> None:
+        self.conn = sqlite3.connect(":memory:")
+        self.conn.execute(f"CREATE VIRTUAL TABLE t USING fts5(x, tokenize='{TOKENIZE}')")
+        self.conn.execute("CREATE VIRTUAL TABLE v USING fts5vocab(t, 'instance')")
+        self.known: dict[str, tuple[str, ...]] = {}
+
+    def _learn(self, words: set[str]) -> None:
+        new = [w for w in words if w not in self.known]
+        if not new:
+            return
+        if len(self.known) + len(new) > KNOWN_WORDS:
+            self.known.clear()
+            new = list(words)
+        self.conn.executemany("INSERT INTO t (rowid, x) VALUES (?, ?)", enumerate(new))
+        found: dict[int, list[str]] = {}
+        for term, doc in self.conn.execute("SELECT term, doc FROM v ORDER BY doc, offset"):
+            found.setdefault(doc, []).append(term)
+        self.conn.execute("DELETE FROM t")
+        self.known.update((w, tuple(found.get(i, ()))) for i, w in enumerate(new))
+
+    def stems(self, texts: list[str]) -> list[list[str]]:
+        """Each text's stems, in order (a query's words as the postings hold them)."""
+        words = [_WORD.findall(text) for text in texts]
+        self._learn({w for group in words for w in group})
+        return [list(chain.from_iterable(map(self.known.__getitem__, group))) for group in words]
+
+    def count(self, entries: list[Entry]) -> Counted:
+        """The postings of stored entries (their ids set), in stem order."""
+        texts = [[_WORD.findall(text) for text in columns(e)] for e in entries]
+        self._learn({w for entry in texts for column in entry for w in column})
+        known = self.known
+        out = Counted()
+        for entry, words in zip(entries, texts):
+            whole: Counter[str] = Counter()  # weighted counts
+            head: Counter[str] = Counter()
+            size = head_size = 0
+            for k, column in enumerate(words):
+                counts = Counter(chain.from_iterable(map(known.__getitem__, column)))
+                length = sum(counts.values())
+                size += length
+                weight = _WEIGHTS[k]
+                for stem, n in counts.items():
+                    whole[stem] += weight * n
+                if _IN_HEAD[k]:
+                    head.update(counts)
+                    head_size += length
+            doc = entry.stored_id()
+            out.rows.extend((stem, doc, tf, head[stem], size, head_size) for stem, tf in whole.items())
+            out.df.update(whole.keys())
+            out.hdf.update(head.keys())
+            out.tokens += size
+            out.head_tokens += head_size
+        out.rows.sort()
+        return out
+
+
+_LOCAL = threading.local()
+
+
+def tokenizer() -> Tokenizer:
+    """This thread's tokenizer (one in-memory database, made on first use: SQLite's
+    connections stay in the thread that made them)."""
+    found: Tokenizer | None = getattr(_LOCAL, "tokenizer", None)
+    if found is None:
+        found = _LOCAL.tokenizer = Tokenizer()
+    return found
+
+
+def add(conn: psycopg.Connection[Any], entries: list[Entry]) -> None:
+    """Write the postings of newly stored entries and count them in ``stems`` and ``corpus``."""
+    if not entries:
+        return
+    counted = tokenizer().count(entries)
+    # Written as text, in stem order (the index then fills page by page): psycopg's
+    # write_row took 8 us a row, a third of an ingest. Stems hold no tab, newline or
+    # backslash (they are letters and digits).
+    lines = "".join(f"{t}\t{e}\t{f}\t{h}\t{n}\t{m}\n" for t, e, f, h, n, m in counted.rows)
+    with conn.cursor().copy("COPY postings (term, entry, tf, htf, len, hlen) FROM STDIN") as copy:
+        copy.write(lines)
+    _count(conn, counted, len(entries), 1)
+
+
+def remove(conn: psycopg.Connection[Any], entries: list[Entry]) -> None:
+    """Take the postings of these stored entries (as they are stored) away, and their counts."""
+    if not entries:
+        return
+    counted = tokenizer().count(entries)
+    conn.execute(
+        "DELETE FROM postings p USING unnest(%s::text[], %s::bigint[]) AS u(t, e) WHERE p.term = u.t AND p.entry = u.e",
+        ([r[0] for r in counted.rows], [r[1] for r in counted.rows]),
+    )
+    _count(conn, counted, len(entries), -1)
+
+
+def _count(conn: psycopg.Connection[Any], counted: Counted, entries: int, sign: int) -> None:
+    """Add (``sign`` 1) or take away (-1) a batch's document frequencies and totals.
+
+    Stems are upserted in order, so that writers counting the same stems at once wait for
+    each other instead of deadlocking; ``corpus`` is updated last, by everyone.
+    """
+    terms = sorted(counted.df)
+    conn.execute(
+        "INSERT INTO stems (term, df, hdf) SELECT t, %s * d, %s * h FROM unnest(%s::text[], %s::int[], %s::int[])"
+        ' AS u(t, d, h) ORDER BY t COLLATE "C" ON CONFLICT (term) DO UPDATE'
+        " SET df = stems.df + excluded.df, hdf = stems.hdf + excluded.hdf",
+        (sign, sign, terms, [counted.df[t] for t in terms], [counted.hdf[t] for t in terms]),
+    )
+    if sign < 0:
+        conn.execute("DELETE FROM stems WHERE df <= 0 AND term = ANY(%s)", (terms,))
+    conn.execute(
+        "UPDATE corpus SET entries = entries + %s, tokens = tokens + %s, head_tokens = head_tokens + %s",
+        (sign * entries, sign * counted.tokens, sign * counted.head_tokens),
+    )
+
+
+def rebuild(conn: psycopg.Connection[Any], batches: Iterable[list[Entry]]) -> None:
+    """Empty the postings and counts and write them again from these entries (all of them)."""
+    conn.execute("TRUNCATE postings, stems")
+    conn.execute("UPDATE corpus SET entries = 0, tokens = 0, head_tokens = 0")
+    for batch in batches:
+        add(conn, batch)
+
+
+def stored(conn: psycopg.Connection[Any], ids: list[int] | None = None, size: int = 5000) -> Iterator[list[Entry]]:
+    """The stored entries (those of ``ids``, or all), in batches of ``size``, by id."""
+    if ids is None:
+        ids = [i for (i,) in conn.execute("SELECT id FROM entries ORDER BY id")]
+    for start in range(0, len(ids), size):
+        rows = conn.execute(
+            f"SELECT {ENTRY_COLUMNS} FROM {FROM_ENTRIES} WHERE e.id = ANY(%s) ORDER BY e.id",
+            (ids[start : start + size],),
+        )
+        yield [entry_from_row(r) for r in rows]
