@@ -183,12 +183,14 @@ def ensure(conn: psycopg.Connection[Any], schema: str) -> None:
                 continue
             for statement in _statements(schema, statements):
                 conn.execute(statement)
-            if number == 2 and found >= 1:
-                from kb.postgres import postings
-
-                postings.rebuild(conn, postings.stored(conn))
             conn.execute(
                 "INSERT INTO meta (key, value) VALUES ('schema', %s)"
                 " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                 (str(number),),
             )
+        if 1 <= found < 2:
+            # Entries stored before migration 2 get their postings, read once every
+            # migration has run (the reading query names the newest columns).
+            from kb.postgres import postings
+
+            postings.rebuild(conn, postings.stored(conn))

@@ -186,6 +186,10 @@ def test_postgres_schema_1_is_carried_forward_with_postings_for_the_stored_entri
     pg.add_many([make_entry(1, answer="Prune the rhododendrons in spring."), make_entry(2)])
     # As version 1 left it: no postings, the lexemes' snapshot instead.
     pg.conn.execute("DROP TABLE postings, stems, corpus")
+    pg.conn.execute(
+        "ALTER TABLE entries DROP COLUMN status, DROP COLUMN asked_by, DROP COLUMN asked_for,"
+        " DROP COLUMN asked_at, DROP COLUMN answered_at, DROP COLUMN follows"
+    )
     pg.conn.execute('CREATE TABLE terms (lexeme text COLLATE "C" PRIMARY KEY, df integer NOT NULL)')
     pg.conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema'")
     pg._version = None
