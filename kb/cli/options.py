@@ -8,18 +8,16 @@ No `from __future__ import annotations` in the cli modules: Typer would then eva
 every parameter's annotation string with eval() on each run (measured: ~30 ms).
 """
 
-import atexit
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import Annotated, Optional
 
 import typer
 
-if TYPE_CHECKING:
-    from collections.abc import Callable
+from kb.cli.opening import open_kb, root_options
 
-    from kb.api import KnowledgeBase
+__all__ = ["open_kb", "root_options"]  # kept here for the command modules
 
 
 class OutputFormat(str, Enum):
@@ -69,11 +67,6 @@ LimitOption = Annotated[
 OffsetOption = Annotated[int, typer.Option("--offset", min=0, max=MAX_COUNT, help="Skip this many first (paging).")]
 
 
-# Options given before the command name (`kb --db x.json list`); the root callback sets
-# them on every invocation.
-root_options: dict[str, object] = {}
-
-
 def given(name: str) -> bool:
     """Whether the running command's parameter ``name`` was given (command line or
     environment), not left at its default."""
@@ -96,48 +89,6 @@ def output_format(fmt: Enum, as_json: bool) -> str:
     return "json" if as_json else fmt.value
 
 
-def open_kb(db: Optional[Path], *, must_exist: bool = True) -> "KnowledgeBase":
-    """Open the knowledge base named by --db (on the command or before it), $KB_DB or the default.
-
-    Reading a store that does not exist is an error (exit 1, naming the path and how to
-    create one) and creates nothing; commands that write pass ``must_exist=False``.
-    """
-    from kb.api import KnowledgeBase
-
-    root_db = root_options.get("db")
-    kb = KnowledgeBase.open(db if db is not None else root_db if isinstance(root_db, Path) else None)
-    if must_exist:
-        kb.require()
-    kb.on_rebuild = _rebuild_progress
-    kb.on_stale = _stale_notice
-    kb.on_temporary_index = _temporary_index_notice
-    # Closing the index's last connection checkpoints SQLite's write-ahead log into the
-    # file and deletes it; left open until exit, the log stays as large as the last write.
-    atexit.register(kb.close)
-    return kb
-
-
 def interactive() -> bool:
     """Whether prompts may be shown: stdin is a terminal."""
     return sys.stdin.isatty()
-
-
-def _stale_notice() -> None:
-    from kb import render
-
-    render.notice("another kb process is writing to this store: results may miss its newest entries")
-
-
-def _temporary_index_notice() -> None:
-    from kb import render
-
-    render.notice("the search index is missing or out of date and cannot be written here: reading the store instead")
-
-
-def _rebuild_progress(total: int) -> "Callable[[int], None] | None":
-    """Show a progress bar on stderr while the index is rebuilt (only when it takes a while)."""
-    if total < 2000 or not sys.stderr.isatty():
-        return None
-    from kb.cli.progress import bar
-
-    return bar("Rebuilding search index", total)

@@ -1,0 +1,63 @@
+"""Opening the knowledge base a command names, with no Typer in sight.
+
+``open_kb`` is what every command calls; kb.cli.options hands it on to the command
+modules. It lives apart from the options, which import Typer, so that `kb browse` can
+start without Typer (kb.cli.app.main) and still open the store as every command does.
+"""
+
+import atexit
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Optional
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from kb.api import KnowledgeBase
+
+
+# Options given before the command name (`kb --db x.json list`); the root callback sets
+# them on every invocation.
+root_options: dict[str, object] = {}
+
+
+def open_kb(db: Optional[Path], *, must_exist: bool = True) -> "KnowledgeBase":
+    """Open the knowledge base named by --db (on the command or before it), $KB_DB or the default.
+
+    Reading a store that does not exist is an error (exit 1, naming the path and how to
+    create one) and creates nothing; commands that write pass ``must_exist=False``.
+    """
+    from kb.api import KnowledgeBase
+
+    root_db = root_options.get("db")
+    kb = KnowledgeBase.open(db if db is not None else root_db if isinstance(root_db, Path) else None)
+    if must_exist:
+        kb.require()
+    kb.on_rebuild = _rebuild_progress
+    kb.on_stale = _stale_notice
+    kb.on_temporary_index = _temporary_index_notice
+    # Closing the index's last connection checkpoints SQLite's write-ahead log into the
+    # file and deletes it; left open until exit, the log stays as large as the last write.
+    atexit.register(kb.close)
+    return kb
+
+
+def _stale_notice() -> None:
+    from kb import render
+
+    render.notice("another kb process is writing to this store: results may miss its newest entries")
+
+
+def _temporary_index_notice() -> None:
+    from kb import render
+
+    render.notice("the search index is missing or out of date and cannot be written here: reading the store instead")
+
+
+def _rebuild_progress(total: int) -> "Callable[[int], None] | None":
+    """Show a progress bar on stderr while the index is rebuilt (only when it takes a while)."""
+    if total < 2000 or not sys.stderr.isatty():
+        return None
+    from kb.cli.progress import bar
+
+    return bar("Rebuilding search index", total)
