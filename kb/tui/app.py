@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import threading
 from collections.abc import Callable
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
@@ -21,6 +22,7 @@ from textual import work
 from textual.app import App
 from textual.binding import Binding
 from textual.containers import Horizontal
+from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, OptionList, Static
 from textual.widgets.option_list import Option
 from textual.worker import get_current_worker
@@ -28,7 +30,7 @@ from textual.worker import get_current_worker
 from kb.errors import KbError, QueryError
 from kb.render import clean
 from kb.tui import views
-from kb.tui.screens import HelpScreen, PickScreen, Preview, ReaderScreen
+from kb.tui.preview import Preview
 
 if TYPE_CHECKING:
     from textual.app import ComposeResult
@@ -313,26 +315,29 @@ class BrowseApp(App[int]):
 
     def open_entry(self, entry: Entry | None) -> None:
         if entry is not None:
-            self.push_screen(ReaderScreen(entry, self.pattern))
+            self.push_screen(_screens().ReaderScreen(entry, self.pattern))
 
     def current_entry(self) -> Entry | None:
         """The entry the keys act on: the one being read, else the selected hit."""
         screen = self.screen
-        if isinstance(screen, ReaderScreen):
+        if isinstance(screen, _screens().ReaderScreen):
             return screen.current_entry()
         return self.hit_list.selected_entry()
 
     # -- keys that act on the current entry ---------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        # On the pick and help screens the letters are not for the entry behind them.
-        if action in ("copy", "edit", "related", "facets") and isinstance(self.screen, (PickScreen, HelpScreen)):
+        # On the pick and help screens (kb's modal ones) the letters are not for the entry
+        # behind them. Asked for every binding as the footer is drawn, so it does not
+        # import kb.tui.screens, which the first screen does without.
+        if action in ("copy", "edit", "related", "facets") and isinstance(self.screen, ModalScreen):
             return False
         return True
 
     def action_help(self) -> None:
-        if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen())
+        screens = _screens()
+        if not isinstance(self.screen, screens.HelpScreen):
+            self.push_screen(screens.HelpScreen())
 
     def action_copy(self) -> None:
         entry = self.current_entry()
@@ -375,7 +380,7 @@ class BrowseApp(App[int]):
         title.append("   Enter: open, Escape: close", style="italic")
         width = max(self.size.width * 9 // 10 - 4, 20)
         items: list[tuple[Text, Any]] = [(views.hit_row(e, None, width), e) for e in related]
-        self.push_screen(PickScreen(title, items), self.open_entry)
+        self.push_screen(_screens().PickScreen(title, items), self.open_entry)
 
     def action_facets(self) -> None:
         if not self.empty:
@@ -392,9 +397,9 @@ class BrowseApp(App[int]):
                 items += [(Text(f"{n:>7}  ").append(clean(name)), (kind, name)) for name, n in rows]
         title = Text("Filter by a category or an expert", style="bold")
         title.append("   Enter: apply, Escape: close", style="italic")
-        if isinstance(self.screen, ReaderScreen):
+        if isinstance(self.screen, _screens().ReaderScreen):
             self.pop_screen()
-        self.push_screen(PickScreen(title, items), self._apply_facet)
+        self.push_screen(_screens().PickScreen(title, items), self._apply_facet)
 
     def _apply_facet(self, choice: tuple[str, str] | None) -> None:
         if choice is None:
@@ -430,9 +435,16 @@ class BrowseApp(App[int]):
             return
         self.notify(f"#{updated.id} saved", markup=False)
         for screen in self.screen_stack:
-            if isinstance(screen, ReaderScreen) and screen.entry.id == updated.id:
+            if isinstance(screen, _screens().ReaderScreen) and screen.entry.id == updated.id:
                 screen.replace_entry(updated)
         self.search(self.search_box.value)
+
+
+def _screens() -> ModuleType:
+    """kb.tui.screens, imported when a screen first opens over the search screen."""
+    from kb.tui import screens
+
+    return screens
 
 
 def _ask_reopen(error: KbError) -> bool:

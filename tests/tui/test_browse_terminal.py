@@ -239,3 +239,9 @@ def test_browse_quick_start_takes_only_plain_command_lines(tmp_path: Path) -> No
         assert plain_args(argv) is None, argv
         assert not quick_browse(argv), argv
     assert quick_browse(["kb", "browse", "bone"])
+
+
+def test_browse_first_screen_leaves_the_other_screens_unimported() -> None:
+    probe = "import sys, kb.tui.app; print('kb.tui.screens' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert result.stdout.split() == ["False"], result.stderr
