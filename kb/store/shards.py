@@ -152,19 +152,19 @@ def _keep_backup(path: Path) -> None:
 
 def pack_shard(data: dict[str, Any]) -> bytes:
     """Serialise a shard's tables as compressed JSON Lines, each entry beside its raw text."""
-    return _pack(data, ())[0]
+    return _pack(data, [])[0]
 
 
 # A member made earlier: the text it holds, and that text compressed.
 Member = tuple[bytes, bytes]
 
 
-def _pack(data: dict[str, Any], earlier: tuple[Member, ...] | list[Member]) -> tuple[bytes, list[Member]]:
+def _pack(data: dict[str, Any], earlier: list[Member]) -> tuple[bytes, list[Member]]:
     """``pack_shard``, reusing the members of ``earlier`` (this shard's last packing) whose
     text comes out the same: a shard that only gained entries at its end, as an ingest's
     last shard does from one commit to the next, is deflated only past its old end.
 
-    Returns the file's bytes and its members.
+    Returns the file's bytes and its members; ``earlier`` is used up.
     """
     members: list[Member] = []
     group: list[bytes] = []
@@ -175,6 +175,8 @@ def _pack(data: dict[str, Any], earlier: tuple[Member, ...] | list[Member]) -> t
         i = len(members)
         same = i < len(earlier) and earlier[i][0] == text
         members.append(earlier[i] if same else (text, _deflate(text)))
+        if i < len(earlier):
+            earlier[i] = (b"", b"")  # let the old text go as the new takes its place
 
     for line in _shard_lines(data):
         group.append(line)
@@ -402,7 +404,7 @@ class Files:
             journal.fsync_dir(self.folder.parent)
         parsed = parse_shard_file_name(name)
         number = parsed[0] if parsed else -1
-        blob, members = _pack(data, self._members.pop(number, ()))
+        blob, members = _pack(data, self._members.pop(number, []))
         self._members[number] = members
         while len(self._members) > self.KEEP_MEMBERS:
             self._members.popitem(last=False)

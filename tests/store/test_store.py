@@ -558,9 +558,9 @@ def test_store_shard_rewritten_with_more_entries_deflates_only_past_its_old_end(
     blob = (tmp_path / "kb.json.d" / "000001-2.json").read_bytes()
     assert blob == shards_module.pack_shard(shard(20))
     assert shards_module.parse_document(blob) == shard(20)
-    members = len(shards_module._pack(shard(20), ())[1])
+    members = len(shards_module._pack(shard(20), [])[1])
     assert first > 2 and members - first <= again < members  # the old members but the last were kept
     deflated.clear()
     files.write_shard("000001-3.json", shard(20, answer="changed"))
-    assert len(deflated) == len(shards_module._pack(shard(20), ())[1])  # nothing reusable
+    assert len(deflated) == len(shards_module._pack(shard(20), [])[1])  # nothing reusable
     assert shards_module.parse_document((tmp_path / "kb.json.d" / "000001-3.json").read_bytes()) == shard(20, "changed")
