@@ -13,7 +13,6 @@ import os
 import re
 import stat
 import zlib
-from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -152,41 +151,18 @@ def _keep_backup(path: Path) -> None:
 
 def pack_shard(data: dict[str, Any]) -> bytes:
     """Serialise a shard's tables as compressed JSON Lines, each entry beside its raw text."""
-    return _pack(data, [])[0]
-
-
-# A member made earlier: the text it holds, and that text compressed.
-Member = tuple[bytes, bytes]
-
-
-def _pack(data: dict[str, Any], earlier: list[Member]) -> tuple[bytes, list[Member]]:
-    """``pack_shard``, reusing the members of ``earlier`` (this shard's last packing) whose
-    text comes out the same: a shard that only gained entries at its end, as an ingest's
-    last shard does from one commit to the next, is deflated only past its old end.
-
-    Returns the file's bytes and its members; ``earlier`` is used up.
-    """
-    members: list[Member] = []
+    members = []
     group: list[bytes] = []
     size = 0
-
-    def close() -> None:
-        text = b"".join(line + b"\n" for line in group)
-        i = len(members)
-        same = i < len(earlier) and earlier[i][0] == text
-        members.append(earlier[i] if same else (text, _deflate(text)))
-        if i < len(earlier):
-            earlier[i] = (b"", b"")  # let the old text go as the new takes its place
-
     for line in _shard_lines(data):
         group.append(line)
         size += len(line)
         if size >= MEMBER_BYTES:  # compressed as it fills: the text is never held whole
-            close()
+            members.append(_deflate(group))
             group, size = [], 0
     if group or not members:
-        close()
-    return b"".join(packed for _text, packed in members), members
+        members.append(_deflate(group))
+    return b"".join(members)
 
 
 def _shard_lines(data: dict[str, Any]) -> Iterator[bytes]:
@@ -205,9 +181,9 @@ def _shard_lines(data: dict[str, Any]) -> Iterator[bytes]:
         yield orjson.dumps(rest)
 
 
-def _deflate(text: bytes) -> bytes:
+def _deflate(lines: list[bytes]) -> bytes:
     packer = _deflater.compressobj(PACK_LEVEL, _deflater.DEFLATED, 31)  # 31: the gzip wrapper
-    return packer.compress(text) + packer.flush()
+    return packer.compress(b"".join(line + b"\n" for line in lines)) + packer.flush()
 
 
 def unpack(blob: bytes, *, tolerant: bool = False) -> bytes:
@@ -335,14 +311,9 @@ def load_tables(path: Path, blob: bytes, tables: tuple[str, ...]) -> dict[str, A
 class Files:
     """The catalog and shard files of a store on disk."""
 
-    # How many shards' members are kept for the next packing of the same shard
-    # (``_pack``): an ingest rewrites only its last, partly filled shard at each commit.
-    KEEP_MEMBERS = 1
-
     def __init__(self, path: Path, folder: Path | None = None) -> None:
         self.path = path
         self.folder = folder or shard_folder(path)
-        self._members: OrderedDict[int, list[Member]] = OrderedDict()
 
     def version(self) -> str | None:
         try:
@@ -402,14 +373,8 @@ class Files:
             except OSError as exc:
                 raise StoreError(f"cannot write store {self.folder}: {exc.strerror or exc}") from exc
             journal.fsync_dir(self.folder.parent)
-        parsed = parse_shard_file_name(name)
-        number = parsed[0] if parsed else -1
-        blob, members = _pack(data, self._members.pop(number, []))
-        self._members[number] = members
-        while len(self._members) > self.KEEP_MEMBERS:
-            self._members.popitem(last=False)
         # The folder is fsynced once, before the catalog that names the file is written.
-        write_atomically(self.folder / name, blob, backup=False, sync_folder=False)
+        write_atomically(self.folder / name, pack_shard(data), backup=False, sync_folder=False)
 
     def sync(self) -> None:
         journal.fsync_dir(self.folder)
