@@ -5,7 +5,7 @@ shards, journal and SQLite FTS5 index) or PostgreSQL. It implements :class:`Back
 the front passes it a :class:`Request` (filters, sort and page as one value) and gets
 entries, hits and facets back. Which backend serves a store location is decided here
 alone, by :func:`open_backend`: a URL's scheme names one, and anything else is a path
-for the default. Backends register as :class:`BackendSpec` rows and are imported by
+for the default, the files backend. Backends register as :class:`BackendSpec` rows and are imported by
 module name on first use, so choosing one never imports the others.
 """
 
@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import builtins
 import importlib
+import os
+import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -21,7 +23,10 @@ from kb.errors import UsageError
 
 if TYPE_CHECKING:
     from contextlib import AbstractContextManager
+    from pathlib import Path
 
+    from kb.doctor.report import Report
+    from kb.ingest.sources import IngestReport
     from kb.models import Entry
     from kb.search.results import ExpertSummary, Hit, SearchResult
 
@@ -104,6 +109,40 @@ class Problem:
     repairable: bool = False
 
 
+@dataclass
+class Hooks:
+    """What a backend may tell the front while it works; each None when nobody listens.
+
+    ``on_rebuild(total)`` when derived search data is rebuilt (it may return a progress
+    callback for the entries done); ``on_stale()`` when a read is served from search data
+    another process is still bringing along; ``on_temporary_index()`` when search data
+    cannot be written here and is built for this run alone.
+    """
+
+    on_rebuild: Callable[[int], Callable[[int], None] | None] | None = None
+    on_stale: Callable[[], None] | None = None
+    on_temporary_index: Callable[[], None] | None = None
+
+
+class EntryWriter(Protocol):
+    """What an ingest hands its entries to, one at a time (kb.ingest.run's loop): the
+    backend batches them, records each batch in the report, and commits as it goes."""
+
+    def add(self, entry: Entry) -> None: ...
+
+    def finish(self) -> None:
+        """Write what is left and bring the search data along."""
+        ...
+
+    def abandon(self) -> None:
+        """Stop after an error or interrupt: roll back the open batch, keep those committed."""
+        ...
+
+    def saved(self) -> int:
+        """How many entries the committed batches added or updated (0 for a dry run)."""
+        ...
+
+
 class IngestSink(Protocol):
     """Where an ingest writes its batches: each ``write`` is committed on its own, so an
     interrupted ingest keeps every batch before the one being written."""
@@ -122,6 +161,32 @@ class IngestSink(Protocol):
         ...
 
 
+class BatchSink:
+    """An IngestSink over a backend's function that writes one batch in its own commit;
+    ``finish(saved)`` runs at ``close`` (to bring derived data along)."""
+
+    def __init__(
+        self,
+        write_batch: Callable[[builtins.list[Entry], bool], WriteResult],
+        finish: Callable[[int], None] | None = None,
+    ) -> None:
+        self._write_batch = write_batch
+        self._finish = finish
+        self._saved = 0
+
+    def write(self, entries: builtins.list[Entry], *, update_by_source: bool = True) -> WriteResult:
+        result = self._write_batch(entries, update_by_source)
+        self._saved += len(result.added) + len(result.updated)
+        return result
+
+    def saved(self) -> int:
+        return self._saved
+
+    def close(self) -> None:
+        if self._finish is not None:
+            self._finish(self._saved)
+
+
 @runtime_checkable
 class Backend(Protocol):
     """Everything the front asks of a store: one implementation per kind of store.
@@ -134,6 +199,8 @@ class Backend(Protocol):
 
     #: The backend's registry name ("files", "postgres").
     name: str
+    #: Who to tell of rebuilds and stale reads (see Hooks).
+    hooks: Hooks
 
     @property
     def location(self) -> str:
@@ -141,6 +208,14 @@ class Backend(Protocol):
         ...
 
     def close(self) -> None: ...
+
+    def exists(self) -> bool:
+        """Whether the store has been created (only a write creates it, never a read)."""
+        ...
+
+    def require(self) -> None:
+        """Raise StoreMissing, naming the location and how to create a store, unless it exists."""
+        ...
 
     # -- reading ---------------------------------------------------------------------
 
@@ -180,7 +255,8 @@ class Backend(Protocol):
 
     def update(self, entry: Entry, *, read_at: str | None = None) -> Entry:
         """Replace the stored entry ``entry.id``; EditConflict when it changed since
-        ``read_at`` (the ``updated_at`` it had when read; default ``entry.updated_at``)."""
+        ``read_at`` (the ``updated_at`` it had when read). Without ``read_at``, PostgreSQL
+        compares ``entry.updated_at``; the files backend, one machine's, does not check."""
         ...
 
     def remove(self, ids: Iterable[int]) -> builtins.list[int]:
@@ -189,6 +265,11 @@ class Backend(Protocol):
 
     def ingest_sink(self) -> AbstractContextManager[IngestSink]:
         """A sink for an ingest's batches, closed (or abandoned on error) by the with block."""
+        ...
+
+    def ingest_writer(self, report: IngestReport, *, dry_run: bool = False) -> EntryWriter:
+        """A writer for one ingest's entries, recording what it did in ``report``; a dry
+        run writes nothing (and creates no store)."""
         ...
 
     # -- upkeep ----------------------------------------------------------------------
@@ -215,6 +296,22 @@ class Backend(Protocol):
         """Where the store lives and what holds it, for ``kb path``."""
         ...
 
+    def owns(self, dest: str | os.PathLike[str]) -> bool:
+        """Whether a file at ``dest`` would be one of the store's own (export refuses it)."""
+        ...
+
+    def new_file_mode(self) -> int:
+        """The permissions of files an export creates (the store's, or owner-only)."""
+        ...
+
+    def index_file(self) -> Path | None:
+        """The file that holds the derived search data, if it is a file of its own."""
+        ...
+
+    def doctor(self, *, repair: bool = False) -> Report:
+        """Check the store and its search data (and repair what can be, first, when asked)."""
+        ...
+
 
 @dataclass(frozen=True)
 class BackendSpec:
@@ -227,9 +324,10 @@ class BackendSpec:
     opener: str = "open_backend"
 
 
-# The files backend is the default for every location that is not a URL of another one;
-# it joins this table when it moves behind the seam.
+# The files backend serves every location that is not a URL of another one (a path).
+DEFAULT = BackendSpec("files", (), "kb.files")
 BACKENDS: builtins.list[BackendSpec] = [
+    DEFAULT,
     BackendSpec("postgres", ("postgresql", "postgres"), "kb.postgres"),
 ]
 
@@ -250,15 +348,25 @@ def scheme_of(location: str) -> str | None:
     return head.lower()
 
 
-def spec_for(location: str) -> BackendSpec | None:
-    """The backend that serves this location; None for a path (the default backend's).
+# A libpq keyword/value connection string ("host=db dbname=kb user=me").
+_CONNINFO = re.compile(r"(?:^|\s)(?:host|hostaddr|port|dbname|user|password|service)=")
+
+
+def spec_for(location: str) -> BackendSpec:
+    """The backend that serves this location: a path is the default (files) backend's.
 
     Raises:
         UsageError: a URL whose scheme no backend serves.
     """
     scheme = scheme_of(location)
     if scheme is None:
-        return None
+        if _CONNINFO.search(location):
+            # Taken as a path, it would become a store file named after the settings.
+            raise UsageError(
+                "that looks like a PostgreSQL connection string (key=value ...); kb takes a URL",
+                hint="give it as postgresql://USER@HOST:PORT/DBNAME (PG* variables and ~/.pgpass fill in the rest)",
+            )
+        return next((spec for spec in BACKENDS if spec.name == DEFAULT.name), DEFAULT)
     for spec in BACKENDS:
         if scheme in spec.schemes:
             return spec
@@ -267,14 +375,11 @@ def spec_for(location: str) -> BackendSpec | None:
 
 
 def open_backend(location: str, **options: Any) -> Backend:
-    """Open the backend that serves ``location`` (a URL of a registered scheme).
+    """Open the backend that serves ``location`` (a path, or a URL of a registered scheme).
 
     Raises:
-        UsageError: the location is a path (the default backend's, opened by the front)
-            or a URL of an unknown scheme.
+        UsageError: a URL of an unknown scheme.
     """
     spec = spec_for(location)
-    if spec is None:
-        raise UsageError(f"{location} is a path: the files backend opens it")
     opener: Callable[..., Backend] = getattr(importlib.import_module(spec.module), spec.opener)
     return opener(location, **options)

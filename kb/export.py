@@ -385,12 +385,13 @@ class Stats:
 
 
 def collect_stats(
-    entries: Iterable[Entry], *, store_path: Path, index_path: Path, store_bytes: int | None = None
+    entries: Iterable[Entry], *, store_path: str | Path, index_path: Path | None, store_bytes: int | None = None
 ) -> Stats:
     """Count ``entries`` in one pass and measure the store and index files.
 
     ``store_bytes`` is the size of the store's files (catalog, shards, journal); by
-    default, the size of the file at ``store_path``.
+    default, the size of the file at ``store_path``. ``index_path`` is None for a store
+    whose search data is no file of its own (a server's).
     """
     categories: Counter[str] = Counter()
     formats: Counter[str] = Counter()
@@ -419,7 +420,7 @@ def collect_stats(
         format_entries=dict(formats.most_common()),
         files=len(files),
         store_bytes=(file_size(store_path) or 0) if store_bytes is None else store_bytes,
-        index_path=str(index_path),
+        index_path="" if index_path is None else str(index_path),
         # SQLite keeps recent writes in a -wal file beside the index until a checkpoint.
-        index_bytes=(file_size(index_path) or 0) + (file_size(f"{index_path}-wal") or 0),
+        index_bytes=0 if index_path is None else (file_size(index_path) or 0) + (file_size(f"{index_path}-wal") or 0),
     )

@@ -39,11 +39,13 @@ def test_backend_scheme_of_a_location(location: str, scheme: str | None) -> None
 
 def test_backend_chosen_by_scheme_and_paths_left_to_the_default() -> None:
     assert spec_for("postgresql://h/db").name == "postgres" == spec_for("postgres://h/db").name
-    assert spec_for("/tmp/kb.json") is None
+    assert spec_for("/tmp/kb.json").name == "files" == spec_for("kb.json").name
     with pytest.raises(UsageError, match="notes://"):
         spec_for("notes://x")
-    with pytest.raises(UsageError, match="files backend"):
-        open_backend("/tmp/kb.json")
+    with pytest.raises(UsageError, match="connection string"):
+        spec_for("host=db.example.org dbname=kb user=me")
+    files = open_backend("/tmp/kb.json")
+    assert files.name == "files" and files.location == "/tmp/kb.json" and not files.exists()
 
 
 def test_backend_registry_takes_a_third_backend() -> None:
@@ -67,3 +69,19 @@ def test_kb_db_keeps_a_url_as_written(monkeypatch: pytest.MonkeyPatch) -> None:
     assert str(config.db_path()) == "postgresql:/kb@db.example.org:5432/team?sslmode=require"
     monkeypatch.delenv("KB_DB")
     assert config.db_location() is None
+
+
+def test_files_backend_is_a_backend_and_refuses_an_edit_of_a_changed_entry(kb_db) -> None:
+    from kb.api import KnowledgeBase
+    from kb.backend import Backend
+    from kb.errors import EditConflict
+    from tests.conftest import make_entry
+
+    with KnowledgeBase.open(kb_db) as kb:
+        assert isinstance(kb.backend, Backend) and kb.backend.name == "files"
+        stored = kb.add(make_entry(1))
+        stored.answer = "My edit."
+        with pytest.raises(EditConflict, match="changed"):
+            kb.update(stored, read_at="2000-01-01T00:00:00+00:00")
+        assert kb.get(1).answer == "Answer number 1: water the plants."
+        assert kb.update(stored, read_at=kb.get(1).updated_at).answer == "My edit."

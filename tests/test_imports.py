@@ -30,3 +30,28 @@ def test_the_checker_sees_a_breach() -> None:
     assert "kb.store.base imports kb.api, a layer above it" in found
     assert "kb.store.base imports kb.search.index: kb.search and kb.store stay apart" in found
     assert imports.circles({"a": {"b"}, "b": {"a"}, "c": set()}) == [["a", "b"]]
+    reaching = {
+        "kb.cli.complete": {"kb.search.index", "kb.search.query"},
+        "kb.search.index": set(),
+        "kb.search.query": set(),
+    }
+    found = imports.breaches(reaching, {name: ROOT / "kb" / "errors.py" for name in reaching})
+    assert found == ["kb.cli.complete imports kb.search.index, behind the backend seam (go through kb.api)"]
+
+
+def test_the_checker_counts_type_hint_imports_in_circles(tmp_path: Path) -> None:
+    sys.path.insert(0, str(ROOT / "tools"))
+    try:
+        import imports
+    finally:
+        sys.path.pop(0)
+    (tmp_path / "kb").mkdir()
+    a = tmp_path / "kb" / "a.py"
+    a.write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from kb.b import B\n")
+    b = tmp_path / "kb" / "b.py"
+    b.write_text("def f():\n    from kb.a import A\n")
+    modules = {"kb.a", "kb.b"}
+    assert imports.imports_of("kb.a", a, modules) == set()
+    assert imports.imports_of("kb.a", a, modules, typing=True) == {"kb.b"}
+    graph = {name: imports.imports_of(name, p, modules, typing=True) for name, p in (("kb.a", a), ("kb.b", b))}
+    assert imports.circles(graph) == [["kb.a", "kb.b"]]

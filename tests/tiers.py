@@ -305,9 +305,22 @@ SLOW: dict[str, frozenset[str]] = {
             "test_postgres_backend_is_a_backend_chosen_by_its_url",
         }
     ),
+    "tests/postgres/test_pg_cli.py": frozenset(
+        {
+            "test_pg_cli_a_login_that_may_only_read",
+            "test_pg_cli_browse_in_a_terminal",
+            "test_pg_cli_db_option_takes_a_url",
+            "test_pg_cli_doctor_finds_and_repairs_orphan_rows",
+            "test_pg_cli_edit_of_an_entry_changed_meanwhile_is_refused",
+            "test_pg_cli_every_reading_command",
+            "test_pg_cli_every_writing_command",
+            "test_pg_cli_reading_an_empty_database_refuses_by_name_and_creates_nothing",
+        }
+    ),
     "tests/postgres/test_pg_replica.py": frozenset(
         {
             "test_postgres_replica_refuses_an_edit_too",
+            "test_postgres_replica_through_the_cli_reads_and_refuses_writes_in_one_line",
             "test_postgres_replica_serves_what_the_primary_stored",
         }
     ),

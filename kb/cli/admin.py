@@ -30,11 +30,8 @@ def doctor(
     Example: kb doctor ; kb doctor --repair
     """
     from kb import render
-    from kb.doctor.check import check
-    from kb.doctor.repair import repair as repair_store
 
-    path = open_kb(db, must_exist=False).path
-    report = repair_store(path) if repair else check(path)
+    report = open_kb(db, must_exist=False).doctor(repair=repair)
     if as_json:
         render.emit_json(report.to_dict())
     else:

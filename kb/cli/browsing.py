@@ -5,13 +5,12 @@ The Typer command (kb.cli.browse) and the quick start of a plain `kb browse`
 """
 
 import sys
-from pathlib import Path
 from typing import Optional
 
 from kb.cli.opening import open_kb
 
 
-def start(query: list[str], db: Optional[Path]) -> int:
+def start(query: list[str], db: Optional[str]) -> int:
     """Run the full-screen app on the store ``db`` names; return the exit code.
 
     Needs a terminal on stdin and stdout: without one it says so in one line (exit 2).
@@ -31,14 +30,14 @@ def start(query: list[str], db: Optional[Path]) -> int:
     return browser.return_code or 0
 
 
-def plain_args(argv: list[str]) -> tuple[list[str], Optional[Path]] | None:
+def plain_args(argv: list[str]) -> tuple[list[str], Optional[str]] | None:
     """The query words and --db of a plain `kb [--db X] browse [--db X] [WORDS...]`.
 
     None for anything else (help, another option, a word that starts with "-", --db
     without a value), which Typer then parses, answers and refuses as for every command.
     The last --db given wins, the command's over the root's, as with Typer.
     """
-    db: Optional[Path] = None
+    db: Optional[str] = None
     words: list[str] = []
     seen_command = False
     args = iter(argv[1:])
@@ -47,11 +46,11 @@ def plain_args(argv: list[str]) -> tuple[list[str], Optional[Path]] | None:
             value = next(args, None)
             if not value:
                 return None
-            db = Path(value)
+            db = value
         elif token.startswith("--db="):
             if token == "--db=":
                 return None
-            db = Path(token[len("--db=") :])
+            db = token[len("--db=") :]
         elif token.startswith("-"):
             return None
         elif not seen_command:

@@ -3,9 +3,10 @@
 Callbacks for Typer's ``autocompletion=``. Typer passes their arguments by name (``ctx``,
 ``incomplete``), so this module needs no typer import, and it imports nothing else at
 the top either: the cli modules import it on every run, while the callbacks only run
-when a shell asks for completions. They read the search index as it is (no staleness
-check, no rebuild: a completion must answer at once), never create it, and return []
-on any problem rather than break the user's shell.
+when a shell asks for completions. They read the knowledge base as it is (for a files
+store, its search index with no staleness check and no rebuild: a completion must
+answer at once), never create anything, and return [] on any problem rather than break
+the user's shell.
 """
 
 from typing import TYPE_CHECKING, Any
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from kb.search.index import SearchIndex
+    from kb.api import KnowledgeBase
 
 # Below this many entries every id is offered; above it, the newest 200.
 _COMPLETE_ALL_BELOW = 2000
@@ -26,11 +27,11 @@ def complete_ids(ctx: Any, incomplete: str) -> list[tuple[str, str]]:
     """Complete entry ids (or uid prefixes), with each entry's title as help."""
     text = incomplete.strip().lstrip("#").lower()
 
-    def find(index: "SearchIndex") -> "list[tuple[str, str]]":
-        if index.count() <= _COMPLETE_ALL_BELOW:
-            entries = index.list(limit=None)
-        else:
-            entries = index.list(sort="id", descending=True, limit=_MAX_ITEMS)
+    def find(kb: "KnowledgeBase") -> "list[tuple[str, str]]":
+        from kb.backend import Request
+
+        newest = Request(sort="id", descending=True, limit=_MAX_ITEMS)
+        entries = kb.list() if kb.count() <= _COMPLETE_ALL_BELOW else kb.list(newest)
         by_id = [(str(e.id), _plain(e.display_title())) for e in entries if str(e.id).startswith(text)]
         if by_id or not text:
             return by_id
@@ -44,10 +45,8 @@ def complete_categories(ctx: Any, incomplete: str) -> list[tuple[str, str]]:
     prefix = incomplete.casefold()
     return _complete(
         ctx,
-        lambda index: [
-            (name, _count(n, "entry", "entries"))
-            for name, n in index.categories()
-            if name.casefold().startswith(prefix)
+        lambda kb: [
+            (name, _count(n, "entry", "entries")) for name, n in kb.categories() if name.casefold().startswith(prefix)
         ],
     )
 
@@ -57,32 +56,23 @@ def complete_experts(ctx: Any, incomplete: str) -> list[tuple[str, str]]:
     prefix = incomplete.casefold()
     return _complete(
         ctx,
-        lambda index: [
-            (s.name, _count(s.count, "answer", "answers"))
-            for s in index.experts()
-            if s.name.casefold().startswith(prefix)
+        lambda kb: [
+            (s.name, _count(s.count, "answer", "answers")) for s in kb.experts() if s.name.casefold().startswith(prefix)
         ],
     )
 
 
-def _complete(ctx: Any, find: "Callable[[SearchIndex], list[tuple[str, str]]]") -> "list[tuple[str, str]]":
-    """Open the index of the store named by --db (on this command or a parent), $KB_DB or the default."""
+def _complete(ctx: Any, find: "Callable[[KnowledgeBase], list[tuple[str, str]]]") -> "list[tuple[str, str]]":
+    """Read the knowledge base named by --db (on this command or a parent), $KB_DB or the default, as it is."""
     try:
-        from pathlib import Path
-
-        from kb.paths import default_db_path, index_path_for
+        from kb.api import KnowledgeBase
 
         db = None
         while ctx is not None and db is None:
             db = (getattr(ctx, "params", None) or {}).get("db")
             ctx = getattr(ctx, "parent", None)
-        path = index_path_for(Path(db).expanduser() if db else default_db_path())
-        if not path.is_file():
-            return []
-        from kb.search.index import SearchIndex
-
-        with SearchIndex(path) as index:
-            return find(index)[:_MAX_ITEMS]
+        with KnowledgeBase.open(db or None, as_is=True) as kb:
+            return find(kb)[:_MAX_ITEMS]
     except Exception:  # a completion must never raise into the shell
         return []
 

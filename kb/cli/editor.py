@@ -146,7 +146,8 @@ def edit_entry(
     """Edit a stored entry as Markdown and save it; return (changed, the entry as stored).
 
     Nothing is written until the text reads as a valid entry whose question and answer
-    no other entry has; an entry whose fields came back the same is not rewritten.
+    no other entry has; an entry whose fields came back the same is not rewritten, and
+    one changed by someone else while the editor was open is not overwritten.
     """
     from kb.entries import with_fields
     from kb.parsers.markdown import render_markdown
@@ -159,7 +160,8 @@ def edit_entry(
         updated = with_fields(entry, **fields)
         if _same(updated, entry):
             return None
-        return kb.update(updated)
+        # Refused (EditConflict, nothing saved) if someone changed the entry meanwhile.
+        return kb.update(updated, read_at=entry.updated_at)
 
     updated = edit_until_valid(render_markdown(entry), save, reopen=reopen, env=env)[1]
     return (True, updated) if updated is not None else (False, entry)

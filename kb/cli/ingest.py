@@ -96,7 +96,7 @@ def ingest(
     try:
         with _ingest_progress(paths, show_progress) as bar:
             if bar is not None:
-                kb.on_rebuild = bar.rebuild
+                kb.hooks.on_rebuild = bar.rebuild
             report = kb.ingest(
                 paths,
                 format=parser_format,

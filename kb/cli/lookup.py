@@ -85,11 +85,11 @@ def search(
     Example: kb search "can chemo make a bone scan come back falsely negative?"
     """
     from kb import render
+    from kb.backend import Request
 
+    request = Request(category, expert, tag, sort="date" if latest else None, limit=limit, offset=offset)
     kb = open_kb(db)
-    result = kb.search(
-        " ".join(query), category=category, expert=expert, tag=tag, limit=limit, offset=offset, latest=latest
-    )
+    result = kb.search(" ".join(query), request)
     out = output_format(fmt, as_json)
     if out == "table":
         render.search_results(result, offset=offset)
@@ -127,9 +127,10 @@ def ask(
     Example: kb ask "can chemotherapy make a bone scan come back falsely negative?"
     """
     from kb import render
+    from kb.backend import Request
 
     kb = open_kb(db)
-    result = kb.ask(" ".join(question), category=category, expert=expert, tag=tag, others=others)
+    result = kb.ask(" ".join(question), Request(category, expert, tag), others=others)
     out = output_format(fmt, as_json)
     if not result.hits:
         render.search_notes(result)
@@ -180,16 +181,15 @@ def list_entries(
     if what is Listing.experts:
         render.expert_counts(kb.experts(), out)
         return
-    entries = kb.list(
-        category=category, expert=expert, tag=tag, sort=sort.value, descending=desc, limit=limit or None, offset=offset
-    )
-    filters = {"category": category, "expert": expert, "tag": tag}
-    filtered = any(filters.values())
+    from kb.backend import Request
+
+    request = Request(category, expert, tag, sort=sort.value, descending=desc, limit=limit or None, offset=offset)
+    entries = kb.list(request)
     if out == "table":
-        render.entry_table(entries, total=kb.count(**filters), offset=offset, filtered=filtered)
+        render.entry_table(entries, total=kb.count(request), offset=offset, filtered=request.filtered)
     else:
         render.emit_entries(entries, out)
-    if not entries and filtered and not kb.count(**filters):
+    if not entries and request.filtered and not kb.count(request):
         # A filter matched nothing. An empty store, or an offset past the last of the
         # entries a filter keeps, is not an error (the footer says what there is).
         raise typer.Exit(code=1)
@@ -281,7 +281,9 @@ def experts(
         render.expert_counts(kb.experts()[: limit or None], out)
         return
     summary = kb.expert(name)
-    answers = kb.list(expert=summary.name, limit=limit or None)
+    from kb.backend import Request
+
+    answers = kb.list(Request(expert=summary.name, limit=limit or None))
     render.expert_profile(summary, answers, out)
 
 
@@ -293,9 +295,8 @@ def reindex(db: DbOption = None) -> None:
     from kb import render
 
     kb = open_kb(db)
-    with kb.store.locked():
-        count = kb.rebuild_index()
-    render.notice(f"indexed {count} entries into {kb.index_path}")
+    count = kb.reindex()
+    render.notice(f"indexed {count} entries into {kb.index_location}")
 
 
 def path(fmt: RecordFormatOption = RecordFormat.table, as_json: JsonOption = False, db: DbOption = None) -> None:
@@ -309,4 +310,4 @@ def path(fmt: RecordFormatOption = RecordFormat.table, as_json: JsonOption = Fal
     render.locations(kb.locations(), output_format(fmt, as_json))
     if not kb.exists():
         # Where the store would be is still an answer: kb path exits 0 and creates nothing.
-        render.notice(f"no store at {kb.path} yet: 'kb ingest FILES' or 'kb add' creates it")
+        render.notice(f"no store at {kb.location} yet: 'kb ingest FILES' or 'kb add' creates it")

@@ -7,7 +7,6 @@ start without Typer (kb.cli.app.main) and still open the store as every command 
 
 import atexit
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
 if TYPE_CHECKING:
@@ -21,21 +20,22 @@ if TYPE_CHECKING:
 root_options: dict[str, object] = {}
 
 
-def open_kb(db: Optional[Path], *, must_exist: bool = True) -> "KnowledgeBase":
+def open_kb(db: Optional[str], *, must_exist: bool = True) -> "KnowledgeBase":
     """Open the knowledge base named by --db (on the command or before it), $KB_DB or the default.
 
-    Reading a store that does not exist is an error (exit 1, naming the path and how to
-    create one) and creates nothing; commands that write pass ``must_exist=False``.
+    ``db`` is a path or a URL (``postgresql://...``). Reading a store that does not exist
+    is an error (exit 1, naming where and how to create one) and creates nothing;
+    commands that write pass ``must_exist=False``.
     """
     from kb.api import KnowledgeBase
 
     root_db = root_options.get("db")
-    kb = KnowledgeBase.open(db if db is not None else root_db if isinstance(root_db, Path) else None)
+    kb = KnowledgeBase.open(db if db is not None else root_db if isinstance(root_db, str) else None)
     if must_exist:
         kb.require()
-    kb.on_rebuild = _rebuild_progress
-    kb.on_stale = _stale_notice
-    kb.on_temporary_index = _temporary_index_notice
+    kb.hooks.on_rebuild = _rebuild_progress
+    kb.hooks.on_stale = _stale_notice
+    kb.hooks.on_temporary_index = _temporary_index_notice
     # Closing the index's last connection checkpoints SQLite's write-ahead log into the
     # file and deletes it; left open until exit, the log stays as large as the last write.
     atexit.register(kb.close)

@@ -10,7 +10,6 @@ every parameter's annotation string with eval() on each run (measured: ~30 ms).
 
 import sys
 from enum import Enum
-from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
@@ -47,8 +46,12 @@ class ReportFormat(str, Enum):
 
 
 DbOption = Annotated[
-    Optional[Path],
-    typer.Option("--db", help="Store file (default: $KB_DB, else the user data folder).", show_default=False),
+    Optional[str],
+    typer.Option(
+        "--db",
+        help="Store file, or a PostgreSQL URL postgresql://... (default: $KB_DB, else the user data folder).",
+        show_default=False,
+    ),
 ]
 FormatOption = Annotated[OutputFormat, typer.Option("--format", "-F", help="Output format.", case_sensitive=False)]
 RecordFormatOption = Annotated[

@@ -318,13 +318,12 @@ def export(
 
     if fmt is ExportFormat.md and output is None:
         raise typer.BadParameter("--format md writes one file per entry: give a folder", param_hint="--output")
+    from kb.backend import Request
     from kb.export import FolderChanges
 
-    filtered = bool(category or expert or tag)
+    request = Request(category, expert, tag)
     changes = FolderChanges()
-    count = open_kb(db).export(
-        fmt.value, output, category=category, expert=expert, tag=tag, changes=changes, force=force
-    )
+    count = open_kb(db).export(fmt.value, output, request, changes=changes, force=force)
     if output is not None:
         render.notice(f"exported {count} entries to {output}")
     if changes.removed:
@@ -337,7 +336,7 @@ def export(
         render.notice(
             f"kept {name}: an earlier export wrote it for an entry no longer exported, and it was changed since"
         )
-    if filtered and count == 0:
+    if request.filtered and count == 0:
         raise typer.Exit(code=1)
 
 

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kb.api import KnowledgeBase
 from kb.doctor.files import (
     backup_path,
     entry_problems,
@@ -25,6 +24,7 @@ from kb.doctor.files import (
 )
 from kb.doctor.report import NAMED, NOTE, OK, PROBLEM, SHARD_TABLES, Report, as_int, meta_of, name_some, shard_size_of
 from kb.errors import StoreBusy, StoreError
+from kb.files.paired import StoreWithIndex
 from kb.search.health import CORRUPT, FOREIGN, MISSING, OLD_SCHEMA, UNOPENABLE, check_health, indexed_uids
 from kb.store import journal
 from kb.store.base import SCHEMA_VERSION
@@ -37,7 +37,7 @@ from kb.store.shards import (
 
 def check(path: str | os.PathLike[str] | None = None) -> Report:
     """Check the store at ``path`` (default: $KB_DB / the user data folder) and its index."""
-    kb = KnowledgeBase.open(path)
+    kb = StoreWithIndex(path)
     report = Report(kb.path)
     if kb.path.is_dir():
         report.add("store", PROBLEM, f"{kb.path} is a folder, not a store file")
@@ -90,7 +90,7 @@ class _Walk:
             self.experts.add(doc["expert"])
 
 
-def check_store(kb: KnowledgeBase, report: Report) -> _Walk | None:
+def check_store(kb: StoreWithIndex, report: Report) -> _Walk | None:
     path = kb.path
     folder = shard_folder(path)
     if not path.exists():
@@ -197,7 +197,7 @@ def describe_journal(found: journal.Journal) -> str:
     return "; ".join(parts)
 
 
-def _walk(kb: KnowledgeBase, catalog: dict[str, Any], ops: list[journal.Op], legacy: bool, report: Report) -> _Walk:
+def _walk(kb: StoreWithIndex, catalog: dict[str, Any], ops: list[journal.Op], legacy: bool, report: Report) -> _Walk:
     """Read every shard named by the catalog (with the journal's ops) and check its entries."""
     walk = _Walk()
     seen: dict[str, str] = {}
@@ -320,7 +320,7 @@ def _check_permissions(path: Path, catalog: dict[str, Any], report: Report) -> N
         )
 
 
-def _check_backup(kb: KnowledgeBase, report: Report) -> None:
+def _check_backup(kb: StoreWithIndex, report: Report) -> None:
     bak = backup_path(kb.path)
     if not bak.exists():
         report.add("backup", NOTE, f"no last good copy yet ({bak.name} appears after the next write)")
@@ -346,7 +346,7 @@ def backup_entries(path: Path) -> tuple[int, str | None]:
     return sum(as_int(doc.get("entries")) for doc in data.get("shards", {}).values() if isinstance(doc, dict)), None
 
 
-def check_index(kb: KnowledgeBase, walk: _Walk | None, report: Report) -> None:
+def check_index(kb: StoreWithIndex, walk: _Walk | None, report: Report) -> None:
     path = kb.index_path
     health = check_health(path)
     if health.state == MISSING:
@@ -417,7 +417,7 @@ def check_index(kb: KnowledgeBase, walk: _Walk | None, report: Report) -> None:
     report.add("freshness", OK, f"the index is current: the same {indexed} entries as the store")
 
 
-def _check_files(kb: KnowledgeBase, report: Report, held: bool, unlocked: str | None) -> None:
+def _check_files(kb: StoreWithIndex, report: Report, held: bool, unlocked: str | None) -> None:
     leftovers = temp_files(kb.path) + stray_shard_files(kb.path)
     if leftovers:
         size = sum(file_size(p) for p in leftovers)
@@ -445,7 +445,7 @@ def _check_files(kb: KnowledgeBase, report: Report, held: bool, unlocked: str | 
         report.add("lock", OK, f"{lock.name} is free")
 
 
-def _lock_held(kb: KnowledgeBase) -> bool:
+def _lock_held(kb: StoreWithIndex) -> bool:
     """Tell whether another process holds the store's lock right now (without waiting)."""
     from filelock import FileLock, Timeout
 

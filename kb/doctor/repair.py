@@ -20,7 +20,6 @@ from typing import Any
 
 import orjson
 
-from kb.api import KnowledgeBase
 from kb.doctor.check import backup_entries, check, check_index, check_store
 from kb.doctor.files import (
     NO_PERMISSION,
@@ -35,6 +34,7 @@ from kb.doctor.files import (
     write_new,
 )
 from kb.doctor.report import OK, PROBLEM, SHARD_TABLES, Report, as_int, meta_of, shard_size_of
+from kb.files.paired import StoreWithIndex
 from kb.search.health import indexed_ids, remove_index_files
 from kb.store import journal
 from kb.store.base import SCHEMA_VERSION
@@ -53,7 +53,7 @@ def repair(path: str | os.PathLike[str] | None = None) -> Report:
     Returns the second check's report, with ``actions`` saying what was done. A damaged
     file is never deleted: it is renamed to ``<name>.damaged-<time>``.
     """
-    kb = KnowledgeBase.open(path)
+    kb = StoreWithIndex(path)
     actions: list[str] = []
     unrepaired: list[str] = []
     lost: list[tuple[int, list[int]]] = []
@@ -139,7 +139,7 @@ def _say_mode_changes(before: dict[Path, int], after: dict[Path, int], actions: 
             )
 
 
-def _repair_catalog(kb: KnowledgeBase, actions: list[str], unrepaired: list[str]) -> bool:
+def _repair_catalog(kb: StoreWithIndex, actions: list[str], unrepaired: list[str]) -> bool:
     """Replace a damaged (or lost) catalog by its backup or one rebuilt from the shard
     files, whichever holds more entries; return whether the store is usable (if not,
     ``unrepaired`` says why)."""
@@ -270,7 +270,7 @@ def _catalog_from_files(folder: Path, found: dict[str, Any]) -> tuple[dict[str, 
 
 
 def _repair_shards(
-    kb: KnowledgeBase, actions: list[str], lost: list[tuple[int, list[int]]], unrepaired: list[str]
+    kb: StoreWithIndex, actions: list[str], lost: list[tuple[int, list[int]]], unrepaired: list[str]
 ) -> bool:
     """Replace each unreadable shard by the best of its salvage, the backup's version and
     older versions on disk; return whether the store is usable afterwards.
@@ -410,7 +410,7 @@ def _repair_permissions(store: Path, actions: list[str]) -> None:
             actions.append(f"made {len(opened)} shard files readable by their owner only (600)")
 
 
-def _repair_index(kb: KnowledgeBase, actions: list[str]) -> None:
+def _repair_index(kb: StoreWithIndex, actions: list[str]) -> None:
     """Rebuild the index unless every index check passes."""
     from kb.errors import KbError
 

@@ -1,14 +1,14 @@
-"""What `kb doctor` reports: findings (check, status, detail, fix) and the actions a repair took."""
+"""What `kb doctor` reports: findings (check, status, detail, fix) and the actions a repair took.
+
+Every backend's doctor returns a Report; the helpers below it read the files backend's
+catalog.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-from kb.store.shards import (
-    SHARD_SIZE,
-)
 
 OK, NOTE, PROBLEM = "ok", "note", "problem"
 
@@ -43,7 +43,7 @@ class Finding:
 class Report:
     """What ``check`` found, and what ``repair`` did (``actions``)."""
 
-    store: Path
+    store: Path | str
     findings: list[Finding] = field(default_factory=list)
     actions: list[str] = field(default_factory=list)
     # Whether this is the check that follows a repair (so --repair is no advice to give).
@@ -86,6 +86,9 @@ def as_int(value: Any) -> int:
 
 
 def shard_size_of(catalog: dict[str, Any]) -> int:
+    # Imported here: a backend on a server builds its Report without kb.store.
+    from kb.store.shards import SHARD_SIZE
+
     return as_int(meta_of(catalog).get("shard_size")) or SHARD_SIZE
 
 

@@ -26,10 +26,10 @@ from kb.errors import KbError, SearchIndexError
 from kb.models import Entry
 
 if TYPE_CHECKING:
-    from kb.api import KnowledgeBase
     from kb.ingest.sources import IngestReport
     from kb.search.index import SearchIndex
     from kb.search.writes import Prepared
+    from kb.store.store import Store
 
 # A commit writes the catalog and the shards still held (the last one partly filled),
 # not the whole store, so batches stop doubling here: a crash loses at most this many.
@@ -38,6 +38,29 @@ MAX_BATCH = 16_384
 # it, and how long it then leaves the lock free for that writer to take.
 LOOK_EVERY = 0.02
 LET_IN_FOR = 1.0
+
+
+class IndexedStore(Protocol):
+    """What the batch writer needs of the store it writes and the index it feeds
+    (kb.files.paired.StoreWithIndex has it)."""
+
+    @property
+    def store(self) -> Store: ...
+
+    @property
+    def index_path(self) -> Path: ...
+
+    def make_index_current(self) -> None:
+        """Rebuild the index if it does not reflect the store (the caller holds the lock)."""
+        ...
+
+    def key_lookup(self) -> IndexLookup | None:
+        """Stored uids and source records as the index has them (None: scan the store)."""
+        ...
+
+    def index_write_failed(self, exc: SearchIndexError) -> None:
+        """The index could not follow a committed write: leave it to be rebuilt."""
+        ...
 
 
 class Feeder(Protocol):
@@ -76,7 +99,7 @@ class BatchWriter:
 
     CHUNK = 1000
 
-    def __init__(self, kb: KnowledgeBase, report: IngestReport, dry_run: bool) -> None:
+    def __init__(self, kb: IndexedStore, report: IngestReport, dry_run: bool) -> None:
         self.kb = kb
         self.store = kb.store
         self.report = report
@@ -534,7 +557,7 @@ class IndexThread:
 
     def close(self) -> None:
         """Wait for the queued items; raise what the thread raised, if anything but an
-        index error (see KnowledgeBase.index_write_failed)."""
+        index error (see StoreWithIndex.index_write_failed)."""
         self._queue.put(None)
         self._thread.join()
         if self._error is not None:
@@ -659,7 +682,7 @@ class IndexProcess:
 
     def close(self) -> None:
         """Say the input is complete, wait for the child's last answer, and take its
-        verdict: an index error is kept for KnowledgeBase.index_write_failed; anything else
+        verdict: an index error is kept for StoreWithIndex.index_write_failed; anything else
         the child raised is raised here, as the thread feeder would."""
         import orjson
 

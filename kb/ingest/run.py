@@ -1,8 +1,9 @@
 """One ingest from start to end: inputs read in order, entries written in batches.
 
 ``KnowledgeBase.ingest`` (kb.api) is the way in and documents the behaviour; this is its
-loop: each path expanded and read (kb.ingest.sources), each entry handed to the batch
-writer (kb.ingest.pipeline), failures and skipped records counted in the report, and an
+loop: each path expanded and read (kb.ingest.sources), each entry handed to the
+backend's writer (kb.ingest.pipeline's for files, kb.ingest.sink's over a backend's
+IngestSink), failures and skipped records counted in the report, and an
 interrupt turned into IngestInterrupted with what was saved.
 """
 
@@ -14,12 +15,12 @@ from typing import TYPE_CHECKING, Any
 from kb.errors import IngestInterrupted
 
 if TYPE_CHECKING:
-    from kb.api import KnowledgeBase
+    from kb.backend import EntryWriter
     from kb.ingest.sources import IngestReport
 
 
 def ingest(
-    kb: KnowledgeBase,
+    writer_for: Callable[[IngestReport], EntryWriter],
     paths: Iterable[str],
     *,
     format: str | None,
@@ -31,8 +32,8 @@ def ingest(
     status: Callable[[str, int, int], None] | None,
     settings: dict[str, str] | None,
 ) -> IngestReport:
-    """Read ``paths`` into ``kb``'s store and index (see KnowledgeBase.ingest)."""
-    from kb.ingest.pipeline import BatchWriter
+    """Read ``paths`` and hand each entry to the writer ``writer_for(report)`` gives (see
+    KnowledgeBase.ingest): the backend's, which batches and commits them."""
     from kb.ingest.sources import DEFAULT_MAX_SIZE, Failure, IngestReport, ReadOptions, expand_paths, read_source
     from kb.parsers import Skipped
 
@@ -46,7 +47,7 @@ def ingest(
         settings=dict(settings or {}),
     )
     report = IngestReport(dry_run=dry_run, keep=keep)
-    writer = BatchWriter(kb, report, dry_run)
+    writer = writer_for(report)
     entries = 0
     # No lock here: the writer takes the store's lock for each batch it writes and lets
     # it go after the commit, so reading and parsing (a slow pipe, a huge page, a long

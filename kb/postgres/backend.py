@@ -8,17 +8,24 @@ the first write the schema does not exist and the knowledge base reads as empty.
 from __future__ import annotations
 
 import builtins
+import os
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from kb import config
-from kb.backend import EVERYTHING, Problem, Request, WriteResult
-from kb.errors import NotFound, QueryError
+from kb.backend import EVERYTHING, BatchSink, Hooks, Problem, Request, WriteResult
+from kb.errors import NotFound, QueryError, StoreMissing
 from kb.models import Entry
 from kb.postgres import reads, schema, searching, writes
 from kb.postgres.connection import connect, connection_name, database_errors, describe, in_recovery, standby_error
 from kb.search.results import ExpertSummary, Hit, SearchResult
+
+if TYPE_CHECKING:
+    from kb.doctor.report import Report
+    from kb.ingest.sink import SinkWriter
+    from kb.ingest.sources import IngestReport
 
 
 class PostgresBackend:
@@ -31,6 +38,8 @@ class PostgresBackend:
         self.schema = schema_name or config.pg_schema()
         self._conn: Any = None
         self._version: int | None = None
+        # Nothing here is rebuilt or stale behind a reader's back: no hook is called.
+        self.hooks = Hooks()
 
     # -- the connection ----------------------------------------------------------------
 
@@ -48,6 +57,29 @@ class PostgresBackend:
     def location(self) -> str:
         where = connection_name(self._conn) if self._conn is not None else describe(self.url)
         return f"postgresql://{where}" + (f" (schema {self.schema})" if self.schema != "kb" else "")
+
+    def exists(self) -> bool:
+        """Whether kb's tables exist in the schema (the first write creates them)."""
+        with database_errors(self.conn, "opening"):
+            return self._readable()
+
+    def require(self) -> None:
+        if not self.exists():
+            raise StoreMissing(
+                f"no knowledge base at {self.location} yet",
+                hint="create one with 'kb ingest FILES' or 'kb add' (by a login that may write), "
+                "or name another with --db or KB_DB",
+            )
+
+    def owns(self, dest: str | os.PathLike[str]) -> bool:
+        """No file is the store's own: it lives on the server."""
+        return False
+
+    def new_file_mode(self) -> int:
+        return 0o600
+
+    def index_file(self) -> Path | None:
+        return None
 
     def close(self) -> None:
         if self._conn is not None:
@@ -153,10 +185,32 @@ class PostgresBackend:
             return writes.remove(conn, ids)
 
     @contextmanager
-    def ingest_sink(self) -> Iterator[_Sink]:
-        sink = _Sink(self)
-        yield sink
-        sink.close()
+    def ingest_sink(self, *, dry_run: bool = False) -> Iterator[BatchSink]:
+        """A sink for an ingest's batches, each its own transaction; a dry run's batches
+        all go into one transaction that is rolled back at the end (nothing is kept,
+        not even the tables of a knowledge base not written yet)."""
+        if not dry_run:
+            sink = BatchSink(self._write_batch, lambda saved: self._refresh_terms() if saved else None)
+            yield sink
+            sink.close()
+            return
+        conn = self.conn
+        try:
+            with database_errors(conn, "trying an ingest"), conn.transaction(force_rollback=True):
+                yield BatchSink(self._write_batch)
+        finally:
+            # What the rolled-back transaction created (the tables) is gone again.
+            self._version = None
+
+    def ingest_writer(self, report: IngestReport, *, dry_run: bool = False) -> SinkWriter:
+        from kb.ingest.sink import SinkWriter
+
+        return SinkWriter(self.ingest_sink(dry_run=dry_run), report, dry_run=dry_run)
+
+    def _write_batch(self, entries: builtins.list[Entry], update_by_source: bool) -> WriteResult:
+        """One batch of an ingest, in its own transaction."""
+        with self._writing("ingesting") as conn:
+            return writes.write_batch(conn, entries, update_by_source=update_by_source)
 
     def _refresh_terms(self, *, force: bool = False) -> None:
         conn = self.conn
@@ -218,6 +272,62 @@ class PostgresBackend:
                 done.append(f"gave {made} experts a profile with their name")
         return done
 
+    def doctor(self, *, repair: bool = False) -> Report:
+        """What can be checked in PostgreSQL: the schema's version, the counts, orphan rows.
+
+        A repair first carries old tables forward (as any write would), then fixes the
+        orphan rows; it never creates the tables of a knowledge base not written yet.
+        """
+        from kb.doctor.report import NOTE, OK, PROBLEM, Report
+
+        report = Report(self.location)
+        conn = self.conn
+        with database_errors(conn, "checking"):
+            found = schema.version(conn)
+            if repair and 0 < found < schema.LATEST:
+                with self._writing("carrying the tables forward"):
+                    pass
+                report.actions.append(f"carried the tables forward from version {found} to {schema.LATEST}")
+                found = schema.version(conn)
+            self._version = None
+        if repair and found == schema.LATEST:
+            report.actions += self.repair()
+        report.after_repair = repair
+        if found == 0:
+            report.add("schema", NOTE, f"no kb tables in schema {self.schema} yet (the first write creates them)")
+            return report
+        if found > schema.LATEST:
+            report.add(
+                "schema",
+                PROBLEM,
+                f"version {found}, written by a newer kb (this kb reads {schema.LATEST})",
+                fix="upgrade kb",
+            )
+            return report
+        if found < schema.LATEST:
+            report.add(
+                "schema",
+                PROBLEM,
+                f"version {found}, older than this kb's {schema.LATEST}",
+                fix="kb doctor --repair (by a login that may write) carries the tables forward",
+            )
+            return report
+        report.add("schema", OK, f"schema {self.schema} at version {found}")
+
+        def counts(conn: Any) -> tuple[int, int]:
+            entries = conn.execute("SELECT count(*) FROM entries").fetchone()[0]
+            experts = conn.execute("SELECT count(*) FROM experts").fetchone()[0]
+            return int(entries), int(experts)
+
+        entries, experts = self._read("counting", counts, (0, 0))
+        report.add("entries", OK, f"{entries} entries, {experts} expert profiles")
+        problems = self.check()
+        for problem in problems:
+            report.add(problem.where, PROBLEM, problem.what, fix="kb doctor --repair" if problem.repairable else None)
+        if not problems:
+            report.add("rows", OK, "no orphan rows")
+        return report
+
     def size_bytes(self) -> int | None:
         def run(conn: Any) -> int:
             row = conn.execute(
@@ -239,27 +349,6 @@ class PostgresBackend:
             "categories": len(self.categories()),
             "experts": len(self.experts()),
         }
-
-
-class _Sink:
-    """An ingest's batches into PostgreSQL: one transaction each (kb.backend.IngestSink)."""
-
-    def __init__(self, backend: PostgresBackend) -> None:
-        self.backend = backend
-        self._saved = 0
-
-    def write(self, entries: builtins.list[Entry], *, update_by_source: bool = True) -> WriteResult:
-        with self.backend._writing("ingesting") as conn:
-            result = writes.write_batch(conn, entries, update_by_source=update_by_source)
-        self._saved += len(result.added) + len(result.updated)
-        return result
-
-    def saved(self) -> int:
-        return self._saved
-
-    def close(self) -> None:
-        if self._saved:
-            self.backend._refresh_terms()
 
 
 def open_backend(location: str, **options: Any) -> PostgresBackend:

@@ -23,11 +23,12 @@ if TYPE_CHECKING:
     import psycopg
 
 _HEX = re.compile(r"[0-9a-f]{4,16}")
+# Each order's terms, kept apart so that --desc reverses each one (a term may hold commas).
 ORDERS = {
-    "id": "e.id",
-    "title": "lower(e.label), e.id",
-    "category": "lower(e.category), e.id",
-    "date": "coalesce(e.updated_at, e.created_at), e.id",
+    "id": ("e.id",),
+    "title": ("lower(e.label)", "e.id"),
+    "category": ("lower(e.category)", "e.id"),
+    "date": ("coalesce(e.updated_at, e.created_at)", "e.id"),
 }
 
 
@@ -155,9 +156,7 @@ def request_where(conn: psycopg.Connection[Any], request: Request) -> Where:
 
 def list_entries(conn: psycopg.Connection[Any], request: Request) -> builtins.list[Entry]:
     where = request_where(conn, request)
-    order = ORDERS[request.sort or "id"]
-    if request.descending:
-        order = ", ".join(part + " DESC" for part in order.split(", "))
+    order = ", ".join(term + (" DESC" if request.descending else "") for term in ORDERS[request.sort or "id"])
     rows = conn.execute(
         f"SELECT {ENTRY_COLUMNS} FROM {FROM_ENTRIES}{where.sql()} ORDER BY {order} LIMIT %s OFFSET %s",
         [*where.params, request.limit, request.offset],

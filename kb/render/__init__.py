@@ -500,6 +500,8 @@ def locations(info: dict[str, Any], fmt: str) -> None:
     table.add_column(style="bold")
     table.add_column()
     for key, value in info.items():
+        if key in ("index", "index_bytes") and info.get("index") is None:
+            continue  # a store on a server has no index file of its own
         if key.endswith("_bytes"):
             value = human_size(value) if value is not None else "-"
             key = key.replace("_bytes", " size")

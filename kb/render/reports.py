@@ -80,16 +80,18 @@ def stats_table(stats: Stats, top: int = 15) -> None:
     files += ", ".join(f"{clean(name)} {n}" for name, n in stats.formats.items())
     per_format = ", ".join(f"{clean(name)} {n}" for name, n in stats.format_entries.items()) or "none"
     facts = Table.grid(padding=(0, 2))
-    for label, value in (
+    rows = [
         ("store", f"{clean(stats.path)} ({human_size(stats.store_bytes)})"),
-        ("index", f"{clean(stats.index_path)} ({human_size(stats.index_bytes)})"),
+        # A store on a server keeps its search data in its own tables: no index file.
+        *([("index", f"{clean(stats.index_path)} ({human_size(stats.index_bytes)})")] if stats.index_path else []),
         ("entries", str(stats.entries)),
         ("categories", str(len(stats.categories))),
         ("experts", str(stats.experts)),
         ("tags", str(stats.tags)),
         ("sources", files),
         ("entries by format", per_format),
-    ):
+    ]
+    for label, value in rows:
         facts.add_row(Text(label, style="bold"), Text(value))
     out.print(facts)
     if not stats.categories:

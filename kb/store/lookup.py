@@ -1,23 +1,21 @@
 """How a write finds which uids and source records are already stored.
 
-The store can scan its own shards (``ScanLookup``); kb's API passes one backed by the
+The store can scan its own shards (``ScanLookup``); the files backend passes one backed by the
 search index instead (kb.ingest.pipeline.IndexLookup).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+from collections.abc import Iterable
+from typing import Any, Protocol
 
 from kb.models import Entry
-
-if TYPE_CHECKING:
-    from kb.store.base import StoreBase
 
 
 class KeyLookup(Protocol):
     """Where ``Store.apply`` finds the ids of stored uids and source records.
 
-    The store scans its shards for them (``ScanLookup``); kb's API passes one backed by
+    The store scans its shards for them (``ScanLookup``); the files backend passes one backed by
     the search index instead, so that an ingest never holds every key in memory. The
     ``note_*`` calls tell it what a write changed, before that reaches the index.
     """
@@ -34,12 +32,13 @@ class KeyLookup(Protocol):
 
 
 class ScanLookup:
-    """Every uid and source key of the store in two dicts, built by reading each shard once."""
+    """Every uid and source key of the store in two dicts, built from its documents (the
+    store's ``iter_documents()``: each shard read once)."""
 
-    def __init__(self, store: StoreBase) -> None:
+    def __init__(self, documents: Iterable[tuple[int, dict[str, Any]]]) -> None:
         self.by_uid: dict[str, int] = {}
         self.by_source: dict[tuple[str, str], int] = {}
-        for doc_id, doc in store.iter_documents():
+        for doc_id, doc in documents:
             self.by_uid[doc["uid"]] = doc_id
             src = doc.get("source") or {}
             if src.get("path") and src.get("key") is not None:

@@ -10,11 +10,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from kb.errors import InvalidEntry, NotFound, StoreError
+from kb.errors import NotFound, StoreError
 from kb.models import Entry, Expert, now_iso
 from kb.store import journal
 from kb.store.base import SCHEMA_VERSION, StoreBase
 from kb.store.lookup import KeyLookup, ScanLookup, source_key
+from kb.store.rules import fill_stored_ids, number, refuse_taken_uid, stamp_new, stamp_replacing
 from kb.store.shards import shard_of
 
 
@@ -79,7 +80,7 @@ class Store(StoreBase):
         if lookup is not None:
             return lookup
         if self._scan is None:
-            self._scan = ScanLookup(self)
+            self._scan = ScanLookup(self.iter_documents())
         return self._scan
 
     def _doc_for(self, entry: Entry) -> dict[str, Any]:
@@ -155,8 +156,7 @@ class Store(StoreBase):
                 if old is not None and twin is not None:
                     # Same text from the same record, read with another category, title,
                     # tags or expert (a second ingest with --site): the stored one takes them.
-                    entry.created_at = old.get("created_at") or stamp
-                    entry.updated_at = stamp
+                    stamp_replacing(entry, old.get("created_at"), stamp)
                     keys.note_replaced(old["uid"], entry)
                     self._put([entry])
                     result.updated.append(entry)
@@ -170,29 +170,22 @@ class Store(StoreBase):
             old = self._doc(old_id) if old_id is not None else None
             if old is not None and old_id is not None:
                 entry.id = old_id
-                entry.created_at = old.get("created_at") or stamp
-                entry.updated_at = stamp
+                stamp_replacing(entry, old.get("created_at"), stamp)
                 known.pop(old["uid"], None)
                 known[entry.uid] = old_id
                 keys.note_replaced(old["uid"], entry)
                 self._put([entry])
                 result.updated.append(entry)
                 continue
-            entry.created_at = entry.created_at or stamp
-            entry.updated_at = entry.updated_at or stamp
+            stamp_new(entry, stamp)
             pending[entry.uid] = entry
         result.added = list(pending.values())
         claimed = self._claim_ids(result.added)
-        next_id = max(self._next_id(), max(claimed, default=0) + 1)
+        number(result.added, max(self._next_id(), max(claimed, default=0) + 1))
         for entry in result.added:
-            if entry.id is None:
-                entry.id = next_id
-                next_id += 1
-            known[entry.uid] = entry.id
+            known[entry.uid] = entry.stored_id()
             keys.note_added(entry)
-        for entry in result.unchanged:
-            if entry.id is None:
-                entry.id = known[entry.uid]
+        fill_stored_ids(result.unchanged, known)
         self._put(result.added)
         self._merge_experts(result.added + result.updated)
         return result
@@ -244,11 +237,8 @@ class Store(StoreBase):
         if old is None:
             raise NotFound(f"no entry with id {entry.id}")
         keys = self._lookup(lookup)
-        other = keys.ids_for_uids([entry.uid]).get(entry.uid)
-        if other is not None and other != entry.id:
-            raise InvalidEntry(f"entry {other} already has this question and answer")
-        entry.created_at = old.get("created_at") or now_iso()
-        entry.updated_at = now_iso()
+        refuse_taken_uid(entry, keys.ids_for_uids([entry.uid]).get(entry.uid))
+        stamp_replacing(entry, old.get("created_at"), now_iso())
         keys.note_replaced(old["uid"], entry)
         self._put([entry])
         self._merge_experts([entry])

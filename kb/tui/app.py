@@ -27,6 +27,7 @@ from textual.widgets import Footer, Input, OptionList, Static
 from textual.widgets.option_list import Option
 from textual.worker import get_current_worker
 
+from kb.backend import Request
 from kb.errors import KbError, QueryError
 from kb.render import clean
 from kb.tui import views
@@ -133,8 +134,8 @@ class BrowseApp(App[int]):
         super().__init__()
         self.kb = kb
         # A reader would otherwise print a notice on stderr, over the screen.
-        kb.on_stale = self._index_in_use
-        kb.on_rebuild = None
+        kb.hooks.on_stale = self._index_in_use
+        kb.hooks.on_rebuild = None
         self.initial_query = query
         self.empty = empty
         self.category: str | None = None
@@ -165,7 +166,7 @@ class BrowseApp(App[int]):
         if self.empty is None:
             self.empty = self.kb.count() == 0
         if self.empty:
-            self.preview.show_message(views.empty_store_text(str(self.kb.path)))
+            self.preview.show_message(views.empty_store_text(self.kb.location))
             self.status(Text("no entries yet", style="bold"))
             return
         self.search(self.initial_query)
@@ -221,11 +222,12 @@ class BrowseApp(App[int]):
 
     def _query(self, query: str, category: str | None, expert: str | None) -> tuple[list[Entry], Text]:
         """Run one search the way `kb search` ranks it; an empty query lists entries by id."""
+        request = Request(category, expert, limit=LIMIT)
         if not query.strip():
-            entries = self.kb.list(category=category, expert=expert, limit=LIMIT)
-            return entries, Text(opening_note(len(entries), self.kb.count(category=category, expert=expert)))
+            entries = self.kb.list(request)
+            return entries, Text(opening_note(len(entries), self.kb.count(request)))
         try:
-            result = self.kb.search(query, category=category, expert=expert, limit=LIMIT)
+            result = self.kb.search(query, request)
         except QueryError as exc:  # '"' as the first key of a phrase: not yet words to search for
             return [], Text(clean(exc.message), style="bold")
         entries = [hit.entry for hit in result]

@@ -93,7 +93,7 @@ def test_edit_replaces_the_answer(kb_run, stored: KnowledgeBase, editors: Path) 
     result = kb_run("edit", "1", "--format", "json", env=_env(f"'{script}'"))
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["answer"] == "Edited answer, café."
-    after = KnowledgeBase.open(stored.path).get(1)
+    after = KnowledgeBase.open(stored.backend.path).get(1)
     assert after.answer == "Edited answer, café."
     assert (after.question, after.title, after.tags, after.created_at) == (
         before.question,
@@ -102,7 +102,7 @@ def test_edit_replaces_the_answer(kb_run, stored: KnowledgeBase, editors: Path) 
         before.created_at,
     )
     assert after.uid != before.uid
-    assert KnowledgeBase.open(stored.path).search("edited").hits[0].entry.id == 1
+    assert KnowledgeBase.open(stored.backend.path).search("edited").hits[0].entry.id == 1
 
 
 def test_edit_with_editor_arguments(kb_run, stored: KnowledgeBase, editors: Path) -> None:
@@ -110,43 +110,43 @@ def test_edit_with_editor_arguments(kb_run, stored: KnowledgeBase, editors: Path
     result = kb_run("edit", "2", env=_env(f"'{script}' --wait"))
     assert result.returncode == 0, result.stderr
     assert result.stdout.decode() == "2\n"
-    assert KnowledgeBase.open(stored.path).get(2).answer == "Edited answer, café."
+    assert KnowledgeBase.open(stored.backend.path).get(2).answer == "Edited answer, café."
 
 
 def test_edit_unchanged_file_changes_nothing(kb_run, stored: KnowledgeBase, editors: Path) -> None:
     script = write_editor(editors, "noop.py", "")
-    before = stored.path.read_bytes()
+    before = stored.backend.path.read_bytes()
     result = kb_run("edit", "1", env=_env(script))
     assert result.returncode == 0
     assert b"no changes" in result.stderr
-    assert stored.path.read_bytes() == before
+    assert stored.backend.path.read_bytes() == before
 
 
 def test_edit_only_whitespace_changes_nothing(kb_run, stored: KnowledgeBase, editors: Path) -> None:
     script = write_editor(editors, "spaces.py", "open(path, 'w').write(text.replace('\\n', '   \\n') + '\\n\\n')\n")
-    before = stored.path.read_bytes()
+    before = stored.backend.path.read_bytes()
     result = kb_run("edit", "1", env=_env(script))
     assert b"no changes" in result.stderr
-    assert stored.path.read_bytes() == before
+    assert stored.backend.path.read_bytes() == before
 
 
 def test_edit_editor_failure_leaves_the_store(kb_run, stored: KnowledgeBase, editors: Path) -> None:
     script = write_editor(editors, "fail.py", "open(path, 'w').write('ruined')\nsys.exit(1)\n")
-    before = stored.path.read_bytes()
+    before = stored.backend.path.read_bytes()
     result = kb_run("edit", "1", env=_env(script))
     assert result.returncode == 1
     assert b"exited with status 1" in result.stderr
     assert b"Traceback" not in result.stderr
-    assert stored.path.read_bytes() == before
+    assert stored.backend.path.read_bytes() == before
 
 
 def test_edit_invalid_content_without_tty_aborts(kb_run, stored: KnowledgeBase, editors: Path) -> None:
     script = write_editor(editors, "break.py", "open(path, 'w').write(text.replace('## Answer', 'Answer'))\n")
-    before = stored.path.read_bytes()
+    before = stored.backend.path.read_bytes()
     result = kb_run("edit", "1", env=_env(script), timeout=30)
     assert result.returncode == 2
     assert b"Answer" in result.stderr
-    assert stored.path.read_bytes() == before
+    assert stored.backend.path.read_bytes() == before
 
 
 def test_edit_into_a_duplicate_is_refused(kb_run, stored: KnowledgeBase, editors: Path) -> None:
@@ -157,11 +157,11 @@ def test_edit_into_a_duplicate_is_refused(kb_run, stored: KnowledgeBase, editors
         "open(path, 'w').write(text)\n"
     )
     script = write_editor(editors, "dup.py", body)
-    before = stored.path.read_bytes()
+    before = stored.backend.path.read_bytes()
     result = kb_run("edit", "1", env=_env(script))
     assert result.returncode == 2
     assert b"entry 2 already has this question and answer" in result.stderr
-    assert stored.path.read_bytes() == before
+    assert stored.backend.path.read_bytes() == before
 
 
 def test_edit_unknown_id_exits_1_without_opening_the_editor(kb_run, stored: KnowledgeBase, editors: Path) -> None:

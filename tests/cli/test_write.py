@@ -77,7 +77,7 @@ def test_add_missing_fields_are_named(kb: KnowledgeBase, fields: dict, named: st
         kb.add(**fields)
     assert named in str(caught.value)
     assert caught.value.exit_code == 2
-    assert not kb.path.exists()
+    assert not kb.backend.path.exists()
 
 
 def test_add_rejects_unknown_keywords_and_mixed_forms(kb: KnowledgeBase) -> None:
@@ -134,8 +134,8 @@ def test_stats_counts_everything(kb: KnowledgeBase) -> None:
     assert (data["entries"], data["categories"], data["experts"], data["tags"]) == (3, 2, 1, 2)
     assert data["per_category"] == [{"category": "A", "entries": 2}, {"category": "B", "entries": 1}]
     assert data["sources"] == {"files": 0, "formats": {}, "entries": {"json": 3}}  # entries with no file
-    shards = kb.path.with_name("kb.json.d")
-    assert data["store_bytes"] == kb.path.stat().st_size + sum(p.stat().st_size for p in shards.iterdir())
+    shards = kb.backend.path.with_name("kb.json.d")
+    assert data["store_bytes"] == kb.backend.path.stat().st_size + sum(p.stat().st_size for p in shards.iterdir())
     assert data["index_bytes"] > 0
 
 
@@ -240,7 +240,7 @@ def test_cli_add_refuses_a_bad_record_and_adds_none(cli) -> None:
     result = cli("add", input=json.dumps(records))
     assert result.exit_code == 2
     assert "'answer' is missing" in result.stderr
-    assert not KnowledgeBase.open().path.exists()
+    assert not KnowledgeBase.open().exists()
 
 
 def test_cli_add_stdin_duplicates_are_reported_the_rest_added(cli) -> None:

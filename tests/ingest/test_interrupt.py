@@ -65,7 +65,7 @@ def test_interrupt_says_what_was_saved_and_a_rerun_completes(tmp_path: Path) -> 
     assert 0 < saved < RECORDS
     assert out == b""
     with KnowledgeBase.open(store) as kb:
-        assert kb.store.count() == saved
+        assert kb.backend.store.count() == saved
 
     again = subprocess.run(
         [sys.executable, "-m", "kb", "ingest", "--json", str(source)], env=env, capture_output=True, timeout=120
@@ -74,7 +74,7 @@ def test_interrupt_says_what_was_saved_and_a_rerun_completes(tmp_path: Path) -> 
     counts = orjson.loads(again.stdout)["counts"]
     assert counts["added"] == RECORDS - saved and counts["unchanged"] == saved
     with KnowledgeBase.open(store) as kb:
-        assert kb.count() == RECORDS and kb.store.count() == RECORDS
+        assert kb.count() == RECORDS and kb.backend.store.count() == RECORDS
 
 
 def test_interrupt_of_a_dry_run_says_nothing_was_written(tmp_path: Path) -> None:
@@ -108,13 +108,13 @@ def test_interrupts_at_many_moments_never_damage_the_store(tmp_path: Path) -> No
         _out, err = proc.communicate(timeout=60)
         assert proc.returncode in (0, 130), err
         with KnowledgeBase.open(store) as kb:
-            assert kb.store.count() <= RECORDS  # the store opens: every file it names is there
+            assert kb.backend.store.count() <= RECORDS  # the store opens: every file it names is there
     again = subprocess.run(
         [sys.executable, "-m", "kb", "ingest", "-q", str(source)], env=env, capture_output=True, timeout=120
     )
     assert again.returncode == 0, again.stderr
     with KnowledgeBase.open(store) as kb:
-        assert kb.store.count() == RECORDS
+        assert kb.backend.store.count() == RECORDS
 
 
 def test_ingest_reads_before_it_takes_the_lock(tmp_path: Path) -> None:
@@ -200,9 +200,11 @@ def test_adds_during_a_long_ingest_succeed_and_both_are_kept(tmp_path: Path) -> 
     assert ingest_was_running  # the adds fell inside the ingest, not after it
     total = pieces * per_piece + 5
     with KnowledgeBase.open(db) as kb:
-        assert sorted(e.stored_id() for e in kb.store.iter_entries()) == list(range(1, total + 1))  # distinct ids
-        assert kb.store.count() == total and kb.count() == total
-        assert kb._open_index().signature == kb._signature()  # the index is current
+        assert sorted(e.stored_id() for e in kb.backend.store.iter_entries()) == list(
+            range(1, total + 1)
+        )  # distinct ids
+        assert kb.backend.store.count() == total and kb.count() == total
+        assert kb.backend._open_index().signature == kb.backend.store_version()  # the index is current
         assert len(kb.search("zebras", limit=10).hits) == 5
         assert kb.search("trickled question 2999").hits[0].entry.question == "Trickled question 2999?"
     doctor = subprocess.run([sys.executable, "-m", "kb", "doctor"], env=env, capture_output=True)

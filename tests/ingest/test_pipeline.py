@@ -52,7 +52,7 @@ def feeders(monkeypatch) -> list[str]:
 
 
 def _index_is_current(kb: KnowledgeBase) -> bool:
-    return kb._open_index().signature == kb._signature()
+    return kb.backend._open_index().signature == kb.backend.store_version()
 
 
 def test_bulk_ingest_feeds_a_second_process(tmp_path: Path, feeders: list[str]) -> None:
@@ -97,7 +97,7 @@ def test_twins_and_changes_across_chunks_are_found_before_the_index_has_them(tmp
 def test_index_lookup_prefers_newer_chunks_and_forgets_indexed_ones(tmp_path: Path) -> None:
     kb = KnowledgeBase.open(tmp_path / "kb.json")
     stored = kb.add(make_entry(1))
-    lookup = IndexLookup(kb.index)
+    lookup = IndexLookup(kb.backend.index)
     new = make_entry(2)
     new.id = 7
     lookup.note_added(new)
@@ -206,7 +206,7 @@ def test_index_process_stops_when_the_ingest_dies(tmp_path: Path) -> None:
     )
     assert listed.returncode in (0, 1) and b"Traceback" not in listed.stderr
     kb = KnowledgeBase.open(store)
-    entries = list(kb.store.iter_entries())
+    entries = list(kb.backend.store.iter_entries())
     assert {int(x) for x in listed.stdout.split()} == {e.id for e in entries}
     assert {e.uid for e in entries} <= {
         make_uid(f"Pipeline question {i}?", f"Answer {i}: " + "words " * 60) for i in range(40_000)
@@ -287,10 +287,10 @@ def test_a_stale_wait_marker_neither_slows_nor_blocks_an_ingest(tmp_path: Path, 
     that holds the lock across its batches must not take it for a live waiter."""
     monkeypatch.setenv("KB_BATCH_SIZE", "100")
     kb = KnowledgeBase.open(tmp_path / "kb.json")
-    marker = kb.store.wait_marker_path
+    marker = kb.backend.store.wait_marker_path
     assert marker is not None
     marker.write_bytes(str(_dead_pid()).encode())
-    assert not kb.store.writer_waiting()
+    assert not kb.backend.store.writer_waiting()
     let_in: list[int] = []
     real_let_in = pipeline.BatchWriter._let_in
     monkeypatch.setattr(pipeline.BatchWriter, "_let_in", lambda self: let_in.append(1) or real_let_in(self))
@@ -303,21 +303,21 @@ def test_a_stale_wait_marker_neither_slows_nor_blocks_an_ingest(tmp_path: Path, 
 
 def test_a_wait_marker_counts_only_while_its_writer_lives_and_refreshes_it(tmp_path: Path) -> None:
     kb = KnowledgeBase.open(tmp_path / "kb.json")
-    marker = kb.store.wait_marker_path
-    assert marker is not None and not kb.store.writer_waiting()
+    marker = kb.backend.store.wait_marker_path
+    assert marker is not None and not kb.backend.store.writer_waiting()
     waiter = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     try:
         marker.write_bytes(str(waiter.pid).encode())
-        assert kb.store.writer_waiting()
+        assert kb.backend.store.writer_waiting()
         old = time.time() - 60
         os.utime(marker, (old, old))  # no longer refreshed: its writer is stuck or gone
-        assert not kb.store.writer_waiting()
+        assert not kb.backend.store.writer_waiting()
         marker.write_bytes(str(os.getpid()).encode())
-        assert not kb.store.writer_waiting()  # this process's own marker
+        assert not kb.backend.store.writer_waiting()  # this process's own marker
     finally:
         waiter.kill()
         waiter.wait()
     marker.write_bytes(str(waiter.pid).encode())
-    assert not kb.store.writer_waiting()
+    assert not kb.backend.store.writer_waiting()
     marker.write_bytes(b"garbage")
-    assert not kb.store.writer_waiting()
+    assert not kb.backend.store.writer_waiting()

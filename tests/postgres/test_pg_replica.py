@@ -64,3 +64,16 @@ def test_postgres_replica_refuses_an_edit_too(primary_and_replica) -> None:
             reader.update(entry)
         with pytest.raises(ServerUnavailable, match="hot standby"):
             reader.remove([1])
+
+
+def test_postgres_replica_through_the_cli_reads_and_refuses_writes_in_one_line(primary_and_replica) -> None:
+    from tests.conftest import run_kb
+
+    primary, replica = primary_and_replica
+    env = {"KB_DB": replica.url()}
+    listed = run_kb("list", "--format", "ids", env=env)
+    assert listed.returncode == 0 and listed.stdout.split()[:1] == [b"1"], listed.stderr
+    added = run_kb("add", "--question", "Sent to the replica?", "--answer", "Refused.", env=env)
+    err = added.stderr.decode()
+    assert added.returncode == 3 and "hot standby" in err and f"127.0.0.1:{replica.port}" in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) <= 2

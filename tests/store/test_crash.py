@@ -110,9 +110,9 @@ def _check_after_kill(store: Path, expected: list[str], tally: Tally, where: str
     if store.exists():
         # The library opens it (a damaged file would raise StoreError here).
         kb = KnowledgeBase.open(store)
-        with kb.store.transaction():
-            via_store = sorted(e.id for e in kb.store.iter_entries())
-            version = kb.store.signature()
+        with kb.backend.store.transaction():
+            via_store = sorted(e.id for e in kb.backend.store.iter_entries())
+            version = kb.backend.store.signature()
         kb.close()
         ids = _whole_entries(read_whole(store), expected, where)
         assert via_store == ids

@@ -31,44 +31,44 @@ def stored(path: Path) -> dict:
 
 
 def test_journal_add_appends_and_leaves_base_alone(kb: KnowledgeBase) -> None:
-    before = kb.path.stat()
+    before = kb.backend.path.stat()
     entry = kb.add(make_entry(10, expert=Expert(name="New Person", awards="Prize")))
-    after = kb.path.stat()
+    after = kb.backend.path.stat()
     assert (before.st_ino, before.st_size) == (after.st_ino, after.st_size)
-    assert journal.journal_path(kb.path).stat().st_size > 0
-    data = stored(kb.path)
+    assert journal.journal_path(kb.backend.path).stat().st_size > 0
+    data = stored(kb.backend.path)
     assert data["entries"][str(entry.id)]["uid"] == entry.uid
     assert any(doc["name"] == "New Person" and doc["awards"] == "Prize" for doc in data["experts"].values())
     assert data["meta"]["1"]["last_id"] == entry.id
     # The index follows, and a fresh process sees the same thing.
     assert kb.get(entry.id).expert.awards == "Prize"
-    assert KnowledgeBase.open(kb.path).search("Question number 10").hits[0].entry.id == entry.id
+    assert KnowledgeBase.open(kb.backend.path).search("Question number 10").hits[0].entry.id == entry.id
 
 
 def test_journal_update_keeps_raw_and_created_at(kb: KnowledgeBase) -> None:
     raw_entry = make_entry(20)
     raw_entry.raw = "Q: original\nA: text\n"
-    with kb.store.locked():
-        with kb.store.transaction():
-            kb.store.apply([raw_entry])  # a full write with raw text, as ingest does
-    kb.rebuild_index()
+    with kb.backend.store.locked():
+        with kb.backend.store.transaction():
+            kb.backend.store.apply([raw_entry])  # a full write with raw text, as ingest does
+    kb.backend.rebuild_index()
     created = kb.get(raw_entry.id).created_at
     updated = kb.update(raw_entry.id, answer="A rewritten answer.")
-    assert journal.journal_path(kb.path).exists()
+    assert journal.journal_path(kb.backend.path).exists()
     assert kb.raw(raw_entry.id) == "Q: original\nA: text\n"
     assert kb.get(raw_entry.id).answer == "A rewritten answer."
     assert kb.get(raw_entry.id).created_at == created
-    assert Store(kb.path).get(raw_entry.id).uid == updated.uid
+    assert Store(kb.backend.path).get(raw_entry.id).uid == updated.uid
 
 
 def test_journal_remove_and_ids_never_reused(kb: KnowledgeBase) -> None:
     top = kb.add(make_entry(30))
     assert [e.id for e in kb.remove(top.id)] == [top.id]
-    assert str(top.id) not in stored(kb.path)["entries"]
+    assert str(top.id) not in stored(kb.backend.path)["entries"]
     again = kb.add(make_entry(31))
     assert again.id == top.id + 1
-    fresh = KnowledgeBase.open(kb.path)
-    fresh.rebuild_index()
+    fresh = KnowledgeBase.open(kb.backend.path)
+    fresh.reindex()
     assert fresh.add(make_entry(32)).id == top.id + 2
 
 
@@ -80,15 +80,15 @@ def test_journal_duplicate_is_found_through_the_index(kb: KnowledgeBase) -> None
 
 def test_journal_full_write_compacts(kb: KnowledgeBase, tmp_path: Path) -> None:
     kb.add(make_entry(50))
-    assert journal.journal_path(kb.path).exists()
+    assert journal.journal_path(kb.backend.path).exists()
     faq = tmp_path / "faq.txt"
     faq.write_text("Q: compaction?\nA: folds the journal into the base.\n")
     kb.ingest([str(faq)])
-    assert not journal.journal_path(kb.path).exists()
+    assert not journal.journal_path(kb.backend.path).exists()
     # The folded writes are in the shard files the catalog names, not in a journal.
     shards = [
-        parse_document((kb.store.shard_folder / doc["file"]).read_bytes())
-        for doc in orjson.loads(kb.path.read_bytes())["shards"].values()
+        parse_document((kb.backend.store.shard_folder / doc["file"]).read_bytes())
+        for doc in orjson.loads(kb.backend.path.read_bytes())["shards"].values()
     ]
     assert sum(len(shard["entries"]) for shard in shards) == 5
 
@@ -96,49 +96,49 @@ def test_journal_full_write_compacts(kb: KnowledgeBase, tmp_path: Path) -> None:
 def test_journal_over_its_share_triggers_a_full_write(kb: KnowledgeBase, monkeypatch) -> None:
     monkeypatch.setattr(journal, "MIN_COMPACT", 10)
     kb.add(make_entry(60))  # the journal is empty: this one is journalled
-    assert journal.journal_path(kb.path).exists()
+    assert journal.journal_path(kb.backend.path).exists()
     monkeypatch.setattr(journal, "COMPACT_SHARE", 0.0)
     kb.add(make_entry(61))  # now over its share: a full rewrite folds it in
-    assert not journal.journal_path(kb.path).exists()
-    assert len(stored(kb.path)["entries"]) == 5
+    assert not journal.journal_path(kb.backend.path).exists()
+    assert len(stored(kb.backend.path)["entries"]) == 5
 
 
 def test_journal_torn_last_line_is_ignored_then_cut(kb: KnowledgeBase) -> None:
     kb.add(make_entry(70))
-    path = journal.journal_path(kb.path)
+    path = journal.journal_path(kb.backend.path)
     whole = path.read_bytes()
     path.write_bytes(whole + b'{"ops": [["entries", "999", {"uid": "x"')  # a crash mid-append
-    assert "999" not in stored(kb.path)["entries"]
-    entry = KnowledgeBase.open(kb.path).add(make_entry(71))
+    assert "999" not in stored(kb.backend.path)["entries"]
+    entry = KnowledgeBase.open(kb.backend.path).add(make_entry(71))
     assert path.read_bytes().startswith(whole)
     assert b"999" not in path.read_bytes()
-    assert str(entry.id) in stored(kb.path)["entries"]
+    assert str(entry.id) in stored(kb.backend.path)["entries"]
 
 
 def test_journal_damaged_whole_line_refuses_and_keeps_files(kb: KnowledgeBase) -> None:
     kb.add(make_entry(80))
-    path = journal.journal_path(kb.path)
+    path = journal.journal_path(kb.backend.path)
     damaged = path.read_bytes() + b"this is not json\n"
     path.write_bytes(damaged)
-    base = kb.path.read_bytes()
+    base = kb.backend.path.read_bytes()
     with pytest.raises(StoreError, match="journal line 3 is damaged"):
-        read_whole(kb.path)
-    proc = run_kb("--db", str(kb.path), "ingest", "-q", "-", input=b'{"question": "q?", "answer": "a"}')
+        read_whole(kb.backend.path)
+    proc = run_kb("--db", str(kb.backend.path), "ingest", "-q", "-", input=b'{"question": "q?", "answer": "a"}')
     assert proc.returncode == 3
     assert b"journal line 3 is damaged" in proc.stderr and b"Traceback" not in proc.stderr
-    assert path.read_bytes() == damaged and kb.path.read_bytes() == base
+    assert path.read_bytes() == damaged and kb.backend.path.read_bytes() == base
 
 
 def test_journal_of_an_older_base_is_ignored(kb: KnowledgeBase) -> None:
     kb.add(make_entry(90))
-    path = journal.journal_path(kb.path)
+    path = journal.journal_path(kb.backend.path)
     old_journal = path.read_bytes()
-    with kb.store.locked(), kb.store.transaction():
-        kb.store.apply([make_entry(91)])  # a full write: new base, journal dropped
+    with kb.backend.store.locked(), kb.backend.store.transaction():
+        kb.backend.store.apply([make_entry(91)])  # a full write: new base, journal dropped
     path.write_bytes(old_journal)  # as if the crash came between rename and unlink
-    data = stored(kb.path)
+    data = stored(kb.backend.path)
     assert len(data["entries"]) == 5  # the stale journal's entry is already in the base
-    assert KnowledgeBase.open(kb.path).count() == 5
+    assert KnowledgeBase.open(kb.backend.path).count() == 5
 
 
 def test_journal_cli_add_and_remove_round(tmp_path: Path) -> None:
@@ -165,12 +165,12 @@ def test_journal_failed_append_leaves_it_as_it_was(kb: KnowledgeBase, monkeypatc
         real_write(fd, bytes(data[: len(data) // 2]))  # part of the line lands, then no space
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    path = journal.journal_path(kb.path)
-    signature = kb._signature()
+    path = journal.journal_path(kb.backend.path)
+    signature = kb.backend.store_version()
     monkeypatch.setattr(journal.os, "write", full_disk)
     with pytest.raises(StoreError, match="No space left"):
         kb.add(make_entry(100))
-    assert not path.exists() and kb._signature() == signature  # no empty journal left behind
+    assert not path.exists() and kb.backend.store_version() == signature  # no empty journal left behind
     monkeypatch.setattr(journal.os, "write", real_write)
     kb.add(make_entry(101))
     before = path.read_bytes()
@@ -255,11 +255,11 @@ def test_journal_that_does_not_belong_is_kept_aside_and_named(tmp_path: Path) ->
 def test_journal_of_a_catalog_before_tokens_still_applies(kb: KnowledgeBase) -> None:
     """A journal written by an earlier kb names the catalog's inode, size and mtime."""
     kb.add(make_entry(30))
-    path = journal.journal_path(kb.path)
+    path = journal.journal_path(kb.backend.path)
     lines = path.read_bytes().split(b"\n")
-    old_head = {"kb_journal": 1, "base": journal.base_version(kb.path.stat())}
+    old_head = {"kb_journal": 1, "base": journal.base_version(kb.backend.path.stat())}
     path.write_bytes(orjson.dumps(old_head) + b"\n" + b"\n".join(lines[1:]))
-    assert len(stored(kb.path)["entries"]) == 4
-    KnowledgeBase.open(kb.path).add(make_entry(31))  # appends, rebinding it to the token
-    assert len(stored(kb.path)["entries"]) == 5
+    assert len(stored(kb.backend.path)["entries"]) == 4
+    KnowledgeBase.open(kb.backend.path).add(make_entry(31))  # appends, rebinding it to the token
+    assert len(stored(kb.backend.path)["entries"]) == 5
     assert orjson.loads(path.read_bytes().split(b"\n")[0])["kb_journal"] == journal.VERSION

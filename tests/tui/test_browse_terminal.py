@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -79,7 +80,7 @@ def store(kb_db: Path) -> Path:
     return kb_db
 
 
-def browse_in_terminal(store: Path, tmp_path: Path, **env: str) -> Terminal:
+def browse_in_terminal(store: Path, tmp_path: Path, args: Sequence[str] = ("browse",), **env: str) -> Terminal:
     base = {
         "KB_DB": str(store),
         "NO_COLOR": "1",
@@ -87,7 +88,7 @@ def browse_in_terminal(store: Path, tmp_path: Path, **env: str) -> Terminal:
         "HOME": str(tmp_path),
         "PATH": os.environ.get("PATH", ""),
     }
-    return Terminal([KB, "browse"], dict(base, **env), tmp_path / "status")
+    return Terminal([KB, *args], dict(base, **env), tmp_path / "status")
 
 
 def test_browse_in_a_terminal_find_read_quit(store: Path, tmp_path: Path) -> None:
@@ -222,9 +223,11 @@ def test_browse_quick_start_takes_only_plain_command_lines(tmp_path: Path) -> No
     from kb.cli.app import quick_browse
     from kb.cli.browsing import plain_args
 
-    db = tmp_path / "kb.json"
+    db = str(tmp_path / "kb.json")
     assert plain_args(["kb", "browse"]) == ([], None)
-    assert plain_args(["kb", "--db", str(db), "browse", "bone", "scan"]) == (["bone", "scan"], db)
+    assert plain_args(["kb", "--db", db, "browse", "bone", "scan"]) == (["bone", "scan"], db)
+    url = "postgresql://kb@localhost/kb"  # a location is a string: a path or a URL, opened as given
+    assert plain_args(["kb", "--db", url, "browse"]) == ([], url)
     assert plain_args(["kb", "--db", "a.json", "browse", f"--db={db}", "x"]) == (["x"], db)  # the command's wins
     for argv in (
         ["kb", "browse", "--help"],

@@ -3,7 +3,7 @@
 They append to the journal (kb.store.journal) and look up uids and ids in the index,
 which the store's lock and the version check keep exactly in step with the store: neither
 file is read or rewritten whole, so their cost does not grow with the store (a full
-rewrite is ~5 s at 100k entries). KnowledgeBase (kb.api) decides when a write may go
+rewrite is ~5 s at 100k entries). The files backend (kb.files.backend) decides when a write may go
 this way (``Store.can_journal``) and holds the lock around it.
 """
 
@@ -11,65 +11,62 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from kb.errors import InvalidEntry, NotFound, SearchIndexError
+from kb.errors import NotFound, SearchIndexError
 from kb.models import Entry, now_iso
+from kb.store.rules import fill_stored_ids, number, refuse_taken_uid, stamp_new, stamp_replacing
 
 if TYPE_CHECKING:
-    from kb.api import KnowledgeBase
+    from kb.files.paired import StoreWithIndex
 
 
-def add(kb: KnowledgeBase, entries: list[Entry]) -> tuple[list[Entry], list[Entry]]:
+def add(kb: StoreWithIndex, entries: list[Entry]) -> tuple[list[Entry], list[Entry]]:
     """Store the new entries under the next ids; return (added, duplicates already stored)."""
     index = kb.index
     known = index.ids_for_uids(e.uid for e in entries)
-    next_id = index.last_id + 1
     stamp = now_iso()
-    added: list[Entry] = []
+    pending: dict[str, Entry] = {}
     duplicates: list[Entry] = []
     for entry in entries:
-        if entry.uid in known:
-            entry.id = known[entry.uid]
+        entry.id = None
+        if entry.uid in known or entry.uid in pending:
             duplicates.append(entry)
             continue
-        entry.id = next_id
-        next_id += 1
-        entry.created_at = entry.created_at or stamp
-        entry.updated_at = entry.updated_at or stamp
-        known[entry.uid] = entry.id
-        added.append(entry)
+        stamp_new(entry, stamp)
+        pending[entry.uid] = entry
+    added = list(pending.values())
+    next_id = number(added, index.last_id + 1)
+    known.update((e.uid, e.stored_id()) for e in added)
+    fill_stored_ids(duplicates, known)
     if added:
         kb.store.journal_write(kb.store.journal_ops_for(added, last_id=next_id - 1))
         try:
             index.set_last_id(next_id - 1)
-            index.upsert(added, kb._signature())
+            index.upsert(added, kb.store_version())
         except SearchIndexError as exc:
             kb.index_write_failed(exc)
     return added, duplicates
 
 
-def update(kb: KnowledgeBase, entry: Entry) -> Entry:
+def update(kb: StoreWithIndex, entry: Entry) -> Entry:
     """Replace a stored entry (by its id), keeping its created date and original text."""
     index = kb.index
     old = index.get(entry.id) if entry.id is not None else None
     if old is None:
         raise NotFound("an entry to update needs the id of a stored entry")
-    other = index.ids_for_uids([entry.uid]).get(entry.uid)
-    if other is not None and other != entry.id:
-        raise InvalidEntry(f"entry {other} already has this question and answer")
-    entry.created_at = old.created_at or now_iso()
-    entry.updated_at = now_iso()
+    refuse_taken_uid(entry, index.ids_for_uids([entry.uid]).get(entry.uid))
+    stamp_replacing(entry, old.created_at, now_iso())
     # The original text stays as stored: the op below carries none, and so leaves it.
     raw, entry.raw = entry.raw, None
     kb.store.journal_write(kb.store.journal_ops_for([entry]))
     entry.raw = raw
     try:
-        index.upsert([entry], kb._signature())
+        index.upsert([entry], kb.store_version())
     except SearchIndexError as exc:
         kb.index_write_failed(exc)
     return entry
 
 
-def remove(kb: KnowledgeBase, entries: list[Entry]) -> list[Entry]:
+def remove(kb: StoreWithIndex, entries: list[Entry]) -> list[Entry]:
     """Remove these entries; return the ones that were stored."""
     index = kb.index
     present = set(index.ids_for_uids(e.uid for e in entries).values())
@@ -78,7 +75,7 @@ def remove(kb: KnowledgeBase, entries: list[Entry]) -> list[Entry]:
         ops = [(table, str(e.id), None) for e in gone for table in ("entries", "raw")]
         kb.store.journal_write(ops)
         try:
-            index.delete([e.stored_id() for e in gone], kb._signature())
+            index.delete([e.stored_id() for e in gone], kb.store_version())
         except SearchIndexError as exc:
             kb.index_write_failed(exc)
     return gone
