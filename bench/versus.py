@@ -13,6 +13,11 @@ the process tree (kb and any indexing process), the disk the store takes after a
 (every file in its folder, and its ratio to the input) and the ratio of the second
 version to the first.
 
+With ``--sqlite-utils`` the same JSON Lines go into SQLite a third way, in the same turns:
+``sqlite-utils insert DB entries FILE --nl``, then ``sqlite-utils enable-fts DB entries
+title question answer`` (one FTS5 table over the text, no stemming), the plain-SQLite pace
+issue 23 set kb's ingest against; its row gives kb's CPU time as a ratio to it.
+
 With ``--store`` and ``--lookup`` it times commands on an existing store instead, the
 two versions and the framework floor (``bench/floor.py``) in turns, and checks that both
 versions print the same bytes. Give ``--store`` twice when the versions' stores differ
@@ -31,6 +36,7 @@ import shutil
 import statistics
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -57,6 +63,20 @@ def _ingest(checkout: Path, corpus: Path, scratch: Path, env: dict[str, str]) ->
     argv = [sys.executable, "-m", "kb", "--db", str(scratch / "kb.json"), "ingest", "--quiet", str(corpus.resolve())]
     # Run from the scratch folder, so that `python -m kb` finds the checkout's kb, not ./kb.
     sample, _ = run_once(argv, run_env, cwd=scratch, tree=True)
+    return sample
+
+
+def _sqlite_utils(corpus: Path, scratch: Path, env: dict[str, str]) -> Sample:
+    """Insert the JSON Lines with sqlite-utils and give them a full-text index."""
+    shutil.rmtree(scratch, ignore_errors=True)
+    scratch.mkdir(parents=True)
+    tool = shutil.which("sqlite-utils") or str(Path(sys.executable).with_name("sqlite-utils"))
+    db = shlex.quote(str(scratch / "plain.db"))
+    script = (
+        f"{shlex.quote(tool)} insert {db} entries {shlex.quote(str(corpus.resolve()))} --nl"
+        f" && {shlex.quote(tool)} enable-fts {db} entries title question answer"
+    )
+    sample, _ = run_once(["sh", "-c", script], env, cwd=scratch, tree=True)
     return sample
 
 
@@ -121,6 +141,9 @@ def main(argv: list[str] | None = None) -> int:
         "--lookup", action="append", default=[], help='a command to time on --store ("search bone marrow")'
     )
     parser.add_argument("--runs", type=int, default=3, help="timed runs of each version (after one warm-up each)")
+    parser.add_argument(
+        "--sqlite-utils", action="store_true", help="also time sqlite-utils insert + enable-fts of each JSONL corpus"
+    )
     args = parser.parse_args(argv)
     for folder in (args.before, args.after):
         if not (folder / "kb" / "__init__.py").is_file():
@@ -144,13 +167,20 @@ def main(argv: list[str] | None = None) -> int:
         for corpus in args.corpus:
             records = _records(corpus)
             samples: dict[str, list[Sample]] = {"before": [], "after": []}
+            runs: list[tuple[str, Callable[[Path], Sample]]] = [
+                ("before", lambda scratch: _ingest(args.before, corpus, scratch, env)),
+                ("after", lambda scratch: _ingest(args.after, corpus, scratch, env)),
+            ]
+            if args.sqlite_utils and corpus.is_file():
+                samples["sqlite-utils"] = []
+                runs.append(("sqlite-utils", lambda scratch: _sqlite_utils(corpus, scratch, env)))
             disk: dict[str, int] = {}
             for n in range(args.runs + 1):
-                for name, folder in (("before", args.before), ("after", args.after)):
-                    sample = _ingest(folder, corpus, Path(tmp) / name, env)
+                for name, ingest in runs:
+                    sample = ingest(Path(tmp) / name)
                     print(
                         f"{corpus.name} {name} {'warm-up' if n == 0 else f'run {n}'}: "
-                        f"{sample.wall:.2f}s {sample.rss_mb:.0f} MB",
+                        f"{sample.wall:.2f}s {sample.cpu:.2f} CPU-s {sample.rss_mb:.0f} MB",
                         file=sys.stderr,
                         flush=True,
                     )
@@ -161,12 +191,15 @@ def main(argv: list[str] | None = None) -> int:
             cpu = {k: statistics.median(s.cpu for s in v) for k, v in samples.items()}
             size = corpus.stat().st_size if corpus.is_file() else _folder_bytes(corpus)
             peak = {k: max(s.rss_mb for s in v) for k, v in samples.items()}
-            for name in ("before", "after"):
+            for name in samples:
                 ratio = (
-                    f"{wall['after'] / wall['before']:.2f}x time, {peak['after'] / peak['before']:.2f}x memory"
+                    f"{wall['after'] / wall['before']:.2f}x time, {cpu['after'] / cpu['before']:.2f}x CPU, "
+                    f"{peak['after'] / peak['before']:.2f}x memory"
                     if name == "after"
                     else "–"
                 )
+                if "sqlite-utils" in samples and name != "sqlite-utils":
+                    ratio += f"; {cpu[name] / cpu['sqlite-utils']:.2f}x sqlite-utils' CPU"
                 lines.append(
                     f"| {corpus.name} | {records:,} | {name} | {wall[name]:.2f} | "
                     f"{records / wall[name]:,.0f} | {cpu[name]:.2f} | {peak[name]:.0f} | "

@@ -1,11 +1,12 @@
-"""The `kb` app: the root group, the table of commands, error mapping, and the entry point.
+"""The `kb` entry point and the table of commands (the Typer app itself is kb.cli.root).
 
 Commands live one family per module (ingest.py; lookup.py: search/list/show/experts/
 reindex/path; browse.py: browse; asking.py: post/answer/inbox; write.py: add/edit/remove/export/stats; admin.py:
 doctor) as plain functions. This module registers them on the app, and never the other
 way round: the command modules import only kb.cli.options and what is below kb.cli
 (browse.py also kb.tui, the full-screen app, inside its command). Like pip's
-commands/__init__.py, a run imports only the module of the command it runs.
+commands/__init__.py, a run imports only the module of the command it runs, and this
+module imports Typer only through ``build``: a plain `kb browse` starts without it.
 
 No `from __future__ import annotations` in the cli modules: Typer would then evaluate
 every parameter's annotation string with eval() on each run (measured: ~30 ms).
@@ -15,44 +16,10 @@ import atexit
 import importlib
 import os
 import sys
-from typing import Annotated, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
-import typer
-from typer.core import TyperGroup
-
-from kb import __version__
-from kb.cli.options import DbOption, root_options
-from kb.errors import KbError
-
-
-class _Group(TyperGroup):
-    """Maps every KbError raised by a command to a one-line message and its exit code,
-    and has bash completions quoted as shell words."""
-
-    def invoke(self, ctx):
-        try:
-            return super().invoke(ctx)
-        except KbError as exc:
-            from kb import render
-
-            render.error(str(exc), exc.hint)
-            raise typer.Exit(code=exc.exit_code) from None
-        except BrokenPipeError:
-            # Caught here, or Click would exit 1 ("not found") on EPIPE.
-            _end_on_closed_pipe()
-        except MemoryError:
-            # Inputs are capped so that this should not happen; if it does, one line.
-            from kb import render
-
-            render.error("out of memory; nothing more was written", "raise the memory limit, or lower --max-size")
-            raise typer.Exit(code=3) from None
-
-    def _main_shell_completion(self, ctx_args, prog_name, complete_var=None):
-        if any(key.endswith("_COMPLETE") for key in os.environ):
-            from kb.cli.complete import quote_bash_completions
-
-            quote_bash_completions()
-        return super()._main_shell_completion(ctx_args, prog_name, complete_var)
+if TYPE_CHECKING:
+    import typer
 
 
 class Command(NamedTuple):
@@ -87,38 +54,10 @@ COMMANDS: dict[str, Command] = {
 }
 
 
-app = typer.Typer(
-    cls=_Group,
-    help="kb: a knowledge base of questions and answers, in your terminal.",
-    no_args_is_help=True,
-    pretty_exceptions_show_locals=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
-    rich_markup_mode=None,
-)
-
-
-def _version(value: bool) -> None:
-    if value:
-        typer.echo(f"kb {__version__}")
-        raise typer.Exit()
-
-
-@app.callback()
-def main_callback(
-    db: DbOption = None,
-    version: Annotated[
-        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print kb's version and exit.")
-    ] = False,
-) -> None:
-    """kb keeps questions and answers and finds them again.
-
-    Start with: kb ingest FILES... ; then kb search "your question".
-    """
-    root_options["db"] = db
-
-
-def build(names: list[str] | None = None) -> typer.Typer:
+def build(names: list[str] | None = None) -> "typer.Typer":
     """Register the named commands on the app (all of them when None) and return it."""
+    from kb.cli.root import app
+
     app.registered_commands = []
     for name in names if names is not None else list(COMMANDS):
         command = COMMANDS[name]
@@ -151,18 +90,6 @@ def command_run(argv: list[str]) -> str | None:
     return None
 
 
-def _end_on_closed_pipe() -> None:
-    """The reader (`head`, say) went away: it has what it asked for, so end quietly with 0.
-
-    Not 141 (SIGPIPE's status): under `set -o pipefail` that fails a script that only
-    wanted the first lines. stdout is pointed at /dev/null so the flush at exit cannot
-    fail again.
-    """
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
-    sys.exit(0)
-
-
 def _leave(code: str | int | None) -> None:
     """End the process with ``code`` (as ``sys.exit`` reads it), skipping the interpreter's teardown.
 
@@ -193,10 +120,21 @@ def _leave(code: str | int | None) -> None:
     os._exit(status)
 
 
+def __getattr__(name: str) -> object:
+    # ``kb.cli.app.app``, the Typer app, lives in kb.cli.root: imported on first use.
+    if name == "app":
+        from kb.cli.root import app
+
+        return app
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def run() -> None:
     """Run the app, ending quietly on a closed pipe; raises SystemExit, as Typer does."""
     name = command_run(sys.argv)
-    build([name] if name else None)
+    app = build([name] if name else None)
+    from kb.cli.root import _end_on_closed_pipe
+
     try:
         try:
             app()
@@ -216,7 +154,41 @@ def main() -> None:
     (tests, probes) keeps its interpreter; only the process kb itself starts ends this way.
     """
     try:
-        run()
+        run_quick() if quick_browse(sys.argv) else run()
     except SystemExit as exc:
         _leave(exc.code)
     _leave(0)
+
+
+def quick_browse(argv: list[str]) -> bool:
+    """Whether this run is a plain `kb [--db X] browse [WORDS...]`, started without Typer.
+
+    Importing Typer (and Click within it) is ~40 ms, which put `kb browse` 1.35-1.45x
+    behind a bare Textual app with the same widgets; the full-screen app needs none of it.
+    Help, any other option and shell completion still go through Typer.
+    """
+    if command_run(argv) != "browse":
+        return False
+    from kb.cli.browsing import plain_args
+
+    return plain_args(argv) is not None
+
+
+def run_quick() -> None:
+    """``run`` for a plain `kb browse`: the same one-line errors and exit codes."""
+    from kb.cli.browsing import plain_args, start
+    from kb.errors import KbError
+
+    plain = plain_args(sys.argv)
+    assert plain is not None
+    try:
+        code = start(*plain)
+    except KbError as exc:
+        from kb import render
+
+        render.error(str(exc), exc.hint)
+        code = exc.exit_code
+    except KeyboardInterrupt:
+        sys.stderr.write("Interrupted\n")
+        code = 130
+    sys.exit(code)

@@ -4,12 +4,11 @@ Textual is imported only inside the command, so that no other command starts slo
 the app's table imports this module only when `kb browse` runs (or help lists them all).
 """
 
-import sys
 from typing import Annotated, Optional
 
 import typer
 
-from kb.cli.options import DbOption, open_kb
+from kb.cli.options import DbOption
 
 
 def browse(
@@ -29,16 +28,6 @@ def browse(
 
     Example: kb browse "bone scan"
     """
-    from kb import render
+    from kb.cli.browsing import start
 
-    if not (sys.stdin.isatty() and sys.stdout.isatty()):
-        render.error("kb browse needs a terminal (stdin and stdout); in scripts use: kb search QUERY --format json")
-        raise typer.Exit(code=2)
-    kb = open_kb(db)
-    # Bring the index up to date here, where a rebuild's progress bar can still be seen.
-    empty = kb.count() == 0
-    from kb.tui.app import BrowseApp
-
-    browser = BrowseApp(kb, " ".join(query or []), empty=empty, include_open=include_open)
-    browser.run()
-    raise typer.Exit(code=browser.return_code or 0)
+    raise typer.Exit(code=start(query or [], db, include_open=include_open))

@@ -8,17 +8,15 @@ No `from __future__ import annotations` in the cli modules: Typer would then eva
 every parameter's annotation string with eval() on each run (measured: ~30 ms).
 """
 
-import atexit
 import sys
 from enum import Enum
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import Annotated, Optional
 
 import typer
 
-if TYPE_CHECKING:
-    from collections.abc import Callable
+from kb.cli.opening import close_opened, open_kb, root_options
 
-    from kb.api import KnowledgeBase
+__all__ = ["close_opened", "open_kb", "root_options"]  # kept here for the command modules
 
 
 class OutputFormat(str, Enum):
@@ -72,11 +70,6 @@ LimitOption = Annotated[
 OffsetOption = Annotated[int, typer.Option("--offset", min=0, max=MAX_COUNT, help="Skip this many first (paging).")]
 
 
-# Options given before the command name (`kb --db x.json list`); the root callback sets
-# them on every invocation.
-root_options: dict[str, object] = {}
-
-
 def given(name: str) -> bool:
     """Whether the running command's parameter ``name`` was given (command line or
     environment), not left at its default."""
@@ -99,62 +92,6 @@ def output_format(fmt: Enum, as_json: bool) -> str:
     return "json" if as_json else fmt.value
 
 
-def open_kb(db: Optional[str], *, must_exist: bool = True) -> "KnowledgeBase":
-    """Open the knowledge base named by --db (on the command or before it), $KB_DB or the default.
-
-    ``db`` is a path or a URL (``postgresql://...``). Reading a store that does not exist
-    is an error (exit 1, naming where and how to create one) and creates nothing;
-    commands that write pass ``must_exist=False``.
-    """
-    from kb.api import KnowledgeBase
-
-    root_db = root_options.get("db")
-    kb = KnowledgeBase.open(db if db is not None else root_db if isinstance(root_db, str) else None)
-    # Closing the index's last connection checkpoints SQLite's write-ahead log into the
-    # file and deletes it; left open until exit, the log stays as large as the last write.
-    if not opened:
-        atexit.register(close_opened)
-    opened.append(kb)
-    if must_exist:
-        kb.require()
-    kb.hooks.on_rebuild = _rebuild_progress
-    kb.hooks.on_stale = _stale_notice
-    kb.hooks.on_temporary_index = _temporary_index_notice
-    return kb
-
-
-# The knowledge bases commands opened in this process, closed at exit; code that runs
-# commands in-process (tests) calls close_opened after each, or every run's files stay open.
-opened: "list[KnowledgeBase]" = []
-
-
-def close_opened() -> None:
-    """Close every knowledge base a command opened (its index connections and files)."""
-    while opened:
-        opened.pop().close()
-
-
 def interactive() -> bool:
     """Whether prompts may be shown: stdin is a terminal."""
     return sys.stdin.isatty()
-
-
-def _stale_notice() -> None:
-    from kb import render
-
-    render.notice("another kb process is writing to this store: results may miss its newest entries")
-
-
-def _temporary_index_notice() -> None:
-    from kb import render
-
-    render.notice("the search index is missing or out of date and cannot be written here: reading the store instead")
-
-
-def _rebuild_progress(total: int) -> "Callable[[int], None] | None":
-    """Show a progress bar on stderr while the index is rebuilt (only when it takes a while)."""
-    if total < 2000 or not sys.stderr.isatty():
-        return None
-    from kb.cli.progress import bar
-
-    return bar("Rebuilding search index", total)

@@ -16,6 +16,7 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import orjson
@@ -37,6 +38,15 @@ from kb.store import journal
 # a newer kb instead of taking its files for damaged ones.
 GZIP_MAGIC = b"\x1f\x8b"
 PACK_LEVEL = 1
+# Deflate by ISA-L where it is installed (isal, a dependency): the same gzip format, which
+# zlib reads, made 3-4x faster than zlib's level 1 and a little smaller (a 10.8 MB shard of
+# MedQuAD: 104 ms and 1.77 MB by zlib, 30 ms and 1.65 MB by ISA-L's level 1). Inflating
+# stays with zlib, whose errors the salvage of a damaged file reads.
+_deflater: ModuleType
+try:
+    from isal import isal_zlib as _deflater
+except ImportError:  # pragma: no cover - a platform without isal's wheels
+    _deflater = zlib
 # The lines are compressed in gzip members of about this much text (a file of several
 # members is still one gzip file): damage inside one loses that member's entries, not
 # the rest of the shard (about 6% more bytes than one member; 64 kB members cost 12%).
@@ -172,7 +182,7 @@ def _shard_lines(data: dict[str, Any]) -> Iterator[bytes]:
 
 
 def _deflate(lines: list[bytes]) -> bytes:
-    packer = zlib.compressobj(PACK_LEVEL, zlib.DEFLATED, 31)  # 31: the gzip wrapper
+    packer = _deflater.compressobj(PACK_LEVEL, _deflater.DEFLATED, 31)  # 31: the gzip wrapper
     return packer.compress(b"".join(line + b"\n" for line in lines)) + packer.flush()
 
 

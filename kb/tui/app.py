@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import threading
 from collections.abc import Callable
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
@@ -21,6 +22,7 @@ from textual import work
 from textual.app import App
 from textual.binding import Binding
 from textual.containers import Horizontal
+from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, OptionList, Static
 from textual.widgets.option_list import Option
 from textual.worker import get_current_worker
@@ -29,7 +31,7 @@ from kb.backend import Request
 from kb.errors import KbError, QueryError
 from kb.render import clean
 from kb.tui import views
-from kb.tui.screens import HelpScreen, PickScreen, Preview, ReaderScreen
+from kb.tui.preview import Preview
 
 if TYPE_CHECKING:
     from textual.app import ComposeResult
@@ -73,6 +75,13 @@ class HitList(OptionList):
 
     def show(self, entries: list[Entry], pattern: re.Pattern[str] | None) -> None:
         self.entries, self.pattern = entries, pattern
+        if entries and not self.scrollable_content_region.width:
+            # Not laid out yet (the first search can finish before the first layout): the
+            # rows are drawn once, by on_resize, at the width they get, rather than at a
+            # guessed width and then again (~3% of kb browse's start-up).
+            self._width = 0
+            self.clear_options()
+            return
         self._render_rows()
         self.highlighted = 0 if entries else None
 
@@ -88,7 +97,8 @@ class HitList(OptionList):
 
     def on_resize(self) -> None:
         if self.entries and self._row_width() != self._width:
-            self._render_rows(keep=self.highlighted)
+            first = not self._width  # the rows show() left for the first layout
+            self._render_rows(keep=0 if first else self.highlighted)
 
     def selected_entry(self) -> Entry | None:
         index = self.highlighted
@@ -330,28 +340,31 @@ class BrowseApp(App[int]):
 
     def open_entry(self, entry: Entry | None) -> None:
         if entry is not None:
-            self.push_screen(ReaderScreen(entry, self.pattern))
+            self.push_screen(_screens().ReaderScreen(entry, self.pattern))
 
     def current_entry(self) -> Entry | None:
         """The entry the keys act on: the one being read, else the selected hit."""
         screen = self.screen
-        if isinstance(screen, ReaderScreen):
+        if isinstance(screen, _screens().ReaderScreen):
             return screen.current_entry()
         return self.hit_list.selected_entry()
 
     # -- keys that act on the current entry ---------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        # On the pick and help screens the letters are not for the entry behind them.
+        # On the pick and help screens (kb's modal ones) the letters are not for the entry
+        # behind them. Asked for every binding as the footer is drawn, so it does not
+        # import kb.tui.screens, which the first screen does without.
         if action in ("copy", "edit", "related", "facets", "answer", "open_questions") and isinstance(
-            self.screen, (PickScreen, HelpScreen)
+            self.screen, ModalScreen
         ):
             return False
         return True
 
     def action_help(self) -> None:
-        if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen())
+        screens = _screens()
+        if not isinstance(self.screen, screens.HelpScreen):
+            self.push_screen(screens.HelpScreen())
 
     def action_copy(self) -> None:
         entry = self.current_entry()
@@ -394,7 +407,7 @@ class BrowseApp(App[int]):
         title.append("   Enter: open, Escape: close", style="italic")
         width = max(self.size.width * 9 // 10 - 4, 20)
         items: list[tuple[Text, Any]] = [(views.hit_row(e, None, width), e) for e in related]
-        self.push_screen(PickScreen(title, items), self.open_entry)
+        self.push_screen(_screens().PickScreen(title, items), self.open_entry)
 
     def action_facets(self) -> None:
         if not self.empty:
@@ -411,9 +424,9 @@ class BrowseApp(App[int]):
                 items += [(Text(f"{n:>7}  ").append(clean(name)), (kind, name)) for name, n in rows]
         title = Text("Filter by a category or an expert", style="bold")
         title.append("   Enter: apply, Escape: close", style="italic")
-        if isinstance(self.screen, ReaderScreen):
+        if isinstance(self.screen, _screens().ReaderScreen):
             self.pop_screen()
-        self.push_screen(PickScreen(title, items), self._apply_facet)
+        self.push_screen(_screens().PickScreen(title, items), self._apply_facet)
 
     def _apply_facet(self, choice: tuple[str, str] | None) -> None:
         if choice is None:
@@ -449,7 +462,7 @@ class BrowseApp(App[int]):
             return
         self.notify(f"#{updated.id} saved", markup=False)
         for screen in self.screen_stack:
-            if isinstance(screen, ReaderScreen) and screen.entry.id == updated.id:
+            if isinstance(screen, _screens().ReaderScreen) and screen.entry.id == updated.id:
                 screen.replace_entry(updated)
         self.search(self.search_box.value)
 
@@ -457,7 +470,7 @@ class BrowseApp(App[int]):
         """Switch between every entry and the open questions (oldest first, with their wait)."""
         if self.empty:
             return
-        if isinstance(self.screen, ReaderScreen):
+        if isinstance(self.screen, _screens().ReaderScreen):
             self.pop_screen()
         self.open_view = not self.open_view
         self.search(self.search_box.value)
@@ -486,7 +499,7 @@ class BrowseApp(App[int]):
             return
         self.notify(f"#{stored.id} answered: kb search finds it now", markup=False)
         for screen in self.screen_stack:
-            if isinstance(screen, ReaderScreen) and screen.entry.id == stored.id:
+            if isinstance(screen, _screens().ReaderScreen) and screen.entry.id == stored.id:
                 screen.replace_entry(stored)
         self.search(self.search_box.value)
 
@@ -502,6 +515,13 @@ def waiting_list(kb: KnowledgeBase, category: str | None, expert: str | None) ->
     shown = questions[:LIMIT]
     noun = "open question" if len(questions) == 1 else "open questions"
     return shown, Text(f"{len(questions):,} {noun}, oldest first")
+
+
+def _screens() -> ModuleType:
+    """kb.tui.screens, imported when a screen first opens over the search screen."""
+    from kb.tui import screens
+
+    return screens
 
 
 def _ask_reopen(error: KbError) -> bool:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 from textual.binding import Binding
@@ -69,36 +68,6 @@ class EntryView(VerticalScroll):
             return 0
         # The lines before the match wrap the same way with or without what follows it.
         return len(Text(plain[:offset] + "x").wrap(self.app.console, width)) - 1
-
-
-class Preview(Static):
-    """The selected hit beside the list: the start of its question and answer, and the card.
-
-    Not scrollable (the reader is): its size never depends on the entry, so a new entry on
-    every keystroke is only a repaint, not a new layout of the screen.
-    """
-
-    DEFAULT_CSS = """
-    Preview { padding: 0 1; overflow: hidden; }
-    """
-
-    def __init__(self, *, limit: int, **kwargs: Any) -> None:
-        super().__init__(Text(""), **kwargs)
-        self.limit = limit
-        self.text = Text("")
-        self.card: Any = Text("")
-
-    def show(self, entry: Entry | None, pattern: re.Pattern[str] | None) -> None:
-        if entry is None:
-            self.show_message(Text(""))
-            return
-        self.text = views.entry_text(entry, pattern, limit=self.limit)
-        self.card = views.expert_view(entry)
-        self.update(Group(self.text, Text(""), self.card), layout=False)
-
-    def show_message(self, message: Text) -> None:
-        self.text, self.card = message, Text("")
-        self.update(message, layout=False)
 
 
 class ReaderScreen(Screen):

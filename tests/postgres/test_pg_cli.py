@@ -209,6 +209,24 @@ def test_pg_cli_browse_in_a_terminal(filled: dict[str, str], tmp_path: Path) -> 
         term.close()
 
 
+def test_pg_cli_browse_with_the_url_given_as_db(filled: dict[str, str], tmp_path: Path) -> None:
+    from tests.tui.test_browse_terminal import browse_in_terminal
+
+    # `kb --db URL browse` starts without Typer (kb.cli.browsing): the URL must reach the
+    # PostgreSQL backend as it does through every other command, not be taken for a path.
+    # KB_DB names a files store that must stay unmade.
+    unused = tmp_path / "unused.json"
+    args = ("--db", filled["KB_DB"], "browse", "hinge")
+    term = browse_in_terminal(unused, tmp_path, args, KB_PG_SCHEMA=filled["KB_PG_SCHEMA"])
+    try:
+        term.wait_for("Squeaky door hinge")
+        term.press("C-q")
+        assert term.exit_status() == 0
+    finally:
+        term.close()
+    assert not unused.exists()
+
+
 def test_pg_cli_edit_of_an_entry_changed_meanwhile_is_refused(pg_env: dict[str, str], tmp_path: Path) -> None:
     kb_ok("add", "--question", "Why is the sky blue?", "--answer", "Air scatters blue light.", env=pg_env)
     # The "editor" is someone else's edit made while ours is open, then ours.

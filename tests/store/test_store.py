@@ -530,3 +530,19 @@ def test_store_shard_emptied_by_removals_reads_back_with_its_tables() -> None:
     assert shards_module.parse_document(blob) == {"entries": {}, "raw": {}}
     one = {"entries": {"5": {"uid": "x"}}, "raw": {"5": "text"}}
     assert shards_module.parse_document(shards_module.pack_shard(one)) == one
+
+
+def test_store_shard_is_plain_gzip_whichever_deflater_wrote_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """ISA-L deflates the shards where it is installed, zlib elsewhere: either file is one
+    gzip file that `zcat` (here Python's gzip) reads, and each member starts the same way."""
+    import gzip
+    import zlib
+
+    data = {"entries": {str(i): {"uid": str(i), "answer": "words " * 50} for i in range(1, 40)}, "raw": {}}
+    monkeypatch.setattr(shards_module, "MEMBER_BYTES", 1000)
+    for deflater in (shards_module._deflater, zlib):
+        monkeypatch.setattr(shards_module, "_deflater", deflater)
+        blob = shards_module.pack_shard(data)
+        assert blob.startswith(shards_module.MEMBER_HEADER) and blob.count(shards_module.MEMBER_HEADER) > 2
+        assert gzip.decompress(blob).count(b"\n") == 39
+        assert shards_module.parse_document(blob) == data

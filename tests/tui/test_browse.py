@@ -99,6 +99,41 @@ def test_browse_typing_ranks_as_search(kb: KnowledgeBase) -> None:
     drive(app, steps)
 
 
+def test_browse_draws_hits_given_before_the_first_layout_once(
+    kb: KnowledgeBase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    drawn: list[tuple[int, int]] = []
+    row = views.hit_row
+
+    def counted(entry, pattern, width):
+        drawn.append((entry.id, width))
+        return row(entry, pattern, width)
+
+    monkeypatch.setattr(views, "hit_row", counted)
+    entries = [h.entry for h in kb.search("water", limit=LIMIT)]
+
+    class Early(BrowseApp):
+        # A search can finish before the first layout (a real terminal starts slower
+        # than the headless one): the hits arrive while the list has no width yet.
+        def on_mount(self) -> None:
+            assert not self.hit_list.scrollable_content_region.width
+            self.hit_list.show(entries, None)
+
+    app = Early(kb, empty=True)  # empty: the app's own first search stays out of the way
+
+    async def steps(pilot):
+        await pilot.pause()
+        ids = [e.id for e in entries]
+        assert len(ids) > 1 and hit_ids(app) == ids and app.hit_list.option_count == len(ids)
+        assert app.hit_list.highlighted == 0
+        # Each drawn once, at the list's own width (not at a guess, then again).
+        assert [entry_id for entry_id, _ in drawn] == ids
+        assert {width for _, width in drawn} == {app.hit_list.scrollable_content_region.width - 2}
+        assert clean(entries[0].question.strip()).splitlines()[0] in preview_text(app)
+
+    drive(app, steps)
+
+
 def test_browse_query_syntax_is_search_syntax(kb: KnowledgeBase) -> None:
     app = BrowseApp(kb, "water -drinking category:gardening")
 

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -79,7 +80,7 @@ def store(kb_db: Path) -> Path:
     return kb_db
 
 
-def browse_in_terminal(store: Path, tmp_path: Path, **env: str) -> Terminal:
+def browse_in_terminal(store: Path, tmp_path: Path, args: Sequence[str] = ("browse",), **env: str) -> Terminal:
     base = {
         "KB_DB": str(store),
         "NO_COLOR": "1",
@@ -87,7 +88,7 @@ def browse_in_terminal(store: Path, tmp_path: Path, **env: str) -> Terminal:
         "HOME": str(tmp_path),
         "PATH": os.environ.get("PATH", ""),
     }
-    return Terminal([KB, "browse"], dict(base, **env), tmp_path / "status")
+    return Terminal([KB, *args], dict(base, **env), tmp_path / "status")
 
 
 def test_browse_in_a_terminal_find_read_quit(store: Path, tmp_path: Path) -> None:
@@ -183,3 +184,67 @@ def test_browse_in_a_terminal_ctrl_c_quits(store: Path, tmp_path: Path) -> None:
         assert term.exit_status() == 130
     finally:
         term.close()
+
+
+def _quick_probe(argv: list[str], *, terminal: bool) -> subprocess.CompletedProcess[str]:
+    """Run kb.cli.app's quick start of `kb browse` in a child; it prints its exit code and
+    whether Typer was imported (stdin and stdout pass for a terminal with ``terminal``,
+    so that the store is opened)."""
+    probe = (
+        "import io, sys\n"
+        "from kb.cli import app\n"
+        f"sys.argv = {argv!r}\n"
+        "assert app.quick_browse(sys.argv)\n"
+        "class Tty(io.StringIO):\n    def isatty(self):\n        return True\n"
+        f"if {terminal!r}:\n    sys.stdin, out = Tty(), sys.stdout\n    sys.stdout = Tty()\n"
+        "else:\n    out = sys.stdout\n"
+        "try:\n    app.run_quick()\nexcept SystemExit as exc:\n    code = exc.code\n"
+        "print(code, 'typer' in sys.modules, file=out)"
+    )
+    return subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, timeout=60)
+
+
+def test_browse_starts_without_typer_and_refuses_in_one_line(store: Path, tmp_path: Path) -> None:
+    """A plain `kb browse` skips Typer (its import was most of the gap to a bare Textual
+    app); its refusals stay one line with the same exit codes."""
+    result = _quick_probe(["kb", "--db", str(store), "browse", "hinge"], terminal=False)
+    assert result.stdout.split() == ["2", "False"]
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "kb search" in lines[0]
+    missing = tmp_path / "none" / "kb.json"
+    result = _quick_probe(["kb", "browse", f"--db={missing}"], terminal=True)
+    assert result.stdout.split() == ["1", "False"]
+    lines = result.stderr.strip().splitlines()
+    assert lines and str(missing) in lines[0] and "Traceback" not in result.stderr
+    assert not missing.parent.exists()  # reading creates nothing
+
+
+def test_browse_quick_start_takes_only_plain_command_lines(tmp_path: Path) -> None:
+    from kb.cli.app import quick_browse
+    from kb.cli.browsing import plain_args
+
+    db = str(tmp_path / "kb.json")
+    assert plain_args(["kb", "browse"]) == ([], None)
+    assert plain_args(["kb", "--db", db, "browse", "bone", "scan"]) == (["bone", "scan"], db)
+    url = "postgresql://kb@localhost/kb"  # a location is a string: a path or a URL, opened as given
+    assert plain_args(["kb", "--db", url, "browse"]) == ([], url)
+    assert plain_args(["kb", "--db", "a.json", "browse", f"--db={db}", "x"]) == (["x"], db)  # the command's wins
+    for argv in (
+        ["kb", "browse", "--help"],
+        ["kb", "browse", "-h"],
+        ["kb", "--version", "browse"],
+        ["kb", "browse", "--db"],
+        ["kb", "browse", "--db="],
+        ["kb", "browse", "--", "-x"],
+        ["kb", "search", "browse"],
+        ["kb"],
+    ):
+        assert plain_args(argv) is None, argv
+        assert not quick_browse(argv), argv
+    assert quick_browse(["kb", "browse", "bone"])
+
+
+def test_browse_first_screen_leaves_the_other_screens_unimported() -> None:
+    probe = "import sys, kb.tui.app; print('kb.tui.screens' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert result.stdout.split() == ["False"], result.stderr
