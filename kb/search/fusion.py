@@ -37,6 +37,15 @@ OTHERS_SHARE = 0.5
 # by 5-fold cross-validation on the relevance benchmark (bench/RESULTS-quality.md).
 TOPIC_WEIGHT = 2.0
 TOPIC_WINDOW = 50
+# The meaning of the question (kb.search.semantic, an option): how much the cosine of the
+# question's and an entry's vectors adds to the best TOPIC_WINDOW candidates' scores, and
+# when: only while no candidate's head holds SEMANTIC_BELOW of the question's topic words
+# (add_topic's coverage), that is when the question's own words do not name an entry's
+# topic. Where they do, the cosine only blurred the choice among entries of that topic;
+# where they do not (lay words, a single unknown word), it finds the entry meant.
+# Chosen by 5-fold cross-validation on the relevance benchmark (bench/RESULTS-quality.md).
+SEMANTIC_WEIGHT = 1.0
+SEMANTIC_BELOW = 0.5
 # How many of each table's best candidates are fused (at least a page's worth more).
 CANDIDATES = 100
 # Each table's scores are read this many times deeper than the candidates it gives, so
@@ -69,6 +78,39 @@ def add_topic(fused: list[tuple[int, float]], coverage: Mapping[int, float]) -> 
         return fused
     out = [(i, score + TOPIC_WEIGHT * coverage.get(i, 0.0)) for i, score in fused]
     out.sort(key=lambda item: (-item[1], item[0]))
+    return out
+
+
+def meaning_weight(coverage: Mapping[int, float]) -> float:
+    """How much the question's cosine with an entry counts, given the candidates' topic
+    coverage (add_topic): SEMANTIC_WEIGHT while the best is below SEMANTIC_BELOW, else 0."""
+    return SEMANTIC_WEIGHT if max(coverage.values(), default=0.0) < SEMANTIC_BELOW else 0.0
+
+
+def add_meaning(
+    fused: list[tuple[int, float]], similarity: Mapping[int, float], weight: float
+) -> list[tuple[int, float]]:
+    """Add ``weight`` times each candidate's cosine with the question (kb.search.semantic)
+    to its score; return the list re-sorted, best first. Candidates without a cosine keep
+    their score."""
+    if not similarity or not weight:
+        return fused
+    out = [(i, score + weight * similarity.get(i, 0.0)) for i, score in fused]
+    out.sort(key=lambda item: (-item[1], item[0]))
+    return out
+
+
+def second_stage(
+    fused: list[tuple[int, float]],
+    coverage: Mapping[int, float],
+    similarity: Mapping[int, float] | None = None,
+) -> list[tuple[int, float]]:
+    """The second stage over fused candidates (id, score), best first: the topic's share
+    of each head (add_topic) and, when given, the question's cosine with each entry
+    (add_meaning). Pure, so any backend that can compute the two features can call it."""
+    out = add_topic(fused, coverage)
+    if similarity:
+        out = add_meaning(out, similarity, meaning_weight(coverage))
     return out
 
 

@@ -13,7 +13,7 @@ import math
 import sqlite3
 
 from kb.errors import KbError, NotFound, QueryError, SearchIndexError
-from kb.search import cjk, fusion, sql
+from kb.search import cjk, fusion, semantic, sql
 from kb.search import query as _query
 from kb.search.base import ids_json
 from kb.search.planning import COMMON_SHARE, MAX_QUERY_TERMS, Planned, Planner
@@ -137,6 +137,7 @@ class Ranking(Planner, Reads):
             terms=terms,
             excluding=bool(parsed.exclude),
             planned=should + must,
+            question=query,
         )
         reason = None
         if not hits:
@@ -210,15 +211,20 @@ class Ranking(Planner, Reads):
         terms: list[_query.Term],
         excluding: bool = False,
         planned: list[Planned] | None = None,
+        question: str = "",
     ) -> tuple[list[Hit], int]:
         """Run the planned MATCH; return the page of hits and the total number of matches."""
         if latest:
             return self._rank_by_date(match, where, limit=limit, offset=offset, terms=terms)
         depth = self._list_depth(limit, offset) // fusion.SCORE_DEPTH
         fused, total = self._fused("fts", match, match, where, depth, head_table="head", excluding=excluding)
-        if planned and fusion.TOPIC_WEIGHT:
+        if planned:
             window = [i for i, _ in fused[: fusion.TOPIC_WINDOW]]
-            fused = fusion.add_topic(fused, self._topic_coverage(window, planned))
+            coverage = self._topic_coverage(window, planned) if fusion.TOPIC_WEIGHT else {}
+            similarity = {}
+            if question and fusion.meaning_weight(coverage) and semantic.usable(self.conn):
+                similarity = semantic.similarities(self.conn, question, window)
+            fused = fusion.second_stage(fused, coverage, similarity)
         return self._hits(fused[offset : offset + limit], terms), total
 
     def _topic_coverage(self, ids: list[int], planned: list[Planned]) -> dict[int, float]:

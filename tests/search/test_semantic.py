@@ -1,0 +1,133 @@
+"""The semantic option (kb.search.semantic): entry vectors kept in the index, used to re-rank.
+
+The model tests need the ``semantic`` extra (the wordllama package, weights inside it) and
+skip cleanly without it; a store that does not use the option is tested either way.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from kb.search import fusion, semantic
+from tests.conftest import make_entry
+
+_no_model = pytest.mark.skipif(not semantic.installed(), reason="the semantic extra (wordllama) is not installed")
+
+
+def needs_model(test):
+    """Skipped without the extra; slow with it (loading the model takes 1-4 s)."""
+    return pytest.mark.slow(_no_model(test))
+
+
+def _vectors(ix) -> dict[int, bytes]:
+    return dict(ix.conn.execute("SELECT id, v FROM vectors").fetchall())
+
+
+def _has_table(ix) -> bool:
+    return ix.conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'vectors'").fetchone() is not None
+
+
+def test_semantic_off_by_default_leaves_the_index_as_it_was(index_of, monkeypatch):
+    monkeypatch.delenv("KB_SEMANTIC", raising=False)
+    ix = index_of([make_entry(1, id=1), make_entry(2, id=2)])
+    assert not semantic.kept(ix.conn) and not _has_table(ix)
+    assert not semantic.usable(ix.conn)
+    assert [h.entry.id for h in ix.search("gardening").hits]
+    assert semantic.status(ix.conn).startswith("off")
+
+
+@needs_model
+def test_semantic_vectors_follow_the_entries(index_of, monkeypatch):
+    monkeypatch.setenv("KB_SEMANTIC", "1")
+    ix = index_of([make_entry(1, id=1), make_entry(2, id=2)])
+    assert semantic.kept(ix.conn) and sorted(_vectors(ix)) == [1, 2]
+    assert all(len(v) == semantic.DIM for v in _vectors(ix).values())
+    before = _vectors(ix)[2]
+    ix.upsert(
+        [make_entry(2, id=2, title="Tinnitus", question="What is ringing in the ears?"), make_entry(3, id=3)], "s2"
+    )
+    after = _vectors(ix)
+    assert sorted(after) == [1, 2, 3] and after[2] != before
+    ix.delete([1], "s3")
+    assert sorted(_vectors(ix)) == [2, 3]
+    assert semantic.status(ix.conn).startswith("on: 2 vectors")
+
+
+@needs_model
+def test_semantic_unset_keeps_going_and_zero_drops_the_vectors(index_of, monkeypatch):
+    monkeypatch.setenv("KB_SEMANTIC", "1")
+    ix = index_of([make_entry(1, id=1)])
+    monkeypatch.delenv("KB_SEMANTIC")
+    ix.upsert([make_entry(2, id=2)], "s2")
+    assert sorted(_vectors(ix)) == [1, 2] and semantic.usable(ix.conn)
+    monkeypatch.setenv("KB_SEMANTIC", "0")
+    assert not semantic.usable(ix.conn)
+    ix.upsert([make_entry(3, id=3)], "s3")
+    assert not semantic.kept(ix.conn) and not _has_table(ix)
+
+
+@needs_model
+def test_semantic_turned_on_later_embeds_every_entry(index_of, monkeypatch):
+    monkeypatch.delenv("KB_SEMANTIC", raising=False)
+    ix = index_of([make_entry(n, id=n) for n in range(1, 6)])
+    assert not _has_table(ix)
+    monkeypatch.setenv("KB_SEMANTIC", "1")
+    ix.upsert([make_entry(6, id=6)], "s2")
+    assert sorted(_vectors(ix)) == [1, 2, 3, 4, 5, 6]
+
+
+@needs_model
+def test_semantic_cosine_of_int8_vectors_is_close_to_the_float_one():
+    a, b, c = semantic.embed(["atrial fibrillation", "afib", "how to repot a cactus"])
+    close, far = semantic.cosines(a, [b, c])
+    assert close > far + 0.3
+    assert semantic.cosines(a, [a])[0] == pytest.approx(1.0, abs=0.02)
+
+
+@needs_model
+def test_semantic_breaks_a_tie_of_words_by_meaning(index_of, monkeypatch):
+    # Both entries hold "ears" once in the same place; only one is about the ringing.
+    monkeypatch.setenv("KB_SEMANTIC", "1")
+    monkeypatch.setattr(fusion, "TOPIC_WEIGHT", 0.0)
+    entries = [
+        make_entry(1, id=1, title="Ear wax", question="What about the ears?", answer="Wax builds up in the canal."),
+        make_entry(2, id=2, title="Tinnitus", question="What about the ears?", answer="A ringing or buzzing sound."),
+    ]
+    ix = index_of(entries)
+    assert [h.entry.id for h in ix.search("buzzing noise in my ears").hits][0] == 2
+    assert [h.entry.id for h in ix.search("ears ringing").hits][0] == 2
+    hits = ix.search("wax in my ears").hits
+    assert hits[0].entry.id == 1
+
+
+def test_semantic_second_stage_is_pure_and_callable_on_candidates():
+    fused = [(1, 2.0), (2, 1.9), (3, 0.5)]
+    assert fusion.second_stage(fused, {}, {}) == fused
+    # A question whose words name no entry's topic: the cosine decides.
+    assert fusion.second_stage(fused, {}, {1: 0.0, 2: 0.5})[0][0] == 2
+    # One whose words name an entry's topic: the cosine is left out.
+    assert fusion.second_stage(fused, {1: 1.0}, {1: 0.0, 2: 0.9})[0][0] == 1
+    assert fusion.add_meaning(fused, {3: 1.0}, 0.0) == fused
+
+
+def test_semantic_index_without_the_table_reads_as_words_only(tmp_path):
+    conn = sqlite3.connect(tmp_path / "x.sqlite")
+    conn.execute("CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT)")
+    assert not semantic.kept(conn)
+    semantic.forget(conn, "[1, 2]")  # nothing to forget, no table needed
+
+
+@needs_model
+def test_semantic_store_written_with_it_on_says_so_in_doctor(kb_db, monkeypatch):
+    from kb.api import KnowledgeBase
+    from kb.doctor.check import check
+
+    monkeypatch.setenv("KB_SEMANTIC", "1")
+    with KnowledgeBase.open(kb_db) as kb:
+        kb.add(make_entry(1))
+        kb.add(make_entry(2, title="Tinnitus", question="Why do my ears ring?"))
+        assert kb.search("ringing in my ears").hits[0].entry.title == "Tinnitus"
+    found = next(f for f in check(kb_db).to_dict()["findings"] if f["check"] == "semantic")
+    assert found["detail"].startswith("on: 2 vectors"), found
