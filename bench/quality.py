@@ -293,6 +293,10 @@ def _no_long_cap() -> None:
     planning.MAX_QUERY_TERMS = ranking.MAX_QUERY_TERMS = 10**9
 
 
+def _no_semantic() -> None:
+    os.environ["KB_SEMANTIC"] = "0"
+
+
 def _no_conjunction() -> None:
     from kb.search import planning
 
@@ -308,6 +312,7 @@ ABLATIONS = {
     "numbers": _no_numbers,
     "long": _no_long_cap,
     "conjunction": _no_conjunction,
+    "semantic": _no_semantic,
 }
 
 
@@ -322,6 +327,7 @@ ABLATION_RUNS = (
     ("without the 48-word cap on long questions", ["long"]),
     ("without all the words first for 2-4 words", ["conjunction"]),
     ("without all five (this round's start)", ["topic", "abbreviations", "numbers", "long", "conjunction"]),
+    ("without the meaning of the question (words only)", ["semantic"]),
 )
 
 
@@ -331,6 +337,8 @@ def ablation_table(
     """Run kb with each part of its ranking turned off, each in a fresh process."""
     rows = {"kb (all parts)": full}
     for label, parts in ABLATION_RUNS:
+        if "semantic" in parts and os.environ.get("KB_SEMANTIC") != "1":
+            continue  # a store built without vectors: nothing to turn off
         with tempfile.TemporaryDirectory() as tmp:
             out = Path(tmp) / "run.json"
             argv = [
@@ -431,6 +439,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="turn one part of kb's ranking off (repeatable)",
     )
     ap.add_argument(
+        "--semantic",
+        action="store_true",
+        help="build the store with entry vectors (KB_SEMANTIC=1; needs the 'semantic' extra)",
+    )
+    ap.add_argument(
         "--ablation", action="store_true", help="also run kb with each part turned off and add the ablation table"
     )
     args = ap.parse_args(argv)
@@ -446,6 +459,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     qrels = read_qrels(args.qrels)
     qids = [q for q, _ in queries]
 
+    if args.semantic:
+        os.environ["KB_SEMANTIC"] = "1"
     tmp = None
     store = args.store
     if store is None:

@@ -30,6 +30,12 @@ TOPIC_BUDGET = 20_000
 # Each word's weight there is also scaled by the share of the entries using it that have it
 # in their title: a corpus statistic of how much the word names topics (_title_shares).
 TOPIC_TITLES = True
+# ... but never below this share: a rare word no title holds ("ibuprofen" where no entry is
+# titled with it) still names the question's topic, and without a floor the generic words
+# that a title happens to hold ("taking") took all the weight, so that an entry titled
+# "... Taking Steps to Lower Your Risk" covered the whole of "is it safe to take ibuprofen
+# while pregnant".
+TOPIC_SHARE_FLOOR = 0.0
 
 
 class Ranking(Planner, Reads):
@@ -250,7 +256,8 @@ class Ranking(Planner, Reads):
         for key, p in usable.items():
             weight[key] = math.log((total - p.df + 0.5) / (p.df + 0.5)) ** 2
             if TOPIC_TITLES:
-                weight[key] *= titled.get(key, 0.0)
+                share = titled.get(key)
+                weight[key] *= 0.0 if share is None else max(share, TOPIC_SHARE_FLOOR)
         whole = sum(weight.values()) or 1.0
         coverage: dict[int, float] = {}
         for key, _item in kept:
