@@ -293,6 +293,18 @@ def _no_long_cap() -> None:
     planning.MAX_QUERY_TERMS = ranking.MAX_QUERY_TERMS = 10**9
 
 
+def _no_floor() -> None:
+    from kb.search import ranking
+
+    ranking.TOPIC_SHARE_FLOOR = 0.0
+
+
+def _no_families() -> None:
+    from kb.search.planning import Planner
+
+    Planner._siblings = lambda self, should, known: []  # type: ignore[method-assign]
+
+
 def _no_semantic() -> None:
     os.environ["KB_SEMANTIC"] = "0"
 
@@ -313,6 +325,8 @@ ABLATIONS = {
     "long": _no_long_cap,
     "conjunction": _no_conjunction,
     "semantic": _no_semantic,
+    "families": _no_families,
+    "floor": _no_floor,
 }
 
 
@@ -327,6 +341,8 @@ ABLATION_RUNS = (
     ("without the 48-word cap on long questions", ["long"]),
     ("without all the words first for 2-4 words", ["conjunction"]),
     ("without all five (this round's start)", ["topic", "abbreviations", "numbers", "long", "conjunction"]),
+    ("without word families (pregnant -> pregnancy)", ["families"]),
+    ("without the topic share's floor", ["floor"]),
     ("without the meaning of the question (words only)", ["semantic"]),
 )
 
