@@ -101,7 +101,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     lines.append("| pooled held-out folds | | " + " | ".join(f"{_mean(pooled, qids, m):.3f}" for m in MEASURES) + " |")
     if current in runs:
         cells = " | ".join(f"{_mean(runs[current], qids, m):.3f}" for m in MEASURES)
-        lines.append(f"| kb's settings ({', '.join(f'{v:g}' for v in current)}), fitted | | {cells} |")
+        lines.append(f"| the current settings ({', '.join(f'{v:g}' for v in current)}), all questions | | {cells} |")
     print("\n".join(lines))
     if args.json:
         args.json.write_text(json.dumps({repr(c): r for c, r in runs.items()}), encoding="utf-8")
