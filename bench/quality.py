@@ -344,6 +344,7 @@ ABLATION_RUNS = (
     ("without word families (pregnant -> pregnancy)", ["families"]),
     ("without the topic share's floor", ["floor"]),
     ("without the meaning of the question (words only)", ["semantic"]),
+    ("without families, floor and meaning (issue 21's second round start)", ["families", "floor", "semantic"]),
 )
 
 
