@@ -340,7 +340,7 @@ ABLATION_RUNS = (
     ("without bare numbers bound to their word", ["numbers"]),
     ("without the 48-word cap on long questions", ["long"]),
     ("without all the words first for 2-4 words", ["conjunction"]),
-    ("without all five (this round's start)", ["topic", "abbreviations", "numbers", "long", "conjunction"]),
+    ("without all five (issue 21's first round start)", ["topic", "abbreviations", "numbers", "long", "conjunction"]),
     ("without word families (pregnant -> pregnancy)", ["families"]),
     ("without the topic share's floor", ["floor"]),
     ("without the meaning of the question (words only)", ["semantic"]),
