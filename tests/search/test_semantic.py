@@ -6,13 +6,18 @@ skip cleanly without it; a store that does not use the option is tested either w
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 from kb.search import fusion, semantic
 from tests.conftest import make_entry
 
+ROOT = Path(__file__).resolve().parents[2]
 _no_model = pytest.mark.skipif(not semantic.installed(), reason="the semantic extra (wordllama) is not installed")
 
 
@@ -131,3 +136,22 @@ def test_semantic_store_written_with_it_on_says_so_in_doctor(kb_db, monkeypatch)
         assert kb.search("ringing in my ears").hits[0].entry.title == "Tinnitus"
     found = next(f for f in check(kb_db).to_dict()["findings"] if f["check"] == "semantic")
     assert found["detail"].startswith("on: 2 vectors"), found
+
+
+@pytest.mark.slow  # a fresh Python process (~1 s)
+def test_semantic_a_store_without_vectors_never_imports_the_model(tmp_path):
+    # Even with KB_SEMANTIC unset and the extra installed, nothing loads the model.
+    script = (
+        "import sys\n"
+        "from kb.search.index import SearchIndex\n"
+        "from tests.conftest import make_entry\n"
+        f"ix = SearchIndex({str(tmp_path / 'kb.index.sqlite')!r})\n"
+        "ix.rebuild([make_entry(n, id=n) for n in range(1, 4)], 'sig')\n"
+        "ix.upsert([make_entry(4, id=4)], 'sig2')\n"
+        "assert ix.search('afib').total == 0 and ix.search('gardening').hits\n"
+        "print('wordllama' in sys.modules, 'numpy' in sys.modules)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "KB_SEMANTIC"}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False", "False"]
