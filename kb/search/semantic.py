@@ -51,13 +51,23 @@ def wanted() -> bool | None:
 
 @lru_cache(maxsize=1)
 def _model() -> Any:
-    import wordllama
-    from wordllama import WordLlama
+    """The loaded model, or None when it cannot be loaded (a broken or partial install):
+    kb then keeps to words, as without the extra."""
+    try:
+        import wordllama
+        from wordllama import WordLlama
 
-    # The package carries its weights and tokenizer; its loader looks for the tokenizer
-    # under "tokenizer/" beside the module, while the file ships under "tokenizers/", so
-    # the package's own folder is given as the cache it falls back to.
-    return WordLlama.load(cache_dir=Path(wordllama.__file__).parent, disable_download=True)
+        # The package carries its weights and tokenizer; its loader looks for the tokenizer
+        # under "tokenizer/" beside the module, while the file ships under "tokenizers/", so
+        # the package's own folder is given as the cache it falls back to.
+        return WordLlama.load(cache_dir=Path(wordllama.__file__).parent, disable_download=True)
+    except Exception:  # any failure to load means: no model
+        return None
+
+
+def loads() -> bool:
+    """Whether the model is installed and loads (loading it costs about a second, once)."""
+    return installed() and _model() is not None
 
 
 def entry_text(title: str, question: str, answer: str) -> str:
@@ -69,9 +79,10 @@ def embed(texts: Sequence[str]) -> list[bytes]:
     """Unit vectors of these texts, each as DIM signed bytes."""
     import numpy as np
 
-    if not texts:
+    model = _model()
+    if not texts or model is None:
         return []
-    vectors = _model().embed(list(texts), norm=True, batch_size=64)
+    vectors = model.embed(list(texts), norm=True, batch_size=64)
     vectors = np.nan_to_num(vectors)  # an empty text has no tokens: a zero vector
     return [bytes(row) for row in np.rint(vectors * SCALE).clip(-127, 127).astype(np.int8)]
 
@@ -119,12 +130,12 @@ def sync(conn: sqlite3.Connection, ids_json: str | None = None) -> None:
     """
     want = wanted()
     has = kept(conn)
-    if want is False or (has and not installed()):
+    if want is False or (has and not loads()):
         if has:
             stop(conn)
         return
     if not has:
-        if not (want and installed()):
+        if not (want and loads()):
             return
         start(conn)
         ids_json = None
@@ -167,10 +178,10 @@ def similarities(conn: sqlite3.Connection, question: str, ids: Sequence[int]) ->
     rows = conn.execute(
         "SELECT id, v FROM vectors WHERE id IN (SELECT value FROM json_each(?))", (ids_json(ids),)
     ).fetchall()
-    if not rows:
-        return {}
-    (query,) = embed([question])
-    return dict(zip((r[0] for r in rows), cosines(query, [r[1] for r in rows])))
+    vectors = embed([question]) if rows else []
+    if not vectors:
+        return {}  # no vectors here, or the model did not load: words alone decide
+    return dict(zip((r[0] for r in rows), cosines(vectors[0], [r[1] for r in rows])))
 
 
 def status(conn: sqlite3.Connection) -> str:
@@ -180,8 +191,8 @@ def status(conn: sqlite3.Connection) -> str:
         return f"off: words only (the semantic extra is {extra}; KB_SEMANTIC=1 when writing turns it on)"
     count = conn.execute("SELECT count(*) FROM vectors").fetchone()[0]
     size = count * DIM / 1e6
-    if not installed():
-        return f"{count} vectors kept ({size:.1f} MB) but the semantic extra is not installed: searches use words only"
+    if not loads():
+        return f"{count} vectors kept ({size:.1f} MB) but the semantic extra is not installed or does not load: searches use words only"
     if wanted() is False:
         return f"{count} vectors kept ({size:.1f} MB); KB_SEMANTIC=0: searches use words only"
     return f"on: {count} vectors ({MODEL}, {size:.1f} MB) re-rank the best candidates"

@@ -155,3 +155,16 @@ def test_semantic_a_store_without_vectors_never_imports_the_model(tmp_path):
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, cwd=ROOT)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["False", "False"]
+
+
+@needs_model
+def test_semantic_a_model_that_does_not_load_leaves_words_alone(index_of, monkeypatch):
+    monkeypatch.setenv("KB_SEMANTIC", "1")
+    ix = index_of([make_entry(1, id=1), make_entry(2, id=2)])
+    assert semantic.kept(ix.conn)
+    monkeypatch.setattr(semantic, "_model", lambda: None)
+    monkeypatch.setattr(fusion, "SEMANTIC_BELOW", 2.0)  # the cosine would be asked for every question
+    assert ix.search("gardening").hits
+    assert "does not load" in semantic.status(ix.conn)
+    ix.upsert([make_entry(3, id=3)], "s2")
+    assert not semantic.kept(ix.conn)
