@@ -53,6 +53,17 @@ TOPIC_WINDOW = 50
 # held-out folds it is neutral: its questions mostly use the corpus's own words.
 SEMANTIC_WEIGHT = 0.5
 SEMANTIC_BELOW = 0.9
+# ... and, when the words' first answer is far from the question in meaning, the entries
+# nearer to it than that answer by more than NEIGHBOUR_MARGIN gain NEIGHBOUR_WEIGHT times
+# their cosine's share of the nearest one's: the words then missed the topic, as when a
+# person says "afib" or "ringing in my ears" and the knowledge base "atrial fibrillation"
+# and "tinnitus" (a chromosome ring matched "ringing"). The NEIGHBOURS entries nearest the
+# question over the whole index (kb.search.semantic.nearest) join the candidates for this,
+# a third list beside the whole entry's and the head's. Chosen by 5-fold cross-validation
+# (bench/RESULTS-quality.md).
+NEIGHBOURS = 10
+NEIGHBOUR_WEIGHT = 0.0
+NEIGHBOUR_MARGIN = 0.1
 # How many of each table's best candidates are fused (at least a page's worth more).
 CANDIDATES = 100
 # Each table's scores are read this many times deeper than the candidates it gives, so
@@ -103,6 +114,22 @@ def add_meaning(
     if not similarity or not weight:
         return fused
     out = [(i, score + weight * similarity.get(i, 0.0)) for i, score in fused]
+    out.sort(key=lambda item: (-item[1], item[0]))
+    return out
+
+
+def add_neighbours(fused: list[tuple[int, float]], similarity: Mapping[int, float]) -> list[tuple[int, float]]:
+    """Give the entries that are nearer the question in meaning (``similarity``, id ->
+    cosine: the candidates' and the nearest entries') than the first candidate by more than
+    NEIGHBOUR_MARGIN, NEIGHBOUR_WEIGHT times their cosine over the best one's; an entry
+    that is not a candidate yet joins. Return the list re-sorted, best first."""
+    top = max(similarity.values(), default=0.0)
+    bar = (similarity.get(fused[0][0], 0.0) if fused else 0.0) + NEIGHBOUR_MARGIN
+    if top <= bar or not NEIGHBOUR_WEIGHT:
+        return fused
+    gain = {i: NEIGHBOUR_WEIGHT * c / top for i, c in similarity.items() if c > bar}
+    out = [(i, score + gain.pop(i, 0.0)) for i, score in fused]
+    out.extend(gain.items())
     out.sort(key=lambda item: (-item[1], item[0]))
     return out
 

@@ -127,13 +127,20 @@ class Ranking(Planner, Reads):
             positive = self._plan(should, must)
         if cjk_match is not None and (positive is None or not latest):
             return self._search_cjk(positive, cjk_match, where, limit, offset, [p.term for p in should + must])
+        exclude = " OR ".join(t.fts() for t in parsed.exclude) if parsed.exclude else None
+        if positive is None and not latest and semantic.usable(self.conn):
+            # No entry has the words; one may still mean them ("afib": "atrial fibrillation").
+            near = semantic.nearest(self.conn, query, offset + limit, where, exclude, total_entries)
+            if near:
+                terms = [p.term for p in should + must]
+                return SearchResult(self._hits(list(near.items())[offset:], terms), len(near), suggestions, None)
         if positive is None:
             missing = [p.term.text for p in must if p.df == 0]
             reason = ("no entry has " + ", ".join(repr(m) for m in missing)) if missing else "no entry has these words"
             return SearchResult([], 0, suggestions, reason)
         match = positive
-        if parsed.exclude:
-            match = f"({positive}) NOT ({' OR '.join(t.fts() for t in parsed.exclude)})"
+        if exclude:
+            match = f"({positive}) NOT ({exclude})"
         terms = [p.term for p in should + must]
         hits, total = self._rank(
             match,
@@ -142,7 +149,7 @@ class Ranking(Planner, Reads):
             offset=offset,
             latest=latest,
             terms=terms,
-            excluding=bool(parsed.exclude),
+            exclude=exclude,
             planned=should + must,
             question=query,
         )
@@ -216,7 +223,7 @@ class Ranking(Planner, Reads):
         offset: int,
         latest: bool,
         terms: list[_query.Term],
-        excluding: bool = False,
+        exclude: str | None = None,
         planned: list[Planned] | None = None,
         question: str = "",
     ) -> tuple[list[Hit], int]:
@@ -224,13 +231,22 @@ class Ranking(Planner, Reads):
         if latest:
             return self._rank_by_date(match, where, limit=limit, offset=offset, terms=terms)
         depth = self._list_depth(limit, offset) // fusion.SCORE_DEPTH
-        fused, total = self._fused("fts", match, match, where, depth, head_table="head", excluding=excluding)
+        fused, total = self._fused("fts", match, match, where, depth, head_table="head", excluding=bool(exclude))
         if planned:
             window = [i for i, _ in fused[: fusion.TOPIC_WINDOW]]
             coverage = self._topic_coverage(window, planned) if fusion.TOPIC_WEIGHT else {}
             similarity = {}
-            if question and fusion.meaning_weight(coverage) and semantic.usable(self.conn):
+            meaning = fusion.meaning_weight(coverage)
+            if question and (meaning or fusion.NEIGHBOUR_WEIGHT) and semantic.usable(self.conn):
                 similarity = semantic.similarities(self.conn, question, window)
+                if fusion.NEIGHBOUR_WEIGHT and similarity:
+                    near = semantic.nearest(self.conn, question, fusion.NEIGHBOURS, where, exclude, self.count())
+                    new = [i for i in near if i not in similarity]
+                    if new and fusion.TOPIC_WEIGHT:
+                        coverage.update(self._topic_coverage(new, planned))
+                    similarity.update(near)
+                    fused = fusion.add_neighbours(fused, similarity)
+                    total = max(total, len(fused))
             fused = fusion.second_stage(fused, coverage, similarity)
         return self._hits(fused[offset : offset + limit], terms), total
 

@@ -25,6 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from kb import config
+from kb.search import sql
+from kb.search.sql import Filters
 
 # Meta key that says the index keeps vectors, and of which model.
 META_KEY = "semantic"
@@ -35,6 +37,10 @@ DIM = 256
 # and the whole answer cost 10x the time to embed for no gain (bench/RESULTS-quality.md).
 ANSWER_CHARS = 300
 SCALE = 127.0
+# Finding candidates by meaning (nearest) scans every kept vector, 256 bytes an entry. Above
+# this many entries the scan costs more than a search may (it grows with the store), so a
+# larger store only re-ranks the candidates its words find.
+SCAN_LIMIT = 200_000
 
 TABLE = "CREATE TABLE IF NOT EXISTS vectors(id INTEGER PRIMARY KEY, v BLOB NOT NULL)"
 
@@ -85,6 +91,14 @@ def embed(texts: Sequence[str]) -> list[bytes]:
     vectors = model.embed(list(texts), norm=True, batch_size=64)
     vectors = np.nan_to_num(vectors)  # an empty text has no tokens: a zero vector
     return [bytes(row) for row in np.rint(vectors * SCALE).clip(-127, 127).astype(np.int8)]
+
+
+@lru_cache(maxsize=8)
+def question_vector(question: str) -> bytes | None:
+    """The question's vector (``embed``), or None when the model does not load; a search
+    asks for it more than once."""
+    vectors = embed([question])
+    return vectors[0] if vectors else None
 
 
 def cosines(query: bytes, vectors: Sequence[bytes]) -> list[float]:
@@ -178,10 +192,41 @@ def similarities(conn: sqlite3.Connection, question: str, ids: Sequence[int]) ->
     rows = conn.execute(
         "SELECT id, v FROM vectors WHERE id IN (SELECT value FROM json_each(?))", (ids_json(ids),)
     ).fetchall()
-    vectors = embed([question]) if rows else []
-    if not vectors:
+    vector = question_vector(question) if rows else None
+    if vector is None:
         return {}  # no vectors here, or the model did not load: words alone decide
-    return dict(zip((r[0] for r in rows), cosines(vectors[0], [r[1] for r in rows])))
+    return dict(zip((r[0] for r in rows), cosines(vector, [r[1] for r in rows])))
+
+
+def nearest(
+    conn: sqlite3.Connection, question: str, count: int, where: Filters, exclude: str | None, entries: int
+) -> dict[int, float]:
+    """The ``count`` entries whose vectors are nearest the question's (id -> cosine), best
+    first, among those passing the filters and holding no excluded word (``exclude``, a
+    MATCH); {} for a store of more than SCAN_LIMIT ``entries`` or when the model does not load."""
+    import numpy as np
+
+    if count <= 0 or entries > SCAN_LIMIT:
+        return {}
+    vector = question_vector(question)
+    if vector is None:
+        return {}
+    rows = conn.execute(*sql.vectors(where, exclude)).fetchall()
+    if not rows:
+        return {}
+    q = np.frombuffer(vector, dtype=np.int8).astype(np.float32)
+    m = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.int8).reshape(len(rows), DIM)
+    sims = (m.astype(np.float32) @ q) / (SCALE * SCALE)
+    best = np.argsort(-sims, kind="stable")[:count] if len(rows) <= count else _top(sims, count)
+    return {rows[i][0]: float(sims[i]) for i in best}
+
+
+def _top(sims: Any, count: int) -> Any:
+    """Indices of the ``count`` largest of ``sims``, largest first."""
+    import numpy as np
+
+    part = np.argpartition(-sims, count - 1)[:count]
+    return part[np.argsort(-sims[part], kind="stable")]
 
 
 def status(conn: sqlite3.Connection) -> str:

@@ -168,3 +168,81 @@ def test_semantic_a_model_that_does_not_load_leaves_words_alone(index_of, monkey
     assert "does not load" in semantic.status(ix.conn)
     ix.upsert([make_entry(3, id=3)], "s2")
     assert not semantic.kept(ix.conn)
+
+
+def _lay_entries():
+    return [
+        make_entry(
+            1,
+            id=1,
+            title="Atrial fibrillation",
+            category="Heart",
+            question="What is atrial fibrillation?",
+            answer="An irregular, often rapid heart rhythm.",
+        ),
+        make_entry(
+            2,
+            id=2,
+            title="Repotting",
+            category="Plants",
+            question="How do I repot a cactus?",
+            answer="Use gloves and a dry mix.",
+        ),
+        make_entry(
+            3,
+            id=3,
+            title="Heart rhythm",
+            category="Heart",
+            question="What sets the heart's pace?",
+            answer="The sinus node.",
+        ),
+    ]
+
+
+@needs_model
+def test_semantic_finds_by_meaning_an_entry_none_of_whose_words_the_question_uses(index_of, monkeypatch):
+    monkeypatch.setenv("KB_SEMANTIC", "1")
+    ix = index_of(_lay_entries())
+    result = ix.search("afib")
+    assert result.hits and result.hits[0].entry.id == 1 and result.reason is None
+    # Filters and exclusions hold for the entries found by meaning as for those found by words.
+    assert 1 not in [h.entry.id for h in ix.search("afib", category="Plants").hits]
+    assert 1 not in [h.entry.id for h in ix.search("afib -irregular").hits]
+    # Without vectors the same question finds nothing, and says so.
+    monkeypatch.setenv("KB_SEMANTIC", "0")
+    assert not ix.search("afib").hits
+
+
+@needs_model
+def test_semantic_nearest_entries_join_the_candidates_of_the_words(index_of, monkeypatch):
+    monkeypatch.setenv("KB_SEMANTIC", "1")
+    monkeypatch.setattr(fusion, "NEIGHBOUR_WEIGHT", 3.0)
+    ix = index_of(_lay_entries())
+    # "pace" finds entry 3 by its words only; entry 1 joins by meaning.
+    ids = [h.entry.id for h in ix.search("afib pace").hits]
+    assert 1 in ids and 3 in ids
+    assert 1 not in [h.entry.id for h in ix.search("afib pace", category="Plants").hits]
+
+
+def test_semantic_nearer_entries_gain_only_when_the_first_answer_is_far_in_meaning(monkeypatch):
+    monkeypatch.setattr(fusion, "NEIGHBOUR_WEIGHT", 1.0)
+    monkeypatch.setattr(fusion, "NEIGHBOUR_MARGIN", 0.1)
+    fused = [(1, 2.0), (2, 1.5)]
+    # The first answer is at 0.2: each entry past 0.3 gains its cosine's share of the
+    # nearest one's, and one the words did not find (3) joins the list.
+    out = fusion.add_neighbours(fused, {1: 0.2, 2: 0.6, 3: 0.4, 4: 0.25})
+    assert [(i, round(s, 3)) for i, s in out] == [(2, 2.5), (1, 2.0), (3, 0.667)]
+    # The first answer is as near as any: the words decide alone.
+    assert fusion.add_neighbours(fused, {1: 0.55, 2: 0.6, 3: 0.5}) == fused
+    assert fusion.add_neighbours(fused, {}) == fused
+    monkeypatch.setattr(fusion, "NEIGHBOUR_WEIGHT", 0.0)
+    assert fusion.add_neighbours(fused, {3: 0.9}) == fused
+
+
+def test_semantic_vectors_sql_honours_filters_and_exclusions():
+    from kb.search import sql
+
+    text, params = sql.vectors(sql.Filters(["e.category IN (?)"], ["Heart"]), '"irregular"')
+    assert "JOIN entries e" in text and "NOT IN (SELECT rowid FROM fts WHERE fts MATCH ?)" in text
+    assert params == ["Heart", '"irregular"']
+    assert sql.vectors(sql.Filters([], []), None) == ("SELECT v.id, v.v FROM vectors v", [])
