@@ -305,6 +305,12 @@ def _no_families() -> None:
     Planner._siblings = lambda self, should, known: []  # type: ignore[method-assign]
 
 
+def _no_short_families() -> None:
+    from kb.search import planning
+
+    planning.FAMILY_SHORT = planning.FAMILY_MIN_LENGTH
+
+
 def _no_semantic() -> None:
     os.environ["KB_SEMANTIC"] = "0"
 
@@ -326,6 +332,7 @@ ABLATIONS = {
     "conjunction": _no_conjunction,
     "semantic": _no_semantic,
     "families": _no_families,
+    "short-families": _no_short_families,
     "floor": _no_floor,
 }
 
@@ -343,6 +350,7 @@ ABLATION_RUNS = (
     ("without all five (issue 21's first round start)", ["topic", "abbreviations", "numbers", "long", "conjunction"]),
     ("without word families (pregnant -> pregnancy)", ["families"]),
     ("without the topic share's floor", ["floor"]),
+    ("without short words' families (treat -> treatment)", ["short-families"]),
     ("without the meaning of the question (words only)", ["semantic"]),
     ("without families, floor and meaning (issue 21's second round start)", ["families", "floor", "semantic"]),
 )

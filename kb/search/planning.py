@@ -47,7 +47,11 @@ MIN_DEFINITIONS = 2
 # in their titles and questions) FAMILY_RATIO times as often, per use, as the word does and
 # at least FAMILY_MIN_SHARE of its uses: the knowledge base's own name for the thing the
 # question says in another form. Only the question's FAMILY_WORDS rarest words are tried.
+# A shorter word, of FAMILY_SHORT letters or more, brings only a longer word it begins
+# ("treat" -> "treatment", which titles and questions use where answers say "treat"):
+# chosen by 5-fold cross-validation from {4, 5, 6, 7} (bench/RESULTS-quality.md).
 FAMILY_MIN_LENGTH = 7
+FAMILY_SHORT = 5
 FAMILY_TAIL = 2
 FAMILY_RATIO = 2.0
 FAMILY_MIN_SHARE = 0.05
@@ -227,13 +231,13 @@ class Planner(Vocabulary):
             for p in should
             if not (p.term.is_phrase or p.term.prefix)
             and p.df > 0
-            and len(p.term.words[0]) >= FAMILY_MIN_LENGTH
+            and len(p.term.words[0]) >= FAMILY_SHORT
             and p.term.words[0].isalpha()
         ]
         out: list[_query.Term] = []
         for item in sorted(words, key=lambda p: p.df)[:FAMILY_WORDS]:
             word = fold(item.term.words[0])
-            start = word[: len(word) - FAMILY_TAIL]
+            start = word[: len(word) - FAMILY_TAIL] if len(word) >= FAMILY_MIN_LENGTH else word
             rows = self.conn.execute(
                 "SELECT word, df FROM words WHERE word > ? AND word < ? AND word != ? ORDER BY df DESC LIMIT 3",
                 (start, start + "\U0010ffff", word),

@@ -65,3 +65,15 @@ def test_planning_a_word_also_searches_the_form_that_names_entries(index_of):
     # "diagnosis" names no entry (answers hold it, questions say "diagnose"): not added.
     should, _, _ = index._analyse(parse("diagnosed"))
     assert [p.term.text for p in should] == ["diagnosed"]
+
+
+def test_planning_a_short_word_also_searches_the_longer_word_that_names_entries(index_of):
+    # "treat" (five letters) is the whole start of "treatment", which the titles and
+    # questions use; the answers say "treat". A short word brings only words it begins.
+    fields = [
+        *((f"Illness{i} (Treatment)", f"What is the treatment for illness{i}?", "Doctors treat it.") for i in range(6)),
+        *((f"Tree {i}", f"What tree is {i}?", "A tall tree.") for i in range(6)),
+    ]
+    index = index_of([Entry(id=n, title=t, question=q, answer=a) for n, (t, q, a) in enumerate(fields, 1)])
+    should, _, _ = index._analyse(parse("treat"))
+    assert [p.term.text for p in should] == ["treat", "treatment"]
