@@ -208,7 +208,10 @@ def test_semantic_finds_by_meaning_an_entry_none_of_whose_words_the_question_use
     # Filters and exclusions hold for the entries found by meaning as for those found by words.
     assert 1 not in [h.entry.id for h in ix.search("afib", category="Plants").hits]
     assert 1 not in [h.entry.id for h in ix.search("afib -irregular").hits]
-    # Without vectors the same question finds nothing, and says so.
+    # Beyond SCAN_LIMIT entries the whole index is not scanned: words alone, as without vectors.
+    monkeypatch.setattr(semantic, "SCAN_LIMIT", 2)
+    assert not ix.search("afib").hits
+    monkeypatch.setattr(semantic, "SCAN_LIMIT", 10)
     monkeypatch.setenv("KB_SEMANTIC", "0")
     assert not ix.search("afib").hits
 
