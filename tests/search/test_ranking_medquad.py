@@ -35,8 +35,11 @@ CASES = [
     ("can I take medicines when pregnant", "pregnancy and medicines", 1),
 ]
 # Words a person uses that the knowledge base does not (it says "tinnitus", "transient
-# ischemic attack", "atrial fibrillation (AF)"): neither the words nor the re-ranking by
-# meaning find these yet, as the candidates come from the words alone.
+# ischemic attack", "atrial fibrillation (AF)"): the words do not find these. With the
+# semantic option the entries nearest by meaning can join the candidates
+# (fusion.NEIGHBOUR_WEIGHT), but that lost on cross-validation and is off; and the static
+# embedding's nearest entry to "mini stroke" is Stroke, to "what is afib" barely nearer
+# than Afibrinogenemia (bench/RESULTS-quality.md).
 LAY_WORDS = [
     ("ringing in my ears", "tinnitus", 3),
     ("I think I had a mini stroke", "transient ischemic attack", 3),
@@ -63,7 +66,9 @@ def test_ranking_medquad_the_condition_entry_first(index, question, title, withi
     assert title in titles, titles
 
 
-@pytest.mark.xfail(reason="lay words the corpus never uses: candidates come from words alone", strict=False)
+@pytest.mark.xfail(
+    reason="lay words the corpus never uses: the words miss them, and meaning is not yet enough", strict=False
+)
 @pytest.mark.parametrize("question,title,within", LAY_WORDS, ids=[c[0] for c in LAY_WORDS])
 def test_ranking_medquad_lay_words_find_the_corpus_term(index, question, title, within):
     titles = [hit.entry.title.lower() for hit in index.search(question, limit=within).hits]
@@ -105,3 +110,12 @@ def test_ranking_medquad_100k_characters_pasted_still_find_entries(index):
     assert len(text) == 100_000
     result = index.search(text, limit=3)
     assert result.reason is None and result.hits and result.total > 100
+
+
+@pytest.mark.parametrize(
+    "question,topic", [("how do you treat shingles", "shingles"), ("how do they treat gout", "gout")]
+)
+def test_ranking_medquad_treat_finds_the_entries_on_treatment(index, question, topic):
+    # "treat" also searches "treatment", the word the entries' titles and questions use.
+    first = index.search(question, limit=1).hits[0].entry
+    assert topic in first.title.lower() and "treatment" in (first.title + first.question).lower()
