@@ -4,7 +4,9 @@ Candidates are ranked by two BM25 scores fused (kb.search.fusion): the whole ent
 its head's (title, question, tags); a second stage then adds, to the best of them, the
 share of the question's rare, topic-naming words their heads hold. Chinese, Japanese and
 Korean words are found in their own table (kb.search.cjk). With ``latest`` the matches
-are in date order instead. When nothing matches, one line says why.
+are in date order instead. When nothing matches, an index that keeps entry vectors
+(kb.search.semantic) lists the entries nearest the question in meaning; otherwise one
+line says why.
 """
 
 from __future__ import annotations
