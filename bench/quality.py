@@ -311,6 +311,12 @@ def _no_short_families() -> None:
     planning.FAMILY_SHORT = planning.FAMILY_MIN_LENGTH
 
 
+def _topic_guesses() -> None:
+    from kb.search import ranking
+
+    ranking.TOPIC_GUESSES = True
+
+
 def _no_semantic() -> None:
     os.environ["KB_SEMANTIC"] = "0"
 
@@ -333,6 +339,7 @@ ABLATIONS = {
     "semantic": _no_semantic,
     "families": _no_families,
     "short-families": _no_short_families,
+    "guesses": _topic_guesses,
     "floor": _no_floor,
 }
 
@@ -351,6 +358,7 @@ ABLATION_RUNS = (
     ("without word families (pregnant -> pregnancy)", ["families"]),
     ("without the topic share's floor", ["floor"]),
     ("without short words' families (treat -> treatment)", ["short-families"]),
+    ("with spelling guesses in the topic stage", ["guesses"]),
     ("without the meaning of the question (words only)", ["semantic"]),
     ("without families, floor and meaning (issue 21's second round start)", ["families", "floor", "semantic"]),
 )

@@ -65,6 +65,9 @@ class Planned:
     term: _query.Term
     df: int
     stems: list[str]
+    # A guess at a word the question did not use (a spelling, a completion of an unknown
+    # start): searched, but it does not say what the question is about (kb.search.ranking).
+    guess: bool = False
 
 
 class Planner(Vocabulary):
@@ -142,6 +145,7 @@ class Planner(Vocabulary):
             # A pasted text: its words unknown to the index are not typos worth a guess.
             return self._informative(should), must, suggestions
         extra: list[_query.Term] = []
+        guesses: set[str] = set()
         known = {fold(w) for t in terms for w in t.words}
         for item in planned:
             if item.term.prefix or item.df > SPELL_MAX_DF:
@@ -157,6 +161,7 @@ class Planner(Vocabulary):
                 ):
                     if completion not in known:
                         known.add(completion)
+                        guesses.add(completion)
                         extra.append(_query.Term([completion], text=completion))
             # A phrase's df is its rarest word's: each word is judged by its own, so that
             # "heart" in "heart atack" is never corrected because "atack" is unknown.
@@ -173,6 +178,7 @@ class Planner(Vocabulary):
                     if suggestion not in suggestions and suggestion not in known:
                         suggestions.append(suggestion)
                         if not item.term.is_phrase and item in should:
+                            guesses.add(suggestion)
                             extra.append(_query.Term([suggestion], text=suggestion))
         extra.extend(self._expansions(should, known))
         extra.extend(self._siblings(should, known))
@@ -180,7 +186,8 @@ class Planner(Vocabulary):
             extra_stems = self._stems([" ".join(t.words) for t in extra])
             freqs = self._doc_freqs({s for group in extra_stems for s in group})
             for term, group in zip(extra, extra_stems):
-                should.append(Planned(term, min((freqs.get(s, 0) for s in group), default=0), group))
+                df = min((freqs.get(s, 0) for s in group), default=0)
+                should.append(Planned(term, df, group, guess=term.text in guesses))
         return should, must, suggestions
 
     def _expansions(self, should: list[Planned], known: set[str]) -> list[_query.Term]:

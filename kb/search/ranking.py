@@ -39,6 +39,11 @@ TOPIC_TITLES = True
 # while pregnant". Chosen by 5-fold cross-validation from {0, 0.02, 0.05, 0.1}
 # (bench/RESULTS-quality.md): neutral on MAP held out, +0.015 on the first answer's score.
 TOPIC_SHARE_FLOOR = 0.02
+# Whether the planner's guesses at words the question did not use (spellings, completions
+# of an unknown start) count in the topic. They do not: "guys" guessed as "guns", rare, took
+# the topic of "I have an hernia ... could you guys help me" to "Gun Safety". The guesses
+# are still searched.
+TOPIC_GUESSES = False
 
 
 class Ranking(Planner, Reads):
@@ -260,7 +265,9 @@ class Ranking(Planner, Reads):
         without title shares the commoner ones, which weigh little, count in the whole.
         """
         total = max(self.count(), 1)
-        usable = {p.term.fts(): p for p in planned if 0 < p.df <= total * COMMON_SHARE}
+        usable = {
+            p.term.fts(): p for p in planned if 0 < p.df <= total * COMMON_SHARE and (TOPIC_GUESSES or not p.guess)
+        }
         if not ids or len(usable) < 2:
             return {}
         kept: list[tuple[str, Planned]] = []
