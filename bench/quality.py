@@ -293,6 +293,34 @@ def _no_long_cap() -> None:
     planning.MAX_QUERY_TERMS = ranking.MAX_QUERY_TERMS = 10**9
 
 
+def _no_floor() -> None:
+    from kb.search import ranking
+
+    ranking.TOPIC_SHARE_FLOOR = 0.0
+
+
+def _no_families() -> None:
+    from kb.search.planning import Planner
+
+    Planner._siblings = lambda self, should, known: []  # type: ignore[method-assign]
+
+
+def _no_short_families() -> None:
+    from kb.search import planning
+
+    planning.FAMILY_SHORT = planning.FAMILY_MIN_LENGTH
+
+
+def _topic_guesses() -> None:
+    from kb.search import ranking
+
+    ranking.TOPIC_GUESSES = True
+
+
+def _no_semantic() -> None:
+    os.environ["KB_SEMANTIC"] = "0"
+
+
 def _no_conjunction() -> None:
     from kb.search import planning
 
@@ -308,6 +336,11 @@ ABLATIONS = {
     "numbers": _no_numbers,
     "long": _no_long_cap,
     "conjunction": _no_conjunction,
+    "semantic": _no_semantic,
+    "families": _no_families,
+    "short-families": _no_short_families,
+    "guesses": _topic_guesses,
+    "floor": _no_floor,
 }
 
 
@@ -321,7 +354,13 @@ ABLATION_RUNS = (
     ("without bare numbers bound to their word", ["numbers"]),
     ("without the 48-word cap on long questions", ["long"]),
     ("without all the words first for 2-4 words", ["conjunction"]),
-    ("without all five (this round's start)", ["topic", "abbreviations", "numbers", "long", "conjunction"]),
+    ("without all five (issue 21's first round start)", ["topic", "abbreviations", "numbers", "long", "conjunction"]),
+    ("without word families (pregnant -> pregnancy)", ["families"]),
+    ("without the topic share's floor", ["floor"]),
+    ("without short words' families (treat -> treatment)", ["short-families"]),
+    ("with spelling guesses in the topic stage", ["guesses"]),
+    ("without the meaning of the question (words only)", ["semantic"]),
+    ("without families, floor and meaning (issue 21's second round start)", ["families", "floor", "semantic"]),
 )
 
 
@@ -331,6 +370,8 @@ def ablation_table(
     """Run kb with each part of its ranking turned off, each in a fresh process."""
     rows = {"kb (all parts)": full}
     for label, parts in ABLATION_RUNS:
+        if "semantic" in parts and os.environ.get("KB_SEMANTIC") != "1":
+            continue  # a store built without vectors: nothing to turn off
         with tempfile.TemporaryDirectory() as tmp:
             out = Path(tmp) / "run.json"
             argv = [
@@ -431,6 +472,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="turn one part of kb's ranking off (repeatable)",
     )
     ap.add_argument(
+        "--semantic",
+        action="store_true",
+        help="build the store with entry vectors (KB_SEMANTIC=1; needs the 'semantic' extra)",
+    )
+    ap.add_argument(
         "--ablation", action="store_true", help="also run kb with each part turned off and add the ablation table"
     )
     args = ap.parse_args(argv)
@@ -446,6 +492,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     qrels = read_qrels(args.qrels)
     qids = [q for q, _ in queries]
 
+    if args.semantic:
+        os.environ["KB_SEMANTIC"] = "1"
     tmp = None
     store = args.store
     if store is None:

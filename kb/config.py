@@ -88,3 +88,14 @@ def index_feed() -> str | None:
     """``$KB_INDEX_FEED``: "thread" or "process", how ingest feeds the index (None: by input size)."""
     value = _get("KB_INDEX_FEED")
     return value if value in ("thread", "process") else None
+
+
+def semantic() -> bool | None:
+    """``$KB_SEMANTIC``: "1" keeps and uses entry vectors (kb.search.semantic), "0" neither;
+    None when unset (an index that keeps them goes on)."""
+    value = _get("KB_SEMANTIC").lower()
+    if value in ("1", "on", "true", "yes"):
+        return True
+    if value in ("0", "off", "false", "no"):
+        return False
+    return None

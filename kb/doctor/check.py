@@ -388,6 +388,8 @@ def check_index(kb: StoreWithIndex, walk: _Walk | None, report: Report) -> None:
             f"{path.name} opens; SQLite's quick_check passes (FTS5's integrity-check needs to write "
             "beside the file, which is not possible here, so it was not run)",
         )
+    if health.semantic:
+        report.add("semantic", OK, health.semantic)
     if walk is None:
         return
     if health.signature != kb.store.signature():

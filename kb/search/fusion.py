@@ -12,7 +12,13 @@ whatever the size of the knowledge base or the length of the question, and the h
 counts twice the whole. Measured on the relevance benchmark (bench/quality.py): see
 bench/RESULTS-quality.md for the table and the ablation.
 
-Pure functions: no SQL here; kb.search.ranking runs the queries.
+A second stage then re-orders the best candidates (second_stage): the share of the
+question's topic words each head holds (add_topic) and, for an index that keeps entry
+vectors (kb.search.semantic, an option), the question's cosine with each entry
+(add_meaning), taken only where the words leave the topic open (meaning_weight).
+
+Pure functions: no SQL here; kb.search.ranking runs the queries, and another backend can
+call second_stage on its own candidates.
 """
 
 from __future__ import annotations
@@ -37,6 +43,27 @@ OTHERS_SHARE = 0.5
 # by 5-fold cross-validation on the relevance benchmark (bench/RESULTS-quality.md).
 TOPIC_WEIGHT = 2.0
 TOPIC_WINDOW = 50
+# The meaning of the question (kb.search.semantic, an option): how much the cosine of the
+# question's and an entry's vectors adds to the best TOPIC_WINDOW candidates' scores, and
+# when: only while no candidate's head holds SEMANTIC_BELOW of the question's topic words
+# (add_topic's coverage), that is while the question's own words leave its topic open.
+# Added always, the cosine put a better answer first more often (MRR>=3 +0.010, avgScore
+# +0.04 on the relevance benchmark) but blurred the order below it (MAP>=2 -0.011).
+# Chosen by 5-fold cross-validation (bench/RESULTS-quality.md); on that benchmark's
+# held-out folds it is neutral: its questions mostly use the corpus's own words.
+SEMANTIC_WEIGHT = 0.5
+SEMANTIC_BELOW = 0.9
+# ... and, when the words' first answer is far from the question in meaning, the entries
+# nearer to it than that answer by more than NEIGHBOUR_MARGIN gain NEIGHBOUR_WEIGHT times
+# their cosine's share of the nearest one's: the words then missed the topic, as when a
+# person says "afib" or "ringing in my ears" and the knowledge base "atrial fibrillation"
+# and "tinnitus" (a chromosome ring matched "ringing"). The NEIGHBOURS entries nearest the
+# question over the whole index (kb.search.semantic.nearest) join the candidates for this,
+# a third list beside the whole entry's and the head's. Chosen by 5-fold cross-validation
+# (bench/RESULTS-quality.md).
+NEIGHBOURS = 10
+NEIGHBOUR_WEIGHT = 0.0
+NEIGHBOUR_MARGIN = 0.1
 # How many of each table's best candidates are fused (at least a page's worth more).
 CANDIDATES = 100
 # Each table's scores are read this many times deeper than the candidates it gives, so
@@ -69,6 +96,55 @@ def add_topic(fused: list[tuple[int, float]], coverage: Mapping[int, float]) -> 
         return fused
     out = [(i, score + TOPIC_WEIGHT * coverage.get(i, 0.0)) for i, score in fused]
     out.sort(key=lambda item: (-item[1], item[0]))
+    return out
+
+
+def meaning_weight(coverage: Mapping[int, float]) -> float:
+    """How much the question's cosine with an entry counts, given the candidates' topic
+    coverage (add_topic): SEMANTIC_WEIGHT while the best is below SEMANTIC_BELOW, else 0."""
+    return SEMANTIC_WEIGHT if max(coverage.values(), default=0.0) < SEMANTIC_BELOW else 0.0
+
+
+def add_meaning(
+    fused: list[tuple[int, float]], similarity: Mapping[int, float], weight: float
+) -> list[tuple[int, float]]:
+    """Add ``weight`` times each candidate's cosine with the question (kb.search.semantic)
+    to its score; return the list re-sorted, best first. Candidates without a cosine keep
+    their score."""
+    if not similarity or not weight:
+        return fused
+    out = [(i, score + weight * similarity.get(i, 0.0)) for i, score in fused]
+    out.sort(key=lambda item: (-item[1], item[0]))
+    return out
+
+
+def add_neighbours(fused: list[tuple[int, float]], similarity: Mapping[int, float]) -> list[tuple[int, float]]:
+    """Give the entries that are nearer the question in meaning (``similarity``, id ->
+    cosine: the candidates' and the nearest entries') than the first candidate by more than
+    NEIGHBOUR_MARGIN, NEIGHBOUR_WEIGHT times their cosine over the best one's; an entry
+    that is not a candidate yet joins. Return the list re-sorted, best first."""
+    top = max(similarity.values(), default=0.0)
+    bar = (similarity.get(fused[0][0], 0.0) if fused else 0.0) + NEIGHBOUR_MARGIN
+    if top <= bar or not NEIGHBOUR_WEIGHT:
+        return fused
+    gain = {i: NEIGHBOUR_WEIGHT * c / top for i, c in similarity.items() if c > bar}
+    out = [(i, score + gain.pop(i, 0.0)) for i, score in fused]
+    out.extend(gain.items())
+    out.sort(key=lambda item: (-item[1], item[0]))
+    return out
+
+
+def second_stage(
+    fused: list[tuple[int, float]],
+    coverage: Mapping[int, float],
+    similarity: Mapping[int, float] | None = None,
+) -> list[tuple[int, float]]:
+    """The second stage over fused candidates (id, score), best first: the topic's share
+    of each head (add_topic) and, when given, the question's cosine with each entry
+    (add_meaning). Pure, so any backend that can compute the two features can call it."""
+    out = add_topic(fused, coverage)
+    if similarity:
+        out = add_meaning(out, similarity, meaning_weight(coverage))
     return out
 
 

@@ -42,6 +42,8 @@ class IndexHealth:
     # False when nothing could be written beside the file (read-only media, a full disk):
     # FTS5's integrity-check is a write command, so only SQLite's quick_check ran.
     fts_checked: bool = True
+    # Whether the index keeps entry vectors and searches use them (kb.search.semantic.status).
+    semantic: str | None = None
 
 
 def check_health(path: str | os.PathLike[str]) -> IndexHealth:
@@ -96,8 +98,15 @@ def _check(conn: sqlite3.Connection, *, fts: bool = True) -> IndexHealth:
         count = int(meta.get("count") or 0)
     except ValueError:
         count = 0
+    from kb.search import semantic
+
     return IndexHealth(
-        HEALTHY, schema=meta.get("schema"), signature=meta.get("signature"), count=count, fts_checked=fts
+        HEALTHY,
+        schema=meta.get("schema"),
+        signature=meta.get("signature"),
+        count=count,
+        fts_checked=fts,
+        semantic=semantic.status(conn),
     )
 
 

@@ -41,6 +41,21 @@ MAX_CONJUNCTION_TERMS = 4
 # An abbreviation is expanded in queries once the entries define it this many times: one
 # definition may be a one-off or a misreading.
 MIN_DEFINITIONS = 2
+# Word families (Planner._siblings): a word of at least FAMILY_MIN_LENGTH letters also
+# searches the commonest word of the index that shares all but its last FAMILY_TAIL letters
+# and has another stem ("pregnant" -> "pregnancy"), when that sibling names entries (stands
+# in their titles and questions) FAMILY_RATIO times as often, per use, as the word does and
+# at least FAMILY_MIN_SHARE of its uses: the knowledge base's own name for the thing the
+# question says in another form. Only the question's FAMILY_WORDS rarest words are tried.
+# A shorter word, of FAMILY_SHORT letters or more, brings only a longer word it begins
+# ("treat" -> "treatment", which titles and questions use where answers say "treat"):
+# chosen by 5-fold cross-validation from {4, 5, 6, 7} (bench/RESULTS-quality.md).
+FAMILY_MIN_LENGTH = 7
+FAMILY_SHORT = 5
+FAMILY_TAIL = 2
+FAMILY_RATIO = 2.0
+FAMILY_MIN_SHARE = 0.05
+FAMILY_WORDS = 4
 
 
 @dataclass
@@ -50,6 +65,9 @@ class Planned:
     term: _query.Term
     df: int
     stems: list[str]
+    # A guess at a word the question did not use (a spelling, a completion of an unknown
+    # start): searched, but it does not say what the question is about (kb.search.ranking).
+    guess: bool = False
 
 
 @dataclass
@@ -193,6 +211,7 @@ class Planner(Vocabulary):
             # A pasted text: its words unknown to the index are not typos worth a guess.
             return self._informative(should), must, suggestions
         extra: list[_query.Term] = []
+        guesses: set[str] = set()
         known = {fold(w) for t in terms for w in t.words}
         for item in planned:
             if item.term.prefix or item.df > SPELL_MAX_DF:
@@ -208,6 +227,7 @@ class Planner(Vocabulary):
                 ):
                     if completion not in known:
                         known.add(completion)
+                        guesses.add(completion)
                         extra.append(_query.Term([completion], text=completion))
             # A phrase's df is its rarest word's: each word is judged by its own, so that
             # "heart" in "heart atack" is never corrected because "atack" is unknown.
@@ -224,13 +244,16 @@ class Planner(Vocabulary):
                     if suggestion not in suggestions and suggestion not in known:
                         suggestions.append(suggestion)
                         if not item.term.is_phrase and item in should:
+                            guesses.add(suggestion)
                             extra.append(_query.Term([suggestion], text=suggestion))
         extra.extend(self._expansions(should, known))
+        extra.extend(self._siblings(should, known))
         if extra:
             extra_stems = self._stems([" ".join(t.words) for t in extra])
             freqs = self._doc_freqs({s for group in extra_stems for s in group})
             for term, group in zip(extra, extra_stems):
-                should.append(Planned(term, min((freqs.get(s, 0) for s in group), default=0), group))
+                df = min((freqs.get(s, 0) for s in group), default=0)
+                should.append(Planned(term, df, group, guess=term.text in guesses))
         return should, must, suggestions
 
     def _expansions(self, should: list[Planned], known: set[str]) -> list[_query.Term]:
@@ -265,6 +288,44 @@ class Planner(Vocabulary):
             known.add(long)
             words = long.split()
             out.append(_query.Term(words, text=long))
+        return out
+
+    def _siblings(self, should: list[Planned], known: set[str]) -> list[_query.Term]:
+        """The knowledge base's form of the question's words where it names entries by
+        another: "pregnant" also searches "pregnancy" (see FAMILY_*).
+
+        Learned from the index for any knowledge base: a sibling must share the word's
+        start, have a stem of its own, and stand in entries' heads (title, question, tags)
+        far more often per use than the word, so "diagnosed" (in "How to diagnose ...")
+        does not bring in "diagnosis", which answers use more than heads.
+        """
+        words = [
+            p
+            for p in should
+            if not (p.term.is_phrase or p.term.prefix)
+            and p.df > 0
+            and len(p.term.words[0]) >= FAMILY_SHORT
+            and p.term.words[0].isalpha()
+        ]
+        out: list[_query.Term] = []
+        for item in sorted(words, key=lambda p: p.df)[:FAMILY_WORDS]:
+            word = fold(item.term.words[0])
+            start = word[: len(word) - FAMILY_TAIL] if len(word) >= FAMILY_MIN_LENGTH else word
+            rows = self.conn.execute(
+                "SELECT word, df FROM words WHERE word > ? AND word < ? AND word != ? ORDER BY df DESC LIMIT 3",
+                (start, start + "\U0010ffff", word),
+            ).fetchall()
+            for sibling, df in rows:
+                if sibling in known or df < item.df or not sibling.isalpha():
+                    continue
+                if self._stems([sibling])[0] == item.stems:
+                    continue  # the index already folds them (one stem)
+                share = self._heads_naming(sibling) / max(df, 1)
+                if share < FAMILY_MIN_SHARE or share < FAMILY_RATIO * self._heads_naming(word) / item.df:
+                    continue
+                known.add(sibling)
+                out.append(_query.Term([sibling], text=sibling))
+                break
         return out
 
     def _heads_naming(self, text: str, most: int = 1000) -> int:

@@ -4,7 +4,9 @@ Candidates are ranked by two BM25 scores fused (kb.search.fusion): the whole ent
 its head's (title, question, tags); a second stage then adds, to the best of them, the
 share of the question's rare, topic-naming words their heads hold. Chinese, Japanese and
 Korean words are found in their own table (kb.search.cjk). With ``latest`` the matches
-are in date order instead. When nothing matches, one line says why.
+are in date order instead. When nothing matches, an index that keeps entry vectors
+(kb.search.semantic) lists the entries nearest the question in meaning; otherwise one
+line says why.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import sqlite3
 
 from kb.errors import KbError, NotFound, QueryError, SearchIndexError
 from kb.models import ANSWERED
-from kb.search import cjk, fusion, sql
+from kb.search import cjk, fusion, semantic, sql
 from kb.search import query as _query
 from kb.search.base import ids_json
 from kb.search.planning import COMMON_SHARE, MAX_QUERY_TERMS, Planned, Planner
@@ -31,6 +33,18 @@ TOPIC_BUDGET = 20_000
 # Each word's weight there is also scaled by the share of the entries using it that have it
 # in their title: a corpus statistic of how much the word names topics (_title_shares).
 TOPIC_TITLES = True
+# ... but never below this share: a rare word no title holds ("ibuprofen" where no entry is
+# titled with it) still names the question's topic, and without a floor the generic words
+# that a title happens to hold ("taking") took all the weight, so that an entry titled
+# "... Taking Steps to Lower Your Risk" covered the whole of "is it safe to take ibuprofen
+# while pregnant". Chosen by 5-fold cross-validation from {0, 0.02, 0.05, 0.1}
+# (bench/RESULTS-quality.md): neutral on MAP held out, +0.015 on the first answer's score.
+TOPIC_SHARE_FLOOR = 0.02
+# Whether the planner's guesses at words the question did not use (spellings, completions
+# of an unknown start) count in the topic. They do not: "guys" guessed as "guns", rare, took
+# the topic of "I have an hernia ... could you guys help me" to "Gun Safety". The guesses
+# are still searched.
+TOPIC_GUESSES = False
 
 
 class Ranking(Planner, Reads):
@@ -124,13 +138,20 @@ class Ranking(Planner, Reads):
             positive = self._plan(should, must)
         if cjk_match is not None and (positive is None or not latest):
             return self._search_cjk(positive, cjk_match, where, limit, offset, [p.term for p in should + must])
+        exclude = " OR ".join(t.fts() for t in parsed.exclude) if parsed.exclude else None
+        if positive is None and not latest and semantic.usable(self.conn):
+            # No entry has the words; one may still mean them ("afib": "atrial fibrillation").
+            near = semantic.nearest(self.conn, query, offset + limit, where, exclude, total_entries)
+            if near:
+                terms = [p.term for p in should + must]
+                return SearchResult(self._hits(list(near.items())[offset:], terms), len(near), suggestions, None)
         if positive is None:
             missing = [p.term.text for p in must if p.df == 0]
             reason = ("no entry has " + ", ".join(repr(m) for m in missing)) if missing else "no entry has these words"
             return SearchResult([], 0, suggestions, reason)
         match = positive
-        if parsed.exclude:
-            match = f"({positive}) NOT ({' OR '.join(t.fts() for t in parsed.exclude)})"
+        if exclude:
+            match = f"({positive}) NOT ({exclude})"
         terms = [p.term for p in should + must]
         hits, total = self._rank(
             match,
@@ -139,8 +160,9 @@ class Ranking(Planner, Reads):
             offset=offset,
             latest=latest,
             terms=terms,
-            excluding=bool(parsed.exclude),
+            exclude=exclude,
             planned=should + must,
+            question=query,
         )
         reason = None
         if not hits:
@@ -212,17 +234,31 @@ class Ranking(Planner, Reads):
         offset: int,
         latest: bool,
         terms: list[_query.Term],
-        excluding: bool = False,
+        exclude: str | None = None,
         planned: list[Planned] | None = None,
+        question: str = "",
     ) -> tuple[list[Hit], int]:
         """Run the planned MATCH; return the page of hits and the total number of matches."""
         if latest:
             return self._rank_by_date(match, where, limit=limit, offset=offset, terms=terms)
         depth = self._list_depth(limit, offset) // fusion.SCORE_DEPTH
-        fused, total = self._fused("fts", match, match, where, depth, head_table="head", excluding=excluding)
-        if planned and fusion.TOPIC_WEIGHT:
+        fused, total = self._fused("fts", match, match, where, depth, head_table="head", excluding=bool(exclude))
+        if planned:
             window = [i for i, _ in fused[: fusion.TOPIC_WINDOW]]
-            fused = fusion.add_topic(fused, self._topic_coverage(window, planned))
+            coverage = self._topic_coverage(window, planned) if fusion.TOPIC_WEIGHT else {}
+            similarity = {}
+            meaning = fusion.meaning_weight(coverage)
+            if question and (meaning or fusion.NEIGHBOUR_WEIGHT) and semantic.usable(self.conn):
+                similarity = semantic.similarities(self.conn, question, window)
+                if fusion.NEIGHBOUR_WEIGHT and similarity:
+                    near = semantic.nearest(self.conn, question, fusion.NEIGHBOURS, where, exclude, self.count())
+                    new = [i for i in near if i not in similarity]
+                    if new and fusion.TOPIC_WEIGHT:
+                        coverage.update(self._topic_coverage(new, planned))
+                    similarity.update(near)
+                    fused = fusion.add_neighbours(fused, similarity)
+                    total = max(total, len(fused))
+            fused = fusion.second_stage(fused, coverage, similarity)
         return self._hits(fused[offset : offset + limit], terms), total
 
     def _topic_coverage(self, ids: list[int], planned: list[Planned]) -> dict[int, float]:
@@ -233,7 +269,9 @@ class Ranking(Planner, Reads):
         without title shares the commoner ones, which weigh little, count in the whole.
         """
         total = max(self.count(), 1)
-        usable = {p.term.fts(): p for p in planned if 0 < p.df <= total * COMMON_SHARE}
+        usable = {
+            p.term.fts(): p for p in planned if 0 < p.df <= total * COMMON_SHARE and (TOPIC_GUESSES or not p.guess)
+        }
         if not ids or len(usable) < 2:
             return {}
         kept: list[tuple[str, Planned]] = []
@@ -248,7 +286,8 @@ class Ranking(Planner, Reads):
         for key, p in usable.items():
             weight[key] = math.log((total - p.df + 0.5) / (p.df + 0.5)) ** 2
             if TOPIC_TITLES:
-                weight[key] *= titled.get(key, 0.0)
+                share = titled.get(key)
+                weight[key] *= 0.0 if share is None else max(share, TOPIC_SHARE_FLOOR)
         whole = sum(weight.values()) or 1.0
         coverage: dict[int, float] = {}
         for key, _item in kept:

@@ -189,6 +189,18 @@ def top(table: str, match: str, where: Filters, depth: int) -> tuple[str, list[A
     return f"SELECT {table}.rowid, {SCORES[table]} AS score {body} ORDER BY score DESC LIMIT ?", [*args, depth]
 
 
+def vectors(where: Filters, exclude: str | None) -> tuple[str, list[Any]]:
+    """Every kept entry vector (id, v) whose entry passes the filters and, with ``exclude``
+    (a MATCH of the excluded words), holds none of those words."""
+    conds, params = where.conditions("v.id")
+    if exclude:
+        conds.append("v.id NOT IN (SELECT rowid FROM fts WHERE fts MATCH ?)")
+        params.append(exclude)
+    joined = " JOIN entries e ON e.id = v.id" if where.joins else ""
+    condition = f" WHERE {' AND '.join(conds)}" if conds else ""
+    return f"SELECT v.id, v.v FROM vectors v{joined}{condition}", params
+
+
 def at_least(match: str, where: Filters, count: int) -> tuple[str, list[Any]]:
     """How many entries match and pass the filters, counted up to ``count`` (and no further)."""
     body, args = _body("fts", match, where)

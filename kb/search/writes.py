@@ -14,7 +14,7 @@ from typing import Any
 
 from kb.errors import SearchIndexError
 from kb.models import Entry, Expert
-from kb.search import abbreviations, cjk
+from kb.search import abbreviations, cjk, semantic
 from kb.search.base import batches as _batches
 from kb.search.base import dumps as _dumps
 from kb.search.base import ids_json as _ids_json
@@ -171,6 +171,8 @@ class Writes(Vocabulary):
             conn.execute("INSERT INTO head(head) VALUES ('delete-all')")
             for table in ("cjk", "abbreviations", "entries", "entry_tags", "experts", "terms", "words"):
                 conn.execute(f"DELETE FROM {table}")
+            if semantic.kept(conn):
+                conn.execute("DELETE FROM vectors")
             self._set_meta("last_id", None)
             experts: dict[str, Expert] = {}
             total = 0
@@ -188,6 +190,7 @@ class Writes(Vocabulary):
             self._set_meta("count", str(total))
             self._flush_words()
             self._refresh_vocabulary(total)
+            semantic.sync(conn)
             self._set_meta("signature", signature)
         return total
 
@@ -204,10 +207,12 @@ class Writes(Vocabulary):
 
     def upsert_prepared(self, batches: Iterable[Prepared], signature: str | None, *, refresh: bool = True) -> None:
         """``upsert`` of batches made by ``prepare`` (perhaps in another process)."""
-        with self._errors("updating"), self._transaction():
+        with self._errors("updating"), self._transaction() as conn:
             delta = 0
+            written: list[int] = []
             for batch in batches:
                 ids = _ids_json(batch.ids)
+                written.extend(batch.ids)
                 old_experts, removed = self._remove_ids(ids)
                 experts: dict[str, Expert] = {}
                 for name, profile in old_experts.items():
@@ -216,6 +221,7 @@ class Writes(Vocabulary):
                 self._stage_words(ids)
                 self._save_experts(experts.values())
                 delta += len(batch.ids) - removed
+            semantic.sync(conn, _ids_json(written))
             if signature is not None:
                 self._flush_words()
             self._after_change(delta, refresh=refresh)
@@ -337,6 +343,7 @@ class Writes(Vocabulary):
                 (ids_json,),
             )
         conn.execute("DELETE FROM cjk WHERE rowid IN (SELECT value FROM json_each(?))", (ids_json,))
+        semantic.forget(conn, ids_json)
         names = [
             r[0]
             for r in conn.execute(

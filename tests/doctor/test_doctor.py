@@ -452,3 +452,8 @@ def test_doctor_repair_unreadable_shard_is_one_line_and_left_alone(filled: Path,
     monkeypatch.undo()
     assert filled.read_bytes() == catalog and shard.read_bytes() == content
     assert not list(shard.parent.glob("*.damaged-*"))
+
+
+def test_doctor_says_whether_searches_use_meaning(filled: Path) -> None:
+    found = next(f for f in check(filled).to_dict()["findings"] if f["check"] == "semantic")
+    assert found["status"] == "ok" and found["detail"].startswith("off: words only"), found

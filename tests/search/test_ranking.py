@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 
 from kb.models import Entry
+from kb.search.query import parse
+from tests.conftest import make_entry
 
 FIXTURE = Path(__file__).parent / "fixtures" / "ranking_entries.json"
 
@@ -117,3 +119,20 @@ def test_ranking_fixture_is_large_enough():
     records = json.loads(FIXTURE.read_text(encoding="utf-8"))
     assert len(records) >= 30
     assert len(CASES) >= 20
+
+
+def test_ranking_a_spelling_guess_does_not_take_the_topic(index_of):
+    # "guys" is unknown: the planner also searches "guns" (one letter away), a rare word
+    # that fills a short title. The question is about the hernia.
+    entries = [
+        make_entry(1, id=1, title="Gun safety", question="Do you have information about guns?", answer="Lock them."),
+        make_entry(2, id=2, title="Hernia", question="What is a hernia?", answer="A bulge. Take care and get help."),
+        # "hernia" is commoner than "guns": answers mention it in passing.
+        *(make_entry(n, id=n, answer="It is not a hernia.") for n in range(3, 9)),
+        *(make_entry(n, id=n) for n in range(9, 40)),
+    ]
+    index = index_of(entries)
+    question = "I have an hernia I would love to take care of it could you guys help me"
+    should, _, _ = index._analyse(parse(question))
+    assert [p.term.text for p in should if p.guess] == ["guns"]
+    assert index.search(question).hits[0].entry.id == 2

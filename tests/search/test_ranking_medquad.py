@@ -18,7 +18,8 @@ from kb.models import Entry
 
 MEDQUAD = Path(__file__).resolve().parents[3] / "shared" / "corpora" / "medquad.jsonl.gz"
 
-pytestmark = pytest.mark.skipif(not MEDQUAD.exists(), reason="medquad corpus not present")
+# The whole module is slow: its index of 16k entries takes ~20 s to build.
+pytestmark = [pytest.mark.skipif(not MEDQUAD.exists(), reason="medquad corpus not present"), pytest.mark.slow]
 
 # (question, the title of the entry that answers it, how high it must rank)
 CASES = [
@@ -31,7 +32,21 @@ CASES = [
     ("my 3 year old has a fever of 39 what should i do", "fever", 3),
     ("I keep getting UTIs", "urinary tract infections", 1),
     ("heart atack", "heart attack", 1),
+    ("can I take medicines when pregnant", "pregnancy and medicines", 1),
 ]
+# Words a person uses that the knowledge base does not (it says "tinnitus", "transient
+# ischemic attack", "atrial fibrillation (AF)"): the words do not find these. With the
+# semantic option the entries nearest by meaning can join the candidates
+# (fusion.NEIGHBOUR_WEIGHT), but that lost on cross-validation and is off; and the static
+# embedding's nearest entry to "mini stroke" is Stroke, to "what is afib" barely nearer
+# than Afibrinogenemia (bench/RESULTS-quality.md).
+LAY_WORDS = [
+    ("ringing in my ears", "tinnitus", 3),
+    ("I think I had a mini stroke", "transient ischemic attack", 3),
+    ("what is afib", "atrial fibrillation", 3),
+]
+# A Japanese entry among the English ones: kb search 糖尿病 must find it by its first word.
+JAPANESE = Entry(id=10**6, title="糖尿病とは", question="糖尿病とは何ですか", answer="血糖値が高くなる病気です。")
 
 
 @pytest.fixture(scope="module")
@@ -42,13 +57,34 @@ def index(module_index_of):
             record = json.loads(line)
             fields = {k: record.get(k) or "" for k in ("title", "question", "answer", "category")}
             entries.append(Entry(id=number, **fields))
-    return module_index_of(entries)
+    return module_index_of([*entries, JAPANESE])
 
 
 @pytest.mark.parametrize("question,title,within", CASES, ids=[c[0][:48] for c in CASES])
 def test_ranking_medquad_the_condition_entry_first(index, question, title, within):
     titles = [hit.entry.title.lower() for hit in index.search(question, limit=within).hits]
     assert title in titles, titles
+
+
+@pytest.mark.xfail(
+    reason="lay words the corpus never uses: the words miss them, and meaning is not yet enough", strict=False
+)
+@pytest.mark.parametrize("question,title,within", LAY_WORDS, ids=[c[0] for c in LAY_WORDS])
+def test_ranking_medquad_lay_words_find_the_corpus_term(index, question, title, within):
+    titles = [hit.entry.title.lower() for hit in index.search(question, limit=within).hits]
+    assert any(title in t for t in titles), titles
+
+
+def test_ranking_medquad_a_drug_while_pregnant_finds_pregnancy_and_medicines(index):
+    # It once put "Am I at Risk for Type 2 Diabetes? Taking Steps ..." first: no title holds
+    # "ibuprofen" or "pregnant"; the titles say "pregnancy" (kb.search.planning, FAMILY_*).
+    titles = [h.entry.title.lower() for h in index.search("is it safe to take ibuprofen while pregnant", limit=3).hits]
+    assert "pregnancy and medicines" in titles, titles
+
+
+def test_ranking_medquad_a_cjk_word_finds_the_entry_titled_with_it(index):
+    hits = index.search("糖尿病").hits
+    assert hits and hits[0].entry.title == "糖尿病とは"
 
 
 def test_ranking_medquad_spelled_right_words_get_no_suggestion(index):
@@ -66,3 +102,20 @@ def test_ranking_medquad_long_pasted_text_finds_its_subject(index):
     result = index.search(text, limit=3)
     assert result.reason is None and result.total > 100
     assert "parkinson disease" in [hit.entry.title.lower() for hit in result.hits]
+
+
+def test_ranking_medquad_100k_characters_pasted_still_find_entries(index):
+    rows = index.conn.execute("SELECT answer FROM entries ORDER BY id LIMIT 400").fetchall()
+    text = "\n".join(r[0] for r in rows)[:100_000]
+    assert len(text) == 100_000
+    result = index.search(text, limit=3)
+    assert result.reason is None and result.hits and result.total > 100
+
+
+@pytest.mark.parametrize(
+    "question,topic", [("how do you treat shingles", "shingles"), ("how do they treat gout", "gout")]
+)
+def test_ranking_medquad_treat_finds_the_entries_on_treatment(index, question, topic):
+    # "treat" also searches "treatment", the word the entries' titles and questions use.
+    first = index.search(question, limit=1).hits[0].entry
+    assert topic in first.title.lower() and "treatment" in (first.title + first.question).lower()
