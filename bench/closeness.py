@@ -7,6 +7,7 @@ questions are ordinary questions whose topics the corpus covers, so few should b
 "nothing close", and fewer still of those whose first answer is a good one.
 
     python bench/closeness.py [--store STORE] [quality.py's --corpus/--queries/--qrels]
+    KB_PG_SCHEMA=s python bench/closeness.py --store postgresql://...   # after kb ingest there
 
 Builds the store as bench/quality.py does (kept with --store, reused when it exists) and
 prints one line per question told "nothing close", then the counts.
@@ -34,15 +35,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--corpus", action="append", type=Path, help="JSONL corpus file (repeatable)")
     ap.add_argument("--queries", type=Path, default=quality.DEFAULT_QUERIES)
     ap.add_argument("--qrels", type=Path, default=quality.DEFAULT_QRELS)
-    ap.add_argument("--store", type=Path, help="store to use (built when missing); default a temp folder")
+    ap.add_argument(
+        "--store", help="store to use (a files store is built when missing; a PostgreSQL URL must hold the corpus)"
+    )
     args = ap.parse_args(argv)
     corpora = args.corpus or list(quality.DEFAULT_CORPORA)
     queries = quality.read_queries(args.queries)
     qrels = quality.read_qrels(args.qrels)
     with tempfile.TemporaryDirectory() as tmp:
-        store = args.store or Path(tmp) / "kb.json"
-        if not store.exists():
-            quality.build_store(store, corpora)
+        store = args.store or str(Path(tmp) / "kb.json")
+        if "://" not in store and not Path(store).exists():
+            quality.build_store(Path(store), corpora)
         told = good = 0
         with KnowledgeBase.open(store) as kb:
             for qid, text in queries:
