@@ -53,6 +53,15 @@ def test_a_weak_match_is_not_close_and_says_how_to_post(cli, garden: str) -> Non
     assert [hit["id"] for hit in record["not_close"]][0] == 1
 
 
+def test_hostile_titles_among_the_weak_matches_stay_inert(cli, store: str) -> None:
+    with KnowledgeBase.open(store) as kb:
+        kb.add(title="[bold red]x[/] \x1b[31mred\x1b[0m time", question="What time is it?", answer="Noon.")
+        kb.add(question="How do I bake bread?", answer="Knead, rise, bake.")
+    result = cli("ask", "sprained wrist heal time")
+    assert result.exit_code == 1 and "not close:" in result.stderr
+    assert "\x1b" not in result.stderr and "[bold red]x[/]" in result.stderr
+
+
 def test_a_close_question_still_gets_its_answer(cli, garden: str) -> None:
     result = cli("ask", "when should I prune my roses?", "--no-pager")
     assert result.exit_code == 0, result.stderr
