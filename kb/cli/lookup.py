@@ -253,7 +253,10 @@ def show(
     expert: Annotated[
         Optional[str],
         typer.Option(
-            "--expert", help="Show this expert's profile instead (as kb experts NAME).", autocompletion=complete_experts
+            "--expert",
+            "-e",
+            help="Show this expert's profile instead (as kb experts NAME).",
+            autocompletion=complete_experts,
         ),
     ] = None,
     raw: Annotated[bool, typer.Option("--raw", help="Print the original text the entry was read from.")] = False,
