@@ -249,6 +249,11 @@ class KnowledgeBase:
         result = self.search(question, _search_request(request, filters).page(1 + max(0, others)))
         return replace(result, hits=close_to_best(result.hits))
 
+    def closeness(self, question: str, hits: Iterable[Hit]) -> dict[int, float]:
+        """How close each hit's entry (by stored id) comes to the question, 0..1: the share of
+        the question's information it holds (kb.search.closeness; kb.asking.close_enough)."""
+        return self.backend.closeness(question, [hit.entry.stored_id() for hit in hits])
+
     def list(self, request: Request | None = None, /, **filters: Any) -> builtins.list[Entry]:
         """Return entries, filtered (any case, unique prefixes) and sorted by id, title, category or date.
 

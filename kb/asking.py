@@ -47,6 +47,8 @@ class Desk(Protocol):
 
     def answer_open(self, entry: Entry) -> Entry: ...
 
+    def closeness(self, question: str, hits: Iterable[Hit]) -> dict[int, float]: ...
+
 
 @dataclass
 class Posted:
@@ -56,6 +58,8 @@ class Posted:
     entry: Entry
     answered: list[Hit] = field(default_factory=list)
     asked: list[Hit] = field(default_factory=list)
+    # When ``asked_for`` names no known expert but is close to one: "did you mean 'Y'?".
+    expert_hint: str | None = None
 
 
 @dataclass
@@ -136,8 +140,10 @@ def post(
     entry = new_question(
         question, title=title, category=category, asked_by=asked_by, asked_for=asked_for, follows=followed
     )
+    hint = None
     if entry.asked_for:
-        entry.asked_for = _known_expert(kb, entry.asked_for) or entry.asked_for
+        known, hint = _known_expert_or_hint(kb, entry.asked_for)
+        entry.asked_for = known or entry.asked_for
     [entry] = kb.fold_categories([entry])
     answered, asked = _similar(kb, entry.question, ANSWERED), _similar(kb, entry.question, OPEN)
     try:
@@ -148,7 +154,7 @@ def post(
             existing_id=exc.existing_id,
             hint=f"see it with: kb show {exc.existing_id}",
         ) from None
-    return Posted(stored, answered, [hit for hit in asked if hit.entry.id != stored.id])
+    return Posted(stored, answered, [hit for hit in asked if hit.entry.id != stored.id], hint)
 
 
 def _similar(kb: Desk, question: str, status: str) -> list[Hit]:
@@ -165,13 +171,35 @@ def _known_expert(kb: Desk, name: str) -> str | None:
     Raises:
         NotFound: the name fits several experts (the hint lists them).
     """
+    return _known_expert_or_hint(kb, name)[0]
+
+
+def _known_expert_or_hint(kb: Desk, name: str) -> tuple[str | None, str | None]:
+    """The stored name of the expert ``name`` stands for, or (None, the "did you mean"
+    of known names close to it, None when none is); see _known_expert."""
     try:
-        return kb.expert(name).name
+        return kb.expert(name).name, None
     except NotFound as exc:
         # "no expert ...": a new name; anything else (ambiguous) the person must settle.
         if str(exc).startswith("no expert"):
-            return None
+            return None, exc.hint
         raise
+
+
+# `kb ask` gives the best hit as the answer only when it holds at least this share of the
+# question's information (kb.search.closeness): the idf-weighted share of its words. An
+# entry that shares only a common word or two with a question holds a small share of it;
+# one on the question's topic holds its topic's rare words, which weigh most.
+CLOSE_SHARE = 0.5
+
+
+def close_enough(kb: Desk, question: str, result: SearchResult) -> bool:
+    """Whether the best hit of ``kb ask``'s result comes close to the question (True when
+    there is no hit: nothing to judge)."""
+    if not result.hits:
+        return True
+    best = result.hits[0]
+    return kb.closeness(question, [best]).get(best.entry.stored_id(), 1.0) >= CLOSE_SHARE
 
 
 def expert_for(kb: Desk, name: str) -> Expert:
@@ -273,6 +301,17 @@ def inbox(kb: Desk, expert: str | None = None, *, now: datetime | None = None) -
     moment = now or datetime.now(UTC)
     questions.sort(key=lambda q: (asked_time(q) or "", q.stored_id()))
     return Inbox(name, categories, [Waiting(q, waited(q, moment)) for q in questions])
+
+
+def inbox_counts(kb: Desk, summaries: Iterable[ExpertSummary]) -> dict[str, int]:
+    """How many open questions wait in each of these experts' inboxes (by stored name),
+    as ``inbox`` counts them, from one read of the open questions."""
+    questions = kb.list(status=OPEN, limit=None)
+    out = {}
+    for summary in summaries:
+        folded = {name.casefold() for name, _ in summary.categories}
+        out[summary.name] = sum(_for_expert(q, summary.name, folded) for q in questions)
+    return out
 
 
 def _whose(kb: Desk, expert: str, questions: list[Entry]) -> tuple[str, list[str]]:

@@ -243,6 +243,10 @@ class Backend(Protocol):
 
     def related(self, ref: int | str, limit: int = 5) -> builtins.list[Hit]: ...
 
+    def closeness(self, query: str, ids: builtins.list[int]) -> dict[int, float]:
+        """How close each of these entries comes to ``query``, 0..1 (kb.search.closeness)."""
+        ...
+
     def follow_ups(self, entry_id: int) -> builtins.list[Entry]:
         """The entries posted as follow-ups of this one (``follows`` = its id), by id."""
         ...

@@ -11,6 +11,12 @@ tier. A new slow test is added here by name, or marked with ``@pytest.mark.slow`
 from __future__ import annotations
 
 SLOW: dict[str, frozenset[str]] = {
+    "tests/cli/test_asking_close.py": frozenset(
+        {
+            "test_ordinary_questions_on_medquad_get_their_answer",
+            "test_show_expert_shows_the_profile_as_experts_name_does",
+        }
+    ),
     "tests/cli/test_add_prompts.py": frozenset(
         {
             "test_add_category_option_folds_to_the_stored_spelling",

@@ -130,25 +130,34 @@ def ask(
 ) -> None:
     """Answer a question: the best entry in full, then the next best one line each.
 
-    Ranked exactly as `kb search` ranks. Exit code 1 when nothing matches (the reason and
-    any "did you mean" on stderr, and how to post the question for an expert).
-    --format json prints {"answer": ..., "others": [...]}.
+    Ranked exactly as `kb search` ranks. Exit code 1 when nothing matches, or when the best
+    match holds less than half of what the question asks (its rare words weigh most): the
+    reason, any "did you mean" and the matches that are "not close" on stderr, and how to
+    post the question for an expert. --format json prints {"answer": ..., "others": [...]}
+    (the answer null and "not_close": [...] when nothing is close).
 
     Example: kb ask "can chemotherapy make a bone scan come back falsely negative?"
     """
     from kb import render
+    from kb.asking import close_enough
     from kb.backend import Request
+    from kb.render import asking as render_asking
 
     kb = open_kb(db)
     text = " ".join(question)
     status = None if include_open else "answered"
     result = kb.ask(text, Request(category, expert, tag, status), others=others)
     out = output_format(fmt, as_json)
-    if not result.hits:
-        render.search_notes(result)
+    if not result.hits or not close_enough(kb, text, result):
+        if result.hits:
+            if result.suggestions:
+                render.notice("did you mean: " + ", ".join(result.suggestions))
+            render_asking.not_close(result.hits)
+        else:
+            render.search_notes(result)
         render.notice(f"no answer yet: ask an expert with: kb post {shlex.quote(text)}")
         if out == "json":
-            render.emit_json({"answer": None, "others": []})
+            render.emit_json({"answer": None, "others": [], "not_close": [render_asking.brief(h) for h in result]})
         raise typer.Exit(code=1)
     best, rest = result.hits[0], list(result.hits[1:])
     if out == "json":
@@ -238,8 +247,18 @@ def _refuse_entry_options(listing: str) -> None:
 
 def show(
     refs: Annotated[
-        list[str], typer.Argument(help="Entry ids, or unique prefixes of uids.", autocompletion=complete_ids)
-    ],
+        Optional[list[str]],
+        typer.Argument(help="Entry ids, or unique prefixes of uids.", autocompletion=complete_ids, show_default=False),
+    ] = None,
+    expert: Annotated[
+        Optional[str],
+        typer.Option(
+            "--expert",
+            "-e",
+            help="Show this expert's profile instead (as kb experts NAME).",
+            autocompletion=complete_experts,
+        ),
+    ] = None,
     raw: Annotated[bool, typer.Option("--raw", help="Print the original text the entry was read from.")] = False,
     pager: Annotated[bool, typer.Option("--pager/--no-pager", help="Page long entries on a terminal.")] = True,
     related: Annotated[
@@ -252,10 +271,16 @@ def show(
     """Show entries in full: question, answer, the expert's card, source, related entries,
     the entry it follows up and its follow-ups (kb post --follow-up).
 
-    Example: kb show 12 ; kb show 6ad1 --format json
+    Example: kb show 12 ; kb show 6ad1 --format json ; kb show --expert higby
     """
     from kb import render
 
+    if expert is not None:
+        _show_expert(expert, refs, db, output_format(fmt, as_json))
+        return
+    if not refs:
+        refuse("REFS", "give the ids of the entries to show (or --expert NAME for an expert's profile)")
+    refs = list(refs or ())
     if raw and (given("fmt") or as_json):
         refuse("--raw", "--raw prints the original text as it was read; it has no --format or --json")
     out = output_format(fmt, as_json)
@@ -288,6 +313,16 @@ def show(
         render.emit_entries(entries, out)
 
 
+def _show_expert(name: str, refs: list[str] | None, db: str | None, out: str) -> None:
+    """kb show --expert NAME: the expert's profile, as kb experts NAME shows it."""
+    if refs:
+        refuse("--expert", "--expert shows an expert's profile: give it without entry ids")
+    for option, flag in (("raw", "--raw"), ("related", "--related")):
+        if given(option):
+            refuse(flag, f"{flag} applies to entries, not to an expert's profile")
+    _expert_profile(open_kb(db), name, 50, out)
+
+
 def _links(kb, entry):
     """The entry that ``entry`` follows up (None when none, or removed) and its follow-ups."""
     from kb.errors import NotFound
@@ -310,7 +345,8 @@ def experts(
     as_json: JsonOption = False,
     db: DbOption = None,
 ) -> None:
-    """List experts with their answer counts, or show one expert's profile and answers.
+    """List experts with their answer counts and how many questions wait in their inboxes,
+    or show one expert's profile, answers and inbox count.
 
     Example: kb experts ; kb experts higby
     """
@@ -319,11 +355,20 @@ def experts(
     kb = open_kb(db)
     out = output_format(fmt, as_json)
     if name is None:
-        render.expert_counts(kb.experts()[: limit or None], out)
+        from kb.asking import inbox_counts
+
+        summaries = kb.experts()[: limit or None]
+        render.expert_counts(summaries, out, waiting=inbox_counts(kb, summaries))
         return
-    summary = kb.expert(name)
+    _expert_profile(kb, name, limit, out)
+
+
+def _expert_profile(kb, name: str, limit: int, out: str) -> None:
+    """One expert's profile, answers and inbox count (kb experts NAME, kb show --expert NAME)."""
+    from kb import render
     from kb.backend import Request
 
+    summary = kb.expert(name)
     answers = kb.list(Request(expert=summary.name, limit=limit or None))
     render.expert_profile(summary, answers, out, waiting=len(kb.inbox(summary.name).questions))
 

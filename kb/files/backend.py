@@ -86,6 +86,9 @@ class FilesBackend(StoreWithIndex):
     def related(self, ref: int | str, limit: int = 5) -> builtins.list[Hit]:
         return self._read(lambda i: i.related(ref, limit=limit))
 
+    def closeness(self, query: str, ids: builtins.list[int]) -> dict[int, float]:
+        return self._read(lambda i: i.closeness(query, ids))
+
     def follow_ups(self, entry_id: int) -> builtins.list[Entry]:
         return self._read(lambda i: i.follow_ups(entry_id))
 

@@ -145,6 +145,9 @@ class PostgresBackend:
     def related(self, ref: int | str, limit: int = 5) -> builtins.list[Hit]:
         return self._read("finding related entries", lambda c: searching.related(c, ref, limit), [])
 
+    def closeness(self, query: str, ids: builtins.list[int]) -> dict[int, float]:
+        return self._read("weighing a question", lambda c: searching.closeness(c, query, ids), {})
+
     def follow_ups(self, entry_id: int) -> builtins.list[Entry]:
         """The entries posted as follow-ups of the entry ``entry_id``."""
         return self._read("reading follow-ups", lambda c: reads.follow_ups(c, entry_id), [])

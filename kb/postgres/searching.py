@@ -425,3 +425,32 @@ def related(conn: psycopg.Connection[Any], ref: int | str, limit: int = 5) -> li
         for i, s in rows
         if i in entries and (entries[i][1] or s >= 2 * RELATED_SHARE * own)
     ]
+
+
+def closeness(conn: psycopg.Connection[Any], query: str, ids: list[int]) -> dict[int, float]:
+    """How close each of these entries comes to ``query`` (kb.search.closeness): a term is
+    held by an entry whose postings hold its stems (all of a phrase's, any of a prefix's)."""
+    from kb.search import closeness as _closeness
+
+    terms = [t for t in _closeness.question_terms(query) if t.words]
+    if not terms or not ids:
+        return {i: 1.0 for i in ids}
+    freqs: dict[str, tuple[int, int]] = {}
+    planned = [p for p in _planned(conn, terms, freqs) if p.stems]
+    stems = sorted({s for p in planned for s in p.stems})
+    present: dict[int, set[str]] = {i: set() for i in ids}
+    for entry_id, stem in conn.execute(
+        "SELECT entry, term FROM postings WHERE term = ANY(%s) AND entry = ANY(%s)", (stems, ids)
+    ):
+        present[int(entry_id)].add(stem)
+    held = {
+        i: {k for k, p in enumerate(planned) if p.df and (any if p.term.prefix else all)(s in have for s in p.stems)}
+        for i, have in present.items()
+    }
+    rows = conn.execute("SELECT id, title FROM entries WHERE id = ANY(%s)", (ids,)).fetchall()
+    titles = dict(zip((int(r[0]) for r in rows), postings.tokenizer().stems([r[1] or "" for r in rows])))
+    wanted = sorted({s for group in titles.values() for s in group} - freqs.keys())
+    for stem, df in conn.execute("SELECT term, df FROM stems WHERE term = ANY(%s)", (wanted,)):
+        freqs[stem] = (int(df), 0)
+    dfs = {stem: df for stem, (df, _) in freqs.items()}
+    return _closeness.closeness(planned, corpus(conn).entries, held, titles, dfs)

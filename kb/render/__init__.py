@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from typing import TYPE_CHECKING, Any
 
@@ -449,42 +449,53 @@ def counts(rows: list[tuple[str, int]], label: str, fmt: str, plural: str = "") 
         notice(f"... and {len(rows) - _TABLE_MAX_ROWS} more (--format csv for all)")
 
 
-def _expert_record(summary: ExpertSummary) -> dict[str, Any]:
-    return {
-        "name": summary.name,
-        "count": summary.count,
-        "categories": [{"category": c, "count": n} for c, n in summary.categories],
-        "profile": summary.profile.to_dict(),
-    }
+def _expert_record(summary: ExpertSummary, waiting: int | None = None) -> dict[str, Any]:
+    record: dict[str, Any] = {"name": summary.name, "count": summary.count}
+    if waiting is not None:
+        record["inbox"] = waiting
+    record["categories"] = [{"category": c, "count": n} for c, n in summary.categories]
+    record["profile"] = summary.profile.to_dict()
+    return record
 
 
 _EXPERT_COLUMNS = ("name", "count", "categories", *(key for key, _ in _CARD_SECTIONS))
 
 
-def _expert_row(summary: ExpertSummary) -> dict[str, Any]:
+def _expert_columns(waiting: bool) -> tuple[str, ...]:
+    """The CSV columns of experts; "inbox" (after "count") when inbox counts are known."""
+    return ("name", "count", "inbox", *_EXPERT_COLUMNS[2:]) if waiting else _EXPERT_COLUMNS
+
+
+def _expert_row(summary: ExpertSummary, waiting: int | None = None) -> dict[str, Any]:
     """An expert as one flat CSV row: counts, categories joined with '; ', the bio's sections."""
     row: dict[str, Any] = {
         "name": summary.name,
         "count": summary.count,
+        "inbox": waiting,
         "categories": "; ".join(c for c, _ in summary.categories),
     }
     row.update({key: getattr(summary.profile, key, None) for key, _ in _CARD_SECTIONS})
     return row
 
 
-def expert_counts(summaries: list[ExpertSummary], fmt: str) -> None:
-    """Print every expert with answer counts and categories."""
+def expert_counts(summaries: list[ExpertSummary], fmt: str, waiting: Mapping[str, int] | None = None) -> None:
+    """Print every expert with answer counts and categories, and how many open questions
+    wait in each one's inbox when ``waiting`` (by name) is given."""
     from rich.table import Table
     from rich.text import Text
+
+    def inbox(s: ExpertSummary) -> int | None:
+        return None if waiting is None else waiting.get(s.name, 0)
 
     if fmt == "ids":
         emit_names(s.name for s in summaries)
         return
     if fmt == "csv":
-        emit_records([_expert_row(s) for s in summaries], "csv", columns=_EXPERT_COLUMNS)
+        rows = [_expert_row(s, inbox(s)) for s in summaries]
+        emit_records(rows, "csv", columns=_expert_columns(waiting is not None))
         return
     if fmt != "table":
-        emit_records([_expert_record(s) for s in summaries], fmt)
+        emit_records([_expert_record(s, inbox(s)) for s in summaries], fmt)
         return
     if not summaries:
         notice("no experts yet: entries name none")
@@ -492,12 +503,15 @@ def expert_counts(summaries: list[ExpertSummary], fmt: str) -> None:
     table = Table(box=None, header_style="bold", pad_edge=False)
     table.add_column("expert", style="bold")
     table.add_column("answers", justify="right", style="cyan")
+    if waiting is not None:
+        table.add_column("inbox", justify="right", style="yellow")
     table.add_column("categories", style="magenta", overflow="ellipsis")
     for s in summaries[:_TABLE_MAX_ROWS]:
         cats = ", ".join(f"{c} ({n})" for c, n in s.categories[:4])
         if len(s.categories) > 4:
             cats += ", ..."
-        table.add_row(Text(clean(s.name)), str(s.count), Text(clean(cats), no_wrap=True))
+        counts = [str(s.count)] if waiting is None else [str(s.count), str(inbox(s))]
+        table.add_row(Text(clean(s.name)), *counts, Text(clean(cats), no_wrap=True))
     console().print(table)
 
 
@@ -507,15 +521,13 @@ def expert_profile(summary: ExpertSummary, answers: list[Entry], fmt: str, waiti
     from rich.text import Text
 
     if fmt == "csv":  # the flat form: the expert as one row
-        emit_records([_expert_row(summary)], fmt, columns=_EXPERT_COLUMNS)
+        emit_records([_expert_row(summary, waiting)], fmt, columns=_expert_columns(waiting is not None))
         return
     if fmt == "ids":  # their answers' ids
         emit_entries(answers, fmt)
         return
     if fmt != "table":
-        record = _expert_record(summary)
-        if waiting is not None:
-            record["inbox"] = waiting
+        record = _expert_record(summary, waiting)
         record["answers"] = [entry_record(e) for e in answers]
         emit_json(record) if fmt == "json" else emit_records([record], fmt)
         return

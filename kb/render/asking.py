@@ -37,8 +37,8 @@ def posted(result: Posted, fmt: str) -> None:
         emit_json(
             entry_record(
                 entry,
-                may_be_answered_by=[_brief(h) for h in result.answered],
-                asked_before=[_brief(h) for h in result.asked],
+                may_be_answered_by=[brief(h) for h in result.answered],
+                asked_before=[brief(h) for h in result.asked],
             )
         )
     elif fmt in ("jsonl", "csv", "ids"):
@@ -51,11 +51,21 @@ def posted(result: Posted, fmt: str) -> None:
             err.print(label, style="bold yellow")
             for hit in hits:
                 err.print(_hit_line(hit), overflow="ellipsis", no_wrap=True)
+    if result.expert_hint and entry.asked_for:
+        notice(f"no expert named {clean(entry.asked_for)} yet; {clean(result.expert_hint)}")
     where = f" for {clean(entry.asked_for)}" if entry.asked_for else ""
     notice(f"posted #{entry.id}{where}; it waits for an answer (kb answer {entry.id})")
 
 
-def _brief(hit: Hit) -> dict[str, Any]:
+def not_close(hits: list[Hit]) -> None:
+    """The weak matches of a question ``kb ask`` found nothing close to (stderr)."""
+    err = console(stderr=True)
+    err.print("not close:", style="bold yellow")
+    for hit in hits:
+        err.print(_hit_line(hit), overflow="ellipsis", no_wrap=True)
+
+
+def brief(hit: Hit) -> dict[str, Any]:
     e = hit.entry
     return {"id": e.id, "uid": e.uid, "title": e.title, "question": e.question, "status": e.status}
 

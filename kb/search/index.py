@@ -8,17 +8,18 @@ away and rebuilt; a corrupt file is removed and recreated on open.
 
 ``SearchIndex`` is assembled from one class per concern, each in its module: the
 connection (base.py), the vocabularies (spelling.py), writes (writes.py), reads
-(reads.py), the query plan (planning.py), ranking (ranking.py) and related entries
-(related.py). How a natural-language question stays cheap is explained at
+(reads.py), the query plan (planning.py), ranking (ranking.py), closeness to a question
+(closeness.py) and related entries (related.py). How a natural-language question stays cheap is explained at
 :meth:`kb.search.planning.Planner._plan`.
 """
 
 from __future__ import annotations
 
+from kb.search.closeness import Closeness
 from kb.search.ranking import Ranking
 from kb.search.related import Related
 from kb.search.writes import Writes
 
 
-class SearchIndex(Related, Ranking, Writes):
+class SearchIndex(Related, Ranking, Closeness, Writes):
     """The SQLite FTS5 index of a store; see the module docstring."""
