@@ -160,8 +160,6 @@ def _scores(
     *,
     exclude: str | None = None,
     latest: bool = False,
-    head_only: bool = False,
-    entry: int | None = None,
     every: list[str] | None = None,
     enough: int = 0,
 ) -> tuple[dict[int, float], dict[int, float], int]:
@@ -169,9 +167,8 @@ def _scores(
 
     BM25 as FTS5's bm25() computes it, over the postings of the plan's stems alone (read
     from the index): each stem's weighted count saturated by k1 and normalised by the
-    entry's length against the average, times its idf, summed per entry. With
-    ``head_only`` only the heads are scored (and matched), from the heads' own index;
-    with ``entry``, only that entry. With ``every`` (stems), the candidates are those
+    entry's length against the average, times its idf, summed per entry (related()
+    scores heads alone, its own way). With ``every`` (stems), the candidates are those
     holding all of them when at least ``enough`` do (the files backend's conjunction of a
     short query, kb.search.planning.conjunction): the sorts then read those alone.
     """
@@ -207,18 +204,15 @@ def _scores(
         picked = f"""a AS MATERIALIZED (SELECT * FROM {source} WHERE held = %s
             OR (SELECT count(*) FROM {source} WHERE held = %s) < %s),"""
         chosen_rows = "a"
-    # Heads alone read only the heads' index (postings_head), which holds no tf or len.
-    whole = "0" if head_only else "sum(q.w * p.tf / (p.tf + %s + %s * p.len))"
     rows = conn.execute(
         f"""WITH q AS (SELECT * FROM unnest(%s::text[], %s::float8[], %s::float8[], %s::bool[]) AS q(term, w, hw, cand)),
         s AS MATERIALIZED (
             SELECT p.entry AS id,
-                {whole} AS whole,
+                sum(q.w * p.tf / (p.tf + %s + %s * p.len)) AS whole,
                 CASE WHEN bool_or(q.cand AND p.htf > 0) THEN sum(q.hw * p.htf / (p.htf + %s + %s * p.hlen)) ELSE 0 END
                     AS head
                 {", count(*) FILTER (WHERE p.term = ANY(%s::text[])) AS held" if every else ""}
-            FROM q JOIN postings p ON p.term = q.term{" AND p.htf > 0" if head_only else ""}
-                {"" if entry is None else "AND p.entry = %s"} GROUP BY p.entry
+            FROM q JOIN postings p ON p.term = q.term GROUP BY p.entry
             {"" if all(chosen.candidate) else "HAVING bool_or(q.cand)"}),
         {joined if source == "c" else ""}
         {picked}
@@ -231,11 +225,10 @@ def _scores(
             chosen.whole_idf,
             chosen.head_idf,
             chosen.candidate,
-            *([] if head_only else lengths[:2]),
+            *lengths[:2],
             lengths[0],
             lengths[2],
             *([every] if every else []),
-            *([] if entry is None else [entry]),
             *params,
             *([len(every), len(every), enough] if every else []),
             depth,
@@ -382,16 +375,38 @@ def _browse(
     return SearchResult(hits, total, [], reason)
 
 
+def _subject(conn: psycopg.Connection[Any], ref: int | str) -> tuple[int, str, str, Corpus] | None:
+    """The entry's id, title and question's first 2,000 characters, with the corpus totals:
+    one round trip (kb show reads the entry itself beforehand). None when it is missing."""
+    text = str(ref).strip().lstrip("#")
+    if not (isinstance(ref, int) or text.isdigit()) or int(text) >= 2**63:
+        text = str(reads.get(conn, ref).stored_id())  # a uid prefix (NotFound when none)
+    row = conn.execute(
+        "SELECT e.id, e.title, left(e.question, 2000), c.entries, c.tokens, c.head_tokens"
+        " FROM entries e CROSS JOIN corpus c WHERE e.id = %s",
+        (int(text),),
+    ).fetchone()
+    if row is None:
+        reads.get(conn, ref)  # raises NotFound, worded as show's
+        return None
+    return int(row[0]), row[1], row[2], Corpus(*(int(v) for v in row[3:]))
+
+
 def related(conn: psycopg.Connection[Any], ref: int | str, limit: int = 5) -> list[Hit]:
     """The entries whose heads share this one's title and rarest words (kb show).
 
     As the files backend (kb.search.related): the rarest words within a small budget pick
     the candidates; an entry is related when its head scores at least RELATED_SHARE of
     this entry's own head and shares a word of the title, or twice that without one.
+    Three round trips: the entry's words and the totals, the words' frequencies, and the
+    scores with the best entries' rows (each trip costs milliseconds on a busy server).
     """
-    entry = reads.get(conn, ref)
-    parsed = _query.parse(entry.title + " " + entry.question[:2000])
-    title_words = {w.lower() for t in _query.parse(entry.title).should for w in t.words}
+    subject = _subject(conn, ref)
+    if subject is None:
+        return []
+    own_id, title_text, question, totals = subject
+    parsed = _query.parse(title_text + " " + question)
+    title_words = {w.lower() for t in _query.parse(title_text).should for w in t.words}
     words = [t for t in parsed.should if not t.is_phrase][:200]
     freqs: dict[str, tuple[int, int]] = {}
     useful = [p for p in _planned(conn, words, freqs) if p.df > 1]
@@ -399,31 +414,46 @@ def related(conn: psycopg.Connection[Any], ref: int | str, limit: int = 5) -> li
     rest = sorted((p for p in useful if p not in title), key=lambda p: p.df)[:8]
     if limit <= 0 or not any(p.df <= RELATED_MAX_DF for p in useful):
         return []
-    totals = corpus(conn)
     chosen = plan(title + rest, [], freqs, totals.entries, budget=RELATED_BUDGET, min_candidates=1)
     if chosen is None:
         return []
-    where = reads.Where()
-    _, head, _ = _scores(conn, chosen, totals, where, limit + 1, head_only=True)
-    own = head.pop(entry.stored_id(), None)
-    if own is None:
-        own = _scores(conn, chosen, totals, reads.Where(), 1, head_only=True, entry=entry.stored_id())[1].get(
-            entry.stored_id()
-        )
+    head_average = max(totals.head_tokens / max(totals.entries, 1), 1.0)
+    # The heads' scores, from the heads' own index (postings_head, which holds no tf or len):
+    # the best limit + 1 and this entry's own, with their rows and whether their heads
+    # hold a word of this one's title.
+    found = conn.execute(
+        f"""WITH q AS (SELECT * FROM unnest(%s::text[], %s::float8[]) AS q(term, hw)),
+        c AS MATERIALIZED (SELECT DISTINCT entry FROM postings WHERE term = ANY(%s) AND htf > 0),
+        s AS MATERIALIZED (
+            SELECT p.entry AS id, sum(q.hw * p.htf / (p.htf + %s + %s * p.hlen)) AS head
+            FROM q JOIN postings p ON p.term = q.term AND p.htf > 0 WHERE p.entry IN (SELECT entry FROM c)
+            GROUP BY p.entry),
+        top AS ((SELECT id, head FROM s ORDER BY round(head::numeric, 9) DESC, id LIMIT %s) UNION (SELECT id, head FROM s WHERE id = %s))
+        SELECT top.head, {ENTRY_COLUMNS}, (SELECT true FROM postings p WHERE p.term = ANY(%s) AND p.entry = e.id
+            AND p.htf > 0 LIMIT 1) IS NOT NULL
+        FROM top JOIN {FROM_ENTRIES} ON e.id = top.id""",
+        (
+            chosen.stems,
+            chosen.head_idf,
+            [s for s, c in zip(chosen.stems, chosen.candidate) if c],
+            K1 * (1 - B),
+            K1 * B / head_average,
+            limit + 1,
+            own_id,
+            [stem for p in title for stem in p.stems],
+        ),
+    ).fetchall()
+    scored = {int(r[1]): (float(r[0] or 0), entry_from_row(r[1:-1]), bool(r[-1])) for r in found}
+    own = scored.pop(own_id, (0.0, None, False))[0]
     if not own:
         return []
-    rows = sorted(((i, s) for i, s in head.items() if s >= RELATED_SHARE * own), key=lambda r: (-r[1], r[0]))[:limit]
-    # The entries, and whether their heads hold a word of this one's title: one query.
-    found = conn.execute(
-        f"SELECT {ENTRY_COLUMNS}, EXISTS (SELECT 1 FROM postings p WHERE p.term = ANY(%s) AND p.entry = e.id"
-        f" AND p.htf > 0) FROM {FROM_ENTRIES} WHERE e.id = ANY(%s)",
-        ([stem for p in title for stem in p.stems], [i for i, _ in rows]),
-    ).fetchall()
-    entries = {int(r[0]): (entry_from_row(r[:-1]), bool(r[-1])) for r in found}
+    # Ties by id: a sum's last bits depend on the order the server added its terms in.
+    shared = ((i, s) for i, (s, _, _) in scored.items() if s >= RELATED_SHARE * own)
+    rows = sorted(shared, key=lambda r: (-round(r[1], 9), r[0]))
     return [
-        Hit(entries[i][0], round(s, 4), lead(entries[i][0].question))
-        for i, s in rows
-        if i in entries and (entries[i][1] or s >= 2 * RELATED_SHARE * own)
+        Hit(scored[i][1], round(s, 4), lead(scored[i][1].question))
+        for i, s in rows[:limit]
+        if scored[i][2] or s >= 2 * RELATED_SHARE * own
     ]
 
 

@@ -114,6 +114,7 @@ def write_batch(conn: psycopg.Connection[Any], entries: list[Entry], *, update_b
             batch[entry.uid] = entry
     known = dict(conn.execute("SELECT uid, id FROM entries WHERE uid = ANY(%s)", (list(batch),)).fetchall())
     fresh = [e for uid, e in batch.items() if uid not in known]
+    words = postings.ahead(lambda: word_counts(_texts(fresh)))  # used when all of them are stored
     by_source = _stored_sources(conn, fresh) if update_by_source else {}
     added: list[Entry] = []
     for entry in fresh:
@@ -137,7 +138,9 @@ def write_batch(conn: psycopg.Connection[Any], entries: list[Entry], *, update_b
         entry.id = batch[entry.uid].id
         result.unchanged.append(entry)
     merge_experts(conn, result.added + result.updated)
-    add_words(conn, word_counts(_texts(result.added + result.updated)), 1)
+    stored = result.added + result.updated
+    same = len(stored) == len(fresh)  # (stored entries are fresh ones)
+    add_words(conn, words.result() if same else word_counts(_texts(stored)), 1)
     return result
 
 
@@ -160,6 +163,7 @@ def _insert(conn: psycopg.Connection[Any], entries: list[Entry], known: dict[str
     if not entries:
         return []
     _assign_ids(conn, entries)
+    ahead = postings.count_ahead(entries)
     _stage(conn, entries)
     stored = {
         uid
@@ -170,8 +174,9 @@ def _insert(conn: psycopg.Connection[Any], entries: list[Entry], known: dict[str
             " ORDER BY s.uid ON CONFLICT DO NOTHING RETURNING uid"
         )
     }
-    postings.add(conn, [e for e in entries if e.uid in stored])
     lost = [e for e in entries if e.uid not in stored]
+    ahead.result()  # counted before a lost entry's id changes below
+    postings.add(conn, [e for e in entries if e.uid in stored], None if lost else ahead)
     if lost:
         known.update(
             conn.execute("SELECT uid, id FROM entries WHERE uid = ANY(%s)", ([e.uid for e in lost],)).fetchall()

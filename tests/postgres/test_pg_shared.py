@@ -152,3 +152,27 @@ def test_postgres_tables_of_a_newer_kb_are_not_read(pg, pg_url: str, pg_schema: 
     with PostgresBackend(pg_url, schema_name=pg_schema) as later:
         with pytest.raises(StoreError, match="version 99"):
             later.count()
+
+
+def _count_in_child(queue) -> None:
+    from kb.postgres import postings
+
+    queue.put(postings.ahead(lambda: 2).result(timeout=20))
+
+
+def test_postgres_counting_thread_starts_again_in_a_forked_child() -> None:
+    """Ingest counts in a worker thread (kb.postgres.postings.ahead); a writer process
+    forked after its parent used one gets a worker of its own instead of waiting forever."""
+    import multiprocessing
+
+    from kb.postgres import postings
+
+    assert postings.ahead(lambda: 1).result(timeout=20) == 1
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=_count_in_child, args=(queue,))
+    child.start()
+    try:
+        assert queue.get(timeout=30) == 2
+    finally:
+        child.join(timeout=30)
