@@ -17,7 +17,7 @@ from kb.models import ANSWERED, OPEN, Entry, Expert
 from kb.postgres.connection import scalar
 from kb.postgres.rows import ENTRY_COLUMNS, FROM_ENTRIES, entry_from_row
 from kb.search.reads import resolve_name
-from kb.search.results import ExpertSummary
+from kb.search.results import ExpertSummary, expert_summaries
 from kb.search.spelling import did_you_mean
 
 if TYPE_CHECKING:
@@ -202,21 +202,11 @@ def tags(conn: psycopg.Connection[Any]) -> builtins.list[tuple[str, int]]:
 
 def experts(conn: psycopg.Connection[Any]) -> builtins.list[ExpertSummary]:
     profiles = {r[0].casefold(): Expert.from_dict(r[1]) for r in conn.execute("SELECT name, profile FROM experts")}
-    summaries: dict[str, ExpertSummary] = {}
     rows = conn.execute(
         "SELECT min(expert), category, count(*) FROM entries WHERE expert != ''"
         " GROUP BY lower(expert), category ORDER BY 3 DESC"
     )
-    for name, category, n in rows:
-        key = name.casefold()
-        summary = summaries.get(key)
-        if summary is None:
-            profile = profiles.get(key) or Expert(name=name)
-            summary = summaries[key] = ExpertSummary(profile.name, 0, [], profile)
-        summary.count += n
-        if category:
-            summary.categories.append((category, n))
-    return sorted(summaries.values(), key=lambda s: (-s.count, s.name.casefold()))
+    return expert_summaries(profiles, rows)
 
 
 def expert(conn: psycopg.Connection[Any], name: str) -> ExpertSummary:

@@ -15,7 +15,7 @@ from kb.models import ANSWERED, OPEN, STATUSES, Entry, Expert
 from kb.search import sql
 from kb.search.base import IndexBase
 from kb.search.base import loads as _loads
-from kb.search.results import ExpertSummary
+from kb.search.results import ExpertSummary, expert_summaries
 from kb.search.spelling import did_you_mean
 
 _HEX = re.compile(r"[0-9a-f]{4,16}")
@@ -161,21 +161,11 @@ class Reads(IndexBase):
                 r[0].casefold(): Expert.from_dict(_loads(r[1]))
                 for r in self.conn.execute("SELECT name, profile FROM experts")
             }
-            summaries: dict[str, ExpertSummary] = {}
             rows = self.conn.execute(
                 "SELECT expert, category, count(*) FROM entries WHERE expert != ''"
                 " GROUP BY expert COLLATE NOCASE, category ORDER BY 3 DESC"
             )
-            for name, category, n in rows:
-                key = name.casefold()
-                summary = summaries.get(key)
-                if summary is None:
-                    profile = profiles.get(key) or Expert(name=name)
-                    summary = summaries[key] = ExpertSummary(profile.name, 0, [], profile)
-                summary.count += n
-                if category:
-                    summary.categories.append((category, n))
-            return sorted(summaries.values(), key=lambda s: (-s.count, s.name.casefold()))
+            return expert_summaries(profiles, rows)
 
     def expert(self, name: str) -> ExpertSummary:
         """Return one expert's summary; the name ignores case and may be a unique prefix.

@@ -6,7 +6,7 @@ offsets beside it (``Hit.highlights``), which ``Hit.highlighted`` turns into tex
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import overload
 
@@ -79,3 +79,21 @@ class ExpertSummary:
     count: int
     categories: list[tuple[str, int]]
     profile: Expert
+
+
+def expert_summaries(
+    profiles: Mapping[str, Expert | None], rows: Iterable[tuple[str, str, int]]
+) -> list[ExpertSummary]:
+    """Every expert's summary, most answers first, from (name, category, count) rows
+    grouped by name (any case) and category, and the stored profiles by case-folded name."""
+    summaries: dict[str, ExpertSummary] = {}
+    for name, category, n in rows:
+        key = name.casefold()
+        summary = summaries.get(key)
+        if summary is None:
+            profile = profiles.get(key) or Expert(name=name)
+            summary = summaries[key] = ExpertSummary(profile.name, 0, [], profile)
+        summary.count += n
+        if category:
+            summary.categories.append((category, n))
+    return sorted(summaries.values(), key=lambda s: (-s.count, s.name.casefold()))
