@@ -30,6 +30,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+FLOOR = Path(__file__).resolve().with_name("browse_floor.py")
 QUERIES = [
     "bone marrow transplant",
     "what are the symptoms of diabetes in children",
@@ -136,8 +137,8 @@ def keystrokes(db: Path, queries: list[str]) -> dict[str, list[float]]:
     return timings
 
 
-def startup(db: Path, runs: int) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
-    """Spawn `kb browse` and the bare app (browse_floor.py) in turns on a pseudo-terminal; time until the first results.
+def startup(db: Path, runs: int, floor: Path = FLOOR) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """Spawn `kb browse` and the bare app (``floor``) in turns on a pseudo-terminal; time until the first results.
 
     Returns the wall times and the CPU times (user + system, read from /proc at that
     moment) of each ("kb", "bare").
@@ -147,7 +148,7 @@ def startup(db: Path, runs: int) -> tuple[dict[str, list[float]], dict[str, list
     kb = str(Path(sys.executable).with_name("kb"))
     commands = {
         "kb": (kb, ["--db", str(db), "browse"]),
-        "bare": (sys.executable, [str(Path(__file__).resolve().with_name("browse_floor.py"))]),
+        "bare": (sys.executable, [str(floor)]),
     }
     env = dict(os.environ, TERM="xterm-256color", PYTHONPYCACHEPREFIX=str(REPO / "bench" / "out" / "pycache"))
     env.pop("PYTHONDONTWRITEBYTECODE", None)  # cache kb's bytecode, as an installed package has it
@@ -181,6 +182,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-startup", action="store_true", help="only the keystrokes")
     parser.add_argument("--query", action="append", help="type this instead of the built-in queries (repeatable)")
     parser.add_argument("--startup-only", action="store_true", help="only the start-up against the bare app")
+    parser.add_argument(
+        "--floor", type=Path, default=FLOOR, help="the bare app to time against (default: browse_floor.py)"
+    )
     args = parser.parse_args(argv)
     if not args.db.exists():
         print(f"store not found: {args.db}", file=sys.stderr)
@@ -190,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.startup_only:
         _print_keystrokes(keystrokes(args.db, args.query or QUERIES))
     if not args.no_startup:
-        walls, cpus = startup(args.db, args.runs)
+        walls, cpus = startup(args.db, args.runs, args.floor)
         print(_summary("`kb browse` to first results on screen", walls["kb"]))
         print(_summary("the bare Textual app to the same line on screen", walls["bare"]))
         print(_summary("CPU time of `kb browse` to first results", cpus["kb"]))

@@ -486,6 +486,7 @@ SLOW: dict[str, frozenset[str]] = {
             "test_browse_entry_text_stays_inert",
             "test_browse_escape_on_an_empty_box_and_ctrl_q_quit",
             "test_browse_facets_filter_by_a_category_and_clear",
+            "test_browse_first_screen_has_the_first_page_without_a_worker",
             "test_browse_keys_help_and_quit_keys",
             "test_browse_lays_out_below_on_narrow_terminals",
             "test_browse_move_changes_the_preview",
@@ -505,6 +506,7 @@ SLOW: dict[str, frozenset[str]] = {
             "test_browse_edit_runs_the_editor_and_shows_the_result",
             "test_browse_in_a_terminal_ctrl_c_quits",
             "test_browse_in_a_terminal_find_read_quit",
+            "test_browse_paints_its_first_screen_once_with_the_first_page",
             "test_other_commands_do_not_import_textual",
         }
     ),

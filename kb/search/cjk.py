@@ -13,12 +13,20 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import cache
 
-# Han ideographs (with extension A and the compatibility block), kana, and Hangul.
-_RUN = re.compile(
-    "[\u3040-\u309f\u30a0-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
-    "\uac00-\ud7af\u1100-\u11ff\u3130-\u318f\uff66-\uff9f]+"
-)
+
+@cache
+def _run() -> re.Pattern[str]:
+    """A run of Han ideographs (with extension A and the compatibility block), kana, and Hangul.
+
+    Compiled on first use: the class takes ~3 ms to compile, which every command that opens
+    the index would pay at import, though most text has no such character (``has_cjk``).
+    """
+    return re.compile(
+        "[\u3040-\u309f\u30a0-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+        "\uac00-\ud7af\u1100-\u11ff\u3130-\u318f\uff66-\uff9f]+"
+    )
 
 
 # Every byte but the first bytes in UTF-8 of the characters from U+3000 to U+DFFF and from
@@ -32,12 +40,12 @@ def has_cjk(text: str) -> bool:
     """Whether the text holds any Chinese, Japanese or Korean character."""
     if text.isascii() or not text.encode("utf-8", "surrogatepass").translate(None, _NOT_LEAD):
         return False
-    return _RUN.search(text) is not None
+    return _run().search(text) is not None
 
 
 def runs(text: str) -> list[str]:
     """The runs of CJK characters in a text, normalised (NFKC: half-width kana made whole)."""
-    return _RUN.findall(unicodedata.normalize("NFKC", text))
+    return _run().findall(unicodedata.normalize("NFKC", text))
 
 
 def pairs(run: str) -> list[str]:

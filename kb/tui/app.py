@@ -45,6 +45,8 @@ LIMIT = 20
 # The preview shows the start of long questions and answers (the reader shows them whole):
 # wrapping a 20 kB answer on every keystroke would cost more than the search.
 PREVIEW_CHARS = 1500
+# From this many columns the preview is beside the list; below, under it.
+WIDE = 100
 
 
 class SearchBox(Input):
@@ -63,7 +65,11 @@ class SearchBox(Input):
 
 
 class HitList(OptionList):
-    """The hits, two lines each; rows are rebuilt to fit when the list changes width."""
+    """The hits, two lines each, cut to the list's width by its CSS (``text-overflow``).
+
+    The rows do not depend on the width, so the first page, read before the first layout,
+    is drawn once, on the first screen, and a new width (a resized terminal) redraws no row.
+    """
 
     BINDINGS = [Binding("escape", "app.focus_search", "Search", show=False)]
 
@@ -71,34 +77,11 @@ class HitList(OptionList):
         super().__init__(**kwargs)
         self.entries: list[Entry] = []
         self.pattern: re.Pattern[str] | None = None
-        self._width = 0
 
     def show(self, entries: list[Entry], pattern: re.Pattern[str] | None) -> None:
         self.entries, self.pattern = entries, pattern
-        if entries and not self.scrollable_content_region.width:
-            # Not laid out yet (the first search can finish before the first layout): the
-            # rows are drawn once, by on_resize, at the width they get, rather than at a
-            # guessed width and then again (~3% of kb browse's start-up).
-            self._width = 0
-            self.clear_options()
-            return
-        self._render_rows()
+        self.set_options([Option(views.hit_row(e, pattern), id=str(e.id)) for e in entries])
         self.highlighted = 0 if entries else None
-
-    def _row_width(self) -> int:
-        width = self.scrollable_content_region.width or self.app.size.width // 2
-        return max(width - 2, 10)
-
-    def _render_rows(self, keep: int | None = None) -> None:
-        self._width = self._row_width()
-        self.set_options([Option(views.hit_row(e, self.pattern, self._width), id=str(e.id)) for e in self.entries])
-        if keep is not None and self.entries:
-            self.highlighted = min(keep, len(self.entries) - 1)
-
-    def on_resize(self) -> None:
-        if self.entries and self._row_width() != self._width:
-            first = not self._width  # the rows show() left for the first layout
-            self._render_rows(keep=0 if first else self.highlighted)
 
     def selected_entry(self) -> Entry | None:
         index = self.highlighted
@@ -112,7 +95,7 @@ class BrowseApp(App[int]):
 
     TITLE = "kb browse"
     ENABLE_COMMAND_PALETTE = False
-    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (WIDE, "-wide")]
     BINDINGS = [
         Binding("ctrl+q", "quit", "Quit", priority=True),
         # Ctrl-C ends kb browse as it ends every kb command (exit 130), rather than being
@@ -133,7 +116,10 @@ class BrowseApp(App[int]):
     #prompt { width: auto; padding: 0 1; text-style: bold; }
     #query { border: none; height: 1; padding: 0 1; width: 1fr; }
     #body { height: 1fr; }
-    #hits { width: 45%; height: 100%; border: none; border-right: solid $primary-darken-2; }
+    #hits {
+        width: 45%; height: 100%; border: none; border-right: solid $primary-darken-2;
+        text-wrap: nowrap; text-overflow: ellipsis;
+    }
     #preview { width: 1fr; height: 100%; }
     Screen.-narrow #body { layout: vertical; }
     Screen.-narrow #hits { width: 100%; height: 45%; border-right: none; border-bottom: solid $primary-darken-2; }
@@ -179,6 +165,10 @@ class BrowseApp(App[int]):
         yield Footer()
 
     def on_mount(self) -> None:
+        # Textual sets the breakpoint's class after the first layout, so a narrow terminal
+        # was painted the wide layout first, then the narrow one; the first screen has it now.
+        wide = self.size.width >= WIDE
+        self.screen.set_class(wide, "-wide").set_class(not wide, "-narrow")
         self.search_box.focus()
         if self.empty is None:
             self.empty = self.kb.count() == 0
@@ -186,7 +176,17 @@ class BrowseApp(App[int]):
             self.preview.show_message(views.empty_store_text(self.kb.location))
             self.status(Text("no entries yet", style="bold"))
             return
-        self.search(self.initial_query)
+        if self.initial_query.strip():
+            self.search(self.initial_query)
+            return
+        # The first page by id is a quick indexed read: taken here, before the first layout,
+        # it is on the first screen kb browse paints. From the worker, an empty list and
+        # status were painted first, then again with the rows (three paints, a visible flash).
+        # A query given on the command line is searched on the worker, as typed ones are.
+        self._seq += 1
+        with self._lock:
+            first_page = self._answer(self.initial_query, self.category, self.expert)
+        self.show_results(self._seq, self.initial_query, first_page)
 
     @property
     def search_box(self) -> SearchBox:
@@ -230,12 +230,16 @@ class BrowseApp(App[int]):
         result: Any = None
         with self._lock:
             if seq == self._seq:  # else a newer query is waiting: skip this one
-                try:
-                    result = self._query(query, category, expert)
-                except KbError as exc:
-                    result = exc
+                result = self._answer(query, category, expert)
         if not get_current_worker().is_cancelled:
             self.call_from_thread(self.show_results, seq, query, result)
+
+    def _answer(self, query: str, category: str | None, expert: str | None) -> Any:
+        """What ``_query`` gives, or the KbError that stopped it (show_results shows either)."""
+        try:
+            return self._query(query, category, expert)
+        except KbError as exc:
+            return exc
 
     def _query(self, query: str, category: str | None, expert: str | None) -> tuple[list[Entry], Text]:
         """Run one search the way `kb search` ranks it; an empty query lists entries by id

@@ -68,22 +68,37 @@ def one_line(text: str | None) -> str:
     return " ".join((text or "").split())
 
 
-def hit_row(entry: Entry, pattern: re.Pattern[str] | None, width: int) -> Text:
-    """Two lines for the hit list: the title (bold), then category · expert, then the question."""
-    width = max(width, 10)
-    title = highlight(one_line(entry.display_title()) or f"#{entry.id}", pattern, style="bold")
+# A hit row's lines are cut to this many characters before they are styled: wider than any
+# list, and a 100 kB question is not highlighted whole for the two lines that show it.
+ROW_CHARS = 400
+
+
+def _row_line(text: str) -> str:
+    line = one_line(text)
+    return line if len(line) <= ROW_CHARS else line[: ROW_CHARS - 1] + "…"
+
+
+def hit_row(entry: Entry, pattern: re.Pattern[str] | None, width: int | None = None) -> Text:
+    """Two lines for the hit list: the title (bold), then category · expert, then the question.
+
+    Cut to ``width`` with "…"; without one the lines are left whole (to ``ROW_CHARS``) for
+    the list to cut to its own width (kb browse's hit list: CSS ``text-overflow``), so a row
+    can be built before the list has a width, and drawn at any.
+    """
+    title = highlight(_row_line(entry.display_title()) or f"#{entry.id}", pattern, style="bold")
     if entry.is_open:
         title = Text(OPEN_MARK, style="bold yellow").append_text(title)
-    title.truncate(width, overflow="ellipsis")
     meta = " · ".join(clean(x) for x in (entry.category, entry.expert.name if entry.expert else "") if x)
     if entry.is_open:
         meta = " · ".join(x for x in (f"waiting {waiting(entry)}", meta) if x)
     second = Text()
     if meta:
-        second.append(one_line(meta), style="italic")
+        second.append(_row_line(meta), style="italic")
         second.append("  ")
-    second.append_text(highlight(one_line(entry.question), pattern, style="dim"))
-    second.truncate(width, overflow="ellipsis")
+    second.append_text(highlight(_row_line(entry.question), pattern, style="dim"))
+    if width is not None:
+        for line in (title, second):
+            line.truncate(max(width, 10), overflow="ellipsis")
     return Text("\n").join([title, second])
 
 

@@ -102,10 +102,10 @@ def test_browse_typing_ranks_as_search(kb: KnowledgeBase) -> None:
 def test_browse_draws_hits_given_before_the_first_layout_once(
     kb: KnowledgeBase, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    drawn: list[tuple[int, int]] = []
+    drawn: list[tuple[int, int | None]] = []
     row = views.hit_row
 
-    def counted(entry, pattern, width):
+    def counted(entry, pattern, width=None):
         drawn.append((entry.id, width))
         return row(entry, pattern, width)
 
@@ -113,25 +113,51 @@ def test_browse_draws_hits_given_before_the_first_layout_once(
     entries = [h.entry for h in kb.search("water", limit=LIMIT)]
 
     class Early(BrowseApp):
-        # A search can finish before the first layout (a real terminal starts slower
-        # than the headless one): the hits arrive while the list has no width yet.
+        # The first page is read before the first layout: the hits arrive while the
+        # list has no width yet.
         def on_mount(self) -> None:
             assert not self.hit_list.scrollable_content_region.width
             self.hit_list.show(entries, None)
 
-    app = Early(kb, empty=True)  # empty: the app's own first search stays out of the way
+    app = Early(kb, empty=True)  # empty: the app's own first page stays out of the way
 
     async def steps(pilot):
         await pilot.pause()
         ids = [e.id for e in entries]
         assert len(ids) > 1 and hit_ids(app) == ids and app.hit_list.option_count == len(ids)
         assert app.hit_list.highlighted == 0
-        # Each drawn once, at the list's own width (not at a guess, then again).
-        assert [entry_id for entry_id, _ in drawn] == ids
-        assert {width for _, width in drawn} == {app.hit_list.scrollable_content_region.width - 2}
+        # Each drawn once, without a width: the list cuts the lines to its own.
+        assert drawn == [(entry_id, None) for entry_id in ids]
         assert clean(entries[0].question.strip()).splitlines()[0] in preview_text(app)
+        width = app.hit_list.scrollable_content_region.width
+        lines = [app.hit_list.render_line(y).text.rstrip() for y in range(2 * len(ids))]
+        assert all(0 < len(line) <= width for line in lines)
+        assert any(line.endswith("…") for line in lines)
+        # Another width: the same rows, cut to it, none rebuilt.
+        await pilot.resize_terminal(140, 30)
+        await pilot.pause()
+        assert len(drawn) == len(ids)
+        wider = [app.hit_list.render_line(y).text.rstrip() for y in range(2 * len(ids))]
+        assert max(map(len, wider)) > max(map(len, lines))
 
     drive(app, steps)
+
+
+def test_browse_first_screen_has_the_first_page_without_a_worker(kb: KnowledgeBase) -> None:
+    app = BrowseApp(kb)
+
+    async def main():
+        async with app.run_test(size=(80, 24)):
+            # On the first screen already: no search worker ran for it, and the narrow
+            # layout's class is set (Textual would set it after the first paint).
+            assert not app.workers._workers
+            assert app.screen.has_class("-narrow") and not app.screen.has_class("-wide")
+            expected = [e.id for e in kb.list(limit=LIMIT, status="answered")]
+            assert hit_ids(app) == expected and app.hit_list.highlighted == 0
+            assert "entries by id" in status_text(app)
+            assert preview_text(app).startswith(f"#{expected[0]}")
+
+    asyncio.run(main())
 
 
 def test_browse_query_syntax_is_search_syntax(kb: KnowledgeBase) -> None:

@@ -7,6 +7,7 @@ test sees the words a person would see, at 80x24, as the app draws them.
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -248,3 +249,23 @@ def test_browse_first_screen_leaves_the_other_screens_unimported() -> None:
     probe = "import sys, kb.tui.app; print('kb.tui.screens' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert result.stdout.split() == ["False"], result.stderr
+
+
+def test_browse_paints_its_first_screen_once_with_the_first_page(store: Path, tmp_path: Path) -> None:
+    # What the terminal receives up to the status line: one paint, the rows and the
+    # preview on it (not an empty list first, then the rows, then the narrow layout).
+    pexpect = pytest.importorskip("pexpect")
+    with KnowledgeBase.open(store) as kb:
+        first = kb.list(limit=1, status="answered")[0]
+    env = {"KB_DB": str(store), "TERM": "xterm-256color", "HOME": str(tmp_path), "PATH": os.environ.get("PATH", "")}
+    child = pexpect.spawn(KB, ["browse"], env=env, dimensions=(24, 80), timeout=TIMEOUT, encoding="utf-8")
+    try:
+        child.expect("entries by id")
+        shown = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", child.before)
+        assert shown.count("kb ›") == 1, shown
+        assert first.display_title()[:20] in shown and "Question" in shown, shown
+        child.sendcontrol("q")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close()
+    assert child.exitstatus == 0
