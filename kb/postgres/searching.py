@@ -190,53 +190,100 @@ def _scores(
     if where:
         conditions.append(where.sql("").strip())
         params.extend(where.params)
-    # The scores are aggregated once (s) and, when the entries' columns are needed (filters,
-    # required words, exclusions, dates), joined to them once (c); each extra pass over
-    # the aggregate cost ~20 % of a two-word search.
-    source = "c" if conditions or latest else "s"
-    joined = f"""c AS MATERIALIZED (
-            SELECT s.id, s.whole, s.head{", s.held" if every else ""}
-                {", coalesce(e.updated_at, e.created_at) AS date" if latest else ""}
-            FROM s JOIN entries e ON e.id = s.id{" WHERE " + " AND ".join(conditions) if conditions else ""}),"""
-    order = ("date DESC, id DESC",) * 2 if latest else ("whole DESC, id", "head DESC, id")
-    picked, chosen_rows = "", source
-    if every:
-        picked = f"""a AS MATERIALIZED (SELECT * FROM {source} WHERE held = %s
-            OR (SELECT count(*) FROM {source} WHERE held = %s) < %s),"""
-        chosen_rows = "a"
-    rows = conn.execute(
-        f"""WITH q AS (SELECT * FROM unnest(%s::text[], %s::float8[], %s::float8[], %s::bool[]) AS q(term, w, hw, cand)),
-        s AS MATERIALIZED (
+    filtered = bool(conditions) or latest
+    date = ", coalesce(e.updated_at, e.created_at) AS date" if latest else ""
+
+    def kept(name: str, scores: str, extra: str) -> str:
+        """The CTE ``name``: the rows of ``scores`` the entries' conditions keep (joined to
+        the entries once, for filters, required words, exclusions and dates)."""
+        if not filtered:
+            return f"{name} AS (SELECT s.id, s.whole, s.head{extra} FROM {scores} s),"
+        return f"""{name} AS MATERIALIZED (SELECT s.id, s.whole, s.head{extra}{date} FROM {scores} s
+            JOIN entries e ON e.id = s.id{" WHERE " + " AND ".join(conditions) if conditions else ""}),"""
+
+    # Every stem's postings summed per entry: the scores of the entries holding any of
+    # them (when some stems only score, the entries must hold a candidate); with
+    # ``every``, how many of its stems each entry holds.
+    counted = ", count(*) FILTER (WHERE p.term = ANY(%s::text[])) AS held" if every else ""
+    summed = f"""s AS MATERIALIZED (
             SELECT p.entry AS id,
                 sum(q.w * p.tf / (p.tf + %s + %s * p.len)) AS whole,
                 CASE WHEN bool_or(q.cand AND p.htf > 0) THEN sum(q.hw * p.htf / (p.htf + %s + %s * p.hlen)) ELSE 0 END
-                    AS head
-                {", count(*) FILTER (WHERE p.term = ANY(%s::text[])) AS held" if every else ""}
-            FROM q JOIN postings p ON p.term = q.term GROUP BY p.entry
-            {"" if all(chosen.candidate) else "HAVING bool_or(q.cand)"}),
-        {joined if source == "c" else ""}
-        {picked}
+                    AS head{counted}
+            FROM unnest(%s::text[], %s::float8[], %s::float8[], %s::bool[]) AS q(term, w, hw, cand)
+            JOIN postings p ON p.term = q.term GROUP BY p.entry
+            {"" if all(chosen.candidate) else "HAVING bool_or(q.cand)"}),"""
+    summed_params = [
+        *lengths[:2],
+        lengths[0],
+        lengths[2],
+        chosen.stems,
+        chosen.whole_idf,
+        chosen.head_idf,
+        chosen.candidate,
+    ]
+    if every and sorted(every) == sorted(chosen.stems) and all(chosen.candidate):
+        # Every stem picks the candidates: the entries holding them all are the stems'
+        # postings lists joined by entry (merged in the index's order), each scored from
+        # its rows, with no aggregate; the sum over all entries runs only when too few
+        # hold them all (the server never reads a CTE that no row asks for).
+        held, held_params = _held(chosen, every, lengths)
+        statement = f"""WITH {held}
+            {kept("jk", "j", "")}
+            {summed.replace(counted, "")}
+            {kept("sk", "s", "")}
+            a AS MATERIALIZED (SELECT * FROM jk WHERE (SELECT count(*) FROM jk) >= %s
+                UNION ALL SELECT * FROM sk WHERE (SELECT count(*) FROM jk) < %s),"""
+        statement_params = [*held_params, *params, *summed_params, *params, enough, enough]
+        chosen_rows = "a"
+    elif every:
+        statement = f"""WITH {summed}
+            {kept("c", "s", ", s.held")}
+            a AS MATERIALIZED (SELECT * FROM c WHERE held = %s OR (SELECT count(*) FROM c WHERE held = %s) < %s),"""
+        statement_params = [*summed_params[:4], every, *summed_params[4:], *params, len(every), len(every), enough]
+        chosen_rows = "a"
+    else:
+        statement = f"WITH {summed} {kept('c', 's', '')}"
+        statement_params = [*summed_params, *params]
+        chosen_rows = "c"
+    order = ("date DESC, id DESC",) * 2 if latest else ("whole DESC, id", "head DESC, id")
+    rows = conn.execute(
+        f"""{statement}
         n AS (SELECT count(*) AS n FROM {chosen_rows})
         SELECT id, whole, head, (SELECT n FROM n) FROM (
             (SELECT id, whole, head FROM {chosen_rows} ORDER BY {order[0]} LIMIT %s)
             UNION (SELECT id, whole, head FROM {chosen_rows} ORDER BY {order[1]} LIMIT %s)) AS top""",
-        [
-            chosen.stems,
-            chosen.whole_idf,
-            chosen.head_idf,
-            chosen.candidate,
-            *lengths[:2],
-            lengths[0],
-            lengths[2],
-            *([every] if every else []),
-            *params,
-            *([len(every), len(every), enough] if every else []),
-            depth,
-            depth,
-        ],
+        [*statement_params, depth, depth],
     ).fetchall()
     total = int(rows[0][3]) if rows else 0
     return {r[0]: float(r[1] or 0) for r in rows}, {r[0]: float(r[2] or 0) for r in rows}, total
+
+
+def _held(chosen: Plan, every: list[str], lengths: list[float]) -> tuple[str, list[Any]]:
+    """The CTE ``j``: the entries holding all of ``every`` (the plan's stems, rarest first),
+    scored from their postings rows, and its parameters."""
+    index = {stem: k for k, stem in enumerate(chosen.stems)}
+    whole: list[str] = []
+    head: list[str] = []
+    joins: list[str] = []
+    params: list[Any] = []
+    for k in range(len(every)):
+        whole.append(f"%s * p{k}.tf / (p{k}.tf + %s + %s * p{k}.len)")
+        head.append(f"%s * p{k}.htf / (p{k}.htf + %s + %s * p{k}.hlen)")
+        if k:
+            joins.append(f"JOIN postings p{k} ON p{k}.term = %s AND p{k}.entry = p0.entry")
+    weights = [chosen.whole_idf[index[stem]] for stem in every]
+    head_weights = [chosen.head_idf[index[stem]] for stem in every]
+    for w in weights:
+        params += [w, lengths[0], lengths[1]]
+    for w in head_weights:
+        params += [w, lengths[0], lengths[2]]
+    params += every[1:] + every[:1]
+    return (
+        f"""j AS MATERIALIZED (SELECT p0.entry AS id, {" + ".join(whole)} AS whole, {" + ".join(head)} AS head
+            FROM postings p0 {" ".join(joins)} WHERE p0.term = %s),""",
+        params,
+    )
 
 
 def _hits(conn: psycopg.Connection[Any], ranked: list[tuple[int, float]], terms: list[_query.Term]) -> list[Hit]:
