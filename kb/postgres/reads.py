@@ -133,10 +133,13 @@ def request_where(conn: psycopg.Connection[Any], request: Request) -> Where:
     return where
 
 
-def add_status(conn: psycopg.Connection[Any], where: Where, status: str | None) -> None:
+def add_status(
+    conn: psycopg.Connection[Any], where: Where, status: str | None, *, some_open: bool | None = None
+) -> None:
     """Keep only the entries of this status (None: all). Answered entries are nearly all
-    of them: with no open question stored, keeping them asks nothing of the query."""
-    if status is None or (status == ANSWERED and not has_open(conn)):
+    of them: with no open question stored, keeping them asks nothing of the query
+    (``some_open``: whether any is open, when the caller read it already)."""
+    if status is None or (status == ANSWERED and not (has_open(conn) if some_open is None else some_open)):
         return
     where.add("e.status = %s", status)
 

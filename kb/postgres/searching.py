@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from kb.backend import SEARCH_PAGE, Request
 from kb.errors import NotFound, QueryError
+from kb.models import OPEN
 from kb.postgres import postings, reads
 from kb.postgres.connection import scalar
 from kb.postgres.planning import K1, B, Plan, any_of, plan
@@ -60,6 +61,26 @@ class Corpus:
 def corpus(conn: psycopg.Connection[Any]) -> Corpus:
     row = conn.execute("SELECT entries, tokens, head_tokens FROM corpus").fetchone()
     return Corpus(*(int(v) for v in row)) if row else Corpus(0, 0, 0)
+
+
+def _totals_and_stems(
+    conn: psycopg.Connection[Any], stems: list[str], freqs: dict[str, tuple[int, int]]
+) -> tuple[Corpus, bool]:
+    """The corpus totals and whether any entry is an open question, with the frequencies
+    of ``stems`` (put into ``freqs``, 0 for a stem no entry holds): one round trip, each
+    costing a millisecond or more on a busy server."""
+    rows = conn.execute(
+        f"""SELECT c.entries, c.tokens, c.head_tokens, EXISTS (SELECT 1 FROM entries WHERE status = '{OPEN}'),
+            s.term, s.df, s.hdf
+        FROM corpus c LEFT JOIN stems s ON s.term = ANY(%s)""",
+        (stems,),
+    ).fetchall()
+    freqs.update((row[4], (int(row[5]), int(row[6]))) for row in rows if row[4] is not None)
+    for stem in stems:
+        freqs.setdefault(stem, (0, 0))
+    if not rows:
+        return Corpus(0, 0, 0), False
+    return Corpus(*(int(v) for v in rows[0][:3])), bool(rows[0][3])
 
 
 def _planned(
@@ -317,12 +338,15 @@ def search(conn: psycopg.Connection[Any], query: str, request: Request) -> Searc
     """Rank entries for ``query`` (see the module docstring); one page of hits."""
     if not query.strip():
         raise QueryError("the query is empty", hint='give words to search for, e.g. kb search "bone scan"')
-    totals = corpus(conn)
+    parsed = _query.parse(query)
+    freqs: dict[str, tuple[int, int]] = {}
+    words = [" ".join(t.words) for t in parsed.should + parsed.must]
+    stems = sorted({stem for group in postings.tokenizer().stems(words) for stem in group})
+    totals, some_open = _totals_and_stems(conn, stems, freqs)
     total = totals.entries
     if not total:
         return SearchResult([], 0, [], "the knowledge base is empty: add entries with 'kb ingest FILES' or 'kb add'")
     limit = SEARCH_PAGE if request.limit is None else (request.limit or total)
-    parsed = _query.parse(query)
     filters = {k: list(v) for k, v in parsed.filters.items()}
     for kind, value in request.filters.items():
         filters.setdefault(kind, []).append(value)
@@ -333,7 +357,7 @@ def search(conn: psycopg.Connection[Any], query: str, request: Request) -> Searc
             except NotFound as exc:
                 return SearchResult([], 0, [], exc.message + (f" ({exc.hint})" if exc.hint else ""))
     where = reads.where_of(conn, filters, strict=False)
-    reads.add_status(conn, where, request.status)
+    reads.add_status(conn, where, request.status, some_open=some_open)
     if not parsed.has_text:
         if not filters:
             words = ", ".join(dict.fromkeys(parsed.stopped))
@@ -341,7 +365,6 @@ def search(conn: psycopg.Connection[Any], query: str, request: Request) -> Searc
                 [], 0, [], f"the query has only common words ({words})" if words else "the query is empty"
             )
         return _browse(conn, parsed, where, limit, request)
-    freqs: dict[str, tuple[int, int]] = {}
     should, must, suggestions = _analyse(conn, parsed, freqs)
     chosen = plan(should, must, freqs, total, budget=CANDIDATE_BUDGET)
     if chosen is None:
@@ -353,7 +376,9 @@ def search(conn: psycopg.Connection[Any], query: str, request: Request) -> Searc
     every: list[str] | None = None
     if not request.latest and total >= depth * fusion.SCORE_DEPTH:
         held = conjunction(should, must, len(parsed.should), total)
-        every = list(dict.fromkeys(stem for p in held for stem in p.stems)) if held else None
+        # No conjunction when its rarest word is in fewer entries than it needs: all would be read anyway.
+        if held and min(p.df for p in held) >= depth * fusion.SCORE_DEPTH:
+            every = list(dict.fromkeys(stem for p in held for stem in p.stems))
     whole, head, matched = _scores(
         conn,
         chosen,
