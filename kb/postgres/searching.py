@@ -340,8 +340,8 @@ def search(conn: psycopg.Connection[Any], query: str, request: Request) -> Searc
         raise QueryError("the query is empty", hint='give words to search for, e.g. kb search "bone scan"')
     parsed = _query.parse(query)
     freqs: dict[str, tuple[int, int]] = {}
-    words = [" ".join(t.words) for t in parsed.should + parsed.must]
-    stems = sorted({stem for group in postings.tokenizer().stems(words) for stem in group})
+    texts = [" ".join(t.words) for t in parsed.should + parsed.must]
+    stems = sorted({stem for group in postings.tokenizer().stems(texts) for stem in group})
     totals, some_open = _totals_and_stems(conn, stems, freqs)
     total = totals.entries
     if not total:
