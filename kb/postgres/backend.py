@@ -38,6 +38,9 @@ class PostgresBackend:
         self.schema = schema_name or config.pg_schema()
         self._conn: Any = None
         self._version: int | None = None
+        # The entry get() read last: related() of the same id takes its title and question
+        # from it (kb show reads the entry, then its related entries). Dropped by any write.
+        self._shown: Entry | None = None
         # Nothing here is rebuilt or stale behind a reader's back: no hook is called.
         self.hooks = Hooks()
 
@@ -102,6 +105,7 @@ class PostgresBackend:
     def _writing(self, doing: str) -> Iterator[Any]:
         """A transaction for a write, after creating or migrating the schema if needed."""
         conn = self.conn
+        self._shown = None
         with database_errors(conn, doing):
             if self._version != schema.LATEST:
                 if in_recovery(conn):
@@ -124,7 +128,8 @@ class PostgresBackend:
         def missing() -> Entry:
             raise NotFound(f"no entry with id or uid prefix {str(ref).strip()}")
 
-        return self._read("reading an entry", lambda c: reads.get(c, ref), missing)
+        self._shown = self._read("reading an entry", lambda c: reads.get(c, ref), missing)
+        return self._shown
 
     def raw(self, ref: int | str) -> str | None:
         entry = self.get(ref)
@@ -143,7 +148,8 @@ class PostgresBackend:
         return self._read("searching", lambda c: searching.search(c, query, request), empty)
 
     def related(self, ref: int | str, limit: int = 5) -> builtins.list[Hit]:
-        return self._read("finding related entries", lambda c: searching.related(c, ref, limit), [])
+        shown = self._shown if self._shown is not None and str(ref).strip() == str(self._shown.stored_id()) else None
+        return self._read("finding related entries", lambda c: searching.related(c, ref, limit, shown=shown), [])
 
     def closeness(self, query: str, ids: builtins.list[int]) -> dict[int, float]:
         return self._read("weighing a question", lambda c: searching.closeness(c, query, ids), {})

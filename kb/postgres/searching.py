@@ -447,40 +447,41 @@ def _browse(
     return SearchResult(hits, total, [], reason)
 
 
-def _subject(conn: psycopg.Connection[Any], ref: int | str) -> tuple[int, str, str, Corpus] | None:
-    """The entry's id, title and question's first 2,000 characters, with the corpus totals:
-    one round trip (kb show reads the entry itself beforehand). None when it is missing."""
+def _subject(conn: psycopg.Connection[Any], ref: int | str) -> tuple[int, str, str] | None:
+    """The entry's id, title and question's first 2,000 characters; None when it is missing."""
     text = str(ref).strip().lstrip("#")
     if not (isinstance(ref, int) or text.isdigit()) or int(text) >= 2**63:
         text = str(reads.get(conn, ref).stored_id())  # a uid prefix (NotFound when none)
-    row = conn.execute(
-        "SELECT e.id, e.title, left(e.question, 2000), c.entries, c.tokens, c.head_tokens"
-        " FROM entries e CROSS JOIN corpus c WHERE e.id = %s",
-        (int(text),),
-    ).fetchone()
+    row = conn.execute("SELECT id, title, left(question, 2000) FROM entries WHERE id = %s", (int(text),)).fetchone()
     if row is None:
         reads.get(conn, ref)  # raises NotFound, worded as show's
         return None
-    return int(row[0]), row[1], row[2], Corpus(*(int(v) for v in row[3:]))
+    return int(row[0]), row[1], row[2]
 
 
-def related(conn: psycopg.Connection[Any], ref: int | str, limit: int = 5) -> list[Hit]:
+def related(conn: psycopg.Connection[Any], ref: int | str, limit: int = 5, *, shown: Entry | None = None) -> list[Hit]:
     """The entries whose heads share this one's title and rarest words (kb show).
 
     As the files backend (kb.search.related): the rarest words within a small budget pick
     the candidates; an entry is related when its head scores at least RELATED_SHARE of
     this entry's own head and shares a word of the title, or twice that without one.
-    Three round trips: the entry's words and the totals, the words' frequencies, and the
-    scores with the best entries' rows (each trip costs milliseconds on a busy server).
+    ``shown`` is the entry ``ref`` names when the caller has just read it (kb show has):
+    its title and question are not read again. Two round trips then (three without): the
+    words' frequencies with the totals, and the scores with the best entries' rows.
     """
-    subject = _subject(conn, ref)
+    if shown is not None:
+        subject: tuple[int, str, str] | None = (shown.stored_id(), shown.title, shown.question[:2000])
+    else:
+        subject = _subject(conn, ref)
     if subject is None:
         return []
-    own_id, title_text, question, totals = subject
+    own_id, title_text, question = subject
     parsed = _query.parse(title_text + " " + question)
     title_words = {w.lower() for t in _query.parse(title_text).should for w in t.words}
     words = [t for t in parsed.should if not t.is_phrase][:200]
     freqs: dict[str, tuple[int, int]] = {}
+    stems = postings.tokenizer().stems([" ".join(t.words) for t in words])
+    totals = _totals_and_stems(conn, sorted({stem for group in stems for stem in group}), freqs)[0]
     useful = [p for p in _planned(conn, words, freqs) if p.df > 1]
     title = [p for p in useful if p.term.words[0].lower() in title_words]
     rest = sorted((p for p in useful if p not in title), key=lambda p: p.df)[:8]

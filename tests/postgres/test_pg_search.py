@@ -115,6 +115,19 @@ def test_postgres_related_entries_share_the_topic(filled) -> None:
     assert filled.related(3) == []
 
 
+def test_postgres_related_after_get_reads_the_entry_once_and_not_after_an_edit(filled) -> None:
+    """kb show reads the entry, then its related entries: their subject is the entry read."""
+    from kb.postgres import searching
+
+    alone = [(h.entry.id, h.score) for h in searching.related(filled.conn, 4)]
+    shown = filled.get(4)
+    assert [(h.entry.id, h.score) for h in searching.related(filled.conn, 4, shown=shown)] == alone
+    assert [(h.entry.id, h.score) for h in filled.related(4)] == alone
+    shown.title, shown.question = "Watering tomatoes", "How often should I water tomato plants?"
+    filled.update(shown)
+    assert [h.entry.id for h in filled.related(4)] == [3]  # read again after the edit: about tomatoes now
+
+
 @pytest.mark.parametrize(
     "query",
     ["noonan syndrome", "can a bone scan be wrong about cancer", "water tomato", '"noonan syndrome" heart', "chemo*"],
