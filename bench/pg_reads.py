@@ -33,11 +33,16 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-sys.path.insert(0, str(HERE.parent))
+from run import run_once  # noqa: E402 - bench/ is not a package
 
-from postgres import TWENTY_WORDS, TWO_WORDS  # noqa: E402 - bench/ is not a package
-from run import run_once  # noqa: E402
-
+# bench/postgres.py's two searches (not imported: it puts this checkout's kb first on the
+# path, and this script times whichever kb the environment gives, e.g. an older one
+# through PYTHONPATH, in process and in its ``python -m kb`` children alike).
+TWO_WORDS = "bone marrow"
+TWENTY_WORDS = (
+    "can chemotherapy make a bone scan come back falsely negative when the cancer "
+    "has already spread to my hips and spine"
+)
 QUESTIONS = [TWO_WORDS, TWENTY_WORDS, "noonan syndrome treatment", "what causes high blood pressure"]
 
 
@@ -168,7 +173,12 @@ def main(argv: list[str] | None = None) -> int:
     ids = spread_ids(args.files, args.entries)
     if ids != spread_ids(args.db, args.entries):
         print("the two stores hold different ids; show compares different entries", file=sys.stderr)
-    print(f"ids shown: {ids}; load average before: {os.getloadavg()[0]:.1f}", file=sys.stderr)
+    import kb
+
+    print(
+        f"kb from {Path(kb.__file__).parent}; ids shown: {ids}; load average before: {os.getloadavg()[0]:.1f}",
+        file=sys.stderr,
+    )
     rows: list[tuple[str, float, float, str]] = []
 
     def add(what: str, files: list[float], pg: list[float], unit: float = 1000.0) -> None:
