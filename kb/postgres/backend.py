@@ -38,9 +38,11 @@ class PostgresBackend:
         self.schema = schema_name or config.pg_schema()
         self._conn: Any = None
         self._version: int | None = None
-        # The entry get() read last: related() of the same id takes its title and question
-        # from it (kb show reads the entry, then its related entries). Dropped by any write.
+        # The entry get() read last, and its follow-ups read with it: related() of the same
+        # id takes its title and question from it, and follow_ups() the follow-ups, once
+        # (kb show reads the entry, then these). Dropped by any write.
         self._shown: Entry | None = None
+        self._shown_follow_ups: builtins.list[Entry] | None = None
         # Nothing here is rebuilt or stale behind a reader's back: no hook is called.
         self.hooks = Hooks()
 
@@ -105,7 +107,7 @@ class PostgresBackend:
     def _writing(self, doing: str) -> Iterator[Any]:
         """A transaction for a write, after creating or migrating the schema if needed."""
         conn = self.conn
-        self._shown = None
+        self._shown, self._shown_follow_ups = None, None
         with database_errors(conn, doing):
             if self._version != schema.LATEST:
                 if in_recovery(conn):
@@ -128,7 +130,8 @@ class PostgresBackend:
         def missing() -> Entry:
             raise NotFound(f"no entry with id or uid prefix {str(ref).strip()}")
 
-        self._shown = self._read("reading an entry", lambda c: reads.get(c, ref), missing)
+        found = self._read("reading an entry", lambda c: reads.get_with_follow_ups(c, ref), missing)
+        self._shown, self._shown_follow_ups = found
         return self._shown
 
     def raw(self, ref: int | str) -> str | None:
@@ -156,6 +159,9 @@ class PostgresBackend:
 
     def follow_ups(self, entry_id: int) -> builtins.list[Entry]:
         """The entries posted as follow-ups of the entry ``entry_id``."""
+        if self._shown_follow_ups is not None and self._shown is not None and self._shown.stored_id() == entry_id:
+            found, self._shown_follow_ups = self._shown_follow_ups, None
+            return found
         return self._read("reading follow-ups", lambda c: reads.follow_ups(c, entry_id), [])
 
     def categories(self) -> builtins.list[tuple[str, int]]:
