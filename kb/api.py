@@ -271,9 +271,13 @@ class KnowledgeBase:
     def related(self, ref: int | str, limit: int = 5) -> builtins.list[Hit]:
         return self.backend.related(ref, limit=limit)
 
-    def follow_ups(self, ref: int | str) -> builtins.list[Entry]:
-        """The entries posted as follow-ups of this one (``kb post --follow-up``), by id."""
-        return self.backend.follow_ups(self.get(ref).stored_id())
+    def follow_ups(self, ref: int | str | Entry) -> builtins.list[Entry]:
+        """The entries posted as follow-ups of this one (``kb post --follow-up``), by id.
+
+        ``ref`` may be the stored entry itself, when the caller has just read it (kb show):
+        it is then not read again (a round trip on PostgreSQL)."""
+        entry = ref if isinstance(ref, Entry) else self.get(ref)
+        return self.backend.follow_ups(entry.stored_id())
 
     # -- asking and answering (kb.asking) ----------------------------------------------
 

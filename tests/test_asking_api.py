@@ -174,6 +174,7 @@ def test_follow_ups_link_to_what_they_follow(kb: KnowledgeBase) -> None:
     follow = kb.post("And does a PET scan miss it too?", follows=1).entry
     assert follow.follows == 1
     assert [e.id for e in kb.follow_ups(1)] == [follow.id]
+    assert [e.id for e in kb.follow_ups(kb.get(1))] == [follow.id]  # the entry read already (kb show)
     with pytest.raises(NotFound):
         kb.post("Follows nothing?", follows=999)
 

@@ -333,7 +333,7 @@ def _links(kb, entry):
             followed = kb.get(entry.follows)
         except NotFound:
             pass
-    return followed, kb.follow_ups(entry.stored_id())
+    return followed, kb.follow_ups(entry)
 
 
 def experts(

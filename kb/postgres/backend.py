@@ -38,6 +38,11 @@ class PostgresBackend:
         self.schema = schema_name or config.pg_schema()
         self._conn: Any = None
         self._version: int | None = None
+        # The entry get() read last, and its follow-ups read with it: related() of the same
+        # id takes its title and question from it, and follow_ups() the follow-ups, once
+        # (kb show reads the entry, then these). Dropped by any write.
+        self._shown: Entry | None = None
+        self._shown_follow_ups: builtins.list[Entry] | None = None
         # Nothing here is rebuilt or stale behind a reader's back: no hook is called.
         self.hooks = Hooks()
 
@@ -102,6 +107,7 @@ class PostgresBackend:
     def _writing(self, doing: str) -> Iterator[Any]:
         """A transaction for a write, after creating or migrating the schema if needed."""
         conn = self.conn
+        self._shown, self._shown_follow_ups = None, None
         with database_errors(conn, doing):
             if self._version != schema.LATEST:
                 if in_recovery(conn):
@@ -124,7 +130,9 @@ class PostgresBackend:
         def missing() -> Entry:
             raise NotFound(f"no entry with id or uid prefix {str(ref).strip()}")
 
-        return self._read("reading an entry", lambda c: reads.get(c, ref), missing)
+        found = self._read("reading an entry", lambda c: reads.get_with_follow_ups(c, ref), missing)
+        self._shown, self._shown_follow_ups = found
+        return self._shown
 
     def raw(self, ref: int | str) -> str | None:
         entry = self.get(ref)
@@ -143,13 +151,17 @@ class PostgresBackend:
         return self._read("searching", lambda c: searching.search(c, query, request), empty)
 
     def related(self, ref: int | str, limit: int = 5) -> builtins.list[Hit]:
-        return self._read("finding related entries", lambda c: searching.related(c, ref, limit), [])
+        shown = self._shown if self._shown is not None and str(ref).strip() == str(self._shown.stored_id()) else None
+        return self._read("finding related entries", lambda c: searching.related(c, ref, limit, shown=shown), [])
 
     def closeness(self, query: str, ids: builtins.list[int]) -> dict[int, float]:
         return self._read("weighing a question", lambda c: searching.closeness(c, query, ids), {})
 
     def follow_ups(self, entry_id: int) -> builtins.list[Entry]:
         """The entries posted as follow-ups of the entry ``entry_id``."""
+        if self._shown_follow_ups is not None and self._shown is not None and self._shown.stored_id() == entry_id:
+            found, self._shown_follow_ups = self._shown_follow_ups, None
+            return found
         return self._read("reading follow-ups", lambda c: reads.follow_ups(c, entry_id), [])
 
     def categories(self) -> builtins.list[tuple[str, int]]:

@@ -75,15 +75,44 @@ def connect(url: str, *, schema: str) -> psycopg.Connection[Any]:
             "kb needs psycopg to use PostgreSQL", hint='install it with: pip install "kb-answers[postgres]"'
         ) from exc
     try:
-        conn = psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT, application_name="kb")
+        # The search path travels with the login (no round trip of its own), unless the
+        # server, or a pooler before it, refuses options at login: then it is SET after.
+        try:
+            return _open(url, options=_options(url, schema))
+        except psycopg.OperationalError as exc:
+            if "options" not in str(exc) and "startup parameter" not in str(exc):
+                raise
+        conn = _open(url)
     except psycopg.OperationalError as exc:
         raise ServerUnavailable(f"cannot use the PostgreSQL server {describe(url)}: {_reason(str(exc))}") from None
     except psycopg.ProgrammingError as exc:  # a URL libpq cannot read
         raise ServerUnavailable(f"cannot read the PostgreSQL URL: {_reason(str(exc))}") from None
-    from psycopg import sql
-
-    conn.execute(sql.SQL("SET search_path TO {}, pg_catalog").format(sql.Identifier(schema)))
+    conn.execute(f"SET search_path TO {_quoted(schema)}, pg_catalog")
     return conn
+
+
+def _open(url: str, options: str | None = None) -> psycopg.Connection[Any]:
+    import psycopg
+
+    extra: dict[str, Any] = {"options": options} if options is not None else {}
+    return psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT, application_name="kb", **extra)
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _options(url: str, schema: str) -> str:
+    """libpq's ``options`` for a login whose search path is kb's schema, after any the URL
+    or $PGOPTIONS give (which these replace otherwise). Spaces and backslashes in the
+    schema's name are escaped, as the server splits the options at spaces."""
+    import os
+
+    from psycopg.conninfo import conninfo_to_dict
+
+    given = conninfo_to_dict(url).get("options") or os.environ.get("PGOPTIONS") or ""
+    path = f"{_quoted(schema)},pg_catalog".replace("\\", "\\\\").replace(" ", "\\ ")
+    return f"{given} -c search_path={path}".strip()
 
 
 def scalar(conn: psycopg.Connection[Any], statement: str, params: Any = None) -> Any:

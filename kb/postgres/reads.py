@@ -60,11 +60,24 @@ def entries_by_id(conn: psycopg.Connection[Any], ids: list[int]) -> dict[int, En
 
 def get(conn: psycopg.Connection[Any], ref: int | str) -> Entry:
     """The entry with this integer id, or whose uid starts with ``ref`` (4+ hex digits)."""
+    return get_with_follow_ups(conn, ref)[0]
+
+
+def get_with_follow_ups(conn: psycopg.Connection[Any], ref: int | str) -> tuple[Entry, builtins.list[Entry] | None]:
+    """get(), and the entries that follow the entry up (by id) when read with it: in the
+    same statement when ``ref`` is an id (kb show lists them; None otherwise)."""
     text = str(ref).strip().lstrip("#")
     if isinstance(ref, int) or text.isdigit():
-        found = entries_by_id(conn, [int(text)]) if int(text) < 2**63 else {}
-        if found:
-            return next(iter(found.values()))
+        if int(text) < 2**63:
+            rows = conn.execute(
+                f"""SELECT {ENTRY_COLUMNS}, false FROM {FROM_ENTRIES} WHERE e.id = %s
+                UNION ALL SELECT {ENTRY_COLUMNS}, true FROM {FROM_ENTRIES} WHERE e.follows = %s ORDER BY 1""",
+                (int(text), int(text)),
+            ).fetchall()
+            entries = [(entry_from_row(row[:-1]), row[-1]) for row in rows]
+            found = [entry for entry, follows in entries if not follows]
+            if found:
+                return found[0], [entry for entry, follows in entries if follows]
         if isinstance(ref, int) or len(text) < 4:
             raise NotFound(f"no entry with id {text}")
     prefix = text.lower()
@@ -81,7 +94,7 @@ def get(conn: psycopg.Connection[Any], ref: int | str) -> Entry:
             f"uid prefix {text} is ambiguous",
             hint=f"candidates: {shown}{' ...' if len(rows) > 5 else ''}; give more digits or the id",
         )
-    return entries_by_id(conn, [rows[0][0]])[rows[0][0]]
+    return entries_by_id(conn, [rows[0][0]])[rows[0][0]], None
 
 
 def raw(conn: psycopg.Connection[Any], entry_id: int) -> str | None:
@@ -133,10 +146,13 @@ def request_where(conn: psycopg.Connection[Any], request: Request) -> Where:
     return where
 
 
-def add_status(conn: psycopg.Connection[Any], where: Where, status: str | None) -> None:
+def add_status(
+    conn: psycopg.Connection[Any], where: Where, status: str | None, *, some_open: bool | None = None
+) -> None:
     """Keep only the entries of this status (None: all). Answered entries are nearly all
-    of them: with no open question stored, keeping them asks nothing of the query."""
-    if status is None or (status == ANSWERED and not has_open(conn)):
+    of them: with no open question stored, keeping them asks nothing of the query
+    (``some_open``: whether any is open, when the caller read it already)."""
+    if status is None or (status == ANSWERED and not (has_open(conn) if some_open is None else some_open)):
         return
     where.add("e.status = %s", status)
 

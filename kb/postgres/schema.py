@@ -135,7 +135,18 @@ def _statements(schema: str, statements: list[str]) -> list[Any]:
 
 
 def version(conn: psycopg.Connection[Any]) -> int:
-    """The schema's version: 0 when kb's tables are not there yet (nothing written)."""
+    """The schema's version: 0 when kb's tables are not there yet (nothing written).
+
+    Outside a transaction, one round trip (a missing table is the error it raises); inside
+    one, where an error would end it, the table is looked for first."""
+    import psycopg
+    from psycopg.pq import TransactionStatus
+
+    if conn.info.transaction_status == TransactionStatus.IDLE:
+        try:
+            return int(scalar(conn, "SELECT value FROM meta WHERE key = 'schema'") or 0)
+        except psycopg.errors.UndefinedTable:
+            return 0
     if scalar(conn, "SELECT to_regclass('meta')") is None:
         return 0
     return int(scalar(conn, "SELECT value FROM meta WHERE key = 'schema'") or 0)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from kb.backend import SEARCH_PAGE, Request
 from kb.errors import NotFound, QueryError
+from kb.models import OPEN
 from kb.postgres import postings, reads
 from kb.postgres.connection import scalar
 from kb.postgres.planning import K1, B, Plan, any_of, plan
@@ -60,6 +61,26 @@ class Corpus:
 def corpus(conn: psycopg.Connection[Any]) -> Corpus:
     row = conn.execute("SELECT entries, tokens, head_tokens FROM corpus").fetchone()
     return Corpus(*(int(v) for v in row)) if row else Corpus(0, 0, 0)
+
+
+def _totals_and_stems(
+    conn: psycopg.Connection[Any], stems: list[str], freqs: dict[str, tuple[int, int]]
+) -> tuple[Corpus, bool]:
+    """The corpus totals and whether any entry is an open question, with the frequencies
+    of ``stems`` (put into ``freqs``, 0 for a stem no entry holds): one round trip, each
+    costing a millisecond or more on a busy server."""
+    rows = conn.execute(
+        f"""SELECT c.entries, c.tokens, c.head_tokens, EXISTS (SELECT 1 FROM entries WHERE status = '{OPEN}'),
+            s.term, s.df, s.hdf
+        FROM corpus c LEFT JOIN stems s ON s.term = ANY(%s)""",
+        (stems,),
+    ).fetchall()
+    freqs.update((row[4], (int(row[5]), int(row[6]))) for row in rows if row[4] is not None)
+    for stem in stems:
+        freqs.setdefault(stem, (0, 0))
+    if not rows:
+        return Corpus(0, 0, 0), False
+    return Corpus(*(int(v) for v in rows[0][:3])), bool(rows[0][3])
 
 
 def _planned(
@@ -190,53 +211,100 @@ def _scores(
     if where:
         conditions.append(where.sql("").strip())
         params.extend(where.params)
-    # The scores are aggregated once (s) and, when the entries' columns are needed (filters,
-    # required words, exclusions, dates), joined to them once (c); each extra pass over
-    # the aggregate cost ~20 % of a two-word search.
-    source = "c" if conditions or latest else "s"
-    joined = f"""c AS MATERIALIZED (
-            SELECT s.id, s.whole, s.head{", s.held" if every else ""}
-                {", coalesce(e.updated_at, e.created_at) AS date" if latest else ""}
-            FROM s JOIN entries e ON e.id = s.id{" WHERE " + " AND ".join(conditions) if conditions else ""}),"""
-    order = ("date DESC, id DESC",) * 2 if latest else ("whole DESC, id", "head DESC, id")
-    picked, chosen_rows = "", source
-    if every:
-        picked = f"""a AS MATERIALIZED (SELECT * FROM {source} WHERE held = %s
-            OR (SELECT count(*) FROM {source} WHERE held = %s) < %s),"""
-        chosen_rows = "a"
-    rows = conn.execute(
-        f"""WITH q AS (SELECT * FROM unnest(%s::text[], %s::float8[], %s::float8[], %s::bool[]) AS q(term, w, hw, cand)),
-        s AS MATERIALIZED (
+    filtered = bool(conditions) or latest
+    date = ", coalesce(e.updated_at, e.created_at) AS date" if latest else ""
+
+    def kept(name: str, scores: str, extra: str) -> str:
+        """The CTE ``name``: the rows of ``scores`` the entries' conditions keep (joined to
+        the entries once, for filters, required words, exclusions and dates)."""
+        if not filtered:
+            return f"{name} AS (SELECT s.id, s.whole, s.head{extra} FROM {scores} s),"
+        return f"""{name} AS MATERIALIZED (SELECT s.id, s.whole, s.head{extra}{date} FROM {scores} s
+            JOIN entries e ON e.id = s.id{" WHERE " + " AND ".join(conditions) if conditions else ""}),"""
+
+    # Every stem's postings summed per entry: the scores of the entries holding any of
+    # them (when some stems only score, the entries must hold a candidate); with
+    # ``every``, how many of its stems each entry holds.
+    counted = ", count(*) FILTER (WHERE p.term = ANY(%s::text[])) AS held" if every else ""
+    summed = f"""s AS MATERIALIZED (
             SELECT p.entry AS id,
                 sum(q.w * p.tf / (p.tf + %s + %s * p.len)) AS whole,
                 CASE WHEN bool_or(q.cand AND p.htf > 0) THEN sum(q.hw * p.htf / (p.htf + %s + %s * p.hlen)) ELSE 0 END
-                    AS head
-                {", count(*) FILTER (WHERE p.term = ANY(%s::text[])) AS held" if every else ""}
-            FROM q JOIN postings p ON p.term = q.term GROUP BY p.entry
-            {"" if all(chosen.candidate) else "HAVING bool_or(q.cand)"}),
-        {joined if source == "c" else ""}
-        {picked}
+                    AS head{counted}
+            FROM unnest(%s::text[], %s::float8[], %s::float8[], %s::bool[]) AS q(term, w, hw, cand)
+            JOIN postings p ON p.term = q.term GROUP BY p.entry
+            {"" if all(chosen.candidate) else "HAVING bool_or(q.cand)"}),"""
+    summed_params = [
+        *lengths[:2],
+        lengths[0],
+        lengths[2],
+        chosen.stems,
+        chosen.whole_idf,
+        chosen.head_idf,
+        chosen.candidate,
+    ]
+    if every and sorted(every) == sorted(chosen.stems) and all(chosen.candidate):
+        # Every stem picks the candidates: the entries holding them all are the stems'
+        # postings lists joined by entry (merged in the index's order), each scored from
+        # its rows, with no aggregate; the sum over all entries runs only when too few
+        # hold them all (the server never reads a CTE that no row asks for).
+        held, held_params = _held(chosen, every, lengths)
+        statement = f"""WITH {held}
+            {kept("jk", "j", "")}
+            {summed.replace(counted, "")}
+            {kept("sk", "s", "")}
+            a AS MATERIALIZED (SELECT * FROM jk WHERE (SELECT count(*) FROM jk) >= %s
+                UNION ALL SELECT * FROM sk WHERE (SELECT count(*) FROM jk) < %s),"""
+        statement_params = [*held_params, *params, *summed_params, *params, enough, enough]
+        chosen_rows = "a"
+    elif every:
+        statement = f"""WITH {summed}
+            {kept("c", "s", ", s.held")}
+            a AS MATERIALIZED (SELECT * FROM c WHERE held = %s OR (SELECT count(*) FROM c WHERE held = %s) < %s),"""
+        statement_params = [*summed_params[:4], every, *summed_params[4:], *params, len(every), len(every), enough]
+        chosen_rows = "a"
+    else:
+        statement = f"WITH {summed} {kept('c', 's', '')}"
+        statement_params = [*summed_params, *params]
+        chosen_rows = "c"
+    order = ("date DESC, id DESC",) * 2 if latest else ("whole DESC, id", "head DESC, id")
+    rows = conn.execute(
+        f"""{statement}
         n AS (SELECT count(*) AS n FROM {chosen_rows})
         SELECT id, whole, head, (SELECT n FROM n) FROM (
             (SELECT id, whole, head FROM {chosen_rows} ORDER BY {order[0]} LIMIT %s)
             UNION (SELECT id, whole, head FROM {chosen_rows} ORDER BY {order[1]} LIMIT %s)) AS top""",
-        [
-            chosen.stems,
-            chosen.whole_idf,
-            chosen.head_idf,
-            chosen.candidate,
-            *lengths[:2],
-            lengths[0],
-            lengths[2],
-            *([every] if every else []),
-            *params,
-            *([len(every), len(every), enough] if every else []),
-            depth,
-            depth,
-        ],
+        [*statement_params, depth, depth],
     ).fetchall()
     total = int(rows[0][3]) if rows else 0
     return {r[0]: float(r[1] or 0) for r in rows}, {r[0]: float(r[2] or 0) for r in rows}, total
+
+
+def _held(chosen: Plan, every: list[str], lengths: list[float]) -> tuple[str, list[Any]]:
+    """The CTE ``j``: the entries holding all of ``every`` (the plan's stems, rarest first),
+    scored from their postings rows, and its parameters."""
+    index = {stem: k for k, stem in enumerate(chosen.stems)}
+    whole: list[str] = []
+    head: list[str] = []
+    joins: list[str] = []
+    params: list[Any] = []
+    for k in range(len(every)):
+        whole.append(f"%s * p{k}.tf / (p{k}.tf + %s + %s * p{k}.len)")
+        head.append(f"%s * p{k}.htf / (p{k}.htf + %s + %s * p{k}.hlen)")
+        if k:
+            joins.append(f"JOIN postings p{k} ON p{k}.term = %s AND p{k}.entry = p0.entry")
+    weights = [chosen.whole_idf[index[stem]] for stem in every]
+    head_weights = [chosen.head_idf[index[stem]] for stem in every]
+    for w in weights:
+        params += [w, lengths[0], lengths[1]]
+    for w in head_weights:
+        params += [w, lengths[0], lengths[2]]
+    params += every[1:] + every[:1]
+    return (
+        f"""j AS MATERIALIZED (SELECT p0.entry AS id, {" + ".join(whole)} AS whole, {" + ".join(head)} AS head
+            FROM postings p0 {" ".join(joins)} WHERE p0.term = %s),""",
+        params,
+    )
 
 
 def _hits(conn: psycopg.Connection[Any], ranked: list[tuple[int, float]], terms: list[_query.Term]) -> list[Hit]:
@@ -270,12 +338,15 @@ def search(conn: psycopg.Connection[Any], query: str, request: Request) -> Searc
     """Rank entries for ``query`` (see the module docstring); one page of hits."""
     if not query.strip():
         raise QueryError("the query is empty", hint='give words to search for, e.g. kb search "bone scan"')
-    totals = corpus(conn)
+    parsed = _query.parse(query)
+    freqs: dict[str, tuple[int, int]] = {}
+    texts = [" ".join(t.words) for t in parsed.should + parsed.must]
+    stems = sorted({stem for group in postings.tokenizer().stems(texts) for stem in group})
+    totals, some_open = _totals_and_stems(conn, stems, freqs)
     total = totals.entries
     if not total:
         return SearchResult([], 0, [], "the knowledge base is empty: add entries with 'kb ingest FILES' or 'kb add'")
     limit = SEARCH_PAGE if request.limit is None else (request.limit or total)
-    parsed = _query.parse(query)
     filters = {k: list(v) for k, v in parsed.filters.items()}
     for kind, value in request.filters.items():
         filters.setdefault(kind, []).append(value)
@@ -286,7 +357,7 @@ def search(conn: psycopg.Connection[Any], query: str, request: Request) -> Searc
             except NotFound as exc:
                 return SearchResult([], 0, [], exc.message + (f" ({exc.hint})" if exc.hint else ""))
     where = reads.where_of(conn, filters, strict=False)
-    reads.add_status(conn, where, request.status)
+    reads.add_status(conn, where, request.status, some_open=some_open)
     if not parsed.has_text:
         if not filters:
             words = ", ".join(dict.fromkeys(parsed.stopped))
@@ -294,7 +365,6 @@ def search(conn: psycopg.Connection[Any], query: str, request: Request) -> Searc
                 [], 0, [], f"the query has only common words ({words})" if words else "the query is empty"
             )
         return _browse(conn, parsed, where, limit, request)
-    freqs: dict[str, tuple[int, int]] = {}
     should, must, suggestions = _analyse(conn, parsed, freqs)
     chosen = plan(should, must, freqs, total, budget=CANDIDATE_BUDGET)
     if chosen is None:
@@ -306,7 +376,9 @@ def search(conn: psycopg.Connection[Any], query: str, request: Request) -> Searc
     every: list[str] | None = None
     if not request.latest and total >= depth * fusion.SCORE_DEPTH:
         held = conjunction(should, must, len(parsed.should), total)
-        every = list(dict.fromkeys(stem for p in held for stem in p.stems)) if held else None
+        # No conjunction when its rarest word is in fewer entries than it needs: all would be read anyway.
+        if held and min(p.df for p in held) >= depth * fusion.SCORE_DEPTH:
+            every = list(dict.fromkeys(stem for p in held for stem in p.stems))
     whole, head, matched = _scores(
         conn,
         chosen,
@@ -375,40 +447,41 @@ def _browse(
     return SearchResult(hits, total, [], reason)
 
 
-def _subject(conn: psycopg.Connection[Any], ref: int | str) -> tuple[int, str, str, Corpus] | None:
-    """The entry's id, title and question's first 2,000 characters, with the corpus totals:
-    one round trip (kb show reads the entry itself beforehand). None when it is missing."""
+def _subject(conn: psycopg.Connection[Any], ref: int | str) -> tuple[int, str, str] | None:
+    """The entry's id, title and question's first 2,000 characters; None when it is missing."""
     text = str(ref).strip().lstrip("#")
     if not (isinstance(ref, int) or text.isdigit()) or int(text) >= 2**63:
         text = str(reads.get(conn, ref).stored_id())  # a uid prefix (NotFound when none)
-    row = conn.execute(
-        "SELECT e.id, e.title, left(e.question, 2000), c.entries, c.tokens, c.head_tokens"
-        " FROM entries e CROSS JOIN corpus c WHERE e.id = %s",
-        (int(text),),
-    ).fetchone()
+    row = conn.execute("SELECT id, title, left(question, 2000) FROM entries WHERE id = %s", (int(text),)).fetchone()
     if row is None:
         reads.get(conn, ref)  # raises NotFound, worded as show's
         return None
-    return int(row[0]), row[1], row[2], Corpus(*(int(v) for v in row[3:]))
+    return int(row[0]), row[1], row[2]
 
 
-def related(conn: psycopg.Connection[Any], ref: int | str, limit: int = 5) -> list[Hit]:
+def related(conn: psycopg.Connection[Any], ref: int | str, limit: int = 5, *, shown: Entry | None = None) -> list[Hit]:
     """The entries whose heads share this one's title and rarest words (kb show).
 
     As the files backend (kb.search.related): the rarest words within a small budget pick
     the candidates; an entry is related when its head scores at least RELATED_SHARE of
     this entry's own head and shares a word of the title, or twice that without one.
-    Three round trips: the entry's words and the totals, the words' frequencies, and the
-    scores with the best entries' rows (each trip costs milliseconds on a busy server).
+    ``shown`` is the entry ``ref`` names when the caller has just read it (kb show has):
+    its title and question are not read again. Two round trips then (three without): the
+    words' frequencies with the totals, and the scores with the best entries' rows.
     """
-    subject = _subject(conn, ref)
+    if shown is not None:
+        subject: tuple[int, str, str] | None = (shown.stored_id(), shown.title, shown.question[:2000])
+    else:
+        subject = _subject(conn, ref)
     if subject is None:
         return []
-    own_id, title_text, question, totals = subject
+    own_id, title_text, question = subject
     parsed = _query.parse(title_text + " " + question)
     title_words = {w.lower() for t in _query.parse(title_text).should for w in t.words}
     words = [t for t in parsed.should if not t.is_phrase][:200]
     freqs: dict[str, tuple[int, int]] = {}
+    stems = postings.tokenizer().stems([" ".join(t.words) for t in words])
+    totals = _totals_and_stems(conn, sorted({stem for group in stems for stem in group}), freqs)[0]
     useful = [p for p in _planned(conn, words, freqs) if p.df > 1]
     title = [p for p in useful if p.term.words[0].lower() in title_words]
     rest = sorted((p for p in useful if p not in title), key=lambda p: p.df)[:8]

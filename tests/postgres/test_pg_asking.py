@@ -124,3 +124,19 @@ def test_open_questions_round_trip_through_postgres_byte_for_byte(pg: PostgresBa
         backup = _export(files.iter_entries(with_raw=True))
     _restore(pg, backup)
     assert _export(pg.iter_entries(with_raw=True)) == backup
+
+
+def test_follow_ups_are_read_with_the_entry(pg: PostgresBackend) -> None:
+    """kb show reads an entry and its follow-ups in one statement; a write drops what was read."""
+    from kb.postgres import reads
+
+    first, posted = _desk(pg)
+    entry = pg.get(first.stored_id())
+    assert [e.id for e in pg.follow_ups(entry.stored_id())] == [posted.id]
+    assert [e.id for e in reads.follow_ups(pg.conn, first.stored_id())] == [posted.id]
+    pg.get(first.stored_id())
+    again = new_question("And an MRI?", asked_by="sue", asked_for="Donald Higby, M.D.")
+    again.follows = first.stored_id()
+    [added] = pg.add_many([again]).added
+    assert [e.id for e in pg.follow_ups(first.stored_id())] == [posted.id, added.id]
+    assert pg.get(posted.stored_id()).follows == first.id and pg.follow_ups(posted.stored_id()) == []

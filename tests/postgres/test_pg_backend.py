@@ -198,3 +198,29 @@ def test_postgres_schema_1_is_carried_forward_with_postings_for_the_stored_entri
     pg.add_many([make_entry(3, answer="Rhododendrons like acid soil.")])
     assert sorted(h.entry.id for h in pg.search("rhododendrons")) == [1, 3]
     assert pg.conn.execute("SELECT entries FROM corpus").fetchone()[0] == 3
+
+
+@pytest.mark.parametrize("name", ["kb spaced", 'odd"quote', "back\\slash"])
+def test_postgres_search_path_travels_with_the_login(pg_url: str, name: str) -> None:
+    """The search path is an option of the login (no SET after it), with the URL's own options kept."""
+    from kb.postgres.connection import connect
+
+    conn = connect(pg_url + ("&" if "?" in pg_url else "?") + "options=-c%20statement_timeout%3D4321", schema=name)
+    try:
+        quoted = '"' + name.replace('"', '""') + '"'
+        assert conn.execute("SHOW search_path").fetchone()[0] == f"{quoted},pg_catalog"
+        assert conn.execute("SHOW statement_timeout").fetchone()[0] == "4321ms"
+    finally:
+        conn.close()
+
+
+def test_postgres_schema_version_outside_and_inside_a_transaction(pg) -> None:
+    from kb.postgres import schema
+
+    assert schema.version(pg.conn) == 0
+    with pg.conn.transaction():
+        assert schema.version(pg.conn) == 0
+    pg.add_many([make_entry(1)])
+    assert schema.version(pg.conn) == schema.LATEST
+    with pg.conn.transaction():
+        assert schema.version(pg.conn) == schema.LATEST

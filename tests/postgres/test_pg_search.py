@@ -115,6 +115,19 @@ def test_postgres_related_entries_share_the_topic(filled) -> None:
     assert filled.related(3) == []
 
 
+def test_postgres_related_after_get_reads_the_entry_once_and_not_after_an_edit(filled) -> None:
+    """kb show reads the entry, then its related entries: their subject is the entry read."""
+    from kb.postgres import searching
+
+    alone = [(h.entry.id, h.score) for h in searching.related(filled.conn, 4)]
+    shown = filled.get(4)
+    assert [(h.entry.id, h.score) for h in searching.related(filled.conn, 4, shown=shown)] == alone
+    assert [(h.entry.id, h.score) for h in filled.related(4)] == alone
+    shown.title, shown.question = "Watering tomatoes", "How often should I water tomato plants?"
+    filled.update(shown)
+    assert [h.entry.id for h in filled.related(4)] == [3]  # read again after the edit: about tomatoes now
+
+
 @pytest.mark.parametrize(
     "query",
     ["noonan syndrome", "can a bone scan be wrong about cancer", "water tomato", '"noonan syndrome" heart', "chemo*"],
@@ -129,3 +142,38 @@ def test_postgres_scores_as_the_files_backend(filled, tmp_path, query) -> None:
     ours = [(h.entry.id, h.score) for h in filled.search(query)]
     theirs = [(h.entry.id, h.score) for h in files.search(query)]
     assert [i for i, _ in ours] == [i for i, _ in theirs]
+
+
+def _conjunction_corpus() -> list[Entry]:
+    """14 entries hold both "bone" and "scan", 6 "bone" and "density", 4 "scan" alone, 30 neither."""
+    made = []
+    for k in range(14):
+        made.append(
+            Entry(title=f"Bone scan {k}", question=f"Why a bone scan after treatment {k}?", answer="Detail " * (k + 1))
+        )
+    for k in range(6):
+        made.append(Entry(title=f"Bone density {k}", question="What does bone density say?", answer="More " * (k + 1)))
+    for k in range(4):
+        made.append(Entry(title=f"CT scan {k}", question="How long does a CT scan take?", answer="Minutes " * (k + 1)))
+    for k in range(30):
+        made.append(Entry(title=f"Tomatoes {k}", question="How often to water tomatoes?", answer="Twice " * (k + 1)))
+    return made
+
+
+@pytest.mark.parametrize(("query", "total"), [("bone scan", 14), ("bone density", 20)])
+def test_postgres_conjunction_of_two_words_as_the_files_backend(pg, tmp_path, monkeypatch, query, total) -> None:
+    """Two common words: the entries holding both when enough do (scored from their postings
+    rows joined by entry), else all holding either; as the files backend, ids and total."""
+    from kb.api import KnowledgeBase
+    from kb.search import fusion
+
+    monkeypatch.setattr(fusion, "CANDIDATES", 4)  # a list's depth: 11 entries for a page of 10
+    monkeypatch.setattr(fusion, "SCORE_DEPTH", 1)
+    pg.add_many(_conjunction_corpus())
+    files = KnowledgeBase(tmp_path / "kb")
+    files.add_many(_conjunction_corpus())
+    ours, theirs = pg.search(query), files.search(query)
+    assert ours.total == theirs.total == total
+    assert _ids(ours) == _ids(theirs)
+    if total == 14:
+        assert all("bone scan" in h.entry.title.lower() for h in ours)
