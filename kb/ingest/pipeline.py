@@ -474,9 +474,7 @@ class _Indexer:
     def _open(self) -> SearchIndex:
         from kb.search.index import SearchIndex
 
-        index = SearchIndex(self.index_path)
-        index.for_bulk_writes()
-        return index
+        return SearchIndex(self.index_path)
 
     def take(self, entries: list[Entry] | Prepared, signature: str | None) -> bool:
         """Index one item (entries, or a batch prepared from them); return False once
@@ -509,6 +507,7 @@ class _Indexer:
             return False
         try:
             self.index = self.index or self._open()
+            self.index.for_bulk_writes()
             self.index.upsert_prepared(batches, signature, refresh=False)
         except SearchIndexError as exc:
             self.failed = exc
