@@ -135,6 +135,8 @@ class BatchWriter:
         # looks for a writer waiting for the lock.
         self._signed = 0
         self._next_look = 0.0
+        # An indexing process started before the first batch (see _start_early).
+        self._early: IndexProcess | None = None
 
     def add(self, entry: Entry) -> None:
         self.pending.append(entry)
@@ -142,6 +144,8 @@ class BatchWriter:
             if len(self.pending) >= min(self.CHUNK, self.size):
                 self._apply(bulk=True)
         elif not self._holding:
+            if len(self.pending) == self.CHUNK and not self.started:
+                self._start_early()
             if len(self.pending) >= self.size:
                 self._write_batch(bulk=True)
         else:
@@ -251,12 +255,31 @@ class BatchWriter:
                 self.kb.make_index_current()
                 feed = config.index_feed()  # "thread" or "process" (default: by the input's size)
                 process = feed == "process" or (bulk and feed != "thread")
-                self.feeder = IndexProcess.start(self.kb.index_path) if process else None
+                early, self._early = self._early, None
+                if early is not None and not process:
+                    early.close()
+                    early = None
+                self.feeder = early or (IndexProcess.start(self.kb.index_path) if process else None)
                 self.feeder = self.feeder or IndexThread(self.kb.index_path)
             except SearchIndexError as exc:
+                self._close_early()
                 self.kb.index_write_failed(exc)
         if self.dry_run or self.feeder is not None:
             self.lookup = self.kb.key_lookup()
+
+    def _start_early(self) -> None:
+        """Start the indexing process once the input fills a chunk (a bulk ingest), while
+        the first batch is still being read: its start-up and imports then overlap with
+        parsing instead of holding up the first chunk. It opens the index only when the
+        first chunk comes, after ``_start`` has made the index current under the lock."""
+        if self.dry_run or self._early is not None or config.index_feed() == "thread":
+            return
+        self._early = IndexProcess.start(self.kb.index_path)
+
+    def _close_early(self) -> None:
+        early, self._early = self._early, None
+        if early is not None:
+            early.close()
 
     def _apply(self, bulk: bool) -> None:
         if not self.pending:
@@ -337,6 +360,7 @@ class BatchWriter:
         self.added_in_batch = self.updated_in_batch = 0
 
     def _close_feeder(self) -> None:
+        self._close_early()
         feeder, self.feeder = self.feeder, None
         if feeder is not None:
             feeder.close()
@@ -447,16 +471,20 @@ class _Indexer:
         self.index: SearchIndex | None = None
         self.failed: SearchIndexError | None = None
 
+    def _open(self) -> SearchIndex:
+        from kb.search.index import SearchIndex
+
+        return SearchIndex(self.index_path)
+
     def take(self, entries: list[Entry] | Prepared, signature: str | None) -> bool:
         """Index one item (entries, or a batch prepared from them); return False once
         indexing has failed."""
         if self.failed is not None:
             return False
-        from kb.search.index import SearchIndex
         from kb.search.writes import Prepared
 
         try:
-            self.index = self.index or SearchIndex(self.index_path)
+            self.index = self.index or self._open()
             if isinstance(entries, Prepared):
                 self.index.upsert_prepared([entries], signature, refresh=False)
             elif entries:
@@ -477,10 +505,9 @@ class _Indexer:
             return self.take([], signature)
         if self.failed is not None:
             return False
-        from kb.search.index import SearchIndex
-
         try:
-            self.index = self.index or SearchIndex(self.index_path)
+            self.index = self.index or self._open()
+            self.index.for_bulk_writes()
             self.index.upsert_prepared(batches, signature, refresh=False)
         except SearchIndexError as exc:
             self.failed = exc
@@ -738,6 +765,9 @@ def _serve(index_path: str) -> int:
         return None if frame is None else orjson.loads(frame)
 
     threading.Thread(target=read, name="kb-index-input", daemon=True).start()
+    # Imported while the first chunk is on its way rather than after it has come.
+    import kb.search.index  # noqa: F401
+
     indexer = _Indexer(index_path)
     waiting: list[list[Any] | None] = []  # an item taken off the queue but not yet used
     try:

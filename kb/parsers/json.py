@@ -184,27 +184,26 @@ def record_to_entry(
             return ParseError(f"record {position}: {required!r} {what}", path=name, line=line)
         values[required] = text
 
-    def optional(fieldname: str) -> Any:
-        key = keys.get(fieldname)
-        return record.get(key) if key is not None else None
-
-    external_id = _scalar_text(optional("id")) or None
-    expert = _expert(optional("expert"))
+    # The optional fields this record has (most records have a few of them).
+    given = {field: record[key] for field, key in keys.items() if key in record}
+    external_id = _scalar_text(given.get("id")) or None
+    expert = _expert(given.get("expert"))
     if expert is not None:
         expert = _flat_bio(record, expert)
     # Taken only when they read as kb's own: another system's "status" stays in extra.
-    own = {name for name in ASKING_FIELDS if name in asking}
+    used = set(keys.values())
+    used.update(name for name in ASKING_FIELDS if name in asking)
     if record.get("status") in STATUSES:
-        own.add("status")
+        used.add("status")
     return Entry(
         **asking,
-        extra=_extra(record, set(keys.values()) | own),
+        extra=_extra(record, used),
         question=values["question"],
         answer=values["answer"],
-        title=_scalar_text(optional("title")) or "",
-        category=_scalar_text(optional("category")) or "",
+        title=_text_of(given, "title") or "",
+        category=_text_of(given, "category") or "",
         expert=expert,
-        tags=_tags(optional("tags")),
+        tags=_tags(given.get("tags")),
         source=Source(
             path=name,
             format=fmt,
@@ -212,10 +211,16 @@ def record_to_entry(
             key=external_id or question_key(values["question"], seen),
             line=line,
         ),
-        created_at=_scalar_text(optional("created_at")) or None,
-        updated_at=_scalar_text(optional("updated_at")) or None,
+        created_at=_text_of(given, "created_at") or None,
+        updated_at=_text_of(given, "updated_at") or None,
         raw=raw,
     )
+
+
+def _text_of(given: dict[str, Any], fieldname: str) -> str | None:
+    """An optional field's value as cleaned text (None when the record has none)."""
+    value = given.get(fieldname)
+    return None if value is None else _scalar_text(value)
 
 
 # The types of Source's fields, as a restored record must carry them (others are dropped).
@@ -288,13 +293,33 @@ def _extra(record: dict[str, Any], used: set[str]) -> dict[str, Any]:
     own = record.get("extra")
     if isinstance(own, dict):
         extra.update(own)
-    for key, value in record.items():
+    for key, name in _extra_keys(tuple(record), frozenset(used)):
+        value = record[key]
+        if value is not None and value != "":
+            extra[name] = value
+    return extra
+
+
+# The keys that go to extra, by the record's keys and those used: records of one file
+# share their shape, so each shape is sorted out once (as kb.parsers.fields.field_keys).
+_extra_cache: dict[tuple[tuple[Any, ...], frozenset[str]], list[tuple[Any, str]]] = {}
+
+
+def _extra_keys(keys: tuple[Any, ...], used: frozenset[str]) -> list[tuple[Any, str]]:
+    """Each key of a record that may go to extra, in order, with the name it takes there."""
+    found = _extra_cache.get((keys, used))
+    if found is not None:
+        return found
+    found = []
+    for key in keys:
         folded = str(key).strip().lower()
         if key in used or folded in _OWN_KEYS or (folded.startswith("expert_") and folded[7:] in EXPERT_FIELDS):
             continue
-        if value is not None and value != "":
-            extra[str(key)] = value
-    return extra
+        found.append((key, str(key)))
+    if len(_extra_cache) > 256:  # a few shapes at most in one file
+        _extra_cache.clear()
+    _extra_cache[(keys, used)] = found
+    return found
 
 
 def collect(items: Iterable[Entry | ParseError]) -> list[Entry]:

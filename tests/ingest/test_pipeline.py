@@ -65,6 +65,24 @@ def test_bulk_ingest_feeds_a_second_process(tmp_path: Path, feeders: list[str]) 
     assert kb.count() == 2500
 
 
+def test_bulk_ingest_of_less_than_a_batch_uses_the_process_started_early(tmp_path: Path, feeders: list[str]) -> None:
+    # The process starts once the input fills a chunk (1,000), before the first batch
+    # (2,000) is full; an ingest that ends in between indexes through it all the same.
+    kb = KnowledgeBase.open(tmp_path / "kb.json")
+    kb.ingest([str(_jsonl(tmp_path / "mid.jsonl", range(1500)))], keep="counts")
+    assert feeders == ["process"]
+    assert _index_is_current(kb) and kb.count() == 1500
+    assert kb.search("pipeline question 1499").hits[0].entry.answer == "Answer 1499."
+
+
+def test_a_thread_feed_starts_no_process_early(tmp_path: Path, feeders: list[str], monkeypatch) -> None:
+    monkeypatch.setenv("KB_INDEX_FEED", "thread")
+    kb = KnowledgeBase.open(tmp_path / "kb.json")
+    kb.ingest([str(_jsonl(tmp_path / "bulk.jsonl", range(1500)))], keep="counts")
+    assert feeders == ["thread"]
+    assert _index_is_current(kb) and kb.count() == 1500
+
+
 def test_small_ingest_feeds_a_thread(tmp_path: Path, feeders: list[str]) -> None:
     kb = KnowledgeBase.open(tmp_path / "kb.json")
     kb.ingest([str(_jsonl(tmp_path / "few.jsonl", range(10)))])

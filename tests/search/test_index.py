@@ -109,6 +109,20 @@ def test_index_new_has_no_signature(tmp_path):
         assert ix.search("anything").hits == []
 
 
+def test_bulk_writes_get_a_page_cache_that_grows_with_the_index(tmp_path):
+    index = SearchIndex(tmp_path / "kb.index.sqlite")
+
+    def cache_after(count: int) -> int:
+        index.conn.execute("UPDATE meta SET value = ? WHERE key = 'count'", (str(count),))
+        index.for_bulk_writes()
+        return -index.conn.execute("PRAGMA cache_size").fetchone()[0]
+
+    assert cache_after(0) == 2000  # SQLite's default, for a small index
+    assert cache_after(100_000) == 25_000  # a quarter of a KiB an entry
+    assert cache_after(10_000_000) == 64 * 1024  # and no more than 64 MB
+    index.close()
+
+
 def test_index_rebuild_counts_and_signs(tmp_path):
     seen = []
     with SearchIndex(tmp_path / "i.sqlite") as ix:
