@@ -235,7 +235,6 @@ class PostgresBackend:
         """Recompute every entry's vectors, the words and the stems' frequencies."""
         with self._writing("reindexing") as conn:
             conn.execute("UPDATE entries SET body = body_vector(title, question, answer, tags, expert, category)")
-            conn.execute("UPDATE entries SET head = ts_filter(body, '{a,b}')")
             conn.execute("DELETE FROM words")
             postings.rebuild(conn, postings.stored(conn))
             ids = [i for (i,) in conn.execute("SELECT id FROM entries ORDER BY id")]

@@ -28,11 +28,9 @@ if TYPE_CHECKING:
 
 _COLUMNS = ", ".join(STAGE_COLUMNS)
 _STAGED = ", ".join("s." + c for c in STAGE_COLUMNS)
-# The head's vector is the body's title (A) and question-and-tags (B) lexemes, with the
-# same positions: filtered out of the body rather than tokenized a second time (PostgreSQL's
-# parser is most of an ingest's time).
-_VECTORS = "FROM kb_stage s, LATERAL (SELECT body_vector(s.title, s.question, s.answer, s.tags, s.expert, s.category) AS b OFFSET 0) v"
-_HEAD = "ts_filter(v.b, '{a,b}')"
+# The entry's weighted vector, made by PostgreSQL's parser (most of the server's share of
+# an ingest) from the staged row.
+_VECTOR = "body_vector(s.title, s.question, s.answer, s.tags, s.expert, s.category)"
 _WORDS = re.compile(r"[^\W\d_]+")
 
 
@@ -168,7 +166,7 @@ def _insert(conn: psycopg.Connection[Any], entries: list[Entry], known: dict[str
     stored = {
         uid
         for (uid,) in conn.execute(
-            f"INSERT INTO entries ({_COLUMNS}, head, body) SELECT {_STAGED}, {_HEAD}, v.b {_VECTORS}"
+            f"INSERT INTO entries ({_COLUMNS}, body) SELECT {_STAGED}, {_VECTOR} FROM kb_stage s"
             # In uid order: two writers whose batches share answers then wait for each
             # other on the first shared uid instead of each holding one the other needs.
             " ORDER BY s.uid ON CONFLICT DO NOTHING RETURNING uid"
@@ -227,8 +225,8 @@ def _replace(conn: psycopg.Connection[Any], entries: list[Entry]) -> None:
     _stage(conn, entries)
     assignments = ", ".join(f"{c} = s.{c}" for c in STAGE_COLUMNS if c not in ("id", "raw"))
     conn.execute(
-        f"UPDATE entries e SET {assignments}, raw = coalesce(s.raw, e.raw), head = {_HEAD}, body = v.b"
-        f" {_VECTORS} WHERE e.id = s.id"
+        f"UPDATE entries e SET {assignments}, raw = coalesce(s.raw, e.raw), body = {_VECTOR}"
+        " FROM kb_stage s WHERE e.id = s.id"
     )
     postings.add(conn, entries)
 
