@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, wait
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -112,7 +113,14 @@ def write_batch(conn: psycopg.Connection[Any], entries: list[Entry], *, update_b
             batch[entry.uid] = entry
     known = dict(conn.execute("SELECT uid, id FROM entries WHERE uid = ANY(%s)", (list(batch),)).fetchall())
     fresh = [e for uid, e in batch.items() if uid not in known]
-    words = postings.ahead(lambda: word_counts(_texts(fresh)))  # used when all of them are stored
+    words: list[Future[Counter[str]]] = []  # used when all of them are stored
+
+    def count_words_ahead() -> None:
+        # After the postings (the worker takes its work in order): the words are wanted
+        # last, the postings' first part as soon as the entries are inserted.
+        if not words:
+            words.append(postings.ahead(lambda: word_counts(_texts(fresh))))
+
     by_source = _stored_sources(conn, fresh) if update_by_source else {}
     added: list[Entry] = []
     for entry in fresh:
@@ -126,7 +134,8 @@ def write_batch(conn: psycopg.Connection[Any], entries: list[Entry], *, update_b
             added.append(entry)
     if result.updated:
         _replace(conn, result.updated)
-    result.added = _insert(conn, added, known)
+    result.added = _insert(conn, added, known, count_words_ahead)
+    count_words_ahead()  # (when nothing was inserted)
     written = {id(e) for e in result.added + result.updated}
     for entry in batch.values():
         if id(entry) not in written:
@@ -138,7 +147,7 @@ def write_batch(conn: psycopg.Connection[Any], entries: list[Entry], *, update_b
     merge_experts(conn, result.added + result.updated)
     stored = result.added + result.updated
     same = len(stored) == len(fresh)  # (stored entries are fresh ones)
-    add_words(conn, words.result() if same else word_counts(_texts(stored)), 1)
+    add_words(conn, words[0].result() if same else word_counts(_texts(stored)), 1)
     return result
 
 
@@ -155,13 +164,17 @@ def _stored_sources(conn: psycopg.Connection[Any], entries: list[Entry]) -> dict
     return {(p, r): (i, c) for p, r, i, c in rows}
 
 
-def _insert(conn: psycopg.Connection[Any], entries: list[Entry], known: dict[str, int]) -> list[Entry]:
+def _insert(
+    conn: psycopg.Connection[Any], entries: list[Entry], known: dict[str, int], then: Callable[[], None]
+) -> list[Entry]:
     """Insert new entries; return those stored. One stored meanwhile by another writer
-    (same uid) is noted in ``known`` instead."""
+    (same uid) is noted in ``known`` instead. ``then`` is called once their postings are
+    being counted (to queue more work behind them)."""
     if not entries:
         return []
     _assign_ids(conn, entries)
     ahead = postings.count_ahead(entries)
+    then()
     _stage(conn, entries)
     stored = {
         uid
@@ -173,7 +186,8 @@ def _insert(conn: psycopg.Connection[Any], entries: list[Entry], known: dict[str
         )
     }
     lost = [e for e in entries if e.uid not in stored]
-    ahead.result()  # counted before a lost entry's id changes below
+    if lost:
+        wait(ahead)  # counted before a lost entry's id changes below
     postings.add(conn, [e for e in entries if e.uid in stored], None if lost else ahead)
     if lost:
         known.update(
@@ -183,7 +197,7 @@ def _insert(conn: psycopg.Connection[Any], entries: list[Entry], known: dict[str
         again = [e for e in lost if e.uid not in known]
         for entry in again:
             entry.id, entry.restored = None, False
-        stored |= {e.uid for e in _insert(conn, again, known)}
+        stored |= {e.uid for e in _insert(conn, again, known, then)}
     if any(e.restored for e in entries):
         # Restored ids were not drawn from the sequence: move it past them.
         top = max(e.stored_id() for e in entries)
