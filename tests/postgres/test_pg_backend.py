@@ -225,3 +225,19 @@ def test_postgres_schema_4_loses_the_unread_head_vector_at_the_first_write(pg) -
     assert sorted(h.entry.id for h in pg.search("rhododendrons")) == [1, 2]
     assert [h.entry.id for h in pg.search('"acid soil"')] == [2]
     pg.update(pg.get(1), read_at=pg.get(1).updated_at)  # an edit writes no head either
+
+
+def test_postgres_ingest_leaves_its_tables_vacuumed_for_index_only_scans(pg) -> None:
+    with pg.ingest_sink() as sink:
+        sink.write([make_entry(n) for n in range(1, 40)])
+        sink.write([make_entry(n) for n in range(40, 60)])
+    pages = dict(
+        (name, (total, visible))
+        for name, total, visible in pg.conn.execute(
+            "SELECT relname, relpages, relallvisible FROM pg_class"
+            " WHERE relnamespace = current_schema()::regnamespace AND relname IN ('entries', 'postings')"
+        )
+    )
+    assert pages["postings"][0] >= 1 and pages["postings"] == (pages["postings"][0],) * 2
+    assert pages["entries"][1] == pages["entries"][0] >= 1
+    assert [h.entry.id for h in pg.search('"answer number 45"')] == [45]
