@@ -179,8 +179,9 @@ os.register_at_fork(after_in_child=_forget_worker)
 
 
 # Entries per part of a batch's postings counted ahead: the server takes in one part while
-# the worker counts the next. Each part is written in its own stem order, so a part is a
-# pass over the postings' index; four parts of the largest batch measured best (16k, 100k).
+# the worker counts the next. Each part is written in its own stem order, so each is a pass
+# over the postings' index: the largest batch (16,384) makes four (a choice, not measured
+# against other sizes).
 PART = 4096
 
 # A part of a batch's postings: COPY's text, and what it adds to ``stems`` and ``corpus``
