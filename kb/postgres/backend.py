@@ -214,7 +214,7 @@ class PostgresBackend:
         all go into one transaction that is rolled back at the end (nothing is kept,
         not even the tables of a knowledge base not written yet)."""
         if not dry_run:
-            sink = BatchSink(self._write_batch, lambda saved: self._refresh_statistics() if saved else None)
+            sink = BatchSink(self._write_batch, lambda saved: self._refresh_statistics(vacuum=True) if saved else None)
             yield sink
             sink.close()
             return
@@ -236,10 +236,10 @@ class PostgresBackend:
         with self._writing("ingesting") as conn:
             return writes.write_batch(conn, entries, update_by_source=update_by_source)
 
-    def _refresh_statistics(self, *, force: bool = False) -> None:
+    def _refresh_statistics(self, *, force: bool = False, vacuum: bool = False) -> None:
         conn = self.conn
         with database_errors(conn, "counting words"):
-            writes.refresh_statistics(conn, force=force)
+            writes.refresh_statistics(conn, force=force, vacuum=vacuum)
 
     # -- upkeep ------------------------------------------------------------------------
 
@@ -247,7 +247,6 @@ class PostgresBackend:
         """Recompute every entry's vectors, the words and the stems' frequencies."""
         with self._writing("reindexing") as conn:
             conn.execute("UPDATE entries SET body = body_vector(title, question, answer, tags, expert, category)")
-            conn.execute("UPDATE entries SET head = ts_filter(body, '{a,b}')")
             conn.execute("DELETE FROM words")
             postings.rebuild(conn, postings.stored(conn))
             ids = [i for (i,) in conn.execute("SELECT id FROM entries ORDER BY id")]

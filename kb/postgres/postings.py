@@ -22,6 +22,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from itertools import chain, repeat
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -177,25 +178,50 @@ def _forget_worker() -> None:
 os.register_at_fork(after_in_child=_forget_worker)
 
 
-def count_ahead(entries: list[Entry]) -> Future[Counted]:
-    """Count these entries' postings (their ids set) in the background (see ahead())."""
-    snapshot = list(entries)
-    return ahead(lambda: tokenizer().count(snapshot))
+# Entries per part of a batch's postings counted ahead: the server takes in one part while
+# the worker counts the next. Each part is written in its own stem order, so each is a pass
+# over the postings' index: the largest batch (16,384) makes four (a choice, not measured
+# against other sizes).
+PART = 4096
+
+# A part of a batch's postings: COPY's text, and what it adds to ``stems`` and ``corpus``
+# (its rows dropped once they are text).
+Part = tuple[str, Counted]
 
 
-def add(conn: psycopg.Connection[Any], entries: list[Entry], ahead: Future[Counted] | None = None) -> None:
-    """Write the postings of newly stored entries and count them in ``stems`` and ``corpus``
-    (``ahead``: their postings counted by count_ahead)."""
-    if not entries:
-        return
-    counted = tokenizer().count(entries) if ahead is None else ahead.result()
+def _part(entries: list[Entry]) -> Part:
+    counted = tokenizer().count(entries)
     # Written as text, in stem order (the index then fills page by page): psycopg's
     # write_row took 8 us a row, a third of an ingest. Stems hold no tab, newline or
     # backslash (they are letters and digits).
-    lines = "".join(map(_LINE.__mod__, counted.rows))
+    text = "".join(map(_LINE.__mod__, counted.rows))
+    counted.rows = []
+    return text, counted
+
+
+def count_ahead(entries: list[Entry]) -> list[Future[Part]]:
+    """Count these entries' postings (their ids set) in the background, part by part (see
+    ahead() and PART)."""
+    snapshot = list(entries)
+    return [ahead(partial(_part, snapshot[k : k + PART])) for k in range(0, len(snapshot), PART)]
+
+
+def add(conn: psycopg.Connection[Any], entries: list[Entry], ahead: list[Future[Part]] | None = None) -> None:
+    """Write the postings of newly stored entries and count them in ``stems`` and ``corpus``
+    (``ahead``: their postings counted by count_ahead; each part is sent to the server as
+    soon as it is counted, while the next one is counted)."""
+    if not entries:
+        return
+    parts: Iterable[Part] = (f.result() for f in ahead) if ahead is not None else [_part(entries)]
+    total = Counted()
     with conn.cursor().copy("COPY postings (term, entry, tf, htf, len, hlen) FROM STDIN") as copy:
-        copy.write(lines)
-    _count(conn, counted, len(entries), 1)
+        for text, counted in parts:
+            copy.write(text)
+            total.df.update(counted.df)
+            total.hdf.update(counted.hdf)
+            total.tokens += counted.tokens
+            total.head_tokens += counted.head_tokens
+    _count(conn, total, len(entries), 1)
 
 
 def remove(conn: psycopg.Connection[Any], entries: list[Entry]) -> None:

@@ -151,7 +151,7 @@ def test_postgres_stores_text_with_a_nul_character_as_u_fffd(pg) -> None:
 
 def test_postgres_reindex_rebuilds_vectors_postings_and_words(pg) -> None:
     pg.add_many([make_entry(1, answer="Prune the rhododendrons in spring."), make_entry(2)])
-    pg.conn.execute("UPDATE entries SET body = ''::tsvector, head = ''::tsvector")
+    pg.conn.execute("UPDATE entries SET body = ''::tsvector")
     pg.conn.execute("TRUNCATE postings, stems")
     pg.conn.execute("DELETE FROM words")
     assert pg.search("rhododendrons").hits == []
@@ -188,7 +188,8 @@ def test_postgres_schema_1_is_carried_forward_with_postings_for_the_stored_entri
     pg.conn.execute("DROP TABLE postings, stems, corpus")
     pg.conn.execute(
         "ALTER TABLE entries DROP COLUMN status, DROP COLUMN asked_by, DROP COLUMN asked_for,"
-        " DROP COLUMN asked_at, DROP COLUMN answered_at, DROP COLUMN follows"
+        " DROP COLUMN asked_at, DROP COLUMN answered_at, DROP COLUMN follows,"
+        " ADD COLUMN head tsvector NOT NULL DEFAULT ''"
     )
     pg.conn.execute('CREATE TABLE terms (lexeme text COLLATE "C" PRIMARY KEY, df integer NOT NULL)')
     pg.conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema'")
@@ -224,3 +225,45 @@ def test_postgres_schema_version_outside_and_inside_a_transaction(pg) -> None:
     assert schema.version(pg.conn) == schema.LATEST
     with pg.conn.transaction():
         assert schema.version(pg.conn) == schema.LATEST
+
+
+def test_postgres_schema_4_loses_the_unread_head_vector_at_the_first_write(pg) -> None:
+    pg.add_many([make_entry(1, answer="Prune the rhododendrons in spring.", tags=["garden"])])
+    before = pg.get(1).to_dict()
+    # As version 4 left it: every entry with its head's vector beside the body's.
+    pg.conn.execute("ALTER TABLE entries ADD COLUMN head tsvector NOT NULL DEFAULT ''")
+    pg.conn.execute("UPDATE entries SET head = ts_filter(body, '{a,b}')")
+    pg.conn.execute("UPDATE meta SET value = '4' WHERE key = 'schema'")
+    pg._version = None
+    with pytest.raises(StoreError, match="version 4, older"):
+        pg.search("rhododendrons")  # a reader never migrates
+    assert pg.conn.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()[0] == "4"
+    pg.add_many([make_entry(2, answer="Rhododendrons like acid soil.")])  # a write does
+    columns = {
+        c
+        for (c,) in pg.conn.execute(
+            "SELECT column_name FROM information_schema.columns"
+            " WHERE table_schema = current_schema() AND table_name = 'entries'"
+        )
+    }
+    assert "head" not in columns and "body" in columns
+    assert pg.get(1).to_dict() == before
+    assert sorted(h.entry.id for h in pg.search("rhododendrons")) == [1, 2]
+    assert [h.entry.id for h in pg.search('"acid soil"')] == [2]
+    pg.update(pg.get(1), read_at=pg.get(1).updated_at)  # an edit writes no head either
+
+
+def test_postgres_ingest_leaves_its_tables_vacuumed_for_index_only_scans(pg) -> None:
+    with pg.ingest_sink() as sink:
+        sink.write([make_entry(n) for n in range(1, 40)])
+        sink.write([make_entry(n) for n in range(40, 60)])
+    pages = dict(
+        (name, (total, visible))
+        for name, total, visible in pg.conn.execute(
+            "SELECT relname, relpages, relallvisible FROM pg_class"
+            " WHERE relnamespace = current_schema()::regnamespace AND relname IN ('entries', 'postings')"
+        )
+    )
+    assert pages["postings"][0] >= 1 and pages["postings"] == (pages["postings"][0],) * 2
+    assert pages["entries"][1] == pages["entries"][0] >= 1
+    assert [h.entry.id for h in pg.search('"answer number 45"')] == [45]
