@@ -7,6 +7,7 @@ import pytest
 from kb.models import Entry
 from kb.search import fusion, sql
 from kb.search.index import SearchIndex
+from kb.search.ranking import kind_words
 from kb.search.results import Hit
 from kb.search.schema import head_question
 
@@ -131,6 +132,18 @@ def test_head_question_keeps_the_words_the_title_does_not_hold():
     )
     assert head_question("Stroke (Treatment)", "Stroke (Treatment)") == ""
     assert head_question("", "What causes Stroke?") == "What causes Stroke?"
+
+
+def test_kind_words_are_what_a_question_adds_to_its_title_beyond_stop_words():
+    assert kind_words("Stroke", "What causes Stroke ?") == ["causes"]
+    assert kind_words("Macular Degeneration", "What is (are) Macular Degeneration ?") == []
+    assert kind_words("", "Is it inherited?") == ["inherited"]
+
+
+def test_add_kind_puts_an_entry_that_asks_something_else_below():
+    fused = [(1, 3.0), (2, 2.9), (3, 2.0)]
+    assert [i for i, _ in fusion.add_kind(fused, {1: 1.0, 2: 0.0})] == [2, 1, 3]
+    assert fusion.add_kind(fused, {}) == fused
 
 
 def test_a_head_counts_a_title_its_question_repeats_once(tmp_path):
