@@ -22,7 +22,7 @@ from kb.search.base import ids_json
 from kb.search.planning import COMMON_SHARE, MAX_QUERY_TERMS, Planned, Planner
 from kb.search.reads import Reads
 from kb.search.results import Hit, SearchResult
-from kb.search.schema import WORD, head_words
+from kb.search.schema import WORD, fold, head_words
 from kb.search.snippets import lead as _lead
 from kb.search.snippets import snippets, split_marks
 
@@ -309,14 +309,24 @@ class Ranking(Planner, Reads):
         rows = self.conn.execute(
             "SELECT id, title, question FROM entries WHERE id IN (SELECT value FROM json_each(?))", (ids_json(ids),)
         ).fetchall()
-        texts = [" ".join(kind_words(title, question)) for _, title, question in rows]
+        words = {row[0]: set(kind_words(row[1], row[2])) for row in rows}
+        stem_of = self._word_stems({w for found in words.values() for w in found})
         asked = {stem for p in planned for stem in p.stems}
         out = {}
-        for (entry_id, _, _), stems in zip(rows, self._stems(texts)):
-            kinds = set(stems)
+        for entry_id, found in words.items():
+            kinds = {stem_of[w] for w in found if w in stem_of}
             if kinds:
                 out[entry_id] = len(kinds - asked) / len(kinds)
         return out
+
+    def _word_stems(self, words: set[str]) -> dict[str, str]:
+        """The index's stem of each of these single words. Tokenized as one text: FTS5's
+        cost is per row (50 short texts took 4 ms at 100k entries, one text 0.4 ms)."""
+        ordered = sorted(words)
+        stems = self._stems([" ".join(ordered)])[0] if ordered else []
+        if len(stems) == len(ordered):
+            return dict(zip(ordered, stems))
+        return {w: group[0] for w, group in zip(ordered, self._stems(ordered)) if len(group) == 1}
 
     def _title_shares(self, planned: list[Planned]) -> dict[str, float]:
         """For each term, the share of the entries holding it whose title holds it too.
@@ -451,9 +461,10 @@ class Ranking(Planner, Reads):
 
 def kind_words(title: str, question: str) -> list[str]:
     """The words an entry's question adds to its title that say what kind of thing it asks
-    ("causes" in "Stroke | What causes Stroke ?"): stop words and single letters aside."""
-    added = head_words(WORD.findall(title), WORD.findall(question))
-    return [w for w in added if len(w) > 1 and w.lower() not in _query.STOP_WORDS]
+    ("causes" in "Stroke | What causes Stroke ?"), folded as the index folds them: stop
+    words and single letters aside."""
+    added = map(fold, head_words(WORD.findall(title), WORD.findall(question)))
+    return [w for w in added if len(w) > 1 and w not in _query.STOP_WORDS]
 
 
 def _refuse_empty(query: str) -> None:

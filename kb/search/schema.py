@@ -128,6 +128,8 @@ WORD = re.compile(r"[^\W_]+")
 
 def fold(word: str) -> str:
     """Fold a word as unicode61 with remove_diacritics does: lower case, no accents."""
+    if word.isascii():
+        return word.lower()
     decomposed = unicodedata.normalize("NFKD", word.lower())
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 

@@ -135,7 +135,7 @@ def test_head_question_keeps_the_words_the_title_does_not_hold():
 
 
 def test_kind_words_are_what_a_question_adds_to_its_title_beyond_stop_words():
-    assert kind_words("Stroke", "What causes Stroke ?") == ["causes"]
+    assert kind_words("Stroke", "What CAUSES Stroke ?") == ["causes"]
     assert kind_words("Macular Degeneration", "What is (are) Macular Degeneration ?") == []
     assert kind_words("", "Is it inherited?") == ["inherited"]
 
