@@ -41,8 +41,9 @@ OTHERS_SHARE = 0.5
 # holds adds to its fused score, and how many of the best fused entries it re-orders.
 # Each word weighs its idf squared, so the words that name a topic ("parkinson") outweigh
 # generic ones that happen to fill a short title ("older adults"). The weight was chosen
-# by 5-fold cross-validation on the relevance benchmark (bench/RESULTS-quality.md).
-TOPIC_WEIGHT = 2.0
+# by 5-fold cross-validation on the relevance benchmark (bench/RESULTS-quality.md): 2 until
+# the kind stage (KIND_WEIGHT) joined, then 1.5, the choice of all five folds with it.
+TOPIC_WEIGHT = 1.5
 TOPIC_WINDOW = 50
 # The meaning of the question (kb.search.semantic, an option): how much the cosine of the
 # question's and an entry's vectors adds to the best TOPIC_WINDOW candidates' scores, and
