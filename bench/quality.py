@@ -321,6 +321,12 @@ def _no_semantic() -> None:
     os.environ["KB_SEMANTIC"] = "0"
 
 
+def _no_kinds() -> None:
+    from kb.search import fusion
+
+    fusion.KIND_WEIGHT = 0.0
+
+
 def _no_conjunction() -> None:
     from kb.search import planning
 
@@ -341,6 +347,7 @@ ABLATIONS = {
     "short-families": _no_short_families,
     "guesses": _topic_guesses,
     "floor": _no_floor,
+    "kinds": _no_kinds,
 }
 
 
@@ -361,6 +368,7 @@ ABLATION_RUNS = (
     ("with spelling guesses in the topic stage", ["guesses"]),
     ("without the meaning of the question (words only)", ["semantic"]),
     ("without families, floor and meaning (issue 21's second round start)", ["families", "floor", "semantic"]),
+    ("without the kind of thing each entry asks (its question's words beyond its title)", ["kinds"]),
 )
 
 

@@ -27,7 +27,7 @@ from itertools import chain, repeat
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from kb.postgres.rows import ENTRY_COLUMNS, FROM_ENTRIES, entry_from_row, pg_text
-from kb.search.schema import FTS_COLUMNS, HEAD_COLUMNS, TOKENIZE, WEIGHTS
+from kb.search.schema import FTS_COLUMNS, HEAD_COLUMNS, TOKENIZE, WEIGHTS, head_words
 
 if TYPE_CHECKING:
     import psycopg
@@ -35,6 +35,9 @@ if TYPE_CHECKING:
     from kb.models import Entry
 
 _IN_HEAD = [c in HEAD_COLUMNS for c in FTS_COLUMNS]
+# The head counts its question without the words of its title, as the files backend's head
+# table does (kb.search.schema.HEAD_QUESTION).
+_TITLE, _QUESTION = FTS_COLUMNS.index("title"), FTS_COLUMNS.index("question")
 # The columns' weights in whole numbers: a stem's weighted count is then its count in
 # the column's stems repeated that many times (Tokenizer.count), and formats fast for COPY.
 _WEIGHTS = [int(w) for w in WEIGHTS]
@@ -125,7 +128,9 @@ class Tokenizer:
                 stems = list(chain.from_iterable(map(stems_of, column)))
                 size += len(stems)
                 weighted += stems * _WEIGHTS[k]
-                if _IN_HEAD[k]:
+                if k == _QUESTION and words[_TITLE]:
+                    in_head += chain.from_iterable(map(stems_of, head_words(words[_TITLE], column)))
+                elif _IN_HEAD[k]:
                     in_head += stems
             whole = Counter(weighted)
             head = Counter(in_head)

@@ -27,6 +27,7 @@ from kb.search import fusion
 from kb.search import query as _query
 from kb.search.base import CANDIDATE_BUDGET
 from kb.search.planning import Planned, conjunction
+from kb.search.related import RELATED_ALONE, RELATED_BUDGET, RELATED_MAX_DF, RELATED_SHARE
 from kb.search.results import Hit, SearchResult
 from kb.search.snippets import MARK_END, MARK_START, lead, split_marks
 from kb.search.spelling import SPELL_MAX_DF, fold
@@ -41,10 +42,6 @@ _HEADLINE = f"StartSel={MARK_START}, StopSel={MARK_END}, MaxWords=24, MinWords=1
 # all it is given, and the longest answers made it most of a two-word search (10 MedQuAD
 # answers: 17.7 ms whole, 7.5 ms cut at 3,000; nine in ten are shorter than 2,500).
 SNIPPET_TEXT = 4000
-# Related entries (kb show): see related().
-RELATED_MAX_DF = 20_000
-RELATED_SHARE = 0.3
-RELATED_BUDGET = 2_000
 # A prefix (``chemo*``) scores by this many of its commonest completions.
 PREFIX_STEMS = 50
 
@@ -464,7 +461,9 @@ def related(conn: psycopg.Connection[Any], ref: int | str, limit: int = 5, *, sh
 
     As the files backend (kb.search.related): the rarest words within a small budget pick
     the candidates; an entry is related when its head scores at least RELATED_SHARE of
-    this entry's own head and shares a word of the title, or twice that without one.
+    this entry's own head and shares a word of the title, or RELATED_ALONE times that
+    without one (the heads count a title their question repeats once, as the files
+    backend's do: kb.postgres.postings).
     ``shown`` is the entry ``ref`` names when the caller has just read it (kb show has):
     its title and question are not read again. Two round trips then (three without): the
     words' frequencies with the totals, and the scores with the best entries' rows.
@@ -526,7 +525,7 @@ def related(conn: psycopg.Connection[Any], ref: int | str, limit: int = 5, *, sh
     return [
         Hit(scored[i][1], round(s, 4), lead(scored[i][1].question))
         for i, s in rows[:limit]
-        if scored[i][2] or s >= 2 * RELATED_SHARE * own
+        if scored[i][2] or s >= RELATED_ALONE * RELATED_SHARE * own
     ]
 
 

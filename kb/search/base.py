@@ -25,6 +25,7 @@ from kb.search.schema import (
     SchemaMismatch,
     is_corrupt,
     read_only_uri,
+    register,
     split_sql,
 )
 
@@ -124,6 +125,7 @@ class IndexBase:
                 os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
             conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         self._conn = conn
+        register(conn)
         # Temp tables belong to a connection: a new one has none of them yet.
         self._tokenizer_ready = self._counter_ready = self._words_staged = False
         conn.execute("PRAGMA busy_timeout = 10000")

@@ -13,7 +13,8 @@ counts twice the whole. Measured on the relevance benchmark (bench/quality.py): 
 bench/RESULTS-quality.md for the table and the ablation.
 
 A second stage then re-orders the best candidates (second_stage): the share of the
-question's topic words each head holds (add_topic) and, for an index that keeps entry
+question's topic words each head holds (add_topic), what each entry's question asks beyond
+its topic that the question does not (add_kind) and, for an index that keeps entry
 vectors (kb.search.semantic, an option), the question's cosine with each entry
 (add_meaning), taken only where the words leave the topic open (meaning_weight).
 
@@ -40,8 +41,9 @@ OTHERS_SHARE = 0.5
 # holds adds to its fused score, and how many of the best fused entries it re-orders.
 # Each word weighs its idf squared, so the words that name a topic ("parkinson") outweigh
 # generic ones that happen to fill a short title ("older adults"). The weight was chosen
-# by 5-fold cross-validation on the relevance benchmark (bench/RESULTS-quality.md).
-TOPIC_WEIGHT = 2.0
+# by 5-fold cross-validation on the relevance benchmark (bench/RESULTS-quality.md): 2 until
+# the kind stage (KIND_WEIGHT) joined, then 1.5, the choice of all five folds with it.
+TOPIC_WEIGHT = 1.5
 TOPIC_WINDOW = 50
 # The meaning of the question (kb.search.semantic, an option): how much the cosine of the
 # question's and an entry's vectors adds to the best TOPIC_WINDOW candidates' scores, and
@@ -64,6 +66,14 @@ SEMANTIC_BELOW = 0.9
 NEIGHBOURS = 10
 NEIGHBOUR_WEIGHT = 0.0
 NEIGHBOUR_MARGIN = 0.1
+# The kind of thing an entry asks: the words its question adds to its title ("causes" in
+# "Stroke | What causes Stroke ?", "inherited" in "Is Stargardt macular degeneration
+# inherited ?"), stop words aside (kb.search.ranking._kinds). A candidate loses KIND_WEIGHT
+# times the share of those words the question does not hold: among entries on one topic,
+# the one that asks what the person asks comes first, and one that asks something the
+# person did not ("... inherited ?" for "what does that mean") goes below those that ask
+# nothing more than the topic. Chosen by 5-fold cross-validation (bench/RESULTS-quality.md).
+KIND_WEIGHT = 1.0
 # How many of each table's best candidates are fused (at least a page's worth more).
 CANDIDATES = 100
 # Each table's scores are read this many times deeper than the candidates it gives, so
@@ -95,6 +105,16 @@ def add_topic(fused: list[tuple[int, float]], coverage: Mapping[int, float]) -> 
     if not coverage:
         return fused
     out = [(i, score + TOPIC_WEIGHT * coverage.get(i, 0.0)) for i, score in fused]
+    out.sort(key=lambda item: (-item[1], item[0]))
+    return out
+
+
+def add_kind(fused: list[tuple[int, float]], unasked: Mapping[int, float]) -> list[tuple[int, float]]:
+    """Take KIND_WEIGHT times each candidate's share of unasked kind words (0..1, see
+    kb.search.ranking) from its score; return the list re-sorted, best first."""
+    if not unasked or not KIND_WEIGHT:
+        return fused
+    out = [(i, score - KIND_WEIGHT * unasked.get(i, 0.0)) for i, score in fused]
     out.sort(key=lambda item: (-item[1], item[0]))
     return out
 
@@ -138,11 +158,13 @@ def second_stage(
     fused: list[tuple[int, float]],
     coverage: Mapping[int, float],
     similarity: Mapping[int, float] | None = None,
+    unasked: Mapping[int, float] | None = None,
 ) -> list[tuple[int, float]]:
     """The second stage over fused candidates (id, score), best first: the topic's share
-    of each head (add_topic) and, when given, the question's cosine with each entry
-    (add_meaning). Pure, so any backend that can compute the two features can call it."""
-    out = add_topic(fused, coverage)
+    of each head (add_topic), the kind of thing each entry asks that the question does not
+    (add_kind) and, when given, the question's cosine with each entry (add_meaning). Pure,
+    so any backend that can compute these features can call it."""
+    out = add_kind(add_topic(fused, coverage), unasked or {})
     if similarity:
         out = add_meaning(out, similarity, meaning_weight(coverage))
     return out

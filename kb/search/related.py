@@ -16,6 +16,12 @@ from kb.search.snippets import lead as _lead
 RELATED_MAX_DF = 20_000
 # A related entry's head scores at least this share of the entry's own head (see related).
 RELATED_SHARE = 0.3
+# ... and an entry that shares no word of the title this many times that share. A head
+# counts the words its question repeats from its title once (kb.search.schema,
+# HEAD_QUESTION), so an entry's own score no longer holds its topic twice over, and an entry
+# on another topic that asks the same thing ("When should I prune lavender?" beside "...
+# roses?") came within twice the share of it.
+RELATED_ALONE = 3.0
 # The candidates' budget of postings, a quarter of a search's (see ``related``).
 RELATED_BUDGET = 2_000
 
@@ -52,7 +58,7 @@ class Related(Planner, Reads):
             # Similar heads (title, question, tags): what the entries are about and ask, not
             # what their answers mention in passing. An entry scores its own head highest;
             # another is related when its head scores RELATED_SHARE of that and shares a
-            # word of the title (the topic), or twice that share without one.
+            # word of the title (the topic), or RELATED_ALONE times that share without one.
             own = self.conn.execute(*sql.scores("head", match, [int(entry.id or 0)])).fetchone()
             if own is None or own[1] <= 0:
                 return []
@@ -65,6 +71,6 @@ class Related(Planner, Reads):
             if title and rows:
                 topic = " OR ".join(p.term.fts() for p in title)
                 on_topic = {i for i, _ in self.conn.execute(*sql.scores("head", topic, [i for i, _ in rows]))}
-            rows = [(i, score) for i, score in rows if i in on_topic or score >= 2 * RELATED_SHARE * own[1]]
+            rows = [(i, score) for i, score in rows if i in on_topic or score >= RELATED_ALONE * RELATED_SHARE * own[1]]
             entries = self._entries_by_id([i for i, _ in rows])
             return [Hit(entries[i], round(score, 4), _lead(entries[i].question)) for i, score in rows if i in entries]

@@ -6,10 +6,13 @@ version is thrown away and rebuilt from the store on open.
 
 from __future__ import annotations
 
+import re
 import sqlite3
+import unicodedata
+from collections.abc import Iterable
 from pathlib import Path
 
-SCHEMA_VERSION = "7"
+SCHEMA_VERSION = "8"
 TOKENIZE = "porter unicode61 remove_diacritics 2"
 # Columns of the FTS table, in order, and their BM25 weights. FTS5's bm25() multiplies each
 # occurrence by its column's weight, saturates the weighted frequency (k1 = 1.2) and
@@ -24,6 +27,15 @@ WEIGHTS = (2.0, 2.0, 2.0, 1.0, 1.0, 2.0)
 # by their own (short) length, which the answer cannot outvote (kb.search.fusion).
 HEAD_COLUMNS = ("title", "question", "tags")
 HEAD_WEIGHTS = (1.0, 1.0, 1.0)
+# The head is one description of an entry, told in two fields that often repeat each other:
+# a title "Stroke" above "What causes Stroke ?", or a question that copies its title. BM25
+# sums a word's counts over the columns, so a title's words that the question repeats
+# counted twice, and an entry whose question restates its title outscored one that names
+# the same topic once. The head's question therefore holds only the words its title does
+# not (head_question, through the view head_source): each word of the head counts once
+# whichever field says it, as BM25F counts a term once across fields. The title stays whole,
+# for `title:` queries and for the title shares of the topic stage (kb.search.ranking).
+HEAD_QUESTION = "kb_head_question"
 
 # What a read selects to make an Entry (kb.search.base.IndexBase._entry): the columns that
 # hold fields of Entry.to_dict(), the source's fields shared by its file, and ``data``, the
@@ -83,8 +95,10 @@ CREATE VIEW fts_source AS SELECT id, {", ".join(FTS_COLUMNS)} FROM entries;
 CREATE VIRTUAL TABLE fts USING fts5(
     {", ".join(FTS_COLUMNS)}, content='fts_source', content_rowid='id', tokenize='{TOKENIZE}'
 );
+-- The head's own view: its question without the words of its title (HEAD_QUESTION).
+CREATE VIEW head_source AS SELECT id, title, {HEAD_QUESTION}(title, question) AS question, tags FROM entries;
 CREATE VIRTUAL TABLE head USING fts5(
-    {", ".join(HEAD_COLUMNS)}, content='fts_source', content_rowid='id', tokenize='{TOKENIZE}'
+    {", ".join(HEAD_COLUMNS)}, content='head_source', content_rowid='id', tokenize='{TOKENIZE}'
 );
 -- Chinese, Japanese and Korean runs as overlapping character pairs (kb.search.cjk), for
 -- the entries that have any: unicode61 keeps a whole run as one token.
@@ -107,6 +121,41 @@ CREATE TABLE abbreviations(
     short TEXT NOT NULL, long TEXT NOT NULL, n INTEGER NOT NULL, PRIMARY KEY(short, long)
 ) WITHOUT ROWID;
 """
+
+# A word as the index splits text (unicode61: letters and digits).
+WORD = re.compile(r"[^\W_]+")
+
+
+def fold(word: str) -> str:
+    """Fold a word as unicode61 with remove_diacritics does: lower case, no accents."""
+    if word.isascii():
+        return word.lower()
+    decomposed = unicodedata.normalize("NFKD", word.lower())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def head_words(title: Iterable[str], question: Iterable[str]) -> list[str]:
+    """The words of a question that its title does not hold, in order (see HEAD_QUESTION).
+
+    Words are compared as the index folds them (case and accents), not by stem: "treatments"
+    stays beside a title's "Treatment".
+    """
+    titled = {fold(w) for w in title}
+    return [w for w in question if fold(w) not in titled]
+
+
+def head_question(title: str | None, question: str | None) -> str:
+    """The text the head indexes for an entry's question (HEAD_QUESTION): its words that
+    the title does not hold."""
+    if not title:
+        return question or ""
+    return " ".join(head_words(WORD.findall(title), WORD.findall(question or "")))
+
+
+def register(conn: sqlite3.Connection) -> None:
+    """Give a connection the SQL function the index's views call (HEAD_QUESTION)."""
+    conn.create_function(HEAD_QUESTION, 2, head_question, deterministic=True)
+
 
 # SQLite result codes that mean the file is not (or no longer) a usable database.
 CORRUPT_CODES = {11, 26}  # SQLITE_CORRUPT, SQLITE_NOTADB

@@ -7,18 +7,11 @@ snapshot the planner reads.
 
 from __future__ import annotations
 
-import unicodedata
-
 from kb.search.base import IndexBase
+from kb.search.schema import fold
 
 # A word found in at most this many entries is checked for a likelier spelling.
 SPELL_MAX_DF = 2
-
-
-def fold(word: str) -> str:
-    """Fold a word as unicode61 with remove_diacritics does: lower case, no accents."""
-    decomposed = unicodedata.normalize("NFKD", word.lower())
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
 def did_you_mean(value: str, known: list[str]) -> str | None:

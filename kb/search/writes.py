@@ -278,10 +278,10 @@ class Writes(Vocabulary):
         except sqlite3.IntegrityError as exc:
             raise SearchIndexError(f"two entries share one id: {exc}") from exc
         conn.executemany("INSERT OR IGNORE INTO entry_tags VALUES (?, ?)", batch.tags)
-        for table, columns in (("fts", FTS_COLUMNS), ("head", HEAD_COLUMNS)):
+        for table, columns, source in (("fts", FTS_COLUMNS, "fts_source"), ("head", HEAD_COLUMNS, "head_source")):
             cols = ", ".join(columns)
             conn.execute(
-                f"INSERT INTO {table}(rowid, {cols}) SELECT id, {cols} FROM fts_source"
+                f"INSERT INTO {table}(rowid, {cols}) SELECT id, {cols} FROM {source}"
                 " WHERE id IN (SELECT value FROM json_each(?))",
                 (_ids_json(batch.ids),),
             )
@@ -356,10 +356,10 @@ class Writes(Vocabulary):
         self._flush_words(-1)
         # An external-content FTS5 table cannot see what it indexed: the old text must be
         # passed back with the 'delete' command, so it is read before the row goes.
-        for table, columns in (("fts", FTS_COLUMNS), ("head", HEAD_COLUMNS)):
+        for table, columns, source in (("fts", FTS_COLUMNS, "fts_source"), ("head", HEAD_COLUMNS, "head_source")):
             cols = ", ".join(columns)
             conn.execute(
-                f"INSERT INTO {table}({table}, rowid, {cols}) SELECT 'delete', id, {cols} FROM fts_source"
+                f"INSERT INTO {table}({table}, rowid, {cols}) SELECT 'delete', id, {cols} FROM {source}"
                 " WHERE id IN (SELECT value FROM json_each(?))",
                 (ids_json,),
             )

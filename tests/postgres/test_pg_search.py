@@ -7,6 +7,7 @@ import pytest
 from kb.backend import Request
 from kb.errors import QueryError
 from kb.models import Entry, Expert
+from tests.search.test_fusion import GARDEN
 
 ENTRIES = [
     Entry(
@@ -177,3 +178,13 @@ def test_postgres_conjunction_of_two_words_as_the_files_backend(pg, tmp_path, mo
     assert _ids(ours) == _ids(theirs)
     if total == 14:
         assert all("bone scan" in h.entry.title.lower() for h in ours)
+
+
+def test_postgres_related_is_the_same_topic_as_on_files(pg) -> None:
+    # The files backend's garden (tests/search/test_fusion.py): four entries on roses, and
+    # lavender, which shares "when should I prune" with entry 2 but not its topic; the
+    # heads count a title their question repeats once on both backends (RELATED_ALONE).
+    pg.add_many([Entry(title=t, question=q, answer=a, category="Gardening") for t, q, a in GARDEN])
+    related = _ids(pg.related(1, limit=5))
+    assert set(related) <= {2, 3, 4} and related, related
+    assert 6 not in _ids(pg.related(2, limit=5))

@@ -5,9 +5,11 @@ from __future__ import annotations
 import pytest
 
 from kb.models import Entry
-from kb.search import fusion
+from kb.search import fusion, sql
 from kb.search.index import SearchIndex
+from kb.search.ranking import kind_words
 from kb.search.results import Hit
+from kb.search.schema import head_question
 
 
 def test_fuse_head_counts_twice_the_whole():
@@ -120,3 +122,41 @@ def test_related_is_the_same_topic_and_none_rather_than_noise(garden):
     assert set(related) <= {2, 3, 4} and related, related
     # Lavender shares "when should I prune" with entry 2, but not its topic.
     assert 6 not in [h.entry.id for h in garden.related(2, limit=5)]
+
+
+def test_head_question_keeps_the_words_the_title_does_not_hold():
+    assert head_question("Stroke", "What causes Stroke ?") == "What causes"
+    # Compared as the index folds words (case, accents), not by stem.
+    assert head_question("Sjögren Syndrome (Treatment)", "What are the treatments for sjogren SYNDROME?") == (
+        "What are the treatments for"
+    )
+    assert head_question("Stroke (Treatment)", "Stroke (Treatment)") == ""
+    assert head_question("", "What causes Stroke?") == "What causes Stroke?"
+
+
+def test_kind_words_are_what_a_question_adds_to_its_title_beyond_stop_words():
+    assert kind_words("Stroke", "What CAUSES Stroke ?") == ["causes"]
+    assert kind_words("Macular Degeneration", "What is (are) Macular Degeneration ?") == []
+    assert kind_words("", "Is it inherited?") == ["inherited"]
+
+
+def test_add_kind_puts_an_entry_that_asks_something_else_below():
+    fused = [(1, 3.0), (2, 2.9), (3, 2.0)]
+    assert [i for i, _ in fusion.add_kind(fused, {1: 1.0, 2: 0.0})] == [2, 1, 3]
+    assert fusion.add_kind(fused, {}) == fused
+
+
+def test_a_head_counts_a_title_its_question_repeats_once(tmp_path):
+    # Entry 1's question restates its title, so the title's words stood twice in its head;
+    # entry 2 names the topic once and asks the same: their heads now say the same.
+    entries = [
+        Entry(id=1, title="Tomato blight", question="Tomato blight: what is tomato blight?", answer="A mould."),
+        Entry(id=2, title="", question="What is tomato blight?", answer="A mould."),
+        *(Entry(id=n, title=f"Other {n}", question=f"Question {n}?", answer="Something else.") for n in range(3, 12)),
+    ]
+    with SearchIndex(tmp_path / "kb.index.sqlite") as ix:
+        ix.rebuild(entries, "blight")
+        head = dict(ix.conn.execute(*sql.scores("head", '"tomato" OR "blight"', [1, 2])).fetchall())
+        assert head[1] == pytest.approx(head[2])
+        # The head's title stays whole: title: still finds a title word its question repeats.
+        assert [h.entry.id for h in ix.search("title:blight")] == [1]
