@@ -208,9 +208,12 @@ def ensure(conn: psycopg.Connection[Any], schema: str) -> None:
                 " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                 (str(number),),
             )
-        if 1 <= found < 2:
-            # Entries stored before migration 2 get their postings, read once every
-            # migration has run (the reading query names the newest columns).
+        if 1 <= found < 5:
+            # Entries stored before migration 2 get their postings, and those stored before
+            # 5 new ones: their heads counted the words a question repeats of its title
+            # twice, where the heads now count them once (as the files backend's index
+            # schema 8 does). Read once every migration has run (the reading query names
+            # the newest columns).
             from kb.postgres import postings
 
             postings.rebuild(conn, postings.stored(conn))

@@ -253,6 +253,24 @@ def test_postgres_schema_4_loses_the_unread_head_vector_at_the_first_write(pg) -
     pg.update(pg.get(1), read_at=pg.get(1).updated_at)  # an edit writes no head either
 
 
+def test_postgres_schema_4_heads_count_a_repeated_title_once_after_the_first_write(pg) -> None:
+    pg.add_many([Entry(title="Stroke", question="What causes Stroke?", answer="A blocked artery.")])
+
+    def heads() -> list[tuple[int, int]]:
+        return pg.conn.execute("SELECT htf, hlen FROM postings WHERE entry = 1 AND htf > 0 ORDER BY term").fetchall()
+
+    counted_once = heads()
+    assert counted_once and all(htf == 1 for htf, _ in counted_once)
+    # As a version-4 store left them: the title's words counted again in the question.
+    pg.conn.execute("ALTER TABLE entries ADD COLUMN head tsvector NOT NULL DEFAULT ''")
+    pg.conn.execute("UPDATE postings SET htf = htf + 1, hlen = hlen + 1 WHERE entry = 1 AND htf > 0")
+    pg.conn.execute("UPDATE meta SET value = '4' WHERE key = 'schema'")
+    pg._version = None
+    pg.add_many([make_entry(2, answer="Prune the roses in spring.")])
+    assert heads() == counted_once
+    assert [h.entry.id for h in pg.search("stroke")] == [1]
+
+
 def test_postgres_ingest_leaves_its_tables_vacuumed_for_index_only_scans(pg) -> None:
     with pg.ingest_sink() as sink:
         sink.write([make_entry(n) for n in range(1, 40)])
