@@ -251,6 +251,18 @@ def test_browse_first_screen_leaves_the_other_screens_unimported() -> None:
     assert result.stdout.split() == ["False"], result.stderr
 
 
+def test_browse_leaves_the_writers_and_the_cli_renderers_unimported() -> None:
+    # hashlib loads OpenSSL, which only an ingest's source references need; kb.emit and the
+    # asking, report and column renderers are the other commands' output, not the app's.
+    probe = (
+        "import sys, kb.cli.browsing, kb.api, kb.search.index, kb.tui.app\n"
+        "unwanted = ('hashlib', 'kb.emit', 'kb.render.asking', 'kb.render.columns', 'kb.render.reports')\n"
+        "print([m for m in unwanted if m in sys.modules])"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert result.stdout.split() == ["[]"], result.stdout + result.stderr
+
+
 def test_browse_paints_its_first_screen_once_with_the_first_page(store: Path, tmp_path: Path) -> None:
     # What the terminal receives up to the status line: one paint, the rows and the
     # preview on it (not an empty list first, then the rows, then the narrow layout).
