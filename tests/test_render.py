@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from kb.render import highlighted
 
 
@@ -61,3 +63,14 @@ def test_reflow_keeps_a_markdown_hard_break() -> None:
 
     text = "A line that the writer ended on purpose with two spaces at the end  \nand the next one."
     assert reflow(text).count("\n") == 1
+
+
+def test_render_hands_on_the_emitters_and_renderers_it_imports_on_first_use() -> None:
+    import kb.emit
+    import kb.render
+    import kb.render.reports
+
+    assert kb.render.emit_json is kb.emit.emit_json
+    assert kb.render.ingest_summary is kb.render.reports.ingest_summary
+    with pytest.raises(AttributeError, match="no_such_name"):
+        _ = kb.render.no_such_name  # type: ignore[attr-defined]

@@ -18,32 +18,56 @@ if TYPE_CHECKING:
     from rich.panel import Panel
     from rich.text import Text
 
+    from kb.emit import emit_entries as emit_entries
+    from kb.emit import emit_json as emit_json
+    from kb.emit import emit_names as emit_names
+    from kb.emit import emit_records as emit_records
+    from kb.emit import entry_record as entry_record
+    from kb.emit import hit_extras as hit_extras
+    from kb.emit import write_bytes as write_bytes
     from kb.models import Entry, Expert
+    from kb.render.asking import answered as answered
+    from kb.render.asking import answered_after as answered_after
+    from kb.render.asking import inbox as inbox
+    from kb.render.asking import posted as posted
+    from kb.render.columns import aligned as aligned
+    from kb.render.reports import doctor_report as doctor_report
+    from kb.render.reports import ingest_summary as ingest_summary
+    from kb.render.reports import stats_table as stats_table
     from kb.search.results import ExpertSummary, Hit, SearchResult
 
-from kb.emit import (
-    emit_entries,
-    emit_json,
-    emit_names,
-    emit_records,
-    entry_record,
-    hit_extras,
-    write_bytes,
-)
-from kb.render.asking import answered as answered
-from kb.render.asking import answered_after
-from kb.render.asking import inbox as inbox
-from kb.render.asking import posted as posted
-from kb.render.columns import aligned
 from kb.render.consoles import console as console
 from kb.render.consoles import error as error
 from kb.render.consoles import notice as notice
-from kb.render.reports import doctor_report as doctor_report
-from kb.render.reports import ingest_summary as ingest_summary
-from kb.render.reports import stats_table as stats_table
 from kb.render.text import clean, highlighted, human_size, reflow
 
 FORMATS = ("table", "json", "jsonl", "csv", "ids")
+
+# What this package hands on from the modules that write records and the reports, imported
+# when first asked for (``render.emit_json``): `kb browse` needs only the text helpers and
+# the cards here, and importing kb.emit, the asking and report renderers and the columns
+# cost it ~5 ms before its first screen.
+_ELSEWHERE = {
+    **dict.fromkeys(
+        ("emit_entries", "emit_json", "emit_names", "emit_records", "entry_record", "hit_extras", "write_bytes"),
+        "kb.emit",
+    ),
+    **dict.fromkeys(("answered", "answered_after", "inbox", "posted"), "kb.render.asking"),
+    "aligned": "kb.render.columns",
+    **dict.fromkeys(("doctor_report", "ingest_summary", "stats_table"), "kb.render.reports"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    """A name of ``_ELSEWHERE``, imported from its module on first use (PEP 562)."""
+    home = _ELSEWHERE.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib import import_module
+
+    value = getattr(import_module(home), name)
+    globals()[name] = value
+    return value
 
 
 # -- people's formats ------------------------------------------------------------------
@@ -153,6 +177,8 @@ def entry_table(entries: list[Entry], *, total: int, offset: int = 0, filtered: 
     if len(entries) > _TABLE_MAX_ROWS:
         entry_lines(entries, repeated=repeated)
     else:
+        from kb.render.columns import aligned
+
         rows = [
             (
                 str(e.id),
@@ -298,7 +324,7 @@ def _entry_renderables(
 ) -> list[RenderableType]:
     from rich.text import Text
 
-    from kb.render.asking import waiting_line
+    from kb.render.asking import answered_after, waiting_line
 
     parts: list[Any] = []
     header = Text()
@@ -386,6 +412,8 @@ def answer_full(hit: Hit, others: list[Hit], *, pager: bool = True) -> None:
 
 def answer_record(hit: Hit, others: list[Hit]) -> dict[str, Any]:
     """The JSON of ``kb ask``: the best entry (as ``show`` prints it, plus its score) and the others."""
+    from kb.emit import entry_record, hit_extras
+
     return {
         "answer": entry_record(hit.entry, score=round(hit.score, 4)),
         "others": [entry_record(h.entry, **x) for h, x in zip(others, hit_extras(others))],
@@ -413,6 +441,8 @@ def _print_paged(out: Console, renderables: list[Any], *, pager: bool) -> None:
 
 def raw_text(text: str | None, entry: Entry) -> None:
     """Print an entry's original text as it was read (controls made visible on a terminal)."""
+    from kb.emit import write_bytes
+
     if text is None:
         notice(f"no original text is kept for entry {entry.id} (it was not read from a file)")
         return
@@ -429,6 +459,8 @@ def counts(rows: list[tuple[str, int]], label: str, fmt: str, plural: str = "") 
     """
     from rich.table import Table
     from rich.text import Text
+
+    from kb.emit import emit_names, emit_records
 
     if fmt == "ids":  # a name is what identifies a category or a tag
         emit_names(name for name, _ in rows)
@@ -484,6 +516,8 @@ def expert_counts(summaries: list[ExpertSummary], fmt: str, waiting: Mapping[str
     from rich.table import Table
     from rich.text import Text
 
+    from kb.emit import emit_names, emit_records
+
     def inbox(s: ExpertSummary) -> int | None:
         return None if waiting is None else waiting.get(s.name, 0)
 
@@ -520,6 +554,8 @@ def expert_profile(summary: ExpertSummary, answers: list[Entry], fmt: str, waiti
     questions wait in their inbox (``waiting``, when known)."""
     from rich.text import Text
 
+    from kb.emit import emit_entries, emit_json, emit_records, entry_record
+
     if fmt == "csv":  # the flat form: the expert as one row
         emit_records([_expert_row(summary, waiting)], fmt, columns=_expert_columns(waiting is not None))
         return
@@ -554,6 +590,8 @@ def locations(info: dict[str, Any], fmt: str) -> None:
     """Print where the store and index live, with sizes and counts."""
     from rich.table import Table
     from rich.text import Text
+
+    from kb.emit import emit_json, emit_records
 
     if fmt != "table":
         emit_json(info) if fmt == "json" else emit_records([info], fmt)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from hashlib import blake2b
 from typing import Any
 
 from kb.errors import SearchIndexError
@@ -101,6 +100,12 @@ def prepare(entries: Iterable[Entry]) -> Prepared:
     return batch
 
 
+# hashlib's BLAKE2b, imported by the first ``source_ref``, not with this module: hashlib
+# loads OpenSSL (~2.4 ms), which commands that only read the index (browse, search,
+# show) would pay for nothing. A module-level name, so an ingest imports it once.
+_blake2b: Callable[..., Any] | None = None
+
+
 def source_ref(path: str | None, key: str | None) -> int | None:
     """The file and record an entry was read from, as one indexed integer (None if not from a file).
 
@@ -110,7 +115,12 @@ def source_ref(path: str | None, key: str | None) -> int | None:
     """
     if not path or key is None:
         return None
-    digest = blake2b(f"{path}\x1f{key}".encode("utf-8", "surrogatepass"), digest_size=8).digest()
+    global _blake2b
+    if _blake2b is None:
+        from hashlib import blake2b
+
+        _blake2b = blake2b
+    digest = _blake2b(f"{path}\x1f{key}".encode("utf-8", "surrogatepass"), digest_size=8).digest()
     return int.from_bytes(digest, "big", signed=True)
 
 

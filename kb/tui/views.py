@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 
 from kb.render import OPEN_MARK, clean, expert_card, reflow
-from kb.render.asking import waiting_line
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -122,6 +121,8 @@ def entry_text(
     for label, body in (("Question", entry.question), ("Answer", entry.answer)):
         out.append(f"\n\n{label}\n", style="bold underline")
         if label == "Answer" and entry.is_open:
+            from kb.render.asking import waiting_line  # only open questions' cards: it imports kb.emit
+
             line = waiting_line(entry).replace("answer it with: kb answer", "a: answer it here, or kb answer")
             out.append(line, style="yellow")
             continue
