@@ -7,11 +7,13 @@ facets, related, quit) and checks what the app shows or did.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from pathlib import Path
 
 import pytest
 from rich.text import Text
 from textual.widgets import Input, Static
+from textual.worker import WorkerCancelled
 
 from kb.api import KnowledgeBase
 from kb.models import Expert
@@ -54,9 +56,16 @@ def drive(app: BrowseApp, steps, size=(100, 30)):
 
 
 async def settle(pilot) -> None:
-    """Wait for the debounce, the search worker and the redraw that follows it."""
+    """Wait for the debounce, the search worker and the redraw that follows it.
+
+    A search a newer one superseded ends cancelled (its worker group is exclusive): that
+    is the app working, so the wait goes on to the searches still running.
+    """
     await pilot.pause(0.05)
-    await pilot.app.workers.wait_for_complete()
+    while running := [w for w in pilot.app.workers if not w.is_finished]:
+        for worker in running:
+            with contextlib.suppress(WorkerCancelled):
+                await worker.wait()
     await pilot.pause()
 
 
