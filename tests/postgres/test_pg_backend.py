@@ -234,6 +234,21 @@ def _as_version_5(pg) -> None:
     pg.conn.execute("UPDATE meta SET value = '5' WHERE key = 'schema'")
 
 
+def test_postgres_schema_5_gets_title_counts_and_cjk_rows_at_the_first_write(pg) -> None:
+    from tests.search.test_cjk import make_entries as cjk_entries
+
+    pg.add_many(cjk_entries())
+    counted = dict(pg.conn.execute("SELECT term, tdf FROM stems WHERE tdf > 0"))
+    _as_version_5(pg)
+    pg._version = None
+    with pytest.raises(StoreError, match="version 5, older"):
+        pg.search("糖尿病")  # a reader never migrates
+    pg.add_many([Entry(title="Seeds", question="How deep?", answer="Twice their width.")])  # a write does
+    assert [h.entry.id for h in pg.search("糖尿病").hits][:1] == [1]
+    counted["seed"] = 1
+    assert dict(pg.conn.execute("SELECT term, tdf FROM stems WHERE tdf > 0")) == counted
+
+
 def test_postgres_schema_4_loses_the_unread_head_vector_at_the_first_write(pg) -> None:
     pg.add_many([make_entry(1, answer="Prune the rhododendrons in spring.", tags=["garden"])])
     before = pg.get(1).to_dict()
