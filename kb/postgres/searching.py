@@ -5,9 +5,13 @@ stems them and weighed with the stored document frequencies (kb.postgres.posting
 kb.search.planning chooses which pick the candidates. The candidates are scored twice by
 BM25 as FTS5 computes it, over the whole entry and over its head (title, question, tags),
 from the postings alone, and the two scores are combined by kb.search.fusion, the same
-code that ranks the files backend's hits. Quoted phrases, ``title:`` terms and exclusions
-are matched by the entries' ``tsvector``s. Snippets come from ``ts_headline``, with the
-highlights turned into offsets by kb.search.snippets.
+code that ranks the files backend's hits; its second stage re-orders the best of them,
+with the features kb.search.features computes from what this module reads (the topic's
+share of each head, the kind of thing each entry asks). Word families and the cap on a
+long pasted text are kb.search.planning's. Quoted phrases, ``title:`` terms and exclusions
+are matched by the entries' ``tsvector``s; Chinese, Japanese and Korean runs by the pairs
+of characters in the ``cjk`` table (kb.search.cjk). Snippets come from ``ts_headline``,
+with the highlights turned into offsets by kb.search.snippets.
 """
 
 from __future__ import annotations
