@@ -42,6 +42,9 @@ MAX_CONJUNCTION_TERMS = 4
 # An abbreviation is expanded in queries once the entries define it this many times: one
 # definition may be a one-off or a misreading.
 MIN_DEFINITIONS = 2
+# ... and when the entries that use the word write it in capitals more often than not
+# (Planner._written_short), judged on this many of them.
+ABBREVIATION_SAMPLE = 20
 # Word families (Planner._siblings): a word of at least FAMILY_MIN_LENGTH letters also
 # searches the commonest word of the index that shares all but its last FAMILY_TAIL letters
 # and has another stem ("pregnant" -> "pregnancy"), when that sibling names entries (stands
@@ -348,6 +351,8 @@ class Planner(Vocabulary):
             expanded.add(forms[short])
             if self._heads_naming(long) <= self._heads_naming(short):
                 continue
+            if not self._written_short(short, forms[short]):
+                continue
             known.add(long)
             words = long.split()
             out.append(_query.Term(words, text=long))
@@ -375,6 +380,20 @@ class Planner(Vocabulary):
                 known.add(sibling)
                 out.append(_query.Term([sibling], text=sibling))
         return out
+
+    def _written_short(self, short: str, typed: str) -> bool:
+        """Whether the entries write this word as an abbreviation (in capitals) rather than
+        as a word of the language ("MEN" for multiple endocrine neoplasia, but "men" far
+        more often): so a question's "men" is not read as the abbreviation. A word typed
+        in capitals is one."""
+        if sum(ch.isupper() for ch in typed) >= 2:
+            return True
+        rows = self.conn.execute(
+            "SELECT e.title, e.question, e.answer FROM entries e WHERE e.id IN"
+            " (SELECT rowid FROM fts WHERE fts MATCH ? LIMIT ?)",
+            (_query.Term([short]).fts(), ABBREVIATION_SAMPLE),
+        ).fetchall()
+        return abbreviations.mostly_capitals(short, (text for row in rows for text in row))
 
     def _heads_naming(self, text: str, most: int = 1000) -> int:
         """How many entries' heads (title, question, tags) hold this phrase, up to ``most``."""
