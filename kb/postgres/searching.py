@@ -23,7 +23,8 @@ from kb.postgres.connection import scalar
 from kb.postgres.planning import K1, B, Plan, any_of, plan
 from kb.postgres.rows import ENTRY_COLUMNS, FROM_ENTRIES, entry_from_row
 from kb.postgres.schema import TS_CONFIG
-from kb.search import fusion
+from kb.postgres.vocabulary import Lookup
+from kb.search import fusion, vocabulary
 from kb.search import query as _query
 from kb.search.base import CANDIDATE_BUDGET
 from kb.search.planning import Planned, conjunction
@@ -165,6 +166,7 @@ def _analyse(
                     suggestions.append(suggestion)
                     if alone:
                         extra.append(_query.Term([suggestion], text=suggestion))
+    extra += vocabulary.expansions([p.term for p in should], known, Lookup(conn))
     should += _planned(conn, extra, freqs)
     return should, must, suggestions
 

@@ -25,7 +25,9 @@ def test_abbreviations_definitions(text, expected):
 
 def _entries() -> list[Entry]:
     defining = [
-        Entry(id=i, title=f"Kidney note {i}", question="What else?", answer="A urinary tract infection (UTI) hurts.")
+        Entry(
+            id=i, title=f"Kidney note {i}", question=f"What else {i}?", answer="A urinary tract infection (UTI) hurts."
+        )
         for i in (1, 2)
     ]
     return [
