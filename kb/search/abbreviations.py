@@ -65,10 +65,9 @@ def _long_form(letters: list[str], before: str) -> str | None:
 
 
 def short_forms(word: str) -> list[str]:
-    """The forms of a typed word to look up: itself and, for a plural, its singular
-    ("mass" is no plural of a "MAS")."""
+    """The forms of a typed word to look up: itself and, for a plural, its singular."""
     folded = word.lower()
     out = [folded]
-    if len(folded) > 2 and folded.endswith("s") and not folded.endswith("ss"):
+    if len(folded) > 2 and folded.endswith("s"):
         out.append(folded[:-1])
     return out
