@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
+from typing import NamedTuple
 
 from kb.search.query import STOP_WORDS
 from kb.search.schema import fold
@@ -42,28 +44,24 @@ _WORD = re.compile(r"[^\W_]+(?:['’-][^\W_]+)*")
 _PIECE = re.compile(r"[^\W_]+")
 # "(tinnitus)", "(Mini-Stroke)", "(\"mini-strokes\")": one word of letters, capitals only at
 # the start of its parts (two capitals elsewhere make it an abbreviation: kb.search.abbreviations).
-_ONE_WORD = re.compile(r"\(\s*[\"“']?([A-Za-z][a-z]+(?:-[A-Za-z][a-z]+)*)[\"”']?\s*\)")
-# ", also called", "(also known as", ", sometimes called", ", commonly referred to as".
-_NAMED = re.compile(
-    r"([,(])[\"”]?\s*(?:also|sometimes|commonly|often|more commonly)\s+(?:called|known as|referred to as)\s+",
-    re.IGNORECASE,
-)
+_ONE_WORD = re.compile(r"\(\s*[\"“']?([A-Za-z][a-z]{2,}(?:-[A-Za-z][a-z]+)*)[\"”']?\s*\)")
+# ", also called", "(also known as", ", sometimes called", ", commonly referred to as": the
+# naming words are found first (str.find), then what stands before them (_NAMED_AFTER).
+_NAMING = ("called ", "known as ", "referred to as ")
+_NAMED_AFTER = re.compile(r"([,(])[\"”]?\s*(?:also|sometimes|commonly|often|more commonly)\s+$", re.IGNORECASE)
 
 
-def _maybe_named(text: str) -> bool:
-    """Whether the text may hold a _NAMED construction (a cheap test before the search)."""
-    return "alled " in text or "nown as" in text or "eferred to" in text
-
-
-# Where a side ends: punctuation or a line; "and" and "or" start another item of a list.
-_BOUNDARY = re.compile(r"[.,;:!?()\[\]{}\"“”\n]|\s(?:and|or)\s", re.IGNORECASE)
+# Where a left side starts: after the last punctuation or line break before it, or after
+# "and" or "or", which start another item of a list.
+_LAST_MARK = re.compile(r".*[.,;:!?()\[\]{}\"“”\n]", re.DOTALL)
+_LIST_WORDS = frozenset({"and", "or"})
 _ALTERNATIVE = re.compile(r"\s+or\s+", re.IGNORECASE)
-# How many characters before a definition its left side is looked for in.
-_REACH = 120
+_SIDE_END = re.compile(r"[.,;:!?()\[\]{}\n]")
+# How many characters beside a definition its sides are looked for in (MAX_WORDS words).
+_REACH = 80
 
 
-@dataclass(frozen=True)
-class Side:
+class Side(NamedTuple):
     """One side of an alias: its key (see the module) and its words as written, folded."""
 
     key: str
@@ -72,15 +70,28 @@ class Side:
 
 def key(text: str) -> str:
     """The content words of a text, folded, hyphens split, plurals' final "s" dropped."""
-    out = []
-    for piece in _PIECE.findall(text):
-        word = fold(piece)
-        if word in STOP_WORDS:
-            continue
-        if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
-            word = word[:-1]
-        out.append(word)
+    out: list[str] = []
+    for word in _WORD.findall(text):
+        found = _word_key(word)
+        out.extend((fold(word),) if found is None else found)
     return " ".join(out)
+
+
+@lru_cache(maxsize=1 << 16)
+def _word_key(word: str) -> tuple[str, ...] | None:
+    """The key's pieces of one word (a corpus repeats its words: each is keyed once); None
+    for a word with a digit, which no side may hold."""
+    if not word.isalpha() and any(ch.isdigit() for ch in word):
+        return None
+    out = []
+    for piece in _PIECE.findall(word):
+        folded = fold(piece)
+        if folded in STOP_WORDS:
+            continue
+        if len(folded) > 3 and folded.endswith("s") and not folded.endswith("ss"):
+            folded = folded[:-1]
+        out.append(folded)
+    return tuple(out)
 
 
 def definitions(text: str) -> list[tuple[Side, Side]]:
@@ -92,52 +103,69 @@ def definitions(text: str) -> list[tuple[Side, Side]]:
             right = _side(found.group(1))
             if right is not None and len(right.key.split()) <= 2:
                 out.extend((left, right) for left in _lefts(text, found.start()) if left.key != right.key)
-    if _maybe_named(text):
-        for found in _NAMED.finditer(text):
-            rest = text[found.end() : found.end() + _REACH]
-            end = re.search(r"[.,;:!?()\[\]{}\n]", rest)
-            rights = [_side(part) for part in _ALTERNATIVE.split(rest[: end.start() if end else len(rest)])]
-            start = found.start()
-            if found.group(1) == "," and text[:start].rstrip().endswith(")"):
-                # "transient ischemic attack (TIA), also called ...": the name before the parenthesis.
-                start = text.rfind("(", 0, start)
-            lefts = _lefts(text, start) if start > 0 else []
-            for right in rights:
-                if right is not None:
-                    out.extend((left, right) for left in lefts if left.key != right.key)
+    for naming in _NAMING:
+        at = text.find(naming)
+        while at >= 0:
+            found = _NAMED_AFTER.search(text, max(0, at - 32), at)
+            if found is not None:
+                out.extend(_named(text, found.start(), found.group(1), at + len(naming)))
+            at = text.find(naming, at + 1)
     return out
+
+
+def _named(text: str, start: int, mark: str, end: int) -> list[tuple[Side, Side]]:
+    """The pairs of one ", also called" construction: it starts with ``mark`` at ``start``
+    and its names begin at ``end`` ("also called a TIA or a transient ischemic attack")."""
+    rest = text[end : end + _REACH]
+    stop = _SIDE_END.search(rest)
+    rights = [_side(part) for part in _ALTERNATIVE.split(rest[: stop.start() if stop else len(rest)])]
+    if mark == "," and text[:start].rstrip().endswith(")"):
+        # "transient ischemic attack (TIA), also called ...": the name before the parenthesis.
+        start = text.rfind("(", 0, start)
+    lefts = _lefts(text, start) if start > 0 else []
+    return [(left, right) for right in rights if right is not None for left in lefts if left.key != right.key]
 
 
 def _side(text: str) -> Side | None:
     """A side from its words, or None when it has no content word or too many."""
-    words = _WORD.findall(text)
-    # Its text starts at its first content word ("a TIA" is "tia").
-    while words and not key(words[0]):
-        words.pop(0)
-    found = key(" ".join(words))
-    if not found or len(found.split()) > MAX_WORDS or any(ch.isdigit() for ch in found):
+    return _extent(_WORD.findall(text))
+
+
+def _extent(words: list[str]) -> Side | None:
+    """A side of these words, from its first content word ("a TIA" is "tia"); None when it
+    has no content word, too many, or a number."""
+    pieces: list[str] = []
+    first = None
+    for index, word in enumerate(words):
+        found = _word_key(word)
+        if found is None:
+            return None
+        if found and first is None:
+            first = index
+        pieces.extend(found)
+    if first is None or len(pieces) > MAX_WORDS:
         return None
-    return Side(found, fold(" ".join(words)))
+    return Side(" ".join(pieces), fold(" ".join(words[first:])))
 
 
 def _lefts(text: str, end: int) -> list[Side]:
-    """Every extent of the left side that ends at ``end``: one to MAX_WORDS content words."""
+    """Every extent of the left side that ends at ``end``: one to MAX_WORDS content words
+    back to the clause's start (_LAST_MARK, _LIST_WORDS)."""
     before = text[max(0, end - _REACH) : end]
-    cut = 0
-    for found in _BOUNDARY.finditer(before):
-        cut = found.end()
-    words = _WORD.findall(before[cut:])
+    mark = _LAST_MARK.match(before)
+    words = _WORD.findall(before, mark.end() if mark else 0)
     out: list[Side] = []
-    content = 0
+    pieces: list[str] = []
     for start in range(len(words) - 1, -1, -1):
-        if not key(words[start]):
-            continue
-        content += len(key(words[start]).split())
-        if content > MAX_WORDS:
+        found = _word_key(words[start])
+        if found is None or words[start].lower() in _LIST_WORDS:
             break
-        side = _side(" ".join(words[start:]))
-        if side is not None:
-            out.append(side)
+        if not found:
+            continue
+        pieces[:0] = found
+        if len(pieces) > MAX_WORDS:
+            break
+        out.append(Side(" ".join(pieces), fold(" ".join(words[start:]))))
     return out
 
 
