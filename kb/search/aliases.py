@@ -106,9 +106,9 @@ def definitions(text: str) -> list[tuple[Side, Side]]:
     for naming in _NAMING:
         at = text.find(naming)
         while at >= 0:
-            found = _NAMED_AFTER.search(text, max(0, at - 32), at)
-            if found is not None:
-                out.extend(_named(text, found.start(), found.group(1), at + len(naming)))
+            before = _NAMED_AFTER.search(text, max(0, at - 32), at)
+            if before is not None:
+                out.extend(_named(text, before.start(), before.group(1), at + len(naming)))
             at = text.find(naming, at + 1)
     return out
 
