@@ -14,7 +14,7 @@ Pure: no SQL.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -94,6 +94,19 @@ def expansions(should: list[Term], known: set[str], lookup: Lookup) -> list[Term
     entries use the question's own words: "COPD", "high blood pressure"). ``known`` holds
     the folded words the query already searches; what is added joins it.
     """
+    heads: dict[str, int] = {}
+
+    def naming(text: str) -> int:
+        if text not in heads:
+            heads[text] = lookup.heads_naming(text)
+        return heads[text]
+
+    return _long_forms(should, known, lookup, naming) + _aliases(should, known, lookup, naming)
+
+
+def _long_forms(should: list[Term], known: set[str], lookup: Lookup, naming: Callable[[str], int]) -> list[Term]:
+    """The long forms of the question's words that the entries define as abbreviations
+    (a short form's commonest long form)."""
     out: list[Term] = []
     forms: dict[str, str] = {}
     for term in should:
@@ -106,10 +119,16 @@ def expansions(should: list[Term], known: set[str], lookup: Lookup) -> list[Term
         if forms[short] in expanded or long in known:
             continue
         expanded.add(forms[short])
-        if lookup.heads_naming(long) <= lookup.heads_naming(short):
+        if naming(long) <= naming(short):
             continue
         known.add(long)
         out.append(Term(long.split(), text=long))
+    return out
+
+
+def _aliases(should: list[Term], known: set[str], lookup: Lookup, naming: Callable[[str], int]) -> list[Term]:
+    """The other sides of the aliases whose side of MIN_SAID_WORDS or more words the
+    question says (kb.search.aliases.choose), at most MAX_ALIASES."""
     words: list[str] = []
     for term in should:
         if term.prefix or term.column:
@@ -117,20 +136,21 @@ def expansions(should: list[Term], known: set[str], lookup: Lookup) -> list[Term
         for word in term.words:
             if not words or words[-1] != word:
                 words.append(word)
-    keys = aliases.windows(words)
-    if not keys:
-        return out
-    added = 0
-    for said, other, _ in aliases.choose(lookup.alias_rows(sorted(keys)), set(keys), MIN_ALIAS_DEFINITIONS):
-        if added >= MAX_ALIASES:
-            break
+    keys = [k for k in aliases.windows(words) if len(k.split()) >= MIN_SAID_WORDS]
+    if not keys or not MAX_ALIASES:
+        return []
+    out: list[Term] = []
+    seen: set[str] = set()
+    for said, other, _ in aliases.choose(lookup.alias_rows(keys), set(keys), MIN_ALIAS_DEFINITIONS):
         pieces = WORD.findall(other)
         text = " ".join(pieces)
-        if not pieces or text in known or len(aliases.key(said).split()) < MIN_SAID_WORDS:
+        if not pieces or text in known or aliases.key(text) in seen:
             continue
-        if lookup.heads_naming(text) <= lookup.heads_naming(" ".join(WORD.findall(said))):
+        seen.add(aliases.key(text))
+        if naming(text) <= naming(" ".join(WORD.findall(said))):
             continue
         known.add(text)
         out.append(Term(pieces, text=text))
-        added += 1
+        if len(out) >= MAX_ALIASES:
+            break
     return out
