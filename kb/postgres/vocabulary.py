@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from kb.postgres import postings
+from kb.postgres.schema import TS_CONFIG
 from kb.search import aliases, vocabulary
 
 if TYPE_CHECKING:
@@ -63,25 +64,25 @@ class Lookup:
     def __init__(self, conn: psycopg.Connection[Any]) -> None:
         self.conn = conn
 
-    def long_forms(self, shorts: list[str]) -> list[tuple[str, str]]:
+    def definitions(self, shorts: list[str], keys: list[str]) -> tuple[list[tuple[str, str]], list[aliases.Alias]]:
+        """Both kinds in one round trip."""
         rows = self.conn.execute(
-            "SELECT short, long FROM abbreviations WHERE short = ANY(%s) AND n >= %s ORDER BY n DESC, long",
-            (shorts, vocabulary.MIN_DEFINITIONS),
+            "SELECT true, short, long, '', '', n FROM abbreviations WHERE short = ANY(%s) AND n >= %s"
+            " UNION ALL SELECT false, lkey, rkey, ltext, rtext, n FROM aliases WHERE rkey IN"
+            " (SELECT unnest(%s::text[]) UNION SELECT rkey FROM aliases WHERE lkey = ANY(%s))",
+            (shorts, vocabulary.MIN_DEFINITIONS, keys, keys),
         ).fetchall()
-        return [(short, long) for short, long in rows]
-
-    def alias_rows(self, keys: list[str]) -> list[aliases.Alias]:
-        rows = self.conn.execute(
-            "SELECT lkey, rkey, ltext, rtext, n FROM aliases WHERE rkey = ANY(%s)"
-            " OR rkey IN (SELECT rkey FROM aliases WHERE lkey = ANY(%s))",
-            (keys, keys),
-        ).fetchall()
-        return [aliases.Alias(*row) for row in rows]
+        found = sorted((-row[5], row[2], row[1]) for row in rows if row[0])
+        return [(short, long) for _, long, short in found], [aliases.Alias(*row[1:]) for row in rows if not row[0]]
 
     def heads_naming(self, text: str) -> int:
-        """How many heads hold every stem of the text (its words in any order: the postings
-        keep no positions, where the files backend asks for the phrase), up to 1000."""
+        """How many heads hold the phrase, up to 1000: a word's count is its stem's in
+        ``stems``; a phrase's is read from the heads holding all its stems (the postings)
+        whose title or question has it (the entries' vectors, labels A and B)."""
         stems = list(dict.fromkeys(postings.tokenizer().stems([text])[0]))
+        if len(stems) == 1:
+            row = self.conn.execute("SELECT hdf FROM stems WHERE term = %s", (stems[0],)).fetchone()
+            return min(int(row[0]), 1000) if row else 0
         if not stems:
             return 0
         joins = " ".join(
@@ -89,7 +90,9 @@ class Lookup:
             for k in range(1, len(stems))
         )
         row = self.conn.execute(
-            f"SELECT count(*) FROM (SELECT 1 FROM postings p0 {joins} WHERE p0.term = %s AND p0.htf > 0 LIMIT 1000) h",
-            [*stems[1:], stems[0]],
+            f"""SELECT count(*) FROM (SELECT p0.entry FROM postings p0 {joins}
+                WHERE p0.term = %s AND p0.htf > 0 LIMIT 1000) h JOIN entries e ON e.id = h.entry
+            WHERE ts_filter(e.body, '{{a,b}}') @@ phraseto_tsquery('{TS_CONFIG}', %s)""",
+            [*stems[1:], stems[0], text],
         ).fetchone()
         return int(row[0]) if row else 0

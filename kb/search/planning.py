@@ -258,24 +258,20 @@ class Planner(Vocabulary):
         question says (kb.search.vocabulary.expansions)."""
         return vocabulary.expansions([p.term for p in should], known, self)
 
-    def long_forms(self, shorts: list[str]) -> list[tuple[str, str]]:
-        """(short, long) of these short forms, defined often enough, commonest first."""
-        rows = self.conn.execute(
+    def definitions(self, shorts: list[str], keys: list[str]) -> tuple[list[tuple[str, str]], list[aliases.Alias]]:
+        """The abbreviations and aliases kb.search.vocabulary.expansions looks up."""
+        long_forms = self.conn.execute(
             "SELECT short, long FROM abbreviations WHERE short IN (SELECT value FROM json_each(?)) AND n >= ?"
             " ORDER BY n DESC, long",
             (_dumps(shorts).decode(), vocabulary.MIN_DEFINITIONS),
         ).fetchall()
-        return [(short, long) for short, long in rows]
-
-    def alias_rows(self, keys: list[str]) -> list[aliases.Alias]:
-        """The aliases whose right side is one of ``keys`` or is paired with one."""
         rows = self.conn.execute(
             "WITH k(key) AS (SELECT value FROM json_each(?))"
             " SELECT lkey, rkey, ltext, rtext, n FROM aliases WHERE rkey IN"
             " (SELECT key FROM k UNION SELECT rkey FROM aliases WHERE lkey IN (SELECT key FROM k))",
             (_dumps(keys).decode(),),
         ).fetchall()
-        return [aliases.Alias(*row) for row in rows]
+        return [(short, long) for short, long in long_forms], [aliases.Alias(*row) for row in rows]
 
     def heads_naming(self, text: str) -> int:
         return self._heads_naming(text)

@@ -74,15 +74,13 @@ def learn(answers: Iterable[str]) -> Learned:
 class Lookup(Protocol):
     """What :func:`expansions` asks a backend."""
 
-    def long_forms(self, shorts: list[str]) -> list[tuple[str, str]]:
-        """(short, long) defined at least MIN_DEFINITIONS times, commonest first."""
-
-    def alias_rows(self, keys: list[str]) -> list[aliases.Alias]:
-        """Every alias whose right side is one of ``keys`` or is paired with a left side
-        that is (see kb.search.aliases.choose)."""
+    def definitions(self, shorts: list[str], keys: list[str]) -> tuple[list[tuple[str, str]], list[aliases.Alias]]:
+        """The (short, long) pairs of these short forms defined at least MIN_DEFINITIONS
+        times, commonest first; and every alias whose right side is one of ``keys`` or is
+        paired with a left side that is (see kb.search.aliases.choose)."""
 
     def heads_naming(self, text: str) -> int:
-        """How many entries' heads (title, question, tags) hold these words, up to 1000."""
+        """How many entries' heads (title, question, tags) hold this phrase, up to 1000."""
 
 
 def expansions(should: list[Term], known: set[str], lookup: Lookup) -> list[Term]:
@@ -94,6 +92,23 @@ def expansions(should: list[Term], known: set[str], lookup: Lookup) -> list[Term
     entries use the question's own words: "COPD", "high blood pressure"). ``known`` holds
     the folded words the query already searches; what is added joins it.
     """
+    forms: dict[str, str] = {}
+    for term in should:
+        if term.is_phrase or term.prefix:
+            continue
+        for form in abbreviations.short_forms(fold(term.words[0])):
+            forms.setdefault(form, term.words[0])
+    words: list[str] = []
+    for term in should:
+        if term.prefix or term.column:
+            continue
+        for word in term.words:
+            if not words or words[-1] != word:
+                words.append(word)
+    keys = [k for k in aliases.windows(words) if len(k.split()) >= MIN_SAID_WORDS] if MAX_ALIASES else []
+    if not forms and not keys:
+        return []
+    long_forms, rows = lookup.definitions(sorted(forms), keys)
     heads: dict[str, int] = {}
 
     def naming(text: str) -> int:
@@ -101,21 +116,18 @@ def expansions(should: list[Term], known: set[str], lookup: Lookup) -> list[Term
             heads[text] = lookup.heads_naming(text)
         return heads[text]
 
-    return _long_forms(should, known, lookup, naming) + _aliases(should, known, lookup, naming)
+    return _long_forms(forms, long_forms, known, naming) + _aliases(keys, rows, known, naming)
 
 
-def _long_forms(should: list[Term], known: set[str], lookup: Lookup, naming: Callable[[str], int]) -> list[Term]:
-    """The long forms of the question's words that the entries define as abbreviations
-    (a short form's commonest long form)."""
+def _long_forms(
+    forms: dict[str, str], found: list[tuple[str, str]], known: set[str], naming: Callable[[str], int]
+) -> list[Term]:
+    """The long forms ``found`` for the question's words (``forms``: each short form
+    looked up, with the word it came from): a word's commonest long form, where more
+    heads use it than the short form."""
     out: list[Term] = []
-    forms: dict[str, str] = {}
-    for term in should:
-        if term.is_phrase or term.prefix:
-            continue
-        for form in abbreviations.short_forms(fold(term.words[0])):
-            forms.setdefault(form, term.words[0])
     expanded: set[str] = set()
-    for short, long in lookup.long_forms(sorted(forms)) if forms else []:
+    for short, long in found:
         if forms[short] in expanded or long in known:
             continue
         expanded.add(forms[short])
@@ -126,22 +138,12 @@ def _long_forms(should: list[Term], known: set[str], lookup: Lookup, naming: Cal
     return out
 
 
-def _aliases(should: list[Term], known: set[str], lookup: Lookup, naming: Callable[[str], int]) -> list[Term]:
+def _aliases(keys: list[str], rows: list[aliases.Alias], known: set[str], naming: Callable[[str], int]) -> list[Term]:
     """The other sides of the aliases whose side of MIN_SAID_WORDS or more words the
-    question says (kb.search.aliases.choose), at most MAX_ALIASES."""
-    words: list[str] = []
-    for term in should:
-        if term.prefix or term.column:
-            continue
-        for word in term.words:
-            if not words or words[-1] != word:
-                words.append(word)
-    keys = [k for k in aliases.windows(words) if len(k.split()) >= MIN_SAID_WORDS]
-    if not keys or not MAX_ALIASES:
-        return []
+    question says (``keys``; kb.search.aliases.choose), at most MAX_ALIASES."""
     out: list[Term] = []
     seen: set[str] = set()
-    for said, other, _ in aliases.choose(lookup.alias_rows(keys), set(keys), MIN_ALIAS_DEFINITIONS):
+    for said, other, _ in aliases.choose(rows, set(keys), MIN_ALIAS_DEFINITIONS):
         pieces = WORD.findall(other)
         text = " ".join(pieces)
         if not pieces or text in known or aliases.key(text) in seen:
