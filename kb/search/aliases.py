@@ -102,7 +102,9 @@ def definitions(text: str) -> list[tuple[Side, Side]]:
         for found in _ONE_WORD.finditer(text):
             right = _side(found.group(1))
             if right is not None and len(right.key.split()) <= 2:
-                out.extend((left, right) for left in _lefts(text, found.start()) if left.key != right.key)
+                out.extend(
+                    (left, right) for left in _lefts(text, found.start(), _shortest(right)) if left.key != right.key
+                )
     for naming in _NAMING:
         at = text.find(naming)
         while at >= 0:
@@ -123,7 +125,21 @@ def _named(text: str, start: int, mark: str, end: int) -> list[tuple[Side, Side]
         # "transient ischemic attack (TIA), also called ...": the name before the parenthesis.
         start = text.rfind("(", 0, start)
     lefts = _lefts(text, start) if start > 0 else []
-    return [(left, right) for right in rights if right is not None for left in lefts if left.key != right.key]
+    return [
+        (left, right)
+        for right in rights
+        if right is not None
+        for left in lefts
+        if left.key != right.key and len(left.key.split()) >= _shortest(right)
+    ]
+
+
+def _shortest(right: Side) -> int:
+    """How few words a left extent paired with this right side may have: a pair of one
+    word with one word is never searched (kb.search.vocabulary.MIN_SAID_WORDS), while a
+    right side of two words or more may bring back a left side of one ("mini-stroke" ->
+    "TIA")."""
+    return 1 if " " in right.key else 2
 
 
 def _side(text: str) -> Side | None:
@@ -148,9 +164,9 @@ def _extent(words: list[str]) -> Side | None:
     return Side(" ".join(pieces), fold(" ".join(words[first:])))
 
 
-def _lefts(text: str, end: int) -> list[Side]:
-    """Every extent of the left side that ends at ``end``: one to MAX_WORDS content words
-    back to the clause's start (_LAST_MARK, _LIST_WORDS)."""
+def _lefts(text: str, end: int, shortest: int = 1) -> list[Side]:
+    """Every extent of the left side that ends at ``end``: ``shortest`` to MAX_WORDS content
+    words back to the clause's start (_LAST_MARK, _LIST_WORDS)."""
     before = text[max(0, end - _REACH) : end]
     mark = _LAST_MARK.match(before)
     words = _WORD.findall(before, mark.end() if mark else 0)
@@ -165,7 +181,8 @@ def _lefts(text: str, end: int) -> list[Side]:
         pieces[:0] = found
         if len(pieces) > MAX_WORDS:
             break
-        out.append(Side(" ".join(pieces), fold(" ".join(words[start:]))))
+        if len(pieces) >= shortest:
+            out.append(Side(" ".join(pieces), fold(" ".join(words[start:]))))
     return out
 
 
