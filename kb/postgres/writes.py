@@ -288,6 +288,10 @@ def update(conn: psycopg.Connection[Any], entry: Entry, read_at: str | None) -> 
     entry.created_at = created or now_iso()
     entry.updated_at = _later(now_iso(), updated)
     _replace(conn, [entry])
+    # _replace counted the old text out; the new one comes in here (write_batch counts
+    # the entries it replaces in with the rest of its batch).
+    add_words(conn, word_counts(_texts([entry])), 1)
+    vocabulary.count(conn, [pg_text(entry.answer)], 1)
     merge_experts(conn, [entry])
     return entry
 

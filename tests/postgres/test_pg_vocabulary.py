@@ -47,8 +47,16 @@ def test_postgres_alias_finds_the_entries_term_and_follows_writes(pg) -> None:
     edited.answer = "Nothing is defined here."
     pg.update(edited, read_at=edited.updated_at)
     assert _count(pg, "aliases") == 0
-    pg.add_many(_fresh(_defining(200, 2)))
+    edited = pg.get(added[0].stored_id())
+    edited.answer = _defining(0, 1)[0].answer
+    pg.update(edited, read_at=edited.updated_at)
+    before = _count(pg, "aliases")
+    assert before > 0
+    pg.add_many(_fresh(_defining(200, 1)))
+    assert _count(pg, "aliases") == 2 * before
     assert _titles(pg, "ringing in my ears")[0] == "Tinnitus"
+    # The words "did you mean" reads follow the edit too: Tinnitus, the edited entry, the new one.
+    assert pg.conn.execute("SELECT df FROM words WHERE word = 'tinnitus'").fetchone()[0] == 3
 
 
 def test_postgres_vocabulary_counted_afresh_by_a_reindex(pg) -> None:
