@@ -276,9 +276,15 @@ def _no_title_share() -> None:
 
 
 def _no_abbreviations() -> None:
-    from kb.search.planning import Planner
+    from kb.search import vocabulary
 
-    Planner._expansions = lambda self, should, known: []  # type: ignore[method-assign]
+    vocabulary.MIN_DEFINITIONS = 10**9
+
+
+def _no_aliases() -> None:
+    from kb.search import vocabulary
+
+    vocabulary.MAX_ALIASES = 0
 
 
 def _no_numbers() -> None:
@@ -339,6 +345,7 @@ ABLATIONS = {
     "topic": _no_topic,
     "titles": _no_title_share,
     "abbreviations": _no_abbreviations,
+    "aliases": _no_aliases,
     "numbers": _no_numbers,
     "long": _no_long_cap,
     "conjunction": _no_conjunction,
@@ -358,6 +365,7 @@ ABLATION_RUNS = (
     ("without the topic stage (rare words' share of the head)", ["topic"]),
     ("topic stage with idf squared only (no title share)", ["titles"]),
     ("without the abbreviations the entries define", ["abbreviations"]),
+    ("without the aliases the entries define", ["aliases"]),
     ("without bare numbers bound to their word", ["numbers"]),
     ("without the 48-word cap on long questions", ["long"]),
     ("without all the words first for 2-4 words", ["conjunction"]),

@@ -248,6 +248,7 @@ class PostgresBackend:
         with self._writing("reindexing") as conn:
             conn.execute("UPDATE entries SET body = body_vector(title, question, answer, tags, expert, category)")
             conn.execute("DELETE FROM words")
+            conn.execute("TRUNCATE abbreviations, aliases")
             postings.rebuild(conn, postings.stored(conn))
             ids = [i for (i,) in conn.execute("SELECT id FROM entries ORDER BY id")]
             for start in range(0, len(ids), 5000):

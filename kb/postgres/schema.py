@@ -148,6 +148,25 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
             "CREATE INDEX cjk_whole ON {s}.cjk USING gin (whole)",
         ],
     ),
+    (
+        7,
+        [
+            # The knowledge base's own vocabulary (kb.postgres.vocabulary): the abbreviations
+            # and aliases its entries define, with how many definitions were seen, as the
+            # files backend's index keeps them (kb.search.schema). (If the tables are there,
+            # their counts are made afresh all the same: see ensure.)
+            """CREATE TABLE IF NOT EXISTS {s}.abbreviations (
+                short text COLLATE "C" NOT NULL, long text COLLATE "C" NOT NULL, n integer NOT NULL,
+                PRIMARY KEY (short, long)
+            )""",
+            """CREATE TABLE IF NOT EXISTS {s}.aliases (
+                lkey text COLLATE "C" NOT NULL, rkey text COLLATE "C" NOT NULL,
+                ltext text NOT NULL, rtext text NOT NULL, n integer NOT NULL,
+                PRIMARY KEY (lkey, rkey)
+            )""",
+            "CREATE INDEX IF NOT EXISTS aliases_rkey ON {s}.aliases (rkey)",
+        ],
+    ),
 ]
 LATEST = MIGRATIONS[-1][0]
 
@@ -238,3 +257,8 @@ def ensure(conn: psycopg.Connection[Any], schema: str) -> None:
             from kb.postgres import postings
 
             postings.count_titles_and_cjk(conn)
+        if 1 <= found < 7:
+            # Entries stored before migration 7 have their definitions counted.
+            from kb.postgres import vocabulary
+
+            vocabulary.recount(conn)

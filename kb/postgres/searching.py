@@ -27,7 +27,8 @@ from kb.postgres.connection import scalar
 from kb.postgres.planning import K1, B, Plan, any_of, plan
 from kb.postgres.rows import ENTRY_COLUMNS, FROM_ENTRIES, entry_from_row
 from kb.postgres.schema import TS_CONFIG
-from kb.search import cjk, features, fusion
+from kb.postgres.vocabulary import Lookup
+from kb.search import cjk, features, fusion, vocabulary
 from kb.search import planning as _planning
 from kb.search import query as _query
 from kb.search.base import CANDIDATE_BUDGET
@@ -183,6 +184,7 @@ def _analyse(
                     if alone:
                         guesses.add(suggestion)
                         extra.append(_query.Term([suggestion], text=suggestion))
+    extra += vocabulary.expansions([p.term for p in should], known, Lookup(conn))
     extra += _siblings(conn, should, known, freqs)
     for item in _planned(conn, extra, freqs):
         item.guess = item.term.text in guesses

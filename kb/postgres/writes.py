@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from kb.backend import WriteResult
 from kb.errors import AlreadyAnswered, EditConflict, InvalidEntry, NotFound
 from kb.models import OPEN, Entry, now_iso
-from kb.postgres import postings
+from kb.postgres import postings, vocabulary
 from kb.postgres.connection import scalar
 from kb.postgres.rows import STAGE_COLUMNS, STAGE_TABLE, flat_json, pg_text, profiles, stage_row
 from kb.search.spelling import fold
@@ -82,10 +82,14 @@ def _texts(entries: Iterable[Entry]) -> Iterator[str]:
 
 
 def count_words(conn: psycopg.Connection[Any], ids: list[int], sign: int) -> None:
-    """Add or take away the words of stored entries (before a removal or an edit)."""
+    """Add or take away the words of stored entries (before a removal or an edit), and the
+    abbreviations and aliases they define (kb.postgres.vocabulary)."""
     if ids:
-        rows = conn.execute("SELECT title || ' ' || question || ' ' || answer FROM entries WHERE id = ANY(%s)", (ids,))
+        rows = conn.execute(
+            "SELECT title || ' ' || question || ' ' || answer, answer FROM entries WHERE id = ANY(%s)", (ids,)
+        ).fetchall()
         add_words(conn, word_counts(r[0] for r in rows), sign)
+        vocabulary.count(conn, (r[1] for r in rows), sign)
 
 
 def merge_experts(conn: psycopg.Connection[Any], entries: Iterable[Entry]) -> None:
@@ -151,6 +155,7 @@ def write_batch(conn: psycopg.Connection[Any], entries: list[Entry], *, update_b
     stored = result.added + result.updated
     same = len(stored) == len(fresh)  # (stored entries are fresh ones)
     add_words(conn, words[0].result() if same else word_counts(_texts(stored)), 1)
+    vocabulary.count(conn, (pg_text(e.answer) for e in stored), 1)
     return result
 
 
@@ -286,6 +291,10 @@ def update(conn: psycopg.Connection[Any], entry: Entry, read_at: str | None) -> 
     entry.created_at = created or now_iso()
     entry.updated_at = _later(now_iso(), updated)
     _replace(conn, [entry])
+    # _replace counted the old text out; the new one comes in here (write_batch counts
+    # the entries it replaces in with the rest of its batch).
+    add_words(conn, word_counts(_texts([entry])), 1)
+    vocabulary.count(conn, [pg_text(entry.answer)], 1)
     merge_experts(conn, [entry])
     return entry
 

@@ -9,7 +9,7 @@ import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from kb.search import abbreviations
+from kb.search import aliases, vocabulary
 from kb.search import query as _query
 from kb.search.base import dumps as _dumps
 from kb.search.schema import TOKENIZE
@@ -39,12 +39,6 @@ MAX_QUERY_TERMS = 48
 # A query of this many words or fewer first asks for the entries that hold them all (see
 # Planner._conjunction); a longer question seldom has any.
 MAX_CONJUNCTION_TERMS = 4
-# An abbreviation is expanded in queries once the entries define it this many times: one
-# definition may be a one-off or a misreading.
-MIN_DEFINITIONS = 2
-# ... and when the entries that use the word write it in capitals more often than not
-# (Planner._written_short), judged on this many of them.
-ABBREVIATION_SAMPLE = 20
 # Word families (Planner._siblings): a word of at least FAMILY_MIN_LENGTH letters also
 # searches the commonest word of the index that shares all but its last FAMILY_TAIL letters
 # and has another stem ("pregnant" -> "pregnancy"), when that sibling names entries (stands
@@ -323,40 +317,34 @@ class Planner(Vocabulary):
         return should, must, suggestions
 
     def _expansions(self, should: list[Planned], known: set[str]) -> list[_query.Term]:
-        """The long forms of the query's words that the entries define as abbreviations.
+        """The other sides of the abbreviations and aliases the entries define that the
+        question says (kb.search.vocabulary.expansions)."""
+        return vocabulary.expansions([p.term for p in should], known, self)
 
-        "UTIs" also searches "urinary tract infection" when the entries' titles and
-        questions spell the term out more often than they abbreviate it ("COPD" is then
-        left alone: those entries use it). A short form needs two definitions; the
-        commonest long form wins.
-        """
-        forms: dict[str, str] = {}
-        for item in should:
-            if item.term.is_phrase or item.term.prefix:
-                continue
-            for form in abbreviations.short_forms(fold(item.term.words[0])):
-                forms.setdefault(form, item.term.words[0])
-        if not forms:
-            return []
-        rows = self.conn.execute(
+    def definitions(self, shorts: list[str], keys: list[str]) -> tuple[list[tuple[str, str]], list[aliases.Alias]]:
+        """The abbreviations and aliases kb.search.vocabulary.expansions looks up."""
+        long_forms = self.conn.execute(
             "SELECT short, long FROM abbreviations WHERE short IN (SELECT value FROM json_each(?)) AND n >= ?"
             " ORDER BY n DESC, long",
-            (_dumps(sorted(forms)).decode(), MIN_DEFINITIONS),
+            (_dumps(shorts).decode(), vocabulary.MIN_DEFINITIONS),
         ).fetchall()
-        out: list[_query.Term] = []
-        expanded: set[str] = set()
-        for short, long in rows:
-            if forms[short] in expanded or long in known:
-                continue
-            expanded.add(forms[short])
-            if self._heads_naming(long) <= self._heads_naming(short):
-                continue
-            if not self._written_short(short, forms[short]):
-                continue
-            known.add(long)
-            words = long.split()
-            out.append(_query.Term(words, text=long))
-        return out
+        rows = self.conn.execute(
+            "WITH k(key) AS (SELECT value FROM json_each(?))"
+            " SELECT lkey, rkey, ltext, rtext, n FROM aliases WHERE rkey IN"
+            " (SELECT key FROM k UNION SELECT rkey FROM aliases WHERE lkey IN (SELECT key FROM k))",
+            (_dumps(keys).decode(),),
+        ).fetchall()
+        return [(short, long) for short, long in long_forms], [aliases.Alias(*row) for row in rows]
+
+    def heads_naming(self, text: str) -> int:
+        return self._heads_naming(text)
+
+    def texts_using(self, word: str, most: int) -> list[str]:
+        rows = self.conn.execute(
+            "SELECT title, question, answer FROM entries WHERE id IN (SELECT rowid FROM fts WHERE fts MATCH ? LIMIT ?)",
+            (_query.Term([word]).fts(), most),
+        ).fetchall()
+        return [text for row in rows for text in row]
 
     def _siblings(self, should: list[Planned], known: set[str]) -> list[_query.Term]:
         """The knowledge base's form of the question's words where it names entries by
@@ -380,20 +368,6 @@ class Planner(Vocabulary):
                 known.add(sibling)
                 out.append(_query.Term([sibling], text=sibling))
         return out
-
-    def _written_short(self, short: str, typed: str) -> bool:
-        """Whether the entries write this word as an abbreviation (in capitals) rather than
-        as a word of the language ("MEN" for multiple endocrine neoplasia, but "men" far
-        more often): so a question's "men" is not read as the abbreviation. A word typed
-        in capitals is one."""
-        if sum(ch.isupper() for ch in typed) >= 2:
-            return True
-        rows = self.conn.execute(
-            "SELECT e.title, e.question, e.answer FROM entries e WHERE e.id IN"
-            " (SELECT rowid FROM fts WHERE fts MATCH ? LIMIT ?)",
-            (_query.Term([short]).fts(), ABBREVIATION_SAMPLE),
-        ).fetchall()
-        return abbreviations.mostly_capitals(short, (text for row in rows for text in row))
 
     def _heads_naming(self, text: str, most: int = 1000) -> int:
         """How many entries' heads (title, question, tags) hold this phrase, up to ``most``."""

@@ -12,7 +12,7 @@ import unicodedata
 from collections.abc import Iterable
 from pathlib import Path
 
-SCHEMA_VERSION = "8"
+SCHEMA_VERSION = "10"
 TOKENIZE = "porter unicode61 remove_diacritics 2"
 # Columns of the FTS table, in order, and their BM25 weights. FTS5's bm25() multiplies each
 # occurrence by its column's weight, saturates the weighted frequency (k1 = 1.2) and
@@ -114,12 +114,19 @@ CREATE TABLE words(
     word TEXT PRIMARY KEY, df INTEGER NOT NULL, head TEXT NOT NULL, len INTEGER NOT NULL
 ) WITHOUT ROWID;
 CREATE INDEX words_head ON words(head, len);
--- Abbreviations the entries define ("urinary tract infection (UTI)"), folded, with how
--- many definitions were seen (kb.search.abbreviations). Counted as entries are indexed;
--- a rebuild counts them afresh.
+-- The knowledge base's own vocabulary (kb.search.vocabulary): the abbreviations its
+-- entries define ("urinary tract infection (UTI)") and its aliases ("ringing in the ears
+-- (tinnitus)"), folded, with how many definitions were seen. Every write counts its
+-- entries' definitions in and the ones it removes or replaces out; a rebuild counts afresh.
 CREATE TABLE abbreviations(
     short TEXT NOT NULL, long TEXT NOT NULL, n INTEGER NOT NULL, PRIMARY KEY(short, long)
 ) WITHOUT ROWID;
+-- An alias's left and right sides by key (kb.search.aliases.key) and as first written.
+CREATE TABLE aliases(
+    lkey TEXT NOT NULL, rkey TEXT NOT NULL, ltext TEXT NOT NULL, rtext TEXT NOT NULL,
+    n INTEGER NOT NULL, PRIMARY KEY(lkey, rkey)
+) WITHOUT ROWID;
+CREATE INDEX aliases_rkey ON aliases(rkey);
 """
 
 # A word as the index splits text (unicode61: letters and digits).

@@ -13,7 +13,7 @@ from typing import Any
 
 from kb.errors import SearchIndexError
 from kb.models import Entry, Expert
-from kb.search import abbreviations, cjk, semantic
+from kb.search import cjk, semantic, vocabulary
 from kb.search.base import batches as _batches
 from kb.search.base import dumps as _dumps
 from kb.search.base import ids_json as _ids_json
@@ -200,7 +200,7 @@ class Writes(Vocabulary):
         with self._errors("rebuilding"), self._transaction() as conn:
             conn.execute("INSERT INTO fts(fts) VALUES ('delete-all')")
             conn.execute("INSERT INTO head(head) VALUES ('delete-all')")
-            for table in ("cjk", "abbreviations", "entries", "entry_tags", "experts", "terms", "words"):
+            for table in ("cjk", "abbreviations", "aliases", "entries", "entry_tags", "experts", "terms", "words"):
                 conn.execute(f"DELETE FROM {table}")
             if semantic.kept(conn):
                 conn.execute("DELETE FROM vectors")
@@ -296,7 +296,7 @@ class Writes(Vocabulary):
                 (_ids_json(batch.ids),),
             )
         self._insert_cjk(batch)
-        self._count_abbreviations(batch)
+        self._count_vocabulary(row[8] for row in batch.rows)
 
     def _insert_cjk(self, batch: Prepared) -> None:
         """Index the CJK runs of those entries of a batch that have any (kb.search.cjk)."""
@@ -309,21 +309,24 @@ class Writes(Vocabulary):
         if rows:
             self.conn.executemany("INSERT INTO cjk(rowid, head, body) VALUES (?, ?, ?)", rows)
 
-    def _count_abbreviations(self, batch: Prepared) -> None:
-        """Count the abbreviations the batch's answers define (kb.search.abbreviations).
-
-        Counts only grow: a removed entry's definitions stay until the next rebuild, which
-        costs a search nothing worse than an extra phrase that matches less.
-        """
-        found: dict[tuple[str, str], int] = {}
-        for row in batch.rows:
-            for pair in abbreviations.definitions(row[8]):
-                found[pair] = found.get(pair, 0) + 1
-        if found:
-            self.conn.executemany(
-                "INSERT INTO abbreviations VALUES (?, ?, ?) ON CONFLICT(short, long) DO UPDATE SET n = n + excluded.n",
-                [(short, long, n) for (short, long), n in found.items()],
-            )
+    def _count_vocabulary(self, answers: Iterable[str], sign: int = 1) -> None:
+        """Count the abbreviations and aliases these answers define in (``sign`` 1) or out
+        (-1) of the index's tables (kb.search.vocabulary)."""
+        learned = vocabulary.learn(answers)
+        if not learned:
+            return
+        conn = self.conn
+        conn.executemany(
+            "INSERT INTO abbreviations VALUES (?, ?, ?) ON CONFLICT(short, long) DO UPDATE SET n = n + excluded.n",
+            learned.abbreviation_rows(sign),
+        )
+        conn.executemany(
+            "INSERT INTO aliases VALUES (?, ?, ?, ?, ?) ON CONFLICT(lkey, rkey) DO UPDATE SET n = n + excluded.n",
+            learned.alias_rows(sign),
+        )
+        if sign < 0:
+            conn.execute("DELETE FROM abbreviations WHERE n <= 0")
+            conn.execute("DELETE FROM aliases WHERE n <= 0")
 
     def _source_ids(self, docs: Iterable[str]) -> dict[str, int]:
         """The id in ``sources`` of each source's shared fields (as JSON), added when new.
@@ -374,6 +377,15 @@ class Writes(Vocabulary):
                 (ids_json,),
             )
         conn.execute("DELETE FROM cjk WHERE rowid IN (SELECT value FROM json_each(?))", (ids_json,))
+        self._count_vocabulary(
+            (
+                a
+                for (a,) in conn.execute(
+                    "SELECT answer FROM entries WHERE id IN (SELECT value FROM json_each(?))", (ids_json,)
+                )
+            ),
+            -1,
+        )
         semantic.forget(conn, ids_json)
         names = [
             r[0]

@@ -19,10 +19,6 @@ from tests.search.test_ranking_medquad import CASES, JAPANESE, MEDQUAD
 # The whole module is slow: its store of 16k entries takes ~30 s to write.
 pytestmark = [pytest.mark.skipif(not MEDQUAD.exists(), reason="medquad corpus not present"), pytest.mark.slow]
 
-# The abbreviations the entries define ("urinary tract infection (UTI)") are the files
-# backend's alone until PostgreSQL learns them too.
-NEEDS_ABBREVIATIONS = {"I keep getting UTIs"}
-
 
 @pytest.fixture(scope="module")
 def medquad(pg_url: str) -> Iterator[Any]:
@@ -49,14 +45,7 @@ def medquad(pg_url: str) -> Iterator[Any]:
             conn.execute(f"DROP SCHEMA IF EXISTS {name} CASCADE")
 
 
-def _case(question: str, title: str, within: int) -> Any:
-    if question in NEEDS_ABBREVIATIONS:
-        mark = pytest.mark.xfail(reason="PostgreSQL does not yet expand the abbreviations entries define", strict=False)
-        return pytest.param(question, title, within, marks=mark, id=question[:48])
-    return pytest.param(question, title, within, id=question[:48])
-
-
-@pytest.mark.parametrize("question,title,within", [_case(*c) for c in CASES])
+@pytest.mark.parametrize("question,title,within", CASES, ids=[c[0][:48] for c in CASES])
 def test_pg_ranking_medquad_the_condition_entry_first(medquad, question: str, title: str, within: int) -> None:
     titles = [hit.entry.title.lower() for hit in medquad.search(question, Request(limit=within)).hits]
     assert title in titles, titles

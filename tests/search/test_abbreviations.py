@@ -25,7 +25,9 @@ def test_abbreviations_definitions(text, expected):
 
 def _entries() -> list[Entry]:
     defining = [
-        Entry(id=i, title=f"Kidney note {i}", question="What else?", answer="A urinary tract infection (UTI) hurts.")
+        Entry(
+            id=i, title=f"Kidney note {i}", question=f"What else {i}?", answer="A urinary tract infection (UTI) hurts."
+        )
         for i in (1, 2)
     ]
     return [
@@ -42,9 +44,10 @@ def _entries() -> list[Entry]:
             answer="Chronic obstructive pulmonary disease (COPD).",
         ),
         Entry(id=7, title="Lungs", question="What is chronic obstructive pulmonary disease?", answer="A lung disease."),
-        # "keep" is a common word, as it is in any knowledge base of some size.
+        # "keep" is a common word, as it is in any knowledge base of some size: some titles
+        # hold it, and many more answers.
         *(Entry(id=10 + i, title=f"Keep fit {i}", question="How do I keep going?", answer="Walk.") for i in range(8)),
-        *(Entry(id=20 + i, title=f"Other {i}", question="Anything?", answer="Something.") for i in range(20)),
+        *(Entry(id=20 + i, title=f"Other {i}", question="Anything?", answer="Keep it in mind.") for i in range(20)),
     ]
 
 
