@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from kb.search import abbreviations
 from kb.search import query as _query
 from kb.search.base import dumps as _dumps
-from kb.search.schema import TOKENIZE
 from kb.search.spelling import SPELL_MAX_DF, Vocabulary, fold
 
 # Query planning (see _plan). The budget of postings the candidate terms may match: below
@@ -139,34 +138,6 @@ def _within(items: list[Planned], at_least: int, budget: int) -> list[Planned]:
 class Planner(Vocabulary):
     """Tokenize a query as the index does, weigh its words, and build the MATCH expression."""
 
-    def _ensure_tokenizer(self) -> None:
-        """Create a scratch FTS5 table whose only job is to tokenize text like the index.
-
-        FTS5 offers no "tokenize this string" function; inserting the text into a temp
-        table with the same tokenizer and reading its 'instance' vocabulary yields exactly
-        the stems the index holds, so the planner can look up their frequencies.
-        """
-        if self._tokenizer_ready:
-            return
-        conn = self.conn
-        conn.execute("DROP TABLE IF EXISTS temp.kb_tok_vocab")
-        conn.execute("DROP TABLE IF EXISTS temp.kb_tok")
-        conn.execute(f"CREATE VIRTUAL TABLE temp.kb_tok USING fts5(t, tokenize='{TOKENIZE}')")
-        conn.execute("CREATE VIRTUAL TABLE temp.kb_tok_vocab USING fts5vocab(temp, kb_tok, 'instance')")
-        self._tokenizer_ready = True
-
-    def _stems(self, texts: list[str]) -> list[list[str]]:
-        """Return the index's tokens (porter stems) of each text."""
-        self._ensure_tokenizer()
-        conn = self.conn
-        conn.execute("DELETE FROM temp.kb_tok")
-        conn.executemany("INSERT INTO temp.kb_tok(rowid, t) VALUES (?, ?)", enumerate(texts))
-        out: list[list[str]] = [[] for _ in texts]
-        for term, doc in conn.execute("SELECT term, doc FROM temp.kb_tok_vocab ORDER BY doc, offset"):
-            out[doc].append(term)
-        conn.execute("DELETE FROM temp.kb_tok")
-        return out
-
     def _doc_freqs(self, stems: set[str]) -> dict[str, int]:
         conn = self.conn
         found = dict(
@@ -239,7 +210,8 @@ class Planner(Vocabulary):
                 df = word_dfs[k] if word_dfs else item.df
                 if df > SPELL_MAX_DF:
                     continue
-                best = self._suggest(folded, min_df=df * 10 if df else 0, limit=2)
+                stem = item.stems[k] if len(item.stems) == len(item.term.words) else None
+                best = self._suggest(folded, min_df=df * 10 if df else 0, limit=2, stem=stem)
                 for suggestion, _ in best:
                     if suggestion not in suggestions and suggestion not in known:
                         suggestions.append(suggestion)
@@ -315,11 +287,16 @@ class Planner(Vocabulary):
                 "SELECT word, df FROM words WHERE word > ? AND word < ? AND word != ? ORDER BY df DESC LIMIT 3",
                 (start, start + "\U0010ffff", word),
             ).fetchall()
-            for sibling, df in rows:
-                if sibling in known or df < item.df or not sibling.isalpha():
+            for sibling, _ in rows:
+                if sibling in known or not sibling.isalpha():
                     continue
-                if self._stems([sibling])[0] == item.stems:
+                stems = self._stems([sibling])[0]
+                if stems == item.stems:
                     continue  # the index already folds them (one stem)
+                # Its uses in the whole text: ``words`` counts the heads only.
+                df = min(self._doc_freqs(set(stems)).values(), default=0)
+                if df < item.df:
+                    continue
                 share = self._heads_naming(sibling) / max(df, 1)
                 if share < FAMILY_MIN_SHARE or share < FAMILY_RATIO * self._heads_naming(word) / item.df:
                     continue
