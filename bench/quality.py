@@ -270,9 +270,9 @@ def _no_topic() -> None:
 
 
 def _no_title_share() -> None:
-    from kb.search import ranking
+    from kb.search import features
 
-    ranking.TOPIC_TITLES = False
+    features.TOPIC_TITLES = False
 
 
 def _no_abbreviations() -> None:
@@ -294,15 +294,15 @@ def _no_long_cap() -> None:
 
 
 def _no_floor() -> None:
-    from kb.search import ranking
+    from kb.search import features
 
-    ranking.TOPIC_SHARE_FLOOR = 0.0
+    features.TOPIC_SHARE_FLOOR = 0.0
 
 
 def _no_families() -> None:
-    from kb.search.planning import Planner
+    from kb.search import planning
 
-    Planner._siblings = lambda self, should, known: []  # type: ignore[method-assign]
+    planning.FAMILY_WORDS = 0
 
 
 def _no_short_families() -> None:
@@ -312,9 +312,9 @@ def _no_short_families() -> None:
 
 
 def _topic_guesses() -> None:
-    from kb.search import ranking
+    from kb.search import features
 
-    ranking.TOPIC_GUESSES = True
+    features.TOPIC_GUESSES = True
 
 
 def _no_semantic() -> None:

@@ -337,6 +337,11 @@ SLOW: dict[str, frozenset[str]] = {
             "test_pg_cli_reading_an_empty_database_refuses_by_name_and_creates_nothing",
         }
     ),
+    "tests/postgres/test_pg_ranking_medquad.py": frozenset(
+        {
+            "test_pg_ranking_medquad_the_condition_entry_first",
+        }
+    ),
     "tests/postgres/test_pg_replica.py": frozenset(
         {
             "test_postgres_replica_refuses_an_edit_too",

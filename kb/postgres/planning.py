@@ -14,6 +14,7 @@ everything else), so they are written into tsquery text without quoting.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from dataclasses import dataclass
 
 from kb.search.planning import Planned, choose
@@ -81,14 +82,21 @@ def plan(
     if chosen is None:
         return None
     scores: dict[str, bool] = {}
+    # FTS5 scores each term of a MATCH on its own, so a stem that two of the question's
+    # words share ("dehydration", "dehydrated") counts twice there: it weighs its idf times
+    # the number of single words holding it here. (A phrase's stems score apart, as the
+    # postings know no positions, and once: FTS5 scores only the phrase's rarer hits.)
+    times: Counter[str] = Counter()
     for item in chosen.candidates + chosen.scoring:
         for stem in item.stems:
             scores[stem] = scores.get(stem, False) or item in chosen.candidates
+        if len(item.stems) == 1 and not item.term.prefix:
+            times[item.stems[0]] += 1
     stems = list(scores)
     return Plan(
         required=all_of([p.term for p in must]) if must else None,
         stems=stems,
-        whole_idf=[idf(frequencies.get(s, (0, 0))[0], total) for s in stems],
-        head_idf=[idf(frequencies.get(s, (0, 0))[1], total) for s in stems],
+        whole_idf=[max(times[s], 1) * idf(frequencies.get(s, (0, 0))[0], total) for s in stems],
+        head_idf=[max(times[s], 1) * idf(frequencies.get(s, (0, 0))[1], total) for s in stems],
         candidate=[scores[s] for s in stems],
     )

@@ -8,8 +8,11 @@ tokenized here by SQLite's FTS5 with the files backend's own tokenizer and colum
 (kb.search.schema), and stored as one row per (stem, entry): the stem's weighted count in
 the whole entry (``tf``, by kb.search.schema.WEIGHTS) and in its head (``htf``), with the
 entry's lengths in tokens (``len``, ``hlen``) beside them, so that scoring reads the index
-alone. ``stems`` keeps each stem's document frequency in the entries and in their heads,
-and ``corpus`` the totals that BM25's average length needs; every write keeps them exact.
+alone. ``stems`` keeps each stem's document frequency in the entries, in their heads and
+in their titles (``tdf``, for the search's second stage, kb.search.features), and
+``corpus`` the totals that BM25's average length needs; every write keeps them exact.
+The entries with Chinese, Japanese or Korean text also get a row of ``cjk``: their runs
+as pairs of characters (kb.search.cjk), written and removed with their postings.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from itertools import chain, repeat
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from kb.postgres.rows import ENTRY_COLUMNS, FROM_ENTRIES, entry_from_row, pg_text
+from kb.search import cjk
 from kb.search.schema import FTS_COLUMNS, HEAD_COLUMNS, TOKENIZE, WEIGHTS, head_words
 
 if TYPE_CHECKING:
@@ -71,6 +75,7 @@ class Counted:
     rows: list[tuple[str, int, float, float, int, int]] = field(default_factory=list)
     df: Counter[str] = field(default_factory=Counter)
     hdf: Counter[str] = field(default_factory=Counter)
+    tdf: Counter[str] = field(default_factory=Counter)
     tokens: int = 0
     head_tokens: int = 0
 
@@ -141,6 +146,7 @@ class Tokenizer:
             )
             out.df.update(whole.keys())
             out.hdf.update(head.keys())
+            out.tdf.update(set(chain.from_iterable(map(stems_of, words[_TITLE]))))
             out.tokens += size
             out.head_tokens += head_size
         rows.sort()
@@ -224,9 +230,52 @@ def add(conn: psycopg.Connection[Any], entries: list[Entry], ahead: list[Future[
             copy.write(text)
             total.df.update(counted.df)
             total.hdf.update(counted.hdf)
+            total.tdf.update(counted.tdf)
             total.tokens += counted.tokens
             total.head_tokens += counted.head_tokens
     _count(conn, total, len(entries), 1)
+    add_cjk(conn, entries)
+
+
+def add_cjk(conn: psycopg.Connection[Any], entries: list[Entry]) -> None:
+    """Write the ``cjk`` rows of those of these stored entries that have CJK characters:
+    their head's pairs (title, question, tags) and the whole entry's (the answer's after)."""
+    rows = []
+    for entry in entries:
+        texts = columns(entry)
+        head = [texts[k] for k, c in enumerate(FTS_COLUMNS) if c in HEAD_COLUMNS]
+        answer = texts[FTS_COLUMNS.index("answer")]
+        if any(map(cjk.has_cjk, head)) or cjk.has_cjk(answer):
+            rows.append((entry.stored_id(), cjk.vector(head), cjk.vector([*head, answer])))
+    if rows:
+        conn.execute(
+            "INSERT INTO cjk (entry, head, whole) SELECT * FROM unnest(%s::bigint[], %s::tsvector[], %s::tsvector[])",
+            ([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows]),
+        )
+
+
+def count_titles_and_cjk(conn: psycopg.Connection[Any]) -> None:
+    """Count the titles' stems into ``stems.tdf`` and write the ``cjk`` rows, for entries
+    stored before these existed (migration 6); the rest of their postings stand. Only the
+    titles are read for the counts, and only the entries with such characters in full."""
+    tdf: Counter[str] = Counter()
+    ids = []
+    rows = conn.execute(
+        "SELECT id, title, (title || question || answer || array_to_string(tags, ' ')) ~ %s FROM entries",
+        (cjk.CLASS,),
+    ).fetchall()
+    for start in range(0, len(rows), 5000):
+        batch = rows[start : start + 5000]
+        for stems in tokenizer().stems([pg_text(title) for _, title, _ in batch]):
+            tdf.update(set(stems))
+        ids += [entry_id for entry_id, _, has in batch if has]
+    terms = sorted(tdf)
+    conn.execute(
+        "UPDATE stems SET tdf = u.n FROM unnest(%s::text[], %s::int[]) AS u(t, n) WHERE stems.term = u.t",
+        (terms, [tdf[t] for t in terms]),
+    )
+    for batch in stored(conn, ids):
+        add_cjk(conn, batch)
 
 
 def remove(conn: psycopg.Connection[Any], entries: list[Entry]) -> None:
@@ -239,6 +288,7 @@ def remove(conn: psycopg.Connection[Any], entries: list[Entry]) -> None:
         ([r[0] for r in counted.rows], [r[1] for r in counted.rows]),
     )
     _count(conn, counted, len(entries), -1)
+    conn.execute("DELETE FROM cjk WHERE entry = ANY(%s)", ([e.stored_id() for e in entries],))
 
 
 def _count(conn: psycopg.Connection[Any], counted: Counted, entries: int, sign: int) -> None:
@@ -249,10 +299,19 @@ def _count(conn: psycopg.Connection[Any], counted: Counted, entries: int, sign: 
     """
     terms = sorted(counted.df)
     conn.execute(
-        "INSERT INTO stems (term, df, hdf) SELECT t, %s * d, %s * h FROM unnest(%s::text[], %s::int[], %s::int[])"
-        ' AS u(t, d, h) ORDER BY t COLLATE "C" ON CONFLICT (term) DO UPDATE'
-        " SET df = stems.df + excluded.df, hdf = stems.hdf + excluded.hdf",
-        (sign, sign, terms, [counted.df[t] for t in terms], [counted.hdf[t] for t in terms]),
+        "INSERT INTO stems (term, df, hdf, tdf) SELECT t, %s * d, %s * h, %s * n"
+        " FROM unnest(%s::text[], %s::int[], %s::int[], %s::int[])"
+        ' AS u(t, d, h, n) ORDER BY t COLLATE "C" ON CONFLICT (term) DO UPDATE'
+        " SET df = stems.df + excluded.df, hdf = stems.hdf + excluded.hdf, tdf = stems.tdf + excluded.tdf",
+        (
+            sign,
+            sign,
+            sign,
+            terms,
+            [counted.df[t] for t in terms],
+            [counted.hdf[t] for t in terms],
+            [counted.tdf[t] for t in terms],
+        ),
     )
     if sign < 0:
         conn.execute("DELETE FROM stems WHERE df <= 0 AND term = ANY(%s)", (terms,))
@@ -264,7 +323,7 @@ def _count(conn: psycopg.Connection[Any], counted: Counted, entries: int, sign: 
 
 def rebuild(conn: psycopg.Connection[Any], batches: Iterable[list[Entry]]) -> None:
     """Empty the postings and counts and write them again from these entries (all of them)."""
-    conn.execute("TRUNCATE postings, stems")
+    conn.execute("TRUNCATE postings, stems, cjk")
     conn.execute("UPDATE corpus SET entries = 0, tokens = 0, head_tokens = 0")
     for batch in batches:
         add(conn, batch)

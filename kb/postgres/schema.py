@@ -2,7 +2,8 @@
 by numbered migrations; readers only check the version and never change anything.
 
 Search scores BM25 over ``postings`` (kb.postgres.postings: the files backend's stems,
-counted over the whole entry and over its head, as it keeps two FTS5 tables). A weighted
+counted over the whole entry and over its head, as it keeps two FTS5 tables), and finds
+Chinese, Japanese and Korean text in ``cjk`` (pairs of characters, kb.search.cjk). A weighted
 ``tsvector`` column beside each entry, ``body``, matches quoted phrases, ``title:`` terms
 and exclusions (its title lexemes are weighted A), and gives snippets.
 """
@@ -132,6 +133,21 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
             "ALTER TABLE {s}.entries DROP COLUMN head",
         ],
     ),
+    (
+        6,
+        [
+            # The search's second stage (kb.search.features): how many entries hold each
+            # stem in their title, for the share of a word's entries it names.
+            "ALTER TABLE {s}.stems ADD COLUMN tdf integer NOT NULL DEFAULT 0",
+            # Chinese, Japanese and Korean runs as overlapping pairs of characters
+            # (kb.search.cjk), the head's (title, question, tags) and the whole entry's,
+            # for the entries that have any: any run of two or more characters finds them.
+            """CREATE TABLE {s}.cjk (
+                entry bigint PRIMARY KEY, head tsvector NOT NULL, whole tsvector NOT NULL
+            )""",
+            "CREATE INDEX cjk_whole ON {s}.cjk USING gin (whole)",
+        ],
+    ),
 ]
 LATEST = MIGRATIONS[-1][0]
 
@@ -217,3 +233,8 @@ def ensure(conn: psycopg.Connection[Any], schema: str) -> None:
             from kb.postgres import postings
 
             postings.rebuild(conn, postings.stored(conn))
+        elif found == 5:
+            # The titles' stems counted, and the CJK runs kept, of the entries stored before 6.
+            from kb.postgres import postings
+
+            postings.count_titles_and_cjk(conn)

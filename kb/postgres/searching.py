@@ -5,9 +5,13 @@ stems them and weighed with the stored document frequencies (kb.postgres.posting
 kb.search.planning chooses which pick the candidates. The candidates are scored twice by
 BM25 as FTS5 computes it, over the whole entry and over its head (title, question, tags),
 from the postings alone, and the two scores are combined by kb.search.fusion, the same
-code that ranks the files backend's hits. Quoted phrases, ``title:`` terms and exclusions
-are matched by the entries' ``tsvector``s. Snippets come from ``ts_headline``, with the
-highlights turned into offsets by kb.search.snippets.
+code that ranks the files backend's hits; its second stage re-orders the best of them,
+with the features kb.search.features computes from what this module reads (the topic's
+share of each head, the kind of thing each entry asks). Word families and the cap on a
+long pasted text are kb.search.planning's. Quoted phrases, ``title:`` terms and exclusions
+are matched by the entries' ``tsvector``s; Chinese, Japanese and Korean runs by the pairs
+of characters in the ``cjk`` table (kb.search.cjk). Snippets come from ``ts_headline``,
+with the highlights turned into offsets by kb.search.snippets.
 """
 
 from __future__ import annotations
@@ -23,7 +27,8 @@ from kb.postgres.connection import scalar
 from kb.postgres.planning import K1, B, Plan, any_of, plan
 from kb.postgres.rows import ENTRY_COLUMNS, FROM_ENTRIES, entry_from_row
 from kb.postgres.schema import TS_CONFIG
-from kb.search import fusion
+from kb.search import cjk, features, fusion
+from kb.search import planning as _planning
 from kb.search import query as _query
 from kb.search.base import CANDIDATE_BUDGET
 from kb.search.planning import Planned, conjunction
@@ -140,7 +145,12 @@ def _analyse(
     planned = _planned(conn, terms, freqs)
     should, must = planned[: len(parsed.should)], planned[len(parsed.should) :]
     suggestions: list[str] = []
+    if len(should) > _planning.MAX_QUERY_TERMS:
+        # A pasted text: searched by its most informative words; its words unknown to the
+        # index are not typos worth a guess.
+        return _planning.informative(should, corpus(conn).entries), must, suggestions
     extra: list[_query.Term] = []
+    guesses: set[str] = set()
     known = {fold(w) for t in terms for w in t.words}
     for item in planned:
         if item.term.prefix or item.df > SPELL_MAX_DF:
@@ -155,18 +165,69 @@ def _analyse(
             ):
                 if completion not in known:
                     known.add(completion)
+                    guesses.add(completion)
                     extra.append(_query.Term([completion], text=completion))
-        for word in item.term.words:
+        # A phrase's df is its rarest word's: each word is judged by its own, so that
+        # "heart" in "heart atack" is never corrected because "atack" is unknown.
+        word_dfs = [freqs.get(s, (0, 0))[0] for s in item.stems] if len(item.stems) == len(item.term.words) else []
+        for k, word in enumerate(item.term.words):
             folded = fold(word)
             if len(folded) < 4 or not folded.isalpha():
                 continue
-            for suggestion, _ in suggest(conn, folded, min_df=max(item.df, 1) * 10 if item.df else 0, limit=2):
+            df = word_dfs[k] if word_dfs else item.df
+            if df > SPELL_MAX_DF:
+                continue
+            for suggestion, _ in suggest(conn, folded, min_df=df * 10 if df else 0, limit=2):
                 if suggestion not in suggestions and suggestion not in known:
                     suggestions.append(suggestion)
                     if alone:
+                        guesses.add(suggestion)
                         extra.append(_query.Term([suggestion], text=suggestion))
-    should += _planned(conn, extra, freqs)
+    extra += _siblings(conn, should, known, freqs)
+    for item in _planned(conn, extra, freqs):
+        item.guess = item.term.text in guesses
+        should.append(item)
     return should, must, suggestions
+
+
+def _siblings(
+    conn: psycopg.Connection[Any], should: list[Planned], known: set[str], freqs: dict[str, tuple[int, int]]
+) -> list[_query.Term]:
+    """The knowledge base's form of the question's words where it names entries by another
+    ("pregnant" also searches "pregnancy"), chosen as the files backend chooses them
+    (kb.search.planning.family_tries, family_pick). Two round trips: the commonest words
+    sharing each tried word's start, then their stems' counts in the heads (``stems.hdf``:
+    how many heads hold a word, which the files backend counts by matching its head table)."""
+    tries = _planning.family_tries(should)
+    if not tries:
+        return []
+    rows: dict[str, list[tuple[str, int]]] = {word: [] for _, word, _ in tries}
+    for word, sibling, df in conn.execute(
+        """SELECT t.word, w.word, w.df FROM unnest(%s::text[], %s::text[]) AS t(word, start)
+        CROSS JOIN LATERAL (SELECT word, df FROM words WHERE word > t.start AND word < t.start || %s
+            AND word != t.word ORDER BY df DESC, word LIMIT 3) AS w ORDER BY t.word, w.df DESC, w.word""",
+        ([word for _, word, _ in tries], [start for _, _, start in tries], "\U0010ffff"),
+    ):
+        rows[word].append((sibling, int(df)))
+    found = sorted({sibling for group in rows.values() for sibling, _ in group})
+    stems_of = dict(zip(found, postings.tokenizer().stems(found)))
+    wanted = sorted({stem for group in stems_of.values() for stem in group} - freqs.keys())
+    if wanted:
+        for stem, df, hdf in conn.execute("SELECT term, df, hdf FROM stems WHERE term = ANY(%s)", (wanted,)):
+            freqs[stem] = (int(df), int(hdf))
+    stems_of.update((word, item.stems) for item, word, _ in tries)
+
+    def heads_naming(word: str) -> int:
+        return min(min((freqs.get(stem, (0, 0))[1] for stem in stems_of.get(word, [])), default=0), 1000)
+
+    out: list[_query.Term] = []
+    for item, word, _ in tries:
+        own: list[str] = item.stems
+        sibling = _planning.family_pick(item, word, rows[word], known, lambda w: stems_of.get(w) == own, heads_naming)
+        if sibling is not None:
+            known.add(sibling)
+            out.append(_query.Term([sibling], text=sibling))
+    return out
 
 
 def _scores(
@@ -336,6 +397,9 @@ def search(conn: psycopg.Connection[Any], query: str, request: Request) -> Searc
     if not query.strip():
         raise QueryError("the query is empty", hint='give words to search for, e.g. kb search "bone scan"')
     parsed = _query.parse(query)
+    if len(parsed.should) + len(parsed.must) > _planning.MAX_QUERY_TERMS:
+        parsed = _query.loosened(parsed)  # a pasted text: its quotes and dashes are punctuation
+    parsed, runs = cjk.split(parsed)
     freqs: dict[str, tuple[int, int]] = {}
     texts = [" ".join(t.words) for t in parsed.should + parsed.must]
     stems = sorted({stem for group in postings.tokenizer().stems(texts) for stem in group})
@@ -355,15 +419,17 @@ def search(conn: psycopg.Connection[Any], query: str, request: Request) -> Searc
                 return SearchResult([], 0, [], exc.message + (f" ({exc.hint})" if exc.hint else ""))
     where = reads.where_of(conn, filters, strict=False)
     reads.add_status(conn, where, request.status, some_open=some_open)
-    if not parsed.has_text:
+    if not parsed.has_text and not runs:
         if not filters:
             words = ", ".join(dict.fromkeys(parsed.stopped))
             return SearchResult(
                 [], 0, [], f"the query has only common words ({words})" if words else "the query is empty"
             )
         return _browse(conn, parsed, where, limit, request)
-    should, must, suggestions = _analyse(conn, parsed, freqs)
-    chosen = plan(should, must, freqs, total, budget=CANDIDATE_BUDGET)
+    should, must, suggestions = _analyse(conn, parsed, freqs) if parsed.has_text else ([], [], [])
+    chosen = plan(should, must, freqs, total, budget=CANDIDATE_BUDGET) if parsed.has_text else None
+    if runs and (chosen is None or not request.latest):
+        return _search_cjk(conn, runs, chosen, totals, where, request, limit, [p.term for p in should + must])
     if chosen is None:
         missing = [p.term.text for p in must if p.df == 0]
         why = ("no entry has " + ", ".join(repr(m) for m in missing)) if missing else "no entry has these words"
@@ -392,7 +458,7 @@ def search(conn: psycopg.Connection[Any], query: str, request: Request) -> Searc
         order = sorted(whole, key=lambda i: (dated[i].updated_at or dated[i].created_at or "", i), reverse=True)
         ranked = [(i, whole[i]) for i in order]
     else:
-        ranked = fusion.fuse(whole, head)
+        ranked = _second_stage(conn, fusion.fuse(whole, head), should + must, total)
     page = ranked[request.offset : request.offset + limit]
     hits = _hits(conn, page, [p.term for p in should + must])
     reason: str | None = None
@@ -403,6 +469,95 @@ def search(conn: psycopg.Connection[Any], query: str, request: Request) -> Searc
             else _why_nothing(conn, chosen, totals, filters, exclude)
         )
     return SearchResult(hits, matched, suggestions, reason)
+
+
+def _second_stage(
+    conn: psycopg.Connection[Any], ranked: list[tuple[int, float]], planned: list[Planned], total: int
+) -> list[tuple[int, float]]:
+    """The files backend's second stage (kb.search.fusion.second_stage) over the best
+    TOPIC_WINDOW candidates, its features computed by kb.search.features from what one
+    round trip reads: the titles' counts of the topic's words (``stems.tdf``), which of
+    the candidates' heads hold them (the postings' ``htf``), and the candidates' titles
+    and questions. A phrase is held by a head holding all its words (the files backend's
+    head table asks for them side by side), a prefix by one holding any completion.
+    Each (stem, candidate) is one probe of the heads' postings index (the LIMIT keeps the
+    server from reading a common stem's whole list instead: "treatment" is in 6k heads at
+    16k entries, and reading them took 2 ms of a search)."""
+    window = [i for i, _ in ranked[: fusion.TOPIC_WINDOW]]
+    usable, kept = features.topic_terms(planned, total) if fusion.TOPIC_WEIGHT else ({}, [])
+    kinds = bool(fusion.KIND_WEIGHT)
+    if not window or not (kept or kinds):
+        return ranked
+    stems = sorted({stem for _, item in kept for stem in item.stems})
+    titled_by_stem: dict[str, int] = {}
+    in_head: dict[str, set[int]] = {}
+    heads: dict[int, tuple[str, str]] = {}
+    for part, term, number, title, question in conn.execute(
+        """SELECT 0, term, tdf, NULL, NULL FROM stems WHERE term = ANY(%(stems)s)
+        UNION ALL SELECT 1, t.term, i.id, NULL, NULL FROM unnest(%(stems)s::text[]) AS t(term)
+            CROSS JOIN unnest(%(ids)s::bigint[]) AS i(id)
+            CROSS JOIN LATERAL (SELECT 1 FROM postings p WHERE p.term = t.term AND p.entry = i.id AND p.htf > 0
+                LIMIT 1) AS held
+        UNION ALL SELECT 2, NULL, id, title, question FROM entries WHERE %(kinds)s AND id = ANY(%(ids)s)""",
+        {"stems": stems, "ids": window, "kinds": kinds},
+    ):
+        if part == 0:
+            titled_by_stem[term] = int(number)
+        elif part == 1:
+            in_head.setdefault(term, set()).add(int(number))
+        else:
+            heads[int(number)] = (title, question)
+    coverage: dict[int, float] = {}
+    if kept:
+        titled = {
+            key: features.title_share(max(titled_by_stem.get(stem, 0) for stem in item.stems), item.df)
+            for key, item in kept
+            if item.stems and item.df and features.TOPIC_TITLES
+        }
+        holders = {}
+        for key, item in kept:
+            held = [in_head.get(stem, set()) for stem in item.stems]
+            holders[key] = set().union(*held) if item.term.prefix else set.intersection(*held) if held else set()
+        coverage = features.coverage(holders, features.topic_weights(usable, titled, total))
+    unasked = features.unasked(heads, planned, postings.tokenizer().stems) if kinds else {}
+    return fusion.second_stage(ranked, coverage, None, unasked)
+
+
+def _search_cjk(
+    conn: psycopg.Connection[Any],
+    runs: list[str],
+    chosen: Plan | None,
+    totals: Corpus,
+    where: reads.Where,
+    request: Request,
+    limit: int,
+    terms: list[_query.Term],
+) -> SearchResult:
+    """Rank a query with Chinese, Japanese or Korean words, as the files backend does: their
+    runs are found in the ``cjk`` table (kb.search.cjk), scored over the whole entry and
+    over its head and fused; the query's other words are ranked as usual, and an entry
+    found both ways scores the sum. The pairs are scored by ``ts_rank`` (the files
+    backend: BM25 over its table of pairs), each list divided by its best as fusion does."""
+    depth = max(fusion.CANDIDATES, request.offset + limit + fusion.CANDIDATES // 4)
+    rows = conn.execute(
+        f"""SELECT c.entry, ts_rank(c.whole, q), CASE WHEN c.head @@ q THEN ts_rank(c.head, q) ELSE 0 END,
+            count(*) OVER ()
+        FROM cjk c JOIN entries e ON e.id = c.entry, CAST(%s AS tsquery) AS q
+        WHERE c.whole @@ q{where.sql("AND")} ORDER BY 2 DESC, 1 LIMIT %s""",
+        [cjk.tsquery(runs), *where.params, depth * fusion.SCORE_DEPTH],
+    ).fetchall()
+    total = int(rows[0][3]) if rows else 0
+    ranked = fusion.fuse({r[0]: float(r[1]) for r in rows}, {r[0]: float(r[2]) for r in rows})
+    if chosen is not None:
+        whole, head, words_total = _scores(conn, chosen, totals, where, depth)
+        summed = dict(fusion.fuse(whole, head))
+        for entry_id, score in ranked:
+            summed[entry_id] = summed.get(entry_id, 0.0) + score
+        ranked = sorted(summed.items(), key=lambda item: (-item[1], item[0]))
+        total = max(total, words_total)
+    hits = _hits(conn, ranked[request.offset : request.offset + limit], terms)
+    reason = None if hits else ("no entry has these words" if not total else f"only {total} entries match")
+    return SearchResult(hits, total, [], reason)
 
 
 def _why_nothing(

@@ -32,7 +32,7 @@ _STAGED = ", ".join("s." + c for c in STAGE_COLUMNS)
 # The entry's weighted vector, made by PostgreSQL's parser (most of the server's share of
 # an ingest) from the staged row.
 _VECTOR = "body_vector(s.title, s.question, s.answer, s.tags, s.expert, s.category)"
-_WORDS = re.compile(r"[^\W\d_]+")
+_WORDS = re.compile(r"[^\W_]+")
 
 
 def word_counts(texts: Iterable[str]) -> Counter[str]:
@@ -40,11 +40,14 @@ def word_counts(texts: Iterable[str]) -> Counter[str]:
 
     Counted here rather than by PostgreSQL's parser, which would tokenize every text a
     second time; the words only feed "did you mean", which forgives the odd difference.
+    A run of letters and digits is one token, as the files backend's tokenizer reads it,
+    and one with a digit is no word: "RNU4ATAC" gives none (not "atac", which "heart
+    atack" would then be offered as the files backend never offers it).
     """
     counts: Counter[str] = Counter()
     for text in texts:
         words = set(_WORDS.findall(text.lower()))
-        counts.update(w if w.isascii() else fold(w) for w in words if 3 <= len(w) <= 40)
+        counts.update(w if w.isascii() else fold(w) for w in words if 3 <= len(w) <= 40 and w.isalpha())
     return counts
 
 

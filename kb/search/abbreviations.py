@@ -16,6 +16,7 @@ Pure string handling, no SQL.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 # "(UTI)", "(AFib)", "(COPD)", "(TIAs)": two to ten letters or digits, two of them capitals.
 _DEFINITION = re.compile(r"\(([A-Za-z][A-Za-z0-9-]{1,9})\)")
@@ -71,3 +72,20 @@ def short_forms(word: str) -> list[str]:
     if len(folded) > 2 and folded.endswith("s"):
         out.append(folded[:-1])
     return out
+
+
+def mostly_capitals(short: str, texts: Iterable[str]) -> bool:
+    """Whether these texts write ``short`` (folded; its plural too) in capitals ("UTI",
+    "UTIs", "AFib") at least as often as in small letters ("men"). A word that starts a
+    sentence or a title in one capital says neither."""
+    pattern = re.compile(rf"\b{re.escape(short)}s?\b", re.IGNORECASE)
+    capitals = small = 0
+    for text in texts:
+        for found in pattern.finditer(text):
+            word = found.group()
+            upper = sum(ch.isupper() for ch in word)
+            if upper >= 2:
+                capitals += 1
+            elif not upper:
+                small += 1
+    return capitals >= small

@@ -7,6 +7,10 @@ query becomes the phrase of its pairs, so any run of two or more characters find
 entries that contain it. Only entries with such characters get a row there.
 
 Pure string handling; kb.search.writes fills the table and kb.search.ranking reads it.
+The PostgreSQL backend keeps the same pairs as ``tsvector``s (kb.postgres.postings fills
+its ``cjk`` table, kb.postgres.searching reads it): vector and query write them in the
+types' own input syntax, which takes each pair as it is, whatever the server's parser and
+locale would make of the characters.
 """
 
 from __future__ import annotations
@@ -14,19 +18,28 @@ from __future__ import annotations
 import re
 import unicodedata
 from functools import cache
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from kb.search.query import ParsedQuery
+
+
+# A run's characters: Han ideographs (with extension A and the compatibility block), kana,
+# and Hangul. The PostgreSQL backend finds the entries that have any with it too.
+CLASS = (
+    "[\u3040-\u309f\u30a0-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+    "\uac00-\ud7af\u1100-\u11ff\u3130-\u318f\uff66-\uff9f]"
+)
 
 
 @cache
 def _run() -> re.Pattern[str]:
-    """A run of Han ideographs (with extension A and the compatibility block), kana, and Hangul.
+    """A run of CLASS's characters.
 
     Compiled on first use: the class takes ~3 ms to compile, which every command that opens
     the index would pay at import, though most text has no such character (``has_cjk``).
     """
-    return re.compile(
-        "[\u3040-\u309f\u30a0-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
-        "\uac00-\ud7af\u1100-\u11ff\u3130-\u318f\uff66-\uff9f]+"
-    )
+    return re.compile(CLASS + "+")
 
 
 # Every byte but the first bytes in UTF-8 of the characters from U+3000 to U+DFFF and from
@@ -66,3 +79,42 @@ def phrases(text: str) -> list[str]:
     for run in dict.fromkeys(runs(text)):
         out.append('"' + " ".join(pairs(run)) + '"')
     return out
+
+
+def split(parsed: ParsedQuery) -> tuple[ParsedQuery, list[str]]:
+    """Take the terms with Chinese, Japanese or Korean characters out of a query; return
+    the rest and the CJK runs of the terms taken (each once)."""
+    from kb.search.query import ParsedQuery
+
+    found = [t for t in parsed.should + parsed.must if has_cjk(" ".join(t.words))]
+    if not found:
+        return parsed, []
+    found_runs = list(dict.fromkeys(r for t in found for r in runs(" ".join(t.words))))
+    rest = ParsedQuery(
+        should=[t for t in parsed.should if t not in found],
+        must=[t for t in parsed.must if t not in found],
+        exclude=parsed.exclude,
+        filters=parsed.filters,
+        stopped=parsed.stopped,
+    )
+    return rest, found_runs
+
+
+def vector(texts: list[str]) -> str:
+    """PostgreSQL's ``tsvector`` input of these texts' pairs, positions running on from
+    one text to the next as the tokens of the files backend's ``cjk`` table do (a pair has
+    no quote, backslash or space to escape: only CJK characters)."""
+    lexemes = []
+    position = 1
+    for text in texts:
+        for run in runs(text):
+            for pair in pairs(run):
+                lexemes.append(f"'{pair}':{min(position, 16383)}")
+                position += 1
+    return " ".join(lexemes)
+
+
+def tsquery(found_runs: list[str]) -> str:
+    """PostgreSQL's ``tsquery`` input that finds any of these runs: each the phrase of its
+    pairs (the ``<->`` of adjacent positions)."""
+    return " | ".join("(" + " <-> ".join(f"'{p}'" for p in pairs(run)) + ")" for run in found_runs)

@@ -6,6 +6,7 @@ How a natural-language question stays cheap is explained at :meth:`Planner._plan
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from kb.search import abbreviations
@@ -40,6 +41,9 @@ MAX_CONJUNCTION_TERMS = 4
 # An abbreviation is expanded in queries once the entries define it this many times: one
 # definition may be a one-off or a misreading.
 MIN_DEFINITIONS = 2
+# ... and when the entries that use the word write it in capitals more often than not
+# (Planner._written_short), judged on this many of them.
+ABBREVIATION_SAMPLE = 20
 # Word families (Planner._siblings): a word of at least FAMILY_MIN_LENGTH letters also
 # searches the commonest word of the index that shares all but its last FAMILY_TAIL letters
 # and has another stem ("pregnant" -> "pregnancy"), when that sibling names entries (stands
@@ -121,6 +125,68 @@ def conjunction(should: list[Planned], must: list[Planned], asked: int, total: i
     ceiling = max(total, 1) * COMMON_SHARE
     usable = sorted((p for p in should if p.df <= ceiling), key=lambda p: p.df)
     return usable if len(usable) >= 2 else None
+
+
+def informative(should: list[Planned], total: int) -> list[Planned]:
+    """The ``MAX_QUERY_TERMS`` terms of a long text that say most about it, among ``total``
+    entries. Pure: the PostgreSQL backend uses it too.
+
+    Each known term weighs its idf times a damped count of its uses in the text
+    (1 + ln n), so a text's recurring subject outweighs a rare word said once.
+    """
+    total = max(total, 1)
+
+    def weight(p: Planned) -> float:
+        idf = math.log((total - p.df + 0.5) / (p.df + 0.5))
+        return idf * (1.0 + math.log(p.term.count))
+
+    known = [p for p in should if 0 < p.df <= total * COMMON_SHARE]
+    known.sort(key=weight, reverse=True)
+    return known[:MAX_QUERY_TERMS]
+
+
+def family_tries(should: list[Planned]) -> list[tuple[Planned, str, str]]:
+    """The question's words whose families are tried (FAMILY_*): the FAMILY_WORDS rarest
+    single words of FAMILY_SHORT letters or more, each with its folded form and the start
+    its siblings share. Pure: the PostgreSQL backend uses it too."""
+    words = [
+        p
+        for p in should
+        if not (p.term.is_phrase or p.term.prefix)
+        and p.df > 0
+        and len(p.term.words[0]) >= FAMILY_SHORT
+        and p.term.words[0].isalpha()
+    ]
+    out = []
+    for item in sorted(words, key=lambda p: p.df)[:FAMILY_WORDS]:
+        word = fold(item.term.words[0])
+        out.append((item, word, word[: len(word) - FAMILY_TAIL] if len(word) >= FAMILY_MIN_LENGTH else word))
+    return out
+
+
+def family_pick(
+    item: Planned,
+    word: str,
+    rows: Iterable[tuple[str, int]],
+    known: set[str],
+    same_stem: Callable[[str], bool],
+    heads_naming: Callable[[str], int],
+) -> str | None:
+    """The sibling of a tried word (family_tries) among ``rows``, the commonest words of
+    the index sharing its start (word, df; the word itself left out), or None: the first
+    that is new, a word, at least as common, of another stem (``same_stem``), and that
+    names entries (``heads_naming``: how many heads hold a word) far more often per use
+    than the word does. Pure: the PostgreSQL backend uses it too."""
+    for sibling, df in rows:
+        if sibling in known or df < item.df or not sibling.isalpha():
+            continue
+        if same_stem(sibling):
+            continue  # the index already folds them (one stem)
+        share = heads_naming(sibling) / max(df, 1)
+        if share < FAMILY_MIN_SHARE or share < FAMILY_RATIO * heads_naming(word) / item.df:
+            continue
+        return sibling
+    return None
 
 
 def _within(items: list[Planned], at_least: int, budget: int) -> list[Planned]:
@@ -257,6 +323,8 @@ class Planner(Vocabulary):
             expanded.add(forms[short])
             if self._heads_naming(long) <= self._heads_naming(short):
                 continue
+            if not self._written_short(short, forms[short]):
+                continue
             known.add(long)
             words = long.split()
             out.append(_query.Term(words, text=long))
@@ -271,39 +339,38 @@ class Planner(Vocabulary):
         far more often per use than the word, so "diagnosed" (in "How to diagnose ...")
         does not bring in "diagnosis", which answers use more than heads.
         """
-        words = [
-            p
-            for p in should
-            if not (p.term.is_phrase or p.term.prefix)
-            and p.df > 0
-            and len(p.term.words[0]) >= FAMILY_SHORT
-            and p.term.words[0].isalpha()
-        ]
         out: list[_query.Term] = []
-        for item in sorted(words, key=lambda p: p.df)[:FAMILY_WORDS]:
-            word = fold(item.term.words[0])
-            start = word[: len(word) - FAMILY_TAIL] if len(word) >= FAMILY_MIN_LENGTH else word
-            rows = self.conn.execute(
-                "SELECT word, df FROM words WHERE word > ? AND word < ? AND word != ? ORDER BY df DESC LIMIT 3",
-                (start, start + "\U0010ffff", word),
-            ).fetchall()
-            for sibling, _ in rows:
-                if sibling in known or not sibling.isalpha():
-                    continue
-                stems = self._stems([sibling])[0]
-                if stems == item.stems:
-                    continue  # the index already folds them (one stem)
-                # Its uses in the whole text: ``words`` counts the heads only.
-                df = min(self._doc_freqs(set(stems)).values(), default=0)
-                if df < item.df:
-                    continue
-                share = self._heads_naming(sibling) / max(df, 1)
-                if share < FAMILY_MIN_SHARE or share < FAMILY_RATIO * self._heads_naming(word) / item.df:
-                    continue
+        for item, word, start in family_tries(should):
+            heads = [
+                w
+                for (w,) in self.conn.execute(
+                    "SELECT word FROM words WHERE word > ? AND word < ? AND word != ? ORDER BY df DESC LIMIT 3",
+                    (start, start + "\U0010ffff", word),
+                )
+            ]
+            # ``words`` counts the heads only: a sibling's uses in the whole text are its stem's.
+            rows = list(zip(heads, self._doc_freqs_of(heads), strict=True))
+            sibling = family_pick(
+                item, word, rows, known, lambda w: self._stems([w])[0] == item.stems, self._heads_naming
+            )
+            if sibling is not None:
                 known.add(sibling)
                 out.append(_query.Term([sibling], text=sibling))
-                break
         return out
+
+    def _written_short(self, short: str, typed: str) -> bool:
+        """Whether the entries write this word as an abbreviation (in capitals) rather than
+        as a word of the language ("MEN" for multiple endocrine neoplasia, but "men" far
+        more often): so a question's "men" is not read as the abbreviation. A word typed
+        in capitals is one."""
+        if sum(ch.isupper() for ch in typed) >= 2:
+            return True
+        rows = self.conn.execute(
+            "SELECT e.title, e.question, e.answer FROM entries e WHERE e.id IN"
+            " (SELECT rowid FROM fts WHERE fts MATCH ? LIMIT ?)",
+            (_query.Term([short]).fts(), ABBREVIATION_SAMPLE),
+        ).fetchall()
+        return abbreviations.mostly_capitals(short, (text for row in rows for text in row))
 
     def _heads_naming(self, text: str, most: int = 1000) -> int:
         """How many entries' heads (title, question, tags) hold this phrase, up to ``most``."""
@@ -315,20 +382,8 @@ class Planner(Vocabulary):
         )
 
     def _informative(self, should: list[Planned]) -> list[Planned]:
-        """The ``MAX_QUERY_TERMS`` terms of a long text that say most about it.
-
-        Each known term weighs its idf times a damped count of its uses in the text
-        (1 + ln n), so a text's recurring subject outweighs a rare word said once.
-        """
-        total = max(self.count(), 1)
-
-        def weight(p: Planned) -> float:
-            idf = math.log((total - p.df + 0.5) / (p.df + 0.5))
-            return idf * (1.0 + math.log(p.term.count))
-
-        known = [p for p in should if 0 < p.df <= total * COMMON_SHARE]
-        known.sort(key=weight, reverse=True)
-        return known[:MAX_QUERY_TERMS]
+        """The ``MAX_QUERY_TERMS`` terms of a long text that say most about it (informative)."""
+        return informative(should, self.count())
 
     def _analyse_plain(self, parsed: _query.ParsedQuery) -> list[Planned]:
         """Attach document frequencies to the single-word terms, without spelling fixes."""

@@ -11,41 +11,18 @@ line says why.
 
 from __future__ import annotations
 
-import math
 import sqlite3
 
 from kb.errors import KbError, NotFound, QueryError, SearchIndexError
 from kb.models import ANSWERED
-from kb.search import cjk, fusion, semantic, sql
+from kb.search import cjk, features, fusion, semantic, sql
 from kb.search import query as _query
 from kb.search.base import ids_json
-from kb.search.planning import COMMON_SHARE, MAX_QUERY_TERMS, Planned, Planner
+from kb.search.planning import MAX_QUERY_TERMS, Planned, Planner
 from kb.search.reads import Reads
 from kb.search.results import Hit, SearchResult
-from kb.search.schema import WORD, fold, head_words
 from kb.search.snippets import lead as _lead
 from kb.search.snippets import snippets, split_marks
-
-# The second stage (kb.search.fusion.add_topic) looks up at most this many of a question's
-# rarest words in the candidates' heads, and stops before their postings pass the budget:
-# FTS5 reads a word's whole posting list to test a few entries (~0.35 us a posting).
-TOPIC_TERMS = 8
-TOPIC_BUDGET = 20_000
-# Each word's weight there is also scaled by the share of the entries using it that have it
-# in their title: a corpus statistic of how much the word names topics (_title_shares).
-TOPIC_TITLES = True
-# ... but never below this share: a rare word no title holds ("ibuprofen" where no entry is
-# titled with it) still names the question's topic, and without a floor the generic words
-# that a title happens to hold ("taking") took all the weight, so that an entry titled
-# "... Taking Steps to Lower Your Risk" covered the whole of "is it safe to take ibuprofen
-# while pregnant". Chosen by 5-fold cross-validation from {0, 0.02, 0.05, 0.1}
-# (bench/RESULTS-quality.md): neutral on MAP held out, +0.015 on the first answer's score.
-TOPIC_SHARE_FLOOR = 0.02
-# Whether the planner's guesses at words the question did not use (spellings, completions
-# of an unknown start) count in the topic. They do not: "guys" guessed as "guns", rare, took
-# the topic of "I have an hernia ... could you guys help me" to "Gun Safety". The guesses
-# are still searched.
-TOPIC_GUESSES = False
 
 
 class Ranking(Planner, Reads):
@@ -264,69 +241,37 @@ class Ranking(Planner, Reads):
         return self._hits(fused[offset : offset + limit], terms), total
 
     def _topic_coverage(self, ids: list[int], planned: list[Planned]) -> dict[int, float]:
-        """The share of the question's words that each of these entries' heads holds.
-
-        Each word weighs its idf squared, times its title share (_title_shares) when
-        TOPIC_TITLES is on. Only the rarest words are looked up (TOPIC_TERMS, TOPIC_BUDGET);
-        without title shares the commoner ones, which weigh little, count in the whole.
-        """
-        total = max(self.count(), 1)
-        usable = {
-            p.term.fts(): p for p in planned if 0 < p.df <= total * COMMON_SHARE and (TOPIC_GUESSES or not p.guess)
-        }
-        if not ids or len(usable) < 2:
+        """The share of the question's words that each of these entries' heads holds
+        (kb.search.features: the terms, their weights and the sum are shared with the
+        PostgreSQL backend; the title shares and the heads are read here)."""
+        total = self.count()
+        usable, kept = features.topic_terms(planned, total)
+        if not ids or not kept:
             return {}
-        kept: list[tuple[str, Planned]] = []
-        postings = 0
-        for key, item in sorted(usable.items(), key=lambda kv: kv[1].df)[:TOPIC_TERMS]:
-            postings += item.df
-            if postings > TOPIC_BUDGET:
-                break
-            kept.append((key, item))
-        titled = self._title_shares([item for _, item in kept]) if TOPIC_TITLES else {}
-        weight = {}
-        for key, p in usable.items():
-            weight[key] = math.log((total - p.df + 0.5) / (p.df + 0.5)) ** 2
-            if TOPIC_TITLES:
-                share = titled.get(key)
-                weight[key] *= 0.0 if share is None else max(share, TOPIC_SHARE_FLOOR)
-        whole = sum(weight.values()) or 1.0
-        coverage: dict[int, float] = {}
-        for key, _item in kept:
-            for (entry_id,) in self.conn.execute(
-                "SELECT rowid FROM head WHERE head MATCH ? AND rowid IN (SELECT value FROM json_each(?))",
-                (key, ids_json(ids)),
-            ):
-                coverage[entry_id] = coverage.get(entry_id, 0.0) + weight[key] / whole
-        return coverage
+        titled = self._title_shares([item for _, item in kept]) if features.TOPIC_TITLES else {}
+        holders = {
+            key: [
+                row[0]
+                for row in self.conn.execute(
+                    "SELECT rowid FROM head WHERE head MATCH ? AND rowid IN (SELECT value FROM json_each(?))",
+                    (key, ids_json(ids)),
+                )
+            ]
+            for key, _item in kept
+        }
+        return features.coverage(holders, features.topic_weights(usable, titled, total))
 
     def _kinds(self, ids: list[int], planned: list[Planned]) -> dict[int, float]:
         """For each of these entries whose question adds words to its title, the share of
-        those words (stop words and single letters aside, compared by stem) that the
-        question does not hold (kb.search.fusion.add_kind)."""
+        those words that the question does not hold (kb.search.features.unasked)."""
         if not ids:
             return {}
         rows = self.conn.execute(
             "SELECT id, title, question FROM entries WHERE id IN (SELECT value FROM json_each(?))", (ids_json(ids),)
         ).fetchall()
-        words = {row[0]: set(kind_words(row[1], row[2])) for row in rows}
-        stem_of = self._word_stems({w for found in words.values() for w in found})
-        asked = {stem for p in planned for stem in p.stems}
-        out = {}
-        for entry_id, found in words.items():
-            kinds = {stem_of[w] for w in found if w in stem_of}
-            if kinds:
-                out[entry_id] = len(kinds - asked) / len(kinds)
-        return out
-
-    def _word_stems(self, words: set[str]) -> dict[str, str]:
-        """The index's stem of each of these single words. Tokenized as one text: FTS5's
-        cost is per row (50 short texts took 4 ms at 100k entries, one text 0.4 ms)."""
-        ordered = sorted(words)
-        stems = self._stems([" ".join(ordered)])[0] if ordered else []
-        if len(stems) == len(ordered):
-            return dict(zip(ordered, stems))
-        return {w: group[0] for w, group in zip(ordered, self._stems(ordered)) if len(group) == 1}
+        # FTS5's cost is per row: the words are stemmed as one text (features.word_stems;
+        # 50 short texts took 4 ms at 100k entries, one text 0.4 ms).
+        return features.unasked({row[0]: (row[1], row[2]) for row in rows}, planned, self._stems)
 
     def _title_shares(self, planned: list[Planned]) -> dict[str, float]:
         """For each term, the share of the entries holding it whose title holds it too.
@@ -336,7 +281,7 @@ class Ranking(Planner, Reads):
         """
         conn = self.conn
         # fts5vocab counts a term's documents per column by reading its posting list:
-        # only the rarest words of the question come here (see TOPIC_BUDGET).
+        # only the rarest words of the question come here (see kb.search.features.TOPIC_BUDGET).
         conn.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.kb_head_cols USING fts5vocab(main, head, 'col')")
         out = {}
         for item in planned:
@@ -348,7 +293,7 @@ class Ranking(Planner, Reads):
                     "SELECT doc FROM temp.kb_head_cols WHERE term = ? AND col = 'title'", (stem,)
                 ).fetchone()
                 titled = max(titled, row[0] if row else 0)
-            out[item.term.fts()] = min(1.0, titled / item.df)
+            out[item.term.fts()] = features.title_share(titled, item.df)
         return out
 
     def _fused(
@@ -459,14 +404,6 @@ class Ranking(Planner, Reads):
         return "no entry has these words"
 
 
-def kind_words(title: str, question: str) -> list[str]:
-    """The words an entry's question adds to its title that say what kind of thing it asks
-    ("causes" in "Stroke | What causes Stroke ?"), folded as the index folds them: stop
-    words and single letters aside."""
-    added = map(fold, head_words(WORD.findall(title), WORD.findall(question)))
-    return [w for w in added if len(w) > 1 and w not in _query.STOP_WORDS]
-
-
 def _refuse_empty(query: str) -> None:
     """Raise QueryError when ``query`` gives nothing to search for (one rule for every empty query)."""
     parsed = _query.parse(query) if query.strip() else None
@@ -479,15 +416,7 @@ def _refuse_empty(query: str) -> None:
 def _split_cjk(parsed: _query.ParsedQuery) -> tuple[_query.ParsedQuery, str | None]:
     """Take the terms with Chinese, Japanese or Korean characters out of a query; return
     the rest and the MATCH of the ``cjk`` table that finds any of them (None if none)."""
-    found = [t for t in parsed.should + parsed.must if cjk.has_cjk(" ".join(t.words))]
+    rest, found = cjk.split(parsed)
     if not found:
         return parsed, None
-    phrases = dict.fromkeys(p for t in found for p in cjk.phrases(" ".join(t.words)))
-    rest = _query.ParsedQuery(
-        should=[t for t in parsed.should if t not in found],
-        must=[t for t in parsed.must if t not in found],
-        exclude=parsed.exclude,
-        filters=parsed.filters,
-        stopped=parsed.stopped,
-    )
-    return rest, " OR ".join(phrases)
+    return rest, " OR ".join(cjk.phrases(" ".join(found)))

@@ -185,7 +185,7 @@ def test_postgres_schema_name_comes_from_kb_pg_schema(monkeypatch: pytest.Monkey
 def test_postgres_schema_1_is_carried_forward_with_postings_for_the_stored_entries(pg) -> None:
     pg.add_many([make_entry(1, answer="Prune the rhododendrons in spring."), make_entry(2)])
     # As version 1 left it: no postings, the lexemes' snapshot instead.
-    pg.conn.execute("DROP TABLE postings, stems, corpus")
+    pg.conn.execute("DROP TABLE postings, stems, corpus, cjk")
     pg.conn.execute(
         "ALTER TABLE entries DROP COLUMN status, DROP COLUMN asked_by, DROP COLUMN asked_for,"
         " DROP COLUMN asked_at, DROP COLUMN answered_at, DROP COLUMN follows,"
@@ -227,10 +227,33 @@ def test_postgres_schema_version_outside_and_inside_a_transaction(pg) -> None:
         assert schema.version(pg.conn) == schema.LATEST
 
 
+def _as_version_5(pg) -> None:
+    """Take migration 6's additions away: the titles' counts and the CJK pairs."""
+    pg.conn.execute("DROP TABLE cjk")
+    pg.conn.execute("ALTER TABLE stems DROP COLUMN tdf")
+    pg.conn.execute("UPDATE meta SET value = '5' WHERE key = 'schema'")
+
+
+def test_postgres_schema_5_gets_title_counts_and_cjk_rows_at_the_first_write(pg) -> None:
+    from tests.search.test_cjk import make_entries as cjk_entries
+
+    pg.add_many(cjk_entries())
+    counted = dict(pg.conn.execute("SELECT term, tdf FROM stems WHERE tdf > 0"))
+    _as_version_5(pg)
+    pg._version = None
+    with pytest.raises(StoreError, match="version 5, older"):
+        pg.search("糖尿病")  # a reader never migrates
+    pg.add_many([Entry(title="Seeds", question="How deep?", answer="Twice their width.")])  # a write does
+    assert [h.entry.id for h in pg.search("糖尿病").hits][:1] == [1]
+    counted["seed"] = 1
+    assert dict(pg.conn.execute("SELECT term, tdf FROM stems WHERE tdf > 0")) == counted
+
+
 def test_postgres_schema_4_loses_the_unread_head_vector_at_the_first_write(pg) -> None:
     pg.add_many([make_entry(1, answer="Prune the rhododendrons in spring.", tags=["garden"])])
     before = pg.get(1).to_dict()
     # As version 4 left it: every entry with its head's vector beside the body's.
+    _as_version_5(pg)
     pg.conn.execute("ALTER TABLE entries ADD COLUMN head tsvector NOT NULL DEFAULT ''")
     pg.conn.execute("UPDATE entries SET head = ts_filter(body, '{a,b}')")
     pg.conn.execute("UPDATE meta SET value = '4' WHERE key = 'schema'")
@@ -262,6 +285,7 @@ def test_postgres_schema_4_heads_count_a_repeated_title_once_after_the_first_wri
     counted_once = heads()
     assert counted_once and all(htf == 1 for htf, _ in counted_once)
     # As a version-4 store left them: the title's words counted again in the question.
+    _as_version_5(pg)
     pg.conn.execute("ALTER TABLE entries ADD COLUMN head tsvector NOT NULL DEFAULT ''")
     pg.conn.execute("UPDATE postings SET htf = htf + 1, hlen = hlen + 1 WHERE entry = 1 AND htf > 0")
     pg.conn.execute("UPDATE meta SET value = '4' WHERE key = 'schema'")

@@ -70,3 +70,32 @@ def test_abbreviations_counted_afresh_by_a_rebuild(index):
     index.rebuild(_entries()[2:], "sig-2")
     rows = index.conn.execute("SELECT short, n FROM abbreviations ORDER BY short").fetchall()
     assert rows == [("copd", 2)]
+
+
+def _a_short_form_that_is_also_a_word() -> list[Entry]:
+    defining = "Multiple endocrine neoplasia (MEN) is a group of disorders. MEN affects the glands."
+    return [
+        Entry(id=1, title="Multiple endocrine neoplasia", question="What is it?", answer=defining),
+        Entry(id=2, title="Multiple endocrine neoplasia type 2", question="What causes it?", answer=defining),
+        Entry(
+            id=3,
+            title="Breast cancer in men",
+            question="Can men get breast cancer?",
+            answer="Yes: men have breast tissue, and breast cancer in men is rare.",
+        ),
+        *(
+            Entry(id=10 + i, title=f"Health {i}", question="Who?", answer="Both men and women, and older men.")
+            for i in range(4)
+        ),
+        *(Entry(id=20 + i, title=f"Other {i}", question="Anything?", answer="Something.") for i in range(20)),
+    ]
+
+
+def test_abbreviations_a_word_the_entries_write_in_small_letters_is_not_expanded(index_of):
+    index = index_of(_a_short_form_that_is_also_a_word())
+    # The entries define MEN twice, but write "men" as a word eight times as often: read
+    # as the abbreviation, it put the two MEN entries first.
+    assert [hit.entry.id for hit in index.search("is it common in men").hits][:2] == [3, 10]
+    assert not abbreviations.mostly_capitals("men", ["Both men and women.", "Men, older men and MEN."])
+    # Typed in capitals, it is the abbreviation.
+    assert index.search("MEN").hits[0].entry.id in (1, 2)

@@ -6,8 +6,8 @@ import pytest
 
 from kb.models import Entry
 from kb.search import fusion, sql
+from kb.search.features import kind_words
 from kb.search.index import SearchIndex
-from kb.search.ranking import kind_words
 from kb.search.results import Hit
 from kb.search.schema import head_question
 
