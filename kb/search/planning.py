@@ -204,20 +204,6 @@ def _within(items: list[Planned], at_least: int, budget: int) -> list[Planned]:
 class Planner(Vocabulary):
     """Tokenize a query as the index does, weigh its words, and build the MATCH expression."""
 
-    def _doc_freqs(self, stems: set[str]) -> dict[str, int]:
-        conn = self.conn
-        found = dict(
-            conn.execute(
-                "SELECT term, df FROM terms WHERE term IN (SELECT value FROM json_each(?))",
-                (_dumps(sorted(stems)).decode(),),
-            )
-        )
-        for stem in stems - found.keys():
-            # Not in the snapshot (added since the last refresh): ask FTS5 directly.
-            row = conn.execute("SELECT doc FROM fts_vocab WHERE term = ?", (stem,)).fetchone()
-            found[stem] = row[0] if row else 0
-        return found
-
     def _prefix_df(self, stem_prefix: str) -> int:
         row = self.conn.execute(
             "SELECT coalesce(sum(df), 0) FROM (SELECT df FROM terms WHERE term >= ? AND term < ? LIMIT 5000)",

@@ -4,8 +4,8 @@ The ``words`` table holds the unstemmed words of the entries' heads (titles, que
 tags: the words that name topics) with the number of entries whose head holds each (the
 FTS vocabulary holds porter stems, which are not words to suggest); ``terms`` is the
 stems' snapshot of the whole text the planner reads. A word only the answers hold is
-still suggested: it is found among the stems, and its written form read back from an
-entry that holds it (see ``_suggest_stems``).
+still suggested: it is found among the stems, and its written form read back from the
+entries that hold it (see ``_written_near``).
 """
 
 from __future__ import annotations
@@ -127,7 +127,9 @@ class Vocabulary(IndexBase):
 
         FTS5 offers no "tokenize this string" function; inserting the text into a temp
         table with the same tokenizer and reading its 'instance' vocabulary yields exactly
-        the stems the index holds, so the planner can look up their frequencies.
+        the stems the index holds, so the planner can look up their frequencies. The main
+        index's own 'instance' vocabulary (``kb_fts_instances``) says where an entry holds a
+        stem, for spellings (``_written_forms``).
         """
         if self._tokenizer_ready:
             return
@@ -189,19 +191,26 @@ class Vocabulary(IndexBase):
         rows = [(w, df) for w, df in zip(near, self._doc_freqs_of(near), strict=True) if df > min_df]
         return _closest(word, rows, edits)[:limit]
 
+    def _doc_freqs(self, stems: set[str]) -> dict[str, int]:
+        """The number of entries holding each stem: the snapshot (``terms``), or FTS5 itself
+        for a stem added since the last refresh."""
+        conn = self.conn
+        found = dict(
+            conn.execute(
+                "SELECT term, df FROM terms WHERE term IN (SELECT value FROM json_each(?))",
+                (_json_list(sorted(stems)),),
+            )
+        )
+        for stem in stems - found.keys():
+            # Not in the snapshot (added since the last refresh): ask FTS5 directly.
+            row = conn.execute("SELECT doc FROM fts_vocab WHERE term = ?", (stem,)).fetchone()
+            found[stem] = row[0] if row else 0
+        return found
+
     def _doc_freqs_of(self, words: list[str]) -> list[int]:
         """The number of entries holding each word's stem (0 for a word of several tokens)."""
         stems = self._stems(words)
-        wanted = sorted({g[0] for g in stems if len(g) == 1})
-        known = dict(
-            self.conn.execute(
-                "SELECT term, df FROM terms WHERE term IN (SELECT value FROM json_each(?))", (_json_list(wanted),)
-            )
-        )
-        for missing in set(wanted) - known.keys():
-            # Not in the snapshot (added since the last refresh): ask FTS5 directly.
-            row = self.conn.execute("SELECT doc FROM fts_vocab WHERE term = ?", (missing,)).fetchone()
-            known[missing] = row[0] if row else 0
+        known = self._doc_freqs({g[0] for g in stems if len(g) == 1})
         return [known[g[0]] if len(g) == 1 else 0 for g in stems]
 
     def _written_near(self, stem: str, edits: int) -> set[str]:
