@@ -2,9 +2,10 @@
 
 It is derived data. It holds every entry's dict (without the store's ``raw`` text), the
 columns that filters and sorts need, an FTS5 full-text index, expert profiles, and two
-small vocabularies (stem document frequencies for query planning, plain words for "did you
-mean"). It records the store version it reflects (``signature``) and can always be thrown
-away and rebuilt; a corrupt file is removed and recreated on open.
+small vocabularies (stem document frequencies for query planning, the plain words of the
+entries' heads for "did you mean"). It records the store version it reflects
+(``signature``) and can always be thrown away and rebuilt; a corrupt file is removed and
+recreated on open.
 
 ``SearchIndex`` is assembled from one class per concern, each in its module: the
 connection (base.py), the vocabularies (spelling.py), writes (writes.py), reads

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from kb.search import aliases, vocabulary
 from kb.search import query as _query
 from kb.search.base import dumps as _dumps
-from kb.search.schema import TOKENIZE
 from kb.search.spelling import SPELL_MAX_DF, Vocabulary, fold
 
 # Query planning (see _plan). The budget of postings the candidate terms may match: below
@@ -199,48 +198,6 @@ def _within(items: list[Planned], at_least: int, budget: int) -> list[Planned]:
 class Planner(Vocabulary):
     """Tokenize a query as the index does, weigh its words, and build the MATCH expression."""
 
-    def _ensure_tokenizer(self) -> None:
-        """Create a scratch FTS5 table whose only job is to tokenize text like the index.
-
-        FTS5 offers no "tokenize this string" function; inserting the text into a temp
-        table with the same tokenizer and reading its 'instance' vocabulary yields exactly
-        the stems the index holds, so the planner can look up their frequencies.
-        """
-        if self._tokenizer_ready:
-            return
-        conn = self.conn
-        conn.execute("DROP TABLE IF EXISTS temp.kb_tok_vocab")
-        conn.execute("DROP TABLE IF EXISTS temp.kb_tok")
-        conn.execute(f"CREATE VIRTUAL TABLE temp.kb_tok USING fts5(t, tokenize='{TOKENIZE}')")
-        conn.execute("CREATE VIRTUAL TABLE temp.kb_tok_vocab USING fts5vocab(temp, kb_tok, 'instance')")
-        self._tokenizer_ready = True
-
-    def _stems(self, texts: list[str]) -> list[list[str]]:
-        """Return the index's tokens (porter stems) of each text."""
-        self._ensure_tokenizer()
-        conn = self.conn
-        conn.execute("DELETE FROM temp.kb_tok")
-        conn.executemany("INSERT INTO temp.kb_tok(rowid, t) VALUES (?, ?)", enumerate(texts))
-        out: list[list[str]] = [[] for _ in texts]
-        for term, doc in conn.execute("SELECT term, doc FROM temp.kb_tok_vocab ORDER BY doc, offset"):
-            out[doc].append(term)
-        conn.execute("DELETE FROM temp.kb_tok")
-        return out
-
-    def _doc_freqs(self, stems: set[str]) -> dict[str, int]:
-        conn = self.conn
-        found = dict(
-            conn.execute(
-                "SELECT term, df FROM terms WHERE term IN (SELECT value FROM json_each(?))",
-                (_dumps(sorted(stems)).decode(),),
-            )
-        )
-        for stem in stems - found.keys():
-            # Not in the snapshot (added since the last refresh): ask FTS5 directly.
-            row = conn.execute("SELECT doc FROM fts_vocab WHERE term = ?", (stem,)).fetchone()
-            found[stem] = row[0] if row else 0
-        return found
-
     def _prefix_df(self, stem_prefix: str) -> int:
         row = self.conn.execute(
             "SELECT coalesce(sum(df), 0) FROM (SELECT df FROM terms WHERE term >= ? AND term < ? LIMIT 5000)",
@@ -299,7 +256,8 @@ class Planner(Vocabulary):
                 df = word_dfs[k] if word_dfs else item.df
                 if df > SPELL_MAX_DF:
                     continue
-                best = self._suggest(folded, min_df=df * 10 if df else 0, limit=2)
+                stem = item.stems[k] if len(item.stems) == len(item.term.words) else None
+                best = self._suggest(folded, min_df=df * 10 if df else 0, limit=2, stem=stem)
                 for suggestion, _ in best:
                     if suggestion not in suggestions and suggestion not in known:
                         suggestions.append(suggestion)
@@ -357,10 +315,15 @@ class Planner(Vocabulary):
         """
         out: list[_query.Term] = []
         for item, word, start in family_tries(should):
-            rows = self.conn.execute(
-                "SELECT word, df FROM words WHERE word > ? AND word < ? AND word != ? ORDER BY df DESC LIMIT 3",
-                (start, start + "\U0010ffff", word),
-            ).fetchall()
+            heads = [
+                w
+                for (w,) in self.conn.execute(
+                    "SELECT word FROM words WHERE word > ? AND word < ? AND word != ? ORDER BY df DESC LIMIT 3",
+                    (start, start + "\U0010ffff", word),
+                )
+            ]
+            # ``words`` counts the heads only: a sibling's uses in the whole text are its stem's.
+            rows = list(zip(heads, self._doc_freqs_of(heads), strict=True))
             sibling = family_pick(
                 item, word, rows, known, lambda w: self._stems([w])[0] == item.stems, self._heads_naming
             )

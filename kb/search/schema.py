@@ -12,7 +12,7 @@ import unicodedata
 from collections.abc import Iterable
 from pathlib import Path
 
-SCHEMA_VERSION = "10"
+SCHEMA_VERSION = "11"
 TOKENIZE = "porter unicode61 remove_diacritics 2"
 # Columns of the FTS table, in order, and their BM25 weights. FTS5's bm25() multiplies each
 # occurrence by its column's weight, saturates the weighted frequency (k1 = 1.2) and
@@ -108,7 +108,8 @@ CREATE VIRTUAL TABLE fts_vocab USING fts5vocab(fts, 'row');
 -- count by reading its whole posting list, which costs milliseconds for common words at
 -- 1M entries; this table answers in microseconds. It may lag behind small updates.
 CREATE TABLE terms(term TEXT PRIMARY KEY, df INTEGER NOT NULL) WITHOUT ROWID;
--- Unstemmed words with document frequencies, for spelling suggestions (the FTS
+-- Unstemmed words of the entries' heads (title, question, tags) with the number of entries
+-- whose head holds each, for spelling suggestions, completions and word families (the FTS
 -- vocabulary holds porter stems such as 'chemotherapi', which are not words to suggest).
 CREATE TABLE words(
     word TEXT PRIMARY KEY, df INTEGER NOT NULL, head TEXT NOT NULL, len INTEGER NOT NULL

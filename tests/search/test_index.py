@@ -527,8 +527,10 @@ def test_delete_removes_everywhere(index):
 
 
 def test_words_follow_every_write_as_a_rebuild_counts_them(index, tmp_path):
-    """The spelling vocabulary is kept current write by write (no pass over the index)."""
+    """The spelling vocabulary (the heads' words) is kept current write by write (no pass
+    over the index)."""
     final = make_entries()
+    final[2].title = "Denosumab for osteoporosis"
     final[2].answer = "Denosumab injections twice a year are another option."
     final[2].refresh_uid()
     new = Entry(id=7, title="Zoster vaccine", question="Shingles vaccine after shingles?", answer="Yes, shingles.")
@@ -539,9 +541,28 @@ def test_words_follow_every_write_as_a_rebuild_counts_them(index, tmp_path):
     words = "SELECT word, df FROM words ORDER BY word"
     assert index.conn.execute(words).fetchall() == expected.conn.execute(words).fetchall()
     assert ("denosumab", 1) in index.conn.execute(words).fetchall()
-    assert ("bisphosphonates", 1) not in index.conn.execute(words).fetchall()
+    assert ("osteoporosis", 1) in index.conn.execute(words).fetchall()  # title and question: one entry
+    assert ("medicines", 1) in index.conn.execute(words).fetchall()  # the question still says it
+    assert ("diet", 1) not in index.conn.execute(words).fetchall()  # entry 5's title, removed
+    assert ("injections", 1) not in index.conn.execute(words).fetchall()  # answers are not counted
     assert index.search("shingels").suggestions == ["shingles"]
     expected.close()
+
+
+def test_a_word_only_answers_hold_is_suggested_from_the_stems(index):
+    """Answers are not in ``words``; their words are found among the stems and written as
+    an entry writes them, for as long as an entry holds them."""
+    heads = {w for (w,) in index.conn.execute("SELECT word FROM words")}
+    assert "bisphosphonates" not in heads and "angina" not in heads
+    assert index.search("bisphosponates").suggestions == ["bisphosphonates"]
+    assert index.vocabulary_suggest("angnia")[:1] == ["angina"]
+    assert index.search("angina").suggestions == []  # a word the knowledge base has
+    index.delete([3], "sig-2")
+    assert index.search("bisphosponates").suggestions == []
+    # A stale snapshot of the stems (a large index refreshes it now and then) names a stem
+    # no entry holds any more: it is not suggested.
+    index.conn.execute("INSERT OR REPLACE INTO terms VALUES ('bisphosphon', 5)")
+    assert index.vocabulary_suggest("bisphosponates") == []
 
 
 def test_related_candidates_come_from_the_rarest_word_only(tmp_path, monkeypatch):
