@@ -235,19 +235,26 @@ class Vocabulary(IndexBase):
         """The words (folded) the first few entries holding this stem write at its places."""
         self._ensure_tokenizer()
         conn = self.conn
-        forms: set[str] = set()
-        texts: dict[tuple[int, str], list[str]] = {}
+        places: dict[tuple[int, str], list[int]] = {}
         for doc, column, offset in conn.execute(
             "SELECT doc, col, offset FROM temp.kb_fts_instances WHERE term = ? LIMIT ?", (stem, WRITTEN_INSTANCES)
         ).fetchall():
-            if column not in FTS_COLUMNS:
+            if column in FTS_COLUMNS:
+                places.setdefault((doc, column), []).append(offset)
+        forms: set[str] = set()
+        for (doc, column), offsets in places.items():
+            row = conn.execute(f"SELECT {column} FROM entries WHERE id = ?", (doc,)).fetchone()
+            if not row or not row[0]:
                 continue
-            tokens = texts.get((doc, column))
-            if tokens is None:
-                row = conn.execute(f"SELECT {column} FROM entries WHERE id = ?", (doc,)).fetchone()
-                tokens = texts[(doc, column)] = WORD.findall(row[0]) if row and row[0] else []
-            if offset < len(tokens):
-                forms.add(fold(tokens[offset]))
+            # Split only as far as the last place: a stem's first places are often early
+            # in a long answer.
+            wanted = set(offsets)
+            for index, found in enumerate(WORD.finditer(row[0])):
+                if index in wanted:
+                    forms.add(fold(found.group()))
+                    wanted.discard(index)
+                    if not wanted:
+                        break
         return forms
 
 
