@@ -15,6 +15,9 @@ import orjson
 
 from kb.models import ASKING_FIELDS, Entry, Expert, Source, asking_fields
 
+# The text search configuration of every tsvector kb writes: English stemming, as the
+# files backend's porter tokenizer.
+TS_CONFIG = "english"
 # The columns a read selects (entries ``e`` left-joined to experts ``x``), in ENTRY order.
 ENTRY_COLUMNS = (
     "e.id, e.uid, e.title, e.category, e.question, e.answer, e.expert, x.profile,"

@@ -14,12 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 from kb.errors import StoreError
 from kb.postgres.connection import scalar
+from kb.postgres.rows import TS_CONFIG
 
 if TYPE_CHECKING:
     import psycopg
-
-# The text search configuration: English stemming, as the files backend's porter tokenizer.
-TS_CONFIG = "english"
 
 # Each migration: its number and its statements, run in one transaction. {s} is the schema.
 MIGRATIONS: list[tuple[int, list[str]]] = [

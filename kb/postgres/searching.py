@@ -25,8 +25,7 @@ from kb.models import OPEN
 from kb.postgres import postings, reads
 from kb.postgres.connection import scalar
 from kb.postgres.planning import K1, B, Plan, any_of, plan
-from kb.postgres.rows import ENTRY_COLUMNS, FROM_ENTRIES, entry_from_row
-from kb.postgres.schema import TS_CONFIG
+from kb.postgres.rows import ENTRY_COLUMNS, FROM_ENTRIES, TS_CONFIG, entry_from_row
 from kb.postgres.vocabulary import Lookup
 from kb.search import cjk, features, fusion, vocabulary
 from kb.search import planning as _planning

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from kb.postgres import postings
-from kb.postgres.schema import TS_CONFIG
+from kb.postgres.rows import TS_CONFIG
 from kb.search import aliases, vocabulary
 
 if TYPE_CHECKING:
