@@ -65,6 +65,25 @@ def test_bulk_ingest_feeds_a_second_process(tmp_path: Path, feeders: list[str]) 
     assert kb.count() == 2500
 
 
+def test_bulk_ingest_counts_the_vocabulary_its_parsing_process_learned(tmp_path: Path, feeders: list[str]) -> None:
+    # The abbreviations and aliases are learned where the batches are prepared (the parsing
+    # process) and counted by the indexing one: the tables hold what a rebuild counts.
+    answer = "A urinary tract infection (UTI) and ringing in the ears (tinnitus), number {i}."
+    kb = KnowledgeBase.open(tmp_path / "kb.json")
+    kb.ingest([str(_jsonl(tmp_path / "bulk.jsonl", range(2500), answer=answer))], keep="counts")
+    assert feeders == ["process"]
+
+    def tables() -> list[list[tuple[object, ...]]]:
+        conn = kb.backend._open_index().conn
+        return [conn.execute(f"SELECT * FROM {t} ORDER BY 1, 2").fetchall() for t in ("abbreviations", "aliases")]
+
+    ingested = tables()
+    assert ("uti", "urinary tract infection", 2500) in ingested[0]
+    assert any(row[:2] == ("ringing ear", "tinnitu") and row[-1] == 2500 for row in ingested[1]), ingested[1]
+    kb.reindex()
+    assert tables() == ingested
+
+
 def test_bulk_ingest_of_less_than_a_batch_uses_the_process_started_early(tmp_path: Path, feeders: list[str]) -> None:
     # The process starts once the input fills a chunk (1,000), before the first batch
     # (2,000) is full; an ingest that ends in between indexes through it all the same.
