@@ -10,6 +10,8 @@ entries that hold it (see ``_written_near``).
 
 from __future__ import annotations
 
+import re
+
 from kb.search.base import IndexBase
 from kb.search.schema import FTS_COLUMNS, TOKENIZE, WORD, fold
 
@@ -19,6 +21,9 @@ SPELL_MAX_DF = 2
 # are read back as the words entries write for them, from their first few entries.
 WRITTEN_STEMS = 4
 WRITTEN_INSTANCES = 8
+# ... and a spelling one edit from the typed word is looked for in this many of the
+# entries holding its stem.
+WRITTEN_ENTRIES = 20
 
 
 def did_you_mean(value: str, known: list[str]) -> str | None:
@@ -184,7 +189,7 @@ class Vocabulary(IndexBase):
         if stem:
             # A stem may be further from another than its words are ("seized" and
             # "sized": seiz, size): one edit more, the written words then judged as words.
-            found.update(self._written_near(stem, edits + 1))
+            found.update(self._written_near(stem, edits + 1, word))
         near = [w for w, _ in _closest(word, [(w, 0) for w in found], edits, best_only=False)]
         if not near:
             return []
@@ -213,23 +218,54 @@ class Vocabulary(IndexBase):
         known = self._doc_freqs({g[0] for g in stems if len(g) == 1})
         return [known[g[0]] if len(g) == 1 else 0 for g in stems]
 
-    def _written_near(self, stem: str, edits: int) -> set[str]:
+    def _written_near(self, stem: str, edits: int, typed: str = "") -> set[str]:
         """The words entries write for the stems of the whole text close in spelling to
         ``stem``: the stems' snapshot (``terms``) gives the candidates, the live index the
-        words (a stem whose entries have gone since the snapshot gives none)."""
+        words (a stem whose entries have gone since the snapshot gives none). The words
+        read at a stem's first places may not be the form the ``typed`` word misspells
+        ("run", "runs" for "runing"): its spellings one edit away that have one of those
+        stems are kept too, where an entry holding the stem writes them (_written_edits)."""
         rows = self.conn.execute(
             "SELECT term, df FROM terms WHERE term >= ? AND term < ? AND length(term) BETWEEN ? AND ?"
             " AND term NOT GLOB '*[0-9]*'",
             (stem[0], stem[0] + "\U0010ffff", len(stem) - edits, len(stem) + edits),
         ).fetchall()
         wanted: dict[str, set[str]] = {}  # a written word: the stems it was read for
-        for candidate, _ in _closest(stem, rows, edits, best_only=False)[:WRITTEN_STEMS]:
+        close = [candidate for candidate, _ in _closest(stem, rows, edits, best_only=False)[:WRITTEN_STEMS]]
+        for candidate in close:
             for word in self._written_forms(candidate):
                 wanted.setdefault(word, set()).add(candidate)
+        for word, candidate in self._written_edits(typed, set(close), set(wanted)):
+            wanted.setdefault(word, set()).add(candidate)
         # The regex splits as unicode61 does in all but rare scripts: a word that does not
         # stem back to its stem was not the one the index counted.
         words = sorted(wanted)
         return {w for w, g in zip(words, self._stems(words)) if len(g) == 1 and g[0] in wanted[w]}
+
+    def _written_edits(self, typed: str, stems: set[str], known: set[str]) -> list[tuple[str, str]]:
+        """(word, stem): the spellings one edit away from ``typed`` (letters only) whose
+        stem is one of ``stems`` and that an entry holding the stem writes as a word."""
+        if not stems or not typed.isascii() or not typed.isalpha():
+            return []
+        variants = sorted(_one_edit(typed) - known - {typed})
+        # One text for all: FTS5's cost is per row, and each variant is one token.
+        stemmed = self._stems([" ".join(variants)])[0]
+        if len(stemmed) != len(variants):
+            return []
+        out = []
+        for variant, variant_stem in zip(variants, stemmed):
+            if variant_stem not in stems:
+                continue
+            pattern = re.compile(rf"\b{variant}\b", re.IGNORECASE)
+            # The entries are found by the stem itself (a MATCH would stem it once more).
+            rows = self.conn.execute(
+                "SELECT title, question, answer FROM entries WHERE id IN"
+                " (SELECT DISTINCT doc FROM temp.kb_fts_instances WHERE term = ? LIMIT ?)",
+                (variant_stem, WRITTEN_ENTRIES),
+            ).fetchall()
+            if any(pattern.search(text) for row in rows for text in row if text):
+                out.append((variant, variant_stem))
+        return out
 
     def _written_forms(self, stem: str) -> set[str]:
         """The words (folded) the first few entries holding this stem write at its places."""
@@ -256,6 +292,17 @@ class Vocabulary(IndexBase):
                     if not wanted:
                         break
         return forms
+
+
+def _one_edit(word: str) -> set[str]:
+    """Every string of small letters one deletion, swap, change or insertion from ``word``."""
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
+    out = {a + b[1:] for a, b in splits if b}
+    out |= {a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1}
+    out |= {a + c + b[1:] for a, b in splits if b for c in letters}
+    out |= {a + c + b for a, b in splits for c in letters}
+    return out
 
 
 def _max_edits(word: str) -> int:

@@ -565,6 +565,24 @@ def test_a_word_only_answers_hold_is_suggested_from_the_stems(index):
     assert index.vocabulary_suggest("bisphosponates") == []
 
 
+def test_a_misspelt_answer_word_is_suggested_in_the_form_it_misspells(tmp_path):
+    """The first places of a stem may write other forms of it ("run", "runs"); the
+    misspelling's own form ("running", one edit from "runing") is found in the entries
+    that hold the stem, and only where one writes it."""
+    entries = [
+        Entry(id=n, title=f"Exercise {n}", question="How far?", answer="A short run, or two runs a week.")
+        for n in range(1, 12)
+    ]
+    entries.append(Entry(id=20, title="Knees", question="Why do knees hurt?", answer="Running on hard ground."))
+    entries += [Entry(id=30 + n, title=f"Other {n}", question="Anything?", answer="Something.") for n in range(10)]
+    ix = SearchIndex(tmp_path / "kb.index.sqlite")
+    ix.rebuild(entries, "sig")
+    assert "running" in ix.vocabulary_suggest("runing")
+    ix.delete([20], "sig-2")
+    assert "running" not in ix.vocabulary_suggest("runing")
+    ix.close()
+
+
 def test_related_candidates_come_from_the_rarest_word_only(tmp_path, monkeypatch):
     """A common title word re-scores related entries but does not bring its own in."""
     import kb.search.related as related_module
