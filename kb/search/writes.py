@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from kb.errors import SearchIndexError
@@ -46,8 +46,8 @@ class Prepared:
     # The abbreviations' and aliases' rows the answers define (vocabulary.Learned): learned
     # where the batch is prepared, which in an ingest is the parsing process, so the
     # learning (pure Python, ~23 us an answer) does not lengthen the indexing process.
-    abbreviations: list[tuple[str, str, int]] | None = None
-    aliases: list[tuple[str, str, str, str, int]] | None = None
+    abbreviations: list[tuple[str, str, int]] = field(default_factory=list)
+    aliases: list[tuple[str, str, str, str, int]] = field(default_factory=list)
 
     def to_json(self) -> list[Any]:
         return [self.ids, self.rows, self.tags, self.experts, self.abbreviations, self.aliases]
@@ -60,8 +60,8 @@ class Prepared:
             [tuple(r) for r in rows],
             [tuple(t) for t in tags],
             experts,
-            None if abbreviations is None else [(s, lf, n) for s, lf, n in abbreviations],
-            None if aliases is None else [(lk, rk, lt, rt, n) for lk, rk, lt, rt, n in aliases],
+            [(s, lf, n) for s, lf, n in abbreviations],
+            [(lk, rk, lt, rt, n) for lk, rk, lt, rt, n in aliases],
         )
 
 
@@ -310,10 +310,7 @@ class Writes(Vocabulary):
                 (_ids_json(batch.ids),),
             )
         self._insert_cjk(batch)
-        if batch.abbreviations is None or batch.aliases is None:
-            self._count_vocabulary(row[8] for row in batch.rows)
-        else:
-            self._count_rows(batch.abbreviations, batch.aliases, 1)
+        self._count_rows(batch.abbreviations, batch.aliases, 1)
 
     def _insert_cjk(self, batch: Prepared) -> None:
         """Index the CJK runs of those entries of a batch that have any (kb.search.cjk)."""
