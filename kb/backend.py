@@ -16,11 +16,10 @@ import importlib
 import os
 import re
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from kb.errors import UsageError
-from kb.models import STATUSES
+from kb.models import STATUSES, FrozenRecord, Record
 
 if TYPE_CHECKING:
     from contextlib import AbstractContextManager
@@ -37,8 +36,7 @@ FILTER_KINDS = ("category", "expert", "tag")
 SORTS = ("id", "title", "category", "date")
 
 
-@dataclass(frozen=True)
-class Request:
+class Request(FrozenRecord):
     """What a read asks for besides its subject: filters, order and page, as one value.
 
     Filter values ignore case and may be unique prefixes (as ``kb list --category onc``).
@@ -48,24 +46,38 @@ class Request:
     questions (``"open"``) or only the answered entries (``"answered"``); None keeps both.
     """
 
-    category: str | None = None
-    expert: str | None = None
-    tag: str | None = None
-    status: str | None = None
-    sort: str | None = None
-    descending: bool = False
-    limit: int | None = None
-    offset: int = 0
+    __slots__ = ("category", "expert", "tag", "status", "sort", "descending", "limit", "offset")
+    category: str | None
+    expert: str | None
+    tag: str | None
+    status: str | None
+    sort: str | None
+    descending: bool
+    limit: int | None
+    offset: int
 
-    def __post_init__(self) -> None:
-        if self.status is not None and self.status not in STATUSES:
-            raise UsageError(f"unknown status {self.status!r}", hint="give " + " or ".join(STATUSES))
-        if self.sort is not None and self.sort not in SORTS:
-            raise UsageError(f"unknown sort {self.sort!r}", hint="sort by " + ", ".join(SORTS))
-        if self.limit is not None and self.limit < 0:
-            raise UsageError(f"the limit must be 0 or more, not {self.limit}")
-        if self.offset < 0:
-            raise UsageError(f"the offset must be 0 or more, not {self.offset}")
+    def __init__(
+        self,
+        category: str | None = None,
+        expert: str | None = None,
+        tag: str | None = None,
+        status: str | None = None,
+        sort: str | None = None,
+        descending: bool = False,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> None:
+        if status is not None and status not in STATUSES:
+            raise UsageError(f"unknown status {status!r}", hint="give " + " or ".join(STATUSES))
+        if sort is not None and sort not in SORTS:
+            raise UsageError(f"unknown sort {sort!r}", hint="sort by " + ", ".join(SORTS))
+        if limit is not None and limit < 0:
+            raise UsageError(f"the limit must be 0 or more, not {limit}")
+        if offset < 0:
+            raise UsageError(f"the offset must be 0 or more, not {offset}")
+        values = (category, expert, tag, status, sort, descending, limit, offset)
+        for name, value in zip(self.__slots__, values, strict=True):
+            object.__setattr__(self, name, value)
 
     @property
     def filters(self) -> dict[str, str]:
@@ -84,11 +96,11 @@ class Request:
 
     def page(self, limit: int | None, offset: int = 0) -> Request:
         """The same request for another page."""
-        return replace(self, limit=limit, offset=offset)
+        return Request(self.category, self.expert, self.tag, self.status, self.sort, self.descending, limit, offset)
 
     def unpaged(self) -> Request:
         """The same filters and order, every entry."""
-        return replace(self, limit=None, offset=0)
+        return self.page(None)
 
 
 #: A search's page when the request gives no limit.
@@ -96,27 +108,41 @@ SEARCH_PAGE = 10
 EVERYTHING = Request()
 
 
-@dataclass
-class WriteResult:
+class WriteResult(Record):
     """What one write did: entries added, updated in place (same source record), and
     those already stored (same uid), each carrying its stored id."""
 
-    added: list[Entry] = field(default_factory=list)
-    updated: list[Entry] = field(default_factory=list)
-    unchanged: list[Entry] = field(default_factory=list)
+    __slots__ = ("added", "updated", "unchanged")
+    added: list[Entry]
+    updated: list[Entry]
+    unchanged: list[Entry]
+
+    def __init__(
+        self,
+        added: list[Entry] | None = None,
+        updated: list[Entry] | None = None,
+        unchanged: list[Entry] | None = None,
+    ) -> None:
+        self.added = [] if added is None else added
+        self.updated = [] if updated is None else updated
+        self.unchanged = [] if unchanged is None else unchanged
 
 
-@dataclass
-class Problem:
+class Problem(Record):
     """One thing ``check`` found wrong: what, where, and whether ``repair`` can fix it."""
 
+    __slots__ = ("what", "where", "repairable")
     what: str
     where: str
-    repairable: bool = False
+    repairable: bool
+
+    def __init__(self, what: str, where: str, repairable: bool = False) -> None:
+        self.what = what
+        self.where = where
+        self.repairable = repairable
 
 
-@dataclass
-class Hooks:
+class Hooks(Record):
     """What a backend may tell the front while it works; each None when nobody listens.
 
     ``on_rebuild(total)`` when derived search data is rebuilt (it may return a progress
@@ -125,9 +151,20 @@ class Hooks:
     cannot be written here and is built for this run alone.
     """
 
-    on_rebuild: Callable[[int], Callable[[int], None] | None] | None = None
-    on_stale: Callable[[], None] | None = None
-    on_temporary_index: Callable[[], None] | None = None
+    __slots__ = ("on_rebuild", "on_stale", "on_temporary_index")
+    on_rebuild: Callable[[int], Callable[[int], None] | None] | None
+    on_stale: Callable[[], None] | None
+    on_temporary_index: Callable[[], None] | None
+
+    def __init__(
+        self,
+        on_rebuild: Callable[[int], Callable[[int], None] | None] | None = None,
+        on_stale: Callable[[], None] | None = None,
+        on_temporary_index: Callable[[], None] | None = None,
+    ) -> None:
+        self.on_rebuild = on_rebuild
+        self.on_stale = on_stale
+        self.on_temporary_index = on_temporary_index
 
 
 class EntryWriter(Protocol):
@@ -333,15 +370,19 @@ class Backend(Protocol):
         ...
 
 
-@dataclass(frozen=True)
-class BackendSpec:
-    """A backend's registry row: its name, the URL schemes it serves, and where it is."""
+class BackendSpec(FrozenRecord):
+    """A backend's registry row: its name, the URL schemes it serves, where it is, and
+    the module's function that opens it: ``opener(location, **options) -> Backend``."""
 
+    __slots__ = ("name", "schemes", "module", "opener")
     name: str
     schemes: tuple[str, ...]
     module: str
-    # The module's function that opens it: ``opener(location, **options) -> Backend``.
-    opener: str = "open_backend"
+    opener: str
+
+    def __init__(self, name: str, schemes: tuple[str, ...], module: str, opener: str = "open_backend") -> None:
+        for field_name, value in zip(self.__slots__, (name, schemes, module, opener), strict=True):
+            object.__setattr__(self, field_name, value)
 
 
 # The files backend serves every location that is not a URL of another one (a path).

@@ -89,6 +89,52 @@ def make_uid(question: str, answer: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
 
 
+class Record:
+    """A small value class that costs nothing to define: a subclass names its fields in
+    ``__slots__`` and writes its ``__init__``; this gives it a repr and an equality (the
+    same class with equal fields), as @dataclass would.
+
+    @dataclass writes each class's methods as source and compiles them when the module is
+    imported, ~0.65 ms a class (1.1 ms frozen), and every command imported fourteen such
+    classes of the search index and the backend seam before doing anything; the records
+    people hold (Entry, Expert, Source, search results) stay dataclasses.
+    """
+
+    __slots__ = ()
+
+    def _fields(self) -> tuple[str, ...]:
+        names: tuple[str, ...] = self.__slots__
+        return names
+
+    def _values(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, name) for name in self._fields())
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._fields())
+        return f"{type(self).__name__}({shown})"
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        assert isinstance(other, Record)
+        return self._values() == other._values()
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, as a dataclass with eq
+
+
+class FrozenRecord(Record):
+    """A Record whose fields cannot change once set, so it can be hashed (``__init__`` sets
+    them with ``object.__setattr__``)."""
+
+    __slots__ = ()
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"{type(self).__name__} is read-only")
+
+    def __hash__(self) -> int:  # type: ignore[override]
+        return hash(self._values())
+
+
 def now_iso() -> str:
     """Return the current UTC time as an ISO 8601 string with seconds."""
     return datetime.now(UTC).replace(microsecond=0).isoformat()

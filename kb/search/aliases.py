@@ -26,10 +26,10 @@ Pure string handling, no SQL: both backends learn and choose with these function
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import NamedTuple
 
+from kb.models import FrozenRecord
 from kb.search.query import STOP_WORDS
 from kb.search.schema import fold
 
@@ -201,16 +201,20 @@ def windows(words: list[str]) -> dict[str, str]:
     return out
 
 
-@dataclass(frozen=True)
-class Alias:
+class Alias(FrozenRecord):
     """A learned pair: the left side's key and text, the right side's, and how many
     definitions made it."""
 
+    __slots__ = ("left", "right", "left_text", "right_text", "n")
     left: str
     right: str
     left_text: str
     right_text: str
     n: int
+
+    def __init__(self, left: str, right: str, left_text: str, right_text: str, n: int) -> None:
+        for name, value in zip(self.__slots__, (left, right, left_text, right_text, n), strict=True):
+            object.__setattr__(self, name, value)
 
 
 def choose(rows: list[Alias], keys: set[str], min_definitions: int) -> list[tuple[str, str, int]]:

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 
+from kb.models import Record
 from kb.search import aliases, vocabulary
 from kb.search import query as _query
 from kb.search.base import dumps as _dumps
@@ -55,25 +55,35 @@ FAMILY_MIN_SHARE = 0.05
 FAMILY_WORDS = 4
 
 
-@dataclass
-class Planned:
-    """A term with what the planner knows about it."""
+class Planned(Record):
+    """A term with what the planner knows about it: its document frequency, its stems, and
+    whether it is a guess at a word the question did not use (a spelling, a completion of
+    an unknown start), searched but not saying what the question is about (kb.search.ranking)."""
 
+    __slots__ = ("term", "df", "stems", "guess")
     term: _query.Term
     df: int
     stems: list[str]
-    # A guess at a word the question did not use (a spelling, a completion of an unknown
-    # start): searched, but it does not say what the question is about (kb.search.ranking).
-    guess: bool = False
+    guess: bool
+
+    def __init__(self, term: _query.Term, df: int, stems: list[str], guess: bool = False) -> None:
+        self.term = term
+        self.df = df
+        self.stems = stems
+        self.guess = guess
 
 
-@dataclass
-class Choice:
+class Choice(Record):
     """Which terms pick the candidates (all of them required when ``must`` was given, else
     any one) and which only re-score them."""
 
+    __slots__ = ("candidates", "scoring")
     candidates: list[Planned]
     scoring: list[Planned]
+
+    def __init__(self, candidates: list[Planned], scoring: list[Planned]) -> None:
+        self.candidates = candidates
+        self.scoring = scoring
 
 
 def choose(

@@ -8,7 +8,8 @@ passed to ``MATCH`` unquoted, so FTS5 operators and punctuation cannot break a s
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+
+from kb.models import Record
 
 # Words too common to say what a question is about. English function words, plus the
 # question and filler words of people asking for help ("can", "please", "know"), plus
@@ -50,20 +51,29 @@ _PIECE = re.compile(r"[^\W_]+")
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "`": "'"})
 
 
-@dataclass
-class Term:
+class Term(Record):
     """One searchable unit: a word, or a phrase of words that must stand together.
 
     ``words`` are the pieces as typed (FTS5 folds case, diacritics and stems them);
-    ``text`` is the form shown back to people (e.g. in "did you mean").
+    ``text`` is the form shown back to people (e.g. in "did you mean"); ``count`` is how
+    many times the query holds this term (a long pasted text repeats its topic).
     """
 
+    __slots__ = ("words", "prefix", "column", "text", "count")
     words: list[str]
-    prefix: bool = False
-    column: str | None = None
-    text: str = ""
-    #: How many times the query holds this term (a long pasted text repeats its topic).
-    count: int = 1
+    prefix: bool
+    column: str | None
+    text: str
+    count: int
+
+    def __init__(
+        self, words: list[str], prefix: bool = False, column: str | None = None, text: str = "", count: int = 1
+    ) -> None:
+        self.words = words
+        self.prefix = prefix
+        self.column = column
+        self.text = text
+        self.count = count
 
     def fts(self) -> str:
         """Return this term as a safe FTS5 expression (quoted, optional prefix/column)."""
@@ -79,8 +89,7 @@ class Term:
         return len(self.words) > 1
 
 
-@dataclass
-class ParsedQuery:
+class ParsedQuery(Record):
     """What a query asks for.
 
     ``should`` terms are OR-ed and ranked; ``must`` terms (quoted phrases, ``title:x``)
@@ -88,11 +97,26 @@ class ParsedQuery:
     ``stopped`` lists the words dropped as stop words.
     """
 
-    should: list[Term] = field(default_factory=list)
-    must: list[Term] = field(default_factory=list)
-    exclude: list[Term] = field(default_factory=list)
-    filters: dict[str, list[str]] = field(default_factory=dict)
-    stopped: list[str] = field(default_factory=list)
+    __slots__ = ("should", "must", "exclude", "filters", "stopped")
+    should: list[Term]
+    must: list[Term]
+    exclude: list[Term]
+    filters: dict[str, list[str]]
+    stopped: list[str]
+
+    def __init__(
+        self,
+        should: list[Term] | None = None,
+        must: list[Term] | None = None,
+        exclude: list[Term] | None = None,
+        filters: dict[str, list[str]] | None = None,
+        stopped: list[str] | None = None,
+    ) -> None:
+        self.should = [] if should is None else should
+        self.must = [] if must is None else must
+        self.exclude = [] if exclude is None else exclude
+        self.filters = {} if filters is None else filters
+        self.stopped = [] if stopped is None else stopped
 
     @property
     def has_text(self) -> bool:

@@ -6,10 +6,9 @@ never inside the text. Filters arrive resolved to stored names (kb.search.reads)
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
-from kb.models import OPEN
+from kb.models import OPEN, Record
 from kb.search.schema import ENTRY_COLUMNS, HEAD_WEIGHTS, WEIGHTS
 
 SORTS = {
@@ -28,8 +27,7 @@ SCORES = {
 }
 
 
-@dataclass
-class Filters:
+class Filters(Record):
     """Conditions on the entries table (aliased ``e``), joined with AND, and their parameters.
 
     ``on_id`` are conditions on the entry's id alone, ``{id}`` standing for the id column:
@@ -37,10 +35,23 @@ class Filters:
     reads every matched entry's row: it doubled a 20-word question's time at 16k entries).
     """
 
+    __slots__ = ("clauses", "params", "on_id", "on_id_params")
     clauses: list[str]
     params: list[Any]
-    on_id: list[str] = field(default_factory=list)
-    on_id_params: list[Any] = field(default_factory=list)
+    on_id: list[str]
+    on_id_params: list[Any]
+
+    def __init__(
+        self,
+        clauses: list[str],
+        params: list[Any],
+        on_id: list[str] | None = None,
+        on_id_params: list[Any] | None = None,
+    ) -> None:
+        self.clauses = clauses
+        self.params = params
+        self.on_id = [] if on_id is None else on_id
+        self.on_id_params = [] if on_id_params is None else on_id_params
 
     def __bool__(self) -> bool:
         return bool(self.clauses or self.on_id)
@@ -138,14 +149,20 @@ def browse(
     return count, page
 
 
-@dataclass
-class Ranked:
+class Ranked(Record):
     """The statements of a ranked search: the page (rowid, score) and the count of matches."""
 
+    __slots__ = ("page", "page_params", "count", "count_params")
     page: str
     page_params: list[Any]
     count: str
     count_params: list[Any]
+
+    def __init__(self, page: str, page_params: list[Any], count: str, count_params: list[Any]) -> None:
+        self.page = page
+        self.page_params = page_params
+        self.count = count
+        self.count_params = count_params
 
 
 def ranked(match: str, where: Filters, latest: bool, limit: int, offset: int) -> Ranked:

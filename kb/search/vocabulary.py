@@ -15,9 +15,9 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from typing import Protocol
 
+from kb.models import Record
 from kb.search import abbreviations, aliases
 from kb.search.query import Term
 from kb.search.schema import WORD, fold
@@ -41,14 +41,19 @@ MAX_ALIASES = 2
 MIN_SAID_WORDS = 2
 
 
-@dataclass
-class Learned:
+class Learned(Record):
     """The definitions some texts make: each pair's count, and each alias's texts (the
     first seen)."""
 
-    abbreviations: Counter[tuple[str, str]] = field(default_factory=Counter)
-    aliases: Counter[tuple[str, str]] = field(default_factory=Counter)
-    texts: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
+    __slots__ = ("abbreviations", "aliases", "texts")
+    abbreviations: Counter[tuple[str, str]]
+    aliases: Counter[tuple[str, str]]
+    texts: dict[tuple[str, str], tuple[str, str]]
+
+    def __init__(self) -> None:
+        self.abbreviations = Counter()
+        self.aliases = Counter()
+        self.texts = {}
 
     def abbreviation_rows(self, sign: int = 1) -> list[tuple[str, str, int]]:
         """(short, long, n) rows, n times ``sign``, in key order (writers then lock rows

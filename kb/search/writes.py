@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from typing import Any
 
 from kb.errors import SearchIndexError
-from kb.models import Entry, Expert
+from kb.models import Entry, Expert, Record
 from kb.search import cjk, semantic, vocabulary
 from kb.search.base import batches as _batches
 from kb.search.base import dumps as _dumps
@@ -30,24 +29,41 @@ BULK_CACHE_KB = 64 * 1024
 DEFAULT_CACHE_KB = 2000
 
 
-@dataclass
-class Prepared:
+class Prepared(Record):
     """A batch of entries as the index stores them: rows of ``entries`` and ``entry_tags``,
     and the experts' profiles (merged into the stored ones when inserted).
 
     Plain values only (the data column is JSON text), so that an ingest can build it in
     its parsing process and send it to the one that indexes (kb/ingest/pipeline.py).
+    ``abbreviations`` and ``aliases`` are the vocabulary's rows the answers define
+    (vocabulary.Learned): learned where the batch is prepared, which in an ingest is the
+    parsing process, so the learning (pure Python, ~23 us an answer) does not lengthen
+    the indexing process.
     """
 
+    __slots__ = ("ids", "rows", "tags", "experts", "abbreviations", "aliases")
     ids: list[int]
     rows: list[tuple[Any, ...]]
     tags: list[tuple[str, int]]
     experts: list[dict[str, Any]]
-    # The abbreviations' and aliases' rows the answers define (vocabulary.Learned): learned
-    # where the batch is prepared, which in an ingest is the parsing process, so the
-    # learning (pure Python, ~23 us an answer) does not lengthen the indexing process.
-    abbreviations: list[tuple[str, str, int]] = field(default_factory=list)
-    aliases: list[tuple[str, str, str, str, int]] = field(default_factory=list)
+    abbreviations: list[tuple[str, str, int]]
+    aliases: list[tuple[str, str, str, str, int]]
+
+    def __init__(
+        self,
+        ids: list[int],
+        rows: list[tuple[Any, ...]],
+        tags: list[tuple[str, int]],
+        experts: list[dict[str, Any]],
+        abbreviations: list[tuple[str, str, int]] | None = None,
+        aliases: list[tuple[str, str, str, str, int]] | None = None,
+    ) -> None:
+        self.ids = ids
+        self.rows = rows
+        self.tags = tags
+        self.experts = experts
+        self.abbreviations = [] if abbreviations is None else abbreviations
+        self.aliases = [] if aliases is None else aliases
 
     def to_json(self) -> list[Any]:
         return [self.ids, self.rows, self.tags, self.experts, self.abbreviations, self.aliases]
