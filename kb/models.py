@@ -7,7 +7,6 @@ them. The dict form is the JSON shape of ``--format json``.
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
@@ -59,6 +58,8 @@ def normalise_text(text: str) -> str:
         if _single_spaced(text):
             return text.lower()  # what split/join would give back, without its ~200 words a text
     else:
+        import unicodedata  # here: a C module that commands reading ASCII text never need
+
         text = unicodedata.normalize("NFKC", text)
     # split/join folds every run of white space, and is several times faster than a
     # regex substitution on long answers.

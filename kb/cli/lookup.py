@@ -4,7 +4,6 @@ All of them are served from the search index (kept current by KnowledgeBase); on
 `show --raw` reads the store of record.
 """
 
-import shlex
 from enum import Enum
 from typing import Annotated, Optional
 
@@ -155,6 +154,8 @@ def ask(
             render_asking.not_close(result.hits)
         else:
             render.search_notes(result)
+        import shlex
+
         render.notice(f"no answer yet: ask an expert with: kb post {shlex.quote(text)}")
         if out == "json":
             render.emit_json({"answer": None, "others": [], "not_close": [render_asking.brief(h) for h in result]})

@@ -17,10 +17,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import cache
 
-# "(UTI)", "(AFib)", "(COPD)", "(TIAs)": two to ten letters or digits, two of them capitals.
-_DEFINITION = re.compile(r"\(([A-Za-z][A-Za-z0-9-]{1,9})\)")
 _WORD = re.compile(r"[^\W_]+(?:['’-][^\W_]+)*")
+
+
+@cache
+def _definition() -> re.Pattern[str]:
+    """A short form in parentheses, "(UTI)", "(AFib)", "(COPD)", "(TIAs)": two to ten
+    letters or digits, two of them capitals. Compiled on first use: only a write looks
+    for definitions."""
+    return re.compile(r"\(([A-Za-z][A-Za-z0-9-]{1,9})\)")
+
+
 # How many words before the parenthesis the long form may take, beyond one per letter.
 _SLACK = 3
 
@@ -28,7 +37,7 @@ _SLACK = 3
 def definitions(text: str) -> list[tuple[str, str]]:
     """The (short form folded, long form folded) pairs a text defines, in order."""
     out = []
-    for found in _DEFINITION.finditer(text):
+    for found in _definition().finditer(text):
         short = found.group(1)
         if short.islower() or sum(ch.isupper() for ch in short) < 2:
             continue

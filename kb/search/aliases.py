@@ -26,7 +26,7 @@ Pure string handling, no SQL: both backends learn and choose with these function
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import NamedTuple
 
 from kb.models import FrozenRecord
@@ -42,21 +42,39 @@ EXTEND_SHARE = 0.5
 
 _WORD = re.compile(r"[^\W_]+(?:['’-][^\W_]+)*")
 _PIECE = re.compile(r"[^\W_]+")
-# "(tinnitus)", "(Mini-Stroke)", "(\"mini-strokes\")": one word of letters, capitals only at
-# the start of its parts (two capitals elsewhere make it an abbreviation: kb.search.abbreviations).
-_ONE_WORD = re.compile(r"\(\s*[\"“']?([A-Za-z][a-z]{2,}(?:-[A-Za-z][a-z]+)*)[\"”']?\s*\)")
-# ", also called", "(also known as", ", sometimes called", ", commonly referred to as": the
-# naming words are found first (str.find), then what stands before them (_NAMED_AFTER).
-_NAMING = ("called ", "known as ", "referred to as ")
-_NAMED_AFTER = re.compile(r"([,(])[\"”]?\s*(?:also|sometimes|commonly|often|more commonly)\s+$", re.IGNORECASE)
-
-
-# Where a left side starts: after the last punctuation or line break before it, or after
-# "and" or "or", which start another item of a list.
-_LAST_MARK = re.compile(r".*[.,;:!?()\[\]{}\"“”\n]", re.DOTALL)
+# A left side starts after the last punctuation or line break before it, or after "and" or
+# "or", which start another item of a list.
 _LIST_WORDS = frozenset({"and", "or"})
-_ALTERNATIVE = re.compile(r"\s+or\s+", re.IGNORECASE)
-_SIDE_END = re.compile(r"[.,;:!?()\[\]{}\n]")
+# ", also called", "(also known as", ", sometimes called", ", commonly referred to as": the
+# naming words are found first (str.find), then what stands before them.
+_NAMING = ("called ", "known as ", "referred to as ")
+
+
+class _Patterns:
+    """What finds definitions in a text, compiled on first use: only a write learns
+    definitions, and compiling these cost every command ~1.5 ms when kb.search loaded."""
+
+    def __init__(self) -> None:
+        # "(tinnitus)", "(Mini-Stroke)", "(\"mini-strokes\")": one word of letters, capitals
+        # only at the start of its parts (two capitals elsewhere make it an abbreviation:
+        # kb.search.abbreviations).
+        self.one_word = re.compile(r"\(\s*[\"“']?([A-Za-z][a-z]{2,}(?:-[A-Za-z][a-z]+)*)[\"”']?\s*\)")
+        # What stands before the naming words (_NAMING).
+        self.named_after = re.compile(
+            r"([,(])[\"”]?\s*(?:also|sometimes|commonly|often|more commonly)\s+$", re.IGNORECASE
+        )
+        # Where a left side starts: after the last punctuation or line break before it (or
+        # after one of _LIST_WORDS).
+        self.last_mark = re.compile(r".*[.,;:!?()\[\]{}\"“”\n]", re.DOTALL)
+        self.alternative = re.compile(r"\s+or\s+", re.IGNORECASE)
+        self.side_end = re.compile(r"[.,;:!?()\[\]{}\n]")
+
+
+@cache
+def _patterns() -> _Patterns:
+    return _Patterns()
+
+
 # How many characters beside a definition its sides are looked for in (MAX_WORDS words).
 _REACH = 80
 
@@ -98,8 +116,9 @@ def definitions(text: str) -> list[tuple[Side, Side]]:
     """The (left extent, right side) pairs the text's definitions make, every extent of
     each left side (see the module), in order."""
     out: list[tuple[Side, Side]] = []
+    patterns = _patterns()
     if "(" in text:
-        for found in _ONE_WORD.finditer(text):
+        for found in patterns.one_word.finditer(text):
             right = _side(found.group(1))
             if right is not None and len(right.key.split()) <= 2:
                 out.extend(
@@ -108,7 +127,7 @@ def definitions(text: str) -> list[tuple[Side, Side]]:
     for naming in _NAMING:
         at = text.find(naming)
         while at >= 0:
-            before = _NAMED_AFTER.search(text, max(0, at - 32), at)
+            before = patterns.named_after.search(text, max(0, at - 32), at)
             if before is not None:
                 out.extend(_named(text, before.start(), before.group(1), at + len(naming)))
             at = text.find(naming, at + 1)
@@ -119,8 +138,9 @@ def _named(text: str, start: int, mark: str, end: int) -> list[tuple[Side, Side]
     """The pairs of one ", also called" construction: it starts with ``mark`` at ``start``
     and its names begin at ``end`` ("also called a TIA or a transient ischemic attack")."""
     rest = text[end : end + _REACH]
-    stop = _SIDE_END.search(rest)
-    rights = [_side(part) for part in _ALTERNATIVE.split(rest[: stop.start() if stop else len(rest)])]
+    patterns = _patterns()
+    stop = patterns.side_end.search(rest)
+    rights = [_side(part) for part in patterns.alternative.split(rest[: stop.start() if stop else len(rest)])]
     if mark == "," and text[:start].rstrip().endswith(")"):
         # "transient ischemic attack (TIA), also called ...": the name before the parenthesis.
         start = text.rfind("(", 0, start)
@@ -166,9 +186,9 @@ def _extent(words: list[str]) -> Side | None:
 
 def _lefts(text: str, end: int, shortest: int = 1) -> list[Side]:
     """Every extent of the left side that ends at ``end``: ``shortest`` to MAX_WORDS content
-    words back to the clause's start (_LAST_MARK, _LIST_WORDS)."""
+    words back to the clause's start (a mark of punctuation, _LIST_WORDS)."""
     before = text[max(0, end - _REACH) : end]
-    mark = _LAST_MARK.match(before)
+    mark = _patterns().last_mark.match(before)
     words = _WORD.findall(before, mark.end() if mark else 0)
     out: list[Side] = []
     pieces: list[str] = []

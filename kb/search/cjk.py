@@ -16,7 +16,6 @@ locale would make of the characters.
 from __future__ import annotations
 
 import re
-import unicodedata
 from functools import cache
 from typing import TYPE_CHECKING
 
@@ -58,6 +57,8 @@ def has_cjk(text: str) -> bool:
 
 def runs(text: str) -> list[str]:
     """The runs of CJK characters in a text, normalised (NFKC: half-width kana made whole)."""
+    import unicodedata  # here: most text has no such run (has_cjk)
+
     return _run().findall(unicodedata.normalize("NFKC", text))
 
 

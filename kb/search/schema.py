@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 import sqlite3
-import unicodedata
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -138,6 +137,8 @@ def fold(word: str) -> str:
     """Fold a word as unicode61 with remove_diacritics does: lower case, no accents."""
     if word.isascii():
         return word.lower()
+    import unicodedata  # here: a C module that searches of ASCII text never need
+
     decomposed = unicodedata.normalize("NFKD", word.lower())
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
