@@ -135,6 +135,11 @@ class FrozenRecord(Record):
     def __hash__(self) -> int:  # type: ignore[override]
         return hash(self._values())
 
+    def __reduce__(self) -> tuple[type[FrozenRecord], tuple[Any, ...]]:
+        # copy and pickle would set the fields one by one, which __setattr__ refuses; a
+        # frozen record's __init__ takes its fields in the order of __slots__.
+        return type(self), self._values()
+
 
 def now_iso() -> str:
     """Return the current UTC time as an ISO 8601 string with seconds."""
