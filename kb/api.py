@@ -12,7 +12,6 @@ from __future__ import annotations
 import builtins
 import os
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from kb.backend import Request, open_backend
@@ -247,7 +246,7 @@ class KnowledgeBase:
         from kb.search.fusion import close_to_best
 
         result = self.search(question, _search_request(request, filters).page(1 + max(0, others)))
-        return replace(result, hits=close_to_best(result.hits))
+        return result.with_hits(close_to_best(result.hits))
 
     def closeness(self, question: str, hits: Iterable[Hit]) -> dict[int, float]:
         """How close each hit's entry (by stored id) comes to the question, 0..1: the share of

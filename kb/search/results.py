@@ -7,24 +7,31 @@ offsets beside it (``Hit.highlights``), which ``Hit.highlighted`` turns into tex
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import overload
 
-from kb.models import Entry, Expert
+from kb.models import Entry, Expert, Record
 
 
-@dataclass
-class Hit:
+class Hit(Record):
     """One search result: the entry, its relevance (higher is better) and a snippet.
 
     ``snippet`` is plain text from the question or answer; ``highlights`` are the
     ``(start, end)`` offsets in it of the words that matched the query.
     """
 
+    __slots__ = ("entry", "score", "snippet", "highlights")
     entry: Entry
     score: float
     snippet: str
-    highlights: list[tuple[int, int]] = field(default_factory=list)
+    highlights: list[tuple[int, int]]
+
+    def __init__(
+        self, entry: Entry, score: float, snippet: str, highlights: list[tuple[int, int]] | None = None
+    ) -> None:
+        self.entry = entry
+        self.score = score
+        self.snippet = snippet
+        self.highlights = [] if highlights is None else highlights
 
     def highlighted(self, start: str = "[", end: str = "]") -> str:
         """Return the snippet with each highlighted span between ``start`` and ``end``."""
@@ -37,8 +44,7 @@ class Hit:
         return "".join(out)
 
 
-@dataclass
-class SearchResult(Sequence[Hit]):
+class SearchResult(Record, Sequence[Hit]):
     """The hits of one page, how many entries matched in all, and what to tell the user.
 
     It is a sequence of its hits: iterate, index, ``len`` and test it like a list.
@@ -47,10 +53,23 @@ class SearchResult(Sequence[Hit]):
     nothing matched (None when something did).
     """
 
+    __slots__ = ("hits", "total", "suggestions", "reason")
     hits: list[Hit]
     total: int | None
-    suggestions: list[str] = field(default_factory=list)
-    reason: str | None = None
+    suggestions: list[str]
+    reason: str | None
+
+    def __init__(
+        self, hits: list[Hit], total: int | None, suggestions: list[str] | None = None, reason: str | None = None
+    ) -> None:
+        self.hits = hits
+        self.total = total
+        self.suggestions = [] if suggestions is None else suggestions
+        self.reason = reason
+
+    def with_hits(self, hits: list[Hit]) -> SearchResult:
+        """The same result with other hits (the same total, suggestions and reason)."""
+        return SearchResult(hits, self.total, self.suggestions, self.reason)
 
     def __iter__(self) -> Iterator[Hit]:
         return iter(self.hits)
@@ -71,14 +90,20 @@ class SearchResult(Sequence[Hit]):
         return bool(self.hits)
 
 
-@dataclass
-class ExpertSummary:
+class ExpertSummary(Record):
     """An expert's profile with how many answers they gave, and in which categories."""
 
+    __slots__ = ("name", "count", "categories", "profile")
     name: str
     count: int
     categories: list[tuple[str, int]]
     profile: Expert
+
+    def __init__(self, name: str, count: int, categories: list[tuple[str, int]], profile: Expert) -> None:
+        self.name = name
+        self.count = count
+        self.categories = categories
+        self.profile = profile
 
 
 def expert_summaries(
