@@ -84,8 +84,9 @@ def _lookups(args: argparse.Namespace, env: dict[str, str]) -> list[str]:
     """Time each lookup by both versions and the floor in turns; the table's lines."""
     lines = [
         "| command | before s | after s | floor s | after / before | before / floor | after / floor "
-        "| CPU ms before / after / floor | CPU after / floor |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| CPU ms before / after / floor | CPU after / floor | run by run: after / before, before / floor, "
+        "after / floor (CPU) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     floor = [sys.executable, str(HERE / "floor.py"), "search", "bone", "marrow", "--limit", "10"]
     for lookup in args.lookup:
@@ -114,11 +115,19 @@ def _lookups(args: argparse.Namespace, env: dict[str, str]) -> list[str]:
                 cpus[name].append(sample.cpu)
         med = {k: statistics.median(v) for k, v in walls.items()}
         cpu = {k: statistics.median(v) * 1000 for k, v in cpus.items()}
+        # The machine's pace drifts over a long run; the three runs of one turn are
+        # seconds apart, so the median of each turn's ratios is steadier than the ratio of
+        # the medians.
+        turns = list(zip(cpus["before"], cpus["after"], cpus["floor"], strict=True))
+        paired = [
+            statistics.median(a / b for a, b in pairs)
+            for pairs in ([(t[1], t[0]) for t in turns], [(t[0], t[2]) for t in turns], [(t[1], t[2]) for t in turns])
+        ]
         lines.append(
             f"| kb {lookup} | {med['before']:.3f} | {med['after']:.3f} | {med['floor']:.3f} | "
             f"{med['after'] / med['before']:.2f}x | {med['before'] / med['floor']:.2f}x | "
             f"{med['after'] / med['floor']:.2f}x | {cpu['before']:.0f} / {cpu['after']:.0f} / {cpu['floor']:.0f} | "
-            f"{cpu['after'] / cpu['floor']:.2f}x |"
+            f"{cpu['after'] / cpu['floor']:.2f}x | {paired[0]:.2f}x, {paired[1]:.2f}x, {paired[2]:.2f}x |"
         )
     return lines
 
