@@ -1,4 +1,5 @@
-"""The domain records: Entry, Expert and Source, their dict form, and the stable uid.
+"""The domain records: Entry, Expert and Source, their dict form, and the stable uid; and
+Record, the base of the small value classes other layers define.
 
 Plain dataclasses with no I/O, so parsers, the store, the index and scripts can all share
 them. The dict form is the JSON shape of ``--format json``.
