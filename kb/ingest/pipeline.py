@@ -470,6 +470,8 @@ class _Indexer:
         self.index_path = index_path
         self.index: SearchIndex | None = None
         self.failed: SearchIndexError | None = None
+        # Whether a group of prepared batches (a bulk ingest's) has come (see take_group).
+        self.bulk = False
 
     def _open(self) -> SearchIndex:
         from kb.search.index import SearchIndex
@@ -507,6 +509,11 @@ class _Indexer:
             return False
         try:
             self.index = self.index or self._open()
+            if not self.bulk:
+                # The first group of a bulk write: into an empty index, the sort indexes
+                # are made once the last group is in (SearchIndex.defer_sort_indexes).
+                self.bulk = True
+                self.index.defer_sort_indexes()
             self.index.for_bulk_writes()
             self.index.upsert_prepared(batches, signature, refresh=False)
         except SearchIndexError as exc:
@@ -519,6 +526,8 @@ class _Indexer:
             return
         try:
             if self.failed is None:
+                if self.bulk:
+                    self.index.make_sort_indexes()
                 self.index.refresh_vocabulary()
         except SearchIndexError as exc:
             self.failed = exc

@@ -54,6 +54,24 @@ PAGE_SIZE = 16384
 # The index file (named by kb.paths.index_path_for) and the files SQLite keeps beside it.
 INDEX_SUFFIXES = ("", "-wal", "-shm", "-journal")
 
+# The entries table's indexes that serve orders and filters (`list --sort`, `--category`,
+# `--expert`, open questions, follow-ups) but no lookup a write makes. A bulk write into an
+# empty index (an ingest into a new store, a rebuild) makes them once, after its rows
+# (kb.search.writes.Writes.defer_sort_indexes): an index made from the whole table is
+# sorted once and written in full pages, where rows that come in no order (titles) split
+# pages as they arrive and leave them partly empty.
+SORT_INDEXES = {
+    "entries_label": "CREATE INDEX IF NOT EXISTS entries_label ON entries(label COLLATE NOCASE, id)",
+    "entries_category": "CREATE INDEX IF NOT EXISTS entries_category ON entries(category COLLATE NOCASE, id)",
+    "entries_expert": "CREATE INDEX IF NOT EXISTS entries_expert ON entries(expert COLLATE NOCASE, id)",
+    "entries_date": "CREATE INDEX IF NOT EXISTS entries_date ON entries(date, id)",
+    # Open questions are few beside the answers: this finds them (and whether there are
+    # any) without reading the answers' rows.
+    "entries_open": "CREATE INDEX IF NOT EXISTS entries_open ON entries(id) WHERE status = 'open'",
+    "entries_follows": "CREATE INDEX IF NOT EXISTS entries_follows ON entries(follows, id) WHERE follows IS NOT NULL",
+}
+_SORT_INDEXES_SQL = ";\n".join(SORT_INDEXES.values())
+
 SCHEMA = f"""
 CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;
 CREATE TABLE entries(
@@ -77,14 +95,7 @@ CREATE TABLE entries(
 CREATE TABLE sources(id INTEGER PRIMARY KEY, doc TEXT NOT NULL UNIQUE);
 CREATE INDEX entries_uid ON entries(uid);
 CREATE INDEX entries_src ON entries(src) WHERE src IS NOT NULL;
-CREATE INDEX entries_label ON entries(label COLLATE NOCASE, id);
-CREATE INDEX entries_category ON entries(category COLLATE NOCASE, id);
-CREATE INDEX entries_expert ON entries(expert COLLATE NOCASE, id);
-CREATE INDEX entries_date ON entries(date, id);
--- Open questions are few beside the answers: this finds them (and whether there are any)
--- without reading the answers' rows.
-CREATE INDEX entries_open ON entries(id) WHERE status = 'open';
-CREATE INDEX entries_follows ON entries(follows, id) WHERE follows IS NOT NULL;
+{_SORT_INDEXES_SQL};
 CREATE TABLE entry_tags(
     tag TEXT NOT NULL COLLATE NOCASE, id INTEGER NOT NULL, PRIMARY KEY(tag, id)
 ) WITHOUT ROWID;

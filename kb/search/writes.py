@@ -17,7 +17,7 @@ from kb.search.base import batches as _batches
 from kb.search.base import dumps as _dumps
 from kb.search.base import ids_json as _ids_json
 from kb.search.base import loads as _loads
-from kb.search.schema import ENTRY_FIELDS, FTS_COLUMNS, HEAD_COLUMNS, SHARED_SOURCE
+from kb.search.schema import ENTRY_FIELDS, FTS_COLUMNS, HEAD_COLUMNS, SHARED_SOURCE, SORT_INDEXES
 from kb.search.snippets import has_marks as _has_marks
 from kb.search.snippets import strip_marks
 from kb.search.spelling import Vocabulary
@@ -157,6 +157,9 @@ def source_ref(path: str | None, key: str | None) -> int | None:
 class Writes(Vocabulary):
     """What changes the index: every write keeps the counts and the vocabularies current."""
 
+    # Whether this connection dropped the sort indexes to make them after its bulk write.
+    _deferring = False
+
     def for_bulk_writes(self) -> None:
         """Give this connection a page cache fit for a long run of writes (an ingest's),
         sized by the entries indexed so far; called again as the index grows.
@@ -174,9 +177,45 @@ class Writes(Vocabulary):
             cache_kb = min(BULK_CACHE_KB, max(DEFAULT_CACHE_KB, entries // 4))
             self.conn.execute(f"PRAGMA cache_size = -{cache_kb}")
 
+    def defer_sort_indexes(self) -> bool:
+        """Before a bulk write into an empty index: drop the sort indexes (SORT_INDEXES)
+        until ``make_sort_indexes``, which makes each from the whole table at once.
+
+        The index says so (``meta.sort_indexes``), so that if this writer never gets to
+        make them (it crashed), the next write does (``_sort_indexes_due``); reads work
+        without them, sorting what they select. Return whether they were dropped: not
+        when the index holds entries.
+        """
+        with self._errors("deferring the sort indexes"), self._transaction() as conn:
+            if conn.execute("SELECT 1 FROM entries LIMIT 1").fetchone():
+                return False
+            for name in SORT_INDEXES:
+                conn.execute(f"DROP INDEX IF EXISTS {name}")
+            self._set_meta("sort_indexes", "deferred")
+        self._deferring = True
+        return True
+
+    def make_sort_indexes(self) -> None:
+        """Make the sort indexes that ``defer_sort_indexes`` dropped (none: no change)."""
+        with self._errors("making the sort indexes"), self._transaction():
+            self._make_sort_indexes()
+
+    def _make_sort_indexes(self) -> None:
+        for statement in SORT_INDEXES.values():
+            self.conn.execute(statement)
+        self.conn.execute("DELETE FROM meta WHERE key = 'sort_indexes'")
+        self._deferring = False
+
+    def _sort_indexes_due(self) -> None:
+        """In a write's transaction: make the sort indexes a bulk writer deferred and
+        did not make (it stopped first), unless this connection is that writer."""
+        if not self._deferring and self._meta("sort_indexes") is not None:
+            self._make_sort_indexes()
+
     def set_signature(self, signature: str) -> None:
         """Record that the index reflects this store version."""
         with self._errors("writing the signature"), self._transaction():
+            self._sort_indexes_due()
             self._flush_words()
             self._set_meta("signature", signature)
 
@@ -234,6 +273,9 @@ class Writes(Vocabulary):
                 conn.execute(f"DELETE FROM {table}")
             if semantic.kept(conn):
                 conn.execute("DELETE FROM vectors")
+            # Made again once the rows are in (SORT_INDEXES), in this same transaction.
+            for name in SORT_INDEXES:
+                conn.execute(f"DROP INDEX IF EXISTS {name}")
             self._set_meta("last_id", None)
             experts: dict[str, Expert] = {}
             total = 0
@@ -249,6 +291,7 @@ class Writes(Vocabulary):
                 ((e.name, _dumps(e.to_dict())) for e in experts.values()),
             )
             self._set_meta("count", str(total))
+            self._make_sort_indexes()
             self._flush_words()
             self._refresh_vocabulary(total)
             semantic.sync(conn)
@@ -269,6 +312,7 @@ class Writes(Vocabulary):
     def upsert_prepared(self, batches: Iterable[Prepared], signature: str | None, *, refresh: bool = True) -> None:
         """``upsert`` of batches made by ``prepare`` (perhaps in another process)."""
         with self._errors("updating"), self._transaction() as conn:
+            self._sort_indexes_due()
             delta = 0
             written: list[int] = []
             for batch in batches:
@@ -291,6 +335,7 @@ class Writes(Vocabulary):
     def delete(self, ids: Iterable[int], signature: str) -> None:
         """Remove the entries with these ids (unknown ids are ignored)."""
         with self._errors("deleting"), self._transaction():
+            self._sort_indexes_due()
             delta = 0
             for batch in _batches(ids, BATCH):
                 old_experts, removed = self._remove_ids(_ids_json(batch))

@@ -313,6 +313,63 @@ def test_index_process_never_claims_a_version_with_entries_past_it(tmp_path: Pat
         assert opened.signature != "v1"
 
 
+def _sort_indexes(conn) -> set[str]:
+    from kb.search.schema import SORT_INDEXES
+
+    names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    return names & set(SORT_INDEXES)
+
+
+def test_bulk_ingest_makes_the_sort_indexes_after_its_rows(tmp_path: Path, feeders: list[str]) -> None:
+    from kb.search.schema import SORT_INDEXES
+
+    kb = KnowledgeBase.open(tmp_path / "kb.json")
+    kb.ingest([str(_jsonl(tmp_path / "bulk.jsonl", range(2500)))], keep="counts")
+    assert feeders == ["process"]
+    conn = kb.backend._open_index().conn
+    assert _sort_indexes(conn) == set(SORT_INDEXES)
+    assert conn.execute("SELECT value FROM meta WHERE key = 'sort_indexes'").fetchone() is None
+    assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    titles = [e.title for e in kb.backend._open_index().list(sort="title", limit=3)]
+    assert titles == sorted(titles) and len(titles) == 3
+    # A second bulk ingest finds entries in the index: it keeps the sort indexes as they are.
+    kb.ingest([str(_jsonl(tmp_path / "more.jsonl", range(2500, 5000)))], keep="counts")
+    assert _sort_indexes(kb.backend._open_index().conn) == set(SORT_INDEXES) and kb.count() == 5000
+
+
+def test_sort_indexes_a_stopped_bulk_write_left_out_are_made_by_the_next_write(tmp_path: Path) -> None:
+    """An indexing process whose ingest died never makes the sort indexes it dropped:
+    reads go on without them, and the next write, by anyone, makes them."""
+    from kb.search.index import SearchIndex
+    from kb.search.schema import SORT_INDEXES
+
+    items = [[1, [3, 1, 2], None], [2, None, "v1"], [3, [4], None], [4, None, "v2"]]
+    answers, index = _frames_to_child(tmp_path, items, close_with_end=False)
+    assert answers[-1] == [4]
+    with SearchIndex(index) as opened:
+        assert _sort_indexes(opened.conn) == set()
+        assert opened.signature == "v2"
+        assert [e.id for e in opened.list(sort="title")] == [1, 2, 3, 4]
+        assert [e.id for e in opened.list(category="general", sort="date", descending=True)] == [4, 3, 2, 1]
+        extra = make_entry(5)
+        extra.id = 5
+        opened.upsert([extra], "v3")
+        assert _sort_indexes(opened.conn) == set(SORT_INDEXES)
+        assert opened.conn.execute("SELECT 1 FROM meta WHERE key = 'sort_indexes'").fetchone() is None
+        assert opened.conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        assert [e.id for e in opened.list(sort="title")] == [1, 2, 3, 4, 5]
+
+
+def test_an_indexing_process_told_the_end_makes_the_sort_indexes(tmp_path: Path) -> None:
+    from kb.search.index import SearchIndex
+    from kb.search.schema import SORT_INDEXES
+
+    answers, index = _frames_to_child(tmp_path, [[1, [1, 2], None], [2, None, "v1"]], close_with_end=True)
+    assert answers[-1] == ["end", None]
+    with SearchIndex(index) as opened:
+        assert _sort_indexes(opened.conn) == set(SORT_INDEXES) and opened.signature == "v1"
+
+
 def _dead_pid() -> int:
     child = subprocess.Popen([sys.executable, "-c", "pass"])
     child.wait()

@@ -730,3 +730,47 @@ def _open_or_error(path):
         return SearchIndex(path)
     except Exception as exc:  # the test reports it
         return exc
+
+
+def _sort_index_names(index: SearchIndex) -> set[str]:
+    from kb.search.schema import SORT_INDEXES
+
+    rows = index.conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")
+    return {row[0] for row in rows} & set(SORT_INDEXES)
+
+
+def test_sort_indexes_are_deferred_only_in_an_empty_index(tmp_path) -> None:
+    from kb.search.schema import SORT_INDEXES
+
+    with SearchIndex(tmp_path / "kb.index.sqlite") as index:
+        assert _sort_index_names(index) == set(SORT_INDEXES)
+        assert index.defer_sort_indexes() is True
+        assert _sort_index_names(index) == set()
+        # The deferring connection writes without making them...
+        index.upsert(make_entries(), "v1")
+        assert _sort_index_names(index) == set()
+        by_title = [e.id for e in sorted(make_entries(), key=lambda e: e.title.casefold(), reverse=True)]
+        assert [e.id for e in index.list(sort="title", descending=True)] == by_title
+        # ...until it says its bulk write is over.
+        index.make_sort_indexes()
+        assert _sort_index_names(index) == set(SORT_INDEXES)
+        # With entries in it, an index keeps its sort indexes.
+        assert index.defer_sort_indexes() is False
+        assert _sort_index_names(index) == set(SORT_INDEXES)
+        assert index.conn.execute("SELECT 1 FROM meta WHERE key = 'sort_indexes'").fetchone() is None
+
+
+def test_a_rebuild_makes_sort_indexes_a_bulk_writer_left_out(tmp_path) -> None:
+    from kb.search.schema import SORT_INDEXES
+
+    path = tmp_path / "kb.index.sqlite"
+    with SearchIndex(path) as index:
+        index.defer_sort_indexes()
+        index.upsert(make_entries(), "v1")
+    with SearchIndex(path) as index:
+        assert _sort_index_names(index) == set()
+        assert index.rebuild(make_entries(), "v2") == len(make_entries())
+        assert _sort_index_names(index) == set(SORT_INDEXES)
+        assert index.conn.execute("SELECT 1 FROM meta WHERE key = 'sort_indexes'").fetchone() is None
+        by_category = [e.id for e in sorted(make_entries(), key=lambda e: (e.category.casefold(), e.id))]
+        assert [e.id for e in index.list(sort="category")] == by_category
