@@ -75,9 +75,7 @@ class Request(FrozenRecord):
             raise UsageError(f"the limit must be 0 or more, not {limit}")
         if offset < 0:
             raise UsageError(f"the offset must be 0 or more, not {offset}")
-        values = (category, expert, tag, status, sort, descending, limit, offset)
-        for name, value in zip(self.__slots__, values, strict=True):
-            object.__setattr__(self, name, value)
+        self._set(category, expert, tag, status, sort, descending, limit, offset)
 
     @property
     def filters(self) -> dict[str, str]:
@@ -381,8 +379,7 @@ class BackendSpec(FrozenRecord):
     opener: str
 
     def __init__(self, name: str, schemes: tuple[str, ...], module: str, opener: str = "open_backend") -> None:
-        for field_name, value in zip(self.__slots__, (name, schemes, module, opener), strict=True):
-            object.__setattr__(self, field_name, value)
+        self._set(name, schemes, module, opener)
 
 
 # The files backend serves every location that is not a URL of another one (a path).

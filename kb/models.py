@@ -127,12 +127,17 @@ class Record:
 
 class FrozenRecord(Record):
     """A Record whose fields cannot change once set, so it can be hashed (``__init__`` sets
-    them with ``object.__setattr__``)."""
+    them once, with ``_set``)."""
 
     __slots__ = ()
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError(f"{type(self).__name__} is read-only")
+
+    def _set(self, *values: Any) -> None:
+        """Set the fields once, in the order of ``__slots__`` (for ``__init__``)."""
+        for name, value in zip(self._fields(), values, strict=True):
+            object.__setattr__(self, name, value)
 
     def __hash__(self) -> int:  # type: ignore[override]
         return hash(self._values())

@@ -233,8 +233,7 @@ class Alias(FrozenRecord):
     n: int
 
     def __init__(self, left: str, right: str, left_text: str, right_text: str, n: int) -> None:
-        for name, value in zip(self.__slots__, (left, right, left_text, right_text, n), strict=True):
-            object.__setattr__(self, name, value)
+        self._set(left, right, left_text, right_text, n)
 
 
 def choose(rows: list[Alias], keys: set[str], min_definitions: int) -> list[tuple[str, str, int]]:

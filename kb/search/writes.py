@@ -189,11 +189,14 @@ class Writes(Vocabulary):
         with self._errors("deferring the sort indexes"), self._transaction() as conn:
             if conn.execute("SELECT 1 FROM entries LIMIT 1").fetchone():
                 return False
-            for name in SORT_INDEXES:
-                conn.execute(f"DROP INDEX IF EXISTS {name}")
+            self._drop_sort_indexes()
             self._set_meta("sort_indexes", "deferred")
         self._deferring = True
         return True
+
+    def _drop_sort_indexes(self) -> None:
+        for name in SORT_INDEXES:
+            self.conn.execute(f"DROP INDEX IF EXISTS {name}")
 
     def make_sort_indexes(self) -> None:
         """Make the sort indexes that ``defer_sort_indexes`` dropped (none: no change)."""
@@ -274,8 +277,7 @@ class Writes(Vocabulary):
             if semantic.kept(conn):
                 conn.execute("DELETE FROM vectors")
             # Made again once the rows are in (SORT_INDEXES), in this same transaction.
-            for name in SORT_INDEXES:
-                conn.execute(f"DROP INDEX IF EXISTS {name}")
+            self._drop_sort_indexes()
             self._set_meta("last_id", None)
             experts: dict[str, Expert] = {}
             total = 0
